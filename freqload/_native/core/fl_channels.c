@@ -1,0 +1,309 @@
+/*
+ * Regroup component coefficients into the (H8, W8, 192) channel grid,
+ * channels first, writing only the selected channels.
+ *
+ * Chroma alignment (a component sampled f_h x f_v times more coarsely than
+ * luma; f = luma sampling factor / component sampling factor, 1..4):
+ *
+ *  FL_CHROMA_NEAREST: block replication; luma block (y, x) takes chroma
+ *    block (y / f_v, x / f_h) as it is.
+ *
+ *  FL_CHROMA_DCT: the exact 8x8 DCT of the chroma plane upsampled f_h x f_v
+ *    in pixels with a separable linear-interpolation filter between sample
+ *    centres, edges replicated at the component's block-grid border. In one
+ *    dimension, upsampled sample p sits at t = (p + 1/2) / f - 1/2 in chroma
+ *    samples and is (1 - a) x[floor t] + a x[floor t + 1], a = t - floor t.
+ *    For f = 2 this is libjpeg's "fancy" triangle filter (3/4, 1/4). It is
+ *    computed in the DCT domain: each output coefficient is a linear map of
+ *    its chroma block plus the edge sample of each neighbour (an 8-point
+ *    inverse DCT of one row or column), so no pixels are ever formed. Values
+ *    are rounded to nearest; without dequantisation they are divided back by
+ *    the component's quant table (output in quantisation steps).
+ */
+#include "fl_core.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_FACTOR 4
+
+/* up[f-1]: A[j][u][r] (output block j of f, output freq u, input freq r),
+ * P[j][u] / N[j][u]: weights of the previous / next block's edge sample. */
+typedef struct {
+  float A[MAX_FACTOR][8][8];
+  float P[MAX_FACTOR][8];
+  float N[MAX_FACTOR][8];
+} upsample_table;
+
+static upsample_table up_tables[MAX_FACTOR];
+static float edge_first[8]; /* sample 0 of a block from its coefficients */
+static float edge_last[8];  /* sample 7 */
+static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
+
+static double dct_basis(int k, int n) { /* orthonormal 8-point DCT-II */
+  double c = (k == 0) ? sqrt(0.125) : 0.5;
+  return c * cos((2 * n + 1) * k * M_PI / 16.0);
+}
+
+static void build_tables(void) {
+  int f, j, u, r, p, i;
+  for (r = 0; r < 8; r++) {
+    edge_first[r] = (float)dct_basis(r, 0);
+    edge_last[r] = (float)dct_basis(r, 7);
+  }
+  for (f = 1; f <= MAX_FACTOR; f++) {
+    upsample_table *t = &up_tables[f - 1];
+    for (j = 0; j < f; j++) {
+      /* M[p][i]: output sample p of block j from extended input i
+       * (i = 0: previous block's last sample, 1..8: x[0..7], 9: next's first) */
+      double M[8][10];
+      memset(M, 0, sizeof M);
+      for (p = 0; p < 8; p++) {
+        double pos = (8.0 * j + p + 0.5) / f - 0.5;
+        int i0 = (int)floor(pos);
+        double a = pos - i0;
+        M[p][i0 + 1] += 1.0 - a;
+        if (a > 0) M[p][i0 + 2] += a;
+      }
+      for (u = 0; u < 8; u++) {
+        double pv = 0, nv = 0;
+        for (p = 0; p < 8; p++) {
+          pv += dct_basis(u, p) * M[p][0];
+          nv += dct_basis(u, p) * M[p][9];
+        }
+        t->P[j][u] = (float)pv;
+        t->N[j][u] = (float)nv;
+        for (r = 0; r < 8; r++) {
+          double s = 0;
+          for (p = 0; p < 8; p++)
+            for (i = 0; i < 8; i++) s += dct_basis(u, p) * M[p][i + 1] * dct_basis(r, i);
+          t->A[j][u][r] = (float)s;
+        }
+      }
+    }
+  }
+}
+
+static inline int16_t saturate_int(int v) {
+  return (int16_t)(v > 32767 ? 32767 : (v < -32768 ? -32768 : v));
+}
+
+static inline int16_t saturate_round(float v) {
+  float r = v >= 0.0f ? v + 0.5f : v - 0.5f;
+  if (r >= 32767.0f) return 32767;
+  if (r <= -32768.0f) return -32768;
+  return (int16_t)r;
+}
+
+/* the selected channels of one component */
+typedef struct {
+  int n;
+  int coef[64];  /* raster index 8*u + w */
+  int plane[64]; /* output channel */
+} selection;
+
+/* Luma, full-resolution chroma, and FL_CHROMA_NEAREST: block (y / fv, x / fh). */
+static void write_replicated(const fl_coef_view *v, const selection *s,
+                             int dequantize, int fh, int fv, int16_t *out,
+                             int H, int W) {
+  size_t plane = (size_t)H * W;
+  int scale[64], i, oy, ox;
+  for (i = 0; i < s->n; i++) scale[i] = dequantize ? v->quant[s->coef[i]] : 1;
+  for (oy = 0; oy < H; oy++) {
+    int cy = oy / fv < v->blocks_h ? oy / fv : v->blocks_h - 1;
+    const int16_t *row = v->data + (ptrdiff_t)cy * v->row_stride;
+    int16_t *dst = out + (size_t)oy * W;
+    for (ox = 0; ox < W; ox++) {
+      int cx = ox / fh < v->blocks_w ? ox / fh : v->blocks_w - 1;
+      const int16_t *blk = row + (ptrdiff_t)cx * 64;
+      for (i = 0; i < s->n; i++)
+        dst[(size_t)s->plane[i] * plane + ox] = saturate_int(blk[s->coef[i]] * scale[i]);
+    }
+  }
+}
+
+static void dequantize_block(const int16_t *blk, const uint16_t *q, float *x) {
+  int i;
+  for (i = 0; i < 64; i++) x[i] = (float)blk[i] * (float)q[i];
+}
+
+/* FL_CHROMA_DCT with fh * fv > 1: see the top of this file. */
+static fl_status write_upsampled(const fl_coef_view *v, const selection *s,
+                                 int dequantize, int fh, int fv, int16_t *out,
+                                 int H, int W) {
+  const upsample_table *tv = &up_tables[fv - 1];
+  const upsample_table *th = &up_tables[fh - 1];
+  const int Wc = v->blocks_w, Hc = v->blocks_h;
+  size_t plane = (size_t)H * W;
+  int need_u[8] = {0}, us[8], nu = 0;
+  float *T, *TF, *TL;
+  float X[64], Xo[64], Sp[8], Sn[8];
+  int i, u, h, r, oy, ox, cx;
+
+  for (i = 0; i < s->n; i++) need_u[s->coef[i] >> 3] = 1;
+  for (u = 0; u < 8; u++)
+    if (need_u[u]) us[nu++] = u;
+
+  T = (float *)malloc(sizeof(float) * (size_t)Wc * (64 + 16));
+  if (T == NULL) return FL_ERR_NOMEM;
+  TF = T + (size_t)Wc * 64; /* first sample of each block, per needed u */
+  TL = TF + (size_t)Wc * 8; /* last sample */
+
+  for (oy = 0; oy < H; oy++) {
+    int cy = oy / fv < Hc ? oy / fv : Hc - 1, jy = oy % fv;
+    const int16_t *row = v->data + (ptrdiff_t)cy * v->row_stride;
+    /* vertical pass: T[cx][u][h] for the needed output rows u */
+    for (cx = 0; cx < Wc; cx++) {
+      float *t = T + (size_t)cx * 64;
+      dequantize_block(row + (ptrdiff_t)cx * 64, v->quant, X);
+      if (fv == 1) {
+        for (i = 0; i < nu; i++) memcpy(t + us[i] * 8, X + us[i] * 8, 8 * sizeof(float));
+      } else {
+        const float *ep = edge_last, *en = edge_first;
+        const float *Xp = X, *Xn = X;
+        if (cy > 0) {
+          dequantize_block(row - v->row_stride + (ptrdiff_t)cx * 64, v->quant, Xo);
+          Xp = Xo;
+        } else {
+          ep = edge_first; /* replicate: x[-1] = x[0] */
+        }
+        for (h = 0; h < 8; h++) {
+          float a = 0;
+          for (r = 0; r < 8; r++) a += ep[r] * Xp[r * 8 + h];
+          Sp[h] = a;
+        }
+        if (cy < Hc - 1) {
+          dequantize_block(row + v->row_stride + (ptrdiff_t)cx * 64, v->quant, Xo);
+          Xn = Xo;
+        } else {
+          en = edge_last; /* replicate: x[8] = x[7] */
+        }
+        for (h = 0; h < 8; h++) {
+          float a = 0;
+          for (r = 0; r < 8; r++) a += en[r] * Xn[r * 8 + h];
+          Sn[h] = a;
+        }
+        for (i = 0; i < nu; i++) {
+          const float *Arow = tv->A[jy][us[i]];
+          float pw = tv->P[jy][us[i]], nw = tv->N[jy][us[i]];
+          float *dst = t + us[i] * 8;
+          for (h = 0; h < 8; h++) {
+            float a = pw * Sp[h] + nw * Sn[h];
+            for (r = 0; r < 8; r++) a += Arow[r] * X[r * 8 + h];
+            dst[h] = a;
+          }
+        }
+      }
+    }
+    /* horizontal pass */
+    if (fh > 1) {
+      for (cx = 0; cx < Wc; cx++) {
+        for (i = 0; i < nu; i++) {
+          const float *t = T + (size_t)cx * 64 + us[i] * 8;
+          float a = 0, b = 0;
+          for (h = 0; h < 8; h++) {
+            a += edge_first[h] * t[h];
+            b += edge_last[h] * t[h];
+          }
+          TF[(size_t)cx * 8 + us[i]] = a;
+          TL[(size_t)cx * 8 + us[i]] = b;
+        }
+      }
+    }
+    for (ox = 0; ox < W; ox++) {
+      int ccx = ox / fh < Wc ? ox / fh : Wc - 1, jx = ox % fh;
+      const float *t = T + (size_t)ccx * 64;
+      for (i = 0; i < s->n; i++) {
+        int k = s->coef[i], uu = k >> 3, w = k & 7;
+        float val;
+        if (fh == 1) {
+          val = t[uu * 8 + w];
+        } else {
+          float left = ccx > 0 ? TL[(size_t)(ccx - 1) * 8 + uu] : TF[(size_t)ccx * 8 + uu];
+          float right = ccx < Wc - 1 ? TF[(size_t)(ccx + 1) * 8 + uu] : TL[(size_t)ccx * 8 + uu];
+          const float *Arow = th->A[jx][w];
+          val = th->P[jx][w] * left + th->N[jx][w] * right;
+          for (h = 0; h < 8; h++) val += Arow[h] * t[uu * 8 + h];
+        }
+        if (!dequantize) val /= (float)v->quant[k];
+        out[(size_t)s->plane[i] * plane + (size_t)oy * W + ox] = saturate_round(val);
+      }
+    }
+  }
+  free(T);
+  return FL_OK;
+}
+
+fl_status fl_to_channels(const fl_coef_view *comps, int num_components,
+                         const uint8_t *component, const uint8_t *coef,
+                         int count, int dequantize, int chroma, int16_t *out,
+                         char *message, size_t message_size) {
+  selection sel[3];
+  int H, W, c, i;
+  size_t plane;
+  if (num_components < 1 || num_components > 3 || comps[0].blocks_h < 1 ||
+      comps[0].blocks_w < 1) {
+    snprintf(message, message_size, "need 1 to 3 components with at least one block");
+    return FL_ERR_ARGUMENT;
+  }
+  if (chroma != FL_CHROMA_DCT && chroma != FL_CHROMA_NEAREST) {
+    snprintf(message, message_size, "unknown chroma mode %d", chroma);
+    return FL_ERR_ARGUMENT;
+  }
+  pthread_once(&tables_once, build_tables);
+  H = comps[0].blocks_h;
+  W = comps[0].blocks_w;
+  plane = (size_t)H * W;
+  memset(sel, 0, sizeof sel);
+  for (i = 0; i < count; i++) {
+    if (component[i] > 2 || coef[i] > 63) {
+      snprintf(message, message_size, "channel %d: component %d, coefficient %d out of range",
+               i, component[i], coef[i]);
+      return FL_ERR_ARGUMENT;
+    }
+    if (component[i] >= num_components) { /* greyscale: neutral chroma */
+      memset(out + (size_t)i * plane, 0, plane * sizeof(int16_t));
+      continue;
+    }
+    selection *s = &sel[component[i]];
+    if (s->n == 64) {
+      snprintf(message, message_size, "channel %d selected twice", component[i] * 64 + coef[i]);
+      return FL_ERR_ARGUMENT;
+    }
+    s->coef[s->n] = coef[i];
+    s->plane[s->n] = i;
+    s->n++;
+  }
+  for (c = 0; c < num_components; c++) {
+    const fl_coef_view *v = &comps[c];
+    int fh, fv;
+    fl_status st = FL_OK;
+    if (sel[c].n == 0) continue;
+    if (v->h_samp < 1 || v->v_samp < 1 || comps[0].h_samp % v->h_samp != 0 ||
+        comps[0].v_samp % v->v_samp != 0 || v->blocks_h < 1 || v->blocks_w < 1) {
+      snprintf(message, message_size,
+               "component %d is sampled %dx%d against luma %dx%d: only whole-number "
+               "chroma upsampling factors are supported",
+               c, v->h_samp, v->v_samp, comps[0].h_samp, comps[0].v_samp);
+      return FL_ERR_UNSUPPORTED;
+    }
+    fh = comps[0].h_samp / v->h_samp;
+    fv = comps[0].v_samp / v->v_samp;
+    if (fh > MAX_FACTOR || fv > MAX_FACTOR) {
+      snprintf(message, message_size, "chroma upsampling factor %dx%d is over 4", fh, fv);
+      return FL_ERR_UNSUPPORTED;
+    }
+    if (chroma == FL_CHROMA_NEAREST || (fh == 1 && fv == 1))
+      write_replicated(v, &sel[c], dequantize, fh, fv, out, H, W);
+    else
+      st = write_upsampled(v, &sel[c], dequantize, fh, fv, out, H, W);
+    if (st != FL_OK) {
+      snprintf(message, message_size, "out of memory");
+      return st;
+    }
+  }
+  return FL_OK;
+}

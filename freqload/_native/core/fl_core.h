@@ -1,0 +1,151 @@
+/*
+ * freqload native core: JPEG bytes -> quantised DCT coefficients -> channel grid.
+ *
+ * Plain C over libjpeg(-turbo). No Python, torch or DALI in here: the Python
+ * extension (../python) and the DALI operator are thin fronts over this API.
+ *
+ * Shapes first, then fill:
+ *
+ *   fl_decoder *d = fl_decoder_new();            // once per thread, reused
+ *   fl_info info;
+ *   fl_begin(d, bytes, size, &opts, &info);      // header, limits, support check
+ *   ... caller allocates one plane per component, at least
+ *       info.comp[c].alloc_blocks_h x info.comp[c].alloc_blocks_w blocks ...
+ *   fl_read_coefficients(d, planes, quant);      // entropy decode into the planes
+ *
+ * Every call returns an fl_status; on failure fl_decoder_message() holds
+ * libjpeg's own message with freqload's explanation. No call exits, aborts or
+ * allocates memory that changes owner.
+ */
+#ifndef FL_CORE_H
+#define FL_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FL_MAX_COMPONENTS 10 /* libjpeg's MAX_COMPONENTS */
+#define FL_MESSAGE_MAX 512
+
+typedef enum {
+  FL_OK = 0,
+  FL_ERR_DECODE = 1,      /* corrupt data (strict mode: also corrupt-data warnings) */
+  FL_ERR_UNSUPPORTED = 2, /* not an 8-bit YCbCr/grey DCT JPEG (CMYK, 12-bit, PNG, ...) */
+  FL_ERR_TOO_LARGE = 3,   /* over the caller's pixel limit */
+  FL_ERR_NOMEM = 4,
+  FL_ERR_ARGUMENT = 5     /* the caller's buffers or call order are wrong */
+} fl_status;
+
+typedef enum {
+  FL_COLOR_UNKNOWN = 0,
+  FL_COLOR_GRAY = 1,
+  FL_COLOR_YCBCR = 2,
+  FL_COLOR_RGB = 3,
+  FL_COLOR_CMYK = 4,
+  FL_COLOR_YCCK = 5
+} fl_color;
+
+typedef struct {
+  int id;                 /* component identifier from SOF */
+  int h_samp, v_samp;     /* sampling factors */
+  int quant_index;        /* quant table slot (0..3) */
+  int blocks_h, blocks_w; /* libjpeg height_in_blocks / width_in_blocks: no MCU padding */
+  int alloc_blocks_h;     /* blocks_h rounded up to v_samp: rows a plane must hold */
+  int alloc_blocks_w;     /* blocks_w rounded up to h_samp: columns a plane must hold */
+} fl_component;
+
+typedef struct {
+  int width, height;
+  int num_components;
+  int color_space;      /* fl_color, as libjpeg infers it (JFIF, Adobe, component ids) */
+  int adobe_transform;  /* -1 without an Adobe APP14 marker */
+  int jfif;             /* 1 if a JFIF APP0 marker was seen */
+  int precision;        /* bits per sample */
+  int progressive;
+  int arithmetic;
+  int restart_interval; /* MCUs per restart interval, 0 for none */
+  int max_h_samp, max_v_samp;
+  int quant_defined[4];     /* tables defined before the first scan */
+  uint16_t quant[4][64];    /* raster order (index 8*row + col) */
+  fl_component comp[FL_MAX_COMPONENTS];
+} fl_info;
+
+typedef struct {
+  uint64_t max_pixels; /* 0: no limit */
+  int strict;          /* corrupt-data warnings become FL_ERR_DECODE */
+  int require_coefficients; /* refuse what has no 8-bit YCbCr/grey coefficients */
+} fl_options;
+
+/* A caller-owned coefficient plane: blocks of 64 int16 in raster order,
+ * rows of `row_stride` int16 apart. */
+typedef struct {
+  int16_t *data;
+  ptrdiff_t row_stride; /* int16 elements between block rows, >= cols * 64 */
+  int rows, cols;       /* blocks held: >= alloc_blocks_h, alloc_blocks_w */
+} fl_plane;
+
+typedef struct fl_decoder fl_decoder;
+
+/* NULL when out of memory or when the libjpeg loaded at run time does not
+ * match the headers this was built with (the message says which). */
+fl_decoder *fl_decoder_new(char *message, size_t message_size);
+void fl_decoder_free(fl_decoder *d);
+
+/* Read the header of `data` (which must stay alive until the image ends).
+ * With opts->require_coefficients, refuse unsupported files and images over
+ * opts->max_pixels before anything image-sized is allocated. On FL_OK the
+ * decoder holds the image open for fl_read_coefficients or fl_end. */
+fl_status fl_begin(fl_decoder *d, const uint8_t *data, size_t size,
+                   const fl_options *opts, fl_info *info);
+
+/* Entropy-decode the open image into planes[0..num_components-1] (caller
+ * owned, see fl_plane) and copy each component's quant table (raster order)
+ * into quant[c]. Always ends the image. */
+fl_status fl_read_coefficients(fl_decoder *d, const fl_plane *planes,
+                               uint16_t quant[][64]);
+
+/* End the open image without decoding it (no-op when none is open). */
+void fl_end(fl_decoder *d);
+
+/* Header only: fl_begin with no checks, then fl_end. */
+fl_status fl_read_header(fl_decoder *d, const uint8_t *data, size_t size,
+                         fl_info *info);
+
+const char *fl_decoder_message(const fl_decoder *d); /* last error */
+int fl_decoder_warnings(const fl_decoder *d);        /* libjpeg warnings, last image */
+const char *fl_decoder_warning(const fl_decoder *d); /* first warning text, "" if none */
+const char *fl_libjpeg_version(void);
+
+/* ---- channel grid: fl_channels.c ------------------------------------- */
+
+typedef enum { FL_CHROMA_DCT = 0, FL_CHROMA_NEAREST = 1 } fl_chroma;
+
+/* One component's coefficients as the caller holds them. */
+typedef struct {
+  const int16_t *data;
+  ptrdiff_t row_stride; /* int16 elements between block rows */
+  int blocks_h, blocks_w;
+  int h_samp, v_samp;
+  const uint16_t *quant; /* 64 entries, raster order */
+} fl_coef_view;
+
+/* Write the selected channels of the (H8, W8, 192) grid, channels first:
+ * out[k][y][x] for k < count, channel k = component[k]*64 + coef[k], where
+ * H8 x W8 = comps[0].blocks_h x comps[0].blocks_w (the luma block grid).
+ * Subsampled chroma is aligned to the luma grid (see fl_channels.c for the
+ * exact definition of FL_CHROMA_DCT). Components missing from `comps`
+ * (grayscale) give zero channels. Values saturate to int16. Only the listed
+ * channels are computed and written. */
+fl_status fl_to_channels(const fl_coef_view *comps, int num_components,
+                         const uint8_t *component, const uint8_t *coef,
+                         int count, int dequantize, int chroma, int16_t *out,
+                         char *message, size_t message_size);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,471 @@
+/*
+ * JPEG header and coefficient reading over libjpeg(-turbo).
+ *
+ * - Errors: libjpeg's error_exit is replaced by a longjmp back into the call
+ *   that started the work; nothing between setjmp and libjpeg allocates.
+ * - Warnings are counted; in strict mode a corrupt-data warning is an error.
+ * - Coefficients go straight into the caller's planes: the decoder hooks
+ *   libjpeg's virtual block-array calls (request/access) so the entropy
+ *   decoder writes into caller memory; there is no second copy and no
+ *   per-image allocation of image-sized buffers inside libjpeg.
+ */
+#include "fl_core.h"
+
+#include <limits.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jpeglib.h>
+#include <jerror.h>
+
+#define STR2(x) #x
+#define STR(x) STR2(x)
+
+/* Our stand-in for libjpeg's opaque virtual block array (jmemmgr.c has its
+ * own, private, definition; jpeglib.h only declares the tag). */
+struct jvirt_barray_control {
+  const fl_plane *plane;
+  JBLOCKROW *rows;       /* row pointers into plane, one per block row */
+  JDIMENSION num_rows;
+  JDIMENSION blocks_per_row;
+  JDIMENSION max_access;
+  JDIMENSION first_undef_row; /* rows below this have been written/zeroed */
+  boolean pre_zero;
+};
+
+enum { STATE_IDLE = 0, STATE_OPEN = 1 };
+
+struct fl_decoder {
+  struct jpeg_decompress_struct cinfo;
+  struct jpeg_error_mgr jerr;
+  jmp_buf jump;
+  int state;
+  int strict;
+  fl_status error_status;  /* status to report when libjpeg fails */
+  int warnings;
+  char message[FL_MESSAGE_MAX];
+  char warning[FL_MESSAGE_MAX];
+
+  /* virtual array hooks */
+  jvirt_barray_ptr (*orig_request_virt_barray)(j_common_ptr, int, boolean,
+                                               JDIMENSION, JDIMENSION,
+                                               JDIMENSION);
+  JBLOCKARRAY (*orig_access_virt_barray)(j_common_ptr, jvirt_barray_ptr,
+                                         JDIMENSION, JDIMENSION, boolean);
+  const fl_plane *planes; /* non-NULL only inside fl_read_coefficients */
+  int num_requests;
+  struct jvirt_barray_control arrays[FL_MAX_COMPONENTS];
+  JBLOCKROW *row_pointers;
+  size_t row_pointers_cap;
+};
+
+const char *fl_libjpeg_version(void) {
+#ifdef LIBJPEG_TURBO_VERSION
+  return "libjpeg-turbo " STR(LIBJPEG_TURBO_VERSION) " (jpeg" STR(JPEG_LIB_VERSION) " API)";
+#else
+  return "libjpeg (jpeg" STR(JPEG_LIB_VERSION) " API)";
+#endif
+}
+
+/* ---- error manager --------------------------------------------------- */
+
+static fl_decoder *decoder_of(j_common_ptr cinfo) {
+  return (fl_decoder *)cinfo->client_data;
+}
+
+static fl_status classify_error(int code) {
+  switch (code) {
+  case JERR_NO_SOI:          /* PNG, GIF, ... under a .jpg name */
+  case JERR_INPUT_EMPTY:
+  case JERR_BAD_PRECISION:   /* 12-bit, 16-bit */
+  case JERR_SOF_UNSUPPORTED: /* lossless, hierarchical, differential */
+  case JERR_NOT_COMPILED:
+  case JERR_ARITH_NOTIMPL:
+  case JERR_COMPONENT_COUNT:
+    return FL_ERR_UNSUPPORTED;
+  default:
+    return FL_ERR_DECODE;
+  }
+}
+
+static const char *explain_error(int code) {
+  switch (code) {
+  case JERR_NO_SOI: return "not a JPEG file";
+  case JERR_INPUT_EMPTY: return "empty input";
+  case JERR_BAD_PRECISION: return "not an 8-bit JPEG (freqload reads 8-bit DCT coefficients)";
+  case JERR_SOF_UNSUPPORTED: return "JPEG process without 8-bit DCT coefficients (lossless or hierarchical)";
+  case JERR_COMPONENT_COUNT: return "too many colour components";
+  default: return "corrupt JPEG data";
+  }
+}
+
+static void fl_error_exit(j_common_ptr cinfo) {
+  fl_decoder *d = decoder_of(cinfo);
+  char text[JMSG_LENGTH_MAX];
+  int code = cinfo->err->msg_code;
+  (*cinfo->err->format_message)(cinfo, text);
+  d->error_status = classify_error(code);
+  snprintf(d->message, sizeof d->message, "%s: %s", explain_error(code), text);
+  longjmp(d->jump, 1);
+}
+
+/* Warnings that say nothing about the coefficients themselves. */
+static int warning_is_metadata(int code) {
+  return code == JWRN_ADOBE_XFORM || code == JWRN_JFIF_MAJOR ||
+         code == JWRN_BOGUS_ICC;
+}
+
+static void fl_emit_message(j_common_ptr cinfo, int level) {
+  fl_decoder *d;
+  char text[JMSG_LENGTH_MAX];
+  if (level >= 0) return; /* trace messages */
+  d = decoder_of(cinfo);
+  d->warnings++;
+  cinfo->err->num_warnings++;
+  if (d->warnings == 1 || (d->strict && !warning_is_metadata(cinfo->err->msg_code))) {
+    (*cinfo->err->format_message)(cinfo, text);
+    if (d->warnings == 1) snprintf(d->warning, sizeof d->warning, "%s", text);
+    if (d->strict && !warning_is_metadata(cinfo->err->msg_code)) {
+      d->error_status = FL_ERR_DECODE;
+      snprintf(d->message, sizeof d->message,
+               "corrupt JPEG data (strict=True; strict=False returns the data "
+               "with a warning count): %s", text);
+      longjmp(d->jump, 1);
+    }
+  }
+}
+
+static void fl_output_message(j_common_ptr cinfo) { (void)cinfo; }
+
+/* ---- virtual block arrays in caller memory ----------------------------- */
+
+static void fail_internal(j_common_ptr cinfo) {
+  cinfo->err->msg_code = JERR_BAD_VIRTUAL_ACCESS;
+  (*cinfo->err->error_exit)(cinfo);
+}
+
+static jvirt_barray_ptr hook_request_virt_barray(j_common_ptr cinfo,
+                                                 int pool_id, boolean pre_zero,
+                                                 JDIMENSION blocksperrow,
+                                                 JDIMENSION numrows,
+                                                 JDIMENSION maxaccess) {
+  fl_decoder *d = decoder_of(cinfo);
+  struct jvirt_barray_control *a;
+  const fl_plane *p;
+  size_t first_row = 0;
+  int k, r;
+  if (d->planes == NULL)
+    return d->orig_request_virt_barray(cinfo, pool_id, pre_zero, blocksperrow,
+                                       numrows, maxaccess);
+  k = d->num_requests;
+  if (k >= d->cinfo.num_components) fail_internal(cinfo);
+  p = &d->planes[k];
+  /* libjpeg asks for the component grid padded to its sampling factors,
+   * which is what fl_info.alloc_blocks_* told the caller to hold. */
+  if ((int)numrows > p->rows || (int)blocksperrow > p->cols) fail_internal(cinfo);
+  for (r = 0; r < k; r++) first_row += d->arrays[r].num_rows;
+  a = &d->arrays[k];
+  a->plane = p;
+  a->rows = d->row_pointers + first_row;
+  a->num_rows = numrows;
+  a->blocks_per_row = blocksperrow;
+  a->max_access = maxaccess;
+  a->first_undef_row = 0;
+  a->pre_zero = pre_zero;
+  for (r = 0; r < (int)numrows; r++)
+    a->rows[r] = (JBLOCKROW)(p->data + (ptrdiff_t)r * p->row_stride);
+  d->num_requests = k + 1;
+  return a;
+}
+
+static void zero_rows(struct jvirt_barray_control *a, JDIMENSION from,
+                      JDIMENSION to) {
+  size_t bytes = (size_t)a->blocks_per_row * sizeof(JBLOCK);
+  for (; from < to; from++) memset(a->rows[from], 0, bytes);
+}
+
+static JBLOCKARRAY hook_access_virt_barray(j_common_ptr cinfo,
+                                           jvirt_barray_ptr ptr,
+                                           JDIMENSION start_row,
+                                           JDIMENSION num_rows,
+                                           boolean writable) {
+  fl_decoder *d = decoder_of(cinfo);
+  JDIMENSION end_row = start_row + num_rows;
+  JDIMENSION undef_row;
+  if (d->planes == NULL)
+    return d->orig_access_virt_barray(cinfo, ptr, start_row, num_rows, writable);
+  if (end_row > ptr->num_rows || num_rows > ptr->max_access || end_row < start_row)
+    fail_internal(cinfo);
+  /* Same contract as jmemmgr.c: rows are defined in order; pre-zeroed rows
+   * are zeroed just before their first use (cache-warm for the decoder). */
+  if (ptr->first_undef_row < end_row) {
+    if (ptr->first_undef_row < start_row) {
+      if (writable) fail_internal(cinfo);
+      undef_row = start_row;
+    } else {
+      undef_row = ptr->first_undef_row;
+    }
+    if (writable) ptr->first_undef_row = end_row;
+    if (ptr->pre_zero)
+      zero_rows(ptr, undef_row, end_row);
+    else if (!writable)
+      fail_internal(cinfo);
+  }
+  return ptr->rows + start_row;
+}
+
+/* ---- decoder ------------------------------------------------------------ */
+
+fl_decoder *fl_decoder_new(char *message, size_t message_size) {
+  fl_decoder *d = (fl_decoder *)calloc(1, sizeof *d);
+  if (d == NULL) {
+    if (message) snprintf(message, message_size, "out of memory");
+    return NULL;
+  }
+  d->cinfo.err = jpeg_std_error(&d->jerr);
+  d->jerr.error_exit = fl_error_exit;
+  d->jerr.emit_message = fl_emit_message;
+  d->jerr.output_message = fl_output_message;
+  d->cinfo.client_data = d;
+  if (setjmp(d->jump)) {
+    /* jpeg_CreateDecompress checks the run-time library against our headers. */
+    if (message) snprintf(message, message_size, "cannot start libjpeg (%s): %s",
+                          fl_libjpeg_version(), d->message);
+    free(d);
+    return NULL;
+  }
+  jpeg_create_decompress(&d->cinfo);
+  d->orig_request_virt_barray = d->cinfo.mem->request_virt_barray;
+  d->orig_access_virt_barray = d->cinfo.mem->access_virt_barray;
+  d->cinfo.mem->request_virt_barray = hook_request_virt_barray;
+  d->cinfo.mem->access_virt_barray = hook_access_virt_barray;
+  d->state = STATE_IDLE;
+  return d;
+}
+
+void fl_decoder_free(fl_decoder *d) {
+  if (d == NULL) return;
+  jpeg_destroy_decompress(&d->cinfo);
+  free(d->row_pointers);
+  free(d);
+}
+
+const char *fl_decoder_message(const fl_decoder *d) { return d->message; }
+int fl_decoder_warnings(const fl_decoder *d) { return d->warnings; }
+const char *fl_decoder_warning(const fl_decoder *d) { return d->warning; }
+
+void fl_end(fl_decoder *d) {
+  if (d->state != STATE_IDLE) jpeg_abort_decompress(&d->cinfo);
+  d->state = STATE_IDLE;
+  d->planes = NULL;
+}
+
+static int color_of(J_COLOR_SPACE cs) {
+  switch (cs) {
+  case JCS_GRAYSCALE: return FL_COLOR_GRAY;
+  case JCS_YCbCr: return FL_COLOR_YCBCR;
+  case JCS_RGB: return FL_COLOR_RGB;
+  case JCS_CMYK: return FL_COLOR_CMYK;
+  case JCS_YCCK: return FL_COLOR_YCCK;
+  default: return FL_COLOR_UNKNOWN;
+  }
+}
+
+static int round_up(int v, int m) { return m > 0 ? ((v + m - 1) / m) * m : v; }
+
+static void fill_info(const struct jpeg_decompress_struct *c, fl_info *info) {
+  int i;
+  memset(info, 0, sizeof *info);
+  info->width = (int)c->image_width;
+  info->height = (int)c->image_height;
+  info->num_components = c->num_components;
+  info->color_space = color_of(c->jpeg_color_space);
+  info->adobe_transform = c->saw_Adobe_marker ? (int)c->Adobe_transform : -1;
+  info->jfif = c->saw_JFIF_marker ? 1 : 0;
+  info->precision = c->data_precision;
+  info->progressive = c->progressive_mode ? 1 : 0;
+  info->arithmetic = c->arith_code ? 1 : 0;
+  info->restart_interval = (int)c->restart_interval;
+  info->max_h_samp = c->max_h_samp_factor;
+  info->max_v_samp = c->max_v_samp_factor;
+  for (i = 0; i < 4; i++) {
+    if (c->quant_tbl_ptrs[i] != NULL) {
+      int k;
+      info->quant_defined[i] = 1;
+      for (k = 0; k < 64; k++) info->quant[i][k] = c->quant_tbl_ptrs[i]->quantval[k];
+    }
+  }
+  for (i = 0; i < c->num_components && i < FL_MAX_COMPONENTS; i++) {
+    const jpeg_component_info *ci = &c->comp_info[i];
+    fl_component *o = &info->comp[i];
+    o->id = ci->component_id;
+    o->h_samp = ci->h_samp_factor;
+    o->v_samp = ci->v_samp_factor;
+    o->quant_index = ci->quant_tbl_no;
+    o->blocks_w = (int)ci->width_in_blocks;
+    o->blocks_h = (int)ci->height_in_blocks;
+    o->alloc_blocks_w = round_up(o->blocks_w, ci->h_samp_factor);
+    o->alloc_blocks_h = round_up(o->blocks_h, ci->v_samp_factor);
+  }
+}
+
+static fl_status check_supported(fl_decoder *d, const fl_info *info) {
+  const char *why = NULL;
+  switch (info->color_space) {
+  case FL_COLOR_GRAY:
+    if (info->num_components == 1) return FL_OK;
+    why = "greyscale with more than one component";
+    break;
+  case FL_COLOR_YCBCR:
+    if (info->num_components == 3) return FL_OK;
+    why = "YCbCr without three components";
+    break;
+  case FL_COLOR_RGB:
+    why = "the file stores RGB, not YCbCr (Adobe transform 0 or component ids 'R','G','B'): "
+          "its coefficients are not YCbCr coefficients";
+    break;
+  case FL_COLOR_CMYK:
+    why = "CMYK JPEG (4 components)";
+    break;
+  case FL_COLOR_YCCK:
+    why = "YCCK JPEG (4 components)";
+    break;
+  default:
+    why = "unknown colour space";
+  }
+  snprintf(d->message, sizeof d->message,
+           "no YCbCr/grey DCT coefficients: %s; %d components", why,
+           info->num_components);
+  return FL_ERR_UNSUPPORTED;
+}
+
+fl_status fl_begin(fl_decoder *d, const uint8_t *data, size_t size,
+                   const fl_options *opts, fl_info *info) {
+  static const fl_options none = {0, 0, 0};
+  if (opts == NULL) opts = &none;
+  fl_end(d);
+  d->warnings = 0;
+  d->message[0] = '\0';
+  d->warning[0] = '\0';
+  d->strict = opts->strict;
+  if (size > (size_t)ULONG_MAX) {
+    snprintf(d->message, sizeof d->message, "input larger than libjpeg can address");
+    return FL_ERR_ARGUMENT;
+  }
+  d->state = STATE_OPEN;
+  if (setjmp(d->jump)) {
+    fl_end(d);
+    return d->error_status;
+  }
+  jpeg_mem_src(&d->cinfo, data, (unsigned long)size);
+  jpeg_read_header(&d->cinfo, TRUE);
+  fill_info(&d->cinfo, info);
+
+  if (opts->require_coefficients) {
+    fl_status st = check_supported(d, info);
+    if (st == FL_OK && opts->max_pixels > 0 &&
+        (uint64_t)info->width * (uint64_t)info->height > opts->max_pixels) {
+      snprintf(d->message, sizeof d->message,
+               "image of %d x %d = %llu pixels is over the limit of %llu "
+               "pixels (max_pixels)",
+               info->width, info->height,
+               (unsigned long long)info->width * (unsigned long long)info->height,
+               (unsigned long long)opts->max_pixels);
+      st = FL_ERR_TOO_LARGE;
+    }
+    if (st != FL_OK) {
+      fl_end(d);
+      return st;
+    }
+  }
+  return FL_OK;
+}
+
+fl_status fl_read_header(fl_decoder *d, const uint8_t *data, size_t size,
+                         fl_info *info) {
+  fl_status st = fl_begin(d, data, size, NULL, info);
+  fl_end(d);
+  return st;
+}
+
+static fl_status check_planes(fl_decoder *d, const fl_plane *planes) {
+  const struct jpeg_decompress_struct *c = &d->cinfo;
+  size_t total_rows = 0;
+  int i;
+  for (i = 0; i < c->num_components; i++) {
+    const jpeg_component_info *ci = &c->comp_info[i];
+    const fl_plane *p = &planes[i];
+    int need_h = round_up((int)ci->height_in_blocks, ci->v_samp_factor);
+    int need_w = round_up((int)ci->width_in_blocks, ci->h_samp_factor);
+    if (p->data == NULL || p->rows < need_h || p->cols < need_w ||
+        p->row_stride < (ptrdiff_t)p->cols * 64) {
+      snprintf(d->message, sizeof d->message,
+               "component %d needs a plane of at least %d x %d blocks "
+               "(got %d x %d, row stride %ld)",
+               i, need_h, need_w, p->rows, p->cols, (long)p->row_stride);
+      return FL_ERR_ARGUMENT;
+    }
+    total_rows += (size_t)p->rows;
+  }
+  if (total_rows > d->row_pointers_cap) {
+    JBLOCKROW *rp = (JBLOCKROW *)realloc(d->row_pointers, total_rows * sizeof *rp);
+    if (rp == NULL) {
+      snprintf(d->message, sizeof d->message, "out of memory");
+      return FL_ERR_NOMEM;
+    }
+    d->row_pointers = rp;
+    d->row_pointers_cap = total_rows;
+  }
+  return FL_OK;
+}
+
+fl_status fl_read_coefficients(fl_decoder *d, const fl_plane *planes,
+                               uint16_t quant[][64]) {
+  struct jpeg_decompress_struct *c = &d->cinfo;
+  jvirt_barray_ptr *arrays;
+  fl_status st;
+  int i, k;
+  if (d->state != STATE_OPEN) {
+    snprintf(d->message, sizeof d->message, "no image is open (call fl_begin first)");
+    return FL_ERR_ARGUMENT;
+  }
+  st = check_planes(d, planes);
+  if (st != FL_OK) {
+    fl_end(d);
+    return st;
+  }
+  d->planes = planes;
+  d->num_requests = 0;
+  if (setjmp(d->jump)) {
+    fl_end(d);
+    return d->error_status;
+  }
+  arrays = jpeg_read_coefficients(c);
+  if (arrays == NULL || d->num_requests != c->num_components) {
+    /* a memory source never suspends; this means the hooks were bypassed */
+    snprintf(d->message, sizeof d->message,
+             "internal error: libjpeg did not decode into the caller's planes");
+    fl_end(d);
+    return FL_ERR_DECODE;
+  }
+  for (i = 0; i < c->num_components; i++) {
+    const jpeg_component_info *ci = &c->comp_info[i];
+    const JQUANT_TBL *q = ci->quant_table; /* latched when its first scan began */
+    struct jvirt_barray_control *a = &d->arrays[i];
+    /* rows no scan reached (a truncated file) read as zero, as in libjpeg */
+    if (a->first_undef_row < a->num_rows) zero_rows(a, a->first_undef_row, a->num_rows);
+    if (q == NULL && ci->quant_tbl_no >= 0 && ci->quant_tbl_no < NUM_QUANT_TBLS)
+      q = c->quant_tbl_ptrs[ci->quant_tbl_no];
+    if (q == NULL) {
+      snprintf(d->message, sizeof d->message,
+               "corrupt JPEG data: component %d has no quantization table", i);
+      fl_end(d);
+      return FL_ERR_DECODE;
+    }
+    for (k = 0; k < 64; k++) quant[i][k] = q->quantval[k];
+  }
+  fl_end(d);
+  return FL_OK;
+}

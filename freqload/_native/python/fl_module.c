@@ -1,0 +1,375 @@
+/*
+ * freqload._core: the Python front over the native core (../core).
+ *
+ * Thin by design: it checks buffers, releases the GIL around every call into
+ * the core, and turns fl_status codes into freqload.errors exceptions. Shapes
+ * and policy live in freqload/coefficients.py and freqload/channels.py.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <string.h>
+
+#include "../core/fl_core.h"
+
+static PyObject *DecodeError, *UnsupportedImageError, *ImageTooLargeError,
+    *FreqloadError;
+
+static PyObject *raise_status(fl_status st, const char *message) {
+  PyObject *cls;
+  switch (st) {
+  case FL_ERR_DECODE: cls = DecodeError; break;
+  case FL_ERR_UNSUPPORTED: cls = UnsupportedImageError; break;
+  case FL_ERR_TOO_LARGE: cls = ImageTooLargeError; break;
+  case FL_ERR_NOMEM: return PyErr_NoMemory();
+  case FL_ERR_ARGUMENT: cls = PyExc_ValueError; break;
+  default: cls = FreqloadError;
+  }
+  PyErr_SetString(cls, message);
+  return NULL;
+}
+
+/* ---- Decoder ------------------------------------------------------------ */
+
+typedef struct {
+  PyObject_HEAD
+  fl_decoder *dec;
+  Py_buffer data; /* held from begin() to fill()/end() */
+  int holding;
+  int busy;
+} DecoderObject;
+
+static void release_data(DecoderObject *self) {
+  if (self->holding) {
+    PyBuffer_Release(&self->data);
+    self->holding = 0;
+  }
+}
+
+static int Decoder_init(DecoderObject *self, PyObject *args, PyObject *kw) {
+  char message[FL_MESSAGE_MAX];
+  if (!PyArg_ParseTuple(args, ":Decoder")) return -1;
+  if (self->dec != NULL) return 0;
+  self->dec = fl_decoder_new(message, sizeof message);
+  if (self->dec == NULL) {
+    PyErr_SetString(PyExc_RuntimeError, message);
+    return -1;
+  }
+  return 0;
+}
+
+static void Decoder_dealloc(DecoderObject *self) {
+  if (self->dec) {
+    fl_end(self->dec);
+    fl_decoder_free(self->dec);
+  }
+  release_data(self);
+  Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int enter(DecoderObject *self) {
+  if (self->dec == NULL) {
+    PyErr_SetString(PyExc_RuntimeError, "Decoder not initialised");
+    return -1;
+  }
+  if (self->busy) {
+    PyErr_SetString(PyExc_RuntimeError,
+                    "a Decoder is in use by another thread (use one per thread)");
+    return -1;
+  }
+  self->busy = 1;
+  return 0;
+}
+
+static PyObject *info_tuple(const fl_info *info) {
+  PyObject *comps = PyTuple_New(info->num_components < FL_MAX_COMPONENTS
+                                    ? info->num_components
+                                    : FL_MAX_COMPONENTS);
+  PyObject *quant = PyTuple_New(4);
+  int i;
+  if (comps == NULL || quant == NULL) goto fail;
+  for (i = 0; i < PyTuple_GET_SIZE(comps); i++) {
+    const fl_component *c = &info->comp[i];
+    PyObject *t = Py_BuildValue("(iiiiiiii)", c->id, c->h_samp, c->v_samp,
+                                c->quant_index, c->blocks_h, c->blocks_w,
+                                c->alloc_blocks_h, c->alloc_blocks_w);
+    if (t == NULL) goto fail;
+    PyTuple_SET_ITEM(comps, i, t);
+  }
+  for (i = 0; i < 4; i++) {
+    PyObject *q;
+    if (info->quant_defined[i]) {
+      q = PyBytes_FromStringAndSize((const char *)info->quant[i], sizeof info->quant[i]);
+      if (q == NULL) goto fail;
+    } else {
+      q = Py_NewRef(Py_None);
+    }
+    PyTuple_SET_ITEM(quant, i, q);
+  }
+  return Py_BuildValue("(iiiiiiiiiiiiNN)", info->width, info->height,
+                       info->num_components, info->color_space,
+                       info->adobe_transform, info->jfif, info->precision,
+                       info->progressive, info->arithmetic,
+                       info->restart_interval, info->max_h_samp,
+                       info->max_v_samp, comps, quant);
+fail:
+  Py_XDECREF(comps);
+  Py_XDECREF(quant);
+  return NULL;
+}
+
+/* begin(data, max_pixels, strict, require_coefficients) -> info tuple.
+ * With require_coefficients the image stays open (and `data` held) for fill(). */
+static PyObject *Decoder_begin(DecoderObject *self, PyObject *args) {
+  PyObject *obj;
+  unsigned long long max_pixels = 0;
+  int strict = 1, require = 1;
+  fl_options opts;
+  fl_info info;
+  fl_status st;
+  if (!PyArg_ParseTuple(args, "OKpp:begin", &obj, &max_pixels, &strict, &require))
+    return NULL;
+  if (enter(self) < 0) return NULL;
+  fl_end(self->dec);
+  release_data(self);
+  if (PyObject_GetBuffer(obj, &self->data, PyBUF_SIMPLE) < 0) {
+    self->busy = 0;
+    return NULL;
+  }
+  self->holding = 1;
+  opts.max_pixels = max_pixels;
+  opts.strict = strict;
+  opts.require_coefficients = require;
+  Py_BEGIN_ALLOW_THREADS
+  st = fl_begin(self->dec, (const uint8_t *)self->data.buf, (size_t)self->data.len,
+                &opts, &info);
+  if (st == FL_OK && !require) fl_end(self->dec);
+  Py_END_ALLOW_THREADS
+  self->busy = 0;
+  if (st != FL_OK || !require) release_data(self);
+  if (st != FL_OK) return raise_status(st, fl_decoder_message(self->dec));
+  return info_tuple(&info);
+}
+
+static int plane_from_buffer(Py_buffer *b, fl_plane *p, int index) {
+  if (b->ndim != 3 || b->itemsize != 2 || b->shape[2] != 64 ||
+      b->strides[2] != 2 || b->strides[1] != 128 || b->strides[0] % 2 != 0 ||
+      b->strides[0] < b->shape[1] * 128 ||
+      (b->format && strcmp(b->format, "h") != 0 && strcmp(b->format, "<h") != 0 &&
+       strcmp(b->format, "=h") != 0)) {
+    PyErr_Format(PyExc_ValueError,
+                 "plane %d must be a writable int16 array [rows, cols, 64] with "
+                 "contiguous blocks", index);
+    return -1;
+  }
+  p->data = (int16_t *)b->buf;
+  p->rows = (int)b->shape[0];
+  p->cols = (int)b->shape[1];
+  p->row_stride = b->strides[0] / 2;
+  return 0;
+}
+
+/* fill(planes) -> (quant bytes per component, warning count, first warning) */
+static PyObject *Decoder_fill(DecoderObject *self, PyObject *args) {
+  PyObject *seq, *fast = NULL, *quant_list = NULL, *result = NULL;
+  Py_buffer views[FL_MAX_COMPONENTS];
+  fl_plane planes[FL_MAX_COMPONENTS];
+  uint16_t quant[FL_MAX_COMPONENTS][64];
+  Py_ssize_t n, i, got = 0;
+  fl_status st;
+  if (!PyArg_ParseTuple(args, "O:fill", &seq)) return NULL;
+  if (enter(self) < 0) return NULL;
+  if (!self->holding) {
+    self->busy = 0;
+    PyErr_SetString(PyExc_RuntimeError, "fill() without a successful begin()");
+    return NULL;
+  }
+  fast = PySequence_Fast(seq, "planes must be a sequence");
+  if (fast == NULL) goto done;
+  n = PySequence_Fast_GET_SIZE(fast);
+  if (n > FL_MAX_COMPONENTS) {
+    PyErr_SetString(PyExc_ValueError, "too many planes");
+    goto done;
+  }
+  for (i = 0; i < n; i++) {
+    if (PyObject_GetBuffer(PySequence_Fast_GET_ITEM(fast, i), &views[i],
+                           PyBUF_RECORDS) < 0)
+      goto done;
+    got++;
+    if (plane_from_buffer(&views[i], &planes[i], (int)i) < 0) goto done;
+  }
+  Py_BEGIN_ALLOW_THREADS
+  st = fl_read_coefficients(self->dec, planes, quant);
+  Py_END_ALLOW_THREADS
+  if (st != FL_OK) {
+    raise_status(st, fl_decoder_message(self->dec));
+    goto done;
+  }
+  quant_list = PyTuple_New(n);
+  if (quant_list == NULL) goto done;
+  for (i = 0; i < n; i++) {
+    PyObject *q = PyBytes_FromStringAndSize((const char *)quant[i], sizeof quant[i]);
+    if (q == NULL) goto done;
+    PyTuple_SET_ITEM(quant_list, i, q);
+  }
+  result = Py_BuildValue("(Ois)", quant_list, fl_decoder_warnings(self->dec),
+                         fl_decoder_warning(self->dec));
+done:
+  for (i = 0; i < got; i++) PyBuffer_Release(&views[i]);
+  Py_XDECREF(fast);
+  Py_XDECREF(quant_list);
+  if (result == NULL) fl_end(self->dec);
+  release_data(self);
+  self->busy = 0;
+  return result;
+}
+
+static PyObject *Decoder_end(DecoderObject *self, PyObject *unused) {
+  if (self->dec && !self->busy) {
+    fl_end(self->dec);
+    release_data(self);
+  }
+  Py_RETURN_NONE;
+}
+
+static PyMethodDef Decoder_methods[] = {
+    {"begin", (PyCFunction)Decoder_begin, METH_VARARGS,
+     "begin(data, max_pixels, strict, require_coefficients) -> header tuple"},
+    {"fill", (PyCFunction)Decoder_fill, METH_VARARGS,
+     "fill(planes) -> (quant tables, warnings, first warning)"},
+    {"end", (PyCFunction)Decoder_end, METH_NOARGS, "end the open image"},
+    {NULL, NULL, 0, NULL}};
+
+static PyTypeObject DecoderType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "freqload._core.Decoder",
+    .tp_basicsize = sizeof(DecoderObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Per-thread JPEG coefficient decoder (libjpeg state reused).",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Decoder_init,
+    .tp_dealloc = (destructor)Decoder_dealloc,
+    .tp_methods = Decoder_methods,
+};
+
+/* ---- to_channels ------------------------------------------------------------ */
+
+/* to_channels(components, sampling, quant, component_bytes, coef_bytes,
+ *             dequantize, chroma, out) */
+static PyObject *py_to_channels(PyObject *mod, PyObject *args) {
+  PyObject *comps, *sampling, *quants, *fc = NULL, *fs = NULL, *fq = NULL;
+  Py_buffer chan_comp, chan_coef, out;
+  Py_buffer cviews[3], qviews[3];
+  fl_coef_view views[3];
+  int dequantize, chroma, got_c = 0, got_q = 0, ok = 0;
+  Py_ssize_t n, i;
+  char message[FL_MESSAGE_MAX];
+  fl_status st;
+  if (!PyArg_ParseTuple(args, "OOOy*y*piw*:to_channels", &comps, &sampling,
+                        &quants, &chan_comp, &chan_coef, &dequantize, &chroma,
+                        &out))
+    return NULL;
+  fc = PySequence_Fast(comps, "components must be a sequence");
+  fs = fc ? PySequence_Fast(sampling, "sampling must be a sequence") : NULL;
+  fq = fs ? PySequence_Fast(quants, "quant must be a sequence") : NULL;
+  if (fq == NULL) goto done;
+  n = PySequence_Fast_GET_SIZE(fc);
+  if (n < 1 || n > 3 || PySequence_Fast_GET_SIZE(fs) != n ||
+      PySequence_Fast_GET_SIZE(fq) != n) {
+    PyErr_SetString(PyExc_ValueError, "need 1 to 3 components with sampling and quant each");
+    goto done;
+  }
+  if (chan_comp.len != chan_coef.len) {
+    PyErr_SetString(PyExc_ValueError, "channel lists differ in length");
+    goto done;
+  }
+  for (i = 0; i < n; i++) {
+    Py_buffer *b = &cviews[i], *q = &qviews[i];
+    int hs, vs;
+    if (PyObject_GetBuffer(PySequence_Fast_GET_ITEM(fc, i), b, PyBUF_RECORDS_RO) < 0) goto done;
+    got_c++;
+    if (b->ndim != 3 || b->itemsize != 2 || b->shape[2] != 64 || b->strides[2] != 2 ||
+        b->strides[1] != 128 || b->strides[0] % 2 != 0 || b->shape[0] < 1 || b->shape[1] < 1) {
+      PyErr_Format(PyExc_ValueError,
+                   "component %zd must be int16 [blocks_h, blocks_w, 64] with contiguous blocks", i);
+      goto done;
+    }
+    if (PyObject_GetBuffer(PySequence_Fast_GET_ITEM(fq, i), q, PyBUF_C_CONTIGUOUS) < 0) goto done;
+    got_q++;
+    if (q->len != 128) {
+      PyErr_Format(PyExc_ValueError, "quant table %zd must be 64 uint16", i);
+      goto done;
+    }
+    if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(fs, i), "ii", &hs, &vs)) goto done;
+    views[i].data = (const int16_t *)b->buf;
+    views[i].row_stride = b->strides[0] / 2;
+    views[i].blocks_h = (int)b->shape[0];
+    views[i].blocks_w = (int)b->shape[1];
+    views[i].h_samp = hs;
+    views[i].v_samp = vs;
+    views[i].quant = (const uint16_t *)q->buf;
+  }
+  if (out.len != chan_comp.len * (Py_ssize_t)views[0].blocks_h * views[0].blocks_w * 2) {
+    PyErr_SetString(PyExc_ValueError, "output buffer has the wrong size");
+    goto done;
+  }
+  Py_BEGIN_ALLOW_THREADS
+  st = fl_to_channels(views, (int)n, (const uint8_t *)chan_comp.buf,
+                      (const uint8_t *)chan_coef.buf, (int)chan_comp.len,
+                      dequantize, chroma, (int16_t *)out.buf, message, sizeof message);
+  Py_END_ALLOW_THREADS
+  if (st != FL_OK) {
+    raise_status(st, message);
+    goto done;
+  }
+  ok = 1;
+done:
+  for (i = 0; i < got_c; i++) PyBuffer_Release(&cviews[i]);
+  for (i = 0; i < got_q; i++) PyBuffer_Release(&qviews[i]);
+  PyBuffer_Release(&chan_comp);
+  PyBuffer_Release(&chan_coef);
+  PyBuffer_Release(&out);
+  Py_XDECREF(fc);
+  Py_XDECREF(fs);
+  Py_XDECREF(fq);
+  if (!ok) return NULL;
+  Py_RETURN_NONE;
+}
+
+static PyObject *py_libjpeg_version(PyObject *mod, PyObject *unused) {
+  return PyUnicode_FromString(fl_libjpeg_version());
+}
+
+static PyMethodDef module_methods[] = {
+    {"to_channels", py_to_channels, METH_VARARGS,
+     "to_channels(components, sampling, quant, component, coef, dequantize, chroma, out)"},
+    {"libjpeg_version", py_libjpeg_version, METH_NOARGS, "libjpeg build in use"},
+    {NULL, NULL, 0, NULL}};
+
+static struct PyModuleDef module_def = {PyModuleDef_HEAD_INIT, "freqload._core",
+                                        "freqload native core front", -1,
+                                        module_methods};
+
+PyMODINIT_FUNC PyInit__core(void) {
+  PyObject *m, *errors;
+  errors = PyImport_ImportModule("freqload.errors");
+  if (errors == NULL) return NULL;
+  FreqloadError = PyObject_GetAttrString(errors, "FreqloadError");
+  DecodeError = PyObject_GetAttrString(errors, "DecodeError");
+  UnsupportedImageError = PyObject_GetAttrString(errors, "UnsupportedImageError");
+  ImageTooLargeError = PyObject_GetAttrString(errors, "ImageTooLargeError");
+  Py_DECREF(errors);
+  if (!FreqloadError || !DecodeError || !UnsupportedImageError || !ImageTooLargeError)
+    return NULL;
+  if (PyType_Ready(&DecoderType) < 0) return NULL;
+  m = PyModule_Create(&module_def);
+  if (m == NULL) return NULL;
+  Py_INCREF(&DecoderType);
+  if (PyModule_AddObject(m, "Decoder", (PyObject *)&DecoderType) < 0) {
+    Py_DECREF(&DecoderType);
+    Py_DECREF(m);
+    return NULL;
+  }
+  PyModule_AddIntConstant(m, "CHROMA_DCT", FL_CHROMA_DCT);
+  PyModule_AddIntConstant(m, "CHROMA_NEAREST", FL_CHROMA_NEAREST);
+  return m;
+}

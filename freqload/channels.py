@@ -1,0 +1,86 @@
+"""Coefficients -> the (H/8, W/8, 192) grid of the paper, channels first, masked.
+
+The work is done by the native core (``fl_channels.c``); this module checks
+arguments and allocates the output. Channel ``k`` of the full grid is
+``component * 64 + 8 * row + col`` (Y, Cb, Cr; raster order in the block);
+with a mask, output channel ``i`` is grid channel ``mask.indices[i]``.
+
+Chroma alignment, for a chroma component sampled more coarsely than luma:
+
+==============  ===========================================================
+``chroma=``     luma block (y, x) gets
+==============  ===========================================================
+``"dct"``       the 8x8 DCT of the chroma plane upsampled to luma resolution
+                with linear interpolation between sample centres (libjpeg's
+                "fancy" 3/4-1/4 triangle filter for 2x), edges replicated;
+                computed exactly in the DCT domain, rounded to int16
+``"nearest"``   the coefficients of the chroma block that covers it, as they
+                are (block replication: cheap, but a 2x2 chroma block's
+                frequencies are those of a 16x16 pixel area)
+==============  ===========================================================
+
+Greyscale files give zero chroma channels (neutral grey after dequantisation).
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from . import _core
+from .mask import ChannelMask, as_mask
+
+_CHROMA = {"dct": _core.CHROMA_DCT, "nearest": _core.CHROMA_NEAREST}
+
+
+@functools.lru_cache(maxsize=64)
+def _channel_arrays(mask: ChannelMask) -> tuple[bytes, bytes]:
+    return mask.component_arrays()
+
+
+def to_channels(coeffs, mask=None, *, dequantize: bool = True, chroma: str = "dct") -> np.ndarray:
+    """Regroup a JPEG's coefficients into channels on the luma block grid.
+
+    Args:
+        coeffs: :class:`~freqload.Coefficients` (from ``read_coefficients``).
+        mask: a :class:`~freqload.ChannelMask`, a preset name ("dctnet24", ...),
+            a mask JSON path, or an index list; None = all 192 channels.
+            Only the selected channels are computed and written.
+        dequantize: multiply by the quant tables (True), or keep quantised
+            values (False; upsampled chroma is then divided back by its table
+            and rounded).
+        chroma: "dct" (exact DCT-domain upsampling) or "nearest" (block
+            replication); see the module docstring.
+
+    Returns:
+        int16 ``[C, H8, W8]``: C = ``len(mask)`` (192 without one), H8 x W8 =
+        the luma block grid. E.g. a 448x448 4:2:0 JPEG with the dctnet24 mask
+        -> int16 [24, 56, 56]. Values saturate at the int16 range.
+
+    Raises:
+        ValueError: bad ``chroma`` or coefficient arrays.
+        UnsupportedImageError: chroma sampled more finely than luma, or by a
+            non-integer factor.
+    """
+    if chroma not in _CHROMA:
+        raise ValueError(f"chroma must be 'dct' or 'nearest', got {chroma!r}")
+    m = as_mask(mask)
+    comps = coeffs.components
+    if not 1 <= len(comps) <= 3:
+        raise ValueError(f"need 1 to 3 components, got {len(comps)}")
+    arrays = []
+    for c in comps:
+        if c.dtype != np.int16 or c.ndim != 3 or c.shape[2] != 64:
+            raise ValueError(f"components must be int16 [blocks_h, blocks_w, 64], got "
+                             f"{c.dtype} {c.shape}")
+        if c.strides[1:] != (128, 2):
+            c = np.ascontiguousarray(c)
+        arrays.append(c)
+    quant = [np.ascontiguousarray(q, dtype=np.uint16) for q in coeffs.quant_tables[:len(comps)]]
+    sampling = [(ci.h_samp, ci.v_samp) for ci in coeffs.info.components[:len(comps)]]
+    h8, w8 = arrays[0].shape[:2]
+    comp_idx, coef_idx = _channel_arrays(m)
+    out = np.empty((len(m), h8, w8), dtype=np.int16)
+    _core.to_channels(arrays, sampling, quant, comp_idx, coef_idx, bool(dequantize),
+                      _CHROMA[chroma], out)
+    return out

@@ -1,0 +1,285 @@
+"""JPEG bytes -> header facts and quantised DCT coefficients.
+
+``read_header`` and ``read_coefficients`` are thin calls into the native core
+(``freqload/_native/core``): the header is read first, the Python side
+allocates the coefficient arrays from it, then the core entropy-decodes
+straight into them with the GIL released. Each thread keeps one libjpeg
+decompressor and reuses it.
+
+Example: a 500x375 4:2:0 JPEG gives
+
+    >>> c = read_coefficients("photo.jpg")                  # doctest: +SKIP
+    >>> [a.shape for a in c.components]                     # doctest: +SKIP
+    [(47, 63, 64), (24, 32, 64), (24, 32, 64)]              # int16, quantised
+    >>> c.quant_tables[0].shape, c.info.sampling            # doctest: +SKIP
+    ((64,), '4:2:0')
+
+Strictness (libjpeg's warnings on the way):
+
+==========================================  ============  ================
+input                                       strict=True   strict=False
+==========================================  ============  ================
+clean file                                  data          data, warnings=0
+truncated / corrupt entropy data            DecodeError   data (missing part
+                                                          zero), warnings>0
+metadata-only warning (bad ICC, unknown     data          data, warnings>0
+JFIF version, unknown Adobe transform)
+broken markers / tables                     DecodeError   DecodeError
+==========================================  ============  ================
+"""
+from __future__ import annotations
+
+import dataclasses
+import io
+import os
+import threading
+import warnings as _warnings
+from typing import NamedTuple, Optional, Tuple
+
+import numpy as np
+
+from . import _core
+from .dct import forward_blocks
+from .errors import FreqloadError, ImageTooLargeError, UnsupportedImageError
+
+#: Default pixel limit of read_coefficients (checked from the header).
+DEFAULT_MAX_PIXELS = 100_000_000
+
+_COLOR_NAMES = {0: "unknown", 1: "gray", 2: "YCbCr", 3: "RGB", 4: "CMYK", 5: "YCCK"}
+_SUBSAMPLING = {(1, 1): "4:4:4", (2, 1): "4:2:2", (2, 2): "4:2:0", (1, 2): "4:4:0",
+                (4, 1): "4:1:1", (4, 2): "4:1:0"}
+
+
+class ComponentInfo(NamedTuple):
+    """One component of the frame, as libjpeg defines its block grid."""
+    id: int
+    h_samp: int
+    v_samp: int
+    quant_index: int
+    blocks_h: int  #: height_in_blocks (no MCU padding)
+    blocks_w: int  #: width_in_blocks
+    alloc_blocks_h: int  #: blocks_h rounded up to v_samp (what the decoder writes)
+    alloc_blocks_w: int  #: blocks_w rounded up to h_samp
+
+
+@dataclasses.dataclass(frozen=True)
+class JpegInfo:
+    """Header facts of one JPEG.
+
+    ``quant_tables[c]`` is the uint16 [64] table (raster order) component
+    ``c`` uses, as defined before the first scan (None if the file defines
+    it later). ``color_space`` is libjpeg's reading of the JFIF/Adobe markers
+    and component ids: "gray", "YCbCr", "RGB", "CMYK", "YCCK" or "unknown";
+    ``adobe_transform`` is the APP14 transform code, None without one.
+    ``source`` is "jpeg", or "pixels" for a Pillow fallback decode.
+    """
+    width: int
+    height: int
+    num_components: int
+    color_space: str
+    adobe_transform: Optional[int]
+    jfif: bool
+    precision: int
+    progressive: bool
+    arithmetic: bool
+    restart_interval: int
+    max_h_samp: int
+    max_v_samp: int
+    components: Tuple[ComponentInfo, ...]
+    quant_tables: Tuple[Optional[np.ndarray], ...]
+    source: str = "jpeg"
+
+    @property
+    def block_grid(self) -> tuple[int, int]:
+        """(H8, W8): the luma block grid, the spatial size of ``to_channels``."""
+        return self.components[0].blocks_h, self.components[0].blocks_w
+
+    @property
+    def sampling(self) -> str:
+        """"4:4:4", "4:2:2", "4:2:0", "4:4:0", "4:1:1", "4:1:0", "gray" or "custom:HxV,...".
+
+        Named from the luma/chroma ratio, so 2x2,2x2,2x2 is "4:4:4"."""
+        comps = self.components
+        if self.num_components == 1:
+            return "gray"
+        if self.num_components == 3 and comps[1][1:3] == comps[2][1:3]:
+            y, c = comps[0], comps[1]
+            if y.h_samp % c.h_samp == 0 and y.v_samp % c.v_samp == 0:
+                name = _SUBSAMPLING.get((y.h_samp // c.h_samp, y.v_samp // c.v_samp))
+                if name:
+                    return name
+        return "custom:" + ",".join(f"{c.h_samp}x{c.v_samp}" for c in comps)
+
+
+class Coefficients:
+    """Quantised DCT coefficients of one image, as stored in the file.
+
+    Attributes:
+        components: one int16 array per component, ``[blocks_h, blocks_w, 64]``
+            (libjpeg's height/width_in_blocks; raster order inside the block,
+            index ``8*row + col``, row = vertical frequency). An array may be a
+            view of a slightly larger buffer (the decoder writes the grid padded
+            to the sampling factors), so it is not always C-contiguous.
+        quant_tables: the uint16 ``[64]`` table (raster order) of each component;
+            ``components[c] * quant_tables[c]`` are the dequantised coefficients.
+        info: the :class:`JpegInfo`.
+        warnings: how many warnings libjpeg gave (non-zero only with strict=False
+            or metadata-only warnings); ``warning`` holds the first one's text.
+        from_pixels: True when these are NOT the file's own coefficients but a
+            forward DCT of Pillow's pixel decode (``fallback="pixels"``).
+    """
+
+    __slots__ = ("components", "quant_tables", "info", "warnings", "warning", "from_pixels")
+
+    def __init__(self, components, quant_tables, info: JpegInfo, warnings: int = 0,
+                 warning: str = "", from_pixels: bool = False):
+        self.components = list(components)
+        self.quant_tables = list(quant_tables)
+        self.info = info
+        self.warnings = int(warnings)
+        self.warning = warning
+        self.from_pixels = bool(from_pixels)
+
+    def __repr__(self) -> str:
+        shapes = ", ".join("x".join(map(str, a.shape)) for a in self.components)
+        src = " from pixels" if self.from_pixels else ""
+        return (f"<Coefficients {self.info.width}x{self.info.height} {self.info.sampling} "
+                f"[{shapes}]{src} warnings={self.warnings}>")
+
+
+_local = threading.local()
+
+
+def _decoder():
+    dec = getattr(_local, "decoder", None)
+    if dec is None:
+        dec = _local.decoder = _core.Decoder()
+    return dec
+
+
+def _as_bytes(data):
+    """bytes-like or path -> an object exposing a contiguous byte buffer."""
+    if isinstance(data, (bytes, bytearray)):
+        return data
+    if isinstance(data, (str, os.PathLike)):
+        with open(data, "rb") as f:
+            return f.read()
+    if isinstance(data, memoryview):
+        if not data.contiguous:
+            raise TypeError("a memoryview of JPEG data must be contiguous")
+        return data
+    if isinstance(data, np.ndarray):
+        if data.dtype != np.uint8:
+            raise TypeError(f"a numpy array of JPEG data must be uint8, got {data.dtype}")
+        return np.ascontiguousarray(data).reshape(-1)
+    raise TypeError("data must be bytes, bytearray, memoryview, a uint8 numpy array, "
+                    f"or a path; got {type(data).__name__}")
+
+
+def _info_from_native(t, source="jpeg") -> JpegInfo:
+    (width, height, ncomp, color, adobe, jfif, precision, progressive, arithmetic,
+     restart, max_h, max_v, comps, quant) = t
+    components = tuple(ComponentInfo(*c) for c in comps)
+    tables = tuple(None if quant[c.quant_index] is None
+                   else np.frombuffer(quant[c.quant_index], dtype=np.uint16)
+                   for c in components)
+    return JpegInfo(width, height, ncomp, _COLOR_NAMES.get(color, "unknown"),
+                    None if adobe < 0 else adobe, bool(jfif), precision, bool(progressive),
+                    bool(arithmetic), restart, max_h, max_v, components, tables, source)
+
+
+def read_header(data) -> JpegInfo:
+    """Header facts of a JPEG without decoding it (no pixel limit applies).
+
+    Args:
+        data: bytes, bytearray, memoryview, uint8 numpy array, or a path.
+
+    Raises:
+        UnsupportedImageError: not a JPEG (or a JPEG process libjpeg cannot read).
+        DecodeError: the header is corrupt.
+    """
+    return _info_from_native(_decoder().begin(_as_bytes(data), 0, False, False))
+
+
+def read_coefficients(data, *, strict: bool = True, max_pixels: int | None = DEFAULT_MAX_PIXELS,
+                      fallback: str | None = None) -> Coefficients:
+    """Entropy-decode a JPEG to its quantised DCT coefficients (no IDCT, no colour).
+
+    Args:
+        data: bytes, bytearray, memoryview, uint8 numpy array, or a path
+            (str / os.PathLike).
+        strict: a corrupt-data warning from libjpeg (a truncated file, a bad
+            Huffman code) raises :class:`DecodeError`; with False the data is
+            returned (missing parts zero) and ``Coefficients.warnings`` counts them.
+        max_pixels: refuse images with more pixels, from the header, before
+            anything image-sized is allocated (:class:`ImageTooLargeError`).
+            None or 0 disables the limit.
+        fallback: None, or "pixels": an input without 8-bit YCbCr/grey DCT
+            coefficients (CMYK, RGB-stored, 12-bit, lossless, PNG, GIF ...)
+            is decoded by Pillow, converted to YCbCr (4:4:4, or grey) and
+            forward-transformed with JPEG's 8x8 DCT, quant tables all 1.
+            These are *not* the file's own coefficients (``from_pixels`` is
+            True); corrupt JPEG data still raises DecodeError.
+
+    Returns:
+        :class:`Coefficients`: for a 448x448 4:2:0 file, components int16
+        [56, 56, 64], [28, 28, 64], [28, 28, 64].
+
+    Raises:
+        DecodeError, UnsupportedImageError, ImageTooLargeError (all FreqloadError).
+    """
+    if fallback not in (None, "pixels"):
+        raise ValueError(f"fallback must be None or 'pixels', got {fallback!r}")
+    limit = int(max_pixels or 0)
+    if limit < 0:
+        raise ValueError("max_pixels must be positive (or None for no limit)")
+    buf = _as_bytes(data)
+    dec = _decoder()
+    try:
+        info = _info_from_native(dec.begin(buf, limit, bool(strict), True))
+    except UnsupportedImageError as e:
+        if fallback == "pixels":
+            return _coefficients_from_pixels(buf, limit, e)
+        raise
+    planes = [np.empty((c.alloc_blocks_h, c.alloc_blocks_w, 64), dtype=np.int16)
+              for c in info.components]
+    quant, nwarn, first = dec.fill(planes)
+    comps = [p if p.shape[:2] == (c.blocks_h, c.blocks_w) else p[:c.blocks_h, :c.blocks_w]
+             for p, c in zip(planes, info.components)]
+    tables = [np.frombuffer(q, dtype=np.uint16) for q in quant]
+    return Coefficients(comps, tables, info, nwarn, first)
+
+
+def _coefficients_from_pixels(buf, limit: int, cause: FreqloadError) -> Coefficients:
+    """Pillow decode -> YCbCr (or L) -> 8x8 forward DCT, unit quant tables."""
+    from PIL import Image
+
+    try:
+        with _warnings.catch_warnings():
+            _warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(io.BytesIO(bytes(buf)))
+            w, h = im.size
+            if limit and w * h > limit:
+                raise ImageTooLargeError(
+                    f"image of {w} x {h} = {w * h} pixels is over the limit of {limit} pixels "
+                    "(max_pixels)")
+            im.load()
+    except FreqloadError:
+        raise
+    except Exception as e:  # Pillow raises many types for undecodable input
+        raise UnsupportedImageError(f"{cause}; Pillow could not decode it either: {e}") from e
+    gray = im.mode in ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")
+    im = im.convert("L") if gray else im.convert("RGB").convert("YCbCr")
+    arr = np.asarray(im, dtype=np.float64)
+    planes = [arr] if gray else [arr[..., i] for i in range(3)]
+    bh, bw = -(-h // 8), -(-w // 8)
+    comps = []
+    for p in planes:
+        p = np.pad(p, ((0, bh * 8 - h), (0, bw * 8 - w)), mode="edge") - 128.0
+        comps.append(np.clip(np.rint(forward_blocks(p)), -32768, 32767).astype(np.int16))
+    n = len(comps)
+    ones = np.ones(64, dtype=np.uint16)
+    info = JpegInfo(w, h, n, "gray" if gray else "YCbCr", None, False, 8, False, False, 0,
+                    1, 1, tuple(ComponentInfo(i + 1, 1, 1, 0, bh, bw, bh, bw) for i in range(n)),
+                    tuple(ones for _ in range(n)), source="pixels")
+    return Coefficients(comps, [ones] * n, info, 0, "", from_pixels=True)
