@@ -92,8 +92,8 @@ static fl_status classify_error(int code) {
 
 static const char *explain_error(int code) {
   switch (code) {
-  case JERR_NO_SOI: return "not a JPEG file";
-  case JERR_INPUT_EMPTY: return "empty input";
+  case JERR_NO_SOI: return "not JPEG data (no start-of-image marker)";
+  case JERR_INPUT_EMPTY: return "empty input (0 bytes)";
   case JERR_BAD_PRECISION: return "not an 8-bit JPEG (freqload reads 8-bit DCT coefficients)";
   case JERR_SOF_UNSUPPORTED: return "JPEG process without 8-bit DCT coefficients (lossless or hierarchical)";
   case JERR_COMPONENT_COUNT: return "too many colour components";

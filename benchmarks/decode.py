@@ -1,0 +1,173 @@
+#!/usr/bin/env python
+"""Decode throughput: freqload's coefficient read against libjpeg and Pillow.
+
+On a folder of JPEGs held in memory, with 1 and 2 threads, in one run:
+
+  raw-libjpeg        libjpeg's own jpeg_read_coefficients, a tiny C program
+                     (benchmarks/raw_read.c) built here against the same libjpeg
+  freqload           freqload.read_coefficients (header, caller-owned arrays,
+                     entropy decode, GIL released)
+  freqload+dctnet24  read_coefficients + to_channels(mask="dctnet24")
+  pillow-rgb         Pillow's full decode to RGB
+
+Prints img/s, MB/s of JPEG input and ratios against raw-libjpeg.
+
+    python benchmarks/decode.py [DIR] [--seconds 5] [--threads 1 2] [--json out.json]
+
+DIR defaults to ../shared/data/photos/imagenet-sample-500 when it exists, else a
+cached set of synthetic ImageNet-sized JPEGs (freqload.synthetic).
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import shlex
+import subprocess
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DEFAULT_DIR = os.path.join(HERE, "..", "..", "shared", "data", "photos", "imagenet-sample-500")
+
+
+def list_jpegs(root: str) -> list[str]:
+    out = []
+    for d, _, names in os.walk(root):
+        out += [os.path.join(d, n) for n in names if n.lower().endswith((".jpg", ".jpeg"))]
+    return sorted(out)
+
+
+def build_raw_reader() -> str:
+    """Compile raw_read.c against libjpeg (pkg-config) into benchmarks/.build."""
+    out_dir = os.path.join(HERE, ".build")
+    exe = os.path.join(out_dir, "raw_read")
+    src = os.path.join(HERE, "raw_read.c")
+    if os.path.exists(exe) and os.path.getmtime(exe) >= os.path.getmtime(src):
+        return exe
+    os.makedirs(out_dir, exist_ok=True)
+    try:
+        flags = shlex.split(subprocess.run(["pkg-config", "--cflags", "--libs", "libjpeg"],
+                                           check=True, capture_output=True, text=True).stdout)
+    except (OSError, subprocess.CalledProcessError):
+        flags = ["-ljpeg"]
+    cc = os.environ.get("CC", "cc")
+    subprocess.run([cc, "-O2", "-o", exe, src, *flags, "-lpthread"], check=True)
+    return exe
+
+
+def run_raw(exe: str, files: list[str], threads: int, seconds: float) -> float:
+    out = subprocess.run([exe, str(threads), str(seconds), *files], check=True,
+                         capture_output=True, text=True).stdout.split()
+    return int(out[0]) / float(out[1])
+
+
+def run_threads(fn, blobs: list[bytes], threads: int, seconds: float) -> float:
+    """img/s of fn(blob) over `blobs`, round-robin per thread, for `seconds`."""
+    counts = [0] * threads
+    barrier = threading.Barrier(threads + 1)
+    stop = [0.0]
+
+    def work(tid: int):
+        i, n = tid, 0
+        barrier.wait()
+        deadline = stop[0]
+        while True:
+            fn(blobs[i])
+            n += 1
+            i = (i + threads) % len(blobs)
+            if (n & 7) == 0 and time.perf_counter() >= deadline:
+                break
+        counts[tid] = n
+
+    ts = [threading.Thread(target=work, args=(t,)) for t in range(threads)]
+    for t in ts:
+        t.start()
+    t0 = time.perf_counter()
+    stop[0] = t0 + seconds
+    barrier.wait()
+    for t in ts:
+        t.join()
+    return sum(counts) / (time.perf_counter() - t0)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("dir", nargs="?", help="folder of JPEGs (searched recursively)")
+    ap.add_argument("--seconds", type=float, default=5.0, help="per measurement (default 5)")
+    ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--limit", type=int, default=0, help="use at most this many files")
+    ap.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    args = ap.parse_args(argv)
+
+    import freqload
+    from PIL import Image
+
+    root = args.dir
+    if root is None:
+        if os.path.isdir(DEFAULT_DIR):
+            root = DEFAULT_DIR
+        else:
+            from freqload.synthetic import make_jpeg_folder
+            print("../shared/data is absent: using synthetic ImageNet-sized JPEGs",
+                  file=sys.stderr)
+            root = make_jpeg_folder(count=200, progress="always")
+    files = list_jpegs(root)
+    if args.limit:
+        files = files[:args.limit]
+    if not files:
+        print(f"no JPEGs under {root}", file=sys.stderr)
+        return 2
+    # keep the files freqload reads (a GIF under .jpg would stop the loops)
+    blobs, kept = [], []
+    for f in files:
+        data = open(f, "rb").read()
+        try:
+            freqload.read_coefficients(data)
+        except freqload.FreqloadError as e:
+            print(f"skipping {f}: {e}", file=sys.stderr)
+            continue
+        blobs.append(data)
+        kept.append(f)
+    mb = sum(map(len, blobs)) / len(blobs) / 1e6
+    print(f"{len(blobs)} JPEGs from {os.path.relpath(root)}, mean {mb * 1e3:.1f} kB, "
+          f"in memory; {args.seconds:g} s per measurement; {freqload.libjpeg_version()}",
+          file=sys.stderr)
+
+    mask = freqload.ChannelMask.dctnet24()
+    pipelines = {
+        "freqload": lambda b: freqload.read_coefficients(b),
+        "freqload+dctnet24": lambda b: freqload.to_channels(freqload.read_coefficients(b), mask),
+        "pillow-rgb": lambda b: Image.open(io.BytesIO(b)).convert("RGB"),
+    }
+    exe = build_raw_reader()
+    results = []
+    for threads in args.threads:
+        rates = {"raw-libjpeg": run_raw(exe, kept, threads, args.seconds)}
+        for name, fn in pipelines.items():
+            for b in blobs[:20]:  # warm-up
+                fn(b)
+            rates[name] = run_threads(fn, blobs, threads, args.seconds)
+        for name, rate in rates.items():
+            results.append({"pipeline": name, "threads": threads, "img_per_s": rate,
+                            "mb_per_s": rate * mb, "vs_raw": rate / rates["raw-libjpeg"]})
+        print(f"  {threads} thread(s) done", file=sys.stderr)
+
+    one = {r["pipeline"]: r["img_per_s"] for r in results if r["threads"] == 1}
+    print(f"\n{'pipeline':20s} {'threads':>7s} {'img/s':>9s} {'MB/s':>8s} {'vs raw':>7s} "
+          f"{'vs 1 thread':>11s}")
+    for r in results:
+        scale = r["img_per_s"] / one[r["pipeline"]] if r["pipeline"] in one else float("nan")
+        print(f"{r['pipeline']:20s} {r['threads']:7d} {r['img_per_s']:9.1f} {r['mb_per_s']:8.1f} "
+              f"{r['vs_raw']:7.3f} {scale:11.2f}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"dir": os.path.abspath(root), "files": len(blobs), "results": results}, f,
+                      indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
