@@ -110,17 +110,25 @@ static void write_replicated(const fl_coef_view *v, const selection *s,
                              int dequantize, int fh, int fv, int16_t *out,
                              int H, int W) {
   size_t plane = (size_t)H * W;
-  int scale[64], i, oy, ox;
-  for (i = 0; i < s->n; i++) scale[i] = dequantize ? v->quant[s->coef[i]] : 1;
-  for (oy = 0; oy < H; oy++) {
-    int cy = oy / fv < v->blocks_h ? oy / fv : v->blocks_h - 1;
-    const int16_t *row = v->data + (ptrdiff_t)cy * v->row_stride;
-    int16_t *dst = out + (size_t)oy * W;
-    for (ox = 0; ox < W; ox++) {
-      int cx = ox / fh < v->blocks_w ? ox / fh : v->blocks_w - 1;
-      const int16_t *blk = row + (ptrdiff_t)cx * 64;
-      for (i = 0; i < s->n; i++)
-        dst[(size_t)s->plane[i] * plane + ox] = saturate_int(blk[s->coef[i]] * scale[i]);
+  int i, oy, ox;
+  /* channel by channel: each output row is written sequentially while the
+   * component's blocks (a few hundred kB for a photo) stay in cache */
+  for (i = 0; i < s->n; i++) {
+    const int k = s->coef[i];
+    const int scale = dequantize ? v->quant[k] : 1;
+    int16_t *dst_plane = out + (size_t)s->plane[i] * plane;
+    for (oy = 0; oy < H; oy++) {
+      int cy = oy / fv < v->blocks_h ? oy / fv : v->blocks_h - 1;
+      const int16_t *src = v->data + (ptrdiff_t)cy * v->row_stride + k;
+      int16_t *dst = dst_plane + (size_t)oy * W;
+      if (fh == 1 && W <= v->blocks_w) {
+        for (ox = 0; ox < W; ox++) dst[ox] = saturate_int(src[(ptrdiff_t)ox * 64] * scale);
+      } else {
+        for (ox = 0; ox < W; ox++) {
+          int cx = ox / fh < v->blocks_w ? ox / fh : v->blocks_w - 1;
+          dst[ox] = saturate_int(src[(ptrdiff_t)cx * 64] * scale);
+        }
+      }
     }
   }
 }
@@ -130,7 +138,9 @@ static void dequantize_block(const int16_t *blk, const uint16_t *q, float *x) {
   for (i = 0; i < 64; i++) x[i] = (float)blk[i] * (float)q[i];
 }
 
-/* FL_CHROMA_DCT with fh * fv > 1: see the top of this file. */
+/* FL_CHROMA_DCT with fh * fv > 1: see the top of this file. Works one chroma
+ * block row at a time: its blocks are dequantised and their vertical edge
+ * samples computed once, then reused for the fv luma rows it covers. */
 static fl_status write_upsampled(const fl_coef_view *v, const selection *s,
                                  int dequantize, int fh, int fv, int16_t *out,
                                  int H, int W) {
@@ -139,31 +149,30 @@ static fl_status write_upsampled(const fl_coef_view *v, const selection *s,
   const int Wc = v->blocks_w, Hc = v->blocks_h;
   size_t plane = (size_t)H * W;
   int need_u[8] = {0}, us[8], nu = 0;
-  float *T, *TF, *TL;
-  float X[64], Xo[64], Sp[8], Sn[8];
-  int i, u, h, r, oy, ox, cx;
+  float *X, *Sp, *Sn, *T, *TF, *TL;
+  float Xo[64];
+  int i, u, h, r, oy, ox, cx, cy, jy;
 
   for (i = 0; i < s->n; i++) need_u[s->coef[i] >> 3] = 1;
   for (u = 0; u < 8; u++)
     if (need_u[u]) us[nu++] = u;
 
-  T = (float *)malloc(sizeof(float) * (size_t)Wc * (64 + 16));
-  if (T == NULL) return FL_ERR_NOMEM;
-  TF = T + (size_t)Wc * 64; /* first sample of each block, per needed u */
-  TL = TF + (size_t)Wc * 8; /* last sample */
+  X = (float *)malloc(sizeof(float) * (size_t)Wc * (64 + 8 + 8 + 64 + 8 + 8));
+  if (X == NULL) return FL_ERR_NOMEM;
+  Sp = X + (size_t)Wc * 64;  /* per block: last sample row of the block above */
+  Sn = Sp + (size_t)Wc * 8;  /* first sample row of the block below */
+  T = Sn + (size_t)Wc * 8;   /* vertical pass result, [cx][u][h] */
+  TF = T + (size_t)Wc * 64;  /* first / last sample of T along h, [cx][u] */
+  TL = TF + (size_t)Wc * 8;
 
-  for (oy = 0; oy < H; oy++) {
-    int cy = oy / fv < Hc ? oy / fv : Hc - 1, jy = oy % fv;
+  for (cy = 0; cy * fv < H && cy < Hc; cy++) {
     const int16_t *row = v->data + (ptrdiff_t)cy * v->row_stride;
-    /* vertical pass: T[cx][u][h] for the needed output rows u */
     for (cx = 0; cx < Wc; cx++) {
-      float *t = T + (size_t)cx * 64;
-      dequantize_block(row + (ptrdiff_t)cx * 64, v->quant, X);
-      if (fv == 1) {
-        for (i = 0; i < nu; i++) memcpy(t + us[i] * 8, X + us[i] * 8, 8 * sizeof(float));
-      } else {
-        const float *ep = edge_last, *en = edge_first;
-        const float *Xp = X, *Xn = X;
+      float *x = X + (size_t)cx * 64;
+      dequantize_block(row + (ptrdiff_t)cx * 64, v->quant, x);
+      if (fv > 1) {
+        const float *ep = edge_last, *en = edge_first, *Xp = x, *Xn = x;
+        float *sp = Sp + (size_t)cx * 8, *sn = Sn + (size_t)cx * 8;
         if (cy > 0) {
           dequantize_block(row - v->row_stride + (ptrdiff_t)cx * 64, v->quant, Xo);
           Xp = Xo;
@@ -173,7 +182,7 @@ static fl_status write_upsampled(const fl_coef_view *v, const selection *s,
         for (h = 0; h < 8; h++) {
           float a = 0;
           for (r = 0; r < 8; r++) a += ep[r] * Xp[r * 8 + h];
-          Sp[h] = a;
+          sp[h] = a;
         }
         if (cy < Hc - 1) {
           dequantize_block(row + v->row_stride + (ptrdiff_t)cx * 64, v->quant, Xo);
@@ -184,56 +193,73 @@ static fl_status write_upsampled(const fl_coef_view *v, const selection *s,
         for (h = 0; h < 8; h++) {
           float a = 0;
           for (r = 0; r < 8; r++) a += en[r] * Xn[r * 8 + h];
-          Sn[h] = a;
+          sn[h] = a;
+        }
+      }
+    }
+    for (jy = 0; jy < fv && (oy = cy * fv + jy) < H; jy++) {
+      /* vertical pass: T[cx][u][h] for the needed output rows u */
+      for (cx = 0; cx < Wc; cx++) {
+        const float *x = X + (size_t)cx * 64;
+        float *t = T + (size_t)cx * 64;
+        if (fv == 1) {
+          for (i = 0; i < nu; i++) memcpy(t + us[i] * 8, x + us[i] * 8, 8 * sizeof(float));
+          continue;
         }
         for (i = 0; i < nu; i++) {
           const float *Arow = tv->A[jy][us[i]];
-          float pw = tv->P[jy][us[i]], nw = tv->N[jy][us[i]];
+          const float pw = tv->P[jy][us[i]], nw = tv->N[jy][us[i]];
+          const float *sp = Sp + (size_t)cx * 8, *sn = Sn + (size_t)cx * 8;
           float *dst = t + us[i] * 8;
           for (h = 0; h < 8; h++) {
-            float a = pw * Sp[h] + nw * Sn[h];
-            for (r = 0; r < 8; r++) a += Arow[r] * X[r * 8 + h];
+            float a = pw * sp[h] + nw * sn[h];
+            for (r = 0; r < 8; r++) a += Arow[r] * x[r * 8 + h];
             dst[h] = a;
           }
         }
       }
-    }
-    /* horizontal pass */
-    if (fh > 1) {
-      for (cx = 0; cx < Wc; cx++) {
-        for (i = 0; i < nu; i++) {
-          const float *t = T + (size_t)cx * 64 + us[i] * 8;
-          float a = 0, b = 0;
-          for (h = 0; h < 8; h++) {
-            a += edge_first[h] * t[h];
-            b += edge_last[h] * t[h];
+      /* horizontal pass */
+      if (fh > 1) {
+        for (cx = 0; cx < Wc; cx++) {
+          for (i = 0; i < nu; i++) {
+            const float *t = T + (size_t)cx * 64 + us[i] * 8;
+            float a = 0, b = 0;
+            for (h = 0; h < 8; h++) {
+              a += edge_first[h] * t[h];
+              b += edge_last[h] * t[h];
+            }
+            TF[(size_t)cx * 8 + us[i]] = a;
+            TL[(size_t)cx * 8 + us[i]] = b;
           }
-          TF[(size_t)cx * 8 + us[i]] = a;
-          TL[(size_t)cx * 8 + us[i]] = b;
         }
       }
-    }
-    for (ox = 0; ox < W; ox++) {
-      int ccx = ox / fh < Wc ? ox / fh : Wc - 1, jx = ox % fh;
-      const float *t = T + (size_t)ccx * 64;
-      for (i = 0; i < s->n; i++) {
-        int k = s->coef[i], uu = k >> 3, w = k & 7;
-        float val;
-        if (fh == 1) {
-          val = t[uu * 8 + w];
-        } else {
-          float left = ccx > 0 ? TL[(size_t)(ccx - 1) * 8 + uu] : TF[(size_t)ccx * 8 + uu];
-          float right = ccx < Wc - 1 ? TF[(size_t)(ccx + 1) * 8 + uu] : TL[(size_t)ccx * 8 + uu];
-          const float *Arow = th->A[jx][w];
-          val = th->P[jx][w] * left + th->N[jx][w] * right;
-          for (h = 0; h < 8; h++) val += Arow[h] * t[uu * 8 + h];
+      for (ox = 0; ox < W; ox++) {
+        int ccx = ox / fh < Wc ? ox / fh : Wc - 1, jx = ox % fh;
+        const float *t = T + (size_t)ccx * 64;
+        for (i = 0; i < s->n; i++) {
+          int k = s->coef[i], uu = k >> 3, w = k & 7;
+          float val;
+          if (fh == 1) {
+            val = t[uu * 8 + w];
+          } else {
+            float left = ccx > 0 ? TL[(size_t)(ccx - 1) * 8 + uu] : TF[(size_t)ccx * 8 + uu];
+            float right = ccx < Wc - 1 ? TF[(size_t)(ccx + 1) * 8 + uu] : TL[(size_t)ccx * 8 + uu];
+            const float *Arow = th->A[jx][w];
+            val = th->P[jx][w] * left + th->N[jx][w] * right;
+            for (h = 0; h < 8; h++) val += Arow[h] * t[uu * 8 + h];
+          }
+          if (!dequantize) val /= (float)v->quant[k];
+          out[(size_t)s->plane[i] * plane + (size_t)oy * W + ox] = saturate_round(val);
         }
-        if (!dequantize) val /= (float)v->quant[k];
-        out[(size_t)s->plane[i] * plane + (size_t)oy * W + ox] = saturate_round(val);
       }
     }
   }
-  free(T);
+  /* luma rows beyond the chroma grid (never in a valid JPEG): last chroma row */
+  for (oy = Hc * fv; oy < H; oy++)
+    for (i = 0; i < s->n; i++)
+      memcpy(out + (size_t)s->plane[i] * plane + (size_t)oy * W,
+             out + (size_t)s->plane[i] * plane + (size_t)(oy - 1) * W, (size_t)W * sizeof(int16_t));
+  free(X);
   return FL_OK;
 }
 
