@@ -241,9 +241,13 @@ def read_coefficients(data, *, strict: bool = True, max_pixels: int | None = DEF
         if fallback == "pixels":
             return _coefficients_from_pixels(buf, limit, e)
         raise
-    planes = [np.empty((c.alloc_blocks_h, c.alloc_blocks_w, 64), dtype=np.int16)
-              for c in info.components]
-    quant, nwarn, first = dec.fill(planes)
+    try:
+        planes = [np.empty((c.alloc_blocks_h, c.alloc_blocks_w, 64), dtype=np.int16)
+                  for c in info.components]
+    except BaseException:
+        dec.end()  # e.g. MemoryError: release the open image and the input buffer
+        raise
+    quant, nwarn, first = dec.fill(planes)  # always ends the image
     comps = [p if p.shape[:2] == (c.blocks_h, c.blocks_w) else p[:c.blocks_h, :c.blocks_w]
              for p, c in zip(planes, info.components)]
     tables = [np.frombuffer(q, dtype=np.uint16) for q in quant]

@@ -21,7 +21,8 @@ from freqload import (DecodeError, FreqloadError, ImageTooLargeError, Unsupporte
 from conftest import dequantized, idct_plane, libjpeg_luma, libjpeg_rgb, pillow_jpeg, rng_image
 
 SUBSAMPLING = {0: "4:4:4", 1: "4:2:2", 2: "4:2:0"}
-SIZES = [(1, 1), (5, 7), (8, 8), (17, 9), (16, 33), (149, 227), (481, 640), (771, 1025)]
+SIZES = [(1, 1), (5, 7), (8, 8), (17, 9), (16, 33), (149, 227), (481, 640), (771, 1025),
+         (1537, 2049)]
 
 
 def expected_grid(h, w, hs, vs, hmax, vmax):
