@@ -241,3 +241,25 @@ def test_errors_are_a_family():
     for cls in (DecodeError, UnsupportedImageError, ImageTooLargeError):
         assert issubclass(cls, FreqloadError)
     assert "libjpeg-turbo" in freqload.libjpeg_version() or "libjpeg" in freqload.libjpeg_version()
+
+
+def test_native_front_checks_the_callers_buffers():
+    """The core never writes outside the arrays it is given."""
+    from freqload import _core
+
+    data = pillow_jpeg(rng_image(149, 227), subsampling=2)
+    dec = _core.Decoder()
+    with pytest.raises(RuntimeError, match="begin"):
+        dec.fill([])
+    dec.begin(data, 0, True, True)
+    with pytest.raises(ValueError, match="3 components, got 1 planes"):
+        dec.fill([np.zeros((20, 30, 64), np.int16)])
+    dec.begin(data, 0, True, True)
+    with pytest.raises(ValueError, match="at least 20 x 30 blocks"):
+        dec.fill([np.zeros((19, 29, 64), np.int16)] + [np.zeros((10, 15, 64), np.int16)] * 2)
+    dec.begin(data, 0, True, True)
+    with pytest.raises(ValueError, match="writable int16"):
+        dec.fill([np.zeros((20, 30, 64), np.int32)] * 3)
+    # and after all that the decoder still works
+    c = read_coefficients(data)
+    assert c.components[0].shape == (19, 29, 64)

@@ -101,11 +101,11 @@ void fl_decoder_free(fl_decoder *d);
 fl_status fl_begin(fl_decoder *d, const uint8_t *data, size_t size,
                    const fl_options *opts, fl_info *info);
 
-/* Entropy-decode the open image into planes[0..num_components-1] (caller
- * owned, see fl_plane) and copy each component's quant table (raster order)
- * into quant[c]. Always ends the image. */
+/* Entropy-decode the open image into planes[0..num_planes-1] (caller owned,
+ * see fl_plane; num_planes must equal info.num_components) and copy each
+ * component's quant table (raster order) into quant[c]. Always ends the image. */
 fl_status fl_read_coefficients(fl_decoder *d, const fl_plane *planes,
-                               uint16_t quant[][64]);
+                               int num_planes, uint16_t quant[][64]);
 
 /* End the open image without decoding it (no-op when none is open). */
 void fl_end(fl_decoder *d);

@@ -390,10 +390,15 @@ fl_status fl_read_header(fl_decoder *d, const uint8_t *data, size_t size,
   return st;
 }
 
-static fl_status check_planes(fl_decoder *d, const fl_plane *planes) {
+static fl_status check_planes(fl_decoder *d, const fl_plane *planes, int num_planes) {
   const struct jpeg_decompress_struct *c = &d->cinfo;
   size_t total_rows = 0;
   int i;
+  if (planes == NULL || num_planes != c->num_components) {
+    snprintf(d->message, sizeof d->message, "the image has %d components, got %d planes",
+             c->num_components, planes == NULL ? 0 : num_planes);
+    return FL_ERR_ARGUMENT;
+  }
   for (i = 0; i < c->num_components; i++) {
     const jpeg_component_info *ci = &c->comp_info[i];
     const fl_plane *p = &planes[i];
@@ -422,7 +427,7 @@ static fl_status check_planes(fl_decoder *d, const fl_plane *planes) {
 }
 
 fl_status fl_read_coefficients(fl_decoder *d, const fl_plane *planes,
-                               uint16_t quant[][64]) {
+                               int num_planes, uint16_t quant[][64]) {
   struct jpeg_decompress_struct *c = &d->cinfo;
   jvirt_barray_ptr *arrays;
   fl_status st;
@@ -431,7 +436,7 @@ fl_status fl_read_coefficients(fl_decoder *d, const fl_plane *planes,
     snprintf(d->message, sizeof d->message, "no image is open (call fl_begin first)");
     return FL_ERR_ARGUMENT;
   }
-  st = check_planes(d, planes);
+  st = check_planes(d, planes, num_planes);
   if (st != FL_OK) {
     fl_end(d);
     return st;

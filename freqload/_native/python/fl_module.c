@@ -199,7 +199,7 @@ static PyObject *Decoder_fill(DecoderObject *self, PyObject *args) {
     if (plane_from_buffer(&views[i], &planes[i], (int)i) < 0) goto done;
   }
   Py_BEGIN_ALLOW_THREADS
-  st = fl_read_coefficients(self->dec, planes, quant);
+  st = fl_read_coefficients(self->dec, planes, (int)n, quant);
   Py_END_ALLOW_THREADS
   if (st != FL_OK) {
     raise_status(st, fl_decoder_message(self->dec));
