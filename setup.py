@@ -22,6 +22,7 @@ NATIVE = os.path.join("freqload", "_native")
 SOURCES = [
     os.path.join(NATIVE, "core", "fl_decode.c"),
     os.path.join(NATIVE, "core", "fl_channels.c"),
+    os.path.join(NATIVE, "core", "fl_sample.c"),
     os.path.join(NATIVE, "python", "fl_module.c"),
 ]
 
@@ -86,6 +87,6 @@ class BuildExt(build_ext):
 
 setup(
     ext_modules=[Extension("freqload._core", SOURCES, depends=[
-        os.path.join(NATIVE, "core", "fl_core.h")])],
+        os.path.join(NATIVE, "core", "fl_core.h"), os.path.join(NATIVE, "core", "fl_internal.h")])],
     cmdclass={"build_ext": BuildExt},
 )

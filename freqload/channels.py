@@ -38,7 +38,8 @@ def _channel_arrays(mask: ChannelMask) -> tuple[bytes, bytes]:
     return mask.component_arrays()
 
 
-def to_channels(coeffs, mask=None, *, dequantize: bool = True, chroma: str = "dct") -> np.ndarray:
+def to_channels(coeffs, mask=None, *, dequantize: bool = True, chroma: str = "dct",
+                size: tuple[int, int] | None = None) -> np.ndarray:
     """Regroup a JPEG's coefficients into channels on the luma block grid.
 
     Args:
@@ -51,11 +52,18 @@ def to_channels(coeffs, mask=None, *, dequantize: bool = True, chroma: str = "dc
             and rounded).
         chroma: "dct" (exact DCT-domain upsampling) or "nearest" (block
             replication); see the module docstring.
+        size: None for the whole grid, or (out_h, out_w) in blocks: a centre
+            crop (offsets rounded down to whole MCUs, so chroma blocks stay
+            whole; the components are cropped before chroma is aligned, as
+            ``jpegtran -crop`` would) or a centred zero padding, per axis.
+            This is what ``DCTLoader`` does to every image.
 
     Returns:
         int16 ``[C, H8, W8]``: C = ``len(mask)`` (192 without one), H8 x W8 =
-        the luma block grid. E.g. a 448x448 4:2:0 JPEG with the dctnet24 mask
-        -> int16 [24, 56, 56]. Values saturate at the int16 range.
+        the luma block grid (or ``size``). E.g. a 448x448 4:2:0 JPEG with the
+        dctnet24 mask -> int16 [24, 56, 56]; a 500x375 one with size=(56, 56)
+        -> rows 0..46 image, 47..55 zero; columns 3..58 of its 63. Values
+        saturate at the int16 range.
 
     Raises:
         ValueError: bad ``chroma`` or coefficient arrays.
@@ -78,9 +86,25 @@ def to_channels(coeffs, mask=None, *, dequantize: bool = True, chroma: str = "dc
         arrays.append(c)
     quant = [np.ascontiguousarray(q, dtype=np.uint16) for q in coeffs.quant_tables[:len(comps)]]
     sampling = [(ci.h_samp, ci.v_samp) for ci in coeffs.info.components[:len(comps)]]
-    h8, w8 = arrays[0].shape[:2]
+    if size is None:
+        out_h, out_w = arrays[0].shape[:2]
+    else:
+        out_h, out_w = check_size(size)
     comp_idx, coef_idx = _channel_arrays(m)
-    out = np.empty((len(m), h8, w8), dtype=np.int16)
+    out = np.empty((len(m), out_h, out_w), dtype=np.int16)
     _core.to_channels(arrays, sampling, quant, comp_idx, coef_idx, bool(dequantize),
-                      _CHROMA[chroma], out)
+                      _CHROMA[chroma], out, size is not None)
     return out
+
+
+def check_size(size) -> tuple[int, int]:
+    """(out_h, out_w) in blocks from an int or a pair; ValueError otherwise."""
+    if isinstance(size, (int, np.integer)):
+        size = (size, size)
+    try:
+        h, w = (int(v) for v in size)
+    except (TypeError, ValueError):
+        raise ValueError(f"size must be (out_h, out_w) in 8x8 blocks, got {size!r}") from None
+    if h < 1 or w < 1 or h > 8192 or w > 8192:
+        raise ValueError(f"size must be between 1 and 8192 blocks per side, got {size!r}")
+    return h, w

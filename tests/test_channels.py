@@ -160,3 +160,61 @@ def test_errors():
     c.components[0] = c.components[0].astype(np.int32)
     with pytest.raises(ValueError, match="int16"):
         to_channels(c)
+
+
+def centre(n, out, align):
+    """Test's own statement of the window rule: (start, count, destination)."""
+    if n >= out:
+        return ((n - out) // 2) // align * align, out, 0
+    return 0, n, (out - n) // 2
+
+
+@pytest.mark.parametrize("name", ["4:4:4", "4:2:0", "4:2:2", "4:1:1", "2x2,1x2,1x2"])
+@pytest.mark.parametrize("size", [(5, 6), (8, 8), (14, 17), (20, 9)], ids=str)
+def test_sized_output_is_crop_then_align(name, size):
+    c = synthetic((13, 15), SAMPLINGS[name], seed=7)
+    comps = c.info.components
+    fy = max(comps[0].v_samp // k.v_samp for k in comps)
+    fx = max(comps[0].h_samp // k.h_samp for k in comps)
+    h8, w8 = c.components[0].shape[:2]
+    y0, rows, dy = centre(h8, size[0], fy)
+    x0, cols, dx = centre(w8, size[1], fx)
+    cropped = []
+    for k, a in zip(comps, c.components):
+        ky, kx = comps[0].v_samp // k.v_samp, comps[0].h_samp // k.h_samp
+        cropped.append(a[y0 // ky:y0 // ky + -(-rows // ky), x0 // kx:x0 // kx + -(-cols // kx)])
+    sub = Coefficients(cropped, c.quant_tables, c.info)
+    ref = np.zeros((192, *size))
+    ref[:, dy:dy + rows, dx:dx + cols] = reference_grid(sub, "dct")
+    ours = to_channels(c, size=size)
+    assert ours.shape == (192, *size)
+    assert np.abs(ours - ref).max() <= 0.5 + 1e-3
+    np.testing.assert_array_equal(to_channels(c, "dctnet24", size=size),
+                                  ours[list(ChannelMask.dctnet24().indices)])
+
+
+@pytest.mark.parametrize("sub", [0, 2], ids=["4:4:4", "4:2:0"])
+def test_decode_channels_equals_read_then_to_channels(sub):
+    from freqload import _core
+    from freqload.coefficients import _decoder
+
+    mask = ChannelMask.dctnet24()
+    comp, coef = mask.component_arrays()
+    dec = _decoder()
+    for i, (h, w) in enumerate([(149, 227), (480, 640), (300, 200), (8, 8)]):
+        data = pillow_jpeg(rng_image(h, w, seed=i), subsampling=sub, quality=80 + i)
+        for size in [(56, 56), (7, 9)]:
+            out = np.full((24, *size), -7, dtype=np.int16)
+            warnings, first, width, height = dec.decode_channels(
+                data, 0, True, comp, coef, True, _core.CHROMA_DCT, out)
+            assert (warnings, width, height) == (0, w, h)
+            expect = to_channels(freqload.read_coefficients(data), mask, size=size)
+            np.testing.assert_array_equal(out, expect)
+
+
+def test_size_argument_checks():
+    c = synthetic((4, 4), SAMPLINGS["4:2:0"])
+    assert to_channels(c, size=3).shape == (192, 3, 3)
+    for bad in [(0, 4), (4,), "x", (4, 4, 4)]:
+        with pytest.raises(ValueError, match="size"):
+            to_channels(c, size=bad)

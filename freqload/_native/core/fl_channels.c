@@ -107,20 +107,19 @@ typedef struct {
 
 /* Luma, full-resolution chroma, and FL_CHROMA_NEAREST: block (y / fv, x / fh). */
 static void write_replicated(const fl_coef_view *v, const selection *s,
-                             int dequantize, int fh, int fv, int16_t *out,
+                             int dequantize, int fh, int fv, const fl_out *out,
                              int H, int W) {
-  size_t plane = (size_t)H * W;
   int i, oy, ox;
   /* channel by channel: each output row is written sequentially while the
    * component's blocks (a few hundred kB for a photo) stay in cache */
   for (i = 0; i < s->n; i++) {
     const int k = s->coef[i];
     const int scale = dequantize ? v->quant[k] : 1;
-    int16_t *dst_plane = out + (size_t)s->plane[i] * plane;
+    int16_t *dst_plane = out->data + (ptrdiff_t)s->plane[i] * out->plane_stride;
     for (oy = 0; oy < H; oy++) {
       int cy = oy / fv < v->blocks_h ? oy / fv : v->blocks_h - 1;
       const int16_t *src = v->data + (ptrdiff_t)cy * v->row_stride + k;
-      int16_t *dst = dst_plane + (size_t)oy * W;
+      int16_t *dst = dst_plane + (ptrdiff_t)oy * out->row_stride;
       if (fh == 1 && W <= v->blocks_w) {
         for (ox = 0; ox < W; ox++) dst[ox] = saturate_int(src[(ptrdiff_t)ox * 64] * scale);
       } else {
@@ -142,12 +141,11 @@ static void dequantize_block(const int16_t *blk, const uint16_t *q, float *x) {
  * block row at a time: its blocks are dequantised and their vertical edge
  * samples computed once, then reused for the fv luma rows it covers. */
 static fl_status write_upsampled(const fl_coef_view *v, const selection *s,
-                                 int dequantize, int fh, int fv, int16_t *out,
+                                 int dequantize, int fh, int fv, const fl_out *out,
                                  int H, int W) {
   const upsample_table *tv = &up_tables[fv - 1];
   const upsample_table *th = &up_tables[fh - 1];
   const int Wc = v->blocks_w, Hc = v->blocks_h;
-  size_t plane = (size_t)H * W;
   int need_u[8] = {0}, us[8], nu = 0;
   float *X, *Sp, *Sn, *T, *TF, *TL;
   float Xo[64];
@@ -249,27 +247,29 @@ static fl_status write_upsampled(const fl_coef_view *v, const selection *s,
             for (h = 0; h < 8; h++) val += Arow[h] * t[uu * 8 + h];
           }
           if (!dequantize) val /= (float)v->quant[k];
-          out[(size_t)s->plane[i] * plane + (size_t)oy * W + ox] = saturate_round(val);
+          out->data[(ptrdiff_t)s->plane[i] * out->plane_stride + (ptrdiff_t)oy * out->row_stride +
+                    ox] = saturate_round(val);
         }
       }
     }
   }
   /* luma rows beyond the chroma grid (never in a valid JPEG): last chroma row */
   for (oy = Hc * fv; oy < H; oy++)
-    for (i = 0; i < s->n; i++)
-      memcpy(out + (size_t)s->plane[i] * plane + (size_t)oy * W,
-             out + (size_t)s->plane[i] * plane + (size_t)(oy - 1) * W, (size_t)W * sizeof(int16_t));
+    for (i = 0; i < s->n; i++) {
+      int16_t *p = out->data + (ptrdiff_t)s->plane[i] * out->plane_stride +
+                   (ptrdiff_t)oy * out->row_stride;
+      memcpy(p, p - out->row_stride, (size_t)W * sizeof(int16_t));
+    }
   free(X);
   return FL_OK;
 }
 
 fl_status fl_to_channels(const fl_coef_view *comps, int num_components,
                          const uint8_t *component, const uint8_t *coef,
-                         int count, int dequantize, int chroma, int16_t *out,
+                         int count, int dequantize, int chroma, const fl_out *out,
                          char *message, size_t message_size) {
   selection sel[3];
-  int H, W, c, i;
-  size_t plane;
+  int H, W, c, i, y;
   if (num_components < 1 || num_components > 3 || comps[0].blocks_h < 1 ||
       comps[0].blocks_w < 1) {
     snprintf(message, message_size, "need 1 to 3 components with at least one block");
@@ -282,7 +282,6 @@ fl_status fl_to_channels(const fl_coef_view *comps, int num_components,
   pthread_once(&tables_once, build_tables);
   H = comps[0].blocks_h;
   W = comps[0].blocks_w;
-  plane = (size_t)H * W;
   memset(sel, 0, sizeof sel);
   for (i = 0; i < count; i++) {
     if (component[i] > 2 || coef[i] > 63) {
@@ -291,7 +290,9 @@ fl_status fl_to_channels(const fl_coef_view *comps, int num_components,
       return FL_ERR_ARGUMENT;
     }
     if (component[i] >= num_components) { /* greyscale: neutral chroma */
-      memset(out + (size_t)i * plane, 0, plane * sizeof(int16_t));
+      for (y = 0; y < H; y++)
+        memset(out->data + (ptrdiff_t)i * out->plane_stride + (ptrdiff_t)y * out->row_stride, 0,
+               (size_t)W * sizeof(int16_t));
       continue;
     }
     selection *s = &sel[component[i]];

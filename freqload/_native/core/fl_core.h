@@ -132,8 +132,16 @@ typedef struct {
   const uint16_t *quant; /* 64 entries, raster order */
 } fl_coef_view;
 
+/* Where fl_to_channels writes: channel k, row y, column x goes to
+ * data[k * plane_stride + y * row_stride + x]. */
+typedef struct {
+  int16_t *data;
+  ptrdiff_t plane_stride;
+  ptrdiff_t row_stride;
+} fl_out;
+
 /* Write the selected channels of the (H8, W8, 192) grid, channels first:
- * out[k][y][x] for k < count, channel k = component[k]*64 + coef[k], where
+ * channel k < count is grid channel component[k]*64 + coef[k], where
  * H8 x W8 = comps[0].blocks_h x comps[0].blocks_w (the luma block grid).
  * Subsampled chroma is aligned to the luma grid (see fl_channels.c for the
  * exact definition of FL_CHROMA_DCT). Components missing from `comps`
@@ -141,8 +149,49 @@ typedef struct {
  * channels are computed and written. */
 fl_status fl_to_channels(const fl_coef_view *comps, int num_components,
                          const uint8_t *component, const uint8_t *coef,
-                         int count, int dequantize, int chroma, int16_t *out,
+                         int count, int dequantize, int chroma, const fl_out *out,
                          char *message, size_t message_size);
+
+/* ---- one training sample: fl_sample.c -------------------------------- */
+
+/* What a sample is made of: the channels, their alignment, and the output
+ * grid in blocks. */
+typedef struct {
+  const uint8_t *component; /* per output channel: 0 = Y, 1 = Cb, 2 = Cr */
+  const uint8_t *coef;      /* per output channel: raster index 0..63 */
+  int count;
+  int dequantize;
+  int chroma;               /* fl_chroma */
+  int out_h, out_w;         /* output grid in blocks (56 x 56 = 448 pixels) */
+} fl_channel_spec;
+
+/* The window fl_sample_channels takes from a luma grid of h8 x w8 blocks. */
+typedef struct {
+  int y0, x0;     /* first luma block taken (MCU-aligned) */
+  int rows, cols; /* blocks taken */
+  int dy, dx;     /* where they land in the output (zero padding around) */
+} fl_window;
+
+/* Centre crop or centred zero padding of a luma grid to out_h x out_w. The
+ * crop offset is rounded down to a whole MCU (align_y x align_x luma blocks)
+ * so chroma blocks stay whole; padding splits the difference, extra on the
+ * bottom/right. */
+fl_window fl_centre_window(int h8, int w8, int out_h, int out_w, int align_y,
+                           int align_x);
+
+/* Coefficients -> int16 [count, out_h, out_w] through fl_centre_window: the
+ * components are cropped first (like jpegtran -crop, so chroma edges are
+ * replicated at the crop border), then regrouped with fl_to_channels. */
+fl_status fl_sample_channels(const fl_coef_view *comps, int num_components,
+                             const fl_channel_spec *spec, int16_t *out,
+                             char *message, size_t message_size);
+
+/* JPEG bytes -> int16 [count, out_h, out_w] in one call: header (limits and
+ * support checks from opts), entropy decode into the decoder's own reused
+ * planes, fl_sample_channels. `info` (may be NULL) receives the header. */
+fl_status fl_decode_channels(fl_decoder *d, const uint8_t *data, size_t size,
+                             const fl_options *opts, const fl_channel_spec *spec,
+                             int16_t *out, fl_info *info);
 
 #ifdef __cplusplus
 }

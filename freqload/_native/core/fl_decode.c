@@ -10,6 +10,7 @@
  *   per-image allocation of image-sized buffers inside libjpeg.
  */
 #include "fl_core.h"
+#include "fl_internal.h"
 
 #include <limits.h>
 #include <setjmp.h>
@@ -59,6 +60,9 @@ struct fl_decoder {
   struct jvirt_barray_control arrays[FL_MAX_COMPONENTS];
   JBLOCKROW *row_pointers;
   size_t row_pointers_cap;
+
+  int16_t *scratch; /* fl_decode_channels' planes, reused across images */
+  size_t scratch_cap;
 };
 
 const char *fl_libjpeg_version(void) {
@@ -249,8 +253,32 @@ void fl_decoder_free(fl_decoder *d) {
   if (d == NULL) return;
   jpeg_destroy_decompress(&d->cinfo);
   free(d->row_pointers);
+  free(d->scratch);
   free(d);
 }
+
+int16_t *fl_decoder_scratch(fl_decoder *d, size_t elems) {
+  if (elems > d->scratch_cap) {
+    int16_t *p;
+    free(d->scratch); /* contents need not survive: no realloc copy */
+    d->scratch_cap = 0;
+    p = (int16_t *)malloc(elems * sizeof(int16_t));
+    d->scratch = p;
+    if (p == NULL) return NULL;
+    d->scratch_cap = elems;
+  }
+  return d->scratch;
+}
+
+void fl_decoder_trim_scratch(fl_decoder *d, size_t keep_bytes) {
+  if (d->scratch_cap * sizeof(int16_t) > keep_bytes) {
+    free(d->scratch);
+    d->scratch = NULL;
+    d->scratch_cap = 0;
+  }
+}
+
+char *fl_decoder_message_buffer(fl_decoder *d) { return d->message; }
 
 const char *fl_decoder_message(const fl_decoder *d) { return d->message; }
 int fl_decoder_warnings(const fl_decoder *d) { return d->warnings; }

@@ -232,12 +232,92 @@ static PyObject *Decoder_end(DecoderObject *self, PyObject *unused) {
   Py_RETURN_NONE;
 }
 
+/* ---- decode_channels: JPEG bytes -> one sample -------------------------- */
+
+/* out: a writable C-contiguous int16 [C, H, W] array; on failure *out is released */
+static int out_buffer(PyObject *obj, Py_buffer *out, int *count, int *h, int *w) {
+  if (PyObject_GetBuffer(obj, out, PyBUF_CONTIG | PyBUF_FORMAT) < 0) return -1;
+  if (out->format && strcmp(out->format, "h") != 0 && strcmp(out->format, "<h") != 0 &&
+      strcmp(out->format, "=h") != 0) {
+    PyBuffer_Release(out);
+    PyErr_SetString(PyExc_ValueError, "out must be int16");
+    return -1;
+  }
+  if (out->ndim != 3 || out->itemsize != 2 || !PyBuffer_IsContiguous(out, 'C') ||
+      out->readonly) {
+    PyBuffer_Release(out);
+    PyErr_SetString(PyExc_ValueError, "out must be a writable C-contiguous int16 [C, H, W] array");
+    return -1;
+  }
+  *count = (int)out->shape[0];
+  *h = (int)out->shape[1];
+  *w = (int)out->shape[2];
+  return 0;
+}
+
+/* decode_channels(data, max_pixels, strict, component, coef, dequantize, chroma, out)
+ * -> (warnings, first warning, width, height); out: int16 [C, out_h, out_w] */
+static PyObject *Decoder_decode_channels(DecoderObject *self, PyObject *args) {
+  Py_buffer data, comp, coef, out;
+  PyObject *out_obj;
+  unsigned long long max_pixels;
+  int strict, dequantize, chroma;
+  fl_channel_spec spec;
+  fl_options opts;
+  fl_info info;
+  fl_status st = FL_OK;
+  PyObject *result = NULL;
+  if (!PyArg_ParseTuple(args, "y*Kpy*y*piO:decode_channels", &data, &max_pixels, &strict,
+                        &comp, &coef, &dequantize, &chroma, &out_obj))
+    return NULL;
+  if (out_buffer(out_obj, &out, &spec.count, &spec.out_h, &spec.out_w) < 0) {
+    PyBuffer_Release(&data);
+    PyBuffer_Release(&comp);
+    PyBuffer_Release(&coef);
+    return NULL;
+  }
+  if (comp.len != spec.count || coef.len != spec.count) {
+    PyErr_SetString(PyExc_ValueError, "channel lists and out disagree on the channel count");
+    goto done;
+  }
+  if (enter(self) < 0) goto done;
+  fl_end(self->dec);
+  release_data(self);
+  spec.component = (const uint8_t *)comp.buf;
+  spec.coef = (const uint8_t *)coef.buf;
+  spec.dequantize = dequantize;
+  spec.chroma = chroma;
+  opts.max_pixels = max_pixels;
+  opts.strict = strict;
+  opts.require_coefficients = 1;
+  Py_BEGIN_ALLOW_THREADS
+  st = fl_decode_channels(self->dec, (const uint8_t *)data.buf, (size_t)data.len, &opts, &spec,
+                          (int16_t *)out.buf, &info);
+  Py_END_ALLOW_THREADS
+  self->busy = 0;
+  if (st != FL_OK) {
+    raise_status(st, fl_decoder_message(self->dec));
+    goto done;
+  }
+  result = Py_BuildValue("(isii)", fl_decoder_warnings(self->dec), fl_decoder_warning(self->dec),
+                         info.width, info.height);
+done:
+  PyBuffer_Release(&data);
+  PyBuffer_Release(&comp);
+  PyBuffer_Release(&coef);
+  PyBuffer_Release(&out);
+  return result;
+}
+
 static PyMethodDef Decoder_methods[] = {
     {"begin", (PyCFunction)Decoder_begin, METH_VARARGS,
      "begin(data, max_pixels, strict, require_coefficients) -> header tuple"},
     {"fill", (PyCFunction)Decoder_fill, METH_VARARGS,
      "fill(planes) -> (quant tables, warnings, first warning)"},
     {"end", (PyCFunction)Decoder_end, METH_NOARGS, "end the open image"},
+    {"decode_channels", (PyCFunction)Decoder_decode_channels, METH_VARARGS,
+     "decode_channels(data, max_pixels, strict, component, coef, dequantize, chroma, out)"
+     " -> (warnings, first warning, width, height)"},
     {NULL, NULL, 0, NULL}};
 
 static PyTypeObject DecoderType = {
@@ -251,42 +331,42 @@ static PyTypeObject DecoderType = {
     .tp_methods = Decoder_methods,
 };
 
-/* ---- to_channels ------------------------------------------------------------ */
+/* ---- coefficient views from Python ------------------------------------------ */
 
-/* to_channels(components, sampling, quant, component_bytes, coef_bytes,
- *             dequantize, chroma, out) */
-static PyObject *py_to_channels(PyObject *mod, PyObject *args) {
-  PyObject *comps, *sampling, *quants, *fc = NULL, *fs = NULL, *fq = NULL;
-  Py_buffer chan_comp, chan_coef, out;
-  Py_buffer cviews[3], qviews[3];
+typedef struct {
+  Py_ssize_t n;
   fl_coef_view views[3];
-  int dequantize, chroma, got_c = 0, got_q = 0, ok = 0;
-  Py_ssize_t n, i;
-  char message[FL_MESSAGE_MAX];
-  fl_status st;
-  if (!PyArg_ParseTuple(args, "OOOy*y*piw*:to_channels", &comps, &sampling,
-                        &quants, &chan_comp, &chan_coef, &dequantize, &chroma,
-                        &out))
-    return NULL;
+  Py_buffer cviews[3], qviews[3];
+  int got_c, got_q;
+} views_t;
+
+static void views_release(views_t *v) {
+  int i;
+  for (i = 0; i < v->got_c; i++) PyBuffer_Release(&v->cviews[i]);
+  for (i = 0; i < v->got_q; i++) PyBuffer_Release(&v->qviews[i]);
+  v->got_c = v->got_q = 0;
+}
+
+static int views_from_python(views_t *v, PyObject *comps, PyObject *sampling, PyObject *quants) {
+  PyObject *fc = NULL, *fs = NULL, *fq = NULL;
+  Py_ssize_t i;
+  int ok = -1;
+  memset(v, 0, sizeof *v);
   fc = PySequence_Fast(comps, "components must be a sequence");
   fs = fc ? PySequence_Fast(sampling, "sampling must be a sequence") : NULL;
   fq = fs ? PySequence_Fast(quants, "quant must be a sequence") : NULL;
   if (fq == NULL) goto done;
-  n = PySequence_Fast_GET_SIZE(fc);
-  if (n < 1 || n > 3 || PySequence_Fast_GET_SIZE(fs) != n ||
-      PySequence_Fast_GET_SIZE(fq) != n) {
+  v->n = PySequence_Fast_GET_SIZE(fc);
+  if (v->n < 1 || v->n > 3 || PySequence_Fast_GET_SIZE(fs) != v->n ||
+      PySequence_Fast_GET_SIZE(fq) != v->n) {
     PyErr_SetString(PyExc_ValueError, "need 1 to 3 components with sampling and quant each");
     goto done;
   }
-  if (chan_comp.len != chan_coef.len) {
-    PyErr_SetString(PyExc_ValueError, "channel lists differ in length");
-    goto done;
-  }
-  for (i = 0; i < n; i++) {
-    Py_buffer *b = &cviews[i], *q = &qviews[i];
+  for (i = 0; i < v->n; i++) {
+    Py_buffer *b = &v->cviews[i], *q = &v->qviews[i];
     int hs, vs;
     if (PyObject_GetBuffer(PySequence_Fast_GET_ITEM(fc, i), b, PyBUF_RECORDS_RO) < 0) goto done;
-    got_c++;
+    v->got_c++;
     if (b->ndim != 3 || b->itemsize != 2 || b->shape[2] != 64 || b->strides[2] != 2 ||
         b->strides[1] != 128 || b->strides[0] % 2 != 0 || b->shape[0] < 1 || b->shape[1] < 1) {
       PyErr_Format(PyExc_ValueError,
@@ -294,28 +374,67 @@ static PyObject *py_to_channels(PyObject *mod, PyObject *args) {
       goto done;
     }
     if (PyObject_GetBuffer(PySequence_Fast_GET_ITEM(fq, i), q, PyBUF_C_CONTIGUOUS) < 0) goto done;
-    got_q++;
+    v->got_q++;
     if (q->len != 128) {
       PyErr_Format(PyExc_ValueError, "quant table %zd must be 64 uint16", i);
       goto done;
     }
     if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(fs, i), "ii", &hs, &vs)) goto done;
-    views[i].data = (const int16_t *)b->buf;
-    views[i].row_stride = b->strides[0] / 2;
-    views[i].blocks_h = (int)b->shape[0];
-    views[i].blocks_w = (int)b->shape[1];
-    views[i].h_samp = hs;
-    views[i].v_samp = vs;
-    views[i].quant = (const uint16_t *)q->buf;
+    v->views[i].data = (const int16_t *)b->buf;
+    v->views[i].row_stride = b->strides[0] / 2;
+    v->views[i].blocks_h = (int)b->shape[0];
+    v->views[i].blocks_w = (int)b->shape[1];
+    v->views[i].h_samp = hs;
+    v->views[i].v_samp = vs;
+    v->views[i].quant = (const uint16_t *)q->buf;
   }
-  if (out.len != chan_comp.len * (Py_ssize_t)views[0].blocks_h * views[0].blocks_w * 2) {
-    PyErr_SetString(PyExc_ValueError, "output buffer has the wrong size");
+  ok = 0;
+done:
+  Py_XDECREF(fc);
+  Py_XDECREF(fs);
+  Py_XDECREF(fq);
+  if (ok < 0) views_release(v);
+  return ok;
+}
+
+/* to_channels(components, sampling, quant, component, coef, dequantize, chroma, out, sized)
+ * sized=False: out is [C, H8, W8], the whole grid; sized=True: out is [C, out_h, out_w]
+ * through the centre crop / pad of fl_sample_channels. */
+static PyObject *py_to_channels(PyObject *mod, PyObject *args) {
+  PyObject *comps, *sampling, *quants, *out_obj;
+  Py_buffer chan_comp, chan_coef, out;
+  views_t v;
+  int dequantize, chroma, sized, count, oh, ow, ok = 0;
+  char message[FL_MESSAGE_MAX];
+  fl_status st;
+  if (!PyArg_ParseTuple(args, "OOOy*y*piOp:to_channels", &comps, &sampling, &quants,
+                        &chan_comp, &chan_coef, &dequantize, &chroma, &out_obj, &sized))
+    return NULL;
+  if (out_buffer(out_obj, &out, &count, &oh, &ow) < 0) {
+    PyBuffer_Release(&chan_comp);
+    PyBuffer_Release(&chan_coef);
+    return NULL;
+  }
+  if (views_from_python(&v, comps, sampling, quants) < 0) goto done_bufs;
+  if (chan_comp.len != count || chan_coef.len != count) {
+    PyErr_SetString(PyExc_ValueError, "channel lists and out disagree on the channel count");
+    goto done;
+  }
+  if (!sized && (oh != v.views[0].blocks_h || ow != v.views[0].blocks_w)) {
+    PyErr_SetString(PyExc_ValueError, "out must be [C, H8, W8] of the luma grid");
     goto done;
   }
   Py_BEGIN_ALLOW_THREADS
-  st = fl_to_channels(views, (int)n, (const uint8_t *)chan_comp.buf,
-                      (const uint8_t *)chan_coef.buf, (int)chan_comp.len,
-                      dequantize, chroma, (int16_t *)out.buf, message, sizeof message);
+  if (sized) {
+    fl_channel_spec spec = {(const uint8_t *)chan_comp.buf, (const uint8_t *)chan_coef.buf, count,
+                            dequantize, chroma, oh, ow};
+    st = fl_sample_channels(v.views, (int)v.n, &spec, (int16_t *)out.buf, message, sizeof message);
+  } else {
+    fl_out o = {(int16_t *)out.buf, (ptrdiff_t)oh * ow, ow};
+    st = fl_to_channels(v.views, (int)v.n, (const uint8_t *)chan_comp.buf,
+                        (const uint8_t *)chan_coef.buf, count, dequantize, chroma, &o, message,
+                        sizeof message);
+  }
   Py_END_ALLOW_THREADS
   if (st != FL_OK) {
     raise_status(st, message);
@@ -323,14 +442,11 @@ static PyObject *py_to_channels(PyObject *mod, PyObject *args) {
   }
   ok = 1;
 done:
-  for (i = 0; i < got_c; i++) PyBuffer_Release(&cviews[i]);
-  for (i = 0; i < got_q; i++) PyBuffer_Release(&qviews[i]);
+  views_release(&v);
+done_bufs:
   PyBuffer_Release(&chan_comp);
   PyBuffer_Release(&chan_coef);
   PyBuffer_Release(&out);
-  Py_XDECREF(fc);
-  Py_XDECREF(fs);
-  Py_XDECREF(fq);
   if (!ok) return NULL;
   Py_RETURN_NONE;
 }
@@ -341,7 +457,7 @@ static PyObject *py_libjpeg_version(PyObject *mod, PyObject *unused) {
 
 static PyMethodDef module_methods[] = {
     {"to_channels", py_to_channels, METH_VARARGS,
-     "to_channels(components, sampling, quant, component, coef, dequantize, chroma, out)"},
+     "to_channels(components, sampling, quant, component, coef, dequantize, chroma, out, sized)"},
     {"libjpeg_version", py_libjpeg_version, METH_NOARGS, "libjpeg build in use"},
     {NULL, NULL, 0, NULL}};
 
