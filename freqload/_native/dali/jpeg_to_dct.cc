@@ -1,0 +1,171 @@
+// freqload's DALI front: a CPU operator over the native core (../core).
+//
+//   fn.freqload.jpeg_to_dct(jpegs, mask=[...], size=[56, 56], chroma="dct",
+//                           dequantize=True, strict=True, max_pixels=100_000_000,
+//                           on_error="raise")
+//     -> (int16 [C, out_h, out_w], int32 status scalar) per sample
+//
+// Thin by design: each sample is one fl_decode_channels call on the thread
+// pool's thread, with one libjpeg decompressor per thread, reused. The same
+// function serves freqload's Python extension, so both engines produce the
+// same tensors.
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "dali/pipeline/operator/operator.h"
+
+#include "../core/fl_core.h"
+
+namespace freqload_dali {
+
+class JpegToDct : public ::dali::Operator<::dali::CPUBackend> {
+ public:
+  explicit JpegToDct(const ::dali::OpSpec &spec) : ::dali::Operator<::dali::CPUBackend>(spec) {
+    for (int k : spec.GetRepeatedArgument<int>("mask")) {
+      DALI_ENFORCE(k >= 0 && k < 192, "freqload: mask indices must be in [0, 192), got " +
+                                          std::to_string(k));
+      component_.push_back(static_cast<uint8_t>(k / 64));
+      coef_.push_back(static_cast<uint8_t>(k % 64));
+    }
+    DALI_ENFORCE(!component_.empty(), "freqload: the mask selects no channel");
+    std::string chroma = spec.GetArgument<std::string>("chroma");
+    DALI_ENFORCE(chroma == "dct" || chroma == "nearest",
+                 "freqload: chroma must be \"dct\" or \"nearest\", got \"" + chroma + "\"");
+    chroma_ = chroma == "dct" ? FL_CHROMA_DCT : FL_CHROMA_NEAREST;
+    dequantize_ = spec.GetArgument<bool>("dequantize");
+    strict_ = spec.GetArgument<bool>("strict");
+    max_pixels_ = spec.GetArgument<int64_t>("max_pixels");
+    DALI_ENFORCE(max_pixels_ >= 0, "freqload: max_pixels must be >= 0 (0: no limit)");
+    auto size = spec.GetRepeatedArgument<int>("size");
+    DALI_ENFORCE(size.size() == 2 && size[0] > 0 && size[1] > 0,
+                 "freqload: size must be [out_h, out_w] in blocks, both positive");
+    out_h_ = size[0];
+    out_w_ = size[1];
+    std::string on_error = spec.GetArgument<std::string>("on_error");
+    DALI_ENFORCE(on_error == "raise" || on_error == "flag",
+                 "freqload: on_error must be \"raise\" or \"flag\", got \"" + on_error + "\"");
+    raise_ = on_error == "raise";
+  }
+
+  ~JpegToDct() override {
+    for (fl_decoder *d : decoders_) fl_decoder_free(d);
+  }
+
+ protected:
+  bool SetupImpl(std::vector<::dali::OutputDesc> &output_desc,
+                 const ::dali::Workspace &ws) override {
+    const auto &in = ws.Input<::dali::CPUBackend>(0);
+    DALI_ENFORCE(in.type() == DALI_UINT8,
+                 "freqload.jpeg_to_dct takes encoded JPEG bytes (uint8)");
+    int n = in.num_samples();
+    output_desc.resize(2);
+    output_desc[0].shape = ::dali::uniform_list_shape(
+        n, ::dali::TensorShape<>{static_cast<int64_t>(component_.size()), out_h_, out_w_});
+    output_desc[0].type = DALI_INT16;
+    output_desc[1].shape = ::dali::uniform_list_shape(n, ::dali::TensorShape<>{});
+    output_desc[1].type = DALI_INT32;
+    return true;
+  }
+
+  void RunImpl(::dali::Workspace &ws) override {
+    const auto &in = ws.Input<::dali::CPUBackend>(0);
+    auto &out = ws.Output<::dali::CPUBackend>(0);
+    auto &status = ws.Output<::dali::CPUBackend>(1);
+    auto &tp = ws.GetThreadPool();
+    const int n = in.num_samples();
+    EnsureDecoders(tp.NumThreads() + 1);
+    std::vector<std::string> errors(n);
+    fl_channel_spec spec;
+    spec.component = component_.data();
+    spec.coef = coef_.data();
+    spec.count = static_cast<int>(component_.size());
+    spec.dequantize = dequantize_;
+    spec.chroma = chroma_;
+    spec.out_h = out_h_;
+    spec.out_w = out_w_;
+    fl_options opts;
+    opts.max_pixels = static_cast<uint64_t>(max_pixels_);
+    opts.strict = strict_;
+    opts.require_coefficients = 1;
+    const size_t out_elems = spec.count * static_cast<size_t>(out_h_) * out_w_;
+    for (int i = 0; i < n; i++) {
+      const int64_t bytes = in.tensor_shape(i).num_elements();
+      tp.AddWork(
+          [&, i, bytes](int thread_id) {
+            const size_t slot = static_cast<size_t>(thread_id + 1);
+            int16_t *o = out.mutable_tensor<int16_t>(i);
+            int32_t *st = status.mutable_tensor<int32_t>(i);
+            if (slot >= decoders_.size()) {
+              *st = FL_ERR_ARGUMENT;
+              std::memset(o, 0, out_elems * sizeof(int16_t));
+              errors[i] = "internal error: thread index out of range";
+              return;
+            }
+            fl_decoder *d = decoders_[slot];
+            fl_status s = fl_decode_channels(d, in.tensor<uint8_t>(i), static_cast<size_t>(bytes),
+                                             &opts, &spec, o, nullptr);
+            *st = static_cast<int32_t>(s);
+            if (s != FL_OK) {
+              std::memset(o, 0, out_elems * sizeof(int16_t));
+              errors[i] = fl_decoder_message(d);
+            }
+          },
+          bytes);
+    }
+    tp.RunAll();
+    if (raise_) {
+      for (int i = 0; i < n; i++) {
+        if (!errors[i].empty()) {
+          const std::string &src = in.GetMeta(i).GetSourceInfo();
+          DALI_FAIL("freqload: " + (src.empty() ? "sample " + std::to_string(i) : src) + ": " +
+                    errors[i]);
+        }
+      }
+    }
+  }
+
+ private:
+  void EnsureDecoders(size_t count) {
+    while (decoders_.size() < count) {
+      char message[FL_MESSAGE_MAX];
+      fl_decoder *d = fl_decoder_new(message, sizeof message);
+      DALI_ENFORCE(d != nullptr, std::string("freqload: ") + message);
+      decoders_.push_back(d);
+    }
+  }
+
+  std::vector<uint8_t> component_, coef_;
+  int chroma_ = FL_CHROMA_DCT;
+  bool dequantize_ = true, strict_ = true, raise_ = true;
+  int64_t max_pixels_ = 0;
+  int out_h_ = 0, out_w_ = 0;
+  std::vector<fl_decoder *> decoders_;
+};
+
+}  // namespace freqload_dali
+
+DALI_REGISTER_OPERATOR(freqload__JpegToDct, ::freqload_dali::JpegToDct, ::dali::CPU);
+
+DALI_SCHEMA(freqload__JpegToDct)
+    .DocStr(R"(Decodes JPEGs to DCT coefficients (no inverse DCT, no colour conversion) and
+regroups them into int16 [C, out_h, out_w]: the channels of the mask (channel k of the
+192-channel grid is component*64 + 8*row + col), chroma aligned to the luma block grid,
+centre-cropped (MCU-aligned) or zero-padded to ``size`` blocks. The second output is
+the status of each sample: 0 ok, 1 corrupt data, 2 unsupported image, 3 over
+max_pixels. freqload's native core does the work.)")
+    .NumInput(1)
+    .NumOutput(2)
+    .AddArg("mask", "Channel indices in [0, 192), in output order.", DALI_INT_VEC)
+    .AddArg("size", "Output grid [out_h, out_w] in 8x8 blocks (56, 56 = 448 pixels).",
+            DALI_INT_VEC)
+    .AddOptionalArg("chroma", "\"dct\" (exact DCT-domain upsampling) or \"nearest\".",
+                    std::string("dct"))
+    .AddOptionalArg("dequantize", "Multiply by the quantisation tables.", true)
+    .AddOptionalArg("strict", "Corrupt-data warnings are errors.", true)
+    .AddOptionalArg("max_pixels", "Refuse larger images (0: no limit).",
+                    static_cast<int64_t>(100000000))
+    .AddOptionalArg("on_error",
+                    "\"raise\": a bad sample fails the batch, naming the file; \"flag\": it is "
+                    "zeros with a non-zero status.",
+                    std::string("raise"));
