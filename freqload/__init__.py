@@ -7,7 +7,8 @@ The data path, one module per arrow::
 
 ``read_header``/``read_coefficients`` live in :mod:`freqload.coefficients`,
 ``to_channels`` in :mod:`freqload.channels`, ``ChannelMask`` in
-:mod:`freqload.mask`, ``to_rgb`` (debugging) in :mod:`freqload.pixels`.
+:mod:`freqload.mask`, ``to_rgb`` (debugging) in :mod:`freqload.pixels`,
+``DCTLoader`` (batches on the device; needs torch) in :mod:`freqload.loader`.
 """
 __version__ = "0.1.0"
 
@@ -20,13 +21,24 @@ from .pixels import to_rgb
 from . import _core
 
 
+def __getattr__(name):
+    # torch-dependent parts load on first use, so `import freqload` needs numpy only
+    if name == "DCTLoader":
+        from .loader import DCTLoader
+        return DCTLoader
+    if name in ("ChannelStats", "compute_channel_stats"):
+        from . import stats
+        return getattr(stats, name)
+    raise AttributeError(f"module 'freqload' has no attribute {name!r}")
+
+
 def libjpeg_version() -> str:
     """The libjpeg build freqload's native core was compiled against."""
     return _core.libjpeg_version()
 
 
 __all__ = [
-    "ChannelMask", "Coefficients", "ComponentInfo", "DEFAULT_MAX_PIXELS", "DecodeError",
+    "ChannelMask", "ChannelStats", "Coefficients", "DCTLoader", "compute_channel_stats", "ComponentInfo", "DEFAULT_MAX_PIXELS", "DecodeError",
     "FreqloadError", "ImageTooLargeError", "JpegInfo", "UnsupportedImageError",
     "libjpeg_version", "read_coefficients", "read_header", "to_channels", "to_rgb",
 ]

@@ -1,0 +1,36 @@
+"""What both engines share: the sample recipe and the batch they hand back."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+#: per-sample status codes (the core's fl_status, plus 6 for an unreadable file)
+OK, DECODE_ERROR, UNSUPPORTED, TOO_LARGE, NO_MEMORY, BAD_ARGUMENT, UNREADABLE = range(7)
+
+
+@dataclass(frozen=True)
+class SampleSpec:
+    """How every image becomes an int16 [C, out_h, out_w] sample (see fl_channel_spec)."""
+    indices: tuple[int, ...]  #: channel indices of the mask, ascending
+    out_h: int
+    out_w: int
+    chroma: str = "dct"
+    dequantize: bool = True
+    strict: bool = True
+    max_pixels: int = 0
+
+    @property
+    def channels(self) -> int:
+        return len(self.indices)
+
+    def channel_bytes(self) -> tuple[bytes, bytes]:
+        idx = np.asarray(self.indices, dtype=np.int64)
+        return (idx // 64).astype(np.uint8).tobytes(), (idx % 64).astype(np.uint8).tobytes()
+
+
+class HostBatch(NamedTuple):
+    x: "torch.Tensor"  #: int16 [b, C, out_h, out_w] on the host (pinned when asked)  # noqa: F821
+    index: np.ndarray  #: int64 [b] sample indices into the loader's dataset
+    status: np.ndarray  #: int32 [b], OK or an error code (the sample is zeros then)

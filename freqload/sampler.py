@@ -1,0 +1,75 @@
+"""Which samples each shard visits in each epoch, and in what batches.
+
+Every epoch is a permutation of all N samples (seeded by ``seed`` and the
+epoch number when shuffling, else file order); shard ``s`` of ``S`` takes
+every S-th sample of it, starting at ``s``. So with ``drop_last=False`` each
+epoch visits every sample exactly once across all shards, and shard sizes
+differ by at most one. The last batch:
+
+=================  ==========  ========================================  =====================
+N per shard        batch_size  drop_last=False                           drop_last=True
+=================  ==========  ========================================  =====================
+10                 4           batches of 4, 4, 2 (len 3)                4, 4 (len 2)
+8                  4           4, 4 (len 2)                              4, 4 (len 2)
+3                  4           3 (len 1)                                 none (len 0)
+10, 9, 9 (N=28,    4           3, 3, 3 batches; the last holds 2, 1, 1   every shard yields
+3 shards)                                                                floor(9 / 4) = 2
+=================  ==========  ========================================  =====================
+
+With ``drop_last=True`` every shard yields ``floor(floor(N / S) / batch_size)``
+batches, the same number on every rank (what DistributedDataParallel
+needs); the samples left over are not seen that epoch (others will be,
+since the permutation changes). With ``drop_last=False`` ranks may differ by
+one batch when N is not a multiple of S * batch_size.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+class EpochPlan:
+    """Sample order and batches for one shard.
+
+    Args:
+        num_samples: N.
+        batch_size: samples per batch.
+        shuffle: permute every epoch (seeded) or keep file order.
+        seed: the permutation of epoch e is ``default_rng([seed, e]).permutation(N)``.
+        shard_id, num_shards: this shard and how many there are.
+        drop_last: see the module docstring.
+    """
+
+    def __init__(self, num_samples: int, batch_size: int, *, shuffle: bool, seed: int,
+                 shard_id: int, num_shards: int, drop_last: bool):
+        if num_shards < 1 or not 0 <= shard_id < num_shards:
+            raise ValueError(f"need 0 <= shard_id < num_shards, got {shard_id}/{num_shards}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        self.num_samples = int(num_samples)
+        self.batch_size = int(batch_size)
+        self.shuffle = bool(shuffle)
+        self.seed = int(seed)
+        self.shard_id = int(shard_id)
+        self.num_shards = int(num_shards)
+        self.drop_last = bool(drop_last)
+
+    def order(self, epoch: int) -> np.ndarray:
+        """int64 indices this shard visits in ``epoch``, in order."""
+        if self.shuffle:
+            perm = np.random.default_rng([self.seed, int(epoch)]).permutation(self.num_samples)
+        else:
+            perm = np.arange(self.num_samples)
+        mine = perm[self.shard_id::self.num_shards]
+        if self.drop_last:
+            mine = mine[:len(self) * self.batch_size]
+        return mine.astype(np.int64)
+
+    def batches(self, epoch: int) -> list[np.ndarray]:
+        o = self.order(epoch)
+        return [o[i:i + self.batch_size] for i in range(0, len(o), self.batch_size)]
+
+    def __len__(self) -> int:
+        if self.drop_last:
+            return (self.num_samples // self.num_shards) // self.batch_size
+        n = len(range(self.shard_id, self.num_samples, self.num_shards))
+        return -(-n // self.batch_size)

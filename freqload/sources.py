@@ -1,0 +1,105 @@
+"""Turn a loader's ``source`` into parallel lists of file paths and labels.
+
+=====================================  ==============================================
+source                                 samples
+=====================================  ==============================================
+a folder with class sub-folders        every image file below each class folder;
+(ImageFolder layout)                   label = index of the class in sorted order
+                                       (as torchvision's ImageFolder)
+a list of ``(path, label)`` pairs      as given, in order
+a list of paths                        as given, label -1
+a ``.txt`` file                        one ``path`` or ``path label`` per line,
+                                       relative paths from the file's folder
+=====================================  ==============================================
+
+Image files are matched by extension, case-insensitively: .jpg .jpeg .jpe
+.jfif .png .gif .bmp .ppm .pgm .tif .tiff .webp. Non-JPEGs are kept on
+purpose: real data sets hold a few, and the loader's ``on_error`` policy
+decides what happens to them.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".gif", ".bmp", ".ppm", ".pgm",
+                    ".tif", ".tiff", ".webp")
+
+
+@dataclass(frozen=True)
+class SampleList:
+    paths: tuple[str, ...]
+    labels: np.ndarray  #: int64 [N]
+    classes: Optional[tuple[str, ...]] = None
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+
+def _image_folder(root: str) -> SampleList:
+    classes = sorted(e.name for e in os.scandir(root) if e.is_dir() and not e.name.startswith("."))
+    if not classes:
+        raise ValueError(f"{root} has no class sub-folders (ImageFolder layout: root/class/img.jpg)")
+    paths, labels = [], []
+    for label, name in enumerate(classes):
+        for dirpath, dirnames, filenames in os.walk(os.path.join(root, name), followlinks=True):
+            dirnames.sort()
+            for f in sorted(filenames):
+                if f.lower().endswith(IMAGE_EXTENSIONS):
+                    paths.append(os.path.join(dirpath, f))
+                    labels.append(label)
+    if not paths:
+        raise ValueError(f"no image files under {root} (extensions {', '.join(IMAGE_EXTENSIONS)})")
+    return SampleList(tuple(paths), np.asarray(labels, dtype=np.int64), tuple(classes))
+
+
+def _text_list(path: str) -> SampleList:
+    base = os.path.dirname(os.path.abspath(path))
+    paths, labels = [], []
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            parts = line.rsplit(None, 1)
+            if len(parts) == 2 and parts[1].lstrip("-").isdigit():
+                p, label = parts[0], int(parts[1])
+            else:
+                p, label = line, -1
+            paths.append(p if os.path.isabs(p) else os.path.join(base, p))
+            labels.append(label)
+    if not paths:
+        raise ValueError(f"{path} lists no files")
+    return SampleList(tuple(paths), np.asarray(labels, dtype=np.int64))
+
+
+def resolve_source(source) -> SampleList:
+    """See the module docstring. Raises ValueError / TypeError / FileNotFoundError."""
+    if isinstance(source, SampleList):
+        return source
+    if isinstance(source, (str, os.PathLike)):
+        s = os.fspath(source)
+        if os.path.isdir(s):
+            return _image_folder(s)
+        if os.path.isfile(s):
+            return _text_list(s)
+        raise FileNotFoundError(f"source {s!r} is neither a folder nor a file list")
+    try:
+        items = list(source)
+    except TypeError:
+        raise TypeError("source must be a folder, a file list, or a list of paths or "
+                        f"(path, label) pairs; got {type(source).__name__}") from None
+    if not items:
+        raise ValueError("source is empty")
+    if all(isinstance(i, (str, os.PathLike)) for i in items):
+        return SampleList(tuple(os.fspath(i) for i in items), np.full(len(items), -1, np.int64))
+    paths, labels = [], []
+    for i in items:
+        if not (isinstance(i, (tuple, list)) and len(i) == 2):
+            raise TypeError(f"source items must be paths or (path, label) pairs, got {i!r}")
+        paths.append(os.fspath(i[0]))
+        labels.append(int(i[1]))
+    return SampleList(tuple(paths), np.asarray(labels, dtype=np.int64))

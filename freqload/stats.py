@@ -1,0 +1,108 @@
+"""Per-channel mean and std of dequantised coefficients: the loader's ``normalize=`` file.
+
+File format (JSON)::
+
+    {"format": "freqload-channel-stats/1", "channels": 192, "images": 500,
+     "chroma": "dct", "mean": [192 floats], "std": [192 floats], "names": ["Y(0,0)", ...]}
+
+Statistics are over every block of every sampled image, for all 192
+channels, so one file serves any mask. A channel that never varies (chroma of
+an all-greyscale set) gets std 1, so normalising never divides by zero.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from .channels import to_channels
+from .coefficients import read_coefficients
+from .errors import FreqloadError
+from .mask import NUM_CHANNELS, ChannelMask, as_mask, channel_name
+from .progress import Progress
+
+FORMAT = "freqload-channel-stats/1"
+
+
+@dataclass
+class ChannelStats:
+    """mean / std: float64 [192]; images: how many images they came from."""
+    mean: np.ndarray
+    std: np.ndarray
+    images: int = 0
+    chroma: str = "dct"
+
+    def __post_init__(self):
+        self.mean = np.asarray(self.mean, dtype=np.float64).reshape(-1)
+        self.std = np.asarray(self.std, dtype=np.float64).reshape(-1)
+        if self.mean.shape != (NUM_CHANNELS,) or self.std.shape != (NUM_CHANNELS,):
+            raise ValueError(f"stats need {NUM_CHANNELS} means and stds, got "
+                             f"{self.mean.shape} and {self.std.shape}")
+        if not (np.isfinite(self.mean).all() and np.isfinite(self.std).all()) or (self.std <= 0).any():
+            raise ValueError("stats must be finite with positive std")
+
+    def select(self, mask) -> tuple[np.ndarray, np.ndarray]:
+        """float32 (mean [C], std [C]) for the mask's channels, in its order."""
+        idx = list(as_mask(mask).indices)
+        return self.mean[idx].astype(np.float32), self.std[idx].astype(np.float32)
+
+    def to_json(self) -> str:
+        return json.dumps({"format": FORMAT, "channels": NUM_CHANNELS, "images": self.images,
+                           "chroma": self.chroma, "mean": self.mean.tolist(),
+                           "std": self.std.tolist(),
+                           "names": [channel_name(i) for i in range(NUM_CHANNELS)]})
+
+    def save(self, path: str | os.PathLike) -> None:
+        tmp = f"{os.fspath(path)}.tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(self.to_json() + "\n")
+        os.replace(tmp, path)
+
+    @classmethod
+    def from_json(cls, text: str) -> "ChannelStats":
+        d = json.loads(text)
+        if not isinstance(d, dict) or d.get("format") != FORMAT:
+            raise ValueError(f"not a freqload stats file (expected format {FORMAT!r})")
+        return cls(d["mean"], d["std"], int(d.get("images", 0)), d.get("chroma", "dct"))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "ChannelStats":
+        with open(path, encoding="utf-8") as f:
+            return cls.from_json(f.read())
+
+
+def compute_channel_stats(paths, *, max_images: int | None = 1000, seed: int = 0,
+                          chroma: str = "dct", progress: bool | None = None) -> ChannelStats:
+    """Mean and std per channel over (a seeded random sample of) ``paths``.
+
+    Files freqload cannot read are skipped; at least one must be readable.
+    """
+    paths = list(paths)
+    if max_images is not None and len(paths) > max_images:
+        pick = np.random.default_rng(seed).choice(len(paths), size=max_images, replace=False)
+        paths = [paths[i] for i in sorted(pick)]
+    total = np.zeros(NUM_CHANNELS)
+    total_sq = np.zeros(NUM_CHANNELS)
+    blocks = 0
+    images = 0
+    with Progress(len(paths), "channel stats", progress) as bar:
+        for p in paths:
+            bar.update()
+            try:
+                x = to_channels(read_coefficients(p), ChannelMask.all(), chroma=chroma)
+            except FreqloadError:
+                continue
+            x = x.reshape(NUM_CHANNELS, -1).astype(np.float64)
+            total += x.sum(axis=1)
+            total_sq += np.square(x).sum(axis=1)
+            blocks += x.shape[1]
+            images += 1
+    if images == 0:
+        raise ValueError("no readable JPEG among the files given")
+    mean = total / blocks
+    var = np.maximum(total_sq / blocks - mean * mean, 0.0)
+    std = np.sqrt(var)
+    std[std < 1e-6] = 1.0
+    return ChannelStats(mean, std, images, chroma)
