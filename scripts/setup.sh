@@ -35,6 +35,19 @@ if [ ! -x "$VENV/bin/python" ]; then
   echo "setup: creating $VENV" >&2
   "$PY" -m venv "$VENV"
 fi
-echo "setup: installing freqload (editable, with test extras) into $VENV" >&2
-"$VENV/bin/python" -m pip install --disable-pip-version-check -q -e ".[test]"
+PIP=("$VENV/bin/python" -m pip install --disable-pip-version-check -q)
+# torch first, pinned, so nothing below pulls another (multi-GB CUDA) build;
+# FREQLOAD_TORCH="torch==X" picks another.
+if ! "$VENV/bin/python" -c 'import torch' >/dev/null 2>&1; then
+  echo "setup: installing ${FREQLOAD_TORCH:-torch==2.13.0}" >&2
+  "${PIP[@]}" "${FREQLOAD_TORCH:-torch==2.13.0}"
+fi
+echo "setup: installing freqload (editable, with the dali and test extras) into $VENV" >&2
+"${PIP[@]}" -e ".[dali,test]"
+# DALI's headers need CUDA's to build the operator: the toolkit, or these wheels
+if ! ls /usr/local/cuda/include/cuda_runtime_api.h "${CUDA_HOME:-/nonexistent}/include/cuda_runtime_api.h" >/dev/null 2>&1 \
+   && ! "$VENV/bin/python" -c 'from freqload.engines.dali_build import cuda_include_dirs as c; raise SystemExit(not c())' >/dev/null 2>&1; then
+  echo "setup: no CUDA toolkit headers; installing them from pip for the DALI operator" >&2
+  "${PIP[@]}" "nvidia-cuda-runtime==13.0.*" "nvidia-cuda-crt==13.0.*" "nvidia-cuda-cccl==13.0.*"
+fi
 "$VENV/bin/python" -c 'import freqload; print("setup: freqload", freqload.__version__, "on", freqload.libjpeg_version())' >&2

@@ -78,7 +78,12 @@ def _pkg_config_jpeg() -> tuple[list[str], list[str]]:
 
 
 def _run(cmd: list[str]) -> None:
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+    except OSError as e:
+        raise OperatorBuildError(
+            f"building freqload's DALI operator failed: cannot run {cmd[0]} ({e}); install "
+            "gcc and g++ (apt-get install gcc g++) or set CC / CXX") from e
     if proc.returncode != 0:
         raise OperatorBuildError(
             "building freqload's DALI operator failed:\n  " + " ".join(shlex.quote(c) for c in cmd)

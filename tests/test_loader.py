@@ -1,0 +1,287 @@
+"""DCTLoader: engines, parity, shards and epochs, last batches, error policies, stats files.
+
+The DALI engine runs wherever DALI is installed (CI installs it); both engines
+are checked against per-file references built from read_coefficients +
+to_channels(size=...), which the channel tests check against numpy.
+"""
+import io
+import os
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import freqload
+from freqload import ChannelMask, DCTLoader, FreqloadError
+from freqload.sampler import EpochPlan
+from freqload.stats import ChannelStats, compute_channel_stats
+
+from conftest import PHOTOS, pillow_jpeg, rng_image
+
+try:
+    import nvidia.dali  # noqa: F401
+    HAVE_DALI = True
+except ImportError:
+    HAVE_DALI = False
+
+ENGINES = [pytest.param("dali", marks=pytest.mark.skipif(
+    not HAVE_DALI, reason="nvidia-dali is not installed (the CI installs it)")), "torch"]
+SIZES = [(120, 160), (75, 75), (300, 200), (64, 480), (500, 375), (33, 47)]
+
+
+def write_folder(root, n_per_class=(7, 6), extra=None):
+    """ImageFolder with JPEGs of varied sizes and samplings; returns the path."""
+    k = 0
+    for c, n in enumerate(n_per_class):
+        d = root / f"class{c}"
+        d.mkdir(parents=True, exist_ok=True)
+        for i in range(n):
+            h, w = SIZES[k % len(SIZES)]
+            (d / f"img{i:02d}.jpg").write_bytes(
+                pillow_jpeg(rng_image(h, w, seed=k), quality=70 + k % 25, subsampling=k % 3,
+                            progressive=bool(k % 2)))
+            k += 1
+    for name, data in (extra or {}).items():
+        (root / name).write_bytes(data)
+    return str(root)
+
+
+def reference(path, mask="dctnet24", size=(12, 10)):
+    return freqload.to_channels(freqload.read_coefficients(path), mask, size=size)
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    return write_folder(tmp_path_factory.mktemp("imgs"))
+
+
+def collect(loader):
+    xs, ys = [], []
+    for x, y in loader:
+        xs.append(x)
+        ys.append(y)
+    return xs, ys
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_batches_match_per_file_references(folder, engine):
+    loader = DCTLoader(folder, batch_size=4, size=(12, 10), engine=engine, num_threads=2,
+                       shuffle=True, seed=3, normalize=False)
+    assert loader.engine.name == engine
+    assert len(loader) == 4  # 13 files, batches of 4
+    order = np.concatenate(loader.sampler.batches(0))
+    xs, ys = collect(loader)
+    assert [len(y) for y in ys] == [4, 4, 4, 1]
+    x = torch.cat(xs)
+    y = torch.cat(ys)
+    assert x.dtype == torch.int16 and x.shape == (13, 24, 12, 10)
+    assert y.dtype == torch.int64
+    ds = loader.dataset
+    assert ds.classes == ("class0", "class1")
+    for row, i in enumerate(order):
+        np.testing.assert_array_equal(x[row].numpy(), reference(ds.paths[i]))
+        assert y[row] == ds.labels[i]
+    assert loader.stats.decoded == 13 and loader.stats.skipped == 0
+    assert loader.bytes_per_sample == 24 * 12 * 10 * 2
+    assert loader.epoch == 1
+
+
+@pytest.mark.skipif(not HAVE_DALI, reason="nvidia-dali is not installed (the CI installs it)")
+@pytest.mark.parametrize("chroma", ["dct", "nearest"])
+def test_dali_and_torch_engines_give_identical_tensors(folder, chroma):
+    out = {}
+    for engine in ("dali", "torch"):
+        loader = DCTLoader(folder, batch_size=5, mask="dctnet48", size=(9, 14), engine=engine,
+                           num_threads=2, shuffle=True, seed=11, chroma=chroma)
+        out[engine] = [collect(loader) for _ in range(2)]  # two epochs
+    for (xd, yd), (xt, yt) in zip(out["dali"], out["torch"]):
+        assert len(xd) == len(xt) == 3
+        for a, b in zip(xd, xt):
+            assert a.dtype == torch.float32 and torch.equal(a, b)
+        for a, b in zip(yd, yt):
+            assert torch.equal(a, b)
+    # the two epochs are different permutations
+    assert not torch.equal(torch.cat(out["torch"][0][1]), torch.cat(out["torch"][1][1]))
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("num_shards", [1, 2, 3])
+def test_every_sample_exactly_once_per_epoch_across_shards(folder, engine, num_shards):
+    files = freqload.sources.resolve_source(folder).paths
+    source = [(p, i) for i, p in enumerate(files)]  # label = identity
+    loaders = [DCTLoader(source, batch_size=2, size=(4, 4), engine=engine, num_threads=1,
+                         shuffle=True, seed=5, shard_id=s, num_shards=num_shards)
+               for s in range(num_shards)]
+    epochs = []
+    for epoch in range(2):
+        seen = []
+        for loader in loaders:
+            assert loader.epoch == epoch
+            seen += [int(v) for _, y in loader for v in y]
+        assert sorted(seen) == list(range(len(files))), f"epoch {epoch}"
+        epochs.append(seen)
+    assert epochs[0] != epochs[1]
+
+
+@pytest.mark.parametrize("n,shards,batch,drop_last,expect", [
+    (10, 1, 4, False, [[4, 4, 2]]),
+    (10, 1, 4, True, [[4, 4]]),
+    (8, 1, 4, False, [[4, 4]]),
+    (3, 1, 4, False, [[3]]),
+    (3, 1, 4, True, [[]]),
+    (28, 3, 4, False, [[4, 4, 2], [4, 4, 1], [4, 4, 1]]),
+    (28, 3, 4, True, [[4, 4], [4, 4], [4, 4]]),
+    (9, 2, 5, True, [[], []]),
+])
+def test_last_batch_table(n, shards, batch, drop_last, expect):
+    """The worked table in freqload.sampler's docstring."""
+    for s in range(shards):
+        plan = EpochPlan(n, batch, shuffle=True, seed=0, shard_id=s, num_shards=shards,
+                         drop_last=drop_last)
+        assert [len(b) for b in plan.batches(0)] == expect[s]
+        assert len(plan) == len(expect[s])
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_loader_last_batch_and_len(folder, engine):
+    for drop_last, sizes in ((False, [5, 5, 3]), (True, [5, 5])):
+        loader = DCTLoader(folder, batch_size=5, size=(3, 3), engine=engine, num_threads=1,
+                           drop_last=drop_last)
+        assert [len(y) for _, y in loader] == sizes
+        assert len(loader) == len(sizes)
+
+
+def _png(img):
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def dirty_folder(tmp_path_factory):
+    root = tmp_path_factory.mktemp("dirty")
+    write_folder(root, (3, 3))
+    good = pillow_jpeg(rng_image(96, 96, seed=99))
+    (root / "class0" / "zz_png_named.jpg").write_bytes(_png(rng_image(40, 48, seed=4)))
+    (root / "class1" / "zz_truncated.jpg").write_bytes(good[: len(good) // 2])
+    return str(root)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_on_error_raise_names_the_file(dirty_folder, engine):
+    loader = DCTLoader(dirty_folder, batch_size=4, size=(6, 6), engine=engine, num_threads=1)
+    with pytest.raises(FreqloadError, match=r"zz_(png_named|truncated)\.jpg: "):
+        collect(loader)
+    with pytest.raises(freqload.UnsupportedImageError, match="zz_png_named.jpg: not JPEG data"):
+        collect(DCTLoader([os.path.join(dirty_folder, "class0", "zz_png_named.jpg")],
+                          batch_size=1, size=(6, 6), engine=engine, num_threads=1))
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_on_error_skip_and_fallback(dirty_folder, engine):
+    skip = DCTLoader(dirty_folder, batch_size=4, size=(6, 6), engine=engine, num_threads=1,
+                     on_error="skip")
+    xs, ys = collect(skip)
+    assert sum(len(y) for y in ys) == 6
+    assert (skip.stats.decoded, skip.stats.skipped, skip.stats.fallback) == (6, 2, 0)
+
+    fb = DCTLoader(dirty_folder, batch_size=4, size=(6, 6), engine=engine, num_threads=1,
+                   on_error="fallback", normalize=False)
+    xs, ys = collect(fb)
+    assert sum(len(y) for y in ys) == 7  # the PNG decoded from pixels, the truncated skipped
+    assert (fb.stats.decoded, fb.stats.skipped, fb.stats.fallback) == (6, 1, 1)
+    kept = [i for b in fb.sampler.batches(0) for i in b if "truncated" not in fb.dataset.paths[i]]
+    png_row = next(k for k, i in enumerate(kept) if "png" in fb.dataset.paths[i])
+    png = freqload.read_coefficients(os.path.join(dirty_folder, "class0", "zz_png_named.jpg"),
+                                     fallback="pixels")
+    np.testing.assert_array_equal(torch.cat(xs)[png_row].numpy(),
+                                  freqload.to_channels(png, "dctnet24", size=(6, 6)))
+
+
+@pytest.mark.skipif(not os.path.isdir(os.path.join(PHOTOS, "hymenoptera")),
+                    reason="../shared/data is absent (data-dependent test)")
+@pytest.mark.parametrize("engine", ENGINES)
+def test_hymenoptera_skip_epoch_counts_the_gif(engine):
+    root = os.path.join(PHOTOS, "hymenoptera", "train")
+    loader = DCTLoader(root, batch_size=32, size=(28, 28), engine=engine, num_threads=2,
+                       on_error="skip", shuffle=True)
+    n = len(loader.dataset)
+    assert any(p.endswith(".gif") for p in loader.dataset.paths)
+    got = sum(len(y) for _, y in loader)
+    assert got == n - 1
+    assert loader.stats.skipped == 1 and loader.stats.decoded == n - 1
+
+
+def test_stats_file_round_trip_and_normalisation(folder, tmp_path):
+    files = freqload.sources.resolve_source(folder).paths
+    stats = compute_channel_stats(files, max_images=None, progress=False)
+    # numpy statement of the same statistics
+    grids = np.concatenate([freqload.to_channels(freqload.read_coefficients(p)).reshape(192, -1)
+                            for p in files], axis=1).astype(np.float64)
+    np.testing.assert_allclose(stats.mean, grids.mean(axis=1), rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(stats.std, grids.std(axis=1), rtol=1e-6, atol=1e-6)
+    path = tmp_path / "stats.json"
+    stats.save(path)
+    again = ChannelStats.load(path)
+    np.testing.assert_array_equal(again.mean, stats.mean)
+    np.testing.assert_array_equal(again.std, stats.std)
+    assert again.images == len(files)
+
+    raw = DCTLoader(folder, batch_size=13, size=(8, 8), engine="torch", num_threads=0)
+    norm = DCTLoader(folder, batch_size=13, size=(8, 8), engine="torch", num_threads=0,
+                     normalize=str(path))
+    (x_raw, _), = list(raw)
+    (x_norm, _), = list(norm)
+    mean, std = stats.select(ChannelMask.dctnet24())
+    expect = (x_raw - torch.from_numpy(mean).view(1, -1, 1, 1)) / torch.from_numpy(std).view(1, -1, 1, 1)
+    torch.testing.assert_close(x_norm, expect)
+    with pytest.raises(ValueError, match="stats file"):
+        ChannelStats.from_json('{"mean": []}')
+
+
+def test_argument_errors(folder):
+    for kw, match in [({"engine": "jax"}, "engine"), ({"on_error": "ignore"}, "on_error"),
+                      ({"batch_size": 0}, "batch_size"), ({"size": (0, 3)}, "size"),
+                      ({"shard_id": 1}, "shard_id"), ({"chroma": "x"}, "chroma"),
+                      ({"regroup": "gpu"}, "regroup"), ({"mask": "dctnet7"}, "preset")]:
+        args = {"batch_size": 2, **kw}
+        with pytest.raises(ValueError, match=match):
+            DCTLoader(folder, **args)
+    with pytest.raises(FileNotFoundError):
+        DCTLoader("no/such/folder", batch_size=2)
+
+
+def test_auto_engine_falls_back_to_torch_with_one_warning(folder, monkeypatch):
+    import freqload.engines.dali_engine as de
+
+    def broken(*a, **k):
+        raise freqload.engines.dali_build.OperatorBuildError("no compiler here")
+
+    monkeypatch.setattr(de, "DaliEngine", broken)
+    with pytest.warns(UserWarning, match="torch engine.*no compiler here"):
+        loader = DCTLoader(folder, batch_size=4, engine="auto", num_threads=0)
+    assert loader.engine.name == "torch"
+    with pytest.raises(FreqloadError, match="no compiler here"):
+        DCTLoader(folder, batch_size=4, engine="dali")
+
+
+@pytest.mark.skipif(not HAVE_DALI, reason="nvidia-dali is not installed (the CI installs it)")
+def test_operator_build_errors_say_what_to_install(monkeypatch, tmp_path):
+    from freqload.engines import dali_build
+
+    monkeypatch.setenv("FREQLOAD_CACHE", str(tmp_path))  # force a fresh build
+    monkeypatch.setattr(dali_build, "cuda_include_dirs", lambda: [])
+    with pytest.raises(dali_build.OperatorBuildError, match="nvidia-cuda-runtime"):
+        dali_build.operator_path()
+    monkeypatch.setenv("CC", str(tmp_path / "no-cc"))
+    monkeypatch.setattr(dali_build, "cuda_include_dirs", lambda: ["/usr/include"])
+    with pytest.raises(dali_build.OperatorBuildError, match="failed"):
+        dali_build.operator_path()
+
+
+def test_train_mode_warns_until_augmentation_exists(folder):
+    with pytest.warns(UserWarning, match="augmentation is not implemented"):
+        loader = DCTLoader(folder, batch_size=4, train=True, engine="torch", num_threads=0)
+    assert loader.sampler.shuffle
