@@ -189,7 +189,7 @@ class DCTLoader:
                 from .engines.dali_engine import DaliEngine
 
                 return DaliEngine(paths, self.spec, num_threads=self.num_threads,
-                                  prefetch=self.prefetch, pin=pin)
+                                  prefetch=self.prefetch, pin=pin, batch_size=self.batch_size)
             except (ImportError, FreqloadError, OSError) as e:
                 if engine == "dali":
                     raise

@@ -285,3 +285,16 @@ def test_train_mode_warns_until_augmentation_exists(folder):
     with pytest.warns(UserWarning, match="augmentation is not implemented"):
         loader = DCTLoader(folder, batch_size=4, train=True, engine="torch", num_threads=0)
     assert loader.sampler.shuffle
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_an_epoch_left_early_does_not_leak_into_the_next(folder, engine):
+    files = freqload.sources.resolve_source(folder).paths
+    loader = DCTLoader([(p, i) for i, p in enumerate(files)], batch_size=3, size=(4, 4),
+                       engine=engine, num_threads=2, shuffle=True, seed=2)
+    for x, y in loader:
+        break  # leave epoch 0 after one batch
+    loader.set_epoch(1)
+    seen = [int(v) for _, y in loader for v in y]
+    expect = [int(i) for b in loader.sampler.batches(1) for i in b]
+    assert seen == expect

@@ -1,9 +1,12 @@
-"""The DALI engine: a CPU pipeline of DALI's file reader and fn.freqload.jpeg_to_dct.
+"""The DALI engine: a CPU pipeline of fn.external_source and fn.freqload.jpeg_to_dct.
 
-One pipeline per epoch, built over this shard's files in the epoch's order
-(DALI reads and decodes on its C++ threads; no Python runs per sample). The
-reader's label is the sample's index, so every output is traced back to its
-file for labels, error messages and the error policy.
+One pipeline for the loader's life. Each epoch, a source callback hands DALI
+the encoded bytes of this shard's next batch in the epoch's order (a file read
+per sample on the pipeline's feeding thread) and raises StopIteration at the
+epoch's end, so no work past the epoch is prefetched and thrown away. DALI
+decodes on its C++ thread pool with ``fn.freqload.jpeg_to_dct`` (no Python per
+sample). Each sample's index rides along, tracing every output back to its file
+for labels, error messages and the error policy.
 """
 from __future__ import annotations
 
@@ -12,59 +15,102 @@ import ctypes
 import numpy as np
 import torch
 
-from .common import HostBatch, SampleSpec
+from .common import UNREADABLE, HostBatch, SampleSpec
 from .dali_build import load_operator
+
+_EMPTY = np.zeros(0, dtype=np.uint8)
+
+
+class _EpochSource:
+    """DALI external_source callback: (jpeg bytes, index, read status) per batch."""
+
+    def __init__(self, paths):
+        self.paths = paths
+        self.batches: list[np.ndarray] = []
+        self.next = 0
+
+    def start(self, batches):
+        self.batches = batches
+        self.next = 0
+
+    def __call__(self):
+        if self.next >= len(self.batches):
+            raise StopIteration
+        b = self.batches[self.next]
+        self.next += 1
+        jpegs, index, readable = [], [], []
+        for i in b:
+            try:
+                with open(self.paths[i], "rb") as f:
+                    jpegs.append(np.frombuffer(f.read(), dtype=np.uint8))
+                readable.append(np.ones(1, dtype=np.int32))
+            except OSError:
+                jpegs.append(_EMPTY)
+                readable.append(np.zeros(1, dtype=np.int32))
+            index.append(np.array([i], dtype=np.int64))
+        return jpegs, index, readable
 
 
 class DaliEngine:
     name = "dali"
 
-    def __init__(self, paths, spec: SampleSpec, *, num_threads: int, prefetch: int, pin: bool):
+    def __init__(self, paths, spec: SampleSpec, *, num_threads: int, prefetch: int, pin: bool,
+                 batch_size: int):
         load_operator()  # raises OperatorBuildError with what to install
         self.paths = paths
         self.spec = spec
+        self.pin = bool(pin)
+        self.batch_size = int(batch_size)
+        self.source = _EpochSource(paths)
         self.num_threads = max(1, int(num_threads))
         self.prefetch = max(1, int(prefetch))
-        self.pin = bool(pin)
+        self.pipe = self._pipeline(self.num_threads, self.prefetch)
+        self._started = False
 
-    def _pipeline(self, files, index, batch_size):
+    def _pipeline(self, num_threads, prefetch):
         from nvidia.dali import fn, pipeline_def
 
         s = self.spec
+        source = self.source
 
-        @pipeline_def(batch_size=batch_size, num_threads=self.num_threads, device_id=None,
-                      prefetch_queue_depth=self.prefetch, seed=0)
+        @pipeline_def(batch_size=self.batch_size, num_threads=num_threads, device_id=None,
+                      prefetch_queue_depth=prefetch, seed=0)
         def pipe():
-            jpegs, idx = fn.readers.file(files=files, labels=index, random_shuffle=False,
-                                         pad_last_batch=True, name="reader")
+            jpegs, index, readable = fn.external_source(source=source, num_outputs=3, batch=True)
             x, status = fn.freqload.jpeg_to_dct(
                 jpegs, mask=list(s.indices), size=[s.out_h, s.out_w], chroma=s.chroma,
                 dequantize=s.dequantize, strict=s.strict, max_pixels=s.max_pixels,
                 on_error="flag")
-            return x, status, idx
+            return x, status, index, readable
 
-        p = pipe()
-        p.build()
-        return p
+        return pipe()
 
     def batches(self, batches: list[np.ndarray]):
         if not batches:
             return
-        order = np.concatenate(batches)
-        batch_size = max(len(b) for b in batches)
-        files = [self.paths[i] for i in order]
-        pipe = self._pipeline(files, [int(i) for i in order], batch_size)
         s = self.spec
-        try:
-            for b in batches:
-                x, status, idx = pipe.run()
-                host = torch.empty((batch_size, s.channels, s.out_h, s.out_w), dtype=torch.int16,
-                                   pin_memory=self.pin)
-                x.copy_to_external(ctypes.c_void_p(host.data_ptr()))
-                got = np.asarray(idx.as_array(), dtype=np.int64).reshape(-1)[:len(b)]
-                if not np.array_equal(got, b):  # the reader's order is ours by construction
-                    raise RuntimeError("DALI reader returned samples out of order")
-                st = np.asarray(status.as_array(), dtype=np.int32).reshape(-1)[:len(b)]
-                yield HostBatch(host[:len(b)], got, st)
-        finally:
-            del pipe
+        if self._started == "abandoned":
+            # an epoch left early still has batches queued: start a clean pipeline
+            del self.pipe
+            self.pipe = self._pipeline(self.num_threads, self.prefetch)
+            self._started = False
+        self.source.start(batches)
+        if self._started:
+            self.pipe.reset()
+        else:
+            self.pipe.build()
+        self._started = "abandoned"  # until the epoch runs to its end
+        while True:
+            try:
+                x, status, index, readable = self.pipe.run()
+            except StopIteration:
+                self._started = True
+                return
+            n = len(x)
+            host = torch.empty((n, s.channels, s.out_h, s.out_w), dtype=torch.int16,
+                               pin_memory=self.pin)
+            x.copy_to_external(ctypes.c_void_p(host.data_ptr()))
+            idx = np.asarray(index.as_array(), dtype=np.int64).reshape(-1)
+            st = np.asarray(status.as_array(), dtype=np.int32).reshape(-1).copy()
+            st[np.asarray(readable.as_array()).reshape(-1) == 0] = UNREADABLE
+            yield HostBatch(host, idx, st)
