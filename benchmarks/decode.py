@@ -23,46 +23,11 @@ import argparse
 import io
 import json
 import os
-import shlex
-import subprocess
 import sys
 import threading
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-DEFAULT_DIR = os.path.join(HERE, "..", "..", "shared", "data", "photos", "imagenet-sample-500")
-
-
-def list_jpegs(root: str) -> list[str]:
-    out = []
-    for d, _, names in os.walk(root):
-        out += [os.path.join(d, n) for n in names if n.lower().endswith((".jpg", ".jpeg"))]
-    return sorted(out)
-
-
-def build_raw_reader() -> str:
-    """Compile raw_read.c against libjpeg (pkg-config) into benchmarks/.build."""
-    out_dir = os.path.join(HERE, ".build")
-    exe = os.path.join(out_dir, "raw_read")
-    src = os.path.join(HERE, "raw_read.c")
-    if os.path.exists(exe) and os.path.getmtime(exe) >= os.path.getmtime(src):
-        return exe
-    os.makedirs(out_dir, exist_ok=True)
-    try:
-        flags = shlex.split(subprocess.run(["pkg-config", "--cflags", "--libs", "libjpeg"],
-                                           check=True, capture_output=True, text=True).stdout)
-    except (OSError, subprocess.CalledProcessError):
-        flags = ["-ljpeg"]
-    cc = os.environ.get("CC", "cc")
-    subprocess.run([cc, "-O2", "-o", exe, src, *flags, "-lpthread"], check=True)
-    return exe
-
-
-def run_raw(exe: str, files: list[str], threads: int, seconds: float) -> float:
-    out = subprocess.run([exe, str(threads), str(seconds), *files], check=True,
-                         capture_output=True, text=True).stdout.split()
-    return int(out[0]) / float(out[1])
-
+from _common import build_raw_reader, default_folder, list_jpegs, run_raw
 
 def run_threads(fn, blobs: list[bytes], threads: int, seconds: float) -> float:
     """img/s of fn(blob) over `blobs`, round-robin per thread, for `seconds`."""
@@ -105,15 +70,7 @@ def main(argv=None) -> int:
     import freqload
     from PIL import Image
 
-    root = args.dir
-    if root is None:
-        if os.path.isdir(DEFAULT_DIR):
-            root = DEFAULT_DIR
-        else:
-            from freqload.synthetic import make_jpeg_folder
-            print("../shared/data is absent: using synthetic ImageNet-sized JPEGs",
-                  file=sys.stderr)
-            root = make_jpeg_folder(count=200, progress="always")
+    root = args.dir or default_folder()
     files = list_jpegs(root)
     if args.limit:
         files = files[:args.limit]
@@ -145,7 +102,7 @@ def main(argv=None) -> int:
     exe = build_raw_reader()
     results = []
     for threads in args.threads:
-        rates = {"raw-libjpeg": run_raw(exe, kept, threads, args.seconds)}
+        rates = {"raw-libjpeg": run_raw(exe, kept, threads, args.seconds)[0]}
         for name, fn in pipelines.items():
             for b in blobs[:20]:  # warm-up
                 fn(b)

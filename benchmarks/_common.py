@@ -1,0 +1,63 @@
+"""Helpers the benchmark scripts share: the data folder, the raw libjpeg reader, CPU time."""
+from __future__ import annotations
+
+import os
+import resource
+import shlex
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DEFAULT_DIR = os.path.join(HERE, "..", "..", "shared", "data", "photos", "imagenet-sample-500")
+
+
+def list_jpegs(root: str) -> list[str]:
+    out = []
+    for d, dirs, names in os.walk(root):
+        dirs.sort()
+        out += [os.path.join(d, n) for n in sorted(names) if n.lower().endswith((".jpg", ".jpeg"))]
+    return out
+
+
+def default_folder() -> str:
+    """../shared/data/photos/imagenet-sample-500, else cached synthetic JPEGs."""
+    if os.path.isdir(DEFAULT_DIR):
+        return DEFAULT_DIR
+    from freqload.synthetic import make_jpeg_folder
+
+    print("../shared/data is absent: using synthetic ImageNet-sized JPEGs", file=sys.stderr)
+    return make_jpeg_folder(count=200, progress="always")
+
+
+def build_raw_reader() -> str:
+    """Compile raw_read.c against libjpeg (pkg-config) into benchmarks/.build."""
+    out_dir = os.path.join(HERE, ".build")
+    exe = os.path.join(out_dir, "raw_read")
+    src = os.path.join(HERE, "raw_read.c")
+    if os.path.exists(exe) and os.path.getmtime(exe) >= os.path.getmtime(src):
+        return exe
+    os.makedirs(out_dir, exist_ok=True)
+    try:
+        flags = shlex.split(subprocess.run(["pkg-config", "--cflags", "--libs", "libjpeg"],
+                                           check=True, capture_output=True, text=True).stdout)
+    except (OSError, subprocess.CalledProcessError):
+        flags = ["-ljpeg"]
+    cc = os.environ.get("CC", "cc")
+    subprocess.run([cc, "-O2", "-o", exe, src, *flags, "-lpthread"], check=True)
+    return exe
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and its reaped children (threads and workers included)."""
+    s = resource.getrusage(resource.RUSAGE_SELF)
+    c = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
+
+
+def run_raw(exe: str, files: list[str], threads: int, seconds: float) -> tuple[float, float]:
+    """(img/s, CPU-ms/img) of libjpeg's own coefficient read in raw_read.c."""
+    c0 = cpu_seconds()
+    out = subprocess.run([exe, str(threads), str(seconds), *files], check=True,
+                         capture_output=True, text=True).stdout.split()
+    images, elapsed = int(out[0]), float(out[1])
+    return images / elapsed, (cpu_seconds() - c0) * 1e3 / images

@@ -1,0 +1,155 @@
+#!/usr/bin/env python
+"""Loader throughput: DCTLoader (DALI and torch engines) against DALI's CPU RGB recipe.
+
+One run, same files, same thread count (default 2), batches of 64:
+
+  raw-libjpeg        libjpeg's own coefficient read (benchmarks/raw_read.c), the ceiling
+  dct24-dali         DCTLoader(engine="dali", mask="dctnet24", size=(56, 56)), int16 batches
+                     as they cross to the device (normalize=False)
+  dct24-dali+float   the same with float32 conversion (normalize=None); on a GPU machine
+                     this step runs on the device, here on the CPU
+  dct24-torch        DCTLoader(engine="torch"), int16 batches, num_threads worker processes
+  rgb-dali-cpu       DALI's CPU ImageNet training recipe: file reader, CPU image decoder,
+                     random_resized_crop 224, crop_mirror_normalize (random flip, float32 CHW)
+
+Each row runs whole epochs for at least --seconds; the file list is repeated --repeat
+times per epoch so epoch boundaries do not dominate on a small folder. Reports img/s,
+CPU-ms/img (process + worker CPU time over images) and bytes per sample handed over.
+
+    python benchmarks/loader.py [DIR] [--seconds 8] [--threads 2] [--json out.json]
+"""
+from __future__ import annotations
+
+import argparse
+import ctypes
+import json
+import os
+import sys
+import time
+import warnings
+
+from _common import build_raw_reader, cpu_seconds, default_folder, list_jpegs, run_raw
+
+
+def run_loader(loader, seconds: float) -> tuple[float, float, int]:
+    """(img/s, CPU-ms/img, bytes/sample) over whole epochs lasting >= seconds."""
+    for _ in loader:  # warm-up epoch (pipeline build, operator load, page cache)
+        pass
+    c0, t0, n = cpu_seconds(), time.perf_counter(), 0
+    while time.perf_counter() - t0 < seconds:
+        for x, y in loader:
+            n += len(y)
+    elapsed = time.perf_counter() - t0
+    return n / elapsed, (cpu_seconds() - c0) * 1e3 / n, loader.bytes_per_sample
+
+
+def run_rgb_dali(files, threads: int, batch: int, seconds: float):
+    """DALI's CPU RGB training recipe, outputs copied into torch tensors as a loader does."""
+    import torch
+    from nvidia.dali import fn, pipeline_def, types
+
+    @pipeline_def(batch_size=batch, num_threads=threads, device_id=None, seed=0,
+                  prefetch_queue_depth=2)
+    def pipe():
+        jpegs, labels = fn.readers.file(files=files, labels=list(range(len(files))),
+                                        random_shuffle=True, name="reader")
+        images = fn.decoders.image(jpegs, device="cpu", output_type=types.RGB)
+        images = fn.random_resized_crop(images, size=224)
+        images = fn.crop_mirror_normalize(
+            images, dtype=types.FLOAT, output_layout="CHW", mirror=fn.random.coin_flip(),
+            mean=[0.485 * 255, 0.456 * 255, 0.406 * 255], std=[0.229 * 255, 0.224 * 255, 0.225 * 255])
+        return images, labels
+
+    p = pipe()
+    p.build()
+
+    def one_batch():
+        images, labels = p.run()
+        out = torch.empty((len(images), 3, 224, 224), dtype=torch.float32)
+        images.copy_to_external(ctypes.c_void_p(out.data_ptr()))
+        return len(images)
+
+    for _ in range(3):
+        one_batch()
+    c0, t0, n = cpu_seconds(), time.perf_counter(), 0
+    while time.perf_counter() - t0 < seconds:
+        n += one_batch()
+    elapsed = time.perf_counter() - t0
+    return n / elapsed, (cpu_seconds() - c0) * 1e3 / n, 3 * 224 * 224 * 4
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("dir", nargs="?", help="folder of JPEGs (searched recursively)")
+    ap.add_argument("--seconds", type=float, default=8.0, help="per row (default 8)")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--repeat", type=int, default=4, help="file list repeats per epoch")
+    ap.add_argument("--rows", nargs="+",
+                    default=["raw-libjpeg", "dct24-dali", "dct24-dali+float", "dct24-torch",
+                             "rgb-dali-cpu"])
+    ap.add_argument("--json", metavar="PATH")
+    args = ap.parse_args(argv)
+
+    import freqload
+
+    root = args.dir or default_folder()
+    files = []
+    for f in list_jpegs(root):
+        try:
+            freqload.read_header(f)
+            files.append(f)
+        except freqload.FreqloadError as e:
+            print(f"skipping {f}: {e}", file=sys.stderr)
+    source = [(f, i) for i, f in enumerate(files)] * args.repeat
+    print(f"{len(files)} JPEGs from {os.path.relpath(root)} (x{args.repeat} per epoch), "
+          f"{args.threads} threads, batch {args.batch_size}, >= {args.seconds:g} s per row",
+          file=sys.stderr)
+
+    def loader(engine, normalize):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return freqload.DCTLoader(source, batch_size=args.batch_size, mask="dctnet24",
+                                      size=(56, 56), shuffle=True, engine=engine,
+                                      num_threads=args.threads, normalize=normalize,
+                                      device="cpu")
+
+    rows = {}
+    for name in args.rows:
+        print(f"  {name} ...", file=sys.stderr, flush=True)
+        if name == "raw-libjpeg":
+            rate, cpu = run_raw(build_raw_reader(), files, args.threads, args.seconds)
+            rows[name] = (rate, cpu, None)
+        elif name == "dct24-dali":
+            rows[name] = run_loader(loader("dali", False), args.seconds)
+        elif name == "dct24-dali+float":
+            rows[name] = run_loader(loader("dali", None), args.seconds)
+        elif name == "dct24-torch":
+            rows[name] = run_loader(loader("torch", False), args.seconds)
+        elif name == "rgb-dali-cpu":
+            rows[name] = run_rgb_dali(files * args.repeat, args.threads, args.batch_size,
+                                      args.seconds)
+        else:
+            ap.error(f"unknown row {name}")
+
+    raw = rows.get("raw-libjpeg", (None,))[0]
+    rgb = rows.get("rgb-dali-cpu", (None,))[0]
+    print(f"\n{'pipeline':18s} {'img/s':>8s} {'CPU-ms/img':>10s} {'bytes/sample':>12s} "
+          f"{'vs raw':>7s} {'vs rgb-dali-cpu':>15s}")
+    results = []
+    for name, (rate, cpu, nbytes) in rows.items():
+        vs_raw = rate / raw if raw else float("nan")
+        vs_rgb = rate / rgb if rgb else float("nan")
+        b = f"{nbytes:,}" if nbytes else "-"
+        print(f"{name:18s} {rate:8.1f} {cpu:10.2f} {b:>12s} {vs_raw:7.3f} {vs_rgb:15.2f}")
+        results.append({"pipeline": name, "img_per_s": rate, "cpu_ms_per_img": cpu,
+                        "bytes_per_sample": nbytes, "vs_raw": vs_raw, "vs_rgb_dali_cpu": vs_rgb})
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"dir": os.path.abspath(root), "files": len(files), "threads": args.threads,
+                       "results": results}, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
