@@ -70,7 +70,8 @@ class BuildExt(build_ext):
         libs = pkg_config("--libs") or ["-ljpeg"]
         for ext in self.extensions:
             ext.extra_compile_args += cflags + ["-O3", "-std=c99", "-D_GNU_SOURCE",
-                                                "-fvisibility=hidden", "-Wall"]
+                                                "-fvisibility=hidden", "-Wall",
+                                                "-ffp-contract=off"]
             archive = next((a for a in static_archive_candidates()
                             if archive_links_into_shared_object(cc, a, cflags)), None)
             if archive:

@@ -132,6 +132,7 @@ def operator_path() -> str:
             for rel in _C_SOURCES:
                 obj = os.path.join(tmp, os.path.basename(rel) + ".o")
                 _run([cc, "-O3", "-fPIC", "-std=c99", "-D_GNU_SOURCE", "-fvisibility=hidden",
+                      "-ffp-contract=off",
                       *jpeg_cflags, "-c", os.path.join(_NATIVE, rel), "-o", obj])
                 objs.append(obj)
             for rel in _CXX_SOURCES:

@@ -264,6 +264,17 @@ static fl_status write_upsampled(const fl_coef_view *v, const selection *s,
   return FL_OK;
 }
 
+void fl_upsample_tables(int f, float A[4][8][8], float P[4][8], float N[4][8],
+                        float first[8], float last[8]) {
+  pthread_once(&tables_once, build_tables);
+  if (f < 1 || f > MAX_FACTOR) f = 1;
+  memcpy(A, up_tables[f - 1].A, sizeof up_tables[f - 1].A);
+  memcpy(P, up_tables[f - 1].P, sizeof up_tables[f - 1].P);
+  memcpy(N, up_tables[f - 1].N, sizeof up_tables[f - 1].N);
+  memcpy(first, edge_first, sizeof edge_first);
+  memcpy(last, edge_last, sizeof edge_last);
+}
+
 fl_status fl_to_channels(const fl_coef_view *comps, int num_components,
                          const uint8_t *component, const uint8_t *coef,
                          int count, int dequantize, int chroma, const fl_out *out,

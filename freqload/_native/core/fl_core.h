@@ -186,6 +186,59 @@ fl_status fl_sample_channels(const fl_coef_view *comps, int num_components,
                              const fl_channel_spec *spec, int16_t *out,
                              char *message, size_t message_size);
 
+/* ---- regroup on the device: the sample's planes at native resolution ---- */
+
+enum { FL_PLANES_NONE = 0, FL_PLANES_CHANNELS = 1, FL_PLANES_COEFS = 2 };
+
+typedef struct {
+  int kind;       /* FL_PLANES_CHANNELS: the selected channels of this component
+                   * on its own cropped grid (luma: the window), dequantised as
+                   * fl_to_channels writes them; FL_PLANES_COEFS: all 64 quantised
+                   * coefficients, channels first, for DCT-domain upsampling;
+                   * FL_PLANES_NONE: nothing (greyscale chroma, no channel selected) */
+  int count;      /* planes */
+  int h, w;       /* their grid, in blocks */
+  int fv, fh;     /* luma blocks per block of this component */
+  size_t offset;  /* first element in the payload */
+} fl_plane_group;
+
+typedef struct {
+  fl_window window;
+  int num_components;
+  fl_plane_group group[3];
+  uint16_t quant[3][64];
+  size_t total; /* payload elements written */
+} fl_planes_layout;
+
+/* A layout as FL_LAYOUT_INTS int32, the form both fronts hand to Python:
+ * [y0, x0, rows, cols, dy, dx, num_components, total,
+ *  then per component c < 3: kind, count, h, w, fv, fh, offset,
+ *  then the 3 x 64 quant tables]. */
+#define FL_LAYOUT_INTS (8 + 3 * 7 + 3 * 64)
+void fl_layout_pack(const fl_planes_layout *layout, int32_t *out);
+
+/* Elements fl_sample_planes may write for spec (an upper bound). */
+size_t fl_planes_capacity(const fl_channel_spec *spec);
+
+/* What fl_sample_channels would compute, before chroma alignment: the
+ * components cropped to the same window, written into `out` (up to
+ * `capacity` int16) and described by `layout`, so that aligning and masking
+ * can finish on another device (freqload/regroup.py) with identical results. */
+fl_status fl_sample_planes(const fl_coef_view *comps, int num_components,
+                           const fl_channel_spec *spec, int16_t *out, size_t capacity,
+                           fl_planes_layout *layout, char *message, size_t message_size);
+
+/* JPEG bytes -> fl_sample_planes in one call (as fl_decode_channels). */
+fl_status fl_decode_planes(fl_decoder *d, const uint8_t *data, size_t size,
+                           const fl_options *opts, const fl_channel_spec *spec, int16_t *out,
+                           size_t capacity, fl_planes_layout *layout, fl_info *info);
+
+/* The tables of FL_CHROMA_DCT for factor f (1..4), as float: A[j][u][r],
+ * P[j][u], N[j][u] for output block j < f, and the first/last sample of a
+ * block from its coefficients. */
+void fl_upsample_tables(int f, float A[4][8][8], float P[4][8], float N[4][8],
+                        float first[8], float last[8]);
+
 /* JPEG bytes -> int16 [count, out_h, out_w] in one call: header (limits and
  * support checks from opts), entropy decode into the decoder's own reused
  * planes, fl_sample_channels. `info` (may be NULL) receives the header. */

@@ -43,32 +43,29 @@ fl_window fl_centre_window(int h8, int w8, int out_h, int out_w, int align_y,
   return w;
 }
 
-fl_status fl_sample_channels(const fl_coef_view *comps, int num_components,
-                             const fl_channel_spec *spec, int16_t *out,
-                             char *message, size_t message_size) {
-  fl_coef_view view[3];
-  fl_window win;
-  fl_out o;
+/* The luma window for spec, and each component cropped to it (chroma blocks
+ * whole): view[c], with its factors to the luma grid in fv[c], fh[c]. */
+static fl_status crop_views(const fl_coef_view *comps, int num_components,
+                            const fl_channel_spec *spec, fl_coef_view *view, int *fv, int *fh,
+                            fl_window *win, char *message, size_t message_size) {
   int ay = 1, ax = 1, c;
   if (num_components < 1 || num_components > 3 || spec->out_h < 1 || spec->out_w < 1) {
     snprintf(message, message_size, "need 1 to 3 components and an output of at least 1x1 blocks");
     return FL_ERR_ARGUMENT;
   }
-  /* an MCU in luma blocks: the crop must not split a chroma block */
-  for (c = 1; c < num_components; c++) {
-    int fv = comps[c].v_samp > 0 ? comps[0].v_samp / comps[c].v_samp : 1;
-    int fh = comps[c].h_samp > 0 ? comps[0].h_samp / comps[c].h_samp : 1;
-    if (fv > 0) ay = ay / gcd(ay, fv) * fv;
-    if (fh > 0) ax = ax / gcd(ax, fh) * fh;
-  }
-  win = fl_centre_window(comps[0].blocks_h, comps[0].blocks_w, spec->out_h, spec->out_w, ay, ax);
   for (c = 0; c < num_components; c++) {
-    int fv = comps[c].v_samp > 0 && comps[0].v_samp >= comps[c].v_samp
-                 ? comps[0].v_samp / comps[c].v_samp : 1;
-    int fh = comps[c].h_samp > 0 && comps[0].h_samp >= comps[c].h_samp
-                 ? comps[0].h_samp / comps[c].h_samp : 1;
-    int cy0 = win.y0 / fv, cx0 = win.x0 / fh;
-    int ch = (win.rows + fv - 1) / fv, cw = (win.cols + fh - 1) / fh;
+    fv[c] = comps[c].v_samp > 0 && comps[0].v_samp >= comps[c].v_samp
+                ? comps[0].v_samp / comps[c].v_samp : 1;
+    fh[c] = comps[c].h_samp > 0 && comps[0].h_samp >= comps[c].h_samp
+                ? comps[0].h_samp / comps[c].h_samp : 1;
+    /* an MCU in luma blocks: the crop must not split a chroma block */
+    ay = ay / gcd(ay, fv[c]) * fv[c];
+    ax = ax / gcd(ax, fh[c]) * fh[c];
+  }
+  *win = fl_centre_window(comps[0].blocks_h, comps[0].blocks_w, spec->out_h, spec->out_w, ay, ax);
+  for (c = 0; c < num_components; c++) {
+    int cy0 = win->y0 / fv[c], cx0 = win->x0 / fh[c];
+    int ch = (win->rows + fv[c] - 1) / fv[c], cw = (win->cols + fh[c] - 1) / fh[c];
     view[c] = comps[c];
     if (cy0 >= comps[c].blocks_h) cy0 = comps[c].blocks_h - 1;
     if (cx0 >= comps[c].blocks_w) cx0 = comps[c].blocks_w - 1;
@@ -78,6 +75,19 @@ fl_status fl_sample_channels(const fl_coef_view *comps, int num_components,
     view[c].blocks_h = ch;
     view[c].blocks_w = cw;
   }
+  return FL_OK;
+}
+
+fl_status fl_sample_channels(const fl_coef_view *comps, int num_components,
+                             const fl_channel_spec *spec, int16_t *out,
+                             char *message, size_t message_size) {
+  fl_coef_view view[3];
+  int fv[3], fh[3];
+  fl_window win;
+  fl_out o;
+  fl_status st = crop_views(comps, num_components, spec, view, fv, fh, &win, message,
+                            message_size);
+  if (st != FL_OK) return st;
   if (win.rows < spec->out_h || win.cols < spec->out_w)
     memset(out, 0, (size_t)spec->count * spec->out_h * spec->out_w * sizeof(int16_t));
   o.data = out + (ptrdiff_t)win.dy * spec->out_w + win.dx;
@@ -87,52 +97,184 @@ fl_status fl_sample_channels(const fl_coef_view *comps, int num_components,
                         spec->dequantize, spec->chroma, &o, message, message_size);
 }
 
-fl_status fl_decode_channels(fl_decoder *d, const uint8_t *data, size_t size,
-                             const fl_options *opts, const fl_channel_spec *spec,
-                             int16_t *out, fl_info *info_out) {
+size_t fl_planes_capacity(const fl_channel_spec *spec) {
+  /* luma channels at full size, and per chroma component the larger of its
+   * channels at full size or all 64 coefficients at half size (the most a
+   * subsampled component can need) */
+  size_t hw = (size_t)spec->out_h * spec->out_w, total = 0, n[3] = {0, 0, 0};
+  int i, c;
+  for (i = 0; i < spec->count; i++)
+    if (spec->component[i] < 3) n[spec->component[i]]++;
+  total = n[0] * hw;
+  for (c = 1; c < 3; c++) {
+    size_t half = 64 * (size_t)((spec->out_h + 1) / 2) * spec->out_w;
+    size_t alt = 64 * (size_t)spec->out_h * ((spec->out_w + 1) / 2);
+    size_t coefs = half > alt ? half : alt;
+    total += n[c] == 0 ? 0 : (n[c] * hw > coefs ? n[c] * hw : coefs);
+  }
+  return total;
+}
+
+fl_status fl_sample_planes(const fl_coef_view *comps, int num_components,
+                           const fl_channel_spec *spec, int16_t *out, size_t capacity,
+                           fl_planes_layout *layout, char *message, size_t message_size) {
+  fl_coef_view view[3];
+  int fv[3], fh[3], c, i, k;
+  size_t offset = 0;
+  fl_status st = crop_views(comps, num_components, spec, view, fv, fh, &layout->window, message,
+                            message_size);
+  if (st != FL_OK) return st;
+  layout->num_components = num_components;
+  for (c = 0; c < 3; c++) {
+    fl_plane_group *g = &layout->group[c];
+    uint8_t zero[64], coef[64];
+    int n = 0;
+    memset(g, 0, sizeof *g);
+    for (i = 0; i < spec->count; i++)
+      if (spec->component[i] == c) {
+        zero[n] = 0;
+        coef[n++] = spec->coef[i];
+      }
+    if (c >= num_components || n == 0) continue; /* greyscale chroma / nothing selected */
+    g->fv = fv[c];
+    g->fh = fh[c];
+    g->h = c == 0 ? layout->window.rows : view[c].blocks_h;
+    g->w = c == 0 ? layout->window.cols : view[c].blocks_w;
+    g->offset = offset;
+    for (k = 0; k < 64; k++) layout->quant[c][k] = comps[c].quant[k];
+    if (c == 0 || (fv[c] == 1 && fh[c] == 1) || spec->chroma == FL_CHROMA_NEAREST) {
+      /* the selected channels on the component's own (cropped) grid */
+      fl_coef_view v = view[c];
+      fl_out o;
+      g->kind = FL_PLANES_CHANNELS;
+      g->count = n;
+      if (c == 0) {
+        v.blocks_h = layout->window.rows;
+        v.blocks_w = layout->window.cols;
+      }
+      v.h_samp = v.v_samp = 1;
+      if (offset + (size_t)n * g->h * g->w > capacity) goto full;
+      o.data = out + offset;
+      o.plane_stride = (ptrdiff_t)g->h * g->w;
+      o.row_stride = g->w;
+      st = fl_to_channels(&v, 1, zero, coef, n, spec->dequantize, FL_CHROMA_NEAREST, &o,
+                          message, message_size);
+      if (st != FL_OK) return st;
+    } else {
+      /* all 64 quantised coefficients, channels first, for the device to upsample */
+      int y, x;
+      g->kind = FL_PLANES_COEFS;
+      g->count = 64;
+      if (offset + (size_t)64 * g->h * g->w > capacity) goto full;
+      for (y = 0; y < g->h; y++) {
+        const int16_t *row = view[c].data + (ptrdiff_t)y * view[c].row_stride;
+        for (x = 0; x < g->w; x++)
+          for (k = 0; k < 64; k++)
+            out[offset + ((size_t)k * g->h + y) * g->w + x] = row[(ptrdiff_t)x * 64 + k];
+      }
+    }
+    offset += (size_t)g->count * g->h * g->w;
+  }
+  layout->total = offset;
+  return FL_OK;
+full:
+  snprintf(message, message_size, "planes need more than the %zu elements given", capacity);
+  return FL_ERR_ARGUMENT;
+}
+
+void fl_layout_pack(const fl_planes_layout *l, int32_t *out) {
+  int c, k, i = 0;
+  out[i++] = l->window.y0;
+  out[i++] = l->window.x0;
+  out[i++] = l->window.rows;
+  out[i++] = l->window.cols;
+  out[i++] = l->window.dy;
+  out[i++] = l->window.dx;
+  out[i++] = l->num_components;
+  out[i++] = (int32_t)l->total;
+  for (c = 0; c < 3; c++) {
+    const fl_plane_group *g = &l->group[c];
+    out[i++] = g->kind;
+    out[i++] = g->count;
+    out[i++] = g->h;
+    out[i++] = g->w;
+    out[i++] = g->fv;
+    out[i++] = g->fh;
+    out[i++] = (int32_t)g->offset;
+  }
+  for (c = 0; c < 3; c++)
+    for (k = 0; k < 64; k++) out[i++] = l->quant[c][k];
+}
+
+/* header, entropy decode into the decoder's planes, views with quant tables */
+static fl_status decode_views(fl_decoder *d, const uint8_t *data, size_t size,
+                              const fl_options *opts, fl_info *info, fl_coef_view *views,
+                              uint16_t quant[3][64]) {
   fl_options o = opts ? *opts : (fl_options){0, 1, 1};
-  fl_info info;
   fl_plane planes[3];
-  fl_coef_view views[3];
-  uint16_t quant[3][64];
   size_t total = 0, offset = 0;
   int16_t *base;
   fl_status st;
   int c;
   o.require_coefficients = 1; /* at most 3 components from here on */
-  st = fl_begin(d, data, size, &o, &info);
-  if (info_out) *info_out = info;
+  st = fl_begin(d, data, size, &o, info);
   if (st != FL_OK) return st;
-  for (c = 0; c < info.num_components; c++)
-    total += (size_t)info.comp[c].alloc_blocks_h * info.comp[c].alloc_blocks_w * 64;
+  for (c = 0; c < info->num_components; c++)
+    total += (size_t)info->comp[c].alloc_blocks_h * info->comp[c].alloc_blocks_w * 64;
   base = fl_decoder_scratch(d, total);
   if (base == NULL) {
     fl_end(d);
     snprintf(fl_decoder_message_buffer(d), FL_MESSAGE_MAX, "out of memory");
     return FL_ERR_NOMEM;
   }
-  for (c = 0; c < info.num_components; c++) {
-    const fl_component *ci = &info.comp[c];
+  for (c = 0; c < info->num_components; c++) {
+    const fl_component *ci = &info->comp[c];
     planes[c].data = base + offset;
     planes[c].rows = ci->alloc_blocks_h;
     planes[c].cols = ci->alloc_blocks_w;
     planes[c].row_stride = (ptrdiff_t)ci->alloc_blocks_w * 64;
     offset += (size_t)ci->alloc_blocks_h * ci->alloc_blocks_w * 64;
   }
-  st = fl_read_coefficients(d, planes, info.num_components, quant);
-  if (st == FL_OK) {
-    for (c = 0; c < info.num_components; c++) {
-      views[c].data = planes[c].data;
-      views[c].row_stride = planes[c].row_stride;
-      views[c].blocks_h = info.comp[c].blocks_h;
-      views[c].blocks_w = info.comp[c].blocks_w;
-      views[c].h_samp = info.comp[c].h_samp;
-      views[c].v_samp = info.comp[c].v_samp;
-      views[c].quant = quant[c];
-    }
+  st = fl_read_coefficients(d, planes, info->num_components, quant);
+  if (st != FL_OK) return st;
+  for (c = 0; c < info->num_components; c++) {
+    views[c].data = planes[c].data;
+    views[c].row_stride = planes[c].row_stride;
+    views[c].blocks_h = info->comp[c].blocks_h;
+    views[c].blocks_w = info->comp[c].blocks_w;
+    views[c].h_samp = info->comp[c].h_samp;
+    views[c].v_samp = info->comp[c].v_samp;
+    views[c].quant = quant[c];
+  }
+  return FL_OK;
+}
+
+fl_status fl_decode_channels(fl_decoder *d, const uint8_t *data, size_t size,
+                             const fl_options *opts, const fl_channel_spec *spec,
+                             int16_t *out, fl_info *info_out) {
+  fl_info info;
+  fl_coef_view views[3];
+  uint16_t quant[3][64];
+  fl_status st = decode_views(d, data, size, opts, &info, views, quant);
+  if (info_out) *info_out = info;
+  if (st == FL_OK)
     st = fl_sample_channels(views, info.num_components, spec, out,
                             fl_decoder_message_buffer(d), FL_MESSAGE_MAX);
-  }
+  fl_decoder_trim_scratch(d, FL_SCRATCH_KEEP);
+  return st;
+}
+
+fl_status fl_decode_planes(fl_decoder *d, const uint8_t *data, size_t size,
+                           const fl_options *opts, const fl_channel_spec *spec, int16_t *out,
+                           size_t capacity, fl_planes_layout *layout, fl_info *info_out) {
+  fl_info info;
+  fl_coef_view views[3];
+  uint16_t quant[3][64];
+  fl_status st = decode_views(d, data, size, opts, &info, views, quant);
+  if (info_out) *info_out = info;
+  if (st == FL_OK)
+    st = fl_sample_planes(views, info.num_components, spec, out, capacity, layout,
+                          fl_decoder_message_buffer(d), FL_MESSAGE_MAX);
   fl_decoder_trim_scratch(d, FL_SCRATCH_KEEP);
   return st;
 }

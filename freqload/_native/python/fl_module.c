@@ -309,12 +309,69 @@ done:
   return result;
 }
 
+/* decode_planes(data, max_pixels, strict, component, coef, dequantize, chroma, out_h, out_w,
+ *               payload, layout) -> (warnings, first warning, width, height)
+ * payload: writable int16 buffer (>= planes_capacity), layout: writable int32 [LAYOUT_INTS] */
+static PyObject *Decoder_decode_planes(DecoderObject *self, PyObject *args) {
+  Py_buffer data, comp, coef, payload, layout;
+  unsigned long long max_pixels;
+  int strict, dequantize, chroma;
+  fl_channel_spec spec;
+  fl_options opts;
+  fl_info info;
+  fl_planes_layout l;
+  fl_status st = FL_OK;
+  PyObject *result = NULL;
+  if (!PyArg_ParseTuple(args, "y*Kpy*y*piiiw*w*:decode_planes", &data, &max_pixels, &strict,
+                        &comp, &coef, &dequantize, &chroma, &spec.out_h, &spec.out_w, &payload,
+                        &layout))
+    return NULL;
+  if (comp.len != coef.len || layout.len != FL_LAYOUT_INTS * 4 || spec.out_h < 1 ||
+      spec.out_w < 1) {
+    PyErr_SetString(PyExc_ValueError, "bad channel lists, output size or layout buffer");
+    goto done;
+  }
+  spec.component = (const uint8_t *)comp.buf;
+  spec.coef = (const uint8_t *)coef.buf;
+  spec.count = (int)comp.len;
+  spec.dequantize = dequantize;
+  spec.chroma = chroma;
+  if (enter(self) < 0) goto done;
+  fl_end(self->dec);
+  release_data(self);
+  opts.max_pixels = max_pixels;
+  opts.strict = strict;
+  opts.require_coefficients = 1;
+  Py_BEGIN_ALLOW_THREADS
+  st = fl_decode_planes(self->dec, (const uint8_t *)data.buf, (size_t)data.len, &opts, &spec,
+                        (int16_t *)payload.buf, (size_t)payload.len / 2, &l, &info);
+  if (st == FL_OK) fl_layout_pack(&l, (int32_t *)layout.buf);
+  Py_END_ALLOW_THREADS
+  self->busy = 0;
+  if (st != FL_OK) {
+    raise_status(st, fl_decoder_message(self->dec));
+    goto done;
+  }
+  result = Py_BuildValue("(isii)", fl_decoder_warnings(self->dec), fl_decoder_warning(self->dec),
+                         info.width, info.height);
+done:
+  PyBuffer_Release(&data);
+  PyBuffer_Release(&comp);
+  PyBuffer_Release(&coef);
+  PyBuffer_Release(&payload);
+  PyBuffer_Release(&layout);
+  return result;
+}
+
 static PyMethodDef Decoder_methods[] = {
     {"begin", (PyCFunction)Decoder_begin, METH_VARARGS,
      "begin(data, max_pixels, strict, require_coefficients) -> header tuple"},
     {"fill", (PyCFunction)Decoder_fill, METH_VARARGS,
      "fill(planes) -> (quant tables, warnings, first warning)"},
     {"end", (PyCFunction)Decoder_end, METH_NOARGS, "end the open image"},
+    {"decode_planes", (PyCFunction)Decoder_decode_planes, METH_VARARGS,
+     "decode_planes(data, max_pixels, strict, component, coef, dequantize, chroma, out_h, out_w,"
+     " payload, layout) -> (warnings, first warning, width, height)"},
     {"decode_channels", (PyCFunction)Decoder_decode_channels, METH_VARARGS,
      "decode_channels(data, max_pixels, strict, component, coef, dequantize, chroma, out)"
      " -> (warnings, first warning, width, height)"},
@@ -451,6 +508,78 @@ done_bufs:
   Py_RETURN_NONE;
 }
 
+/* sample_planes(components, sampling, quant, component, coef, dequantize, chroma, out_h, out_w,
+ *               payload, layout): fl_sample_planes on Coefficients arrays */
+static PyObject *py_sample_planes(PyObject *mod, PyObject *args) {
+  PyObject *comps, *sampling, *quants;
+  Py_buffer comp, coef, payload, layout;
+  views_t v;
+  fl_channel_spec spec;
+  fl_planes_layout l;
+  char message[FL_MESSAGE_MAX];
+  int dequantize, chroma, ok = 0;
+  fl_status st;
+  if (!PyArg_ParseTuple(args, "OOOy*y*piiiw*w*:sample_planes", &comps, &sampling, &quants, &comp,
+                        &coef, &dequantize, &chroma, &spec.out_h, &spec.out_w, &payload, &layout))
+    return NULL;
+  if (views_from_python(&v, comps, sampling, quants) < 0) goto done_bufs;
+  if (comp.len != coef.len || layout.len != FL_LAYOUT_INTS * 4) {
+    PyErr_SetString(PyExc_ValueError, "bad channel lists or layout buffer");
+    goto done;
+  }
+  spec.component = (const uint8_t *)comp.buf;
+  spec.coef = (const uint8_t *)coef.buf;
+  spec.count = (int)comp.len;
+  spec.dequantize = dequantize;
+  spec.chroma = chroma;
+  Py_BEGIN_ALLOW_THREADS
+  st = fl_sample_planes(v.views, (int)v.n, &spec, (int16_t *)payload.buf, (size_t)payload.len / 2,
+                        &l, message, sizeof message);
+  if (st == FL_OK) fl_layout_pack(&l, (int32_t *)layout.buf);
+  Py_END_ALLOW_THREADS
+  if (st != FL_OK) {
+    raise_status(st, message);
+    goto done;
+  }
+  ok = 1;
+done:
+  views_release(&v);
+done_bufs:
+  PyBuffer_Release(&comp);
+  PyBuffer_Release(&coef);
+  PyBuffer_Release(&payload);
+  PyBuffer_Release(&layout);
+  if (!ok) return NULL;
+  Py_RETURN_NONE;
+}
+
+static PyObject *py_planes_capacity(PyObject *mod, PyObject *args) {
+  Py_buffer comp;
+  fl_channel_spec spec = {0};
+  size_t n;
+  if (!PyArg_ParseTuple(args, "y*ii:planes_capacity", &comp, &spec.out_h, &spec.out_w)) return NULL;
+  spec.component = (const uint8_t *)comp.buf;
+  spec.count = (int)comp.len;
+  n = fl_planes_capacity(&spec);
+  PyBuffer_Release(&comp);
+  return PyLong_FromSize_t(n);
+}
+
+static PyObject *py_upsample_tables(PyObject *mod, PyObject *args) {
+  int f;
+  float A[4][8][8], P[4][8], N[4][8], first[8], last[8];
+  if (!PyArg_ParseTuple(args, "i:upsample_tables", &f)) return NULL;
+  if (f < 1 || f > 4) {
+    PyErr_SetString(PyExc_ValueError, "factor must be 1..4");
+    return NULL;
+  }
+  fl_upsample_tables(f, A, P, N, first, last);
+  return Py_BuildValue("(y#y#y#y#y#)", (const char *)A, (Py_ssize_t)sizeof A, (const char *)P,
+                       (Py_ssize_t)sizeof P, (const char *)N, (Py_ssize_t)sizeof N,
+                       (const char *)first, (Py_ssize_t)sizeof first, (const char *)last,
+                       (Py_ssize_t)sizeof last);
+}
+
 static PyObject *py_libjpeg_version(PyObject *mod, PyObject *unused) {
   return PyUnicode_FromString(fl_libjpeg_version());
 }
@@ -459,6 +588,11 @@ static PyMethodDef module_methods[] = {
     {"to_channels", py_to_channels, METH_VARARGS,
      "to_channels(components, sampling, quant, component, coef, dequantize, chroma, out, sized)"},
     {"libjpeg_version", py_libjpeg_version, METH_NOARGS, "libjpeg build in use"},
+    {"sample_planes", py_sample_planes, METH_VARARGS, "fl_sample_planes on coefficient arrays"},
+    {"planes_capacity", py_planes_capacity, METH_VARARGS,
+     "planes_capacity(component_bytes, out_h, out_w) -> int16 elements"},
+    {"upsample_tables", py_upsample_tables, METH_VARARGS,
+     "upsample_tables(f) -> float32 bytes of A [4,8,8], P [4,8], N [4,8], first [8], last [8]"},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef module_def = {PyModuleDef_HEAD_INIT, "freqload._core",
@@ -487,5 +621,6 @@ PyMODINIT_FUNC PyInit__core(void) {
   }
   PyModule_AddIntConstant(m, "CHROMA_DCT", FL_CHROMA_DCT);
   PyModule_AddIntConstant(m, "CHROMA_NEAREST", FL_CHROMA_NEAREST);
+  PyModule_AddIntConstant(m, "LAYOUT_INTS", FL_LAYOUT_INTS);
   return m;
 }
