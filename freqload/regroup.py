@@ -60,6 +60,7 @@ class DeviceRegroup:
         self.select = [(np.nonzero(comp == c)[0], coef[comp == c].astype(np.int64))
                        for c in range(3)]
         self._tables = {}
+        self.last_bytes = 0  #: bytes the last call moved to the device itself (quant tables)
 
     def tables(self, f: int, device):
         key = (f, str(device))
@@ -78,6 +79,7 @@ class DeviceRegroup:
         dev = payload.device
         out = torch.zeros((B, s.channels, s.out_h, s.out_w), dtype=torch.int16, device=dev)
         parsed = [parse_layout(layouts[b]) for b in range(B)]
+        self.last_bytes = 0
         for c in range(3):
             chans, coefs = self.select[c]
             if len(chans) == 0:
@@ -102,8 +104,10 @@ class DeviceRegroup:
                     ix = torch.clamp(torch.arange(cols, device=dev) // fh, max=w - 1)
                     vals = planes[:, :, iy][:, :, :, ix]
                 else:
-                    q = torch.as_tensor(layouts[members, 8 + 21 + 64 * c: 8 + 21 + 64 * (c + 1)],
-                                        device=dev).to(torch.float32)
+                    qh = np.ascontiguousarray(
+                        layouts[members, 8 + 21 + 64 * c: 8 + 21 + 64 * (c + 1)], dtype=np.int16)
+                    self.last_bytes += qh.nbytes
+                    q = torch.from_numpy(qh).to(dev).to(torch.float32)
                     vals = self._upsample(planes, q, coefs, fv, fh, rows, cols)
                 out[bidx[:, None], ch[None, :], dy:dy + rows, dx:dx + cols] = vals
         return out

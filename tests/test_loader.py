@@ -298,3 +298,33 @@ def test_an_epoch_left_early_does_not_leak_into_the_next(folder, engine):
     seen = [int(v) for _, y in loader for v in y]
     expect = [int(i) for b in loader.sampler.batches(1) for i in b]
     assert seen == expect
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("chroma", ["dct", "nearest"])
+def test_regroup_device_gives_the_cpu_tensors(folder, engine, chroma):
+    runs = {}
+    for regroup in ("cpu", "device"):
+        loader = DCTLoader(folder, batch_size=5, mask="dctnet32", size=(11, 9), engine=engine,
+                           num_threads=2, shuffle=True, seed=4, chroma=chroma, regroup=regroup,
+                           normalize=False)
+        runs[regroup] = (collect(loader), loader.bytes_per_sample)
+    (xc, yc), cpu_bytes = runs["cpu"]
+    (xd, yd), dev_bytes = runs["device"]
+    for a, b in zip(xc, xd):
+        assert torch.equal(a, b)
+    for a, b in zip(yc, yd):
+        assert torch.equal(a, b)
+    assert cpu_bytes == 32 * 11 * 9 * 2
+    assert dev_bytes > 0  # what crossed: planes at native resolution plus quant tables
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_regroup_device_with_error_policies(dirty_folder, engine):
+    out = {}
+    for regroup in ("cpu", "device"):
+        fb = DCTLoader(dirty_folder, batch_size=4, size=(6, 6), engine=engine, num_threads=1,
+                       on_error="fallback", normalize=False, regroup=regroup)
+        out[regroup] = torch.cat(collect(fb)[0])
+        assert (fb.stats.decoded, fb.stats.skipped, fb.stats.fallback) == (6, 1, 1)
+    assert torch.equal(out["cpu"], out["device"])

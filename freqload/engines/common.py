@@ -2,9 +2,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import NamedTuple, Optional
 
 import numpy as np
+
+from .. import _core
+
+#: int32 entries of a planes layout (fl_layout_pack)
+LAYOUT_INTS = _core.LAYOUT_INTS
 
 #: per-sample status codes (the core's fl_status, plus 6 for an unreadable file)
 OK, DECODE_ERROR, UNSUPPORTED, TOO_LARGE, NO_MEMORY, BAD_ARGUMENT, UNREADABLE = range(7)
@@ -20,6 +25,7 @@ class SampleSpec:
     dequantize: bool = True
     strict: bool = True
     max_pixels: int = 0
+    regroup: str = "cpu"  #: "device": ship planes + layouts (freqload.regroup) instead of x
 
     @property
     def channels(self) -> int:
@@ -31,6 +37,11 @@ class SampleSpec:
 
 
 class HostBatch(NamedTuple):
-    x: "torch.Tensor"  #: int16 [b, C, out_h, out_w] on the host (pinned when asked)  # noqa: F821
+    """One batch on the host. regroup="cpu": x is int16 [b, C, out_h, out_w]. regroup="device":
+    x is the samples' planes back to back (int16 [total]), sample k starting at offsets[k],
+    laid out as layouts[k] (int32 [LAYOUT_INTS]) says."""
+    x: "torch.Tensor"  # noqa: F821  (pinned when asked)
     index: np.ndarray  #: int64 [b] sample indices into the loader's dataset
     status: np.ndarray  #: int32 [b], OK or an error code (the sample is zeros then)
+    offsets: Optional[np.ndarray] = None  #: int64 [b] (regroup="device")
+    layouts: Optional[np.ndarray] = None  #: int32 [b, LAYOUT_INTS] (regroup="device")

@@ -16,7 +16,7 @@ import os
 import numpy as np
 import torch
 
-from .common import UNREADABLE, HostBatch, SampleSpec
+from .common import LAYOUT_INTS, UNREADABLE, HostBatch, SampleSpec
 from .dali_build import load_operator
 
 _EMPTY = np.zeros(0, dtype=np.uint8)
@@ -98,11 +98,11 @@ class DaliEngine:
                       prefetch_queue_depth=prefetch, seed=0)
         def pipe():
             jpegs, index, readable = fn.external_source(source=source, num_outputs=3, batch=True)
-            x, status = fn.freqload.jpeg_to_dct(
+            x, status, layout = fn.freqload.jpeg_to_dct(
                 jpegs, mask=list(s.indices), size=[s.out_h, s.out_w], chroma=s.chroma,
                 dequantize=s.dequantize, strict=s.strict, max_pixels=s.max_pixels,
-                on_error="flag")
-            return x, status, index, readable
+                on_error="flag", regroup=s.regroup)
+            return x, status, index, readable, layout
 
         return pipe()
 
@@ -123,15 +123,26 @@ class DaliEngine:
         self._started = "abandoned"  # until the epoch runs to its end
         while True:
             try:
-                x, status, index, readable = self.pipe.run()
+                x, status, index, readable, layout = self.pipe.run()
             except StopIteration:
                 self._started = True
                 return
             n = len(x)
-            host = torch.empty((n, s.channels, s.out_h, s.out_w), dtype=torch.int16,
-                               pin_memory=self.pin)
-            x.copy_to_external(ctypes.c_void_p(host.data_ptr()))
             idx = np.asarray(index.as_array(), dtype=np.int64).reshape(-1)
             st = np.asarray(status.as_array(), dtype=np.int32).reshape(-1).copy()
             st[np.asarray(readable.as_array()).reshape(-1) == 0] = UNREADABLE
+            if s.regroup == "device":
+                layouts = np.array(layout.as_array(), dtype=np.int32).reshape(n, LAYOUT_INTS)
+                planes = x.as_array()  # [n, capacity]; only each sample's used part travels
+                used = layouts[:, 7].astype(np.int64)
+                offsets = np.concatenate([[0], np.cumsum(used)[:-1]]).astype(np.int64)
+                host = torch.empty(int(used.sum()), dtype=torch.int16, pin_memory=self.pin)
+                flat = host.numpy()
+                for k in range(n):
+                    flat[offsets[k]:offsets[k] + used[k]] = planes[k, :used[k]]
+                yield HostBatch(host, idx, st, offsets, layouts)
+                continue
+            host = torch.empty((n, s.channels, s.out_h, s.out_w), dtype=torch.int16,
+                               pin_memory=self.pin)
+            x.copy_to_external(ctypes.c_void_p(host.data_ptr()))
             yield HostBatch(host, idx, st)

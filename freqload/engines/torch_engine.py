@@ -13,8 +13,8 @@ import torch.utils.data
 from .. import _core
 from ..coefficients import _decoder
 from ..errors import DecodeError, ImageTooLargeError, UnsupportedImageError
-from .common import (DECODE_ERROR, OK, TOO_LARGE, UNREADABLE, UNSUPPORTED, HostBatch,
-                     SampleSpec)
+from .common import (DECODE_ERROR, LAYOUT_INTS, OK, TOO_LARGE, UNREADABLE, UNSUPPORTED,
+                     HostBatch, SampleSpec)
 
 _CHROMA = {"dct": _core.CHROMA_DCT, "nearest": _core.CHROMA_NEAREST}
 
@@ -24,19 +24,30 @@ class _Samples(torch.utils.data.Dataset):
         self.paths = paths
         self.spec = spec
         self.comp, self.coef = spec.channel_bytes()
+        self.capacity = _core.planes_capacity(self.comp, spec.out_h, spec.out_w)
 
     def __len__(self):
         return len(self.paths)
 
     def __getitem__(self, i):
         s = self.spec
-        out = np.empty((s.channels, s.out_h, s.out_w), dtype=np.int16)
+        planes = s.regroup == "device"
+        if planes:
+            out = np.empty(self.capacity, dtype=np.int16)
+            layout = np.zeros(LAYOUT_INTS, dtype=np.int32)
+        else:
+            out = np.empty((s.channels, s.out_h, s.out_w), dtype=np.int16)
         status = OK
         try:
             with open(self.paths[i], "rb") as f:
                 data = f.read()
-            _decoder().decode_channels(data, s.max_pixels, s.strict, self.comp, self.coef,
-                                       s.dequantize, _CHROMA[s.chroma], out)
+            if planes:
+                _decoder().decode_planes(data, s.max_pixels, s.strict, self.comp, self.coef,
+                                         s.dequantize, _CHROMA[s.chroma], s.out_h, s.out_w, out,
+                                         layout)
+            else:
+                _decoder().decode_channels(data, s.max_pixels, s.strict, self.comp, self.coef,
+                                           s.dequantize, _CHROMA[s.chroma], out)
         except OSError:
             status = UNREADABLE
         except DecodeError:
@@ -45,14 +56,22 @@ class _Samples(torch.utils.data.Dataset):
             status = UNSUPPORTED
         except ImageTooLargeError:
             status = TOO_LARGE
+        if planes:  # only the used part travels back to the main process
+            used = int(layout[7]) if status == OK else 0
+            return torch.from_numpy(out[:used].copy()), layout, i, status
         if status != OK:
             out[...] = 0
-        return torch.from_numpy(out), i, status
+        return torch.from_numpy(out), None, i, status
 
 
 def _collate(items):
-    xs, idx, status = zip(*items)
-    return torch.stack(xs), np.asarray(idx, dtype=np.int64), np.asarray(status, dtype=np.int32)
+    xs, layouts, idx, status = zip(*items)
+    idx = np.asarray(idx, dtype=np.int64)
+    status = np.asarray(status, dtype=np.int32)
+    if layouts[0] is None:
+        return torch.stack(xs), idx, status, None, None
+    offsets = np.cumsum([0] + [len(x) for x in xs[:-1]]).astype(np.int64)
+    return torch.cat(xs), idx, status, offsets, np.stack(layouts)
 
 
 class TorchEngine:
@@ -71,5 +90,5 @@ class TorchEngine:
         dl = torch.utils.data.DataLoader(
             self.dataset, batch_sampler=[b.tolist() for b in batches],
             num_workers=self.num_workers, collate_fn=_collate, pin_memory=self.pin, **kw)
-        for x, idx, status in dl:
-            yield HostBatch(x, idx, status)
+        for x, idx, status, offsets, layouts in dl:
+            yield HostBatch(x, idx, status, offsets, layouts)

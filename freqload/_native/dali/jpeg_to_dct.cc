@@ -3,7 +3,8 @@
 //   fn.freqload.jpeg_to_dct(jpegs, mask=[...], size=[56, 56], chroma="dct",
 //                           dequantize=True, strict=True, max_pixels=100_000_000,
 //                           on_error="raise")
-//     -> (int16 [C, out_h, out_w], int32 status scalar) per sample
+//     -> (int16 [C, out_h, out_w], int32 status scalar, int32 [0]) per sample
+//   regroup="device": (int16 planes [capacity], status, int32 layout [FL_LAYOUT_INTS])
 //
 // Thin by design: each sample is one fl_decode_channels call on the thread
 // pool's thread, with one libjpeg decompressor per thread, reused. The same
@@ -46,6 +47,10 @@ class JpegToDct : public ::dali::Operator<::dali::CPUBackend> {
     DALI_ENFORCE(on_error == "raise" || on_error == "flag",
                  "freqload: on_error must be \"raise\" or \"flag\", got \"" + on_error + "\"");
     raise_ = on_error == "raise";
+    std::string regroup = spec.GetArgument<std::string>("regroup");
+    DALI_ENFORCE(regroup == "cpu" || regroup == "device",
+                 "freqload: regroup must be \"cpu\" or \"device\", got \"" + regroup + "\"");
+    planes_ = regroup == "device";
   }
 
   ~JpegToDct() override {
@@ -59,12 +64,20 @@ class JpegToDct : public ::dali::Operator<::dali::CPUBackend> {
     DALI_ENFORCE(in.type() == DALI_UINT8,
                  "freqload.jpeg_to_dct takes encoded JPEG bytes (uint8)");
     int n = in.num_samples();
-    output_desc.resize(2);
-    output_desc[0].shape = ::dali::uniform_list_shape(
-        n, ::dali::TensorShape<>{static_cast<int64_t>(component_.size()), out_h_, out_w_});
+    const fl_channel_spec spec = Spec();
+    output_desc.resize(3);
+    if (planes_)
+      output_desc[0].shape = ::dali::uniform_list_shape(
+          n, ::dali::TensorShape<>{static_cast<int64_t>(fl_planes_capacity(&spec))});
+    else
+      output_desc[0].shape = ::dali::uniform_list_shape(
+          n, ::dali::TensorShape<>{static_cast<int64_t>(component_.size()), out_h_, out_w_});
     output_desc[0].type = DALI_INT16;
     output_desc[1].shape = ::dali::uniform_list_shape(n, ::dali::TensorShape<>{});
     output_desc[1].type = DALI_INT32;
+    output_desc[2].shape = ::dali::uniform_list_shape(
+        n, ::dali::TensorShape<>{planes_ ? FL_LAYOUT_INTS : 0});
+    output_desc[2].type = DALI_INT32;
     return true;
   }
 
@@ -72,23 +85,19 @@ class JpegToDct : public ::dali::Operator<::dali::CPUBackend> {
     const auto &in = ws.Input<::dali::CPUBackend>(0);
     auto &out = ws.Output<::dali::CPUBackend>(0);
     auto &status = ws.Output<::dali::CPUBackend>(1);
+    auto &layouts = ws.Output<::dali::CPUBackend>(2);
     auto &tp = ws.GetThreadPool();
     const int n = in.num_samples();
     EnsureDecoders(tp.NumThreads() + 1);
     std::vector<std::string> errors(n);
-    fl_channel_spec spec;
-    spec.component = component_.data();
-    spec.coef = coef_.data();
-    spec.count = static_cast<int>(component_.size());
-    spec.dequantize = dequantize_;
-    spec.chroma = chroma_;
-    spec.out_h = out_h_;
-    spec.out_w = out_w_;
+    const fl_channel_spec spec = Spec();
+    const size_t capacity = fl_planes_capacity(&spec);
     fl_options opts;
     opts.max_pixels = static_cast<uint64_t>(max_pixels_);
     opts.strict = strict_;
     opts.require_coefficients = 1;
-    const size_t out_elems = spec.count * static_cast<size_t>(out_h_) * out_w_;
+    const size_t out_elems =
+        planes_ ? capacity : spec.count * static_cast<size_t>(out_h_) * out_w_;
     for (int i = 0; i < n; i++) {
       const int64_t bytes = in.tensor_shape(i).num_elements();
       tp.AddWork(
@@ -103,8 +112,20 @@ class JpegToDct : public ::dali::Operator<::dali::CPUBackend> {
               return;
             }
             fl_decoder *d = decoders_[slot];
-            fl_status s = fl_decode_channels(d, in.tensor<uint8_t>(i), static_cast<size_t>(bytes),
-                                             &opts, &spec, o, nullptr);
+            const uint8_t *data = in.tensor<uint8_t>(i);
+            fl_status s;
+            if (planes_) {
+              fl_planes_layout layout;
+              int32_t *packed = layouts.mutable_tensor<int32_t>(i);
+              s = fl_decode_planes(d, data, static_cast<size_t>(bytes), &opts, &spec, o,
+                                   capacity, &layout, nullptr);
+              if (s == FL_OK)
+                fl_layout_pack(&layout, packed);
+              else
+                std::memset(packed, 0, FL_LAYOUT_INTS * sizeof(int32_t));
+            } else {
+              s = fl_decode_channels(d, data, static_cast<size_t>(bytes), &opts, &spec, o, nullptr);
+            }
             *st = static_cast<int32_t>(s);
             if (s != FL_OK) {
               std::memset(o, 0, out_elems * sizeof(int16_t));
@@ -126,6 +147,18 @@ class JpegToDct : public ::dali::Operator<::dali::CPUBackend> {
   }
 
  private:
+  fl_channel_spec Spec() const {
+    fl_channel_spec spec;
+    spec.component = component_.data();
+    spec.coef = coef_.data();
+    spec.count = static_cast<int>(component_.size());
+    spec.dequantize = dequantize_;
+    spec.chroma = chroma_;
+    spec.out_h = out_h_;
+    spec.out_w = out_w_;
+    return spec;
+  }
+
   void EnsureDecoders(size_t count) {
     while (decoders_.size() < count) {
       char message[FL_MESSAGE_MAX];
@@ -137,7 +170,7 @@ class JpegToDct : public ::dali::Operator<::dali::CPUBackend> {
 
   std::vector<uint8_t> component_, coef_;
   int chroma_ = FL_CHROMA_DCT;
-  bool dequantize_ = true, strict_ = true, raise_ = true;
+  bool dequantize_ = true, strict_ = true, raise_ = true, planes_ = false;
   int64_t max_pixels_ = 0;
   int out_h_ = 0, out_w_ = 0;
   std::vector<fl_decoder *> decoders_;
@@ -153,9 +186,13 @@ regroups them into int16 [C, out_h, out_w]: the channels of the mask (channel k 
 192-channel grid is component*64 + 8*row + col), chroma aligned to the luma block grid,
 centre-cropped (MCU-aligned) or zero-padded to ``size`` blocks. The second output is
 the status of each sample: 0 ok, 1 corrupt data, 2 unsupported image, 3 over
-max_pixels. freqload's native core does the work.)")
+max_pixels. With regroup="device" the first output is instead the sample's planes
+before chroma alignment (int16, a fixed capacity of which the layout's 8th entry says how
+many are used) and the third the layout (int32 [FL_LAYOUT_INTS]) that freqload.regroup
+finishes on the device; with regroup="cpu" the third output is empty. freqload's native
+core does the work.)")
     .NumInput(1)
-    .NumOutput(2)
+    .NumOutput(3)
     .AddArg("mask", "Channel indices in [0, 192), in output order.", DALI_INT_VEC)
     .AddArg("size", "Output grid [out_h, out_w] in 8x8 blocks (56, 56 = 448 pixels).",
             DALI_INT_VEC)
@@ -168,4 +205,6 @@ max_pixels. freqload's native core does the work.)")
     .AddOptionalArg("on_error",
                     "\"raise\": a bad sample fails the batch, naming the file; \"flag\": it is "
                     "zeros with a non-zero status.",
-                    std::string("raise"));
+                    std::string("raise"))
+    .AddOptionalArg("regroup", "\"cpu\": finished samples; \"device\": planes + layout.",
+                    std::string("cpu"));
