@@ -9,6 +9,10 @@ One run, same files, same thread count (default 2), batches of 64:
   dct24-dali+float   the same with float32 conversion (normalize=None); on a GPU machine
                      this step runs on the device, here on the CPU
   dct24-torch        DCTLoader(engine="torch"), int16 batches, num_threads worker processes
+  dct24-dali-planes  regroup="device", host part only: the DALI engine's planes at native
+                     resolution, as they would cross (bytes include the quant tables the
+                     device needs); the alignment itself then runs on the device
+  dct24-dali-device  regroup="device" end to end; without a GPU the "device" is this CPU
   rgb-dali-cpu       DALI's CPU ImageNet training recipe: file reader, CPU image decoder,
                      random_resized_crop 224, crop_mirror_normalize (random flip, float32 CHW)
 
@@ -41,6 +45,26 @@ def run_loader(loader, seconds: float) -> tuple[float, float, int]:
             n += len(y)
     elapsed = time.perf_counter() - t0
     return n / elapsed, (cpu_seconds() - c0) * 1e3 / n, loader.bytes_per_sample
+
+
+def run_host_part(loader, seconds: float) -> tuple[float, float, int]:
+    """Like run_loader, but only the engine's host batches (nothing after the bus)."""
+    def epoch():
+        n = nbytes = 0
+        for hb in loader.engine.batches(loader.sampler.batches(loader.epoch)):
+            n += len(hb.index)
+            nbytes += hb.x.numel() * 2
+            if hb.layouts is not None:  # the quant tables of upsampled chroma go too
+                nbytes += 2 * 64 * 2 * int((hb.layouts[:, 8 + 7:8 + 21:7] == 2).sum())
+        loader.epoch += 1
+        return n, nbytes
+    epoch()
+    c0, t0, n, nbytes = cpu_seconds(), time.perf_counter(), 0, 0
+    while time.perf_counter() - t0 < seconds:
+        a, b = epoch()
+        n, nbytes = n + a, nbytes + b
+    elapsed = time.perf_counter() - t0
+    return n / elapsed, (cpu_seconds() - c0) * 1e3 / n, nbytes // n
 
 
 def run_rgb_dali(files, threads: int, batch: int, seconds: float):
@@ -87,7 +111,7 @@ def main(argv=None) -> int:
     ap.add_argument("--repeat", type=int, default=4, help="file list repeats per epoch")
     ap.add_argument("--rows", nargs="+",
                     default=["raw-libjpeg", "dct24-dali", "dct24-dali+float", "dct24-torch",
-                             "rgb-dali-cpu"])
+                             "dct24-dali-planes", "dct24-dali-device", "rgb-dali-cpu"])
     ap.add_argument("--json", metavar="PATH")
     args = ap.parse_args(argv)
 
@@ -106,13 +130,13 @@ def main(argv=None) -> int:
           f"{args.threads} threads, batch {args.batch_size}, >= {args.seconds:g} s per row",
           file=sys.stderr)
 
-    def loader(engine, normalize):
+    def loader(engine, normalize, regroup="cpu"):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return freqload.DCTLoader(source, batch_size=args.batch_size, mask="dctnet24",
                                       size=(56, 56), shuffle=True, engine=engine,
                                       num_threads=args.threads, normalize=normalize,
-                                      device="cpu")
+                                      device="cpu", regroup=regroup)
 
     rows = {}
     for name in args.rows:
@@ -126,6 +150,10 @@ def main(argv=None) -> int:
             rows[name] = run_loader(loader("dali", None), args.seconds)
         elif name == "dct24-torch":
             rows[name] = run_loader(loader("torch", False), args.seconds)
+        elif name == "dct24-dali-planes":
+            rows[name] = run_host_part(loader("dali", False, "device"), args.seconds)
+        elif name == "dct24-dali-device":
+            rows[name] = run_loader(loader("dali", False, "device"), args.seconds)
         elif name == "rgb-dali-cpu":
             rows[name] = run_rgb_dali(files * args.repeat, args.threads, args.batch_size,
                                       args.seconds)

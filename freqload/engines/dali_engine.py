@@ -133,7 +133,7 @@ class DaliEngine:
             st[np.asarray(readable.as_array()).reshape(-1) == 0] = UNREADABLE
             if s.regroup == "device":
                 layouts = np.array(layout.as_array(), dtype=np.int32).reshape(n, LAYOUT_INTS)
-                planes = x.as_array()  # [n, capacity]; only each sample's used part travels
+                planes = np.asarray(x.as_tensor())  # [n, capacity] view; only the used part travels
                 used = layouts[:, 7].astype(np.int64)
                 offsets = np.concatenate([[0], np.cumsum(used)[:-1]]).astype(np.int64)
                 host = torch.empty(int(used.sum()), dtype=torch.int16, pin_memory=self.pin)
