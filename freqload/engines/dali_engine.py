@@ -25,11 +25,15 @@ _EMPTY = np.zeros(0, dtype=np.uint8)
 class _EpochSource:
     """DALI external_source callback: (jpeg bytes, index, read status) per batch."""
 
-    def __init__(self, paths):
+    def __init__(self, paths, ring: int = 4):
         self.paths = paths
         self.batches: list[np.ndarray] = []
         self.next = 0
-        self.buffer = np.empty(0, dtype=np.uint8)
+        # DALI takes the bytes without copying (no_copy=True) and may still hold a batch
+        # while `prefetch` later ones are fed: a ring of buffers, reused round-robin
+        self.ring = [np.empty(0, dtype=np.uint8) for _ in range(ring)]
+        self.held = [None] * ring  # what each slot last handed DALI, kept alive
+        self.calls = 0
 
     def start(self, batches):
         self.batches = batches
@@ -50,14 +54,16 @@ class _EpochSource:
                 readable[k] = 0
             fds.append(fd)
             sizes.append(os.fstat(fd).st_size if fd >= 0 else 0)
-        # one reused buffer per batch: DALI copies the input when it is fed, so it
-        # is free again at the next call (fresh buffers would page-fault every time)
+        # reused buffers (fresh ones would page-fault on every batch)
         total = sum(sizes)
-        if self.buffer.size < total:
-            self.buffer = np.empty(int(total * 1.25) + 4096, dtype=np.uint8)
+        slot = self.calls % len(self.ring)
+        self.calls += 1
+        if self.ring[slot].size < total:
+            self.ring[slot] = np.empty(int(total * 1.25) + 4096, dtype=np.uint8)
+        buffer = self.ring[slot]
         jpegs, offset = [], 0
         for k, (fd, n) in enumerate(zip(fds, sizes)):
-            view = self.buffer[offset:offset + n]
+            view = buffer[offset:offset + n]
             if fd >= 0:
                 try:
                     got = os.readv(fd, [view])
@@ -69,7 +75,9 @@ class _EpochSource:
                     os.close(fd)
             jpegs.append(view)
             offset += n
-        return jpegs, np.ascontiguousarray(b, dtype=np.int64).reshape(-1, 1), readable
+        out = jpegs, np.ascontiguousarray(b, dtype=np.int64).reshape(-1, 1), readable
+        self.held[slot] = out
+        return out
 
 
 class DaliEngine:
@@ -82,7 +90,7 @@ class DaliEngine:
         self.spec = spec
         self.pin = bool(pin)
         self.batch_size = int(batch_size)
-        self.source = _EpochSource(paths)
+        self.source = _EpochSource(paths, ring=max(1, int(prefetch)) + 4)
         self.num_threads = max(1, int(num_threads))
         self.prefetch = max(1, int(prefetch))
         self.pipe = self._pipeline(self.num_threads, self.prefetch)
@@ -97,7 +105,8 @@ class DaliEngine:
         @pipeline_def(batch_size=self.batch_size, num_threads=num_threads, device_id=None,
                       prefetch_queue_depth=prefetch, seed=0)
         def pipe():
-            jpegs, index, readable = fn.external_source(source=source, num_outputs=3, batch=True)
+            jpegs, index, readable = fn.external_source(source=source, num_outputs=3, batch=True,
+                                                        no_copy=True)
             x, status, layout = fn.freqload.jpeg_to_dct(
                 jpegs, mask=list(s.indices), size=[s.out_h, s.out_w], chroma=s.chroma,
                 dequantize=s.dequantize, strict=s.strict, max_pixels=s.max_pixels,

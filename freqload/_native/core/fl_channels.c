@@ -28,6 +28,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #define MAX_FACTOR 4
 
 /* up[f-1]: A[j][u][r] (output block j of f, output freq u, input freq r),
@@ -106,16 +110,93 @@ typedef struct {
 } selection;
 
 /* Luma, full-resolution chroma, and FL_CHROMA_NEAREST: block (y / fv, x / fh). */
+#ifdef __SSE2__
+/* Eight blocks at a time: the selected coefficients that fall in the 4-int16
+ * window [k0, k0 + 3] of each block are loaded as one 64-bit word per block,
+ * transposed into one vector per coefficient (8 blocks side by side),
+ * multiplied by the quant step in 32 bits and packed back with int16
+ * saturation: the same values as saturate_int(coef * scale). Needs every scale
+ * to fit int16 (8-bit baseline tables always do). */
+static int write_window_sse2(const int16_t *row, int k0, const int *lane, const int *scale,
+                             int16_t *const *dst, int nsel, int W) {
+  __m128i sv[4];
+  int ox, j;
+  for (j = 0; j < nsel; j++) sv[j] = _mm_set1_epi16((short)scale[j]);
+  for (ox = 0; ox + 8 <= W; ox += 8) {
+    const int16_t *b = row + (ptrdiff_t)ox * 64 + k0;
+    __m128i r0 = _mm_loadl_epi64((const __m128i *)(b + 0 * 64));
+    __m128i r1 = _mm_loadl_epi64((const __m128i *)(b + 1 * 64));
+    __m128i r2 = _mm_loadl_epi64((const __m128i *)(b + 2 * 64));
+    __m128i r3 = _mm_loadl_epi64((const __m128i *)(b + 3 * 64));
+    __m128i r4 = _mm_loadl_epi64((const __m128i *)(b + 4 * 64));
+    __m128i r5 = _mm_loadl_epi64((const __m128i *)(b + 5 * 64));
+    __m128i r6 = _mm_loadl_epi64((const __m128i *)(b + 6 * 64));
+    __m128i r7 = _mm_loadl_epi64((const __m128i *)(b + 7 * 64));
+    __m128i t0 = _mm_unpacklo_epi16(r0, r1), t1 = _mm_unpacklo_epi16(r2, r3);
+    __m128i t2 = _mm_unpacklo_epi16(r4, r5), t3 = _mm_unpacklo_epi16(r6, r7);
+    __m128i u0 = _mm_unpacklo_epi32(t0, t1), u1 = _mm_unpackhi_epi32(t0, t1);
+    __m128i u2 = _mm_unpacklo_epi32(t2, t3), u3 = _mm_unpackhi_epi32(t2, t3);
+    __m128i v[4];
+    v[0] = _mm_unpacklo_epi64(u0, u2);
+    v[1] = _mm_unpackhi_epi64(u0, u2);
+    v[2] = _mm_unpacklo_epi64(u1, u3);
+    v[3] = _mm_unpackhi_epi64(u1, u3);
+    for (j = 0; j < nsel; j++) {
+      __m128i x = v[lane[j]];
+      __m128i lo = _mm_mullo_epi16(x, sv[j]), hi = _mm_mulhi_epi16(x, sv[j]);
+      __m128i p = _mm_packs_epi32(_mm_unpacklo_epi16(lo, hi), _mm_unpackhi_epi16(lo, hi));
+      _mm_storeu_si128((__m128i *)(dst[j] + ox), p);
+    }
+  }
+  return ox;
+}
+#endif
+
+/* Luma, full-resolution chroma, and FL_CHROMA_NEAREST: block (y / fv, x / fh). */
 static void write_replicated(const fl_coef_view *v, const selection *s,
                              int dequantize, int fh, int fv, const fl_out *out,
                              int H, int W) {
   int i, oy, ox;
+  int done[64] = {0};
+#ifdef __SSE2__
+  /* groups of selected coefficients within one 4-int16 window of the block */
+  if (fh == 1 && W <= v->blocks_w) {
+    for (i = 0; i < s->n; i++) {
+      int k0 = s->coef[i] <= 60 ? s->coef[i] : 60, lane[4], scale[4], plane[4], nsel = 0, j;
+      int16_t *dst[4];
+      if (done[i]) continue;
+      for (j = i; j < s->n && nsel < 4; j++) {
+        int k = s->coef[j];
+        int sc = dequantize ? v->quant[k] : 1;
+        if (done[j] || k < k0 || k > k0 + 3 || sc > 32767) continue;
+        lane[nsel] = k - k0;
+        scale[nsel] = sc;
+        plane[nsel] = s->plane[j];
+        done[j] = 1;
+        nsel++;
+      }
+      if (nsel == 0) continue; /* scale too large: the scalar loop below */
+      for (oy = 0; oy < H; oy++) {
+        int cy = oy / fv < v->blocks_h ? oy / fv : v->blocks_h - 1;
+        const int16_t *row = v->data + (ptrdiff_t)cy * v->row_stride;
+        for (j = 0; j < nsel; j++)
+          dst[j] = out->data + (ptrdiff_t)plane[j] * out->plane_stride +
+                   (ptrdiff_t)oy * out->row_stride;
+        ox = write_window_sse2(row, k0, lane, scale, dst, nsel, W);
+        for (; ox < W; ox++)
+          for (j = 0; j < nsel; j++)
+            dst[j][ox] = saturate_int(row[(ptrdiff_t)ox * 64 + k0 + lane[j]] * scale[j]);
+      }
+    }
+  }
+#endif
   /* channel by channel: each output row is written sequentially while the
    * component's blocks (a few hundred kB for a photo) stay in cache */
   for (i = 0; i < s->n; i++) {
     const int k = s->coef[i];
     const int scale = dequantize ? v->quant[k] : 1;
     int16_t *dst_plane = out->data + (ptrdiff_t)s->plane[i] * out->plane_stride;
+    if (done[i]) continue;
     for (oy = 0; oy < H; oy++) {
       int cy = oy / fv < v->blocks_h ? oy / fv : v->blocks_h - 1;
       const int16_t *src = v->data + (ptrdiff_t)cy * v->row_stride + k;
