@@ -69,6 +69,9 @@ class BuildExt(build_ext):
         cflags = pkg_config("--cflags") or []
         libs = pkg_config("--libs") or ["-ljpeg"]
         for ext in self.extensions:
+            # -ffp-contract=off: no fused multiply-adds, so the float path of
+            # fl_channels.c rounds exactly as freqload/regroup.py does in torch
+            # (the DALI operator's build in freqload/engines/dali_build.py uses the same flags)
             ext.extra_compile_args += cflags + ["-O3", "-std=c99", "-D_GNU_SOURCE",
                                                 "-fvisibility=hidden", "-Wall",
                                                 "-ffp-contract=off"]
