@@ -16,7 +16,7 @@ One run, same files, same thread count (default 2), batches of 64:
   rgb-dali-cpu       DALI's CPU ImageNet training recipe: file reader, CPU image decoder,
                      random_resized_crop 224, crop_mirror_normalize (random flip, float32 CHW)
 
-Each row runs whole epochs for at least --seconds; the file list is repeated --repeat
+Each row runs whole epochs for at least --seconds (--repeats N: N interleaved runs, median); the file list is repeated --repeat
 times per epoch so epoch boundaries do not dominate on a small folder. Reports img/s,
 CPU-ms/img (process + worker CPU time over images) and bytes per sample handed over.
 
@@ -112,6 +112,9 @@ def main(argv=None) -> int:
     ap.add_argument("--rows", nargs="+",
                     default=["raw-libjpeg", "dct24-dali", "dct24-dali+float", "dct24-torch",
                              "dct24-dali-planes", "dct24-dali-device", "rgb-dali-cpu"])
+    ap.add_argument("--repeats", type=int, default=1,
+                    help="run the rows this many times, interleaved, and report medians "
+                         "(steadier ratios on a busy machine)")
     ap.add_argument("--json", metavar="PATH")
     args = ap.parse_args(argv)
 
@@ -127,7 +130,8 @@ def main(argv=None) -> int:
             print(f"skipping {f}: {e}", file=sys.stderr)
     source = [(f, i) for i, f in enumerate(files)] * args.repeat
     print(f"{len(files)} JPEGs from {os.path.relpath(root)} (x{args.repeat} per epoch), "
-          f"{args.threads} threads, batch {args.batch_size}, >= {args.seconds:g} s per row",
+          f"{args.threads} threads, batch {args.batch_size}, >= {args.seconds:g} s per row, "
+          f"{args.repeats} interleaved run(s) per row (median)",
           file=sys.stderr)
 
     def loader(engine, normalize, regroup="cpu"):
@@ -138,27 +142,38 @@ def main(argv=None) -> int:
                                       num_threads=args.threads, normalize=normalize,
                                       device="cpu", regroup=regroup)
 
+    loaders = {}
+
+    def get_loader(name):  # one per row, reused across repeats (one operator build, one warm-up)
+        if name not in loaders:
+            engine, regroup, normalize = {
+                "dct24-dali": ("dali", "cpu", False), "dct24-dali+float": ("dali", "cpu", None),
+                "dct24-torch": ("torch", "cpu", False),
+                "dct24-dali-planes": ("dali", "device", False),
+                "dct24-dali-device": ("dali", "device", False)}[name]
+            loaders[name] = loader(engine, normalize, regroup)
+        return loaders[name]
+
+    runs = {name: [] for name in args.rows}
+    for rep in range(args.repeats):
+        for name in args.rows:
+            print(f"  {name} ({rep + 1}/{args.repeats}) ...", file=sys.stderr, flush=True)
+            if name == "raw-libjpeg":
+                rate, cpu = run_raw(build_raw_reader(), files, args.threads, args.seconds)
+                runs[name].append((rate, cpu, None))
+            elif name == "dct24-dali-planes":
+                runs[name].append(run_host_part(get_loader(name), args.seconds))
+            elif name.startswith("dct24-"):
+                runs[name].append(run_loader(get_loader(name), args.seconds))
+            elif name == "rgb-dali-cpu":
+                runs[name].append(run_rgb_dali(files * args.repeat, args.threads,
+                                               args.batch_size, args.seconds))
+            else:
+                ap.error(f"unknown row {name}")
     rows = {}
-    for name in args.rows:
-        print(f"  {name} ...", file=sys.stderr, flush=True)
-        if name == "raw-libjpeg":
-            rate, cpu = run_raw(build_raw_reader(), files, args.threads, args.seconds)
-            rows[name] = (rate, cpu, None)
-        elif name == "dct24-dali":
-            rows[name] = run_loader(loader("dali", False), args.seconds)
-        elif name == "dct24-dali+float":
-            rows[name] = run_loader(loader("dali", None), args.seconds)
-        elif name == "dct24-torch":
-            rows[name] = run_loader(loader("torch", False), args.seconds)
-        elif name == "dct24-dali-planes":
-            rows[name] = run_host_part(loader("dali", False, "device"), args.seconds)
-        elif name == "dct24-dali-device":
-            rows[name] = run_loader(loader("dali", False, "device"), args.seconds)
-        elif name == "rgb-dali-cpu":
-            rows[name] = run_rgb_dali(files * args.repeat, args.threads, args.batch_size,
-                                      args.seconds)
-        else:
-            ap.error(f"unknown row {name}")
+    for name, rs in runs.items():
+        rs = sorted(rs, key=lambda r: r[0])
+        rows[name] = rs[len(rs) // 2]  # the median run by img/s
 
     raw = rows.get("raw-libjpeg", (None,))[0]
     rgb = rows.get("rgb-dali-cpu", (None,))[0]

@@ -43,6 +43,26 @@ fl_window fl_centre_window(int h8, int w8, int out_h, int out_w, int align_y,
   return w;
 }
 
+/* Zero what the window leaves of each output plane (only that: the rest is written). */
+static void zero_padding(int16_t *out, const fl_channel_spec *spec, const fl_window *win) {
+  const size_t plane = (size_t)spec->out_h * spec->out_w;
+  int k, y;
+  for (k = 0; k < spec->count; k++) {
+    int16_t *p = out + k * plane;
+    if (win->dy > 0) memset(p, 0, (size_t)win->dy * spec->out_w * sizeof(int16_t));
+    for (y = win->dy; y < win->dy + win->rows; y++) {
+      int16_t *row = p + (size_t)y * spec->out_w;
+      if (win->dx > 0) memset(row, 0, (size_t)win->dx * sizeof(int16_t));
+      if (win->dx + win->cols < spec->out_w)
+        memset(row + win->dx + win->cols, 0,
+               (size_t)(spec->out_w - win->dx - win->cols) * sizeof(int16_t));
+    }
+    if (win->dy + win->rows < spec->out_h)
+      memset(p + (size_t)(win->dy + win->rows) * spec->out_w, 0,
+             (size_t)(spec->out_h - win->dy - win->rows) * spec->out_w * sizeof(int16_t));
+  }
+}
+
 /* The luma window for spec, and each component cropped to it (chroma blocks
  * whole): view[c], with its factors to the luma grid in fv[c], fh[c]. */
 static fl_status crop_views(const fl_coef_view *comps, int num_components,
@@ -88,8 +108,7 @@ fl_status fl_sample_channels(const fl_coef_view *comps, int num_components,
   fl_status st = crop_views(comps, num_components, spec, view, fv, fh, &win, message,
                             message_size);
   if (st != FL_OK) return st;
-  if (win.rows < spec->out_h || win.cols < spec->out_w)
-    memset(out, 0, (size_t)spec->count * spec->out_h * spec->out_w * sizeof(int16_t));
+  if (win.rows < spec->out_h || win.cols < spec->out_w) zero_padding(out, spec, &win);
   o.data = out + (ptrdiff_t)win.dy * spec->out_w + win.dx;
   o.plane_stride = (ptrdiff_t)spec->out_h * spec->out_w;
   o.row_stride = spec->out_w;
