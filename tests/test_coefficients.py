@@ -6,7 +6,6 @@ numpy DCT written out in conftest.py.
 """
 import io
 import math
-import os
 import pathlib
 import threading
 

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 import freqload
-from freqload import FreqloadError, ImageTooLargeError, UnsupportedImageError
+from freqload import ImageTooLargeError, UnsupportedImageError
 
 from conftest import CONFORMANCE, dequantized, idct_plane, manifest_rows, needs_shared
 

@@ -6,7 +6,6 @@ to_channels(size=...), which the channel tests check against numpy.
 """
 import io
 import os
-import warnings
 
 import numpy as np
 import pytest
@@ -22,7 +21,7 @@ from conftest import PHOTOS, pillow_jpeg, rng_image
 
 try:
     import nvidia.dali  # noqa: F401
-    HAVE_DALI = True
+    HAVE_DALI = True  # noqa: F811
 except ImportError:
     HAVE_DALI = False
 
@@ -328,3 +327,14 @@ def test_regroup_device_with_error_policies(dirty_folder, engine):
         out[regroup] = torch.cat(collect(fb)[0])
         assert (fb.stats.decoded, fb.stats.skipped, fb.stats.fallback) == (6, 1, 1)
     assert torch.equal(out["cpu"], out["device"])
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_missing_file_is_an_error_by_policy(folder, engine, tmp_path):
+    files = list(freqload.sources.resolve_source(folder).paths[:3]) + [str(tmp_path / "gone.jpg")]
+    with pytest.raises(FreqloadError, match="gone.jpg: cannot read"):
+        collect(DCTLoader(files, batch_size=2, size=(4, 4), engine=engine, num_threads=1))
+    skip = DCTLoader(files, batch_size=2, size=(4, 4), engine=engine, num_threads=1,
+                     on_error="skip")
+    assert sum(len(y) for _, y in skip) == 3
+    assert (skip.stats.decoded, skip.stats.skipped) == (3, 1)

@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple, Optional
+from typing import TYPE_CHECKING, NamedTuple, Optional
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import torch
 
 from .. import _core
 
@@ -40,7 +43,7 @@ class HostBatch(NamedTuple):
     """One batch on the host. regroup="cpu": x is int16 [b, C, out_h, out_w]. regroup="device":
     x is the samples' planes back to back (int16 [total]), sample k starting at offsets[k],
     laid out as layouts[k] (int32 [LAYOUT_INTS]) says."""
-    x: "torch.Tensor"  # noqa: F821  (pinned when asked)
+    x: "torch.Tensor"  #: pinned when asked
     index: np.ndarray  #: int64 [b] sample indices into the loader's dataset
     status: np.ndarray  #: int32 [b], OK or an error code (the sample is zeros then)
     offsets: Optional[np.ndarray] = None  #: int64 [b] (regroup="device")

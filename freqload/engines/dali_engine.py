@@ -1,11 +1,10 @@
 """The DALI engine: a CPU pipeline of fn.external_source and fn.freqload.jpeg_to_dct.
 
 One pipeline for the loader's life. Each epoch, a source callback hands DALI
-the encoded bytes of this shard's next batch in the epoch's order (a file read
-per sample on the pipeline's feeding thread) and raises StopIteration at the
-epoch's end, so no work past the epoch is prefetched and thrown away. DALI
-decodes on its C++ thread pool with ``fn.freqload.jpeg_to_dct`` (no Python per
-sample). Each sample's index rides along, tracing every output back to its file
+the file paths of this shard's next batch in the epoch's order and raises
+StopIteration at the epoch's end, so no work past the epoch is prefetched and
+thrown away. ``fn.freqload.jpeg_to_dct(input="paths")`` reads and decodes each
+file on DALI's C++ thread pool: no Python runs per sample. Each sample's index rides along, tracing every output back to its file
 for labels, error messages and the error policy.
 """
 from __future__ import annotations
@@ -16,24 +15,20 @@ import os
 import numpy as np
 import torch
 
-from .common import LAYOUT_INTS, UNREADABLE, HostBatch, SampleSpec
+from .common import LAYOUT_INTS, HostBatch, SampleSpec
 from .dali_build import load_operator
 
-_EMPTY = np.zeros(0, dtype=np.uint8)
 
 
 class _EpochSource:
-    """DALI external_source callback: (jpeg bytes, index, read status) per batch."""
+    """DALI external_source callback: (file paths as UTF-8 bytes, index) per batch.
 
-    def __init__(self, paths, ring: int = 4):
-        self.paths = paths
+    The operator reads the files itself, on DALI's threads (input="paths")."""
+
+    def __init__(self, paths):
+        self.encoded = [np.frombuffer(os.fsencode(p), dtype=np.uint8) for p in paths]
         self.batches: list[np.ndarray] = []
         self.next = 0
-        # DALI takes the bytes without copying (no_copy=True) and may still hold a batch
-        # while `prefetch` later ones are fed: a ring of buffers, reused round-robin
-        self.ring = [np.empty(0, dtype=np.uint8) for _ in range(ring)]
-        self.held = [None] * ring  # what each slot last handed DALI, kept alive
-        self.calls = 0
 
     def start(self, batches):
         self.batches = batches
@@ -44,40 +39,8 @@ class _EpochSource:
             raise StopIteration
         b = self.batches[self.next]
         self.next += 1
-        readable = np.ones((len(b), 1), dtype=np.int32)
-        fds, sizes = [], []
-        for k, i in enumerate(b.tolist()):
-            try:
-                fd = os.open(self.paths[i], os.O_RDONLY)
-            except OSError:
-                fd = -1
-                readable[k] = 0
-            fds.append(fd)
-            sizes.append(os.fstat(fd).st_size if fd >= 0 else 0)
-        # reused buffers (fresh ones would page-fault on every batch)
-        total = sum(sizes)
-        slot = self.calls % len(self.ring)
-        self.calls += 1
-        if self.ring[slot].size < total:
-            self.ring[slot] = np.empty(int(total * 1.25) + 4096, dtype=np.uint8)
-        buffer = self.ring[slot]
-        jpegs, offset = [], 0
-        for k, (fd, n) in enumerate(zip(fds, sizes)):
-            view = buffer[offset:offset + n]
-            if fd >= 0:
-                try:
-                    got = os.readv(fd, [view])
-                    view = view[:got]
-                except OSError:
-                    view = _EMPTY
-                    readable[k] = 0
-                finally:
-                    os.close(fd)
-            jpegs.append(view)
-            offset += n
-        out = jpegs, np.ascontiguousarray(b, dtype=np.int64).reshape(-1, 1), readable
-        self.held[slot] = out
-        return out
+        return ([self.encoded[i] for i in b.tolist()],
+                np.ascontiguousarray(b, dtype=np.int64).reshape(-1, 1))
 
 
 class DaliEngine:
@@ -90,7 +53,7 @@ class DaliEngine:
         self.spec = spec
         self.pin = bool(pin)
         self.batch_size = int(batch_size)
-        self.source = _EpochSource(paths, ring=max(1, int(prefetch)) + 4)
+        self.source = _EpochSource(paths)
         self.num_threads = max(1, int(num_threads))
         self.prefetch = max(1, int(prefetch))
         self.pipe = self._pipeline(self.num_threads, self.prefetch)
@@ -105,13 +68,12 @@ class DaliEngine:
         @pipeline_def(batch_size=self.batch_size, num_threads=num_threads, device_id=None,
                       prefetch_queue_depth=prefetch, seed=0)
         def pipe():
-            jpegs, index, readable = fn.external_source(source=source, num_outputs=3, batch=True,
-                                                        no_copy=True)
+            paths, index = fn.external_source(source=source, num_outputs=2, batch=True)
             x, status, layout = fn.freqload.jpeg_to_dct(
-                jpegs, mask=list(s.indices), size=[s.out_h, s.out_w], chroma=s.chroma,
+                paths, mask=list(s.indices), size=[s.out_h, s.out_w], chroma=s.chroma,
                 dequantize=s.dequantize, strict=s.strict, max_pixels=s.max_pixels,
-                on_error="flag", regroup=s.regroup)
-            return x, status, index, readable, layout
+                on_error="flag", regroup=s.regroup, input="paths")
+            return x, status, index, layout
 
         return pipe()
 
@@ -132,14 +94,13 @@ class DaliEngine:
         self._started = "abandoned"  # until the epoch runs to its end
         while True:
             try:
-                x, status, index, readable, layout = self.pipe.run()
+                x, status, index, layout = self.pipe.run()
             except StopIteration:
                 self._started = True
                 return
             n = len(x)
             idx = np.asarray(index.as_array(), dtype=np.int64).reshape(-1)
             st = np.asarray(status.as_array(), dtype=np.int32).reshape(-1).copy()
-            st[np.asarray(readable.as_array()).reshape(-1) == 0] = UNREADABLE
             if s.regroup == "device":
                 layouts = np.array(layout.as_array(), dtype=np.int32).reshape(n, LAYOUT_INTS)
                 planes = np.asarray(x.as_tensor())  # [n, capacity] view; only the used part travels

@@ -10,6 +10,11 @@
 // pool's thread, with one libjpeg decompressor per thread, reused. The same
 // function serves freqload's Python extension, so both engines produce the
 // same tensors.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -51,6 +56,10 @@ class JpegToDct : public ::dali::Operator<::dali::CPUBackend> {
     DALI_ENFORCE(regroup == "cpu" || regroup == "device",
                  "freqload: regroup must be \"cpu\" or \"device\", got \"" + regroup + "\"");
     planes_ = regroup == "device";
+    std::string input = spec.GetArgument<std::string>("input");
+    DALI_ENFORCE(input == "bytes" || input == "paths",
+                 "freqload: input must be \"bytes\" or \"paths\", got \"" + input + "\"");
+    paths_ = input == "paths";
   }
 
   ~JpegToDct() override {
@@ -62,7 +71,7 @@ class JpegToDct : public ::dali::Operator<::dali::CPUBackend> {
                  const ::dali::Workspace &ws) override {
     const auto &in = ws.Input<::dali::CPUBackend>(0);
     DALI_ENFORCE(in.type() == DALI_UINT8,
-                 "freqload.jpeg_to_dct takes encoded JPEG bytes (uint8)");
+                 "freqload.jpeg_to_dct takes encoded JPEG bytes or file paths (uint8)");
     int n = in.num_samples();
     const fl_channel_spec spec = Spec();
     output_desc.resize(3);
@@ -89,6 +98,7 @@ class JpegToDct : public ::dali::Operator<::dali::CPUBackend> {
     auto &tp = ws.GetThreadPool();
     const int n = in.num_samples();
     EnsureDecoders(tp.NumThreads() + 1);
+    if (files_.size() < decoders_.size()) files_.resize(decoders_.size());
     std::vector<std::string> errors(n);
     const fl_channel_spec spec = Spec();
     const size_t capacity = fl_planes_capacity(&spec);
@@ -113,18 +123,32 @@ class JpegToDct : public ::dali::Operator<::dali::CPUBackend> {
             }
             fl_decoder *d = decoders_[slot];
             const uint8_t *data = in.tensor<uint8_t>(i);
+            size_t size = static_cast<size_t>(bytes);
             fl_status s;
+            if (paths_) {  // the input is a file path: read it into this thread's buffer
+              std::string path(reinterpret_cast<const char *>(data), size);
+              std::string why;
+              if (!ReadFile(path, &files_[slot], &why)) {
+                *st = kUnreadable;
+                std::memset(o, 0, out_elems * sizeof(int16_t));
+                if (planes_) std::memset(layouts.mutable_tensor<int32_t>(i), 0,
+                                         FL_LAYOUT_INTS * sizeof(int32_t));
+                errors[i] = "cannot read " + path + ": " + why;
+                return;
+              }
+              data = files_[slot].data();
+              size = files_[slot].size();
+            }
             if (planes_) {
               fl_planes_layout layout;
               int32_t *packed = layouts.mutable_tensor<int32_t>(i);
-              s = fl_decode_planes(d, data, static_cast<size_t>(bytes), &opts, &spec, o,
-                                   capacity, &layout, nullptr);
+              s = fl_decode_planes(d, data, size, &opts, &spec, o, capacity, &layout, nullptr);
               if (s == FL_OK)
                 fl_layout_pack(&layout, packed);
               else
                 std::memset(packed, 0, FL_LAYOUT_INTS * sizeof(int32_t));
             } else {
-              s = fl_decode_channels(d, data, static_cast<size_t>(bytes), &opts, &spec, o, nullptr);
+              s = fl_decode_channels(d, data, size, &opts, &spec, o, nullptr);
             }
             *st = static_cast<int32_t>(s);
             if (s != FL_OK) {
@@ -147,6 +171,32 @@ class JpegToDct : public ::dali::Operator<::dali::CPUBackend> {
   }
 
  private:
+  static constexpr int32_t kUnreadable = 6;  // freqload.engines.common.UNREADABLE
+
+  static bool ReadFile(const std::string &path, std::vector<uint8_t> *buf, std::string *why) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      *why = std::strerror(errno);
+      return false;
+    }
+    struct stat st;
+    bool ok = ::fstat(fd, &st) == 0;
+    size_t got = 0;
+    if (ok) {
+      buf->resize(static_cast<size_t>(st.st_size));
+      while (got < buf->size()) {
+        ssize_t r = ::read(fd, buf->data() + got, buf->size() - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        got += static_cast<size_t>(r);
+      }
+      buf->resize(got);
+    }
+    if (!ok) *why = std::strerror(errno);
+    ::close(fd);
+    return ok;
+  }
+
   fl_channel_spec Spec() const {
     fl_channel_spec spec;
     spec.component = component_.data();
@@ -170,7 +220,8 @@ class JpegToDct : public ::dali::Operator<::dali::CPUBackend> {
 
   std::vector<uint8_t> component_, coef_;
   int chroma_ = FL_CHROMA_DCT;
-  bool dequantize_ = true, strict_ = true, raise_ = true, planes_ = false;
+  bool dequantize_ = true, strict_ = true, raise_ = true, planes_ = false, paths_ = false;
+  std::vector<std::vector<uint8_t>> files_;  // per thread: the file just read (input="paths")
   int64_t max_pixels_ = 0;
   int out_h_ = 0, out_w_ = 0;
   std::vector<fl_decoder *> decoders_;
@@ -207,4 +258,8 @@ core does the work.)")
                     "zeros with a non-zero status.",
                     std::string("raise"))
     .AddOptionalArg("regroup", "\"cpu\": finished samples; \"device\": planes + layout.",
-                    std::string("cpu"));
+                    std::string("cpu"))
+    .AddOptionalArg("input",
+                    "\"bytes\": the input is encoded JPEG data; \"paths\": it is a file path "
+                    "(UTF-8 bytes), read on the operator's thread (status 6 when unreadable).",
+                    std::string("bytes"));
