@@ -338,3 +338,14 @@ def test_missing_file_is_an_error_by_policy(folder, engine, tmp_path):
                      on_error="skip")
     assert sum(len(y) for _, y in skip) == 3
     assert (skip.stats.decoded, skip.stats.skipped) == (3, 1)
+
+
+@pytest.mark.skipif(not HAVE_DALI, reason="nvidia-dali is not installed (the CI installs it)")
+def test_dali_engine_serves_one_iteration_at_a_time(folder):
+    loader = DCTLoader(folder, batch_size=3, size=(4, 4), engine="dali", num_threads=1)
+    first = iter(loader)
+    next(first)
+    second = iter(loader)
+    assert sum(len(y) for _, y in second) == 13  # the new iteration is whole
+    with pytest.raises(RuntimeError, match="one iteration at a time"):
+        next(first)

@@ -58,6 +58,7 @@ class DaliEngine:
         self.prefetch = max(1, int(prefetch))
         self.pipe = self._pipeline(self.num_threads, self.prefetch)
         self._started = False
+        self._generation = 0
 
     def _pipeline(self, num_threads, prefetch):
         from nvidia.dali import fn, pipeline_def
@@ -81,6 +82,8 @@ class DaliEngine:
         if not batches:
             return
         s = self.spec
+        self._generation += 1
+        generation = self._generation
         if self._started == "abandoned":
             # an epoch left early still has batches queued: start a clean pipeline
             del self.pipe
@@ -93,6 +96,9 @@ class DaliEngine:
             self.pipe.build()
         self._started = "abandoned"  # until the epoch runs to its end
         while True:
+            if generation != self._generation:
+                raise RuntimeError("DCTLoader: a newer iteration over this loader started; the "
+                                   "DALI engine serves one iteration at a time")
             try:
                 x, status, index, layout = self.pipe.run()
             except StopIteration:
