@@ -349,3 +349,18 @@ def test_dali_engine_serves_one_iteration_at_a_time(folder):
     assert sum(len(y) for _, y in second) == 13  # the new iteration is whole
     with pytest.raises(RuntimeError, match="one iteration at a time"):
         next(first)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (none here)")
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("regroup", ["cpu", "device"])
+def test_cuda_batches_equal_cpu_batches(folder, engine, regroup):
+    out = {}
+    for device in ("cpu", "cuda"):
+        loader = DCTLoader(folder, batch_size=4, size=(8, 8), engine=engine, num_threads=2,
+                           shuffle=True, seed=1, device=device, regroup=regroup)
+        xs, ys = collect(loader)
+        assert all(x.device.type == device for x in xs)
+        out[device] = (torch.cat(xs).cpu(), torch.cat(ys).cpu())
+    assert torch.equal(out["cpu"][0], out["cuda"][0])
+    assert torch.equal(out["cpu"][1], out["cuda"][1])
