@@ -108,7 +108,8 @@ class DCTLoader:
         shuffle: permute every epoch (default: ``train``).
         seed: seeds the per-epoch permutation (same seed, same order, both engines).
         drop_last: see the last-batch table in :mod:`freqload.sampler`.
-        num_threads: DALI threads / torch worker processes (default: CPUs available).
+        num_threads: DALI threads / torch worker processes (default: CPUs available; 0 runs
+            the torch engine in this process, and DALI with one thread).
         prefetch: batches prepared ahead (DALI queue depth / torch prefetch_factor).
         device: where batches go (default cuda when available, else cpu).
         normalize: None -> float32 raw dequantised values; a stats file path or
@@ -186,7 +187,10 @@ class DCTLoader:
             mean, std = stats.select(self.mask)
             self._mean_std = (torch.from_numpy(mean).view(1, -1, 1, 1).to(self.device),
                               torch.from_numpy(std).view(1, -1, 1, 1).to(self.device))
-        self.num_threads = int(num_threads) if num_threads else _default_threads()
+        if num_threads is not None and num_threads < 0:
+            raise ValueError(f"num_threads must be >= 0, got {num_threads}")
+        # None: all CPUs this process may use; 0: the torch engine decodes in this process
+        self.num_threads = _default_threads() if num_threads is None else int(num_threads)
         self.prefetch = int(prefetch)
         self.stats = LoaderStats()
         self.epoch = 0
@@ -202,7 +206,7 @@ class DCTLoader:
 
                 return DaliEngine(paths, self.spec, num_threads=self.num_threads,
                                   prefetch=self.prefetch, pin=pin, batch_size=self.batch_size)
-            except (ImportError, FreqloadError, OSError) as e:
+            except (ImportError, FreqloadError, OSError, RuntimeError) as e:
                 if engine == "dali":
                     raise
                 warnings.warn(f"DCTLoader: using the torch engine; the DALI engine is "
