@@ -271,7 +271,7 @@ static fl_status decode_views(fl_decoder *d, const uint8_t *data, size_t size,
 fl_status fl_decode_channels(fl_decoder *d, const uint8_t *data, size_t size,
                              const fl_options *opts, const fl_channel_spec *spec,
                              int16_t *out, fl_info *info_out) {
-  fl_info info;
+  fl_info info = {0};
   fl_coef_view views[3];
   uint16_t quant[3][64];
   fl_status st = decode_views(d, data, size, opts, &info, views, quant);
@@ -286,7 +286,7 @@ fl_status fl_decode_channels(fl_decoder *d, const uint8_t *data, size_t size,
 fl_status fl_decode_planes(fl_decoder *d, const uint8_t *data, size_t size,
                            const fl_options *opts, const fl_channel_spec *spec, int16_t *out,
                            size_t capacity, fl_planes_layout *layout, fl_info *info_out) {
-  fl_info info;
+  fl_info info = {0};
   fl_coef_view views[3];
   uint16_t quant[3][64];
   fl_status st = decode_views(d, data, size, opts, &info, views, quant);

@@ -255,18 +255,64 @@ static int out_buffer(PyObject *obj, Py_buffer *out, int *count, int *h, int *w)
   return 0;
 }
 
+/* What decode_channels and decode_planes share: one decode on this thread's
+ * decoder, GIL released, errors raised, (warnings, first warning, width,
+ * height) returned. `run` does the core call. */
+typedef struct {
+  const fl_channel_spec *spec;
+  int16_t *out;
+  size_t capacity;   /* decode_planes */
+  int32_t *layout;   /* decode_planes */
+} decode_job;
+
+typedef fl_status (*decode_run)(fl_decoder *d, const Py_buffer *data, const fl_options *opts,
+                                const decode_job *job, fl_info *info);
+
+static PyObject *run_decode(DecoderObject *self, const Py_buffer *data,
+                            unsigned long long max_pixels, int strict, decode_run run,
+                            const decode_job *job) {
+  fl_options opts;
+  fl_info info;
+  fl_status st;
+  if (enter(self) < 0) return NULL;
+  fl_end(self->dec);
+  release_data(self);
+  opts.max_pixels = max_pixels;
+  opts.strict = strict;
+  opts.require_coefficients = 1;
+  Py_BEGIN_ALLOW_THREADS
+  st = run(self->dec, data, &opts, job, &info);
+  Py_END_ALLOW_THREADS
+  self->busy = 0;
+  if (st != FL_OK) return raise_status(st, fl_decoder_message(self->dec));
+  return Py_BuildValue("(isii)", fl_decoder_warnings(self->dec), fl_decoder_warning(self->dec),
+                       info.width, info.height);
+}
+
+static fl_status run_channels(fl_decoder *d, const Py_buffer *data, const fl_options *opts,
+                              const decode_job *job, fl_info *info) {
+  return fl_decode_channels(d, (const uint8_t *)data->buf, (size_t)data->len, opts, job->spec,
+                            job->out, info);
+}
+
+static fl_status run_planes(fl_decoder *d, const Py_buffer *data, const fl_options *opts,
+                            const decode_job *job, fl_info *info) {
+  fl_planes_layout l;
+  fl_status st = fl_decode_planes(d, (const uint8_t *)data->buf, (size_t)data->len, opts,
+                                  job->spec, job->out, job->capacity, &l, info);
+  if (st == FL_OK) fl_layout_pack(&l, job->layout);
+  return st;
+}
+
 /* decode_channels(data, max_pixels, strict, component, coef, dequantize, chroma, out)
  * -> (warnings, first warning, width, height); out: int16 [C, out_h, out_w] */
 static PyObject *Decoder_decode_channels(DecoderObject *self, PyObject *args) {
   Py_buffer data, comp, coef, out;
-  PyObject *out_obj;
+  PyObject *out_obj, *result = NULL;
   unsigned long long max_pixels;
   int strict, dequantize, chroma;
   fl_channel_spec spec;
-  fl_options opts;
-  fl_info info;
-  fl_status st = FL_OK;
-  PyObject *result = NULL;
+  decode_job job = {&spec, NULL, 0, NULL};
   if (!PyArg_ParseTuple(args, "y*Kpy*y*piO:decode_channels", &data, &max_pixels, &strict,
                         &comp, &coef, &dequantize, &chroma, &out_obj))
     return NULL;
@@ -278,30 +324,14 @@ static PyObject *Decoder_decode_channels(DecoderObject *self, PyObject *args) {
   }
   if (comp.len != spec.count || coef.len != spec.count) {
     PyErr_SetString(PyExc_ValueError, "channel lists and out disagree on the channel count");
-    goto done;
+  } else {
+    spec.component = (const uint8_t *)comp.buf;
+    spec.coef = (const uint8_t *)coef.buf;
+    spec.dequantize = dequantize;
+    spec.chroma = chroma;
+    job.out = (int16_t *)out.buf;
+    result = run_decode(self, &data, max_pixels, strict, run_channels, &job);
   }
-  if (enter(self) < 0) goto done;
-  fl_end(self->dec);
-  release_data(self);
-  spec.component = (const uint8_t *)comp.buf;
-  spec.coef = (const uint8_t *)coef.buf;
-  spec.dequantize = dequantize;
-  spec.chroma = chroma;
-  opts.max_pixels = max_pixels;
-  opts.strict = strict;
-  opts.require_coefficients = 1;
-  Py_BEGIN_ALLOW_THREADS
-  st = fl_decode_channels(self->dec, (const uint8_t *)data.buf, (size_t)data.len, &opts, &spec,
-                          (int16_t *)out.buf, &info);
-  Py_END_ALLOW_THREADS
-  self->busy = 0;
-  if (st != FL_OK) {
-    raise_status(st, fl_decoder_message(self->dec));
-    goto done;
-  }
-  result = Py_BuildValue("(isii)", fl_decoder_warnings(self->dec), fl_decoder_warning(self->dec),
-                         info.width, info.height);
-done:
   PyBuffer_Release(&data);
   PyBuffer_Release(&comp);
   PyBuffer_Release(&coef);
@@ -314,14 +344,11 @@ done:
  * payload: writable int16 buffer (>= planes_capacity), layout: writable int32 [LAYOUT_INTS] */
 static PyObject *Decoder_decode_planes(DecoderObject *self, PyObject *args) {
   Py_buffer data, comp, coef, payload, layout;
+  PyObject *result = NULL;
   unsigned long long max_pixels;
   int strict, dequantize, chroma;
   fl_channel_spec spec;
-  fl_options opts;
-  fl_info info;
-  fl_planes_layout l;
-  fl_status st = FL_OK;
-  PyObject *result = NULL;
+  decode_job job = {&spec, NULL, 0, NULL};
   if (!PyArg_ParseTuple(args, "y*Kpy*y*piiiw*w*:decode_planes", &data, &max_pixels, &strict,
                         &comp, &coef, &dequantize, &chroma, &spec.out_h, &spec.out_w, &payload,
                         &layout))
@@ -329,32 +356,17 @@ static PyObject *Decoder_decode_planes(DecoderObject *self, PyObject *args) {
   if (comp.len != coef.len || layout.len != FL_LAYOUT_INTS * 4 || spec.out_h < 1 ||
       spec.out_w < 1) {
     PyErr_SetString(PyExc_ValueError, "bad channel lists, output size or layout buffer");
-    goto done;
+  } else {
+    spec.component = (const uint8_t *)comp.buf;
+    spec.coef = (const uint8_t *)coef.buf;
+    spec.count = (int)comp.len;
+    spec.dequantize = dequantize;
+    spec.chroma = chroma;
+    job.out = (int16_t *)payload.buf;
+    job.capacity = (size_t)payload.len / 2;
+    job.layout = (int32_t *)layout.buf;
+    result = run_decode(self, &data, max_pixels, strict, run_planes, &job);
   }
-  spec.component = (const uint8_t *)comp.buf;
-  spec.coef = (const uint8_t *)coef.buf;
-  spec.count = (int)comp.len;
-  spec.dequantize = dequantize;
-  spec.chroma = chroma;
-  if (enter(self) < 0) goto done;
-  fl_end(self->dec);
-  release_data(self);
-  opts.max_pixels = max_pixels;
-  opts.strict = strict;
-  opts.require_coefficients = 1;
-  Py_BEGIN_ALLOW_THREADS
-  st = fl_decode_planes(self->dec, (const uint8_t *)data.buf, (size_t)data.len, &opts, &spec,
-                        (int16_t *)payload.buf, (size_t)payload.len / 2, &l, &info);
-  if (st == FL_OK) fl_layout_pack(&l, (int32_t *)layout.buf);
-  Py_END_ALLOW_THREADS
-  self->busy = 0;
-  if (st != FL_OK) {
-    raise_status(st, fl_decoder_message(self->dec));
-    goto done;
-  }
-  result = Py_BuildValue("(isii)", fl_decoder_warnings(self->dec), fl_decoder_warning(self->dec),
-                         info.width, info.height);
-done:
   PyBuffer_Release(&data);
   PyBuffer_Release(&comp);
   PyBuffer_Release(&coef);
