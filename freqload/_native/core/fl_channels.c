@@ -204,13 +204,41 @@ static void write_replicated(const fl_coef_view *v, const selection *s,
       if (fh == 1 && W <= v->blocks_w) {
         for (ox = 0; ox < W; ox++) dst[ox] = saturate_int(src[(ptrdiff_t)ox * 64] * scale);
       } else {
+        int cx = 0, jx = 0; /* ox / fh (clamped to the grid), kept incrementally */
         for (ox = 0; ox < W; ox++) {
-          int cx = ox / fh < v->blocks_w ? ox / fh : v->blocks_w - 1;
           dst[ox] = saturate_int(src[(ptrdiff_t)cx * 64] * scale);
+          if (++jx == fh) {
+            jx = 0;
+            if (cx < v->blocks_w - 1) cx++;
+          }
         }
       }
     }
   }
+}
+
+/* acc[h] (8 lanes) += w[r] * m[r * 8 + h] for r = 0..7 in order: the same
+ * rounded multiplies and adds per lane as the scalar loop, four lanes at once
+ * (no reassociation, no fused multiply-add: freqload/regroup.py repeats it) */
+static inline void accumulate_rows(const float *w, const float *m, float *acc) {
+#ifdef __SSE2__
+  __m128 lo = _mm_loadu_ps(acc), hi = _mm_loadu_ps(acc + 4);
+  int r;
+  for (r = 0; r < 8; r++) {
+    __m128 wr = _mm_set1_ps(w[r]);
+    lo = _mm_add_ps(lo, _mm_mul_ps(wr, _mm_loadu_ps(m + r * 8)));
+    hi = _mm_add_ps(hi, _mm_mul_ps(wr, _mm_loadu_ps(m + r * 8 + 4)));
+  }
+  _mm_storeu_ps(acc, lo);
+  _mm_storeu_ps(acc + 4, hi);
+#else
+  int r, h;
+  for (h = 0; h < 8; h++) {
+    float a = acc[h];
+    for (r = 0; r < 8; r++) a += w[r] * m[r * 8 + h];
+    acc[h] = a;
+  }
+#endif
 }
 
 static void dequantize_block(const int16_t *blk, const uint16_t *q, float *x) {
@@ -258,22 +286,16 @@ static fl_status write_upsampled(const fl_coef_view *v, const selection *s,
         } else {
           ep = edge_first; /* replicate: x[-1] = x[0] */
         }
-        for (h = 0; h < 8; h++) {
-          float a = 0;
-          for (r = 0; r < 8; r++) a += ep[r] * Xp[r * 8 + h];
-          sp[h] = a;
-        }
+        for (h = 0; h < 8; h++) sp[h] = 0;
+        accumulate_rows(ep, Xp, sp);
         if (cy < Hc - 1) {
           dequantize_block(row + v->row_stride + (ptrdiff_t)cx * 64, v->quant, Xo);
           Xn = Xo;
         } else {
           en = edge_last; /* replicate: x[8] = x[7] */
         }
-        for (h = 0; h < 8; h++) {
-          float a = 0;
-          for (r = 0; r < 8; r++) a += en[r] * Xn[r * 8 + h];
-          sn[h] = a;
-        }
+        for (h = 0; h < 8; h++) sn[h] = 0;
+        accumulate_rows(en, Xn, sn);
       }
     }
     for (jy = 0; jy < fv && (oy = cy * fv + jy) < H; jy++) {
@@ -290,11 +312,8 @@ static fl_status write_upsampled(const fl_coef_view *v, const selection *s,
           const float pw = tv->P[jy][us[i]], nw = tv->N[jy][us[i]];
           const float *sp = Sp + (size_t)cx * 8, *sn = Sn + (size_t)cx * 8;
           float *dst = t + us[i] * 8;
-          for (h = 0; h < 8; h++) {
-            float a = pw * sp[h] + nw * sn[h];
-            for (r = 0; r < 8; r++) a += Arow[r] * x[r * 8 + h];
-            dst[h] = a;
-          }
+          for (h = 0; h < 8; h++) dst[h] = pw * sp[h] + nw * sn[h];
+          accumulate_rows(Arow, x, dst);
         }
       }
       /* horizontal pass */
@@ -312,24 +331,30 @@ static fl_status write_upsampled(const fl_coef_view *v, const selection *s,
           }
         }
       }
-      for (ox = 0; ox < W; ox++) {
-        int ccx = ox / fh < Wc ? ox / fh : Wc - 1, jx = ox % fh;
-        const float *t = T + (size_t)ccx * 64;
-        for (i = 0; i < s->n; i++) {
-          int k = s->coef[i], uu = k >> 3, w = k & 7;
+      for (i = 0; i < s->n; i++) {
+        const int k = s->coef[i], uu = k >> 3, w = k & 7;
+        const float qk = (float)v->quant[k];
+        int16_t *dst = out->data + (ptrdiff_t)s->plane[i] * out->plane_stride +
+                       (ptrdiff_t)oy * out->row_stride;
+        int ccx = 0, jx = 0; /* ox / fh (clamped to the grid) and ox % fh, kept incrementally */
+        for (ox = 0; ox < W; ox++) {
+          const float *t = T + (size_t)ccx * 64 + uu * 8;
           float val;
           if (fh == 1) {
-            val = t[uu * 8 + w];
+            val = t[w];
           } else {
             float left = ccx > 0 ? TL[(size_t)(ccx - 1) * 8 + uu] : TF[(size_t)ccx * 8 + uu];
             float right = ccx < Wc - 1 ? TF[(size_t)(ccx + 1) * 8 + uu] : TL[(size_t)ccx * 8 + uu];
             const float *Arow = th->A[jx][w];
             val = th->P[jx][w] * left + th->N[jx][w] * right;
-            for (h = 0; h < 8; h++) val += Arow[h] * t[uu * 8 + h];
+            for (h = 0; h < 8; h++) val += Arow[h] * t[h];
           }
-          if (!dequantize) val /= (float)v->quant[k];
-          out->data[(ptrdiff_t)s->plane[i] * out->plane_stride + (ptrdiff_t)oy * out->row_stride +
-                    ox] = saturate_round(val);
+          if (!dequantize) val /= qk;
+          dst[ox] = saturate_round(val);
+          if (++jx == fh) {
+            jx = 0;
+            if (ccx < Wc - 1) ccx++;
+          }
         }
       }
     }
