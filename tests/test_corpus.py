@@ -214,3 +214,22 @@ def test_every_manifest_file_gives_data_or_a_freqload_error():
     results = [json.loads(line) for line in proc.stdout.splitlines()]
     assert len(results) == len(paths)
     assert not [r for r in results if r["error"] and r["error"].startswith("other:")]
+
+
+@pytest.mark.parametrize("row", [r for r in VALID if not unsupported_reason(r)], ids=short_id)
+def test_one_call_sample_equals_read_then_to_channels(row):
+    """fl_decode_channels (streams full-resolution components while decoding sequential
+    files) against read_coefficients + to_channels, on every supported corpus file."""
+    from freqload import _core
+    from freqload.coefficients import _decoder
+
+    p = path_of(row)
+    data = open(p, "rb").read()
+    c = freqload.read_coefficients(p)
+    for mask in ("dctnet24", "all"):
+        m = freqload.ChannelMask.preset(mask)
+        comp, coef = m.component_arrays()
+        for size in [(7, 5), (64, 64)]:
+            out = np.full((len(m), *size), 99, dtype=np.int16)
+            _decoder().decode_channels(data, 0, True, comp, coef, True, _core.CHROMA_DCT, out)
+            np.testing.assert_array_equal(out, freqload.to_channels(c, m, size=size))
