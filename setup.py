@@ -10,21 +10,19 @@ crash). FREQLOAD_LIBJPEG_STATIC=/path/libjpeg.a forces an archive;
 FREQLOAD_LIBJPEG_STATIC=0 forces the shared library.
 """
 import os
+import runpy
 import shlex
 import subprocess
-import sys
 import tempfile
 
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 NATIVE = os.path.join("freqload", "_native")
-SOURCES = [
-    os.path.join(NATIVE, "core", "fl_decode.c"),
-    os.path.join(NATIVE, "core", "fl_channels.c"),
-    os.path.join(NATIVE, "core", "fl_sample.c"),
-    os.path.join(NATIVE, "python", "fl_module.c"),
-]
+# the core's sources and flags, shared with the DALI operator's build
+BUILD = runpy.run_path(os.path.join(NATIVE, "build_config.py"))
+SOURCES = [os.path.join(NATIVE, *rel.split("/")) for rel in BUILD["CORE_SOURCES"]] + [
+    os.path.join(NATIVE, "python", "fl_module.c")]
 
 
 def pkg_config(*args):
@@ -69,12 +67,7 @@ class BuildExt(build_ext):
         cflags = pkg_config("--cflags") or []
         libs = pkg_config("--libs") or ["-ljpeg"]
         for ext in self.extensions:
-            # -ffp-contract=off: no fused multiply-adds, so the float path of
-            # fl_channels.c rounds exactly as freqload/regroup.py does in torch
-            # (the DALI operator's build in freqload/engines/dali_build.py uses the same flags)
-            ext.extra_compile_args += cflags + ["-O3", "-std=c99", "-D_GNU_SOURCE",
-                                                "-fvisibility=hidden", "-Wall",
-                                                "-ffp-contract=off"]
+            ext.extra_compile_args += cflags + BUILD["CORE_CFLAGS"] + ["-Wall"]
             archive = next((a for a in static_archive_candidates()
                             if archive_links_into_shared_object(cc, a, cflags)), None)
             if archive:
@@ -91,6 +84,6 @@ class BuildExt(build_ext):
 
 setup(
     ext_modules=[Extension("freqload._core", SOURCES, depends=[
-        os.path.join(NATIVE, "core", "fl_core.h"), os.path.join(NATIVE, "core", "fl_internal.h")])],
+        os.path.join(NATIVE, *rel.split("/")) for rel in BUILD["CORE_HEADERS"]])],
     cmdclass={"build_ext": BuildExt},
 )

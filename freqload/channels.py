@@ -30,7 +30,8 @@ import numpy as np
 from . import _core
 from .mask import ChannelMask, as_mask
 
-_CHROMA = {"dct": _core.CHROMA_DCT, "nearest": _core.CHROMA_NEAREST}
+#: chroma= names -> the core's fl_chroma
+CHROMA = {"dct": _core.CHROMA_DCT, "nearest": _core.CHROMA_NEAREST}
 
 
 @functools.lru_cache(maxsize=64)
@@ -70,7 +71,7 @@ def to_channels(coeffs, mask=None, *, dequantize: bool = True, chroma: str = "dc
         UnsupportedImageError: chroma sampled more finely than luma, or by a
             non-integer factor.
     """
-    if chroma not in _CHROMA:
+    if chroma not in CHROMA:
         raise ValueError(f"chroma must be 'dct' or 'nearest', got {chroma!r}")
     m = as_mask(mask)
     comps = coeffs.components
@@ -93,7 +94,7 @@ def to_channels(coeffs, mask=None, *, dequantize: bool = True, chroma: str = "dc
     comp_idx, coef_idx = _channel_arrays(m)
     out = np.empty((len(m), out_h, out_w), dtype=np.int16)
     _core.to_channels(arrays, sampling, quant, comp_idx, coef_idx, bool(dequantize),
-                      _CHROMA[chroma], out, size is not None)
+                      CHROMA[chroma], out, size is not None)
     return out
 
 

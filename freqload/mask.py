@@ -188,8 +188,7 @@ class ChannelMask:
 
     def component_arrays(self) -> tuple[bytes, bytes]:
         """(component of each channel, raster index of each channel) as uint8 bytes."""
-        idx = np.asarray(self._indices, dtype=np.int64)
-        return (idx // 64).astype(np.uint8).tobytes(), (idx % 64).astype(np.uint8).tobytes()
+        return split_channels(self._indices)
 
     def to_json(self) -> str:
         return json.dumps({"indices": list(self._indices), "names": self.names})
@@ -220,6 +219,13 @@ class ChannelMask:
         if len(self) == NUM_CHANNELS:
             return "ChannelMask.all()"
         return f"ChannelMask({list(self._indices)})"
+
+
+def split_channels(indices) -> tuple[bytes, bytes]:
+    """Channel indices -> (component, raster index) per channel, as uint8 bytes: the
+    form the native core takes (fl_channel_spec)."""
+    idx = np.asarray(indices, dtype=np.int64)
+    return (idx // 64).astype(np.uint8).tobytes(), (idx % 64).astype(np.uint8).tobytes()
 
 
 def channel_name(index: int) -> str:

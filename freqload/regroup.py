@@ -22,9 +22,8 @@ import numpy as np
 import torch
 
 from . import _core
-from .engines.common import SampleSpec
-
-LAYOUT_INTS = _core.LAYOUT_INTS
+from .channels import CHROMA
+from .engines.common import LAYOUT_INTS, SampleSpec
 NONE, CHANNELS, COEFS = 0, 1, 2
 
 
@@ -187,8 +186,6 @@ class DeviceRegroup:
 
 def planes_from_coefficients(coeffs, spec: SampleSpec) -> tuple[np.ndarray, np.ndarray]:
     """fl_sample_planes on a Coefficients object: (int16 payload [total], int32 layout)."""
-    from .channels import _CHROMA
-
     comps = [c if c.strides[1:] == (128, 2) else np.ascontiguousarray(c)
              for c in coeffs.components]
     quant = [np.ascontiguousarray(q, dtype=np.uint16) for q in coeffs.quant_tables[:len(comps)]]
@@ -196,6 +193,6 @@ def planes_from_coefficients(coeffs, spec: SampleSpec) -> tuple[np.ndarray, np.n
     comp, coef = spec.channel_bytes()
     payload = np.empty(planes_capacity(spec), dtype=np.int16)
     layout = np.zeros(LAYOUT_INTS, dtype=np.int32)
-    _core.sample_planes(comps, sampling, quant, comp, coef, spec.dequantize, _CHROMA[spec.chroma],
+    _core.sample_planes(comps, sampling, quant, comp, coef, spec.dequantize, CHROMA[spec.chroma],
                         spec.out_h, spec.out_w, payload, layout)
     return payload[:int(layout[7])], layout

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import os
-import sys
 
 import numpy as np
 
@@ -74,7 +73,12 @@ def make_jpeg_folder(root: str | None = None, *, count: int = 200, classes: int 
     marker = os.path.join(root, ".complete")
     if os.path.exists(marker):
         return root
+    from .progress import Progress
+
     rng = np.random.default_rng(seed)
+    # progress: "always", True (when stderr is a terminal) or False
+    enabled = True if progress == "always" else (None if progress else False)
+    bar = Progress(count, "generating synthetic JPEGs", enabled)
     for i in range(count):
         w, h = _SIZES[rng.integers(len(_SIZES))]
         sub = "4:2:0" if rng.random() < 0.2 else "4:4:4"
@@ -84,10 +88,8 @@ def make_jpeg_folder(root: str | None = None, *, count: int = 200, classes: int 
         os.makedirs(d, exist_ok=True)
         with open(os.path.join(d, f"img_{i:05d}.jpg"), "wb") as f:
             f.write(data)
-        if progress and sys.stderr.isatty() or progress == "always":
-            print(f"\rgenerating synthetic JPEGs {i + 1}/{count}", end="", file=sys.stderr)
-    if progress and sys.stderr.isatty() or progress == "always":
-        print(file=sys.stderr)
+        bar.update()
+    bar.close()
     with open(marker, "w") as f:
         f.write("ok\n")
     return root

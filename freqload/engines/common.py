@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     import torch
 
 from .. import _core
+from ..mask import split_channels
 
 #: int32 entries of a planes layout (fl_layout_pack)
 LAYOUT_INTS = _core.LAYOUT_INTS
@@ -35,8 +36,7 @@ class SampleSpec:
         return len(self.indices)
 
     def channel_bytes(self) -> tuple[bytes, bytes]:
-        idx = np.asarray(self.indices, dtype=np.int64)
-        return (idx // 64).astype(np.uint8).tobytes(), (idx % 64).astype(np.uint8).tobytes()
+        return split_channels(self.indices)
 
 
 class HostBatch(NamedTuple):

@@ -24,13 +24,14 @@ import sys
 import tempfile
 import threading
 
+from .._native.build_config import CORE_CFLAGS, CORE_HEADERS, CORE_SOURCES
 from ..errors import FreqloadError
 from ..synthetic import default_cache_dir
 
 _NATIVE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "_native")
-_C_SOURCES = ["core/fl_decode.c", "core/fl_channels.c", "core/fl_sample.c"]
+_C_SOURCES = CORE_SOURCES
 _CXX_SOURCES = ["dali/jpeg_to_dct.cc"]
-_HEADERS = ["core/fl_core.h", "core/fl_internal.h"]
+_HEADERS = CORE_HEADERS
 
 _lock = threading.Lock()
 _loaded: str | None = None
@@ -42,7 +43,7 @@ class OperatorBuildError(FreqloadError, RuntimeError):
 
 def _source_hash(extra: str) -> str:
     h = hashlib.sha256(extra.encode())
-    for rel in _C_SOURCES + _CXX_SOURCES + _HEADERS:
+    for rel in _C_SOURCES + _CXX_SOURCES + _HEADERS + ["build_config.py"]:
         with open(os.path.join(_NATIVE, rel), "rb") as f:
             h.update(rel.encode() + b"\0" + f.read())
     return h.hexdigest()[:16]
@@ -131,9 +132,7 @@ def operator_path() -> str:
             objs = []
             for rel in _C_SOURCES:
                 obj = os.path.join(tmp, os.path.basename(rel) + ".o")
-                _run([cc, "-O3", "-fPIC", "-std=c99", "-D_GNU_SOURCE", "-fvisibility=hidden",
-                      "-ffp-contract=off",
-                      *jpeg_cflags, "-c", os.path.join(_NATIVE, rel), "-o", obj])
+                _run([cc, "-fPIC", *CORE_CFLAGS, *jpeg_cflags, "-c", os.path.join(_NATIVE, rel), "-o", obj])
                 objs.append(obj)
             for rel in _CXX_SOURCES:
                 obj = os.path.join(tmp, os.path.basename(rel) + ".o")

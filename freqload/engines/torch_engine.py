@@ -11,12 +11,12 @@ import torch
 import torch.utils.data
 
 from .. import _core
+from ..channels import CHROMA as _CHROMA
 from ..coefficients import _decoder
 from ..errors import DecodeError, ImageTooLargeError, UnsupportedImageError
 from .common import (DECODE_ERROR, LAYOUT_INTS, OK, TOO_LARGE, UNREADABLE, UNSUPPORTED,
                      HostBatch, SampleSpec)
 
-_CHROMA = {"dct": _core.CHROMA_DCT, "nearest": _core.CHROMA_NEAREST}
 
 
 class _Samples(torch.utils.data.Dataset):
