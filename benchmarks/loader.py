@@ -51,7 +51,7 @@ def run_host_part(loader, seconds: float) -> tuple[float, float, int]:
     """Like run_loader, but only the engine's host batches (nothing after the bus)."""
     def epoch():
         n = nbytes = 0
-        for hb in loader.engine.batches(loader.sampler.batches(loader.epoch)):
+        for hb in loader.host_batches(loader.epoch):
             n += len(hb.index)
             nbytes += hb.x.numel() * 2
             if hb.layouts is not None:  # the quant tables of upsampled chroma go too

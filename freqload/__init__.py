@@ -8,7 +8,9 @@ The data path, one module per arrow::
 ``read_header``/``read_coefficients`` live in :mod:`freqload.coefficients`,
 ``to_channels`` in :mod:`freqload.channels`, ``ChannelMask`` in
 :mod:`freqload.mask`, ``to_rgb`` (debugging) in :mod:`freqload.pixels`,
-``DCTLoader`` (batches on the device; needs torch) in :mod:`freqload.loader`.
+``DCTLoader`` (batches on the device; needs torch) in :mod:`freqload.loader`,
+``hflip``/``crop``/``resize_crop`` (DCT-domain augmentation) in
+:mod:`freqload.transforms`.
 """
 __version__ = "0.1.0"
 
@@ -18,6 +20,7 @@ from .coefficients import (DEFAULT_MAX_PIXELS, Coefficients, ComponentInfo, Jpeg
                            read_coefficients, read_header)
 from .channels import to_channels
 from .pixels import to_rgb
+from .transforms import crop, hflip, resize_crop
 from . import _core
 
 
@@ -41,4 +44,5 @@ __all__ = [
     "ChannelMask", "ChannelStats", "Coefficients", "DCTLoader", "compute_channel_stats", "ComponentInfo", "DEFAULT_MAX_PIXELS", "DecodeError",
     "FreqloadError", "ImageTooLargeError", "JpegInfo", "UnsupportedImageError",
     "libjpeg_version", "read_coefficients", "read_header", "to_channels", "to_rgb",
+    "hflip", "crop", "resize_crop",
 ]

@@ -39,6 +39,24 @@ def _channel_arrays(mask: ChannelMask) -> tuple[bytes, bytes]:
     return mask.component_arrays()
 
 
+def core_arrays(coeffs):
+    """Coefficients -> (component arrays, sampling, quant tables) as the native core takes them."""
+    comps = coeffs.components
+    if not 1 <= len(comps) <= 3:
+        raise ValueError(f"need 1 to 3 components, got {len(comps)}")
+    arrays = []
+    for c in comps:
+        if c.dtype != np.int16 or c.ndim != 3 or c.shape[2] != 64:
+            raise ValueError(f"components must be int16 [blocks_h, blocks_w, 64], got "
+                             f"{c.dtype} {c.shape}")
+        if c.strides[1:] != (128, 2):
+            c = np.ascontiguousarray(c)
+        arrays.append(c)
+    quant = [np.ascontiguousarray(q, dtype=np.uint16) for q in coeffs.quant_tables[:len(comps)]]
+    sampling = [(ci.h_samp, ci.v_samp) for ci in coeffs.info.components[:len(comps)]]
+    return arrays, sampling, quant
+
+
 def to_channels(coeffs, mask=None, *, dequantize: bool = True, chroma: str = "dct",
                 size: tuple[int, int] | None = None) -> np.ndarray:
     """Regroup a JPEG's coefficients into channels on the luma block grid.
@@ -74,19 +92,7 @@ def to_channels(coeffs, mask=None, *, dequantize: bool = True, chroma: str = "dc
     if chroma not in CHROMA:
         raise ValueError(f"chroma must be 'dct' or 'nearest', got {chroma!r}")
     m = as_mask(mask)
-    comps = coeffs.components
-    if not 1 <= len(comps) <= 3:
-        raise ValueError(f"need 1 to 3 components, got {len(comps)}")
-    arrays = []
-    for c in comps:
-        if c.dtype != np.int16 or c.ndim != 3 or c.shape[2] != 64:
-            raise ValueError(f"components must be int16 [blocks_h, blocks_w, 64], got "
-                             f"{c.dtype} {c.shape}")
-        if c.strides[1:] != (128, 2):
-            c = np.ascontiguousarray(c)
-        arrays.append(c)
-    quant = [np.ascontiguousarray(q, dtype=np.uint16) for q in coeffs.quant_tables[:len(comps)]]
-    sampling = [(ci.h_samp, ci.v_samp) for ci in coeffs.info.components[:len(comps)]]
+    arrays, sampling, quant = core_arrays(coeffs)
     if size is None:
         out_h, out_w = arrays[0].shape[:2]
     else:

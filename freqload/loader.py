@@ -4,9 +4,11 @@
     for x, y in loader:      # x float32 [64, 24, 56, 56], y int64 [64], on cuda if present
         ...
 
-Per image (native code, on the engine's threads): entropy decode, centre crop
-or zero pad to ``size`` blocks, keep the mask's channels, align chroma ->
-int16 [C, out_h, out_w]. Per batch (Python): the error policy, then only those
+Per image (native code, on the engine's threads): entropy decode, then the
+transform (:mod:`freqload.transforms`): train = RandomResizedCrop + flip, eval =
+resize shorter side + centre crop, both resampled in the DCT domain; or
+"blocks" = block-aligned centre crop / zero pad with chroma aligned), keeping
+only the mask's channels -> int16 [C, out_h, out_w]. Per batch (Python): the error policy, then only those
 int16 channels go host -> device (pinned, non_blocking); float conversion and
 normalisation happen on the device in torch.
 
@@ -52,7 +54,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .channels import check_size, to_channels
+from .channels import check_size
 from .coefficients import DEFAULT_MAX_PIXELS, read_coefficients
 from .engines.common import OK, UNSUPPORTED, HostBatch, SampleSpec
 from .errors import DecodeError, FreqloadError
@@ -60,6 +62,7 @@ from .mask import as_mask
 from .sampler import EpochPlan
 from .sources import resolve_source
 from .stats import ChannelStats
+from .transforms import Transform, sample, sample_keys
 
 ENGINES = ("auto", "dali", "torch")
 ON_ERROR = ("raise", "skip", "fallback")
@@ -102,11 +105,18 @@ class DCTLoader:
         batch_size: samples per batch.
         mask: ChannelMask, preset name, JSON path or index list (default "dctnet24").
         size: output grid (out_h, out_w) in 8x8 blocks; (56, 56) = a 448-pixel image.
-            Each image is centre-cropped (MCU-aligned) or zero-padded to it.
-        train: training mode. Shuffles by default. DCT-domain augmentation is not
-            implemented yet: train=True warns once and uses the centre crop.
+        train: training mode: shuffles and uses transform "train" by default.
+        transform: how each image becomes the ``size`` grid (:mod:`freqload.transforms`):
+            "train" (RandomResizedCrop with ``scale``/``ratio``, then a horizontal flip
+            with probability ``flip``), "eval" (resize the shorter side to
+            ``max(size)*8/crop_ratio`` pixels, centre crop), or "blocks" (centre crop,
+            MCU-aligned, or zero padding; no resampling, exact quantised integers).
+            Default: "train" when ``train`` else "eval". Train and eval resample in the
+            DCT domain (Pillow-BILINEAR definition) and always dequantise.
+        scale, ratio, flip, crop_ratio: the transforms' parameters (torchvision's defaults).
         shuffle: permute every epoch (default: ``train``).
-        seed: seeds the per-epoch permutation (same seed, same order, both engines).
+        seed: seeds the per-epoch permutation and the train transform's draws (same seed,
+            same order, same crops and flips, in both engines).
         drop_last: see the last-batch table in :mod:`freqload.sampler`.
         num_threads: DALI threads / torch worker processes (default: CPUs available; 0 runs
             the torch engine in this process, and DALI with one thread).
@@ -120,7 +130,7 @@ class DCTLoader:
             is initialised, else a single shard.
         on_error: "raise", "skip" or "fallback" (table above).
         chroma, dequantize, strict, max_pixels: as in :func:`freqload.to_channels` and
-            :func:`freqload.read_coefficients`.
+            :func:`freqload.read_coefficients` (chroma and dequantize=False: "blocks" only).
         regroup: where chroma is aligned and channels are masked. "cpu" (default): on the
             host, so only the masked int16 channels travel. "device": the host stops at the
             cropped component planes (the masked luma channels; per chroma component its
@@ -129,6 +139,7 @@ class DCTLoader:
             (:mod:`freqload.regroup`), for machines short of CPU cores. The tensors are
             identical either way; "device" ships more bytes for subsampled chroma
             (a 4:2:0 image at mask 24: 301,056 instead of 150,528) and the same for 4:4:4.
+            Supported with transform="blocks" only (the DCT-domain resize runs on the host).
 
     Iterating yields ``(x, y)``: x float32 ``[B, C, out_h, out_w]`` (int16 with
     ``normalize=False``), y int64 ``[B]``, both on ``device``. With the defaults a
@@ -142,7 +153,9 @@ class DCTLoader:
                  device=None, normalize=None, engine: str = "auto", shard_id: int | None = None,
                  num_shards: int | None = None, on_error: str = "raise", chroma: str = "dct",
                  dequantize: bool = True, strict: bool = True,
-                 max_pixels: int | None = DEFAULT_MAX_PIXELS, regroup: str = "cpu"):
+                 max_pixels: int | None = DEFAULT_MAX_PIXELS, regroup: str = "cpu",
+                 transform: str | None = None, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3),
+                 flip: float = 0.5, crop_ratio: float = 0.875):
         if engine not in ENGINES:
             raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
         if on_error not in ON_ERROR:
@@ -160,9 +173,17 @@ class DCTLoader:
         self.size = (out_h, out_w)
         self.batch_size = int(batch_size)
         self.train = bool(train)
-        if self.train:
-            warnings.warn("DCTLoader(train=True): DCT-domain augmentation is not implemented "
-                          "yet; images are centre-cropped as in evaluation", stacklevel=2)
+        if transform is None:
+            transform = "train" if self.train else "eval"
+        self.transform = Transform(transform, tuple(scale), tuple(ratio), flip, crop_ratio)
+        if regroup == "device" and transform != "blocks":
+            raise ValueError(f"regroup='device' supports transform='blocks' only (the DCT-domain "
+                             f"resize of transform={transform!r} runs on the host); pass "
+                             f"transform='blocks' or regroup='cpu'")
+        if transform != "blocks" and not dequantize:
+            raise ValueError(f"transform={transform!r} resamples dequantised coefficients; "
+                             f"dequantize=False needs transform='blocks'")
+        self.seed = int(seed)
         self.dataset = resolve_source(source)
         shard_id, num_shards = _shards(shard_id, num_shards)
         self.sampler = EpochPlan(len(self.dataset), self.batch_size,
@@ -171,7 +192,8 @@ class DCTLoader:
                                  drop_last=drop_last)
         self.on_error = on_error
         self.spec = SampleSpec(self.mask.indices, out_h, out_w, chroma, bool(dequantize),
-                               bool(strict), int(max_pixels or 0), regroup)
+                               bool(strict), int(max_pixels or 0), regroup,
+                               self.transform.native())
         self.regroup = regroup
         self._device_regroup = None
         if regroup == "device":
@@ -231,10 +253,19 @@ class DCTLoader:
             return self.stats.bytes_to_device // self.stats.samples_to_device
         return self.spec.channels * self.spec.out_h * self.spec.out_w * 2
 
+    def host_batches(self, epoch: int):
+        """The engine's HostBatches of ``epoch`` for this shard, before the error policy."""
+        batches = self.sampler.batches(epoch)
+        if self.transform.kind == "train":
+            keys = [sample_keys(self.seed, epoch, b) for b in batches]
+        else:
+            keys = [np.zeros(len(b), dtype=np.uint64) for b in batches]
+        return self.engine.batches(batches, keys)
+
     def __iter__(self):
         epoch = self.epoch
-        for hb in self.engine.batches(self.sampler.batches(epoch)):
-            hb = self._apply_policy(hb)
+        for hb in self.host_batches(epoch):
+            hb = self._apply_policy(hb, epoch)
             if len(hb.index) == 0:
                 continue
             yield self._to_device(hb)
@@ -257,7 +288,7 @@ class DCTLoader:
             raise FreqloadError(f"{path}: cannot read: {e}") from e
         raise DecodeError(f"{path}: failed with status {status} in the {self.engine.name} engine")
 
-    def _apply_policy(self, hb: HostBatch) -> HostBatch:
+    def _apply_policy(self, hb: HostBatch, epoch: int) -> HostBatch:
         bad = np.nonzero(hb.status != OK)[0]
         if len(bad) == 0:
             self.stats.decoded += len(hb.index)
@@ -283,9 +314,10 @@ class DCTLoader:
                         samples[row] = torch.from_numpy(payload)
                     else:
                         s = self.spec
-                        samples[row] = torch.from_numpy(to_channels(
-                            c, self.mask, dequantize=s.dequantize, chroma=s.chroma,
-                            size=(s.out_h, s.out_w)))
+                        key = int(sample_keys(self.seed, epoch, [i])[0])
+                        samples[row] = torch.from_numpy(sample(
+                            c, self.transform, self.mask, (s.out_h, s.out_w), key,
+                            chroma=s.chroma, dequantize=s.dequantize))
                     self.stats.fallback += 1
                     continue
                 except FreqloadError:

@@ -17,6 +17,9 @@ if ! { command -v pkg-config >/dev/null 2>&1 && pkg-config --exists libjpeg; } \
    && [ ! -f /usr/include/jpeglib.h ]; then
   need+=(libjpeg-dev)  # libjpeg62-turbo-dev on Debian, libjpeg-turbo8-dev on Ubuntu
 fi
+# jpegtran/djpeg (libjpeg-turbo-progs): the tests' independent references for lossless
+# flips and crops
+command -v jpegtran >/dev/null 2>&1 || need+=(libjpeg-turbo-progs)
 if ! "$PY" -c 'import os, sysconfig; raise SystemExit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))'; then
   need+=(python3-dev)
 fi

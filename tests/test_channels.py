@@ -11,6 +11,9 @@ import pytest
 
 import freqload
 from freqload import ChannelMask, Coefficients, ComponentInfo, JpegInfo, to_channels
+from freqload.transforms import Transform
+
+BLOCKS = Transform("blocks").native()
 
 from conftest import dequantized, fdct_plane, idct_plane, pillow_jpeg, rng_image
 
@@ -206,7 +209,7 @@ def test_decode_channels_equals_read_then_to_channels(sub):
         for size in [(56, 56), (7, 9)]:
             out = np.full((24, *size), -7, dtype=np.int16)
             warnings, first, width, height = dec.decode_channels(
-                data, 0, True, comp, coef, True, _core.CHROMA_DCT, out)
+                data, 0, True, comp, coef, True, _core.CHROMA_DCT, BLOCKS, 0, out)
             assert (warnings, width, height) == (0, w, h)
             expect = to_channels(freqload.read_coefficients(data), mask, size=size)
             np.testing.assert_array_equal(out, expect)

@@ -15,6 +15,7 @@ from PIL import Image
 
 import freqload
 from freqload import ImageTooLargeError, UnsupportedImageError
+from freqload.transforms import Transform
 
 from conftest import CONFORMANCE, dequantized, idct_plane, manifest_rows, needs_shared
 
@@ -231,5 +232,6 @@ def test_one_call_sample_equals_read_then_to_channels(row):
         comp, coef = m.component_arrays()
         for size in [(7, 5), (64, 64)]:
             out = np.full((len(m), *size), 99, dtype=np.int16)
-            _decoder().decode_channels(data, 0, True, comp, coef, True, _core.CHROMA_DCT, out)
+            _decoder().decode_channels(data, 0, True, comp, coef, True, _core.CHROMA_DCT,
+                                        Transform("blocks").native(), 0, out)
             np.testing.assert_array_equal(out, freqload.to_channels(c, m, size=size))

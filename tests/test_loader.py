@@ -15,6 +15,7 @@ from PIL import Image
 import freqload
 from freqload import ChannelMask, DCTLoader, FreqloadError
 from freqload.sampler import EpochPlan
+from freqload.transforms import Transform, eval_box, random_resized_crop, sample_keys
 from freqload.stats import ChannelStats, compute_channel_stats
 
 from conftest import PHOTOS, pillow_jpeg, rng_image
@@ -47,8 +48,19 @@ def write_folder(root, n_per_class=(7, 6), extra=None):
     return str(root)
 
 
-def reference(path, mask="dctnet24", size=(12, 10)):
-    return freqload.to_channels(freqload.read_coefficients(path), mask, size=size)
+def reference(path, mask="dctnet24", size=(12, 10), transform="blocks", key=0):
+    """The sample from the Python-level functions: to_channels for "blocks"; for the
+    resizing transforms the box from freqload.transforms and resize_crop, rounded."""
+    c = freqload.read_coefficients(path)
+    if transform == "blocks":
+        return freqload.to_channels(c, mask, size=size)
+    H, W = c.info.height, c.info.width
+    if transform == "train":
+        box, flip = random_resized_crop(key, H, W)
+    else:
+        box, flip = eval_box(H, W, size), False
+    x = freqload.resize_crop(c, box, size, mask=mask, flip=flip)
+    return np.clip(np.where(x >= 0, np.floor(x + 0.5), np.ceil(x - 0.5)), -32768, 32767)
 
 
 @pytest.fixture(scope="module")
@@ -64,10 +76,11 @@ def collect(loader):
     return xs, ys
 
 
+@pytest.mark.parametrize("transform", ["blocks", "eval", "train"])
 @pytest.mark.parametrize("engine", ENGINES)
-def test_batches_match_per_file_references(folder, engine):
+def test_batches_match_per_file_references(folder, engine, transform):
     loader = DCTLoader(folder, batch_size=4, size=(12, 10), engine=engine, num_threads=2,
-                       shuffle=True, seed=3, normalize=False)
+                       shuffle=True, seed=3, normalize=False, transform=transform)
     assert loader.engine.name == engine
     assert len(loader) == 4  # 13 files, batches of 4
     order = np.concatenate(loader.sampler.batches(0))
@@ -79,8 +92,10 @@ def test_batches_match_per_file_references(folder, engine):
     assert y.dtype == torch.int64
     ds = loader.dataset
     assert ds.classes == ("class0", "class1")
+    keys = sample_keys(3, 0, order)
     for row, i in enumerate(order):
-        np.testing.assert_array_equal(x[row].numpy(), reference(ds.paths[i]))
+        np.testing.assert_array_equal(x[row].numpy(), reference(ds.paths[i], transform=transform,
+                                                                key=int(keys[row])))
         assert y[row] == ds.labels[i]
     assert loader.stats.decoded == 13 and loader.stats.skipped == 0
     assert loader.bytes_per_sample == 24 * 12 * 10 * 2
@@ -88,12 +103,14 @@ def test_batches_match_per_file_references(folder, engine):
 
 
 @pytest.mark.skipif(not HAVE_DALI, reason="nvidia-dali is not installed (the CI installs it)")
-@pytest.mark.parametrize("chroma", ["dct", "nearest"])
-def test_dali_and_torch_engines_give_identical_tensors(folder, chroma):
+@pytest.mark.parametrize("chroma,transform", [("dct", "blocks"), ("nearest", "blocks"),
+                                              ("dct", "eval"), ("dct", "train")])
+def test_dali_and_torch_engines_give_identical_tensors(folder, chroma, transform):
     out = {}
     for engine in ("dali", "torch"):
         loader = DCTLoader(folder, batch_size=5, mask="dctnet48", size=(9, 14), engine=engine,
-                           num_threads=2, shuffle=True, seed=11, chroma=chroma)
+                           num_threads=2, shuffle=True, seed=11, chroma=chroma,
+                           transform=transform)
         out[engine] = [collect(loader) for _ in range(2)]  # two epochs
     for (xd, yd), (xt, yt) in zip(out["dali"], out["torch"]):
         assert len(xd) == len(xt) == 3
@@ -103,6 +120,11 @@ def test_dali_and_torch_engines_give_identical_tensors(folder, chroma):
             assert torch.equal(a, b)
     # the two epochs are different permutations
     assert not torch.equal(torch.cat(out["torch"][0][1]), torch.cat(out["torch"][1][1]))
+    if transform == "train":  # and, sample by sample, different crops
+        def by_label(run):
+            x, y = torch.cat(run[0]), torch.cat(run[1])
+            return x[torch.argsort(y, stable=True)]
+        assert not torch.equal(by_label(out["torch"][0]), by_label(out["torch"][1]))
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -196,7 +218,8 @@ def test_on_error_skip_and_fallback(dirty_folder, engine):
     png = freqload.read_coefficients(os.path.join(dirty_folder, "class0", "zz_png_named.jpg"),
                                      fallback="pixels")
     np.testing.assert_array_equal(torch.cat(xs)[png_row].numpy(),
-                                  freqload.to_channels(png, "dctnet24", size=(6, 6)))
+                                  freqload.transforms.sample(png, Transform("eval"), "dctnet24",
+                                                             (6, 6)))
 
 
 @pytest.mark.skipif(not os.path.isdir(os.path.join(PHOTOS, "hymenoptera")),
@@ -280,10 +303,17 @@ def test_operator_build_errors_say_what_to_install(monkeypatch, tmp_path):
         dali_build.operator_path()
 
 
-def test_train_mode_warns_until_augmentation_exists(folder):
-    with pytest.warns(UserWarning, match="augmentation is not implemented"):
-        loader = DCTLoader(folder, batch_size=4, train=True, engine="torch", num_threads=0)
-    assert loader.sampler.shuffle
+def test_train_mode_defaults_and_transform_errors(folder):
+    loader = DCTLoader(folder, batch_size=4, train=True, engine="torch", num_threads=0)
+    assert loader.sampler.shuffle and loader.transform.kind == "train"
+    assert DCTLoader(folder, batch_size=4, engine="torch", num_threads=0).transform.kind == "eval"
+    for kw, match in [({"regroup": "device"}, "transform='blocks'"),
+                      ({"dequantize": False}, "dequantize=False"),
+                      ({"transform": "random"}, "transform must be"),
+                      ({"scale": (0.5, 0.1)}, "scale"), ({"flip": 2}, "flip"),
+                      ({"crop_ratio": 0}, "crop_ratio")]:
+        with pytest.raises(ValueError, match=match):
+            DCTLoader(folder, batch_size=4, engine="torch", num_threads=0, **kw)
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -306,7 +336,7 @@ def test_regroup_device_gives_the_cpu_tensors(folder, engine, chroma):
     for regroup in ("cpu", "device"):
         loader = DCTLoader(folder, batch_size=5, mask="dctnet32", size=(11, 9), engine=engine,
                            num_threads=2, shuffle=True, seed=4, chroma=chroma, regroup=regroup,
-                           normalize=False)
+                           normalize=False, transform="blocks")
         runs[regroup] = (collect(loader), loader.bytes_per_sample)
     (xc, yc), cpu_bytes = runs["cpu"]
     (xd, yd), dev_bytes = runs["device"]
@@ -323,7 +353,8 @@ def test_regroup_device_with_error_policies(dirty_folder, engine):
     out = {}
     for regroup in ("cpu", "device"):
         fb = DCTLoader(dirty_folder, batch_size=4, size=(6, 6), engine=engine, num_threads=1,
-                       on_error="fallback", normalize=False, regroup=regroup)
+                       on_error="fallback", normalize=False, regroup=regroup,
+                       transform="blocks")
         out[regroup] = torch.cat(collect(fb)[0])
         assert (fb.stats.decoded, fb.stats.skipped, fb.stats.fallback) == (6, 1, 1)
     assert torch.equal(out["cpu"], out["device"])

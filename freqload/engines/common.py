@@ -30,6 +30,8 @@ class SampleSpec:
     strict: bool = True
     max_pixels: int = 0
     regroup: str = "cpu"  #: "device": ship planes + layouts (freqload.regroup) instead of x
+    #: the core's fl_transform (freqload.transforms.Transform.native()); default "blocks"
+    transform: tuple = (0, 0.08, 1.0, 0.75, 4 / 3, 0.5, 0.875)
 
     @property
     def channels(self) -> int:

@@ -21,26 +21,29 @@ from .dali_build import load_operator
 
 
 class _EpochSource:
-    """DALI external_source callback: (file paths as UTF-8 bytes, index) per batch.
+    """DALI external_source callback: (file paths as UTF-8 bytes, index, key) per batch.
 
     The operator reads the files itself, on DALI's threads (input="paths")."""
 
     def __init__(self, paths):
         self.encoded = [np.frombuffer(os.fsencode(p), dtype=np.uint8) for p in paths]
         self.batches: list[np.ndarray] = []
+        self.keys: list[np.ndarray] = []
         self.next = 0
 
-    def start(self, batches):
+    def start(self, batches, keys):
         self.batches = batches
+        self.keys = keys
         self.next = 0
 
     def __call__(self):
         if self.next >= len(self.batches):
             raise StopIteration
-        b = self.batches[self.next]
+        b, k = self.batches[self.next], self.keys[self.next]
         self.next += 1
         return ([self.encoded[i] for i in b.tolist()],
-                np.ascontiguousarray(b, dtype=np.int64).reshape(-1, 1))
+                np.ascontiguousarray(b, dtype=np.int64).reshape(-1, 1),
+                np.ascontiguousarray(k, dtype=np.uint64).view(np.int64).reshape(-1, 1))
 
 
 class DaliEngine:
@@ -69,16 +72,20 @@ class DaliEngine:
         @pipeline_def(batch_size=self.batch_size, num_threads=num_threads, device_id=None,
                       prefetch_queue_depth=prefetch, seed=0)
         def pipe():
-            paths, index = fn.external_source(source=source, num_outputs=2, batch=True)
+            paths, index, keys = fn.external_source(source=source, num_outputs=3, batch=True)
+            kind, smin, smax, rmin, rmax, flip, crop_ratio = s.transform
             x, status, layout = fn.freqload.jpeg_to_dct(
-                paths, mask=list(s.indices), size=[s.out_h, s.out_w], chroma=s.chroma,
+                paths, keys, mask=list(s.indices), size=[s.out_h, s.out_w], chroma=s.chroma,
                 dequantize=s.dequantize, strict=s.strict, max_pixels=s.max_pixels,
-                on_error="flag", regroup=s.regroup, input="paths")
+                on_error="flag", regroup=s.regroup, input="paths",
+                transform=("blocks", "eval", "train")[kind], scale=[smin, smax],
+                ratio=[rmin, rmax], flip=flip, crop_ratio=crop_ratio)
             return x, status, index, layout
 
         return pipe()
 
-    def batches(self, batches: list[np.ndarray]):
+    def batches(self, batches: list[np.ndarray], keys: list[np.ndarray]):
+        """HostBatch per index batch; keys: uint64 per sample (the train transform's draws)."""
         if not batches:
             return
         s = self.spec
@@ -89,7 +96,7 @@ class DaliEngine:
             del self.pipe
             self.pipe = self._pipeline(self.num_threads, self.prefetch)
             self._started = False
-        self.source.start(batches)
+        self.source.start(batches, keys)
         if self._started:
             self.pipe.reset()
         else:

@@ -29,7 +29,8 @@ class _Samples(torch.utils.data.Dataset):
     def __len__(self):
         return len(self.paths)
 
-    def __getitem__(self, i):
+    def __getitem__(self, item):
+        i, key = item  # the sample's index and its transform key
         s = self.spec
         planes = s.regroup == "device"
         if planes:
@@ -47,7 +48,8 @@ class _Samples(torch.utils.data.Dataset):
                                          layout)
             else:
                 _decoder().decode_channels(data, s.max_pixels, s.strict, self.comp, self.coef,
-                                           s.dequantize, _CHROMA[s.chroma], out)
+                                           s.dequantize, _CHROMA[s.chroma], s.transform, key,
+                                           out)
         except OSError:
             status = UNREADABLE
         except DecodeError:
@@ -83,12 +85,14 @@ class TorchEngine:
         self.prefetch = int(prefetch)
         self.pin = bool(pin)
 
-    def batches(self, batches: list[np.ndarray]):
+    def batches(self, batches: list[np.ndarray], keys: list[np.ndarray]):
+        """HostBatch per index batch; keys: uint64 per sample (the train transform's draws)."""
         kw = {}
         if self.num_workers > 0:
             kw = {"prefetch_factor": max(1, self.prefetch), "persistent_workers": False}
         dl = torch.utils.data.DataLoader(
-            self.dataset, batch_sampler=[b.tolist() for b in batches],
+            self.dataset,
+            batch_sampler=[list(zip(b.tolist(), k.tolist())) for b, k in zip(batches, keys)],
             num_workers=self.num_workers, collate_fn=_collate, pin_memory=self.pin, **kw)
         for x, idx, status, offsets, layouts in dl:
             yield HostBatch(x, idx, status, offsets, layouts)

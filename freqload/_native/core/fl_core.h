@@ -154,8 +154,23 @@ fl_status fl_to_channels(const fl_coef_view *comps, int num_components,
 
 /* ---- one training sample: fl_sample.c -------------------------------- */
 
-/* What a sample is made of: the channels, their alignment, and the output
- * grid in blocks. */
+/* How a sample's output grid is taken from the image (fl_augment.c). */
+typedef enum {
+  FL_TRANSFORM_BLOCKS = 0, /* block-aligned centre crop / zero padding: exact, no resampling */
+  FL_TRANSFORM_EVAL = 1,   /* resize the shorter side to out*8/crop_ratio, centre crop */
+  FL_TRANSFORM_TRAIN = 2   /* RandomResizedCrop + horizontal flip, drawn from the sample's key */
+} fl_transform_kind;
+
+typedef struct {
+  int kind;                       /* fl_transform_kind */
+  double scale_min, scale_max;    /* TRAIN: fraction of the image area (0.08, 1) */
+  double ratio_min, ratio_max;    /* TRAIN: aspect ratio w/h (3/4, 4/3) */
+  double flip_p;                  /* TRAIN: probability of a horizontal flip (0.5) */
+  double crop_ratio;              /* EVAL: crop / resized shorter side (0.875) */
+} fl_transform;
+
+/* What a sample is made of: the channels, their alignment, the output
+ * grid in blocks, and how that grid is taken from the image. */
 typedef struct {
   const uint8_t *component; /* per output channel: 0 = Y, 1 = Cb, 2 = Cr */
   const uint8_t *coef;      /* per output channel: raster index 0..63 */
@@ -163,6 +178,7 @@ typedef struct {
   int dequantize;
   int chroma;               /* fl_chroma */
   int out_h, out_w;         /* output grid in blocks (56 x 56 = 448 pixels) */
+  fl_transform transform;   /* all zero: FL_TRANSFORM_BLOCKS */
 } fl_channel_spec;
 
 /* The window fl_sample_channels takes from a luma grid of h8 x w8 blocks. */
@@ -241,10 +257,54 @@ void fl_upsample_tables(int f, float A[4][8][8], float P[4][8], float N[4][8],
 
 /* JPEG bytes -> int16 [count, out_h, out_w] in one call: header (limits and
  * support checks from opts), entropy decode into the decoder's own reused
- * planes, fl_sample_channels. `info` (may be NULL) receives the header. */
+ * planes, then fl_sample with the sample's `key` (used by FL_TRANSFORM_TRAIN).
+ * `info` (may be NULL) receives the header. */
 fl_status fl_decode_channels(fl_decoder *d, const uint8_t *data, size_t size,
                              const fl_options *opts, const fl_channel_spec *spec,
-                             int16_t *out, fl_info *info);
+                             uint64_t key, int16_t *out, fl_info *info);
+
+/* ---- augmentation in the DCT domain: fl_augment.c --------------------- */
+
+/* A box in image pixels (may be fractional). */
+typedef struct {
+  double top, left, height, width;
+} fl_box;
+
+/* torchvision's RandomResizedCrop sampling (10 tries, then the clamped whole
+ * image) and a flip, from a splitmix64 stream seeded with `key`: the box is in
+ * whole pixels; returns 1 to flip. Same key, same result, on any thread. */
+int fl_random_resized_crop(uint64_t key, int height, int width, const fl_transform *t,
+                           fl_box *box);
+
+/* Resize so the shorter side is max(out_h, out_w) * 8 / crop_ratio pixels,
+ * then take the centred out_h*8 x out_w*8 window: that window as a box in the
+ * image's pixels (fractional). */
+void fl_eval_box(int height, int width, int out_h, int out_w, double crop_ratio, fl_box *box);
+
+/* Scratch memory of fl_resize_channels, grown as needed and reused. */
+typedef struct fl_workspace fl_workspace;
+fl_workspace *fl_workspace_new(void);
+void fl_workspace_free(fl_workspace *ws);
+
+/* The dequantised coefficients of `box` (image pixels) resized onto the
+ * spec's out_h x out_w block grid, the spec's channels only, optionally
+ * mirrored: Pillow BILINEAR resize of each component's plane from the box
+ * scaled into its coordinates, then the 8x8 DCT, computed in the DCT domain
+ * (see fl_augment.c). Writes int16 (rounded, saturated) to out16 or float to
+ * out32 (exactly one non-NULL), [count, out_h, out_w]. width/height: the
+ * image's pixel size. spec->dequantize and spec->chroma are ignored (always
+ * dequantised; chroma comes at full resolution by construction). */
+fl_status fl_resize_channels(const fl_coef_view *comps, int num_components, int width,
+                             int height, const fl_box *box, int flip,
+                             const fl_channel_spec *spec, fl_workspace *ws, int16_t *out16,
+                             float *out32, char *message, size_t message_size);
+
+/* One sample by spec->transform: FL_TRANSFORM_BLOCKS -> fl_sample_channels;
+ * EVAL -> fl_eval_box + fl_resize_channels; TRAIN -> fl_random_resized_crop(key)
+ * + fl_resize_channels. */
+fl_status fl_sample(const fl_coef_view *comps, int num_components, int width, int height,
+                    const fl_channel_spec *spec, uint64_t key, fl_workspace *ws, int16_t *out,
+                    char *message, size_t message_size);
 
 #ifdef __cplusplus
 }

@@ -63,6 +63,7 @@ struct fl_decoder {
 
   int16_t *scratch; /* fl_decode_channels' planes, reused across images */
   size_t scratch_cap;
+  fl_workspace *workspace; /* fl_resize_channels' scratch, created on first use */
 };
 
 const char *fl_libjpeg_version(void) {
@@ -254,7 +255,13 @@ void fl_decoder_free(fl_decoder *d) {
   jpeg_destroy_decompress(&d->cinfo);
   free(d->row_pointers);
   free(d->scratch);
+  fl_workspace_free(d->workspace);
   free(d);
+}
+
+fl_workspace *fl_decoder_workspace(fl_decoder *d) {
+  if (d->workspace == NULL) d->workspace = fl_workspace_new();
+  return d->workspace;
 }
 
 int16_t *fl_decoder_scratch(fl_decoder *d, size_t elems) {

@@ -12,4 +12,7 @@ void fl_decoder_trim_scratch(fl_decoder *d, size_t keep_bytes);
 /* The decoder's message buffer (FL_MESSAGE_MAX bytes) for errors found outside libjpeg. */
 char *fl_decoder_message_buffer(fl_decoder *d);
 
+/* The decoder's fl_workspace (created with the decoder). */
+fl_workspace *fl_decoder_workspace(fl_decoder *d);
+
 #endif

@@ -268,17 +268,39 @@ static fl_status decode_views(fl_decoder *d, const uint8_t *data, size_t size,
   return FL_OK;
 }
 
+fl_status fl_sample(const fl_coef_view *comps, int num_components, int width, int height,
+                    const fl_channel_spec *spec, uint64_t key, fl_workspace *ws, int16_t *out,
+                    char *message, size_t message_size) {
+  fl_box box;
+  int flip = 0;
+  switch (spec->transform.kind) {
+    case FL_TRANSFORM_BLOCKS:
+      return fl_sample_channels(comps, num_components, spec, out, message, message_size);
+    case FL_TRANSFORM_EVAL:
+      fl_eval_box(height, width, spec->out_h, spec->out_w, spec->transform.crop_ratio, &box);
+      break;
+    case FL_TRANSFORM_TRAIN:
+      flip = fl_random_resized_crop(key, height, width, &spec->transform, &box);
+      break;
+    default:
+      snprintf(message, message_size, "unknown transform %d", spec->transform.kind);
+      return FL_ERR_ARGUMENT;
+  }
+  return fl_resize_channels(comps, num_components, width, height, &box, flip, spec, ws, out,
+                            NULL, message, message_size);
+}
+
 fl_status fl_decode_channels(fl_decoder *d, const uint8_t *data, size_t size,
                              const fl_options *opts, const fl_channel_spec *spec,
-                             int16_t *out, fl_info *info_out) {
+                             uint64_t key, int16_t *out, fl_info *info_out) {
   fl_info info = {0};
   fl_coef_view views[3];
   uint16_t quant[3][64];
   fl_status st = decode_views(d, data, size, opts, &info, views, quant);
   if (info_out) *info_out = info;
   if (st == FL_OK)
-    st = fl_sample_channels(views, info.num_components, spec, out,
-                            fl_decoder_message_buffer(d), FL_MESSAGE_MAX);
+    st = fl_sample(views, info.num_components, info.width, info.height, spec, key,
+                   fl_decoder_workspace(d), out, fl_decoder_message_buffer(d), FL_MESSAGE_MAX);
   fl_decoder_trim_scratch(d, FL_SCRATCH_KEEP);
   return st;
 }

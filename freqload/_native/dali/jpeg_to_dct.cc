@@ -60,6 +60,31 @@ class JpegToDct : public ::dali::Operator<::dali::CPUBackend> {
     DALI_ENFORCE(input == "bytes" || input == "paths",
                  "freqload: input must be \"bytes\" or \"paths\", got \"" + input + "\"");
     paths_ = input == "paths";
+    std::string transform = spec.GetArgument<std::string>("transform");
+    DALI_ENFORCE(transform == "blocks" || transform == "eval" || transform == "train",
+                 "freqload: transform must be \"blocks\", \"eval\" or \"train\", got \"" +
+                     transform + "\"");
+    transform_.kind = transform == "blocks" ? FL_TRANSFORM_BLOCKS
+                      : transform == "eval" ? FL_TRANSFORM_EVAL
+                                            : FL_TRANSFORM_TRAIN;
+    auto scale = spec.GetRepeatedArgument<float>("scale");
+    auto ratio = spec.GetRepeatedArgument<float>("ratio");
+    DALI_ENFORCE(scale.size() == 2 && scale[0] > 0 && scale[0] <= scale[1],
+                 "freqload: scale must be [min, max] with 0 < min <= max");
+    DALI_ENFORCE(ratio.size() == 2 && ratio[0] > 0 && ratio[0] <= ratio[1],
+                 "freqload: ratio must be [min, max] with 0 < min <= max");
+    transform_.scale_min = scale[0];
+    transform_.scale_max = scale[1];
+    transform_.ratio_min = ratio[0];
+    transform_.ratio_max = ratio[1];
+    transform_.flip_p = spec.GetArgument<float>("flip");
+    transform_.crop_ratio = spec.GetArgument<float>("crop_ratio");
+    DALI_ENFORCE(transform_.crop_ratio > 0 && transform_.crop_ratio <= 1,
+                 "freqload: crop_ratio must be in (0, 1]");
+    DALI_ENFORCE(!(planes_ && transform_.kind != FL_TRANSFORM_BLOCKS),
+                 "freqload: regroup=\"device\" supports transform=\"blocks\" only");
+    DALI_ENFORCE(transform_.kind == FL_TRANSFORM_BLOCKS || dequantize_,
+                 "freqload: resizing transforms need dequantize=True");
   }
 
   ~JpegToDct() override {
@@ -97,6 +122,22 @@ class JpegToDct : public ::dali::Operator<::dali::CPUBackend> {
     auto &layouts = ws.Output<::dali::CPUBackend>(2);
     auto &tp = ws.GetThreadPool();
     const int n = in.num_samples();
+    const int64_t *keys = nullptr;  // optional second input: int64 key per sample
+    std::vector<int64_t> key_values;
+    if (ws.NumInput() > 1) {
+      const auto &k = ws.Input<::dali::CPUBackend>(1);
+      DALI_ENFORCE(k.type() == DALI_INT64 && k.num_samples() == n,
+                   "freqload.jpeg_to_dct: the second input must be one int64 key per sample");
+      key_values.resize(n);
+      for (int i = 0; i < n; i++) {
+        DALI_ENFORCE(k.tensor_shape(i).num_elements() == 1,
+                     "freqload.jpeg_to_dct: one key per sample");
+        key_values[i] = *k.tensor<int64_t>(i);
+      }
+      keys = key_values.data();
+    }
+    DALI_ENFORCE(keys != nullptr || transform_.kind != FL_TRANSFORM_TRAIN,
+                 "freqload.jpeg_to_dct: transform=\"train\" needs the keys input");
     EnsureDecoders(tp.NumThreads() + 1);
     if (files_.size() < decoders_.size()) files_.resize(decoders_.size());
     std::vector<std::string> errors(n);
@@ -148,7 +189,8 @@ class JpegToDct : public ::dali::Operator<::dali::CPUBackend> {
               else
                 std::memset(packed, 0, FL_LAYOUT_INTS * sizeof(int32_t));
             } else {
-              s = fl_decode_channels(d, data, size, &opts, &spec, o, nullptr);
+              const uint64_t key = keys ? static_cast<uint64_t>(keys[i]) : 0;
+              s = fl_decode_channels(d, data, size, &opts, &spec, key, o, nullptr);
             }
             *st = static_cast<int32_t>(s);
             if (s != FL_OK) {
@@ -198,7 +240,8 @@ class JpegToDct : public ::dali::Operator<::dali::CPUBackend> {
   }
 
   fl_channel_spec Spec() const {
-    fl_channel_spec spec;
+    fl_channel_spec spec{};
+    spec.transform = transform_;
     spec.component = component_.data();
     spec.coef = coef_.data();
     spec.count = static_cast<int>(component_.size());
@@ -224,6 +267,7 @@ class JpegToDct : public ::dali::Operator<::dali::CPUBackend> {
   std::vector<std::vector<uint8_t>> files_;  // per thread: the file just read (input="paths")
   int64_t max_pixels_ = 0;
   int out_h_ = 0, out_w_ = 0;
+  fl_transform transform_{};
   std::vector<fl_decoder *> decoders_;
 };
 
@@ -242,7 +286,7 @@ before chroma alignment (int16, a fixed capacity of which the layout's 8th entry
 many are used) and the third the layout (int32 [FL_LAYOUT_INTS]) that freqload.regroup
 finishes on the device; with regroup="cpu" the third output is empty. freqload's native
 core does the work.)")
-    .NumInput(1)
+    .NumInput(1, 2)
     .NumOutput(3)
     .AddArg("mask", "Channel indices in [0, 192), in output order.", DALI_INT_VEC)
     .AddArg("size", "Output grid [out_h, out_w] in 8x8 blocks (56, 56 = 448 pixels).",
@@ -262,4 +306,17 @@ core does the work.)")
     .AddOptionalArg("input",
                     "\"bytes\": the input is encoded JPEG data; \"paths\": it is a file path "
                     "(UTF-8 bytes), read on the operator's thread (status 6 when unreadable).",
-                    std::string("bytes"));
+                    std::string("bytes"))
+    .AddOptionalArg("transform",
+                    "\"blocks\": block-aligned centre crop / zero padding (exact, no resampling); "
+                    "\"eval\": resize the shorter side to max(size)*8/crop_ratio, centre crop; "
+                    "\"train\": RandomResizedCrop + horizontal flip drawn from the second "
+                    "input (an int64 key per sample). The resizing kinds compute Pillow-BILINEAR "
+                    "resizing in the DCT domain (freqload.transforms).",
+                    std::string("blocks"))
+    .AddOptionalArg("scale", "train: [min, max] fraction of the image area.",
+                    std::vector<float>{0.08f, 1.0f})
+    .AddOptionalArg("ratio", "train: [min, max] aspect ratio (w/h).",
+                    std::vector<float>{0.75f, 4.0f / 3.0f})
+    .AddOptionalArg("flip", "train: probability of a horizontal flip.", 0.5f)
+    .AddOptionalArg("crop_ratio", "eval: crop / resized shorter side.", 0.875f);

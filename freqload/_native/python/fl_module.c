@@ -260,6 +260,7 @@ static int out_buffer(PyObject *obj, Py_buffer *out, int *count, int *h, int *w)
  * height) returned. `run` does the core call. */
 typedef struct {
   const fl_channel_spec *spec;
+  uint64_t key;      /* decode_channels: the sample's key (FL_TRANSFORM_TRAIN) */
   int16_t *out;
   size_t capacity;   /* decode_planes */
   int32_t *layout;   /* decode_planes */
@@ -292,7 +293,7 @@ static PyObject *run_decode(DecoderObject *self, const Py_buffer *data,
 static fl_status run_channels(fl_decoder *d, const Py_buffer *data, const fl_options *opts,
                               const decode_job *job, fl_info *info) {
   return fl_decode_channels(d, (const uint8_t *)data->buf, (size_t)data->len, opts, job->spec,
-                            job->out, info);
+                            job->key, job->out, info);
 }
 
 static fl_status run_planes(fl_decoder *d, const Py_buffer *data, const fl_options *opts,
@@ -312,10 +313,16 @@ static PyObject *Decoder_decode_channels(DecoderObject *self, PyObject *args) {
   unsigned long long max_pixels;
   int strict, dequantize, chroma;
   fl_channel_spec spec;
-  decode_job job = {&spec, NULL, 0, NULL};
-  if (!PyArg_ParseTuple(args, "y*Kpy*y*piO:decode_channels", &data, &max_pixels, &strict,
-                        &comp, &coef, &dequantize, &chroma, &out_obj))
+  decode_job job = {&spec, 0, NULL, 0, NULL};
+  unsigned long long key;
+  memset(&spec, 0, sizeof spec);
+  if (!PyArg_ParseTuple(args, "y*Kpy*y*pi(idddddd)KO:decode_channels", &data, &max_pixels,
+                        &strict, &comp, &coef, &dequantize, &chroma, &spec.transform.kind,
+                        &spec.transform.scale_min, &spec.transform.scale_max,
+                        &spec.transform.ratio_min, &spec.transform.ratio_max,
+                        &spec.transform.flip_p, &spec.transform.crop_ratio, &key, &out_obj))
     return NULL;
+  job.key = (uint64_t)key;
   if (out_buffer(out_obj, &out, &spec.count, &spec.out_h, &spec.out_w) < 0) {
     PyBuffer_Release(&data);
     PyBuffer_Release(&comp);
@@ -348,7 +355,8 @@ static PyObject *Decoder_decode_planes(DecoderObject *self, PyObject *args) {
   unsigned long long max_pixels;
   int strict, dequantize, chroma;
   fl_channel_spec spec;
-  decode_job job = {&spec, NULL, 0, NULL};
+  decode_job job = {&spec, 0, NULL, 0, NULL};
+  memset(&spec, 0, sizeof spec);
   if (!PyArg_ParseTuple(args, "y*Kpy*y*piiiw*w*:decode_planes", &data, &max_pixels, &strict,
                         &comp, &coef, &dequantize, &chroma, &spec.out_h, &spec.out_w, &payload,
                         &layout))
@@ -531,6 +539,7 @@ static PyObject *py_sample_planes(PyObject *mod, PyObject *args) {
   char message[FL_MESSAGE_MAX];
   int dequantize, chroma, ok = 0;
   fl_status st;
+  memset(&spec, 0, sizeof spec);
   if (!PyArg_ParseTuple(args, "OOOy*y*piiiw*w*:sample_planes", &comps, &sampling, &quants, &comp,
                         &coef, &dequantize, &chroma, &spec.out_h, &spec.out_w, &payload, &layout))
     return NULL;
@@ -563,6 +572,99 @@ done_bufs:
   PyBuffer_Release(&layout);
   if (!ok) return NULL;
   Py_RETURN_NONE;
+}
+
+/* resize_channels(components, sampling, quant, width, height, (top, left, h, w), flip,
+ *                 component, coef, out): fl_resize_channels; out float32 or int16 [C, H, W] */
+static PyObject *py_resize_channels(PyObject *mod, PyObject *args) {
+  PyObject *comps, *sampling, *quants, *out_obj;
+  Py_buffer comp, coef, out;
+  views_t v;
+  fl_channel_spec spec;
+  fl_box box;
+  fl_workspace *ws;
+  char message[FL_MESSAGE_MAX];
+  int width, height, flip, ok = 0, is_float;
+  fl_status st;
+  memset(&spec, 0, sizeof spec);
+  if (!PyArg_ParseTuple(args, "OOOii(dddd)py*y*O:resize_channels", &comps, &sampling, &quants,
+                        &width, &height, &box.top, &box.left, &box.height, &box.width, &flip,
+                        &comp, &coef, &out_obj))
+    return NULL;
+  if (PyObject_GetBuffer(out_obj, &out, PyBUF_CONTIG | PyBUF_FORMAT) < 0) {
+    PyBuffer_Release(&comp);
+    PyBuffer_Release(&coef);
+    return NULL;
+  }
+  is_float = out.format && (strcmp(out.format, "f") == 0 || strcmp(out.format, "<f") == 0 ||
+                             strcmp(out.format, "=f") == 0);
+  if (views_from_python(&v, comps, sampling, quants) < 0) goto done_bufs;
+  if (out.ndim != 3 || !(is_float ? out.itemsize == 4 : out.itemsize == 2) ||
+      !PyBuffer_IsContiguous(&out, 'C') || comp.len != out.shape[0] || coef.len != comp.len) {
+    PyErr_SetString(PyExc_ValueError,
+                    "out must be a writable C-contiguous float32 or int16 [C, H, W] array, "
+                    "C = the number of channels");
+    goto done;
+  }
+  spec.component = (const uint8_t *)comp.buf;
+  spec.coef = (const uint8_t *)coef.buf;
+  spec.count = (int)comp.len;
+  spec.dequantize = 1;
+  spec.out_h = (int)out.shape[1];
+  spec.out_w = (int)out.shape[2];
+  ws = fl_workspace_new();
+  Py_BEGIN_ALLOW_THREADS
+  st = fl_resize_channels(v.views, (int)v.n, width, height, &box, flip, &spec, ws,
+                          is_float ? NULL : (int16_t *)out.buf, is_float ? (float *)out.buf : NULL,
+                          message, sizeof message);
+  Py_END_ALLOW_THREADS
+  fl_workspace_free(ws);
+  if (st != FL_OK) {
+    raise_status(st, message);
+    goto done;
+  }
+  ok = 1;
+done:
+  views_release(&v);
+done_bufs:
+  PyBuffer_Release(&comp);
+  PyBuffer_Release(&coef);
+  PyBuffer_Release(&out);
+  if (!ok) return NULL;
+  Py_RETURN_NONE;
+}
+
+/* random_resized_crop(key, height, width, (kind, smin, smax, rmin, rmax, flip_p, crop_ratio))
+ * -> (top, left, h, w, flip) */
+static PyObject *py_random_resized_crop(PyObject *mod, PyObject *args) {
+  unsigned long long key;
+  int height, width, flip;
+  fl_transform t;
+  fl_box box;
+  if (!PyArg_ParseTuple(args, "Kii(idddddd):random_resized_crop", &key, &height, &width, &t.kind,
+                        &t.scale_min, &t.scale_max, &t.ratio_min, &t.ratio_max, &t.flip_p,
+                        &t.crop_ratio))
+    return NULL;
+  if (height < 1 || width < 1) {
+    PyErr_SetString(PyExc_ValueError, "height and width must be positive");
+    return NULL;
+  }
+  flip = fl_random_resized_crop((uint64_t)key, height, width, &t, &box);
+  return Py_BuildValue("(ddddN)", box.top, box.left, box.height, box.width, PyBool_FromLong(flip));
+}
+
+/* eval_box(height, width, out_h, out_w, crop_ratio) -> (top, left, h, w) */
+static PyObject *py_eval_box(PyObject *mod, PyObject *args) {
+  int height, width, oh, ow;
+  double ratio;
+  fl_box box;
+  if (!PyArg_ParseTuple(args, "iiiid:eval_box", &height, &width, &oh, &ow, &ratio)) return NULL;
+  if (height < 1 || width < 1 || oh < 1 || ow < 1 || !(ratio > 0)) {
+    PyErr_SetString(PyExc_ValueError, "sizes and crop_ratio must be positive");
+    return NULL;
+  }
+  fl_eval_box(height, width, oh, ow, ratio, &box);
+  return Py_BuildValue("(dddd)", box.top, box.left, box.height, box.width);
 }
 
 static PyObject *py_planes_capacity(PyObject *mod, PyObject *args) {
@@ -599,6 +701,12 @@ static PyObject *py_libjpeg_version(PyObject *mod, PyObject *unused) {
 static PyMethodDef module_methods[] = {
     {"to_channels", py_to_channels, METH_VARARGS,
      "to_channels(components, sampling, quant, component, coef, dequantize, chroma, out, sized)"},
+    {"resize_channels", py_resize_channels, METH_VARARGS,
+     "resize_channels(components, sampling, quant, width, height, box, flip, component, coef, out)"},
+    {"random_resized_crop", py_random_resized_crop, METH_VARARGS,
+     "random_resized_crop(key, height, width, transform) -> (top, left, h, w, flip)"},
+    {"eval_box", py_eval_box, METH_VARARGS,
+     "eval_box(height, width, out_h, out_w, crop_ratio) -> (top, left, h, w)"},
     {"libjpeg_version", py_libjpeg_version, METH_NOARGS, "libjpeg build in use"},
     {"sample_planes", py_sample_planes, METH_VARARGS, "fl_sample_planes on coefficient arrays"},
     {"planes_capacity", py_planes_capacity, METH_VARARGS,
@@ -634,5 +742,8 @@ PyMODINIT_FUNC PyInit__core(void) {
   PyModule_AddIntConstant(m, "CHROMA_DCT", FL_CHROMA_DCT);
   PyModule_AddIntConstant(m, "CHROMA_NEAREST", FL_CHROMA_NEAREST);
   PyModule_AddIntConstant(m, "LAYOUT_INTS", FL_LAYOUT_INTS);
+  PyModule_AddIntConstant(m, "TRANSFORM_BLOCKS", FL_TRANSFORM_BLOCKS);
+  PyModule_AddIntConstant(m, "TRANSFORM_EVAL", FL_TRANSFORM_EVAL);
+  PyModule_AddIntConstant(m, "TRANSFORM_TRAIN", FL_TRANSFORM_TRAIN);
   return m;
 }
