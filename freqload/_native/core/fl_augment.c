@@ -28,6 +28,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 /* ---- random crop boxes ---------------------------------------------- */
 
@@ -131,12 +134,14 @@ static int pixel_taps(const taps_geom *g, int i, int *xmin, double *w, int wcap)
   return n;
 }
 
-/* One axis: for output block o, source blocks [b0[o], b0[o] + nb[o]) and the
- * weights w[(o * nj + jj) * stride + t], t = 8 * (b - b0[o]) + k. */
+/* One axis: output block o reads source blocks [b0[o], b0[o] + nb[o]) with the
+ * weights w[((o * stride) + t) * lanes + jj], t = 8 * (b - b0[o]) + k (source
+ * frequency k), jj < nj (output frequency j[jj]; lanes >= nj, padded with 0).
+ * Source block b (lo <= b < hi) feeds output blocks [first[b - lo], last[b - lo]). */
 typedef struct {
-  int out_blocks, nj, j[8], stride;
-  int lo, hi; /* source blocks touched, overall */
-  int *b0, *nb;
+  int out_blocks, nj, j[8], lanes, stride;
+  int lo, hi;
+  int *b0, *nb, *first, *last;
   float *w;
 } axis_op;
 
@@ -182,9 +187,9 @@ static void *ws_alloc(fl_workspace *ws, size_t bytes) {
 static int build_axis(fl_workspace *ws, int n_px, int out_blocks, double start, double length,
                       unsigned jmask, axis_op *op) {
   taps_geom g;
-  int o, p, x, jj, nb_max = 0;
-  double *taps = NULL;
-  int *tlo = NULL, *tn = NULL;
+  int o, p, x, jj, b, nb_max = 0, wcap;
+  double *taps, *row;
+  int *tlo, *tn;
   const int M = out_blocks * 8;
   g.scale = length / M;
   g.support = g.scale > 1.0 ? g.scale : 1.0;
@@ -195,91 +200,136 @@ static int build_axis(fl_workspace *ws, int n_px, int out_blocks, double start, 
   op->nj = 0;
   for (jj = 0; jj < 8; jj++)
     if (jmask & (1u << jj)) op->j[op->nj++] = jj;
-  {
-    int wcap = (int)ceil(2 * g.support) + 2;
-    if (wcap > FL_TAPS_MAX) wcap = FL_TAPS_MAX;
-    op->b0 = (int *)ws_alloc(ws, sizeof(int) * out_blocks);
-    op->nb = (int *)ws_alloc(ws, sizeof(int) * out_blocks);
-    tlo = (int *)ws_alloc(ws, sizeof(int) * M);
-    tn = (int *)ws_alloc(ws, sizeof(int) * M);
-    taps = (double *)ws_alloc(ws, sizeof(double) * (size_t)M * wcap);
-    if (!taps) return 0;
-    for (p = 0; p < M; p++) tn[p] = pixel_taps(&g, p, &tlo[p], taps + (size_t)p * wcap, wcap);
-    op->lo = 1 << 30;
-    op->hi = 0;
-    for (o = 0; o < out_blocks; o++) {
-      int first = 1 << 30, last = 0;
-      for (p = 8 * o; p < 8 * o + 8; p++) {
-        if (tlo[p] < first) first = tlo[p];
-        if (tlo[p] + tn[p] > last) last = tlo[p] + tn[p];
-      }
-      op->b0[o] = first / 8;
-      op->nb[o] = (last + 7) / 8 - first / 8;
-      if (op->nb[o] > nb_max) nb_max = op->nb[o];
-      if (op->b0[o] < op->lo) op->lo = op->b0[o];
-      if (op->b0[o] + op->nb[o] > op->hi) op->hi = op->b0[o] + op->nb[o];
+  op->lanes = op->nj <= 4 ? 4 : 8;
+  wcap = (int)ceil(2 * g.support) + 2;
+  if (wcap > FL_TAPS_MAX) wcap = FL_TAPS_MAX;
+  op->b0 = (int *)ws_alloc(ws, sizeof(int) * out_blocks);
+  op->nb = (int *)ws_alloc(ws, sizeof(int) * out_blocks);
+  tlo = (int *)ws_alloc(ws, sizeof(int) * M);
+  tn = (int *)ws_alloc(ws, sizeof(int) * M);
+  taps = (double *)ws_alloc(ws, sizeof(double) * (size_t)M * wcap);
+  if (!taps) return 0; /* the arena fills up in order: earlier ones failed too */
+  for (p = 0; p < M; p++) tn[p] = pixel_taps(&g, p, &tlo[p], taps + (size_t)p * wcap, wcap);
+  op->lo = 1 << 30;
+  op->hi = 0;
+  for (o = 0; o < out_blocks; o++) {
+    int first = 1 << 30, last = 0;
+    for (p = 8 * o; p < 8 * o + 8; p++) {
+      if (tlo[p] < first) first = tlo[p];
+      if (tlo[p] + tn[p] > last) last = tlo[p] + tn[p];
     }
-    op->stride = 8 * nb_max;
-    op->w = (float *)ws_alloc(ws, sizeof(float) * (size_t)out_blocks * op->nj * op->stride);
-    if (!op->w) return 0;
-    {
-      double *row = (double *)ws_alloc(ws, sizeof(double) * 8 * op->stride);
-      if (!row) return 0;
-      for (o = 0; o < out_blocks; o++) {
-        const int base = 8 * op->b0[o], span = 8 * op->nb[o];
-        /* row[p][t]: output pixel 8o+p against source coefficient t = 8(b-b0)+k */
-        memset(row, 0, sizeof(double) * 8 * op->stride);
-        for (p = 0; p < 8; p++) {
-          const int q = 8 * o + p;
-          const double *w = taps + (size_t)q * wcap;
-          for (x = 0; x < tn[q]; x++) {
-            const int src = tlo[q] + x - base, b = src / 8, r = src % 8, k0 = 8 * b;
-            int k;
-            if (w[x] == 0.0) continue;
-            for (k = 0; k < 8; k++) row[p * op->stride + k0 + k] += w[x] * dct_c[k][r];
-          }
-        }
-        for (jj = 0; jj < op->nj; jj++) {
-          float *dst = op->w + ((size_t)o * op->nj + jj) * op->stride;
-          const double *c = dct_c[op->j[jj]];
-          int t;
-          for (t = 0; t < span; t++) {
-            double acc = 0;
-            for (p = 0; p < 8; p++) acc += c[p] * row[p * op->stride + t];
-            dst[t] = (float)acc;
-          }
-          for (; t < op->stride; t++) dst[t] = 0.0f;
-        }
+    op->b0[o] = first / 8;
+    op->nb[o] = (last + 7) / 8 - first / 8;
+    if (op->nb[o] > nb_max) nb_max = op->nb[o];
+    if (op->b0[o] < op->lo) op->lo = op->b0[o];
+    if (op->b0[o] + op->nb[o] > op->hi) op->hi = op->b0[o] + op->nb[o];
+  }
+  op->stride = 8 * nb_max;
+  op->first = (int *)ws_alloc(ws, sizeof(int) * (op->hi - op->lo));
+  op->last = (int *)ws_alloc(ws, sizeof(int) * (op->hi - op->lo));
+  op->w = (float *)ws_alloc(ws, sizeof(float) * (size_t)out_blocks * op->stride * op->lanes);
+  row = (double *)ws_alloc(ws, sizeof(double) * 8 * op->stride);
+  if (!row) return 0;
+  for (b = 0; b < op->hi - op->lo; b++) {
+    op->first[b] = out_blocks;
+    op->last[b] = 0;
+  }
+  for (o = 0; o < out_blocks; o++)
+    for (b = op->b0[o]; b < op->b0[o] + op->nb[o]; b++) {
+      if (o < op->first[b - op->lo]) op->first[b - op->lo] = o;
+      if (o + 1 > op->last[b - op->lo]) op->last[b - op->lo] = o + 1;
+    }
+  for (o = 0; o < out_blocks; o++) {
+    const int base = 8 * op->b0[o], span = 8 * op->nb[o];
+    float *dst = op->w + (size_t)o * op->stride * op->lanes;
+    int t;
+    /* row[p][t]: output pixel 8o+p against source coefficient t = 8(b-b0)+k */
+    memset(row, 0, sizeof(double) * 8 * op->stride);
+    for (p = 0; p < 8; p++) {
+      const int q = 8 * o + p;
+      const double *w = taps + (size_t)q * wcap;
+      for (x = 0; x < tn[q]; x++) {
+        const int src = tlo[q] + x - base, k0 = src / 8 * 8, r = src % 8;
+        int k;
+        if (w[x] == 0.0) continue;
+        for (k = 0; k < 8; k++) row[p * op->stride + k0 + k] += w[x] * dct_c[k][r];
       }
     }
+    memset(dst, 0, sizeof(float) * op->stride * op->lanes);
+    for (t = 0; t < span; t++)
+      for (jj = 0; jj < op->nj; jj++) {
+        const double *c = dct_c[op->j[jj]];
+        double acc = 0;
+        for (p = 0; p < 8; p++) acc += c[p] * row[p * op->stride + t];
+        dst[t * op->lanes + jj] = (float)acc;
+      }
   }
   return 1;
 }
 
 /* ---- applying it ------------------------------------------------------ */
 
+typedef float v4f __attribute__((vector_size(16), aligned(4)));
 typedef float v8f __attribute__((vector_size(32), aligned(4)));
 
-/* Pass 1 over one source block row: S holds the dequantised blocks of columns
- * [lo, hi) transposed to [b][k][u] (u = 8 lanes); H receives, for every output
- * column block ox and needed frequency jj, the 8 vertical-frequency rows:
- * H[u * hstride + ox * nj + jj]. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-__attribute__((target_clones("avx2", "default")))
+/* Bit i set where blk[i] != 0. */
+static inline uint64_t nonzero_mask(const int16_t *blk) {
+#ifdef __SSE2__
+  const __m128i zero = _mm_setzero_si128();
+  uint64_t zeros = 0;
+  int i;
+  for (i = 0; i < 4; i++) {
+    __m128i a = _mm_cmpeq_epi16(_mm_loadu_si128((const __m128i *)(blk + 16 * i)), zero);
+    __m128i b = _mm_cmpeq_epi16(_mm_loadu_si128((const __m128i *)(blk + 16 * i + 8)), zero);
+    zeros |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_packs_epi16(a, b)) << (16 * i);
+  }
+  return ~zeros;
+#else
+  uint64_t m = 0;
+  int i;
+  for (i = 0; i < 64; i++) m |= (uint64_t)(blk[i] != 0) << i;
+  return m;
 #endif
-static void horizontal_pass(const axis_op *op, const float *S, int lo, float *H,
-                            size_t hstride) {
-  int ox, jj, t, u;
-  for (ox = 0; ox < op->out_blocks; ox++) {
-    const float *src = S + (size_t)(op->b0[ox] - lo) * 64;
-    const int span = 8 * op->nb[ox];
-    for (jj = 0; jj < op->nj; jj++) {
-      const float *w = op->w + ((size_t)ox * op->nj + jj) * op->stride;
-      v8f acc = {0, 0, 0, 0, 0, 0, 0, 0};
-      float lanes[8];
-      for (t = 0; t < span; t++) acc += w[t] * *(const v8f *)(src + 8 * t);
-      memcpy(lanes, &acc, sizeof lanes);
-      for (u = 0; u < 8; u++) H[(size_t)u * hstride + (size_t)ox * op->nj + jj] = lanes[u];
+}
+
+/* Pass 1, one source block row. JPEG blocks are mostly zeros, so all-zero
+ * blocks and all-zero block rows u are skipped; a row u with a non-zero
+ * coefficient adds, to every output block ox it feeds,
+ * sum_k value(u, k) * w[ox][8 (bx - b0[ox]) + k] into
+ * H[u * hstride + ox * lanes + jj]. H must start at zero. */
+__attribute__((noinline)) static void horizontal_pass(const axis_op *op, const int16_t *row,
+                                                      const float *qf, float *H,
+                                                      size_t hstride) {
+  int bx;
+  const int lanes = op->lanes;
+  float val[64];
+  for (bx = op->lo; bx < op->hi; bx++) {
+    const int16_t *blk = row + (ptrdiff_t)bx * 64;
+    const int o0 = op->first[bx - op->lo], o1 = op->last[bx - op->lo];
+    const uint64_t m = nonzero_mask(blk);
+    int u, i;
+    if (!m) continue;
+    for (i = 0; i < 64; i++) val[i] = (float)blk[i] * qf[i];
+    for (u = 0; u < 8; u++) {
+      const float *vu = val + 8 * u;
+      float *h = H + (size_t)u * hstride;
+      int ox, k;
+      if (!((m >> (8 * u)) & 0xffu)) continue;
+      if (lanes == 4) {
+        for (ox = o0; ox < o1; ox++) {
+          const float *w = op->w + ((size_t)ox * op->stride + 8 * (bx - op->b0[ox])) * 4;
+          v4f a = *(const v4f *)(h + (size_t)ox * 4);
+          for (k = 0; k < 8; k++) a += vu[k] * *(const v4f *)(w + 4 * k);
+          *(v4f *)(h + (size_t)ox * 4) = a;
+        }
+      } else {
+        for (ox = o0; ox < o1; ox++) {
+          const float *w = op->w + ((size_t)ox * op->stride + 8 * (bx - op->b0[ox])) * 8;
+          v8f a = *(const v8f *)(h + (size_t)ox * 8);
+          for (k = 0; k < 8; k++) a += vu[k] * *(const v8f *)(w + 8 * k);
+          *(v8f *)(h + (size_t)ox * 8) = a;
+        }
+      }
     }
   }
 }
@@ -294,80 +344,125 @@ static void vertical_pass(const float *w, int span, const float *H, size_t hstri
   const int vec = len / 8 * 8;
   for (x = 0; x < vec; x += 8) {
     v8f a = {0, 0, 0, 0, 0, 0, 0, 0};
-    for (t = 0; t < span; t++) a += w[t] * *(const v8f *)(H + (size_t)t * hstride + x);
+    for (t = 0; t < span; t++)
+      if (w[t] != 0.0f) a += w[t] * *(const v8f *)(H + (size_t)t * hstride + x);
     memcpy(acc + x, &a, sizeof a);
   }
   for (; x < len; x++) {
     float a = 0;
-    for (t = 0; t < span; t++) a += w[t] * H[(size_t)t * hstride + x];
+    for (t = 0; t < span; t++)
+      if (w[t] != 0.0f) a += w[t] * H[(size_t)t * hstride + x];
     acc[x] = a;
   }
 }
 
+/* Round to nearest (ties to even, the FPU's default mode) and saturate to int16. */
 static inline int16_t round_sat(float v) {
-  float r = v >= 0.0f ? v + 0.5f : v - 0.5f;
-  if (r >= 32767.0f) return 32767;
-  if (r <= -32768.0f) return -32768;
-  return (int16_t)r;
+  v = v < -32768.0f ? -32768.0f : (v > 32767.0f ? 32767.0f : v);
+#ifdef __SSE2__
+  return (int16_t)_mm_cvtss_si32(_mm_set_ss(v));
+#else
+  return (int16_t)nearbyintf(v);
+#endif
 }
 
-/* One component: the channels sel_k[...] (output channel per (u, v), -1 when
- * not wanted) of its box resized onto out_h x out_w blocks. */
-static fl_status resize_component(fl_workspace *ws, const fl_coef_view *v, int n_h, int n_w,
-                                  double top, double left, double bh, double bw, int flip,
-                                  const int sel_k[64], int out_h, int out_w, int16_t *out16,
-                                  float *out32) {
-  unsigned umask = 0, vmask = 0;
-  axis_op ov, oh;
-  int k, by, bx, u, oy, ju, jv;
-  float *S, *H, *acc, qf[64];
-  size_t hstride, plane = (size_t)out_h * out_w;
-  for (k = 0; k < 64; k++)
-    if (sel_k[k] >= 0) {
-      umask |= 1u << (k / 8);
-      vmask |= 1u << (k % 8);
-    }
-  if (!umask) return FL_OK;
-  if (!build_axis(ws, n_h, out_h, top, bh, umask, &ov) ||
-      !build_axis(ws, n_w, out_w, left, bw, vmask, &oh))
-    return FL_ERR_NOMEM;
-  if (ov.hi > v->blocks_h || oh.hi > v->blocks_w) return FL_ERR_ARGUMENT;
-  hstride = (size_t)out_w * oh.nj;
-  S = (float *)ws_alloc(ws, sizeof(float) * 64 * (size_t)(oh.hi - oh.lo));
-  H = (float *)ws_alloc(ws, sizeof(float) * 8 * (size_t)(ov.hi - ov.lo) * hstride);
-  acc = (float *)ws_alloc(ws, sizeof(float) * hstride);
-  if (!acc) return FL_ERR_NOMEM;
-  for (k = 0; k < 64; k++) qf[k] = (float)v->quant[k];
-  for (by = ov.lo; by < ov.hi; by++) {
-    const int16_t *row = v->data + (ptrdiff_t)by * v->row_stride;
-    for (bx = oh.lo; bx < oh.hi; bx++) { /* dequantise, transpose to [k][u] */
-      const int16_t *blk = row + (ptrdiff_t)bx * 64;
-      float *s = S + (size_t)(bx - oh.lo) * 64;
-      for (u = 0; u < 8; u++)
-        for (k = 0; k < 8; k++) s[8 * k + u] = blk[8 * u + k] * qf[8 * u + k];
-    }
-    horizontal_pass(&oh, S, oh.lo, H + (size_t)(by - ov.lo) * 8 * hstride, hstride);
-  }
-  for (oy = 0; oy < out_h; oy++) {
-    const float *Hrow = H + (size_t)(ov.b0[oy] - ov.lo) * 8 * hstride;
-    for (ju = 0; ju < ov.nj; ju++) {
-      const int uu = ov.j[ju];
-      vertical_pass(ov.w + ((size_t)oy * ov.nj + ju) * ov.stride, 8 * ov.nb[oy], Hrow, hstride,
-                    (int)hstride, acc);
-      for (jv = 0; jv < oh.nj; jv++) {
-        const int vv = oh.j[jv], ch = sel_k[8 * uu + vv];
-        const float sign = flip && (vv & 1) ? -1.0f : 1.0f;
-        int ox;
-        if (ch < 0) continue;
-        if (out16) {
-          int16_t *dst = out16 + ch * plane + (size_t)oy * out_w;
-          for (ox = 0; ox < out_w; ox++)
-            dst[flip ? out_w - 1 - ox : ox] = round_sat(sign * acc[ox * oh.nj + jv]);
+/* Write one output row of every wanted channel from acc[ox * lanes + jj]:
+ * dst[jj] (NULL: not wanted) gets acc's lane jj, negated where neg[jj], mirrored
+ * when flip. */
+__attribute__((noinline)) static void write_rows(const float *acc, int lanes, int out_w, int flip, int16_t *const dst16[8],
+                       float *const dst32[8], const int neg[8]) {
+  int jj, ox = 0;
+#ifdef __SSE2__
+  if (lanes == 4 && !dst32[0] && !dst32[1] && !dst32[2] && !dst32[3]) {
+    const __m128 lo = _mm_set1_ps(-32768.0f), hi = _mm_set1_ps(32767.0f);
+    for (; ox + 4 <= out_w; ox += 4) {
+      __m128 r0 = _mm_loadu_ps(acc + 4 * ox), r1 = _mm_loadu_ps(acc + 4 * ox + 4);
+      __m128 r2 = _mm_loadu_ps(acc + 4 * ox + 8), r3 = _mm_loadu_ps(acc + 4 * ox + 12);
+      __m128 c[4];
+      _MM_TRANSPOSE4_PS(r0, r1, r2, r3); /* now r_jj = lane jj of 4 columns */
+      c[0] = r0;
+      c[1] = r1;
+      c[2] = r2;
+      c[3] = r3;
+      for (jj = 0; jj < 4; jj++) {
+        __m128 x;
+        __m128i q;
+        if (!dst16[jj]) continue;
+        x = neg[jj] ? _mm_sub_ps(_mm_setzero_ps(), c[jj]) : c[jj];
+        x = _mm_min_ps(_mm_max_ps(x, lo), hi);
+        q = _mm_cvtps_epi32(x);
+        q = _mm_packs_epi32(q, q);
+        if (flip) {
+          q = _mm_shufflelo_epi16(q, _MM_SHUFFLE(0, 1, 2, 3));
+          _mm_storel_epi64((__m128i *)(dst16[jj] + out_w - 4 - ox), q);
         } else {
-          float *dst = out32 + ch * plane + (size_t)oy * out_w;
-          for (ox = 0; ox < out_w; ox++)
-            dst[flip ? out_w - 1 - ox : ox] = sign * acc[ox * oh.nj + jv];
+          _mm_storel_epi64((__m128i *)(dst16[jj] + ox), q);
         }
+      }
+    }
+  }
+#endif
+  for (jj = 0; jj < lanes; jj++) {
+    const float sign = neg[jj] ? -1.0f : 1.0f;
+    int x;
+    if (dst16[jj])
+      for (x = ox; x < out_w; x++)
+        dst16[jj][flip ? out_w - 1 - x : x] = round_sat(sign * acc[(size_t)x * lanes + jj]);
+    else if (dst32[jj])
+      for (x = ox; x < out_w; x++)
+        dst32[jj][flip ? out_w - 1 - x : x] = sign * acc[(size_t)x * lanes + jj];
+  }
+}
+
+static int index_of(const axis_op *op, int j) {
+  int jj;
+  for (jj = 0; jj < op->nj; jj++)
+    if (op->j[jj] == j) return jj;
+  return -1;
+}
+
+/* One component through its axis operators: the channels sel_k[8u + v] >= 0
+ * (the output channel of frequency (u, v)). */
+static fl_status resize_component(fl_workspace *ws, const fl_coef_view *v, const axis_op *ov,
+                                  const axis_op *oh, int flip, const int sel_k[64], int out_h,
+                                  int out_w, int16_t *out16, float *out32) {
+  int k, by, u, oy, t;
+  float *H, *acc, *wv, qf[64];
+  const size_t hstride = (size_t)out_w * oh->lanes, plane = (size_t)out_h * out_w;
+  const size_t hrows = 8 * (size_t)(ov->hi - ov->lo);
+  if (ov->hi > v->blocks_h || oh->hi > v->blocks_w) return FL_ERR_ARGUMENT;
+  H = (float *)ws_alloc(ws, sizeof(float) * hrows * hstride);
+  acc = (float *)ws_alloc(ws, sizeof(float) * hstride);
+  wv = (float *)ws_alloc(ws, sizeof(float) * ov->stride);
+  if (!wv) return FL_ERR_NOMEM;
+  for (k = 0; k < 64; k++) qf[k] = (float)v->quant[k];
+  memset(H, 0, sizeof(float) * hrows * hstride);
+  for (by = ov->lo; by < ov->hi; by++)
+    horizontal_pass(oh, v->data + (ptrdiff_t)by * v->row_stride, qf,
+                    H + (size_t)(by - ov->lo) * 8 * hstride, hstride);
+  for (u = 0; u < 8; u++) {
+    const int ju = index_of(ov, u);
+    int vv, any = 0;
+    for (vv = 0; vv < 8; vv++) any |= sel_k[8 * u + vv] >= 0;
+    if (!any) continue;
+    for (oy = 0; oy < out_h; oy++) {
+      const float *Hrow = H + (size_t)(ov->b0[oy] - ov->lo) * 8 * hstride;
+      const int span = 8 * ov->nb[oy];
+      for (t = 0; t < span; t++)
+        wv[t] = ov->w[((size_t)oy * ov->stride + t) * ov->lanes + ju];
+      vertical_pass(wv, span, Hrow, hstride, (int)hstride, acc);
+      {
+        int16_t *d16[8] = {0};
+        float *d32[8] = {0};
+        int neg[8] = {0};
+        for (vv = 0; vv < 8; vv++) {
+          const int ch = sel_k[8 * u + vv], jv = index_of(oh, vv);
+          if (ch < 0) continue;
+          if (out16) d16[jv] = out16 + ch * plane + (size_t)oy * out_w;
+          else d32[jv] = out32 + ch * plane + (size_t)oy * out_w;
+          neg[jv] = flip && (vv & 1);
+        }
+        write_rows(acc, oh->lanes, out_w, flip, d16, d32, neg);
       }
     }
   }
@@ -380,6 +475,7 @@ fl_status fl_resize_channels(const fl_coef_view *comps, int num_components, int 
                              float *out32, char *message, size_t message_size) {
   int c, k, max_h = 1, max_v = 1, round;
   int sel[3][64];
+  unsigned umask[3], vmask[3];
   const size_t plane = (size_t)spec->out_h * spec->out_w;
   dct_init();
   if (num_components < 1 || num_components > 3 || spec->out_h < 1 || spec->out_w < 1 ||
@@ -413,23 +509,53 @@ fl_status fl_resize_channels(const fl_coef_view *comps, int num_components, int 
     if (comps[c].h_samp > max_h) max_h = comps[c].h_samp;
     if (comps[c].v_samp > max_v) max_v = comps[c].v_samp;
   }
+  for (c = 0; c < num_components; c++) { /* the frequencies each component needs */
+    umask[c] = vmask[c] = 0;
+    for (k = 0; k < 64; k++)
+      if (sel[c][k] >= 0) {
+        umask[c] |= 1u << (k / 8);
+        vmask[c] |= 1u << (k % 8);
+      }
+  }
   /* Try with the arena as it is; when too small, grow it to what was asked and redo. */
   for (round = 0; round < 8; round++) {
     fl_status st = FL_OK;
+    axis_op ov[3], oh[3];
+    int owner[3]; /* the component whose operators component c uses */
     if (!ws_reset(ws, ws->want > ws->cap ? ws->want * 2 : 0)) return FL_ERR_NOMEM;
     for (c = 0; c < num_components && st == FL_OK; c++) {
       const fl_coef_view *v = &comps[c];
-      const double fy = (double)v->v_samp / max_v, fx = (double)v->h_samp / max_h;
-      /* the component's pixel size, as libjpeg's downsampled_height/width */
-      const int n_h = (int)(((long long)height * v->v_samp + max_v - 1) / max_v);
-      const int n_w = (int)(((long long)width * v->h_samp + max_h - 1) / max_h);
-      st = resize_component(ws, v, n_h, n_w, box->top * fy, box->left * fx, box->height * fy,
-                            box->width * fx, flip, sel[c], spec->out_h, spec->out_w, out16,
-                            out32);
+      int c2;
+      owner[c] = c;
+      if (!umask[c]) continue;
+      for (c2 = 0; c2 < c; c2++) /* same sampling: same operators (built for all of them) */
+        if (umask[c2] && comps[c2].h_samp == v->h_samp && comps[c2].v_samp == v->v_samp) {
+          owner[c] = owner[c2];
+          break;
+        }
+      if (owner[c] == c) {
+        const double fy = (double)v->v_samp / max_v, fx = (double)v->h_samp / max_h;
+        /* the component's pixel size, as libjpeg's downsampled_height/width */
+        const int n_h = (int)(((long long)height * v->v_samp + max_v - 1) / max_v);
+        const int n_w = (int)(((long long)width * v->h_samp + max_h - 1) / max_h);
+        unsigned um = 0, vm = 0;
+        for (c2 = c; c2 < num_components; c2++)
+          if (comps[c2].h_samp == v->h_samp && comps[c2].v_samp == v->v_samp) {
+            um |= umask[c2];
+            vm |= vmask[c2];
+          }
+        if (!build_axis(ws, n_h, spec->out_h, box->top * fy, box->height * fy, um, &ov[c]) ||
+            !build_axis(ws, n_w, spec->out_w, box->left * fx, box->width * fx, vm, &oh[c])) {
+          st = FL_ERR_NOMEM;
+          break;
+        }
+      }
+      st = resize_component(ws, v, &ov[owner[c]], &oh[owner[c]], flip, sel[c], spec->out_h,
+                            spec->out_w, out16, out32);
       if (st == FL_ERR_ARGUMENT) {
         snprintf(message, message_size,
-                 "resize: component %d has %dx%d blocks, fewer than its %dx%d pixels need", c,
-                 v->blocks_h, v->blocks_w, n_h, n_w);
+                 "resize: component %d has %dx%d blocks, fewer than its pixels need", c,
+                 v->blocks_h, v->blocks_w);
         return st;
       }
     }
