@@ -4,11 +4,16 @@
 One run, same files, same thread count (default 2), batches of 64:
 
   raw-libjpeg        libjpeg's own coefficient read (benchmarks/raw_read.c), the ceiling
-  dct24-dali         DCTLoader(engine="dali", mask="dctnet24", size=(56, 56)), int16 batches
-                     as they cross to the device (normalize=False)
-  dct24-dali+float   the same with float32 conversion (normalize=None); on a GPU machine
+  dct24-dali         DCTLoader(engine="dali", mask="dctnet24", size=(56, 56),
+                     transform="blocks"): decode + mask + chroma alignment, no resampling
+                     ("decode alone"); int16 batches as they cross (normalize=False)
+  dct24-dali-train   the same with train=True: RandomResizedCrop + flip in the DCT domain
+  dct24-dali-eval    the same with the eval transform (resize shorter side, centre crop)
+  dct24-dali+float   dct24-dali with float32 conversion (normalize=None); on a GPU machine
                      this step runs on the device, here on the CPU
-  dct24-torch        DCTLoader(engine="torch"), int16 batches, num_threads worker processes
+  dct24-torch        DCTLoader(engine="torch", transform="blocks"), int16 batches,
+                     num_threads worker processes
+  dct24-torch-train  the torch engine with train=True
   dct24-dali-planes  regroup="device", host part only: the DALI engine's planes at native
                      resolution, as they would cross (bytes include the quant tables the
                      device needs); the alignment itself then runs on the device
@@ -110,7 +115,8 @@ def main(argv=None) -> int:
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--repeat", type=int, default=4, help="file list repeats per epoch")
     ap.add_argument("--rows", nargs="+",
-                    default=["raw-libjpeg", "dct24-dali", "dct24-dali+float", "dct24-torch",
+                    default=["raw-libjpeg", "dct24-dali", "dct24-dali-train", "dct24-dali-eval",
+                             "dct24-dali+float", "dct24-torch", "dct24-torch-train",
                              "dct24-dali-planes", "dct24-dali-device", "rgb-dali-cpu"])
     ap.add_argument("--repeats", type=int, default=1,
                     help="run the rows this many times, interleaved, and report medians "
@@ -134,24 +140,28 @@ def main(argv=None) -> int:
           f"{args.repeats} interleaved run(s) per row (median)",
           file=sys.stderr)
 
-    def loader(engine, normalize, regroup="cpu"):
+    def loader(engine, normalize, regroup="cpu", transform="blocks"):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return freqload.DCTLoader(source, batch_size=args.batch_size, mask="dctnet24",
                                       size=(56, 56), shuffle=True, engine=engine,
                                       num_threads=args.threads, normalize=normalize,
-                                      device="cpu", regroup=regroup)
+                                      device="cpu", regroup=regroup, transform=transform)
 
     loaders = {}
 
     def get_loader(name):  # one per row, reused across repeats (one operator build, one warm-up)
         if name not in loaders:
-            engine, regroup, normalize = {
-                "dct24-dali": ("dali", "cpu", False), "dct24-dali+float": ("dali", "cpu", None),
-                "dct24-torch": ("torch", "cpu", False),
-                "dct24-dali-planes": ("dali", "device", False),
-                "dct24-dali-device": ("dali", "device", False)}[name]
-            loaders[name] = loader(engine, normalize, regroup)
+            engine, regroup, normalize, transform = {
+                "dct24-dali": ("dali", "cpu", False, "blocks"),
+                "dct24-dali-train": ("dali", "cpu", False, "train"),
+                "dct24-dali-eval": ("dali", "cpu", False, "eval"),
+                "dct24-dali+float": ("dali", "cpu", None, "blocks"),
+                "dct24-torch": ("torch", "cpu", False, "blocks"),
+                "dct24-torch-train": ("torch", "cpu", False, "train"),
+                "dct24-dali-planes": ("dali", "device", False, "blocks"),
+                "dct24-dali-device": ("dali", "device", False, "blocks")}[name]
+            loaders[name] = loader(engine, normalize, regroup, transform)
         return loaders[name]
 
     runs = {name: [] for name in args.rows}
@@ -187,6 +197,12 @@ def main(argv=None) -> int:
         print(f"{name:18s} {rate:8.1f} {cpu:10.2f} {b:>12s} {vs_raw:7.3f} {vs_rgb:15.2f}")
         results.append({"pipeline": name, "img_per_s": rate, "cpu_ms_per_img": cpu,
                         "bytes_per_sample": nbytes, "vs_raw": vs_raw, "vs_rgb_dali_cpu": vs_rgb})
+    for aug, base in (("dct24-dali-train", "dct24-dali"), ("dct24-dali-eval", "dct24-dali"),
+                      ("dct24-torch-train", "dct24-torch")):
+        if aug in rows and base in rows:
+            print(f"augmentation cost: {aug} {rows[aug][1]:.2f} CPU-ms/img vs {base} "
+                  f"{rows[base][1]:.2f} (decode alone): "
+                  f"{100 * (rows[aug][1] / rows[base][1] - 1):+.1f}%")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"dir": os.path.abspath(root), "files": len(files), "threads": args.threads,

@@ -142,8 +142,9 @@ def resize_crop(coeffs: Coefficients, box: Sequence[float], size=(56, 56), *,
 
     Args:
         coeffs: :class:`~freqload.Coefficients`.
-        box: (top, left, height, width) in image pixels; may be fractional and
-            may extend past the image (Pillow's edge handling applies).
+        box: (top, left, height, width) in image pixels; may be fractional. Pillow
+            only defines boxes inside the image; past its edges the same clipped,
+            renormalised taps apply (the pixel nearest the edge when none is left).
         size: output grid (out_h, out_w) in blocks, or one int; ``size*8``
             pixels per side.
         mask: channels to compute (ChannelMask, preset, list); None = all 192.
