@@ -297,7 +297,10 @@ static inline uint64_t nonzero_mask(const int16_t *blk) {
  * coefficient adds, to every output block ox it feeds,
  * sum_k value(u, k) * w[ox][8 (bx - b0[ox]) + k] into
  * H[u * hstride + ox * lanes + jj]. H must start at zero. */
-__attribute__((noinline)) static void horizontal_pass(const axis_op *op, const int16_t *row,
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("avx2", "default")))
+#endif
+static void horizontal_pass(const axis_op *op, const int16_t *row,
                                                       const float *qf, float *H,
                                                       size_t hstride) {
   int bx;
@@ -369,7 +372,7 @@ static inline int16_t round_sat(float v) {
 /* Write one output row of every wanted channel from acc[ox * lanes + jj]:
  * dst[jj] (NULL: not wanted) gets acc's lane jj, negated where neg[jj], mirrored
  * when flip. */
-__attribute__((noinline)) static void write_rows(const float *acc, int lanes, int out_w, int flip, int16_t *const dst16[8],
+static void write_rows(const float *acc, int lanes, int out_w, int flip, int16_t *const dst16[8],
                        float *const dst32[8], const int neg[8]) {
   int jj, ox = 0;
 #ifdef __SSE2__
