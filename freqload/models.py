@@ -1,0 +1,437 @@
+"""Model adapters for DCT input, and their RGB counterparts for fair baselines.
+
+Every model takes ``[B, C, H8, W8]`` (C = the mask's channel count; a 448-pixel
+image gives a 56x56 grid) or, for the RGB baselines, ``[B, 3, H, W]``. The
+implementations are written here (no torchvision dependency) with torchvision's
+parameter names, so a torchvision state_dict loads into the body
+(:func:`load_rgb_pretrained`).
+
+====================  =========================================================
+model                 what changes for DCT input
+====================  =========================================================
+``resnet18_dct``,     The stem (conv1, bn1, relu, maxpool: 224 -> 56) is removed;
+``resnet34_dct``,     the 56x56 grid enters layer1, whose first block's conv and
+``resnet50_dct``      downsample take C channels (BasicBlock models gain a 1x1
+                      downsample there). ``layer2_stride`` is explicit: 2 keeps
+                      torchvision's FLOPs; 1 is what DCTNet's released ResNet-50
+                      does without saying so: every later stage then runs at
+                      twice the resolution, about 3x the FLOPs of standard
+                      ResNet-50 (see :func:`count_macs`).
+``mobilenet_v2_dct``  The first stride-2 convolution (features.0) is removed and
+                      the grid takes the place of its output; the first block
+                      (features.1, depthwise + pointwise) takes C channels. The
+                      network then runs at half the RGB model's resolution at
+                      224 pixels (56x56 instead of 112x112 after features.0).
+====================  =========================================================
+
+``create_model(name, mask="dctnet24", num_classes=1000, stats=None, **kw)``
+builds any of them (``resnet18``, ``resnet34``, ``resnet50``, ``mobilenet_v2``
+are the RGB ones); ``stats`` (a :class:`~freqload.stats.ChannelStats` file)
+gives the model an :class:`InputNorm` as ``model.input_norm``, for loaders
+that hand over raw values.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable, Optional, Sequence
+
+import torch
+from torch import nn
+
+from .mask import ChannelMask, as_mask
+
+__all__ = ["InputNorm", "ResNet", "MobileNetV2", "resnet18", "resnet34", "resnet50",
+           "mobilenet_v2", "resnet18_dct", "resnet34_dct", "resnet50_dct", "mobilenet_v2_dct",
+           "create_model", "load_rgb_pretrained", "count_macs", "MODELS"]
+
+
+class InputNorm(nn.Module):
+    """(x - mean) / std per channel: x ``[B, C, H, W]``; mean, std ``[C]`` (buffers)."""
+
+    def __init__(self, mean, std):
+        super().__init__()
+        mean = torch.as_tensor(mean, dtype=torch.float32).reshape(1, -1, 1, 1)
+        std = torch.as_tensor(std, dtype=torch.float32).reshape(1, -1, 1, 1)
+        if mean.shape != std.shape or bool((std <= 0).any()):
+            raise ValueError("mean and std must have one positive std per channel")
+        self.register_buffer("mean", mean)
+        self.register_buffer("std", std)
+
+    @classmethod
+    def from_stats(cls, stats, mask=None) -> "InputNorm":
+        """From a ChannelStats (or its file), for the channels of ``mask`` (default: all
+        the stats hold)."""
+        from .stats import ChannelStats
+
+        if not isinstance(stats, ChannelStats):
+            stats = ChannelStats.load(stats)
+        mean, std = stats.select(as_mask(mask) if mask is not None else None)
+        return cls(mean, std)
+
+    def forward(self, x):
+        return (x.float() - self.mean) / self.std
+
+
+def _init_conv(m: nn.Conv2d):
+    nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+    if m.bias is not None:
+        nn.init.zeros_(m.bias)
+
+
+# ---- ResNet (torchvision's layout and names) --------------------------------------
+
+def _conv3x3(i, o, stride=1):
+    return nn.Conv2d(i, o, 3, stride, 1, bias=False)
+
+
+class BasicBlock(nn.Module):
+    expansion = 1
+
+    def __init__(self, inplanes, planes, stride=1, downsample=None):
+        super().__init__()
+        self.conv1 = _conv3x3(inplanes, planes, stride)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = _conv3x3(planes, planes)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.downsample = downsample
+
+    def forward(self, x):
+        idt = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return self.relu(out + idt)
+
+
+class Bottleneck(nn.Module):
+    """torchvision's (ResNet v1.5: the stride sits on the 3x3 conv)."""
+    expansion = 4
+
+    def __init__(self, inplanes, planes, stride=1, downsample=None):
+        super().__init__()
+        self.conv1 = nn.Conv2d(inplanes, planes, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = _conv3x3(planes, planes, stride)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.conv3 = nn.Conv2d(planes, planes * 4, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(planes * 4)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = downsample
+
+    def forward(self, x):
+        idt = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        return self.relu(out + idt)
+
+
+class ResNet(nn.Module):
+    """ResNet with torchvision's parameter names.
+
+    Args:
+        block, layers: BasicBlock/Bottleneck and blocks per stage.
+        num_classes: classifier outputs.
+        in_channels: None for the RGB model (3-channel stem); C for DCT input, which then
+            enters layer1 directly (no conv1/bn1/maxpool).
+        layer2_stride: 2 (torchvision) or 1 (DCTNet's released ResNet-50).
+    Input ``[B, 3, H, W]`` (RGB) or ``[B, C, H8, W8]`` (DCT); output ``[B, num_classes]``.
+    """
+
+    def __init__(self, block, layers: Sequence[int], num_classes: int = 1000,
+                 in_channels: Optional[int] = None, layer2_stride: int = 2):
+        super().__init__()
+        if layer2_stride not in (1, 2):
+            raise ValueError(f"layer2_stride must be 1 or 2, got {layer2_stride}")
+        self.dct = in_channels is not None
+        self.input_norm: nn.Module = nn.Identity()
+        self.inplanes = 64
+        if not self.dct:
+            self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
+            self.bn1 = nn.BatchNorm2d(64)
+            self.relu = nn.ReLU(inplace=True)
+            self.maxpool = nn.MaxPool2d(3, 2, 1)
+        else:
+            self.inplanes = int(in_channels)
+        self.layer1 = self._make_layer(block, 64, layers[0])
+        self.layer2 = self._make_layer(block, 128, layers[1], stride=layer2_stride)
+        self.layer3 = self._make_layer(block, 256, layers[2], stride=2)
+        self.layer4 = self._make_layer(block, 512, layers[3], stride=2)
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = nn.Linear(512 * block.expansion, num_classes)
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                _init_conv(m)
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+
+    def _make_layer(self, block, planes, blocks, stride=1):
+        downsample = None
+        if stride != 1 or self.inplanes != planes * block.expansion:
+            downsample = nn.Sequential(
+                nn.Conv2d(self.inplanes, planes * block.expansion, 1, stride, bias=False),
+                nn.BatchNorm2d(planes * block.expansion))
+        layers = [block(self.inplanes, planes, stride, downsample)]
+        self.inplanes = planes * block.expansion
+        layers += [block(self.inplanes, planes) for _ in range(1, blocks)]
+        return nn.Sequential(*layers)
+
+    def adapted_keys(self) -> list[str]:
+        """DCT input: the parameters that read the input (layer1.0's conv1 and downsample
+        conv). Their meaning changed, so they never take RGB weights, whatever the shape."""
+        if not self.dct:
+            return []
+        names = ["layer1.0.conv1.weight"]
+        if self.layer1[0].downsample is not None:
+            names += ["layer1.0.downsample.0.weight"]
+        return names
+
+    def forward(self, x):
+        x = self.input_norm(x)
+        if not self.dct:
+            x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
+# ---- MobileNetV2 (torchvision's layout and names) -----------------------------------
+
+def _make_divisible(v: float, divisor: int = 8) -> int:
+    new_v = max(divisor, int(v + divisor / 2) // divisor * divisor)
+    if new_v < 0.9 * v:
+        new_v += divisor
+    return new_v
+
+
+class ConvBNReLU6(nn.Sequential):
+    """torchvision's Conv2dNormActivation(..., activation_layer=ReLU6): names .0, .1."""
+
+    def __init__(self, i, o, k=3, stride=1, groups=1):
+        super().__init__(nn.Conv2d(i, o, k, stride, (k - 1) // 2, groups=groups, bias=False),
+                         nn.BatchNorm2d(o), nn.ReLU6(inplace=True))
+
+
+class InvertedResidual(nn.Module):
+    def __init__(self, inp, oup, stride, expand_ratio):
+        super().__init__()
+        hidden = int(round(inp * expand_ratio))
+        self.use_res_connect = stride == 1 and inp == oup
+        layers: list[nn.Module] = []
+        if expand_ratio != 1:
+            layers.append(ConvBNReLU6(inp, hidden, k=1))
+        layers += [ConvBNReLU6(hidden, hidden, stride=stride, groups=hidden),
+                   nn.Conv2d(hidden, oup, 1, bias=False), nn.BatchNorm2d(oup)]
+        self.conv = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return x + self.conv(x) if self.use_res_connect else self.conv(x)
+
+
+class MobileNetV2(nn.Module):
+    """MobileNetV2 with torchvision's parameter names.
+
+    in_channels: None (RGB: features.0 is the stride-2 stem) or C (DCT: features.0 is an
+    Identity and the grid enters features.1, whose depthwise and pointwise convs take C).
+    Input ``[B, 3, H, W]`` or ``[B, C, H8, W8]``; output ``[B, num_classes]``.
+    """
+
+    SETTING = [[1, 16, 1, 1], [6, 24, 2, 2], [6, 32, 3, 2], [6, 64, 4, 2], [6, 96, 3, 1],
+               [6, 160, 3, 2], [6, 320, 1, 1]]
+
+    def __init__(self, num_classes: int = 1000, in_channels: Optional[int] = None,
+                 width_mult: float = 1.0, dropout: float = 0.2):
+        super().__init__()
+        self.dct = in_channels is not None
+        self.input_norm: nn.Module = nn.Identity()
+        input_channel = _make_divisible(32 * width_mult)
+        self.last_channel = _make_divisible(1280 * max(1.0, width_mult))
+        features: list[nn.Module] = [nn.Identity() if self.dct
+                                     else ConvBNReLU6(3, input_channel, stride=2)]
+        if self.dct:
+            input_channel = int(in_channels)
+        for t, c, n, s in self.SETTING:
+            out = _make_divisible(c * width_mult)
+            for i in range(n):
+                features.append(InvertedResidual(input_channel, out, s if i == 0 else 1, t))
+                input_channel = out
+        features.append(ConvBNReLU6(input_channel, self.last_channel, k=1))
+        self.features = nn.Sequential(*features)
+        self.classifier = nn.Sequential(nn.Dropout(dropout),
+                                        nn.Linear(self.last_channel, num_classes))
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                _init_conv(m)
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.Linear):
+                nn.init.normal_(m.weight, 0, 0.01)
+                nn.init.zeros_(m.bias)
+
+    def adapted_keys(self) -> list[str]:
+        """DCT input: the first block's depthwise conv and its BatchNorm (C channels) and
+        its pointwise conv (C -> 16): never loaded from RGB weights, whatever the shape."""
+        if not self.dct:
+            return []
+        return [k for k in self.state_dict()
+                if k.startswith(("features.1.conv.0.", "features.1.conv.1."))]
+
+    def forward(self, x):
+        x = self.features(self.input_norm(x))
+        x = nn.functional.adaptive_avg_pool2d(x, (1, 1))
+        return self.classifier(torch.flatten(x, 1))
+
+
+# ---- constructors ------------------------------------------------------------------------
+
+def resnet18(num_classes=1000, **kw) -> ResNet:
+    """RGB ResNet-18: ``[B, 3, 224, 224]`` -> ``[B, num_classes]``."""
+    return ResNet(BasicBlock, [2, 2, 2, 2], num_classes, **kw)
+
+
+def resnet34(num_classes=1000, **kw) -> ResNet:
+    return ResNet(BasicBlock, [3, 4, 6, 3], num_classes, **kw)
+
+
+def resnet50(num_classes=1000, **kw) -> ResNet:
+    return ResNet(Bottleneck, [3, 4, 6, 3], num_classes, **kw)
+
+
+def mobilenet_v2(num_classes=1000, **kw) -> MobileNetV2:
+    return MobileNetV2(num_classes, **kw)
+
+
+def _channels(mask) -> int:
+    return len(as_mask(mask))
+
+
+def resnet18_dct(mask="dctnet24", num_classes=1000, layer2_stride=2, **kw) -> ResNet:
+    """ResNet-18 on the DCT grid: ``[B, C, 56, 56]`` -> ``[B, num_classes]``, C = len(mask)."""
+    return ResNet(BasicBlock, [2, 2, 2, 2], num_classes, in_channels=_channels(mask),
+                  layer2_stride=layer2_stride, **kw)
+
+
+def resnet34_dct(mask="dctnet24", num_classes=1000, layer2_stride=2, **kw) -> ResNet:
+    return ResNet(BasicBlock, [3, 4, 6, 3], num_classes, in_channels=_channels(mask),
+                  layer2_stride=layer2_stride, **kw)
+
+
+def resnet50_dct(mask="dctnet24", num_classes=1000, layer2_stride=2, **kw) -> ResNet:
+    """ResNet-50 on the DCT grid; ``layer2_stride=1`` reproduces DCTNet (about 3x FLOPs)."""
+    return ResNet(Bottleneck, [3, 4, 6, 3], num_classes, in_channels=_channels(mask),
+                  layer2_stride=layer2_stride, **kw)
+
+
+def mobilenet_v2_dct(mask="dctnet24", num_classes=1000, **kw) -> MobileNetV2:
+    return MobileNetV2(num_classes, in_channels=_channels(mask), **kw)
+
+
+MODELS: dict[str, Callable[..., nn.Module]] = {
+    "resnet18": resnet18, "resnet34": resnet34, "resnet50": resnet50,
+    "mobilenet_v2": mobilenet_v2, "resnet18_dct": resnet18_dct, "resnet34_dct": resnet34_dct,
+    "resnet50_dct": resnet50_dct, "mobilenet_v2_dct": mobilenet_v2_dct}
+
+
+def create_model(name: str, *, mask="dctnet24", num_classes: int = 1000, stats=None,
+                 **kw) -> nn.Module:
+    """A model by name (``MODELS``). DCT models take C = len(mask) channels; ``stats``
+    (a ChannelStats or its file) installs ``model.input_norm`` for those channels."""
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; choose from {sorted(MODELS)}")
+    dct = name.endswith("_dct")
+    model = MODELS[name](mask=mask, num_classes=num_classes, **kw) if dct else \
+        MODELS[name](num_classes=num_classes, **kw)
+    if stats is not None:
+        if not dct:
+            raise ValueError("stats= is for DCT models (per-frequency-channel statistics)")
+        model.input_norm = InputNorm.from_stats(stats, mask)
+    return model
+
+
+def load_rgb_pretrained(model: nn.Module, path_or_state, *, verbose: bool = True) -> dict:
+    """Load a torchvision-named RGB state_dict (a file or a dict) into ``model``'s body.
+
+    The RGB stem (ResNet: conv1, bn1; MobileNetV2: features.0) is dropped. The
+    parameters that read the DCT input (``model.adapted_keys()``: ResNet's layer1.0
+    conv1 and downsample conv; MobileNetV2's features.1 depthwise conv, its BatchNorm and
+    the pointwise conv) keep their fresh initialisation, whatever their shape:
+    Kaiming-normal (fan_out, ReLU) convolutions and unit BatchNorm, as DCTNet's released
+    code initialises its adapted ResNet-50 layers. Modules the RGB model lacks (the 1x1
+    downsample ResNet-18/34 gain when C != 64) are reported missing and stay fresh.
+    Everything else must match in shape; the classifier is loaded when its shape
+    matches (same num_classes), else kept fresh.
+
+    Returns ``{"loaded": [...], "adapted": [...], "missing": [...], "unexpected": [...],
+    "dropped_stem": [...]}`` (key lists); prints a summary when ``verbose``.
+    """
+    state = path_or_state
+    if not isinstance(state, dict):
+        state = torch.load(path_or_state, map_location="cpu", weights_only=True)
+        if isinstance(state, dict) and "state_dict" in state and isinstance(
+                state["state_dict"], dict):
+            state = state["state_dict"]
+    state = {k[len("module."):] if k.startswith("module.") else k: v for k, v in state.items()}
+    own = model.state_dict()
+    dct = getattr(model, "dct", False)
+    stem = ("conv1.", "bn1.") if isinstance(model, ResNet) else ("features.0.",)
+    adapted = set(model.adapted_keys()) if hasattr(model, "adapted_keys") else set()
+    report = {"loaded": [], "adapted": [], "missing": [], "unexpected": [], "dropped_stem": []}
+    new = {}
+    for k, v in state.items():
+        if dct and k.startswith(stem):
+            report["dropped_stem"].append(k)
+        elif k not in own:
+            report["unexpected"].append(k)
+        elif k in adapted:
+            report["adapted"].append(k)
+        elif own[k].shape != v.shape:
+            if k.startswith(("fc.", "classifier.")):
+                report["adapted"].append(k)
+            else:
+                raise ValueError(f"{k}: shape {tuple(v.shape)} in the file, "
+                                 f"{tuple(own[k].shape)} in the model")
+        else:
+            new[k] = v
+            report["loaded"].append(k)
+    report["missing"] = [k for k in own if k not in new and k not in report["adapted"]
+                         and not k.startswith("input_norm.")]
+    model.load_state_dict(new, strict=False)
+    if verbose:
+        print(f"load_rgb_pretrained: {len(report['loaded'])} tensors loaded, "
+              f"{len(report['adapted'])} adapted (fresh init): {report['adapted']}, "
+              f"{len(report['dropped_stem'])} stem tensors dropped, missing: "
+              f"{report['missing']}, unexpected: {report['unexpected']}")
+    return report
+
+
+def count_macs(model: nn.Module, input_shape: Sequence[int]) -> int:
+    """Multiply-accumulates of one forward pass over ``input_shape`` (batch 1), counting
+    Conv2d and Linear layers (what dominates; BatchNorm and activations are left out)."""
+    total = 0
+
+    def conv_hook(m, inp, out):
+        nonlocal total
+        total += out.numel() // out.shape[0] * (m.in_channels // m.groups) * math.prod(
+            m.kernel_size)
+
+    def linear_hook(m, inp, out):
+        nonlocal total
+        total += m.in_features * m.out_features
+
+    hooks = []
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            hooks.append(m.register_forward_hook(conv_hook))
+        elif isinstance(m, nn.Linear):
+            hooks.append(m.register_forward_hook(linear_hook))
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(torch.zeros(1, *input_shape[-3:]))
+    finally:
+        for h in hooks:
+            h.remove()
+        model.train(was_training)
+    return total
