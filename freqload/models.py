@@ -72,10 +72,20 @@ class InputNorm(nn.Module):
         return (x.float() - self.mean) / self.std
 
 
-def _init_conv(m: nn.Conv2d):
-    nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-    if m.bias is not None:
-        nn.init.zeros_(m.bias)
+def _init_weights(model: nn.Module, linear_std: Optional[float] = None) -> None:
+    """torchvision's initialisation: Kaiming-normal (fan_out, ReLU) convolutions, unit
+    BatchNorm, and N(0, linear_std) linear layers when given (else PyTorch's default)."""
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Linear) and linear_std is not None:
+            nn.init.normal_(m.weight, 0, linear_std)
+            nn.init.zeros_(m.bias)
 
 
 # ---- ResNet (torchvision's layout and names) --------------------------------------
@@ -159,12 +169,7 @@ class ResNet(nn.Module):
         self.layer4 = self._make_layer(block, 512, layers[3], stride=2)
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.fc = nn.Linear(512 * block.expansion, num_classes)
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                _init_conv(m)
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        _init_weights(self)
 
     def _make_layer(self, block, planes, blocks, stride=1):
         downsample = None
@@ -259,15 +264,7 @@ class MobileNetV2(nn.Module):
         self.features = nn.Sequential(*features)
         self.classifier = nn.Sequential(nn.Dropout(dropout),
                                         nn.Linear(self.last_channel, num_classes))
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                _init_conv(m)
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.Linear):
-                nn.init.normal_(m.weight, 0, 0.01)
-                nn.init.zeros_(m.bias)
+        _init_weights(self, linear_std=0.01)
 
     def adapted_keys(self) -> list[str]:
         """DCT input: the first block's depthwise conv and its BatchNorm (C channels) and
