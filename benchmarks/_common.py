@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import resource
 import shlex
 import subprocess
 import sys
@@ -11,12 +10,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_DIR = os.path.join(HERE, "..", "..", "shared", "data", "photos", "imagenet-sample-500")
 
 
-def list_jpegs(root: str) -> list[str]:
-    out = []
-    for d, dirs, names in os.walk(root):
-        dirs.sort()
-        out += [os.path.join(d, n) for n in sorted(names) if n.lower().endswith((".jpg", ".jpeg"))]
-    return out
+from freqload.bench import cpu_seconds, list_jpegs  # noqa: E402,F401  (one home each)
 
 
 def default_folder() -> str:
@@ -45,13 +39,6 @@ def build_raw_reader() -> str:
     cc = os.environ.get("CC", "cc")
     subprocess.run([cc, "-O2", "-o", exe, src, *flags, "-lpthread"], check=True)
     return exe
-
-
-def cpu_seconds() -> float:
-    """CPU time of this process and its reaped children (threads and workers included)."""
-    s = resource.getrusage(resource.RUSAGE_SELF)
-    c = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
 
 
 def run_raw(exe: str, files: list[str], threads: int, seconds: float) -> tuple[float, float]:

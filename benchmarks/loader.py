@@ -30,7 +30,6 @@ CPU-ms/img (process + worker CPU time over images) and bytes per sample handed o
 from __future__ import annotations
 
 import argparse
-import ctypes
 import json
 import os
 import sys
@@ -73,36 +72,15 @@ def run_host_part(loader, seconds: float) -> tuple[float, float, int]:
 
 
 def run_rgb_dali(files, threads: int, batch: int, seconds: float):
-    """DALI's CPU RGB training recipe, outputs copied into torch tensors as a loader does."""
-    import torch
-    from nvidia.dali import fn, pipeline_def, types
+    """DALI's CPU RGB training recipe (freqload.bench's), copied into torch tensors."""
+    from freqload.bench import rgb_dali_cpu_batches
 
-    @pipeline_def(batch_size=batch, num_threads=threads, device_id=None, seed=0,
-                  prefetch_queue_depth=2)
-    def pipe():
-        jpegs, labels = fn.readers.file(files=files, labels=list(range(len(files))),
-                                        random_shuffle=True, name="reader")
-        images = fn.decoders.image(jpegs, device="cpu", output_type=types.RGB)
-        images = fn.random_resized_crop(images, size=224)
-        images = fn.crop_mirror_normalize(
-            images, dtype=types.FLOAT, output_layout="CHW", mirror=fn.random.coin_flip(),
-            mean=[0.485 * 255, 0.456 * 255, 0.406 * 255], std=[0.229 * 255, 0.224 * 255, 0.225 * 255])
-        return images, labels
-
-    p = pipe()
-    p.build()
-
-    def one_batch():
-        images, labels = p.run()
-        out = torch.empty((len(images), 3, 224, 224), dtype=torch.float32)
-        images.copy_to_external(ctypes.c_void_p(out.data_ptr()))
-        return len(images)
-
+    it = rgb_dali_cpu_batches(files, batch, threads)
     for _ in range(3):
-        one_batch()
+        next(it)
     c0, t0, n = cpu_seconds(), time.perf_counter(), 0
     while time.perf_counter() - t0 < seconds:
-        n += one_batch()
+        n += len(next(it))
     elapsed = time.perf_counter() - t0
     return n / elapsed, (cpu_seconds() - c0) * 1e3 / n, 3 * 224 * 224 * 4
 

@@ -1,15 +1,239 @@
-"""The ``freqload`` command line.
+"""The ``freqload`` command line (also ``python -m freqload``).
 
+    freqload bench [DIR] [--pipelines rgb-dali-cpu dct-24 ...] [--seconds 10 | --iters N]
+                   [--batch-size 64] [--threads N] [--engine dali|torch] [--json out.json]
+                   [--plot out.png]
+    freqload stats DIR -o stats.json [--mask M] [--max-images 1000]
+    freqload show IMG -o channels.png [--mask dctnet24]
+    freqload inspect IMG [IMG ...] [--json]
     freqload mask --from-gate gate_stats.json -k 24 -o mask.json [--heatmap gates.png]
-    freqload mask dctnet24 -o mask.json          # a preset, written as a mask file
-
-(More subcommands - bench, stats, show, inspect - come with the command-line issue.)
+    freqload mask dctnet24 -o mask.json
 """
 from __future__ import annotations
 
 import argparse
+import json
+import math
+import os
 import sys
 
+import numpy as np
+
+
+# ---- bench --------------------------------------------------------------------------
+
+def _cmd_bench(args) -> int:
+    from . import bench
+
+    if args.dir:
+        root = args.dir
+    else:
+        print("freqload bench: no folder given; using the embedded default data set "
+              "(synthetic ImageNet-sized JPEGs, made once and cached)", file=sys.stderr)
+        root = bench.default_dataset(progress="always")
+    files = bench.list_jpegs(root) if os.path.isdir(root) else []
+    if not files:
+        raise SystemExit(f"freqload bench: no JPEG files under {root}")
+    threads = args.threads or len(os.sched_getaffinity(0))
+    print(f"freqload bench: {len(files)} JPEGs from {root}, batch {args.batch_size}, "
+          f"{threads} threads, " + (f"{args.iters} batches" if args.iters else
+                                    f"{args.seconds:g} s") + " per pipeline", file=sys.stderr)
+    results = bench.run_bench(files, args.pipelines, batch_size=args.batch_size,
+                              threads=threads, seconds=args.seconds, iters=args.iters,
+                              engine=args.engine, device=args.device, progress=None)
+    print(bench.summary_table(results))
+    if args.json:
+        out = []
+        for r in results:
+            d = {"pipeline": r.pipeline, "img_per_s": r.img_per_s,
+                 "cpu_ms_per_img": r.cpu_ms_per_img, "bytes_per_sample": r.bytes_per_sample,
+                 "resolution": r.resolution, "bytes_vs_uint8_rgb": r.bytes_vs_uint8_rgb,
+                 "images": r.images, "seconds": r.seconds, "engine": r.engine,
+                 "copy_ms_per_batch": r.copy_ms_per_batch,
+                 "ready_ms_per_batch": r.ready_ms_per_batch, "skipped": r.skipped,
+                 "batch_size": args.batch_size, "threads": threads, "files": len(files)}
+            out.append({k: (None if isinstance(v, float) and math.isnan(v) else v)
+                        for k, v in d.items()})
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(out, f, indent=1)
+        print(f"wrote {args.json}", file=sys.stderr)
+    if args.plot:
+        bench.plot(results, args.plot)
+        print(f"wrote {args.plot}", file=sys.stderr)
+    return 0
+
+
+# ---- stats ----------------------------------------------------------------------------
+
+def _cmd_stats(args) -> int:
+    from .bench import list_jpegs
+    from .sources import resolve_source
+    from .stats import compute_channel_stats
+
+    paths = list(resolve_source(args.dir).paths) if os.path.isdir(args.dir) else []
+    paths = [p for p in paths if p.lower().endswith((".jpg", ".jpeg"))] or list_jpegs(args.dir)
+    if not paths:
+        raise SystemExit(f"freqload stats: no JPEG files under {args.dir}")
+    stats = compute_channel_stats(paths, max_images=args.max_images or None, seed=args.seed,
+                                  chroma=args.chroma, progress=None, mask=args.mask)
+    stats.save(args.output)
+    print(f"wrote {args.output}: {stats.images} images, "
+          f"{len(stats.computed) if stats.computed else 192} channels", file=sys.stderr)
+    return 0
+
+
+# ---- show -----------------------------------------------------------------------------
+
+def channel_grid(coeffs, mask=None, *, tile: int | None = None):
+    """PIL image: per component (Y, Cb, Cr) an 8x8 grid of its 64 frequency channels on
+    the luma block grid, log(1 + |x|) scaled per channel, the mask's channels framed red."""
+    from PIL import Image, ImageDraw
+
+    from .channels import to_channels
+    from .mask import ChannelMask, as_mask
+
+    x = to_channels(coeffs, ChannelMask.all())  # int16 [192, H8, W8], dequantised
+    h8, w8 = x.shape[1:]
+    scale = tile or max(1, min(6, 96 // max(h8, w8, 1)))
+    th, tw = h8 * scale, w8 * scale
+    pad, gap, title = 3, 12, 16
+    marked = set(as_mask(mask).indices) if mask is not None else set()
+    ncomp = len(coeffs.components)
+    W = ncomp * (8 * (tw + pad) + gap) + gap
+    H = 8 * (th + pad) + title + gap
+    img = Image.new("RGB", (W, H), "white")
+    d = ImageDraw.Draw(img)
+    for comp, name in enumerate(("Y", "Cb", "Cr")[:ncomp]):
+        x0 = gap + comp * (8 * (tw + pad) + gap)
+        d.text((x0, 2), f"{name} (row = vertical, column = horizontal frequency)"
+               if comp == 0 else name, fill="black")
+        for k in range(64):
+            ch = 64 * comp + k
+            v = np.log1p(np.abs(x[ch].astype(np.float64)))
+            v = (255 * v / v.max()) if v.max() > 0 else v
+            t = Image.fromarray(v.astype(np.uint8), "L").resize((tw, th), Image.NEAREST)
+            r, c = divmod(k, 8)
+            px, py = x0 + c * (tw + pad), title + r * (th + pad)
+            img.paste(t.convert("RGB"), (px, py))
+            if ch in marked:
+                d.rectangle([px - 1, py - 1, px + tw, py + th], outline=(220, 30, 30), width=2)
+    return img
+
+
+def _cmd_show(args) -> int:
+    from .coefficients import read_coefficients
+
+    c = read_coefficients(args.image, fallback="pixels")
+    channel_grid(c, args.mask).save(args.output)
+    print(f"wrote {args.output}: {c.info.width}x{c.info.height} {c.info.sampling}, "
+          f"{c.components[0].shape[0]}x{c.components[0].shape[1]} blocks per channel"
+          + (" (decoded from pixels)" if c.from_pixels else ""), file=sys.stderr)
+    return 0
+
+
+# ---- inspect --------------------------------------------------------------------------
+
+# ITU-T T.81 Annex K tables (raster order), the base of libjpeg's quality scaling
+_STD_LUMA = np.array([16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55,
+                      14, 13, 16, 24, 40, 57, 69, 56, 14, 17, 22, 29, 51, 87, 80, 62,
+                      18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
+                      49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99],
+                     dtype=np.float64)
+_STD_CHROMA = np.full(64, 99.0)
+_STD_CHROMA[[0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 24, 25]] = \
+    [17, 18, 24, 47, 18, 21, 26, 66, 24, 26, 56, 47, 66]
+
+
+def estimate_quality(table, chroma: bool = False) -> float:
+    """libjpeg (IJG) quality that would give ``table`` (uint16 [64], raster order): the
+    mean ratio to the Annex K table over the entries libjpeg did not clamp to 1 or 255
+    inverts its quality scaling."""
+    std = _STD_CHROMA if chroma else _STD_LUMA
+    t = np.asarray(table, np.float64)
+    keep = (t > 1) & (t < 255)
+    if not keep.any():  # all clamped: q=100 gives all ones
+        return 100.0 if t.max() <= 1 else 1.0
+    s = 100.0 * float(np.mean(t[keep] / std[keep]))
+    q = (200.0 - s) / 2.0 if s <= 100.0 else 5000.0 / s
+    return float(min(100.0, max(1.0, q)))
+
+
+def inspect_file(path: str) -> dict:
+    """Header facts and what DCTLoader would do with the file."""
+    from .coefficients import read_coefficients, read_header
+    from .errors import FreqloadError, UnsupportedImageError
+
+    out: dict = {"path": path, "bytes": os.path.getsize(path)}
+    try:
+        info = read_header(path)
+    except FreqloadError as e:
+        out["loader"] = "skip or raise"
+        out["error"] = f"{type(e).__name__}: {e}"
+        out["fallback"] = _fallback_works(path)
+        if out["fallback"]:
+            out["loader"] = "fallback (pixels)"
+        return out
+    out.update(width=info.width, height=info.height, components=info.num_components,
+               sampling=info.sampling, color_space=info.color_space,
+               progressive=info.progressive, arithmetic=info.arithmetic,
+               precision=info.precision, restart_interval=info.restart_interval,
+               blocks=list(info.block_grid))
+    tables = {}
+    for c, (ci, q) in enumerate(zip(info.components, info.quant_tables)):
+        if q is not None and f"table {ci.quant_index}" not in tables:
+            tables[f"table {ci.quant_index}"] = {
+                "values": np.asarray(q).reshape(8, 8).tolist(),
+                "estimated_quality": round(estimate_quality(q, chroma=c > 0), 1)}
+    out["quant_tables"] = tables
+    try:
+        c = read_coefficients(path)
+        out["loader"] = "decode"
+        out["warnings"] = c.warnings
+    except UnsupportedImageError as e:
+        out["error"] = f"UnsupportedImageError: {e}"
+        out["fallback"] = _fallback_works(path)
+        out["loader"] = "fallback (pixels)" if out["fallback"] else "skip or raise"
+    except FreqloadError as e:
+        out["error"] = f"{type(e).__name__}: {e}"
+        out["loader"] = "skip or raise"
+    return out
+
+
+def _fallback_works(path: str) -> bool:
+    from .coefficients import read_coefficients
+    from .errors import FreqloadError
+
+    try:
+        read_coefficients(path, fallback="pixels")
+        return True
+    except (FreqloadError, OSError, ValueError):
+        return False
+
+
+def _cmd_inspect(args) -> int:
+    rows = [inspect_file(p) for p in args.images]
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return 0
+    for r in rows:
+        print(r["path"])
+        if "width" in r:
+            print(f"  {r['width']}x{r['height']}, {r['components']} components "
+                  f"{r['sampling']} ({r['color_space']}), {r['precision']}-bit, "
+                  f"{'progressive' if r['progressive'] else 'baseline'}"
+                  f"{', arithmetic' if r['arithmetic'] else ''}, restart interval "
+                  f"{r['restart_interval']}, block grid {r['blocks'][0]}x{r['blocks'][1]}, "
+                  f"{r['bytes']:,} bytes")
+            for name, t in r["quant_tables"].items():
+                print(f"  quant {name}: estimated quality {t['estimated_quality']}")
+                for row in t["values"]:
+                    print("    " + " ".join(f"{v:3d}" for v in row))
+        print(f"  loader: {r['loader']}" + (f" ({r['error']})" if "error" in r else "")
+              + (f", {r['warnings']} warnings" if r.get("warnings") else ""))
+    return 0
+
+
+# ---- mask -----------------------------------------------------------------------------
 
 def _cmd_mask(args) -> int:
     from .mask import as_mask
@@ -40,8 +264,48 @@ def _cmd_mask(args) -> int:
 
 
 def main(argv=None) -> int:
+    from .bench import PIPELINES
+
     ap = argparse.ArgumentParser(prog="freqload", description="freqload's command line")
     sub = ap.add_subparsers(dest="command", required=True)
+
+    b = sub.add_parser("bench", help="throughput and bytes: DCT loading against RGB pipelines")
+    b.add_argument("dir", nargs="?", help="folder of JPEGs (default: an embedded synthetic set)")
+    b.add_argument("--pipelines", nargs="+", default=list(PIPELINES), choices=PIPELINES,
+                   metavar="P", help=f"any of {', '.join(PIPELINES)} (default: all)")
+    b.add_argument("--batch-size", type=int, default=64)
+    b.add_argument("--threads", type=int, default=0, help="default: all CPUs")
+    g = b.add_mutually_exclusive_group()
+    g.add_argument("--seconds", type=float, default=10.0, help="per pipeline (default 10)")
+    g.add_argument("--iters", type=int, help="batches per pipeline instead of --seconds")
+    b.add_argument("--engine", choices=("dali", "torch", "auto"), default="dali",
+                   help="DCTLoader engine for the dct-* rows (default dali)")
+    b.add_argument("--device", help="default: cuda when available, else cpu")
+    b.add_argument("--json", metavar="PATH", help="write the results as a JSON list")
+    b.add_argument("--plot", metavar="PNG", help="bar charts of img/s and bytes/sample")
+    b.set_defaults(func=_cmd_bench)
+
+    s = sub.add_parser("stats", help="per-channel mean/std (the loader's normalize= file)")
+    s.add_argument("dir", help="folder of JPEGs (ImageFolder or flat)")
+    s.add_argument("-o", "--output", required=True, metavar="PATH")
+    s.add_argument("--mask", help="compute only these channels (default: all 192)")
+    s.add_argument("--max-images", type=int, default=1000,
+                   help="a seeded random sample of this many (0: all; default 1000)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--chroma", choices=("dct", "nearest"), default="dct")
+    s.set_defaults(func=_cmd_stats)
+
+    w = sub.add_parser("show", help="a picture of an image's frequency channels")
+    w.add_argument("image")
+    w.add_argument("-o", "--output", required=True, metavar="PNG")
+    w.add_argument("--mask", default="dctnet24", help="channels to frame (default dctnet24)")
+    w.set_defaults(func=_cmd_show)
+
+    i = sub.add_parser("inspect", help="header facts and what the loader would do")
+    i.add_argument("images", nargs="+")
+    i.add_argument("--json", action="store_true")
+    i.set_defaults(func=_cmd_inspect)
+
     m = sub.add_parser("mask", help="write a channel mask file (from a preset or gate statistics)")
     m.add_argument("mask", nargs="?", help="a preset (dctnet24, ...) or a mask JSON file")
     m.add_argument("--from-gate", metavar="STATS", help="GateStats JSON (freqload.nn.GateStats.save)")
@@ -49,6 +313,7 @@ def main(argv=None) -> int:
     m.add_argument("-o", "--output", metavar="PATH", help="mask JSON to write (default: stdout)")
     m.add_argument("--heatmap", metavar="PNG", help="with --from-gate: draw the gate frequencies")
     m.set_defaults(func=_cmd_mask)
+
     args = ap.parse_args(argv)
     return args.func(args)
 

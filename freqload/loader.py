@@ -203,12 +203,12 @@ class DCTLoader:
         self.device = torch.device(device) if device is not None else torch.device(
             "cuda" if torch.cuda.is_available() else "cpu")
         self.normalize = normalize
-        self._mean_std = None
+        self._affine = None  # (1/std, mean/std): x * scale - shift == (x - mean) / std
         if normalize is not None and normalize is not False:
             stats = normalize if isinstance(normalize, ChannelStats) else ChannelStats.load(normalize)
-            mean, std = stats.select(self.mask)
-            self._mean_std = (torch.from_numpy(mean).view(1, -1, 1, 1).to(self.device),
-                              torch.from_numpy(std).view(1, -1, 1, 1).to(self.device))
+            mean, std = (v.astype(np.float64) for v in stats.select(self.mask))
+            self._affine = tuple(torch.from_numpy((v).astype(np.float32)).view(1, -1, 1, 1)
+                                 .to(self.device) for v in (1.0 / std, mean / std))
         if num_threads is not None and num_threads < 0:
             raise ValueError(f"num_threads must be >= 0, got {num_threads}")
         # None: all CPUs this process may use; 0: the torch engine decodes in this process
@@ -351,11 +351,11 @@ class DCTLoader:
             self.stats.bytes_to_device += self._device_regroup.last_bytes
         if self.normalize is False:
             return x, y
-        x = x.float()
-        if self._mean_std is not None:
-            mean, std = self._mean_std
-            x = (x - mean) / std
-        return x, y
+        if self._affine is None:
+            return x.float(), y
+        scale, shift = self._affine
+        x = x * scale  # int16 -> float32 and the scale in one pass, then the shift in place
+        return x.sub_(shift), y
 
     def __repr__(self) -> str:
         return (f"DCTLoader({len(self.dataset)} files, batch_size={self.batch_size}, "

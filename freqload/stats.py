@@ -8,6 +8,8 @@ File format (JSON)::
 Statistics are over every block of every sampled image, for all 192
 channels, so one file serves any mask. A channel that never varies (chroma of
 an all-greyscale set) gets std 1, so normalising never divides by zero.
+Computed for a mask only (``mask=``), the file adds ``"computed": [indices]``;
+the other channels hold mean 0, std 1 and :meth:`ChannelStats.select` refuses them.
 """
 from __future__ import annotations
 
@@ -33,6 +35,7 @@ class ChannelStats:
     std: np.ndarray
     images: int = 0
     chroma: str = "dct"
+    computed: tuple | None = None  #: channel indices computed (None: all 192)
 
     def __post_init__(self):
         self.mean = np.asarray(self.mean, dtype=np.float64).reshape(-1)
@@ -46,13 +49,20 @@ class ChannelStats:
     def select(self, mask) -> tuple[np.ndarray, np.ndarray]:
         """float32 (mean [C], std [C]) for the mask's channels, in its order."""
         idx = list(as_mask(mask).indices)
+        if self.computed is not None:
+            missing = sorted(set(idx) - set(self.computed))
+            if missing:
+                raise ValueError(f"these stats were computed for {len(self.computed)} channels "
+                                 f"only; channels {missing[:8]} are not among them")
         return self.mean[idx].astype(np.float32), self.std[idx].astype(np.float32)
 
     def to_json(self) -> str:
-        return json.dumps({"format": FORMAT, "channels": NUM_CHANNELS, "images": self.images,
-                           "chroma": self.chroma, "mean": self.mean.tolist(),
-                           "std": self.std.tolist(),
-                           "names": [channel_name(i) for i in range(NUM_CHANNELS)]})
+        d = {"format": FORMAT, "channels": NUM_CHANNELS, "images": self.images,
+             "chroma": self.chroma, "mean": self.mean.tolist(), "std": self.std.tolist(),
+             "names": [channel_name(i) for i in range(NUM_CHANNELS)]}
+        if self.computed is not None:
+            d["computed"] = list(self.computed)
+        return json.dumps(d)
 
     def save(self, path: str | os.PathLike) -> None:
         tmp = f"{os.fspath(path)}.tmp"
@@ -65,7 +75,9 @@ class ChannelStats:
         d = json.loads(text)
         if not isinstance(d, dict) or d.get("format") != FORMAT:
             raise ValueError(f"not a freqload stats file (expected format {FORMAT!r})")
-        return cls(d["mean"], d["std"], int(d.get("images", 0)), d.get("chroma", "dct"))
+        computed = d.get("computed")
+        return cls(d["mean"], d["std"], int(d.get("images", 0)), d.get("chroma", "dct"),
+                   None if computed is None else tuple(int(i) for i in computed))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "ChannelStats":
@@ -74,35 +86,42 @@ class ChannelStats:
 
 
 def compute_channel_stats(paths, *, max_images: int | None = 1000, seed: int = 0,
-                          chroma: str = "dct", progress: bool | None = None) -> ChannelStats:
+                          chroma: str = "dct", progress: bool | None = None,
+                          mask=None) -> ChannelStats:
     """Mean and std per channel over (a seeded random sample of) ``paths``.
 
     Files freqload cannot read are skipped; at least one must be readable.
+    ``mask``: compute only these channels (faster); None = all 192.
     """
     paths = list(paths)
     if max_images is not None and len(paths) > max_images:
         pick = np.random.default_rng(seed).choice(len(paths), size=max_images, replace=False)
         paths = [paths[i] for i in sorted(pick)]
-    total = np.zeros(NUM_CHANNELS)
-    total_sq = np.zeros(NUM_CHANNELS)
+    m = ChannelMask.all() if mask is None else as_mask(mask)
+    idx = list(m.indices)
+    total = np.zeros(len(idx))
+    total_sq = np.zeros(len(idx))
     blocks = 0
     images = 0
     with Progress(len(paths), "channel stats", progress) as bar:
         for p in paths:
             bar.update()
             try:
-                x = to_channels(read_coefficients(p), ChannelMask.all(), chroma=chroma)
+                x = to_channels(read_coefficients(p), m, chroma=chroma)
             except FreqloadError:
                 continue
-            x = x.reshape(NUM_CHANNELS, -1).astype(np.float64)
+            x = x.reshape(len(idx), -1).astype(np.float64)
             total += x.sum(axis=1)
             total_sq += np.square(x).sum(axis=1)
             blocks += x.shape[1]
             images += 1
     if images == 0:
         raise ValueError("no readable JPEG among the files given")
-    mean = total / blocks
-    var = np.maximum(total_sq / blocks - mean * mean, 0.0)
-    std = np.sqrt(var)
-    std[std < 1e-6] = 1.0
-    return ChannelStats(mean, std, images, chroma)
+    mean = np.zeros(NUM_CHANNELS)
+    std = np.ones(NUM_CHANNELS)
+    mean[idx] = total / blocks
+    var = np.maximum(total_sq / blocks - mean[idx] ** 2, 0.0)
+    s = np.sqrt(var)
+    s[s < 1e-6] = 1.0
+    std[idx] = s
+    return ChannelStats(mean, std, images, chroma, None if mask is None else tuple(idx))

@@ -1,0 +1,392 @@
+"""``freqload bench``: throughput and host-to-device bytes, DCT loading against RGB pipelines.
+
+Pipelines (each hands over training batches, train augmentation included):
+
+==============  ==========================================================================
+rgb-pil         torchvision's recipe written without torchvision: Pillow decode,
+                RandomResizedCrop 224 (bilinear), flip, to float, normalise, in torch
+                DataLoader workers; float32 [3, 224, 224] crosses
+rgb-dali-cpu    DALI's CPU ImageNet recipe: file reader, CPU decoder, random_resized_crop
+                224, crop_mirror_normalize (flip, float32 CHW) on DALI's threads
+rgb-dali-gpu    nvJPEG "mixed" decode and the same ops on the GPU (only with a GPU)
+dct-192 ...     DCTLoader(train=True) with mask all / dctnet64 / dctnet48 / dctnet24,
+dct-24          56x56 blocks (a 448-pixel grid): int16 channels cross, float conversion
+                and normalisation on the device
+==============  ==========================================================================
+
+Per pipeline: img/s, CPU-ms/img (this process and its workers), bytes per sample
+measured from the real batches as they cross, the effective input resolution,
+and on a GPU the host-to-device copy time (CUDA events) and the time to a ready
+normalised batch on the device.
+"""
+from __future__ import annotations
+
+import ctypes
+import dataclasses
+import math
+import os
+import resource
+import sys
+import time
+import warnings
+from typing import Optional
+
+import numpy as np
+
+PIPELINES = ("rgb-pil", "rgb-dali-cpu", "rgb-dali-gpu", "dct-192", "dct-64", "dct-48", "dct-24")
+DCT_MASKS = {"dct-192": "all", "dct-64": "dctnet64", "dct-48": "dctnet48", "dct-24": "dctnet24"}
+MEAN = (0.485, 0.456, 0.406)
+STD = (0.229, 0.224, 0.225)
+RGB_SIZE = 224
+DCT_SIZE = 56  # blocks: a 448-pixel grid
+
+
+@dataclasses.dataclass
+class BenchResult:
+    pipeline: str
+    img_per_s: float
+    cpu_ms_per_img: float
+    bytes_per_sample: int
+    resolution: int  #: effective input resolution in pixels (square)
+    images: int
+    seconds: float
+    engine: str = ""
+    copy_ms_per_batch: Optional[float] = None  #: GPU only: host-to-device copy (CUDA events)
+    ready_ms_per_batch: Optional[float] = None  #: GPU only: wait for a normalised device batch
+    skipped: str = ""  #: why the pipeline did not run ("" when it ran)
+
+    @property
+    def bytes_vs_uint8_rgb(self) -> float:
+        """bytes_per_sample over uint8 RGB at the same resolution (3 * res^2)."""
+        return self.bytes_per_sample / (3 * self.resolution ** 2) if self.resolution else math.nan
+
+
+def list_jpegs(root: str) -> list[str]:
+    """JPEG files under root (recursive, sorted)."""
+    out = []
+    for d, dirs, names in os.walk(root):
+        dirs.sort()
+        out += [os.path.join(d, n) for n in sorted(names)
+                if n.lower().endswith((".jpg", ".jpeg"))]
+    return out
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and its reaped children (threads and workers included)."""
+    s = resource.getrusage(resource.RUSAGE_SELF)
+    c = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
+
+
+# ---- the RGB pipelines ----------------------------------------------------------------
+
+def rrc_params(rng, height, width, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3)):
+    """torchvision's RandomResizedCrop.get_params with a numpy Generator: (top, left, h, w)."""
+    area = height * width
+    lr = (math.log(ratio[0]), math.log(ratio[1]))
+    for _ in range(10):
+        target = area * rng.uniform(*scale)
+        aspect = math.exp(rng.uniform(*lr))
+        w = int(round(math.sqrt(target * aspect)))
+        h = int(round(math.sqrt(target / aspect)))
+        if 0 < w <= width and 0 < h <= height:
+            return int(rng.integers(0, height - h + 1)), int(rng.integers(0, width - w + 1)), h, w
+    in_ratio = width / height
+    if in_ratio < ratio[0]:
+        w, h = width, int(round(width / ratio[0]))
+    elif in_ratio > ratio[1]:
+        h, w = height, int(round(height * ratio[1]))
+    else:
+        w, h = width, height
+    return (height - h) // 2, (width - w) // 2, h, w
+
+
+class _PilTrain:
+    """torch Dataset: Pillow decode, RandomResizedCrop 224, flip, to float, normalise."""
+
+    def __init__(self, paths, seed=0):
+        self.paths, self.seed = paths, seed
+        self.mean = np.asarray(MEAN, np.float32).reshape(3, 1, 1)
+        self.std = np.asarray(STD, np.float32).reshape(3, 1, 1)
+
+    def __len__(self):
+        return len(self.paths)
+
+    def __getitem__(self, i):
+        import torch
+        from PIL import Image
+
+        rng = np.random.default_rng((self.seed, i))
+        with Image.open(self.paths[i]) as im:
+            im = im.convert("RGB")
+            top, left, h, w = rrc_params(rng, im.height, im.width)
+            im = im.resize((RGB_SIZE, RGB_SIZE), Image.BILINEAR,
+                           box=(left, top, left + w, top + h))
+            if rng.random() < 0.5:
+                im = im.transpose(Image.FLIP_LEFT_RIGHT)
+            x = np.asarray(im, dtype=np.float32).transpose(2, 0, 1) / 255.0
+        return torch.from_numpy((x - self.mean) / self.std), 0
+
+
+def _pil_batches(files, batch_size, threads):
+    import torch
+    import torch.utils.data
+
+    epoch = 0
+    files = files * max(1, 2000 // max(len(files), 1))  # fewer worker restarts per image
+    while True:
+        ds = _PilTrain(files, seed=epoch)
+        dl = torch.utils.data.DataLoader(ds, batch_size=batch_size, shuffle=True,
+                                         num_workers=threads, drop_last=True,
+                                         persistent_workers=False,
+                                         prefetch_factor=2 if threads else None)
+        for x, _ in dl:
+            yield x
+        epoch += 1
+
+
+def _dali_rgb_pipeline(files, batch_size, threads, gpu: bool):
+    from nvidia.dali import fn, pipeline_def, types
+
+    @pipeline_def(batch_size=batch_size, num_threads=threads,
+                  device_id=0 if gpu else None, seed=0, prefetch_queue_depth=2)
+    def pipe():
+        jpegs, labels = fn.readers.file(files=files, labels=[0] * len(files),
+                                        random_shuffle=True, name="reader")
+        images = fn.decoders.image(jpegs, device="mixed" if gpu else "cpu",
+                                   output_type=types.RGB)
+        images = fn.random_resized_crop(images, size=RGB_SIZE)
+        images = fn.crop_mirror_normalize(
+            images, dtype=types.FLOAT, output_layout="CHW", mirror=fn.random.coin_flip(),
+            mean=[m * 255 for m in MEAN], std=[s * 255 for s in STD])
+        return images
+
+    p = pipe()
+    p.build()
+    return p
+
+
+def rgb_dali_cpu_batches(files, batch_size, threads):
+    """DALI's CPU ImageNet recipe; each batch copied into a torch tensor as a loader does."""
+    import torch
+
+    p = _dali_rgb_pipeline(files, batch_size, threads, gpu=False)
+    while True:
+        (images,) = p.run()
+        out = torch.empty((len(images), 3, RGB_SIZE, RGB_SIZE), dtype=torch.float32)
+        images.copy_to_external(ctypes.c_void_p(out.data_ptr()))
+        yield out
+
+
+def _rgb_dali_gpu_batches(files, batch_size, threads):
+    import torch
+    from nvidia.dali.plugin.pytorch import feed_ndarray
+
+    p = _dali_rgb_pipeline(files, batch_size, threads, gpu=True)
+    while True:
+        (images,) = p.run()
+        t = images.as_tensor()
+        out = torch.empty(t.shape(), dtype=torch.float32, device="cuda")
+        feed_ndarray(t, out, cuda_stream=torch.cuda.current_stream())
+        yield out
+
+
+# ---- measuring -----------------------------------------------------------------------
+
+def _measure(batches, *, seconds, iters, label, progress, device, warmup=2):
+    """Run batches (an iterator of device-ready tensors, or of (x, y)) for `seconds` or
+    `iters` batches after `warmup`; returns (images, elapsed, cpu, bytes/sample, ready)."""
+    import torch
+
+    from .progress import Progress
+
+    cuda = device.type == "cuda"
+    it = iter(batches)
+    for _ in range(warmup):
+        next(it)
+    total = iters if iters else max(1, int(seconds * 10))
+    bar = Progress(total, f"{label:>13s}", progress)
+    c0, t0 = cpu_seconds(), time.perf_counter()
+    n = done = 0
+    ready = []
+    while True:
+        r0 = time.perf_counter()
+        b = next(it)
+        x = b[0] if isinstance(b, tuple) else b
+        if cuda:
+            torch.cuda.synchronize()
+            ready.append(time.perf_counter() - r0)
+        n += x.shape[0]
+        done += 1
+        elapsed = time.perf_counter() - t0
+        if iters:
+            bar.update(1)
+            if done >= iters:
+                break
+        else:
+            step = min(int(elapsed * 10), total) - bar.done
+            if step > 0:
+                bar.update(step)
+            if elapsed >= seconds:
+                break
+    bar.close()
+    cpu = cpu_seconds() - c0
+    return n, elapsed, cpu, (float(np.mean(ready)) * 1e3 if ready else None)
+
+
+def _copy_ms(shape, dtype, device) -> Optional[float]:
+    """Mean host-to-device copy of one pinned batch, by CUDA events (GPU only)."""
+    import torch
+
+    if device.type != "cuda":
+        return None
+    host = torch.zeros(shape, dtype=dtype).pin_memory()
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    host.to(device, non_blocking=True)
+    times = []
+    for _ in range(10):
+        start.record()
+        host.to(device, non_blocking=True)
+        end.record()
+        end.synchronize()
+        times.append(start.elapsed_time(end))
+    return float(np.mean(times))
+
+
+def run_pipeline(name, files, *, batch_size=64, threads=2, seconds=10.0, iters=None,
+                 engine="dali", device=None, progress=None) -> BenchResult:
+    """One pipeline's figures (see the module docstring)."""
+    import torch
+
+    device = torch.device(device) if device is not None else torch.device(
+        "cuda" if torch.cuda.is_available() else "cpu")
+    kw = dict(seconds=seconds, iters=iters, label=name, progress=progress, device=device)
+    if name == "rgb-pil":
+        def gen():
+            for x in _pil_batches(files, batch_size, threads):
+                yield x.to(device, non_blocking=True)
+        n, el, cpu, ready = _measure(gen(), **kw)
+        return BenchResult(name, n / el, cpu * 1e3 / n, 3 * RGB_SIZE ** 2 * 4, RGB_SIZE, n, el,
+                           "torch", _copy_ms((batch_size, 3, RGB_SIZE, RGB_SIZE),
+                                             torch.float32, device), ready)
+    if name in ("rgb-dali-cpu", "rgb-dali-gpu"):
+        gpu = name == "rgb-dali-gpu"
+        if gpu and device.type != "cuda":
+            return BenchResult(name, math.nan, math.nan, 0, RGB_SIZE, 0, 0.0, "dali",
+                               skipped="needs a CUDA GPU")
+        try:
+            import nvidia.dali  # noqa: F401
+        except ImportError:
+            return BenchResult(name, math.nan, math.nan, 0, RGB_SIZE, 0, 0.0, "dali",
+                               skipped="nvidia-dali is not installed")
+        if gpu:  # decoded on the device: the JPEG bytes are what crosses
+            gen = _rgb_dali_gpu_batches(files, batch_size, threads)
+            nbytes = int(np.mean([os.path.getsize(f) for f in files]))
+        else:
+            gen = (x.to(device, non_blocking=True)
+                   for x in rgb_dali_cpu_batches(files, batch_size, threads))
+            nbytes = 3 * RGB_SIZE ** 2 * 4
+        n, el, cpu, ready = _measure(gen, **kw)
+        copy = None if gpu else _copy_ms((batch_size, 3, RGB_SIZE, RGB_SIZE), torch.float32,
+                                         device)
+        return BenchResult(name, n / el, cpu * 1e3 / n, nbytes, RGB_SIZE, n, el, "dali", copy,
+                           ready)
+    if name in DCT_MASKS:
+        from .loader import DCTLoader
+        from .mask import ChannelMask
+        from .stats import ChannelStats
+
+        identity = ChannelStats(mean=np.zeros(192), std=np.ones(192))  # the same device ops
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            reps = max(1, 2000 // max(len(files), 1))  # epochs of >= 2000 images
+            loader = DCTLoader([(f, 0) for f in files] * reps, batch_size=batch_size,
+                               mask=DCT_MASKS[name], size=(DCT_SIZE, DCT_SIZE), train=True,
+                               num_threads=threads, engine=engine, device=device,
+                               normalize=identity, drop_last=True)
+
+        def gen():
+            while True:
+                yield from loader
+        n, el, cpu, ready = _measure(gen(), **kw)
+        c = len(ChannelMask.preset(DCT_MASKS[name]))
+        copy = _copy_ms((batch_size, c, DCT_SIZE, DCT_SIZE), torch.int16, device)
+        return BenchResult(name, n / el, cpu * 1e3 / n, loader.bytes_per_sample, DCT_SIZE * 8,
+                           n, el, loader.engine.name, copy, ready)
+    raise ValueError(f"unknown pipeline {name!r}; choose from {PIPELINES}")
+
+
+def run_bench(files, pipelines=PIPELINES, **kw) -> list[BenchResult]:
+    results = []
+    for name in pipelines:
+        try:
+            results.append(run_pipeline(name, files, **kw))
+        except Exception as e:  # a failing pipeline is reported, the others still run
+            if name not in ("rgb-dali-cpu", "rgb-dali-gpu"):
+                raise
+            results.append(BenchResult(name, math.nan, math.nan, 0, RGB_SIZE, 0, 0.0,
+                                       skipped=f"{type(e).__name__}: {e}"))
+    return results
+
+
+def summary_table(results: list[BenchResult]) -> str:
+    base = next((r.img_per_s for r in results if r.pipeline == "rgb-dali-cpu"
+                 and not r.skipped), math.nan)
+    gpu = any(r.copy_ms_per_batch is not None for r in results)
+    head = (f"{'pipeline':14s} {'img/s':>8s} {'CPU-ms/img':>10s} {'bytes/sample':>12s} "
+            f"{'res':>5s} {'vs uint8 RGB':>12s} {'vs rgb-dali-cpu':>15s}")
+    if gpu:
+        head += f" {'copy ms/batch':>13s} {'ready ms/batch':>14s}"
+    lines = [head]
+    for r in results:
+        if r.skipped:
+            lines.append(f"{r.pipeline:14s} skipped: {r.skipped}")
+            continue
+        line = (f"{r.pipeline:14s} {r.img_per_s:8.1f} {r.cpu_ms_per_img:10.2f} "
+                f"{r.bytes_per_sample:12,d} {r.resolution:5d} {r.bytes_vs_uint8_rgb:12.3f} "
+                f"{r.img_per_s / base:15.2f}")
+        if gpu:
+            fmt = lambda v: f"{v:.3f}" if v is not None else "-"  # noqa: E731
+            line += f" {fmt(r.copy_ms_per_batch):>13s} {fmt(r.ready_ms_per_batch):>14s}"
+        lines.append(line)
+    lines.append("bytes/sample: what crosses host -> device per image (rgb-dali-gpu: the JPEG "
+                 "bytes); vs uint8 RGB: over 3 x res x res bytes at the same resolution")
+    return "\n".join(lines)
+
+
+def plot(results: list[BenchResult], path) -> None:
+    """Two bar charts side by side (img/s, bytes/sample), drawn with Pillow."""
+    from PIL import Image, ImageDraw
+
+    rows = [r for r in results if not r.skipped]
+    panel_w, bar_h, gap, left, top = 420, 22, 8, 110, 30
+    h = top + len(rows) * (bar_h + gap) + 20
+    img = Image.new("RGB", (2 * panel_w + 40, h), "white")
+    d = ImageDraw.Draw(img)
+    for p, (title, key, fmt) in enumerate((("images / s (higher is better)", "img_per_s",
+                                             "{:.0f}"),
+                                            ("bytes / sample to the device (lower is better)",
+                                             "bytes_per_sample", "{:,.0f}"))):
+        x0 = 10 + p * (panel_w + 20)
+        d.text((x0, 8), title, fill="black")
+        vmax = max((getattr(r, key) for r in rows), default=1) or 1
+        for i, r in enumerate(rows):
+            y = top + i * (bar_h + gap)
+            v = getattr(r, key)
+            length = int((panel_w - left - 70) * v / vmax)
+            color = (40, 110, 200) if r.pipeline.startswith("dct") else (200, 90, 40)
+            d.text((x0, y + 5), r.pipeline, fill="black")
+            d.rectangle([x0 + left, y, x0 + left + max(length, 1), y + bar_h], fill=color)
+            d.text((x0 + left + length + 5, y + 5), fmt.format(v), fill="black")
+    img.save(path)
+
+
+def default_dataset(progress=True) -> str:
+    """The embedded default data set: synthetic ImageNet-sized JPEGs, made once and cached."""
+    from .synthetic import make_jpeg_folder
+
+    return make_jpeg_folder(count=200, progress=progress)
+
+
+__all__ = ["PIPELINES", "BenchResult", "run_pipeline", "run_bench", "summary_table", "plot",
+           "default_dataset", "list_jpegs", "cpu_seconds", "rrc_params"]

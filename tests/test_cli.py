@@ -1,0 +1,142 @@
+"""The freqload command line on generated data: bench, stats, show, inspect."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import freqload
+from freqload.cli import estimate_quality, main
+
+from conftest import pillow_jpeg, rng_image
+
+try:
+    import nvidia.dali  # noqa: F401
+    HAVE_DALI = True
+except ImportError:
+    HAVE_DALI = False
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli")
+    for k in range(10):
+        d = root / f"class{k % 2}"
+        d.mkdir(exist_ok=True)
+        h, w = [(120, 160), (97, 131), (64, 200)][k % 3]
+        (d / f"img{k}.jpg").write_bytes(pillow_jpeg(rng_image(h, w, seed=k), quality=70 + 2 * k,
+                                                    subsampling=k % 3))
+    return str(root)
+
+
+FIELDS = {"pipeline", "img_per_s", "cpu_ms_per_img", "bytes_per_sample", "resolution"}
+
+
+def test_bench_json_and_plot(folder, tmp_path, capsys):
+    pipes = ["rgb-pil", "dct-24", "dct-192"] + (["rgb-dali-cpu"] if HAVE_DALI else [])
+    engine = "dali" if HAVE_DALI else "torch"
+    assert main(["bench", folder, "--iters", "2", "--batch-size", "4", "--threads", "1",
+                 "--pipelines", *pipes, "--engine", engine, "--json", str(tmp_path / "b.json"),
+                 "--plot", str(tmp_path / "b.png")]) == 0
+    table = capsys.readouterr().out
+    rows = json.loads((tmp_path / "b.json").read_text())
+    assert [r["pipeline"] for r in rows] == pipes
+    for r in rows:
+        assert FIELDS <= set(r) and r["img_per_s"] > 0 and r["cpu_ms_per_img"] > 0
+        assert r["pipeline"] in table
+    by = {r["pipeline"]: r for r in rows}
+    assert by["dct-24"]["bytes_per_sample"] == 24 * 56 * 56 * 2
+    assert by["dct-192"]["bytes_per_sample"] == 192 * 56 * 56 * 2
+    assert by["dct-24"]["resolution"] == 448 and by["rgb-pil"]["resolution"] == 224
+    assert by["rgb-pil"]["bytes_per_sample"] == 3 * 224 * 224 * 4
+    assert by["dct-24"]["bytes_vs_uint8_rgb"] == pytest.approx(0.25)
+    with Image.open(tmp_path / "b.png") as im:
+        assert im.size[0] > 400 and im.size[1] > 50
+
+
+def test_bench_skips_the_gpu_pipeline_without_a_gpu(folder, tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    assert main(["bench", folder, "--iters", "1", "--batch-size", "2", "--threads", "1",
+                 "--pipelines", "rgb-dali-gpu", "--json", str(tmp_path / "g.json")]) == 0
+    (row,) = json.loads((tmp_path / "g.json").read_text())
+    assert row["skipped"] and row["img_per_s"] is None
+
+
+def test_stats_equal_numpy(folder, tmp_path):
+    files = freqload.bench.list_jpegs(folder)
+    assert main(["stats", folder, "-o", str(tmp_path / "s.json"), "--max-images", "0"]) == 0
+    stats = freqload.ChannelStats.load(tmp_path / "s.json")
+    grids = np.concatenate([freqload.to_channels(freqload.read_coefficients(p)).reshape(192, -1)
+                            for p in files], axis=1).astype(np.float64)
+    np.testing.assert_allclose(stats.mean, grids.mean(1), rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(stats.std, np.where(grids.std(1) < 1e-6, 1, grids.std(1)),
+                               rtol=1e-6, atol=1e-6)
+    assert stats.images == len(files) and stats.computed is None
+
+    assert main(["stats", folder, "-o", str(tmp_path / "m.json"), "--max-images", "0",
+                 "--mask", "dctnet24"]) == 0
+    sub = freqload.ChannelStats.load(tmp_path / "m.json")
+    m = freqload.ChannelMask.dctnet24()
+    np.testing.assert_allclose(sub.select(m)[0], stats.select(m)[0], rtol=1e-6)
+    with pytest.raises(ValueError, match="computed for 24 channels"):
+        sub.select("dctnet32")
+
+
+def test_show_writes_the_channel_grid(folder, tmp_path):
+    f = freqload.bench.list_jpegs(folder)[0]
+    assert main(["show", f, "-o", str(tmp_path / "s.png")]) == 0
+    c = freqload.read_coefficients(f)
+    with Image.open(tmp_path / "s.png") as im:
+        assert im.mode == "RGB" and im.size[0] > 3 * 8 * c.components[0].shape[1]
+    gray = tmp_path / "g.jpg"
+    gray.write_bytes(pillow_jpeg(rng_image(40, 48, gray=True)))
+    assert main(["show", str(gray), "-o", str(tmp_path / "g.png"), "--mask", "dctnet48"]) == 0
+    Image.open(tmp_path / "g.png").verify()
+
+
+def test_inspect_facts_and_loader_verdicts(folder, tmp_path, capsys):
+    good = tmp_path / "q80.jpg"
+    good.write_bytes(pillow_jpeg(rng_image(50, 70), quality=80, subsampling=2))
+    png = tmp_path / "png_named.jpg"
+    buf = io.BytesIO()
+    Image.fromarray(rng_image(20, 20)).save(buf, "PNG")
+    png.write_bytes(buf.getvalue())
+    bad = tmp_path / "truncated.jpg"
+    bad.write_bytes(good.read_bytes()[:300])
+    assert main(["inspect", str(good), str(png), str(bad), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    g, p, b = rows
+    assert (g["width"], g["height"], g["sampling"], g["progressive"]) == (70, 50, "4:2:0", False)
+    assert g["loader"] == "decode"
+    assert set(g["quant_tables"]) == {"table 0", "table 1"}
+    assert abs(g["quant_tables"]["table 0"]["estimated_quality"] - 80) <= 1
+    assert p["loader"] == "fallback (pixels)" and "error" in p
+    assert b["loader"] == "skip or raise" and "DecodeError" in b["error"]
+    assert main(["inspect", str(good)]) == 0  # the text form
+    assert "estimated quality" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("q", [10, 50, 75, 90, 100])
+def test_quality_estimate_inverts_libjpeg_scaling(q):
+    from PIL import Image as I
+
+    buf = io.BytesIO()
+    I.fromarray(rng_image(16, 16)).save(buf, "JPEG", quality=q)
+    info = freqload.read_header(buf.getvalue())
+    assert abs(estimate_quality(info.quant_tables[0]) - q) <= 1.5
+    assert abs(estimate_quality(info.quant_tables[1], chroma=True) - q) <= 1.5
+
+
+def test_console_script_runs():
+    out = subprocess.run([sys.executable, "-m", "freqload", "mask", "dctnet24"],
+                         capture_output=True, text=True, check=True).stdout
+    assert json.loads(out)["indices"][:4] == [0, 1, 2, 3]
