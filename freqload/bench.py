@@ -35,8 +35,7 @@ import numpy as np
 
 PIPELINES = ("rgb-pil", "rgb-dali-cpu", "rgb-dali-gpu", "dct-192", "dct-64", "dct-48", "dct-24")
 DCT_MASKS = {"dct-192": "all", "dct-64": "dctnet64", "dct-48": "dctnet48", "dct-24": "dctnet24"}
-MEAN = (0.485, 0.456, 0.406)
-STD = (0.229, 0.224, 0.225)
+from .rgb import MEAN, STD  # noqa: E402
 RGB_SIZE = 224
 DCT_SIZE = 56  # blocks: a 448-pixel grid
 
@@ -79,71 +78,6 @@ def cpu_seconds() -> float:
 
 
 # ---- the RGB pipelines ----------------------------------------------------------------
-
-def rrc_params(rng, height, width, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3)):
-    """torchvision's RandomResizedCrop.get_params with a numpy Generator: (top, left, h, w)."""
-    area = height * width
-    lr = (math.log(ratio[0]), math.log(ratio[1]))
-    for _ in range(10):
-        target = area * rng.uniform(*scale)
-        aspect = math.exp(rng.uniform(*lr))
-        w = int(round(math.sqrt(target * aspect)))
-        h = int(round(math.sqrt(target / aspect)))
-        if 0 < w <= width and 0 < h <= height:
-            return int(rng.integers(0, height - h + 1)), int(rng.integers(0, width - w + 1)), h, w
-    in_ratio = width / height
-    if in_ratio < ratio[0]:
-        w, h = width, int(round(width / ratio[0]))
-    elif in_ratio > ratio[1]:
-        h, w = height, int(round(height * ratio[1]))
-    else:
-        w, h = width, height
-    return (height - h) // 2, (width - w) // 2, h, w
-
-
-class _PilTrain:
-    """torch Dataset: Pillow decode, RandomResizedCrop 224, flip, to float, normalise."""
-
-    def __init__(self, paths, seed=0):
-        self.paths, self.seed = paths, seed
-        self.mean = np.asarray(MEAN, np.float32).reshape(3, 1, 1)
-        self.std = np.asarray(STD, np.float32).reshape(3, 1, 1)
-
-    def __len__(self):
-        return len(self.paths)
-
-    def __getitem__(self, i):
-        import torch
-        from PIL import Image
-
-        rng = np.random.default_rng((self.seed, i))
-        with Image.open(self.paths[i]) as im:
-            im = im.convert("RGB")
-            top, left, h, w = rrc_params(rng, im.height, im.width)
-            im = im.resize((RGB_SIZE, RGB_SIZE), Image.BILINEAR,
-                           box=(left, top, left + w, top + h))
-            if rng.random() < 0.5:
-                im = im.transpose(Image.FLIP_LEFT_RIGHT)
-            x = np.asarray(im, dtype=np.float32).transpose(2, 0, 1) / 255.0
-        return torch.from_numpy((x - self.mean) / self.std), 0
-
-
-def _pil_batches(files, batch_size, threads):
-    import torch
-    import torch.utils.data
-
-    epoch = 0
-    files = files * max(1, 2000 // max(len(files), 1))  # fewer worker restarts per image
-    while True:
-        ds = _PilTrain(files, seed=epoch)
-        dl = torch.utils.data.DataLoader(ds, batch_size=batch_size, shuffle=True,
-                                         num_workers=threads, drop_last=True,
-                                         persistent_workers=False,
-                                         prefetch_factor=2 if threads else None)
-        for x, _ in dl:
-            yield x
-        epoch += 1
-
 
 def _dali_rgb_pipeline(files, batch_size, threads, gpu: bool):
     from nvidia.dali import fn, pipeline_def, types
@@ -262,9 +196,15 @@ def run_pipeline(name, files, *, batch_size=64, threads=2, seconds=10.0, iters=N
         "cuda" if torch.cuda.is_available() else "cpu")
     kw = dict(seconds=seconds, iters=iters, label=name, progress=progress, device=device)
     if name == "rgb-pil":
+        from .rgb import RGBLoader
+
+        reps = max(1, 2000 // max(len(files), 1))  # epochs of >= 2000 images
+        rgb = RGBLoader([(f, 0) for f in files] * reps, batch_size=batch_size, size=RGB_SIZE,
+                        train=True, num_workers=threads, device=device, drop_last=True)
+
         def gen():
-            for x in _pil_batches(files, batch_size, threads):
-                yield x.to(device, non_blocking=True)
+            while True:
+                yield from rgb
         n, el, cpu, ready = _measure(gen(), **kw)
         return BenchResult(name, n / el, cpu * 1e3 / n, 3 * RGB_SIZE ** 2 * 4, RGB_SIZE, n, el,
                            "torch", _copy_ms((batch_size, 3, RGB_SIZE, RGB_SIZE),
@@ -389,4 +329,4 @@ def default_dataset(progress=True) -> str:
 
 
 __all__ = ["PIPELINES", "BenchResult", "run_pipeline", "run_bench", "summary_table", "plot",
-           "default_dataset", "list_jpegs", "cpu_seconds", "rrc_params"]
+           "default_dataset", "list_jpegs", "cpu_seconds"]

@@ -1,0 +1,128 @@
+"""RGBLoader: the RGB baseline with DCTLoader's interface, for A/B runs with the same script.
+
+torchvision's ImageNet recipe, written without torchvision: Pillow decode, then
+train: RandomResizedCrop(size) (torchvision's sampling, bilinear) + horizontal
+flip; eval: resize the shorter side to size/crop_ratio + centre crop; to float,
+normalise with ImageNet's mean/std. In torch DataLoader worker processes; the
+same sources, shards, epochs and last-batch rules as DCTLoader
+(:mod:`freqload.sampler`). Yields ``(x float32 [B, 3, size, size], y int64 [B])``
+on ``device``; float32 crosses (``bytes_per_sample`` = 3 * size^2 * 4).
+"""
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+import torch
+import torch.utils.data
+
+from .sampler import EpochPlan
+from .sources import resolve_source
+
+MEAN = (0.485, 0.456, 0.406)
+STD = (0.229, 0.224, 0.225)
+
+
+def rrc_params(rng, height, width, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3)):
+    """torchvision's RandomResizedCrop.get_params with a numpy Generator: (top, left, h, w)."""
+    area = height * width
+    lr = (math.log(ratio[0]), math.log(ratio[1]))
+    for _ in range(10):
+        target = area * rng.uniform(*scale)
+        aspect = math.exp(rng.uniform(*lr))
+        w = int(round(math.sqrt(target * aspect)))
+        h = int(round(math.sqrt(target / aspect)))
+        if 0 < w <= width and 0 < h <= height:
+            return int(rng.integers(0, height - h + 1)), int(rng.integers(0, width - w + 1)), h, w
+    in_ratio = width / height
+    if in_ratio < ratio[0]:
+        w, h = width, int(round(width / ratio[0]))
+    elif in_ratio > ratio[1]:
+        h, w = height, int(round(height * ratio[1]))
+    else:
+        w, h = width, height
+    return (height - h) // 2, (width - w) // 2, h, w
+
+
+class RGBSamples(torch.utils.data.Dataset):
+    """Items are (index, epoch) -> (float32 [3, size, size] normalised, label)."""
+
+    def __init__(self, paths, labels, size: int = 224, train: bool = True, seed: int = 0,
+                 crop_ratio: float = 0.875):
+        self.paths, self.labels = paths, labels
+        self.size, self.train, self.seed, self.crop_ratio = int(size), bool(train), seed, crop_ratio
+        self.mean = np.asarray(MEAN, np.float32).reshape(3, 1, 1)
+        self.std = np.asarray(STD, np.float32).reshape(3, 1, 1)
+
+    def __len__(self):
+        return len(self.paths)
+
+    def __getitem__(self, item):
+        from PIL import Image
+
+        i, epoch = item if isinstance(item, tuple) else (item, 0)
+        s = self.size
+        with Image.open(self.paths[i]) as im:
+            im = im.convert("RGB")
+            if self.train:
+                rng = np.random.default_rng((self.seed, epoch, i))
+                top, left, h, w = rrc_params(rng, im.height, im.width)
+                im = im.resize((s, s), Image.BILINEAR, box=(left, top, left + w, top + h))
+                if rng.random() < 0.5:
+                    im = im.transpose(Image.FLIP_LEFT_RIGHT)
+            else:  # Resize(size / crop_ratio) of the shorter side, CenterCrop(size)
+                f = (s / self.crop_ratio) / min(im.width, im.height)
+                bw, bh = s / f, s / f
+                left, top = (im.width - bw) / 2, (im.height - bh) / 2
+                im = im.resize((s, s), Image.BILINEAR, box=(left, top, left + bw, top + bh))
+            x = np.asarray(im, dtype=np.float32).transpose(2, 0, 1) / 255.0
+        return torch.from_numpy((x - self.mean) / self.std), int(self.labels[i])
+
+
+class RGBLoader:
+    """The RGB baseline loader (see the module docstring); DCTLoader's core arguments."""
+
+    def __init__(self, source, *, batch_size: int, size: int = 224, train: bool = False,
+                 shuffle: bool | None = None, seed: int = 0, drop_last: bool = False,
+                 num_workers: int | None = None, prefetch: int = 2, device=None,
+                 shard_id: int | None = None, num_shards: int | None = None):
+        from .loader import _default_threads, _shards
+
+        self.dataset = resolve_source(source)
+        shard_id, num_shards = _shards(shard_id, num_shards)
+        self.sampler = EpochPlan(len(self.dataset), int(batch_size),
+                                 shuffle=bool(train) if shuffle is None else bool(shuffle),
+                                 seed=seed, shard_id=shard_id, num_shards=num_shards,
+                                 drop_last=drop_last)
+        self.samples = RGBSamples(self.dataset.paths, self.dataset.labels, size, train, seed)
+        self.device = torch.device(device) if device is not None else torch.device(
+            "cuda" if torch.cuda.is_available() else "cpu")
+        self.num_workers = _default_threads() if num_workers is None else int(num_workers)
+        self.prefetch = int(prefetch)
+        self.size = int(size)
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return len(self.sampler)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    @property
+    def bytes_per_sample(self) -> int:
+        return 3 * self.size * self.size * 4
+
+    def __iter__(self):
+        epoch = self.epoch
+        batches = [[(int(i), epoch) for i in b] for b in self.sampler.batches(epoch)]
+        kw = {"prefetch_factor": self.prefetch} if self.num_workers > 0 else {}
+        dl = torch.utils.data.DataLoader(self.samples, batch_sampler=batches,
+                                         num_workers=self.num_workers,
+                                         pin_memory=self.device.type == "cuda", **kw)
+        for x, y in dl:
+            yield (x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True))
+        self.epoch = epoch + 1
+
+
+__all__ = ["RGBLoader", "RGBSamples", "rrc_params", "MEAN", "STD"]
