@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import shlex
 import subprocess
+import time
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -48,3 +49,15 @@ def run_raw(exe: str, files: list[str], threads: int, seconds: float) -> tuple[f
                          capture_output=True, text=True).stdout.split()
     images, elapsed = int(out[0]), float(out[1])
     return images / elapsed, (cpu_seconds() - c0) * 1e3 / images
+
+
+def run_loader(loader, seconds: float) -> tuple[float, float, int]:
+    """(img/s, CPU-ms/img, bytes/sample) over whole epochs lasting >= seconds."""
+    for _ in loader:  # warm-up epoch (pipeline build, operator load, page cache)
+        pass
+    c0, t0, n = cpu_seconds(), time.perf_counter(), 0
+    while time.perf_counter() - t0 < seconds:
+        for x, y in loader:
+            n += len(y)
+    elapsed = time.perf_counter() - t0
+    return n / elapsed, (cpu_seconds() - c0) * 1e3 / n, loader.bytes_per_sample

@@ -36,19 +36,8 @@ import sys
 import time
 import warnings
 
-from _common import build_raw_reader, cpu_seconds, default_folder, list_jpegs, run_raw
-
-
-def run_loader(loader, seconds: float) -> tuple[float, float, int]:
-    """(img/s, CPU-ms/img, bytes/sample) over whole epochs lasting >= seconds."""
-    for _ in loader:  # warm-up epoch (pipeline build, operator load, page cache)
-        pass
-    c0, t0, n = cpu_seconds(), time.perf_counter(), 0
-    while time.perf_counter() - t0 < seconds:
-        for x, y in loader:
-            n += len(y)
-    elapsed = time.perf_counter() - t0
-    return n / elapsed, (cpu_seconds() - c0) * 1e3 / n, loader.bytes_per_sample
+from _common import (build_raw_reader, cpu_seconds, default_folder, list_jpegs, run_loader,
+                     run_raw)
 
 
 def run_host_part(loader, seconds: float) -> tuple[float, float, int]:

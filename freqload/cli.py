@@ -8,6 +8,8 @@
     freqload inspect IMG [IMG ...] [--json]
     freqload mask --from-gate gate_stats.json -k 24 -o mask.json [--heatmap gates.png]
     freqload mask dctnet24 -o mask.json
+    freqload pack SRC DST --mask dctnet24 [--residual] [--workers N]
+    freqload unpack DST OUT
 """
 from __future__ import annotations
 
@@ -233,6 +235,29 @@ def _cmd_inspect(args) -> int:
     return 0
 
 
+# ---- pack / unpack ---------------------------------------------------------------------
+
+def _cmd_pack(args) -> int:
+    from .pack import pack
+
+    man = pack(args.src, args.dst, args.mask, residual=args.residual, workers=args.workers,
+               progress=None)
+    t = man["totals"]
+    print(f"packed {t['packed']} files ({t['copied']} copied as they were) into {args.dst}: "
+          f"{t['packed_bytes']:,} bytes, {t['packed_bytes'] / max(t['source_bytes'], 1):.1%} "
+          f"of {t['source_bytes']:,}" + (f"; residual {t['residual_bytes']:,} bytes"
+                                         if args.residual else ""))
+    return 0
+
+
+def _cmd_unpack(args) -> int:
+    from .pack import unpack
+
+    n = unpack(args.packed, args.out, progress=None)
+    print(f"unpacked {n} files into {args.out}")
+    return 0
+
+
 # ---- mask -----------------------------------------------------------------------------
 
 def _cmd_mask(args) -> int:
@@ -305,6 +330,20 @@ def main(argv=None) -> int:
     i.add_argument("images", nargs="+")
     i.add_argument("--json", action="store_true")
     i.set_defaults(func=_cmd_inspect)
+
+    p = sub.add_parser("pack", help="copy a data set keeping only a mask's frequency bands")
+    p.add_argument("src")
+    p.add_argument("dst")
+    p.add_argument("--mask", default="dctnet24")
+    p.add_argument("--residual", action="store_true",
+                   help="also write the dropped bands (DST/.residual) so unpack can rebuild")
+    p.add_argument("--workers", type=int, default=None, help="processes (default: all CPUs)")
+    p.set_defaults(func=_cmd_pack)
+
+    u = sub.add_parser("unpack", help="rebuild the original coefficients of a --residual pack")
+    u.add_argument("packed")
+    u.add_argument("out")
+    u.set_defaults(func=_cmd_unpack)
 
     m = sub.add_parser("mask", help="write a channel mask file (from a preset or gate statistics)")
     m.add_argument("mask", nargs="?", help="a preset (dctnet24, ...) or a mask JSON file")

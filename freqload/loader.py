@@ -184,6 +184,10 @@ class DCTLoader:
             raise ValueError(f"transform={transform!r} resamples dequantised coefficients; "
                              f"dequantize=False needs transform='blocks'")
         self.seed = int(seed)
+        if isinstance(source, (str, os.PathLike)) and os.path.isdir(source):
+            from .pack import check_mask
+
+            check_mask(os.fspath(source), self.mask)  # a pack must hold the mask's bands
         self.dataset = resolve_source(source)
         shard_id, num_shards = _shards(shard_id, num_shards)
         self.sampler = EpochPlan(len(self.dataset), self.batch_size,

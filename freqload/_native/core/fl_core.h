@@ -306,6 +306,16 @@ fl_status fl_sample(const fl_coef_view *comps, int num_components, int width, in
                     const fl_channel_spec *spec, uint64_t key, fl_workspace *ws, int16_t *out,
                     char *message, size_t message_size);
 
+/* ---- writing: fl_encode.c --------------------------------------------- */
+
+/* Coefficients (quantised int16 planes, 1 = grey or 3 = YCbCr components, each
+ * with its sampling factors and quant table) -> a baseline JPEG with optimised
+ * Huffman tables, through libjpeg's transcoder (the coefficients are stored as
+ * given). *out is allocated; free it with fl_free. */
+fl_status fl_write_jpeg(const fl_coef_view *comps, int num_components, int width, int height,
+                        uint8_t **out, size_t *out_size, char *message, size_t message_size);
+void fl_free(void *p);
+
 #ifdef __cplusplus
 }
 #endif

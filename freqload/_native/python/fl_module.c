@@ -634,6 +634,28 @@ done_bufs:
   Py_RETURN_NONE;
 }
 
+/* write_jpeg(components, sampling, quant, width, height) -> bytes (fl_write_jpeg) */
+static PyObject *py_write_jpeg(PyObject *mod, PyObject *args) {
+  PyObject *comps, *sampling, *quants, *result = NULL;
+  views_t v;
+  int width, height;
+  uint8_t *buf = NULL;
+  size_t size = 0;
+  char message[FL_MESSAGE_MAX];
+  fl_status st;
+  if (!PyArg_ParseTuple(args, "OOOii:write_jpeg", &comps, &sampling, &quants, &width, &height))
+    return NULL;
+  if (views_from_python(&v, comps, sampling, quants) < 0) return NULL;
+  Py_BEGIN_ALLOW_THREADS
+  st = fl_write_jpeg(v.views, (int)v.n, width, height, &buf, &size, message, sizeof message);
+  Py_END_ALLOW_THREADS
+  views_release(&v);
+  if (st != FL_OK) return raise_status(st, message);
+  result = PyBytes_FromStringAndSize((const char *)buf, (Py_ssize_t)size);
+  fl_free(buf);
+  return result;
+}
+
 /* random_resized_crop(key, height, width, (kind, smin, smax, rmin, rmax, flip_p, crop_ratio))
  * -> (top, left, h, w, flip) */
 static PyObject *py_random_resized_crop(PyObject *mod, PyObject *args) {
@@ -703,6 +725,8 @@ static PyMethodDef module_methods[] = {
      "to_channels(components, sampling, quant, component, coef, dequantize, chroma, out, sized)"},
     {"resize_channels", py_resize_channels, METH_VARARGS,
      "resize_channels(components, sampling, quant, width, height, box, flip, component, coef, out)"},
+    {"write_jpeg", py_write_jpeg, METH_VARARGS,
+     "write_jpeg(components, sampling, quant, width, height) -> baseline JPEG bytes"},
     {"random_resized_crop", py_random_resized_crop, METH_VARARGS,
      "random_resized_crop(key, height, width, transform) -> (top, left, h, w, flip)"},
     {"eval_box", py_eval_box, METH_VARARGS,

@@ -1,0 +1,251 @@
+"""``freqload pack``: a copy of a data set holding only the frequency bands a mask needs.
+
+Each JPEG becomes a standard baseline JPEG with the same size, sampling and quant
+tables, in which every coefficient outside the mask is zero, and Huffman tables
+optimised for what is left: fewer symbols to entropy-decode, so loading is faster
+than the original's Huffman limit, and the files are smaller. The kept
+coefficients are stored exactly (libjpeg's transcoder: no DCT, no quantisation).
+
+    DST/                      the folder layout of SRC, mirrored
+    DST/freqload-pack.json    manifest: format, mask, freqload version, and per file
+                              the source's size and SHA-256, the packed size, "packed"
+                              or "copied" (files freqload cannot read are copied as is)
+    DST/.residual/...         with residual=True: the complement (the mask's bands
+                              zero), so ``unpack`` rebuilds the original coefficients
+
+``DCTLoader`` reads the manifest of a packed root and refuses a mask that needs
+bands the pack dropped. With the same mask (or a subset), transform="blocks" and
+chroma="nearest" (or 4:4:4 images), the loader's tensors are bit-identical to those
+from the originals; chroma="dct" upsampling of subsampled chroma, and the train/eval
+resizes, read neighbouring frequencies too, so there the results differ (measured in
+``benchmarks/pack.py`` and the tests).
+
+Packing is parallel (worker processes), resumable (an interrupted run keeps a partial
+manifest and skips finished files when restarted) and shows a progress bar.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from typing import Optional
+
+import numpy as np
+
+from . import __version__, _core
+from .channels import core_arrays
+from .coefficients import Coefficients, read_coefficients
+from .errors import FreqloadError
+from .mask import ChannelMask, as_mask
+from .progress import Progress
+
+MANIFEST = "freqload-pack.json"
+PARTIAL = ".freqload-pack.partial.json"
+RESIDUAL = ".residual"
+FORMAT = "freqload-pack/1"
+
+
+def _keep_tables(mask: ChannelMask, num_components: int) -> list[np.ndarray]:
+    keep = [np.zeros(64, dtype=bool) for _ in range(num_components)]
+    for k in mask.indices:
+        if k // 64 < num_components:
+            keep[k // 64][k % 64] = True
+    return keep
+
+
+def split_coefficients(coeffs: Coefficients, mask) -> tuple[list, list]:
+    """(kept, residual): per component int16 [bh, bw, 64] arrays, the mask's bands and
+    the rest (each zero where the other is not), summing to the original."""
+    m = as_mask(mask)
+    arrays, _, _ = core_arrays(coeffs)
+    keep = _keep_tables(m, len(arrays))
+    kept = [np.where(k, a, 0).astype(np.int16) for a, k in zip(arrays, keep)]
+    rest = [np.where(k, 0, a).astype(np.int16) for a, k in zip(arrays, keep)]
+    return kept, rest
+
+
+def write_jpeg(coeffs: Coefficients, components=None) -> bytes:
+    """A baseline JPEG (optimised Huffman tables) holding ``components`` (default: the
+    coefficients' own) with coeffs' size, sampling and quant tables."""
+    arrays, sampling, quant = core_arrays(coeffs)
+    if components is not None:
+        arrays = [np.ascontiguousarray(a, dtype=np.int16) for a in components]
+    return _core.write_jpeg(arrays, sampling, quant, coeffs.info.width, coeffs.info.height)
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _atomic_write(path: str, data: bytes) -> None:
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    tmp = f"{path}.tmp"
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+def _pack_one(job):
+    """Worker: (rel, src, dst, indices, residual) -> manifest entry."""
+    rel, src, dst, indices, residual = job
+    with open(src, "rb") as f:
+        data = f.read()
+    entry = {"bytes": len(data), "sha256": _sha256(data)}
+    out = os.path.join(dst, rel)
+    try:
+        c = read_coefficients(data)
+        if c.info.num_components not in (1, 3):
+            raise FreqloadError("not 1 or 3 components")
+        kept, rest = split_coefficients(c, ChannelMask(indices))
+        packed = write_jpeg(c, kept)
+        _atomic_write(out, packed)
+        entry.update(kind="packed", packed_bytes=len(packed))
+        if residual:
+            res = write_jpeg(c, rest)
+            _atomic_write(os.path.join(dst, RESIDUAL, rel), res)
+            entry["residual_bytes"] = len(res)
+    except FreqloadError as e:  # not a JPEG freqload reads: keep it as it is
+        _atomic_write(out, data)
+        entry.update(kind="copied", packed_bytes=len(data), reason=str(e)[:200])
+    return rel, entry
+
+
+def _walk(src: str) -> list[str]:
+    rels = []
+    for d, dirs, names in os.walk(src):
+        dirs[:] = sorted(x for x in dirs if not x.startswith("."))
+        for n in sorted(names):
+            if not n.startswith("."):
+                rels.append(os.path.relpath(os.path.join(d, n), src))
+    return rels
+
+
+def pack(src: str, dst: str, mask="dctnet24", *, residual: bool = False,
+         workers: Optional[int] = None, progress: Optional[bool] = None) -> dict:
+    """Pack every file under ``src`` into ``dst`` (see the module docstring).
+
+    Returns the manifest (also written to ``dst/freqload-pack.json``): its "totals" hold
+    the files, source bytes and packed bytes.
+    Raises:
+        ValueError: dst holds a pack with another mask, or dst is inside src.
+    """
+    src, dst = os.path.abspath(src), os.path.abspath(dst)
+    if dst == src or dst.startswith(src + os.sep):
+        raise ValueError("pack: the destination must not be inside the source")
+    m = as_mask(mask)
+    os.makedirs(dst, exist_ok=True)
+    done: dict = {}
+    for name in (MANIFEST, PARTIAL):
+        p = os.path.join(dst, name)
+        if os.path.exists(p):
+            with open(p, encoding="utf-8") as f:
+                old = json.load(f)
+            if old.get("format") != FORMAT or list(old.get("mask", [])) != list(m.indices) \
+                    or bool(old.get("residual")) != bool(residual):
+                raise ValueError(f"pack: {dst} already holds a pack with another mask or "
+                                 f"residual setting; use an empty destination")
+            done.update(old.get("files", {}))
+    rels = _walk(src)
+    todo = [r for r in rels if r not in done or not os.path.exists(os.path.join(dst, r))]
+    manifest = {"format": FORMAT, "mask": list(m.indices), "mask_names": m.names,
+                "residual": bool(residual), "freqload_version": __version__,
+                "source": src, "files": {r: done[r] for r in rels if r in done and r not in todo}}
+
+    def save(name):
+        _atomic_write(os.path.join(dst, name), json.dumps(manifest, indent=1).encode())
+
+    workers = workers or len(os.sched_getaffinity(0))
+    jobs = [(r, os.path.join(src, r), dst, tuple(m.indices), residual) for r in todo]
+    with Progress(len(rels), "packing", progress) as bar:
+        bar.update(len(rels) - len(todo))
+        if workers <= 1:
+            results = map(_pack_one, jobs)
+            pool = None
+        else:
+            pool = ProcessPoolExecutor(max_workers=workers)
+            results = pool.map(_pack_one, jobs, chunksize=8)
+        try:
+            for i, (rel, entry) in enumerate(results):
+                manifest["files"][rel] = entry
+                bar.update()
+                if i % 200 == 199:
+                    save(PARTIAL)  # resumable
+        finally:
+            if pool is not None:
+                pool.shutdown(cancel_futures=True)
+    files = manifest["files"]
+    manifest["totals"] = {
+        "files": len(files), "packed": sum(e["kind"] == "packed" for e in files.values()),
+        "copied": sum(e["kind"] == "copied" for e in files.values()),
+        "source_bytes": sum(e["bytes"] for e in files.values()),
+        "packed_bytes": sum(e["packed_bytes"] for e in files.values()),
+        "residual_bytes": sum(e.get("residual_bytes", 0) for e in files.values())}
+    save(MANIFEST)
+    partial = os.path.join(dst, PARTIAL)
+    if os.path.exists(partial):
+        os.remove(partial)
+    return manifest
+
+
+def read_manifest(root: str) -> Optional[dict]:
+    """The pack manifest of a folder, or None when it is not a pack."""
+    p = os.path.join(root, MANIFEST)
+    if not os.path.isfile(p):
+        return None
+    with open(p, encoding="utf-8") as f:
+        d = json.load(f)
+    if d.get("format") != FORMAT:
+        raise ValueError(f"{p}: not a {FORMAT} manifest")
+    return d
+
+
+def check_mask(root: str, mask) -> None:
+    """Raise ValueError when ``root`` is a pack that dropped bands ``mask`` needs."""
+    man = read_manifest(root)
+    if man is None:
+        return
+    missing = sorted(set(as_mask(mask).indices) - set(man["mask"]))
+    if missing:
+        from .mask import channel_name
+
+        raise ValueError(
+            f"{root} is a freqload pack holding {len(man['mask'])} channels; the mask needs "
+            f"{len(missing)} it dropped ({', '.join(channel_name(i) for i in missing[:6])}"
+            f"{', ...' if len(missing) > 6 else ''}). Use the originals "
+            f"({man.get('source', '?')}) or a mask within the pack's.")
+
+
+def unpack(packed: str, out: str, *, progress: Optional[bool] = None) -> int:
+    """Rebuild the original coefficients from a pack made with residual=True: writes
+    baseline JPEGs (same coefficients as the sources, not the same bytes) to ``out``.
+    Returns the number of files written."""
+    man = read_manifest(packed)
+    if man is None:
+        raise ValueError(f"{packed} is not a freqload pack (no {MANIFEST})")
+    if not man.get("residual"):
+        raise ValueError(f"{packed} was packed without --residual: the dropped bands are gone")
+    n = 0
+    with Progress(len(man["files"]), "unpacking", progress) as bar:
+        for rel, entry in sorted(man["files"].items()):
+            bar.update()
+            src = os.path.join(packed, rel)
+            dst = os.path.join(out, rel)
+            if entry["kind"] != "packed":
+                os.makedirs(os.path.dirname(dst) or ".", exist_ok=True)
+                shutil.copyfile(src, dst)
+                n += 1
+                continue
+            a = read_coefficients(src)
+            b = read_coefficients(os.path.join(packed, RESIDUAL, rel))
+            whole = [x.astype(np.int16) + y.astype(np.int16)
+                     for x, y in zip(a.components, b.components)]
+            _atomic_write(dst, write_jpeg(a, whole))
+            n += 1
+    return n
+
+
+__all__ = ["pack", "unpack", "read_manifest", "check_mask", "split_coefficients",
+           "write_jpeg", "MANIFEST"]

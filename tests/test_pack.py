@@ -1,0 +1,150 @@
+"""freqload pack / unpack: kept coefficients exact, residual rebuilds the originals, the
+loader refuses masks the pack cannot serve and matches the originals where it should."""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import freqload
+from freqload import pack as packmod
+from freqload.pack import MANIFEST, PARTIAL, check_mask, pack, unpack
+
+from conftest import pillow_jpeg, rng_image
+
+try:
+    import nvidia.dali  # noqa: F401
+    ENGINES = ["torch", "dali"]
+except ImportError:
+    ENGINES = ["torch"]
+
+
+@pytest.fixture()
+def src(tmp_path):
+    root = tmp_path / "src"
+    k = 0
+    for cls in ("a", "b"):
+        (root / cls).mkdir(parents=True)
+        for i in range(4):
+            h, w = [(64, 96), (75, 101), (120, 80), (33, 47)][i]
+            (root / cls / f"{i}.jpg").write_bytes(
+                pillow_jpeg(rng_image(h, w, seed=k, gray=(k == 5)), quality=85 + k,
+                            subsampling=k % 3, progressive=(k == 3)))
+            k += 1
+    buf = io.BytesIO()
+    Image.fromarray(rng_image(10, 10)).save(buf, "PNG")
+    (root / "b" / "png_named.jpg").write_bytes(buf.getvalue())
+    return str(root)
+
+
+def masked(c, mask):
+    keep = [np.zeros(64, bool) for _ in c.components]
+    for k in freqload.ChannelMask.preset(mask).indices:
+        if k // 64 < len(keep):
+            keep[k // 64][k % 64] = True
+    return [np.where(kp, a, 0) for a, kp in zip(c.components, keep)]
+
+
+def test_pack_keeps_the_mask_bands_exactly_and_unpack_rebuilds(src, tmp_path):
+    dst = str(tmp_path / "packed")
+    man = pack(src, dst, "dctnet24", residual=True, workers=2, progress=False)
+    assert man["format"] == "freqload-pack/1" and man["freqload_version"] == freqload.__version__
+    assert man["mask"] == list(freqload.ChannelMask.dctnet24().indices) and man["residual"]
+    on_disk = json.loads(open(os.path.join(dst, MANIFEST)).read())
+    assert on_disk["files"] == man["files"] and len(man["files"]) == 9
+    for rel, e in man["files"].items():
+        data = open(os.path.join(src, rel), "rb").read()
+        assert e["sha256"] == hashlib.sha256(data).hexdigest() and e["bytes"] == len(data)
+        if rel.endswith("png_named.jpg"):
+            assert e["kind"] == "copied"
+            assert open(os.path.join(dst, rel), "rb").read() == data
+            continue
+        assert e["kind"] == "packed" and e["packed_bytes"] < e["bytes"]
+        o = freqload.read_coefficients(os.path.join(src, rel))
+        p = freqload.read_coefficients(os.path.join(dst, rel))
+        assert not p.info.progressive and p.info.sampling == o.info.sampling
+        for a, b in zip(masked(o, "dctnet24"), p.components):
+            np.testing.assert_array_equal(a, b)  # kept exactly, the rest zero
+        for qa, qb in zip(o.quant_tables, p.quant_tables):
+            np.testing.assert_array_equal(qa, qb)
+    out = str(tmp_path / "unpacked")
+    assert unpack(dst, out, progress=False) == 9
+    for rel in man["files"]:
+        if rel.endswith("png_named.jpg"):
+            continue
+        o = freqload.read_coefficients(os.path.join(src, rel))
+        u = freqload.read_coefficients(os.path.join(out, rel))
+        for a, b in zip(o.components, u.components):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_pack_resumes_and_refuses_another_mask(src, tmp_path, monkeypatch):
+    dst = str(tmp_path / "packed")
+    pack(src, dst, "dctnet24", workers=1, progress=False)
+    # interrupted: only a partial manifest, and two outputs missing
+    os.replace(os.path.join(dst, MANIFEST), os.path.join(dst, PARTIAL))
+    gone = ["a/1.jpg", "b/2.jpg"]
+    for rel in gone:
+        os.remove(os.path.join(dst, rel))
+    calls = []
+    real = packmod._pack_one
+    monkeypatch.setattr(packmod, "_pack_one", lambda job: calls.append(job[0]) or real(job))
+    man = pack(src, dst, "dctnet24", workers=1, progress=False)
+    assert sorted(calls) == gone and len(man["files"]) == 9
+    assert not os.path.exists(os.path.join(dst, PARTIAL))
+    with pytest.raises(ValueError, match="another mask"):
+        pack(src, dst, "dctnet32", workers=1, progress=False)
+    with pytest.raises(ValueError, match="inside"):
+        pack(src, os.path.join(src, "x"), progress=False)
+    with pytest.raises(ValueError, match="without --residual"):
+        unpack(dst, str(tmp_path / "u"))
+
+
+def test_loader_checks_the_pack_mask(src, tmp_path):
+    dst = str(tmp_path / "packed")
+    pack(src, dst, "dctnet32", workers=1, progress=False)
+    check_mask(dst, "dctnet24")  # a subset: fine
+    with pytest.raises(ValueError, match="dropped"):
+        freqload.DCTLoader(dst, batch_size=2, mask="dctnet48", engine="torch", num_threads=0)
+    freqload.DCTLoader(dst, batch_size=2, mask="dctnet24", engine="torch", num_threads=0)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_loader_on_packed_data_equals_the_originals(src, tmp_path, engine):
+    dst = str(tmp_path / "packed")
+    pack(src, dst, "dctnet24", workers=1, progress=False)
+
+    def run(root, **kw):
+        loader = freqload.DCTLoader(root, batch_size=3, mask="dctnet24", size=(6, 7),
+                                    engine=engine, num_threads=1, normalize=False,
+                                    on_error="skip", shuffle=True, seed=1, **kw)
+        return torch.cat([x for x, _ in loader])
+
+    # block crops with nearest chroma: only the kept bands are read -> bit-identical
+    a = run(src, transform="blocks", chroma="nearest")
+    b = run(dst, transform="blocks", chroma="nearest")
+    assert torch.equal(a, b)
+    # DCT-domain chroma upsampling and resizing read neighbouring frequencies: close only
+    for transform in ("blocks", "train"):
+        a, b = run(src, transform=transform).double(), run(dst, transform=transform).double()
+        assert a.shape == b.shape
+        if transform == "train":
+            assert not torch.equal(a, b)
+        mse = float(((a - b) ** 2).mean())
+        assert mse < float((a ** 2).mean()) * 0.05  # a small part of the signal
+
+
+def test_cli_pack_and_unpack(src, tmp_path, capsys):
+    from freqload.cli import main
+
+    dst, out = str(tmp_path / "p"), str(tmp_path / "u")
+    assert main(["pack", src, dst, "--mask", "dctnet24", "--residual", "--workers", "1"]) == 0
+    assert "packed 8 files (1 copied" in capsys.readouterr().out
+    assert main(["unpack", dst, out]) == 0
+    assert os.path.exists(os.path.join(out, "a", "0.jpg"))
