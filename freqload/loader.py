@@ -59,7 +59,7 @@ from .coefficients import DEFAULT_MAX_PIXELS, read_coefficients
 from .engines.common import OK, UNSUPPORTED, HostBatch, SampleSpec
 from .errors import DecodeError, FreqloadError
 from .mask import as_mask
-from .sampler import EpochPlan
+from .sampler import EpochLoader, EpochPlan
 from .sources import resolve_source
 from .stats import ChannelStats
 from .transforms import Transform, sample, sample_keys
@@ -95,7 +95,7 @@ def _shards(shard_id, num_shards) -> tuple[int, int]:
     return int(shard_id), int(num_shards)
 
 
-class DCTLoader:
+class DCTLoader(EpochLoader):
     """Frequency-domain batches from a folder of JPEGs.
 
     Args:
@@ -242,14 +242,7 @@ class DCTLoader:
         return TorchEngine(paths, self.spec, num_workers=self.num_threads,
                            prefetch=self.prefetch, pin=pin)
 
-    # -- the torch DataLoader surface ---------------------------------------------------
-    def __len__(self) -> int:
-        """Batches per epoch for this shard (before any skipped samples)."""
-        return len(self.sampler)
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = int(epoch)
-
+    # -- the torch DataLoader surface (len, set_epoch: sampler.EpochLoader) -------------
     @property
     def bytes_per_sample(self) -> int:
         """Bytes of x per sample that cross host -> device (measured once batches flowed)."""

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.utils.data
 
-from .sampler import EpochPlan
+from .sampler import EpochLoader, EpochPlan
 from .sources import resolve_source
 
 MEAN = (0.485, 0.456, 0.406)
@@ -80,7 +80,7 @@ class RGBSamples(torch.utils.data.Dataset):
         return torch.from_numpy((x - self.mean) / self.std), int(self.labels[i])
 
 
-class RGBLoader:
+class RGBLoader(EpochLoader):
     """The RGB baseline loader (see the module docstring); DCTLoader's core arguments."""
 
     def __init__(self, source, *, batch_size: int, size: int = 224, train: bool = False,
@@ -102,12 +102,6 @@ class RGBLoader:
         self.prefetch = int(prefetch)
         self.size = int(size)
         self.epoch = 0
-
-    def __len__(self) -> int:
-        return len(self.sampler)
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = int(epoch)
 
     @property
     def bytes_per_sample(self) -> int:

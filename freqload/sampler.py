@@ -73,3 +73,18 @@ class EpochPlan:
             return (self.num_samples // self.num_shards) // self.batch_size
         n = len(range(self.shard_id, self.num_samples, self.num_shards))
         return -(-n // self.batch_size)
+
+
+class EpochLoader:
+    """What DCTLoader and RGBLoader share: ``len()`` = batches per epoch of this shard
+    (``self.sampler``), and ``set_epoch`` as torch's DistributedSampler has it."""
+
+    sampler: EpochPlan
+    epoch: int
+
+    def __len__(self) -> int:
+        """Batches per epoch for this shard (before any skipped samples)."""
+        return len(self.sampler)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
