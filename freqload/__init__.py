@@ -16,7 +16,8 @@ __version__ = "0.1.0"
 
 from .errors import DecodeError, FreqloadError, ImageTooLargeError, UnsupportedImageError
 from .mask import ChannelMask
-from .coefficients import (DEFAULT_MAX_PIXELS, Coefficients, ComponentInfo, JpegInfo,
+from .coefficients import (DEFAULT_MAX_FILE_SIZE, DEFAULT_MAX_MEMORY, DEFAULT_MAX_PIXELS,
+                           DEFAULT_MAX_SCANS, Coefficients, ComponentInfo, JpegInfo,
                            read_coefficients, read_header)
 from .channels import to_channels
 from .pixels import to_rgb

@@ -44,6 +44,20 @@ from .errors import FreqloadError, ImageTooLargeError, UnsupportedImageError
 
 #: Default pixel limit of read_coefficients (checked from the header).
 DEFAULT_MAX_PIXELS = 100_000_000
+#: Default limits on the file, the scans of a progressive file, and the coefficient memory
+#: of one decode (each an ImageTooLargeError naming it; 0 or None disables one).
+DEFAULT_MAX_FILE_SIZE = 256 << 20
+DEFAULT_MAX_SCANS = 1000
+DEFAULT_MAX_MEMORY = 2 << 30
+
+
+def limits_tuple(max_file_size=DEFAULT_MAX_FILE_SIZE, max_scans=DEFAULT_MAX_SCANS,
+                 max_memory=DEFAULT_MAX_MEMORY) -> tuple[int, int, int]:
+    """The native core's (max_file_size, max_scans, max_memory); None -> 0 (no limit)."""
+    out = tuple(int(v or 0) for v in (max_file_size, max_scans, max_memory))
+    if any(v < 0 for v in out):
+        raise ValueError("limits must be >= 0 (0 or None: no limit)")
+    return out
 
 _COLOR_NAMES = {0: "unknown", 1: "gray", 2: "YCbCr", 3: "RGB", 4: "CMYK", 5: "YCCK"}
 _SUBSAMPLING = {(1, 1): "4:4:4", (2, 1): "4:2:2", (2, 2): "4:2:0", (1, 2): "4:4:0",
@@ -202,7 +216,10 @@ def read_header(data) -> JpegInfo:
 
 
 def read_coefficients(data, *, strict: bool = True, max_pixels: int | None = DEFAULT_MAX_PIXELS,
-                      fallback: str | None = None) -> Coefficients:
+                      fallback: str | None = None,
+                      max_file_size: int | None = DEFAULT_MAX_FILE_SIZE,
+                      max_scans: int | None = DEFAULT_MAX_SCANS,
+                      max_memory: int | None = DEFAULT_MAX_MEMORY) -> Coefficients:
     """Entropy-decode a JPEG to its quantised DCT coefficients (no IDCT, no colour).
 
     Args:
@@ -220,6 +237,11 @@ def read_coefficients(data, *, strict: bool = True, max_pixels: int | None = DEF
             forward-transformed with JPEG's 8x8 DCT, quant tables all 1.
             These are *not* the file's own coefficients (``from_pixels`` is
             True); corrupt JPEG data still raises DecodeError.
+        max_file_size: refuse larger inputs (a path is checked before it is read).
+        max_scans: refuse a progressive file with more scans (a CPU bomb: thousands of
+            tiny scans each cost a pass over the image), checked while decoding.
+        max_memory: refuse an image whose coefficient planes need more bytes.
+            Each limit raises :class:`ImageTooLargeError` naming it; 0/None disables it.
 
     Returns:
         :class:`Coefficients`: for a 448x448 4:2:0 file, components int16
@@ -233,10 +255,14 @@ def read_coefficients(data, *, strict: bool = True, max_pixels: int | None = DEF
     limit = int(max_pixels or 0)
     if limit < 0:
         raise ValueError("max_pixels must be positive (or None for no limit)")
+    limits = limits_tuple(max_file_size, max_scans, max_memory)
+    if isinstance(data, (str, os.PathLike)) and limits[0] and os.path.getsize(data) > limits[0]:
+        raise ImageTooLargeError(f"file of {os.path.getsize(data)} bytes is over the limit of "
+                                 f"{limits[0]} bytes (max_file_size)")
     buf = _as_bytes(data)
     dec = _decoder()
     try:
-        info = _info_from_native(dec.begin(buf, limit, bool(strict), True))
+        info = _info_from_native(dec.begin(buf, limit, bool(strict), True, limits))
     except UnsupportedImageError as e:
         if fallback == "pixels":
             return _coefficients_from_pixels(buf, limit, e)

@@ -55,7 +55,8 @@ import numpy as np
 import torch
 
 from .channels import check_size
-from .coefficients import DEFAULT_MAX_PIXELS, read_coefficients
+from .coefficients import (DEFAULT_MAX_FILE_SIZE, DEFAULT_MAX_MEMORY, DEFAULT_MAX_PIXELS,
+                           DEFAULT_MAX_SCANS, limits_tuple, read_coefficients)
 from .engines.common import OK, UNSUPPORTED, HostBatch, SampleSpec
 from .errors import DecodeError, FreqloadError
 from .mask import as_mask
@@ -131,6 +132,9 @@ class DCTLoader(EpochLoader):
         on_error: "raise", "skip" or "fallback" (table above).
         chroma, dequantize, strict, max_pixels: as in :func:`freqload.to_channels` and
             :func:`freqload.read_coefficients` (chroma and dequantize=False: "blocks" only).
+        max_file_size, max_scans, max_memory: resource limits per file, as in
+            :func:`freqload.read_coefficients`; an image over one is a "too large" error
+            that ``on_error`` handles like any bad file.
         regroup: where chroma is aligned and channels are masked. "cpu" (default): on the
             host, so only the masked int16 channels travel. "device": the host stops at the
             cropped component planes (the masked luma channels; per chroma component its
@@ -155,7 +159,10 @@ class DCTLoader(EpochLoader):
                  dequantize: bool = True, strict: bool = True,
                  max_pixels: int | None = DEFAULT_MAX_PIXELS, regroup: str = "cpu",
                  transform: str | None = None, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3),
-                 flip: float = 0.5, crop_ratio: float = 0.875):
+                 flip: float = 0.5, crop_ratio: float = 0.875,
+                 max_file_size: int | None = DEFAULT_MAX_FILE_SIZE,
+                 max_scans: int | None = DEFAULT_MAX_SCANS,
+                 max_memory: int | None = DEFAULT_MAX_MEMORY):
         if engine not in ENGINES:
             raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
         if on_error not in ON_ERROR:
@@ -197,7 +204,8 @@ class DCTLoader(EpochLoader):
         self.on_error = on_error
         self.spec = SampleSpec(self.mask.indices, out_h, out_w, chroma, bool(dequantize),
                                bool(strict), int(max_pixels or 0), regroup,
-                               self.transform.native())
+                               self.transform.native(),
+                               limits_tuple(max_file_size, max_scans, max_memory))
         self.regroup = regroup
         self._device_regroup = None
         if regroup == "device":
@@ -272,13 +280,17 @@ class DCTLoader(EpochLoader):
     def _fallback_coefficients(self, path: str):
         s = self.spec
         return read_coefficients(path, strict=s.strict, max_pixels=s.max_pixels or None,
+                                 max_file_size=s.limits[0], max_scans=s.limits[1],
+                                 max_memory=s.limits[2],
                                  fallback="pixels")
 
     def _raise_for(self, i: int, status: int):
         path = self.dataset.paths[i]
         s = self.spec
         try:  # the same core call in this process gives the exact error and message
-            read_coefficients(path, strict=s.strict, max_pixels=s.max_pixels or None)
+            read_coefficients(path, strict=s.strict, max_pixels=s.max_pixels or None,
+                              max_file_size=s.limits[0], max_scans=s.limits[1],
+                              max_memory=s.limits[2])
         except FreqloadError as e:
             raise type(e)(f"{path}: {e}") from e
         except OSError as e:

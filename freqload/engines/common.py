@@ -32,6 +32,8 @@ class SampleSpec:
     regroup: str = "cpu"  #: "device": ship planes + layouts (freqload.regroup) instead of x
     #: the core's fl_transform (freqload.transforms.Transform.native()); default "blocks"
     transform: tuple = (0, 0.08, 1.0, 0.75, 4 / 3, 0.5, 0.875)
+    #: (max_file_size, max_scans, max_memory), 0 = no limit (coefficients.limits_tuple)
+    limits: tuple = (0, 0, 0)
 
     @property
     def channels(self) -> int:

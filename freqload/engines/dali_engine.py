@@ -79,7 +79,8 @@ class DaliEngine:
                 dequantize=s.dequantize, strict=s.strict, max_pixels=s.max_pixels,
                 on_error="flag", regroup=s.regroup, input="paths",
                 transform=("blocks", "eval", "train")[kind], scale=[smin, smax],
-                ratio=[rmin, rmax], flip=flip, crop_ratio=crop_ratio)
+                ratio=[rmin, rmax], flip=flip, crop_ratio=crop_ratio,
+                max_file_size=s.limits[0], max_scans=s.limits[1], max_memory=s.limits[2])
             return x, status, index, layout
 
         return pipe()

@@ -6,6 +6,8 @@ operator runs, so both engines give identical tensors for the same order.
 """
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import torch
 import torch.utils.data
@@ -40,16 +42,18 @@ class _Samples(torch.utils.data.Dataset):
             out = np.empty((s.channels, s.out_h, s.out_w), dtype=np.int16)
         status = OK
         try:
+            if s.limits[0] and os.path.getsize(self.paths[i]) > s.limits[0]:
+                raise ImageTooLargeError("over max_file_size")
             with open(self.paths[i], "rb") as f:
                 data = f.read()
             if planes:
                 _decoder().decode_planes(data, s.max_pixels, s.strict, self.comp, self.coef,
                                          s.dequantize, _CHROMA[s.chroma], s.out_h, s.out_w, out,
-                                         layout)
+                                         layout, s.limits)
             else:
                 _decoder().decode_channels(data, s.max_pixels, s.strict, self.comp, self.coef,
                                            s.dequantize, _CHROMA[s.chroma], s.transform, key,
-                                           out)
+                                           out, s.limits)
         except OSError:
             status = UNREADABLE
         except DecodeError:

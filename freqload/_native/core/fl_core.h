@@ -77,6 +77,10 @@ typedef struct {
   uint64_t max_pixels; /* 0: no limit */
   int strict;          /* corrupt-data warnings become FL_ERR_DECODE */
   int require_coefficients; /* refuse what has no 8-bit YCbCr/grey coefficients */
+  /* Resource limits, each FL_ERR_TOO_LARGE with a message naming it; 0: no limit. */
+  uint64_t max_file_size; /* bytes of JPEG data */
+  int max_scans;          /* scans (a progressive file may have very many: CPU bombs) */
+  uint64_t max_memory;    /* bytes of coefficient planes one decode needs */
 } fl_options;
 
 /* A caller-owned coefficient plane: blocks of 64 int16 in raster order,

@@ -64,6 +64,8 @@ struct fl_decoder {
   int16_t *scratch; /* fl_decode_channels' planes, reused across images */
   size_t scratch_cap;
   fl_workspace *workspace; /* fl_resize_channels' scratch, created on first use */
+  struct jpeg_progress_mgr progress; /* checks the scan limit while decoding */
+  int max_scans;
 };
 
 const char *fl_libjpeg_version(void) {
@@ -114,6 +116,19 @@ static void fl_error_exit(j_common_ptr cinfo) {
   d->error_status = classify_error(code);
   snprintf(d->message, sizeof d->message, "%s: %s", explain_error(code), text);
   longjmp(d->jump, 1);
+}
+
+/* Called by libjpeg at every start of scan and row while reading coefficients. */
+static void fl_progress_monitor(j_common_ptr cinfo) {
+  fl_decoder *d = decoder_of(cinfo);
+  const j_decompress_ptr c = (j_decompress_ptr)cinfo;
+  if (d->max_scans > 0 && c->input_scan_number > d->max_scans) {
+    d->error_status = FL_ERR_TOO_LARGE;
+    snprintf(d->message, sizeof d->message,
+             "more than %d scans (max_scans): a progressive file with this many scans costs "
+             "far more CPU than its size suggests", d->max_scans);
+    longjmp(d->jump, 1);
+  }
 }
 
 /* Warnings that say nothing about the coefficients themselves. */
@@ -234,6 +249,7 @@ fl_decoder *fl_decoder_new(char *message, size_t message_size) {
   d->jerr.emit_message = fl_emit_message;
   d->jerr.output_message = fl_output_message;
   d->cinfo.client_data = d;
+  d->progress.progress_monitor = fl_progress_monitor;
   if (setjmp(d->jump)) {
     /* jpeg_CreateDecompress checks the run-time library against our headers. */
     if (message) snprintf(message, message_size, "cannot start libjpeg (%s): %s",
@@ -242,6 +258,7 @@ fl_decoder *fl_decoder_new(char *message, size_t message_size) {
     return NULL;
   }
   jpeg_create_decompress(&d->cinfo);
+  d->cinfo.progress = &d->progress;
   d->orig_request_virt_barray = d->cinfo.mem->request_virt_barray;
   d->orig_access_virt_barray = d->cinfo.mem->access_virt_barray;
   d->cinfo.mem->request_virt_barray = hook_request_virt_barray;
@@ -378,13 +395,20 @@ static fl_status check_supported(fl_decoder *d, const fl_info *info) {
 
 fl_status fl_begin(fl_decoder *d, const uint8_t *data, size_t size,
                    const fl_options *opts, fl_info *info) {
-  static const fl_options none = {0, 0, 0};
+  static const fl_options none = {0, 0, 0, 0, 0, 0};
   if (opts == NULL) opts = &none;
   fl_end(d);
   d->warnings = 0;
   d->message[0] = '\0';
   d->warning[0] = '\0';
   d->strict = opts->strict;
+  d->max_scans = opts->max_scans;
+  if (opts->max_file_size > 0 && (uint64_t)size > opts->max_file_size) {
+    snprintf(d->message, sizeof d->message,
+             "file of %llu bytes is over the limit of %llu bytes (max_file_size)",
+             (unsigned long long)size, (unsigned long long)opts->max_file_size);
+    return FL_ERR_TOO_LARGE;
+  }
   if (size > (size_t)ULONG_MAX) {
     snprintf(d->message, sizeof d->message, "input larger than libjpeg can address");
     return FL_ERR_ARGUMENT;
@@ -409,6 +433,18 @@ fl_status fl_begin(fl_decoder *d, const uint8_t *data, size_t size,
                (unsigned long long)info->width * (unsigned long long)info->height,
                (unsigned long long)opts->max_pixels);
       st = FL_ERR_TOO_LARGE;
+    }
+    if (st == FL_OK && opts->max_memory > 0) {
+      uint64_t bytes = 0;
+      int c;
+      for (c = 0; c < info->num_components; c++)
+        bytes += (uint64_t)info->comp[c].alloc_blocks_h * info->comp[c].alloc_blocks_w * 128;
+      if (bytes > opts->max_memory) {
+        snprintf(d->message, sizeof d->message,
+                 "its coefficients need %llu bytes, over the limit of %llu (max_memory)",
+                 (unsigned long long)bytes, (unsigned long long)opts->max_memory);
+        st = FL_ERR_TOO_LARGE;
+      }
     }
     if (st != FL_OK) {
       fl_end(d);

@@ -42,6 +42,11 @@ class JpegToDct : public ::dali::Operator<::dali::CPUBackend> {
     dequantize_ = spec.GetArgument<bool>("dequantize");
     strict_ = spec.GetArgument<bool>("strict");
     max_pixels_ = spec.GetArgument<int64_t>("max_pixels");
+    max_file_size_ = spec.GetArgument<int64_t>("max_file_size");
+    max_scans_ = spec.GetArgument<int>("max_scans");
+    max_memory_ = spec.GetArgument<int64_t>("max_memory");
+    DALI_ENFORCE(max_file_size_ >= 0 && max_scans_ >= 0 && max_memory_ >= 0,
+                 "freqload: limits must be >= 0 (0: no limit)");
     DALI_ENFORCE(max_pixels_ >= 0, "freqload: max_pixels must be >= 0 (0: no limit)");
     auto size = spec.GetRepeatedArgument<int>("size");
     DALI_ENFORCE(size.size() == 2 && size[0] > 0 && size[1] > 0,
@@ -143,8 +148,11 @@ class JpegToDct : public ::dali::Operator<::dali::CPUBackend> {
     std::vector<std::string> errors(n);
     const fl_channel_spec spec = Spec();
     const size_t capacity = fl_planes_capacity(&spec);
-    fl_options opts;
+    fl_options opts{};
     opts.max_pixels = static_cast<uint64_t>(max_pixels_);
+    opts.max_file_size = static_cast<uint64_t>(max_file_size_);
+    opts.max_scans = max_scans_;
+    opts.max_memory = static_cast<uint64_t>(max_memory_);
     opts.strict = strict_;
     opts.require_coefficients = 1;
     const size_t out_elems =
@@ -169,12 +177,13 @@ class JpegToDct : public ::dali::Operator<::dali::CPUBackend> {
             if (paths_) {  // the input is a file path: read it into this thread's buffer
               std::string path(reinterpret_cast<const char *>(data), size);
               std::string why;
-              if (!ReadFile(path, &files_[slot], &why)) {
-                *st = kUnreadable;
+              int32_t code = kUnreadable;
+              if (!ReadFile(path, &files_[slot], &why, max_file_size_, &code)) {
+                *st = code;
                 std::memset(o, 0, out_elems * sizeof(int16_t));
                 if (planes_) std::memset(layouts.mutable_tensor<int32_t>(i), 0,
                                          FL_LAYOUT_INTS * sizeof(int32_t));
-                errors[i] = "cannot read " + path + ": " + why;
+                errors[i] = (code == kUnreadable ? "cannot read " : "") + path + ": " + why;
                 return;
               }
               data = files_[slot].data();
@@ -215,7 +224,8 @@ class JpegToDct : public ::dali::Operator<::dali::CPUBackend> {
  private:
   static constexpr int32_t kUnreadable = 6;  // freqload.engines.common.UNREADABLE
 
-  static bool ReadFile(const std::string &path, std::vector<uint8_t> *buf, std::string *why) {
+  static bool ReadFile(const std::string &path, std::vector<uint8_t> *buf, std::string *why,
+                       int64_t max_size, int32_t *code) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
       *why = std::strerror(errno);
@@ -223,6 +233,13 @@ class JpegToDct : public ::dali::Operator<::dali::CPUBackend> {
     }
     struct stat st;
     bool ok = ::fstat(fd, &st) == 0;
+    if (ok && max_size > 0 && st.st_size > max_size) {  // not read at all
+      *why = "file of " + std::to_string(st.st_size) + " bytes is over the limit of " +
+             std::to_string(max_size) + " bytes (max_file_size)";
+      *code = FL_ERR_TOO_LARGE;
+      ::close(fd);
+      return false;
+    }
     size_t got = 0;
     if (ok) {
       buf->resize(static_cast<size_t>(st.st_size));
@@ -265,7 +282,8 @@ class JpegToDct : public ::dali::Operator<::dali::CPUBackend> {
   int chroma_ = FL_CHROMA_DCT;
   bool dequantize_ = true, strict_ = true, raise_ = true, planes_ = false, paths_ = false;
   std::vector<std::vector<uint8_t>> files_;  // per thread: the file just read (input="paths")
-  int64_t max_pixels_ = 0;
+  int64_t max_pixels_ = 0, max_file_size_ = 0, max_memory_ = 0;
+  int max_scans_ = 0;
   int out_h_ = 0, out_w_ = 0;
   fl_transform transform_{};
   std::vector<fl_decoder *> decoders_;
@@ -297,6 +315,12 @@ core does the work.)")
     .AddOptionalArg("strict", "Corrupt-data warnings are errors.", true)
     .AddOptionalArg("max_pixels", "Refuse larger images (0: no limit).",
                     static_cast<int64_t>(100000000))
+    .AddOptionalArg("max_file_size", "Refuse larger files, unread (0: no limit; status 3).",
+                    static_cast<int64_t>(256) << 20)
+    .AddOptionalArg("max_scans", "Refuse progressive files with more scans (0: no limit).",
+                    1000)
+    .AddOptionalArg("max_memory", "Refuse images whose coefficients need more bytes (0: none).",
+                    static_cast<int64_t>(2) << 30)
     .AddOptionalArg("on_error",
                     "\"raise\": a bad sample fails the batch, naming the file; \"flag\": it is "
                     "zeros with a non-zero status.",

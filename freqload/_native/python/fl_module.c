@@ -127,8 +127,15 @@ static PyObject *Decoder_begin(DecoderObject *self, PyObject *args) {
   fl_options opts;
   fl_info info;
   fl_status st;
-  if (!PyArg_ParseTuple(args, "OKpp:begin", &obj, &max_pixels, &strict, &require))
+  unsigned long long max_file_size = 0, max_memory = 0;
+  int max_scans = 0;
+  if (!PyArg_ParseTuple(args, "OKpp|(KiK):begin", &obj, &max_pixels, &strict, &require,
+                        &max_file_size, &max_scans, &max_memory))
     return NULL;
+  memset(&opts, 0, sizeof opts);
+  opts.max_file_size = max_file_size;
+  opts.max_scans = max_scans;
+  opts.max_memory = max_memory;
   if (enter(self) < 0) return NULL;
   fl_end(self->dec);
   release_data(self);
@@ -270,9 +277,9 @@ typedef fl_status (*decode_run)(fl_decoder *d, const Py_buffer *data, const fl_o
                                 const decode_job *job, fl_info *info);
 
 static PyObject *run_decode(DecoderObject *self, const Py_buffer *data,
-                            unsigned long long max_pixels, int strict, decode_run run,
-                            const decode_job *job) {
-  fl_options opts;
+                            unsigned long long max_pixels, int strict, const fl_options *limits,
+                            decode_run run, const decode_job *job) {
+  fl_options opts = *limits;
   fl_info info;
   fl_status st;
   if (enter(self) < 0) return NULL;
@@ -314,14 +321,19 @@ static PyObject *Decoder_decode_channels(DecoderObject *self, PyObject *args) {
   int strict, dequantize, chroma;
   fl_channel_spec spec;
   decode_job job = {&spec, 0, NULL, 0, NULL};
-  unsigned long long key;
+  unsigned long long key, max_file_size = 0, max_memory = 0;
+  fl_options limits;
   memset(&spec, 0, sizeof spec);
-  if (!PyArg_ParseTuple(args, "y*Kpy*y*pi(idddddd)KO:decode_channels", &data, &max_pixels,
+  memset(&limits, 0, sizeof limits);
+  if (!PyArg_ParseTuple(args, "y*Kpy*y*pi(idddddd)KO|(KiK):decode_channels", &data, &max_pixels,
                         &strict, &comp, &coef, &dequantize, &chroma, &spec.transform.kind,
                         &spec.transform.scale_min, &spec.transform.scale_max,
                         &spec.transform.ratio_min, &spec.transform.ratio_max,
-                        &spec.transform.flip_p, &spec.transform.crop_ratio, &key, &out_obj))
+                        &spec.transform.flip_p, &spec.transform.crop_ratio, &key, &out_obj,
+                        &max_file_size, &limits.max_scans, &max_memory))
     return NULL;
+  limits.max_file_size = max_file_size;
+  limits.max_memory = max_memory;
   job.key = (uint64_t)key;
   if (out_buffer(out_obj, &out, &spec.count, &spec.out_h, &spec.out_w) < 0) {
     PyBuffer_Release(&data);
@@ -337,7 +349,7 @@ static PyObject *Decoder_decode_channels(DecoderObject *self, PyObject *args) {
     spec.dequantize = dequantize;
     spec.chroma = chroma;
     job.out = (int16_t *)out.buf;
-    result = run_decode(self, &data, max_pixels, strict, run_channels, &job);
+    result = run_decode(self, &data, max_pixels, strict, &limits, run_channels, &job);
   }
   PyBuffer_Release(&data);
   PyBuffer_Release(&comp);
@@ -356,11 +368,16 @@ static PyObject *Decoder_decode_planes(DecoderObject *self, PyObject *args) {
   int strict, dequantize, chroma;
   fl_channel_spec spec;
   decode_job job = {&spec, 0, NULL, 0, NULL};
+  unsigned long long max_file_size = 0, max_memory = 0;
+  fl_options limits;
   memset(&spec, 0, sizeof spec);
-  if (!PyArg_ParseTuple(args, "y*Kpy*y*piiiw*w*:decode_planes", &data, &max_pixels, &strict,
-                        &comp, &coef, &dequantize, &chroma, &spec.out_h, &spec.out_w, &payload,
-                        &layout))
+  memset(&limits, 0, sizeof limits);
+  if (!PyArg_ParseTuple(args, "y*Kpy*y*piiiw*w*|(KiK):decode_planes", &data, &max_pixels,
+                        &strict, &comp, &coef, &dequantize, &chroma, &spec.out_h, &spec.out_w,
+                        &payload, &layout, &max_file_size, &limits.max_scans, &max_memory))
     return NULL;
+  limits.max_file_size = max_file_size;
+  limits.max_memory = max_memory;
   if (comp.len != coef.len || layout.len != FL_LAYOUT_INTS * 4 || spec.out_h < 1 ||
       spec.out_w < 1) {
     PyErr_SetString(PyExc_ValueError, "bad channel lists, output size or layout buffer");
@@ -373,7 +390,7 @@ static PyObject *Decoder_decode_planes(DecoderObject *self, PyObject *args) {
     job.out = (int16_t *)payload.buf;
     job.capacity = (size_t)payload.len / 2;
     job.layout = (int32_t *)layout.buf;
-    result = run_decode(self, &data, max_pixels, strict, run_planes, &job);
+    result = run_decode(self, &data, max_pixels, strict, &limits, run_planes, &job);
   }
   PyBuffer_Release(&data);
   PyBuffer_Release(&comp);
