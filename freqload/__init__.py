@@ -33,6 +33,9 @@ def __getattr__(name):
     if name in ("ChannelStats", "compute_channel_stats"):
         from . import stats
         return getattr(stats, name)
+    if name in ("models", "nn", "bench", "pack", "rgb", "cli", "stats", "loader", "regroup"):
+        import importlib
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'freqload' has no attribute {name!r}")
 
 
