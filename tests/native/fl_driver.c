@@ -18,6 +18,23 @@
 
 static fl_decoder *dec;
 
+/* Caller-owned planes for an open image: one allocation, returns its element count. */
+static size_t alloc_planes(const fl_info *info, fl_plane *planes, int16_t **base) {
+  size_t total = 0, offset = 0;
+  int c;
+  for (c = 0; c < info->num_components; c++)
+    total += (size_t)info->comp[c].alloc_blocks_h * info->comp[c].alloc_blocks_w * 64;
+  *base = (int16_t *)calloc(total ? total : 1, sizeof(int16_t));
+  for (c = 0; c < info->num_components; c++) {
+    planes[c].data = *base + offset;
+    planes[c].rows = info->comp[c].alloc_blocks_h;
+    planes[c].cols = info->comp[c].alloc_blocks_w;
+    planes[c].row_stride = (ptrdiff_t)info->comp[c].alloc_blocks_w * 64;
+    offset += (size_t)planes[c].rows * planes[c].cols * 64;
+  }
+  return total;
+}
+
 static void round_trip(const fl_info *info, int16_t *base, const uint16_t quant[][64]) {
   fl_coef_view views[3];
   size_t offset = 0;
@@ -47,15 +64,8 @@ static void round_trip(const fl_info *info, int16_t *base, const uint16_t quant[
     if (d2 && fl_begin(d2, out, out_size, &o, &info2) == FL_OK) {
       fl_plane planes[3];
       uint16_t q2[3][64];
-      int16_t *b2 = (int16_t *)calloc(offset, sizeof(int16_t));
-      size_t off2 = 0;
-      for (c = 0; c < info2.num_components; c++) {
-        planes[c].data = b2 + off2;
-        planes[c].rows = info2.comp[c].alloc_blocks_h;
-        planes[c].cols = info2.comp[c].alloc_blocks_w;
-        planes[c].row_stride = (ptrdiff_t)info2.comp[c].alloc_blocks_w * 64;
-        off2 += (size_t)planes[c].rows * planes[c].cols * 64;
-      }
+      int16_t *b2;
+      size_t off2 = alloc_planes(&info2, planes, &b2);
       if (off2 != offset || fl_read_coefficients(d2, planes, info2.num_components, q2) != FL_OK) {
         fprintf(stderr, "re-encoded image does not decode: %s\n", fl_decoder_message(d2));
         abort();
@@ -98,21 +108,10 @@ static void run_one(const uint8_t *data, size_t size) {
   for (strict = 0; strict < 2; strict++) {
     fl_options o = {20000000, strict, 1, 0, 200, (uint64_t)1 << 28};
     if (fl_begin(dec, data, size, &o, &info) == FL_OK) {
-      size_t total = 0, offset = 0;
       fl_plane planes[3];
       uint16_t quant[3][64];
       int16_t *base;
-      int c;
-      for (c = 0; c < info.num_components; c++)
-        total += (size_t)info.comp[c].alloc_blocks_h * info.comp[c].alloc_blocks_w * 64;
-      base = (int16_t *)malloc(total * sizeof(int16_t));
-      for (c = 0; c < info.num_components; c++) {
-        planes[c].data = base + offset;
-        planes[c].rows = info.comp[c].alloc_blocks_h;
-        planes[c].cols = info.comp[c].alloc_blocks_w;
-        planes[c].row_stride = (ptrdiff_t)info.comp[c].alloc_blocks_w * 64;
-        offset += (size_t)planes[c].rows * planes[c].cols * 64;
-      }
+      alloc_planes(&info, planes, &base);
       if (fl_read_coefficients(dec, planes, info.num_components, quant) == FL_OK && strict)
         round_trip(&info, base, quant);
       free(base);
