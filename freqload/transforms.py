@@ -170,25 +170,22 @@ def resize_crop(coeffs: Coefficients, box: Sequence[float], size=(56, 56), *,
 
 def sample(coeffs: Coefficients, transform: "Transform", mask=None, size=(56, 56), key: int = 0,
            *, chroma: str = "dct", dequantize: bool = True) -> np.ndarray:
-    """One loader sample from coefficients: what the engines' native call does after
-    decoding (used for the loader's pixel fallback). int16 ``[C, out_h, out_w]``."""
-    from .channels import check_size, core_arrays, to_channels
+    """One loader sample from coefficients: the core's ``fl_sample``, what the engines run
+    after decoding (used for the loader's pixel fallback). int16 ``[C, out_h, out_w]``."""
+    from .channels import CHROMA, check_size, core_arrays
 
     oh, ow = check_size(size)
     m = as_mask(mask)
-    if transform.kind == "blocks":
-        return to_channels(coeffs, m, dequantize=dequantize, chroma=chroma, size=(oh, ow))
-    native = transform.native()
-    H, W = coeffs.info.height, coeffs.info.width
-    if transform.kind == "train":
-        top, left, h, w, flip = _core.random_resized_crop(int(key) & (2**64 - 1), H, W, native)
-    else:
-        (top, left, h, w), flip = _core.eval_box(H, W, oh, ow, native[6]), False
+    if chroma not in CHROMA:
+        raise ValueError(f"chroma must be 'dct' or 'nearest', got {chroma!r}")
+    if transform.kind != "blocks" and not dequantize:
+        raise ValueError(f"transform={transform.kind!r} needs dequantize=True")
     arrays, sampling, quant = core_arrays(coeffs)
     comp_idx, coef_idx = m.component_arrays()
     out = np.empty((len(m), oh, ow), dtype=np.int16)
-    _core.resize_channels(arrays, sampling, quant, W, H, (top, left, h, w), bool(flip),
-                          comp_idx, coef_idx, out)
+    _core.sample(arrays, sampling, quant, coeffs.info.width, coeffs.info.height, comp_idx,
+                 coef_idx, bool(dequantize), CHROMA[chroma], transform.native(),
+                 int(key) & (2**64 - 1), out)
     return out
 
 

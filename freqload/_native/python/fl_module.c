@@ -651,6 +651,62 @@ done_bufs:
   Py_RETURN_NONE;
 }
 
+/* sample(components, sampling, quant, width, height, component, coef, dequantize, chroma,
+ *        transform, key, out): fl_sample on Coefficients arrays; out int16 [C, H, W] */
+static PyObject *py_sample(PyObject *mod, PyObject *args) {
+  PyObject *comps, *sampling, *quants, *out_obj;
+  Py_buffer comp, coef, out;
+  views_t v;
+  fl_channel_spec spec;
+  fl_workspace *ws;
+  char message[FL_MESSAGE_MAX];
+  int width, height, dequantize, chroma, count, ok = 0;
+  unsigned long long key;
+  fl_status st;
+  memset(&spec, 0, sizeof spec);
+  if (!PyArg_ParseTuple(args, "OOOiiy*y*pi(idddddd)KO:sample", &comps, &sampling, &quants,
+                        &width, &height, &comp, &coef, &dequantize, &chroma,
+                        &spec.transform.kind, &spec.transform.scale_min,
+                        &spec.transform.scale_max, &spec.transform.ratio_min,
+                        &spec.transform.ratio_max, &spec.transform.flip_p,
+                        &spec.transform.crop_ratio, &key, &out_obj))
+    return NULL;
+  if (out_buffer(out_obj, &out, &count, &spec.out_h, &spec.out_w) < 0) {
+    PyBuffer_Release(&comp);
+    PyBuffer_Release(&coef);
+    return NULL;
+  }
+  if (views_from_python(&v, comps, sampling, quants) < 0) goto done_bufs;
+  if (comp.len != count || coef.len != count) {
+    PyErr_SetString(PyExc_ValueError, "channel lists and out disagree on the channel count");
+    goto done;
+  }
+  spec.component = (const uint8_t *)comp.buf;
+  spec.coef = (const uint8_t *)coef.buf;
+  spec.count = count;
+  spec.dequantize = dequantize;
+  spec.chroma = chroma;
+  ws = fl_workspace_new();
+  Py_BEGIN_ALLOW_THREADS
+  st = fl_sample(v.views, (int)v.n, width, height, &spec, (uint64_t)key, ws,
+                 (int16_t *)out.buf, message, sizeof message);
+  Py_END_ALLOW_THREADS
+  fl_workspace_free(ws);
+  if (st != FL_OK) {
+    raise_status(st, message);
+    goto done;
+  }
+  ok = 1;
+done:
+  views_release(&v);
+done_bufs:
+  PyBuffer_Release(&comp);
+  PyBuffer_Release(&coef);
+  PyBuffer_Release(&out);
+  if (!ok) return NULL;
+  Py_RETURN_NONE;
+}
+
 /* write_jpeg(components, sampling, quant, width, height) -> bytes (fl_write_jpeg) */
 static PyObject *py_write_jpeg(PyObject *mod, PyObject *args) {
   PyObject *comps, *sampling, *quants, *result = NULL;
@@ -742,6 +798,9 @@ static PyMethodDef module_methods[] = {
      "to_channels(components, sampling, quant, component, coef, dequantize, chroma, out, sized)"},
     {"resize_channels", py_resize_channels, METH_VARARGS,
      "resize_channels(components, sampling, quant, width, height, box, flip, component, coef, out)"},
+    {"sample", py_sample, METH_VARARGS,
+     "sample(components, sampling, quant, width, height, component, coef, dequantize, chroma,"
+     " transform, key, out): one loader sample (fl_sample)"},
     {"write_jpeg", py_write_jpeg, METH_VARARGS,
      "write_jpeg(components, sampling, quant, width, height) -> baseline JPEG bytes"},
     {"random_resized_crop", py_random_resized_crop, METH_VARARGS,
