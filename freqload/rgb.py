@@ -2,7 +2,7 @@
 
 torchvision's ImageNet recipe, written without torchvision: Pillow decode, then
 train: RandomResizedCrop(size) (torchvision's sampling, bilinear) + horizontal
-flip; eval: resize the shorter side to size/crop_ratio + centre crop; to float,
+flip, the same boxes and flips DCTLoader draws for the same seed (the core's sampler); eval: resize the shorter side to size/crop_ratio + centre crop; to float,
 normalise with ImageNet's mean/std. In torch DataLoader worker processes; the
 same sources, shards, epochs and last-batch rules as DCTLoader
 (:mod:`freqload.sampler`). Yields ``(x float32 [B, 3, size, size], y int64 [B])``
@@ -10,39 +10,19 @@ on ``device``; float32 crosses (``bytes_per_sample`` = 3 * size^2 * 4).
 """
 from __future__ import annotations
 
-import math
 import os
 
 import numpy as np
 import torch
 import torch.utils.data
 
+from . import _core
 from .sampler import EpochLoader, EpochPlan
 from .sources import resolve_source
+from .transforms import random_resized_crop, sample_keys
 
 MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
-
-
-def rrc_params(rng, height, width, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3)):
-    """torchvision's RandomResizedCrop.get_params with a numpy Generator: (top, left, h, w)."""
-    area = height * width
-    lr = (math.log(ratio[0]), math.log(ratio[1]))
-    for _ in range(10):
-        target = area * rng.uniform(*scale)
-        aspect = math.exp(rng.uniform(*lr))
-        w = int(round(math.sqrt(target * aspect)))
-        h = int(round(math.sqrt(target / aspect)))
-        if 0 < w <= width and 0 < h <= height:
-            return int(rng.integers(0, height - h + 1)), int(rng.integers(0, width - w + 1)), h, w
-    in_ratio = width / height
-    if in_ratio < ratio[0]:
-        w, h = width, int(round(width / ratio[0]))
-    elif in_ratio > ratio[1]:
-        h, w = height, int(round(height * ratio[1]))
-    else:
-        w, h = width, height
-    return (height - h) // 2, (width - w) // 2, h, w
 
 
 class RGBSamples(torch.utils.data.Dataset):
@@ -65,17 +45,17 @@ class RGBSamples(torch.utils.data.Dataset):
         s = self.size
         with Image.open(self.paths[i]) as im:
             im = im.convert("RGB")
+            # the boxes DCTLoader draws (the core's sampling, same seed/epoch/index keys), so
+            # an A/B run sees the same crops and flips in both inputs
             if self.train:
-                rng = np.random.default_rng((self.seed, epoch, i))
-                top, left, h, w = rrc_params(rng, im.height, im.width)
-                im = im.resize((s, s), Image.BILINEAR, box=(left, top, left + w, top + h))
-                if rng.random() < 0.5:
-                    im = im.transpose(Image.FLIP_LEFT_RIGHT)
+                key = int(sample_keys(self.seed, epoch, [i])[0])
+                (top, left, h, w), flip = random_resized_crop(key, im.height, im.width)
             else:  # Resize(size / crop_ratio) of the shorter side, CenterCrop(size)
-                f = (s / self.crop_ratio) / min(im.width, im.height)
-                bw, bh = s / f, s / f
-                left, top = (im.width - bw) / 2, (im.height - bh) / 2
-                im = im.resize((s, s), Image.BILINEAR, box=(left, top, left + bw, top + bh))
+                (top, left, h, w), flip = _core.eval_box(im.height, im.width, s, s,
+                                                         float(self.crop_ratio)), False
+            im = im.resize((s, s), Image.BILINEAR, box=(left, top, left + w, top + h))
+            if flip:
+                im = im.transpose(Image.FLIP_LEFT_RIGHT)
             x = np.asarray(im, dtype=np.float32).transpose(2, 0, 1) / 255.0
         return torch.from_numpy((x - self.mean) / self.std), int(self.labels[i])
 
@@ -119,4 +99,4 @@ class RGBLoader(EpochLoader):
         self.epoch = epoch + 1
 
 
-__all__ = ["RGBLoader", "RGBSamples", "rrc_params", "MEAN", "STD"]
+__all__ = ["RGBLoader", "RGBSamples", "MEAN", "STD"]
