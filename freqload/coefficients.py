@@ -190,6 +190,17 @@ def _as_bytes(data):
                     f"or a path; got {type(data).__name__}")
 
 
+def read_file(path, max_file_size: int = 0) -> bytes:
+    """A file's bytes; over ``max_file_size`` (> 0) it is refused unread
+    (:class:`ImageTooLargeError`), as the DALI operator does."""
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        if max_file_size and size > max_file_size:
+            raise ImageTooLargeError(f"file of {size} bytes is over the limit of "
+                                     f"{max_file_size} bytes (max_file_size)")
+        return f.read()
+
+
 def _info_from_native(t, source="jpeg") -> JpegInfo:
     (width, height, ncomp, color, adobe, jfif, precision, progressive, arithmetic,
      restart, max_h, max_v, comps, quant) = t
@@ -256,10 +267,7 @@ def read_coefficients(data, *, strict: bool = True, max_pixels: int | None = DEF
     if limit < 0:
         raise ValueError("max_pixels must be positive (or None for no limit)")
     limits = limits_tuple(max_file_size, max_scans, max_memory)
-    if isinstance(data, (str, os.PathLike)) and limits[0] and os.path.getsize(data) > limits[0]:
-        raise ImageTooLargeError(f"file of {os.path.getsize(data)} bytes is over the limit of "
-                                 f"{limits[0]} bytes (max_file_size)")
-    buf = _as_bytes(data)
+    buf = read_file(data, limits[0]) if isinstance(data, (str, os.PathLike)) else _as_bytes(data)
     dec = _decoder()
     try:
         info = _info_from_native(dec.begin(buf, limit, bool(strict), True, limits))

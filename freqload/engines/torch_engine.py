@@ -6,15 +6,13 @@ operator runs, so both engines give identical tensors for the same order.
 """
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import torch
 import torch.utils.data
 
 from .. import _core
 from ..channels import CHROMA as _CHROMA
-from ..coefficients import _decoder
+from ..coefficients import _decoder, read_file
 from ..errors import DecodeError, ImageTooLargeError, UnsupportedImageError
 from .common import (DECODE_ERROR, LAYOUT_INTS, OK, TOO_LARGE, UNREADABLE, UNSUPPORTED,
                      HostBatch, SampleSpec)
@@ -42,10 +40,7 @@ class _Samples(torch.utils.data.Dataset):
             out = np.empty((s.channels, s.out_h, s.out_w), dtype=np.int16)
         status = OK
         try:
-            if s.limits[0] and os.path.getsize(self.paths[i]) > s.limits[0]:
-                raise ImageTooLargeError("over max_file_size")
-            with open(self.paths[i], "rb") as f:
-                data = f.read()
+            data = read_file(self.paths[i], s.limits[0])
             if planes:
                 _decoder().decode_planes(data, s.max_pixels, s.strict, self.comp, self.coef,
                                          s.dequantize, _CHROMA[s.chroma], s.out_h, s.out_w, out,
