@@ -15,13 +15,13 @@ from freqload.bench import cpu_seconds, list_jpegs  # noqa: E402,F401  (one home
 
 
 def default_folder() -> str:
-    """../shared/data/photos/imagenet-sample-500, else cached synthetic JPEGs."""
+    """../shared/data/photos/imagenet-sample-500, else freqload bench's embedded set."""
     if os.path.isdir(DEFAULT_DIR):
         return DEFAULT_DIR
-    from freqload.synthetic import make_jpeg_folder
+    from freqload.bench import default_dataset
 
     print("../shared/data is absent: using synthetic ImageNet-sized JPEGs", file=sys.stderr)
-    return make_jpeg_folder(count=200, progress="always")
+    return default_dataset(progress="always")
 
 
 def build_raw_reader() -> str:
