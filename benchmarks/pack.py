@@ -65,7 +65,6 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args(argv)
 
-    import freqload
     from freqload.pack import pack, read_manifest
 
     root = os.path.abspath(args.dir or default_folder())

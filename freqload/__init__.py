@@ -45,7 +45,7 @@ def libjpeg_version() -> str:
 
 
 __all__ = [
-    "ChannelMask", "ChannelStats", "Coefficients", "DCTLoader", "compute_channel_stats", "ComponentInfo", "DEFAULT_MAX_PIXELS", "DecodeError",
+    "ChannelMask", "ChannelStats", "Coefficients", "DCTLoader", "compute_channel_stats", "ComponentInfo", "DEFAULT_MAX_PIXELS", "DEFAULT_MAX_FILE_SIZE", "DEFAULT_MAX_SCANS", "DEFAULT_MAX_MEMORY", "DecodeError",
     "FreqloadError", "ImageTooLargeError", "JpegInfo", "UnsupportedImageError",
     "libjpeg_version", "read_coefficients", "read_header", "to_channels", "to_rgb",
     "hflip", "crop", "resize_crop",

@@ -26,7 +26,6 @@ import dataclasses
 import math
 import os
 import resource
-import sys
 import time
 import warnings
 from typing import Optional

@@ -38,7 +38,7 @@ from typing import Callable, Optional, Sequence
 import torch
 from torch import nn
 
-from .mask import ChannelMask, as_mask
+from .mask import as_mask
 
 __all__ = ["InputNorm", "ResNet", "MobileNetV2", "resnet18", "resnet34", "resnet50",
            "mobilenet_v2", "resnet18_dct", "resnet34_dct", "resnet50_dct", "mobilenet_v2_dct",

@@ -29,7 +29,6 @@ import hashlib
 import json
 import os
 import shutil
-import sys
 from concurrent.futures import ProcessPoolExecutor
 from typing import Optional
 

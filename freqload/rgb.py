@@ -10,7 +10,6 @@ on ``device``; float32 crosses (``bytes_per_sample`` = 3 * size^2 * 4).
 """
 from __future__ import annotations
 
-import os
 
 import numpy as np
 import torch

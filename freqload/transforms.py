@@ -34,13 +34,13 @@ Boxes:
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional, Sequence, Tuple
+from typing import Sequence, Tuple
 
 import numpy as np
 
 from . import _core
 from .coefficients import Coefficients, ComponentInfo
-from .mask import ChannelMask, as_mask
+from .mask import as_mask
 
 #: transform names -> the core's fl_transform_kind
 KINDS = {"blocks": _core.TRANSFORM_BLOCKS, "eval": _core.TRANSFORM_EVAL,

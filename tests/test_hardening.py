@@ -7,13 +7,11 @@ original's coefficients (jpegtran is lossless), which checks the crafted file.
 """
 from __future__ import annotations
 
-import os
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
-import torch
 
 import freqload
 from freqload import ImageTooLargeError

@@ -7,8 +7,6 @@ are known.
 """
 from __future__ import annotations
 
-import json
-import os
 
 import numpy as np
 import pytest

@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import glob
-import io
 import math
 import os
 import subprocess
