@@ -217,143 +217,267 @@ static void write_replicated(const fl_coef_view *v, const selection *s,
   }
 }
 
-/* acc[h] (8 lanes) += w[r] * m[r * 8 + h] for r = 0..7 in order: the same
- * rounded multiplies and adds per lane as the scalar loop, four lanes at once
- * (no reassociation, no fused multiply-add: freqload/regroup.py repeats it) */
-static inline void accumulate_rows(const float *w, const float *m, float *acc) {
-#ifdef __SSE2__
-  __m128 lo = _mm_loadu_ps(acc), hi = _mm_loadu_ps(acc + 4);
-  int r;
-  for (r = 0; r < 8; r++) {
-    __m128 wr = _mm_set1_ps(w[r]);
-    lo = _mm_add_ps(lo, _mm_mul_ps(wr, _mm_loadu_ps(m + r * 8)));
-    hi = _mm_add_ps(hi, _mm_mul_ps(wr, _mm_loadu_ps(m + r * 8 + 4)));
-  }
-  _mm_storeu_ps(acc, lo);
-  _mm_storeu_ps(acc + 4, hi);
+/* The FL_CHROMA_DCT path below works on one chroma block row at a time, with
+ * the blocks of the row side by side: every array is [something][cx], so each
+ * step is one loop over cx that the compiler vectorises. Each output value
+ * still goes through exactly the operations of the definition, in the same
+ * order (lanes are blocks, never terms of one sum), which is what
+ * freqload/regroup.py repeats in torch. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define FL_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
 #else
-  int r, h;
-  for (h = 0; h < 8; h++) {
-    float a = acc[h];
-    for (r = 0; r < 8; r++) a += w[r] * m[r * 8 + h];
-    acc[h] = a;
+#define FL_VECTOR_CLONES
+#endif
+
+/* X[k * S + cx] = coefficient k of block cx, dequantised; lanes Wc..S-1 zero */
+static void dequantize_row(const int16_t *row, const uint16_t *q, int Wc, int S, float *X) {
+  int cx = 0, k;
+#ifdef __SSE2__
+  /* eight blocks at a time: an 8x8 int16 transpose per eight coefficients */
+  for (; cx + 8 <= Wc; cx += 8) {
+    const int16_t *b = row + (ptrdiff_t)cx * 64;
+    for (k = 0; k < 64; k += 8) {
+      __m128i r[8], t[8], u[8], v[8];
+      int j;
+      for (j = 0; j < 8; j++) r[j] = _mm_loadu_si128((const __m128i *)(b + j * 64 + k));
+      for (j = 0; j < 4; j++) {
+        t[2 * j] = _mm_unpacklo_epi16(r[2 * j], r[2 * j + 1]);
+        t[2 * j + 1] = _mm_unpackhi_epi16(r[2 * j], r[2 * j + 1]);
+      }
+      for (j = 0; j < 2; j++) {
+        u[4 * j + 0] = _mm_unpacklo_epi32(t[4 * j + 0], t[4 * j + 2]);
+        u[4 * j + 1] = _mm_unpackhi_epi32(t[4 * j + 0], t[4 * j + 2]);
+        u[4 * j + 2] = _mm_unpacklo_epi32(t[4 * j + 1], t[4 * j + 3]);
+        u[4 * j + 3] = _mm_unpackhi_epi32(t[4 * j + 1], t[4 * j + 3]);
+      }
+      for (j = 0; j < 4; j++) {
+        v[2 * j] = _mm_unpacklo_epi64(u[j], u[4 + j]);      /* coefficient k + 2j */
+        v[2 * j + 1] = _mm_unpackhi_epi64(u[j], u[4 + j]);  /* coefficient k + 2j + 1 */
+      }
+      for (j = 0; j < 8; j++) {
+        const __m128 qk = _mm_set1_ps((float)q[k + j]);
+        const __m128i sign = _mm_srai_epi16(v[j], 15);
+        const __m128 lo = _mm_cvtepi32_ps(_mm_unpacklo_epi16(v[j], sign));
+        const __m128 hi = _mm_cvtepi32_ps(_mm_unpackhi_epi16(v[j], sign));
+        float *x = X + (size_t)(k + j) * S + cx;
+        _mm_storeu_ps(x, _mm_mul_ps(lo, qk));
+        _mm_storeu_ps(x + 4, _mm_mul_ps(hi, qk));
+      }
+    }
   }
 #endif
+  for (; cx < Wc; cx++) {
+    const int16_t *b = row + (ptrdiff_t)cx * 64;
+    for (k = 0; k < 64; k++) X[(size_t)k * S + cx] = (float)b[k] * (float)q[k];
+  }
+  for (; cx < S; cx++) /* padding lanes: zeros, so every later step may run over all S */
+    for (k = 0; k < 64; k++) X[(size_t)k * S + cx] = 0.0f;
 }
 
-static void dequantize_block(const int16_t *blk, const uint16_t *q, float *x) {
-  int i;
-  for (i = 0; i < 64; i++) x[i] = (float)blk[i] * (float)q[i];
+/* E[h * S + cx] = sum_r w[r] * X[(8r + h) * S + cx], summed from zero in r order:
+ * sample row 0 (w = edge_first) or 7 (edge_last) of each block, per column h */
+FL_VECTOR_CLONES
+static void edge_rows(const float *w, const float *X, int n, int S, float *E) {
+  int r, h, cx;
+  for (h = 0; h < 8; h++) {
+    float *e = E + (size_t)h * S;
+    for (cx = 0; cx < n; cx++) e[cx] = 0.0f;
+    for (r = 0; r < 8; r++) {
+      const float *x = X + (size_t)(8 * r + h) * S;
+      const float wr = w[r];
+      for (cx = 0; cx < n; cx++) e[cx] = e[cx] + wr * x[cx];
+    }
+  }
 }
 
-/* FL_CHROMA_DCT with fh * fv > 1: see the top of this file. Works one chroma
- * block row at a time: its blocks are dequantised and their vertical edge
- * samples computed once, then reused for the fv luma rows it covers. */
+/* E[cx] = sum_h w[h] * T[h * S + cx], summed from zero in h order: sample 0
+ * (w = edge_first) or 7 (edge_last) of one output row of each block */
+FL_VECTOR_CLONES
+static void edge_rows_1(const float *w, const float *T, int n, int S, float *E) {
+  int h, cx;
+  for (cx = 0; cx < n; cx++) E[cx] = 0.0f;
+  for (h = 0; h < 8; h++) {
+    const float *t = T + (size_t)h * S;
+    const float wh = w[h];
+    for (cx = 0; cx < n; cx++) E[cx] = E[cx] + wh * t[cx];
+  }
+}
+
+/* Vertical pass for output row u of block row jy:
+ * T[h][cx] = pw Sp[h][cx] + nw Sn[h][cx] + sum_r A[r] X[8r + h][cx] (r in order) */
+FL_VECTOR_CLONES
+static void vertical_rows(const float *A, float pw, float nw, const float *Sp, const float *Sn,
+                          const float *X, int n, int S, float *T) {
+  int r, h, cx;
+  for (h = 0; h < 8; h++) {
+    float *t = T + (size_t)h * S;
+    const float *sp = Sp + (size_t)h * S, *sn = Sn + (size_t)h * S;
+    for (cx = 0; cx < n; cx++) t[cx] = pw * sp[cx] + nw * sn[cx];
+    for (r = 0; r < 8; r++) {
+      const float *x = X + (size_t)(8 * r + h) * S;
+      const float ar = A[r];
+      for (cx = 0; cx < n; cx++) t[cx] = t[cx] + ar * x[cx];
+    }
+  }
+}
+
+/* One output frequency w of every block in the row, rounded to int16:
+ * fh == 1: T[w][cx]; else pw left[cx] + nw right[cx] + sum_h A[h] T[h][cx] */
+FL_VECTOR_CLONES
+static void horizontal_out(const float *A, float pw, float nw, const float *left,
+                           const float *right, const float *T, int w, int fh, int n, int S,
+                           int divide, float qk, float *val, int16_t *res) {
+  int h, cx;
+  if (fh == 1) {
+    for (cx = 0; cx < n; cx++) val[cx] = T[(size_t)w * S + cx];
+  } else {
+    for (cx = 0; cx < n; cx++) val[cx] = pw * left[cx] + nw * right[cx];
+    for (h = 0; h < 8; h++) {
+      const float *t = T + (size_t)h * S;
+      const float ah = A[h];
+      for (cx = 0; cx < n; cx++) val[cx] = val[cx] + ah * t[cx];
+    }
+  }
+  if (divide)
+    for (cx = 0; cx < n; cx++) val[cx] = val[cx] / qk;
+  cx = 0;
+#ifdef __SSE2__
+  { /* saturate_round, four at a time: v + copysign(0.5, v) is v + 0.5 or v - 0.5 (for
+       v = -0 both truncate to 0), clamped, truncated */
+    const __m128 sign = _mm_set1_ps(-0.0f), half = _mm_set1_ps(0.5f);
+    const __m128 top = _mm_set1_ps(32767.0f), bottom = _mm_set1_ps(-32768.0f);
+    for (; cx + 8 <= n; cx += 8) {
+      __m128 a = _mm_loadu_ps(val + cx), b = _mm_loadu_ps(val + cx + 4);
+      a = _mm_add_ps(a, _mm_or_ps(_mm_and_ps(a, sign), half));
+      b = _mm_add_ps(b, _mm_or_ps(_mm_and_ps(b, sign), half));
+      a = _mm_min_ps(_mm_max_ps(a, bottom), top);
+      b = _mm_min_ps(_mm_max_ps(b, bottom), top);
+      _mm_storeu_si128((__m128i *)(res + cx),
+                       _mm_packs_epi32(_mm_cvttps_epi32(a), _mm_cvttps_epi32(b)));
+    }
+  }
+#endif
+  for (; cx < n; cx++) res[cx] = saturate_round(val[cx]);
+}
+
+/* FL_CHROMA_DCT with fh * fv > 1: see the top of this file. One chroma block
+ * row at a time, dequantised once; the edge sample rows a block gives its
+ * neighbours above and below are computed once per block. Every step runs
+ * over S (a multiple of 8) lanes; lanes past Wc hold zeros and are never
+ * written out. */
 static fl_status write_upsampled(const fl_coef_view *v, const selection *s,
                                  int dequantize, int fh, int fv, const fl_out *out,
                                  int H, int W) {
   const upsample_table *tv = &up_tables[fv - 1];
   const upsample_table *th = &up_tables[fh - 1];
   const int Wc = v->blocks_w, Hc = v->blocks_h;
-  int need_u[8] = {0}, us[8], nu = 0;
-  float *X, *Sp, *Sn, *T, *TF, *TL;
-  float Xo[64];
-  int i, u, h, r, oy, ox, cx, cy, jy;
+  const int S = (Wc + 7) & ~7; /* row stride of every [.][cx] array */
+  int need_u[8] = {0}, ui[8], us[8], nu = 0;
+  float *buf, *Xrow[2], *F[3], *L[3], *T, *TF, *TL, *left, *right, *val;
+  int16_t *res;
+  int i, u, oy, ox, cy, jy, jx;
 
   for (i = 0; i < s->n; i++) need_u[s->coef[i] >> 3] = 1;
   for (u = 0; u < 8; u++)
-    if (need_u[u]) us[nu++] = u;
+    if (need_u[u]) {
+      ui[u] = nu;
+      us[nu++] = u;
+    }
 
-  X = (float *)malloc(sizeof(float) * (size_t)Wc * (64 + 8 + 8 + 64 + 8 + 8));
-  if (X == NULL) return FL_ERR_NOMEM;
-  Sp = X + (size_t)Wc * 64;  /* per block: last sample row of the block above */
-  Sn = Sp + (size_t)Wc * 8;  /* first sample row of the block below */
-  T = Sn + (size_t)Wc * 8;   /* vertical pass result, [cx][u][h] */
-  TF = T + (size_t)Wc * 64;  /* first / last sample of T along h, [cx][u] */
-  TL = TF + (size_t)Wc * 8;
+  /* X: 2 rows x 64; F, L: 3 rows x 8; T: nu x 8; TF, TL, left, right: 8 each; val: 1 */
+  buf = (float *)malloc(sizeof(float) * (size_t)S * (2 * 64 + 6 * 8 + 8 * nu + 4 * 8 + 1) +
+                        sizeof(int16_t) * (size_t)S * MAX_FACTOR);
+  if (buf == NULL) return FL_ERR_NOMEM;
+  Xrow[0] = buf;
+  Xrow[1] = Xrow[0] + (size_t)64 * S;
+  for (i = 0; i < 3; i++) {
+    F[i] = Xrow[1] + (size_t)64 * S + (size_t)16 * S * i; /* first sample row of each block */
+    L[i] = F[i] + (size_t)8 * S;                          /* last sample row */
+  }
+  T = F[2] + (size_t)16 * S; /* [ui][h][cx] */
+  TF = T + (size_t)8 * nu * S; /* [ui][cx]: first / last sample of T along h */
+  TL = TF + (size_t)8 * S;
+  left = TL + (size_t)8 * S;   /* [ui][cx]: the left / right neighbour's edge sample */
+  right = left + (size_t)8 * S;
+  val = right + (size_t)8 * S;
+  res = (int16_t *)(val + S); /* [jx][cx] */
 
+  if (Hc > 0 && H > 0) {
+    dequantize_row(v->data, v->quant, Wc, S, Xrow[0]);
+    if (fv > 1) {
+      edge_rows(edge_first, Xrow[0], S, S, F[0]);
+      edge_rows(edge_last, Xrow[0], S, S, L[0]);
+    }
+  }
   for (cy = 0; cy * fv < H && cy < Hc; cy++) {
-    const int16_t *row = v->data + (ptrdiff_t)cy * v->row_stride;
-    for (cx = 0; cx < Wc; cx++) {
-      float *x = X + (size_t)cx * 64;
-      dequantize_block(row + (ptrdiff_t)cx * 64, v->quant, x);
+    /* rows cy - 1, cy, cy + 1 of the edges live in slots (cy + 2) % 3, cy % 3, (cy + 1) % 3 */
+    const float *X = Xrow[cy & 1];
+    const float *Sp = NULL, *Sn = NULL;
+    if (cy + 1 < Hc && (fv > 1 || (cy + 1) * fv < H)) {
+      float *Xn = Xrow[(cy + 1) & 1];
+      dequantize_row(v->data + (ptrdiff_t)(cy + 1) * v->row_stride, v->quant, Wc, S, Xn);
       if (fv > 1) {
-        const float *ep = edge_last, *en = edge_first, *Xp = x, *Xn = x;
-        float *sp = Sp + (size_t)cx * 8, *sn = Sn + (size_t)cx * 8;
-        if (cy > 0) {
-          dequantize_block(row - v->row_stride + (ptrdiff_t)cx * 64, v->quant, Xo);
-          Xp = Xo;
-        } else {
-          ep = edge_first; /* replicate: x[-1] = x[0] */
-        }
-        for (h = 0; h < 8; h++) sp[h] = 0;
-        accumulate_rows(ep, Xp, sp);
-        if (cy < Hc - 1) {
-          dequantize_block(row + v->row_stride + (ptrdiff_t)cx * 64, v->quant, Xo);
-          Xn = Xo;
-        } else {
-          en = edge_last; /* replicate: x[8] = x[7] */
-        }
-        for (h = 0; h < 8; h++) sn[h] = 0;
-        accumulate_rows(en, Xn, sn);
+        edge_rows(edge_first, Xn, S, S, F[(cy + 1) % 3]);
+        edge_rows(edge_last, Xn, S, S, L[(cy + 1) % 3]);
       }
     }
+    if (fv > 1) {
+      Sp = cy > 0 ? L[(cy + 2) % 3] : F[cy % 3];      /* replicate: x[-1] = x[0] */
+      Sn = cy < Hc - 1 ? F[(cy + 1) % 3] : L[cy % 3]; /* replicate: x[8] = x[7] */
+    }
     for (jy = 0; jy < fv && (oy = cy * fv + jy) < H; jy++) {
-      /* vertical pass: T[cx][u][h] for the needed output rows u */
-      for (cx = 0; cx < Wc; cx++) {
-        const float *x = X + (size_t)cx * 64;
-        float *t = T + (size_t)cx * 64;
+      for (i = 0; i < nu; i++) {
+        float *t = T + (size_t)8 * i * S;
         if (fv == 1) {
-          for (i = 0; i < nu; i++) memcpy(t + us[i] * 8, x + us[i] * 8, 8 * sizeof(float));
+          memcpy(t, X + (size_t)8 * us[i] * S, sizeof(float) * 8 * (size_t)S);
           continue;
         }
-        for (i = 0; i < nu; i++) {
-          const float *Arow = tv->A[jy][us[i]];
-          const float pw = tv->P[jy][us[i]], nw = tv->N[jy][us[i]];
-          const float *sp = Sp + (size_t)cx * 8, *sn = Sn + (size_t)cx * 8;
-          float *dst = t + us[i] * 8;
-          for (h = 0; h < 8; h++) dst[h] = pw * sp[h] + nw * sn[h];
-          accumulate_rows(Arow, x, dst);
-        }
+        vertical_rows(tv->A[jy][us[i]], tv->P[jy][us[i]], tv->N[jy][us[i]], Sp, Sn, X, S,
+                      S, t);
       }
-      /* horizontal pass */
       if (fh > 1) {
-        for (cx = 0; cx < Wc; cx++) {
-          for (i = 0; i < nu; i++) {
-            const float *t = T + (size_t)cx * 64 + us[i] * 8;
-            float a = 0, b = 0;
-            for (h = 0; h < 8; h++) {
-              a += edge_first[h] * t[h];
-              b += edge_last[h] * t[h];
-            }
-            TF[(size_t)cx * 8 + us[i]] = a;
-            TL[(size_t)cx * 8 + us[i]] = b;
+        for (i = 0; i < nu; i++) {
+          const float *t = T + (size_t)8 * i * S;
+          float *tf = TF + (size_t)i * S, *tl = TL + (size_t)i * S;
+          float *lf = left + (size_t)i * S, *rt = right + (size_t)i * S;
+          int cx;
+          /* the first / last sample of each block along h, and its neighbours' */
+          edge_rows_1(edge_first, t, S, S, tf);
+          edge_rows_1(edge_last, t, S, S, tl);
+          for (cx = 0; cx < Wc; cx++) {
+            lf[cx] = cx > 0 ? tl[cx - 1] : tf[0];
+            rt[cx] = cx < Wc - 1 ? tf[cx + 1] : tl[Wc - 1];
           }
+          for (; cx < S; cx++) lf[cx] = rt[cx] = 0.0f;
         }
       }
       for (i = 0; i < s->n; i++) {
-        const int k = s->coef[i], uu = k >> 3, w = k & 7;
-        const float qk = (float)v->quant[k];
+        const int k = s->coef[i], w = k & 7, iu = ui[k >> 3];
+        const float *t = T + (size_t)8 * iu * S;
         int16_t *dst = out->data + (ptrdiff_t)s->plane[i] * out->plane_stride +
                        (ptrdiff_t)oy * out->row_stride;
-        int ccx = 0, jx = 0; /* ox / fh (clamped to the grid) and ox % fh, kept incrementally */
-        for (ox = 0; ox < W; ox++) {
-          const float *t = T + (size_t)ccx * 64 + uu * 8;
-          float val;
-          if (fh == 1) {
-            val = t[w];
-          } else {
-            float left = ccx > 0 ? TL[(size_t)(ccx - 1) * 8 + uu] : TF[(size_t)ccx * 8 + uu];
-            float right = ccx < Wc - 1 ? TF[(size_t)(ccx + 1) * 8 + uu] : TL[(size_t)ccx * 8 + uu];
-            const float *Arow = th->A[jx][w];
-            val = th->P[jx][w] * left + th->N[jx][w] * right;
-            for (h = 0; h < 8; h++) val += Arow[h] * t[h];
+        for (jx = 0; jx < fh; jx++)
+          horizontal_out(th->A[jx][w], th->P[jx][w], th->N[jx][w], left + (size_t)iu * S,
+                         right + (size_t)iu * S, t, w, fh, S, S, !dequantize,
+                         (float)v->quant[k], val, res + (size_t)jx * S);
+        if (fh == 1) {
+          const int n = W < Wc ? W : Wc;
+          memcpy(dst, res, (size_t)n * sizeof(int16_t));
+          for (ox = n; ox < W; ox++) dst[ox] = res[Wc - 1];
+        } else if (fh == 2) {
+          const int n = W < 2 * Wc ? W : 2 * Wc;
+          for (ox = 0; ox + 1 < n; ox += 2) {
+            dst[ox] = res[ox >> 1];
+            dst[ox + 1] = res[S + (ox >> 1)];
           }
-          if (!dequantize) val /= qk;
-          dst[ox] = saturate_round(val);
-          if (++jx == fh) {
-            jx = 0;
-            if (ccx < Wc - 1) ccx++;
+          for (; ox < W; ox++) { /* past the chroma grid: its last block, ox % fh */
+            const int cx = ox / 2 < Wc ? ox / 2 : Wc - 1;
+            dst[ox] = res[(size_t)(ox & 1) * S + cx];
+          }
+        } else {
+          for (ox = 0; ox < W; ox++) {
+            const int cx = ox / fh < Wc ? ox / fh : Wc - 1;
+            dst[ox] = res[(size_t)(ox % fh) * S + cx];
           }
         }
       }
@@ -366,7 +490,7 @@ static fl_status write_upsampled(const fl_coef_view *v, const selection *s,
                    (ptrdiff_t)oy * out->row_stride;
       memcpy(p, p - out->row_stride, (size_t)W * sizeof(int16_t));
     }
-  free(X);
+  free(buf);
   return FL_OK;
 }
 
