@@ -372,6 +372,27 @@ def test_missing_file_is_an_error_by_policy(folder, engine, tmp_path):
 
 
 @pytest.mark.skipif(not HAVE_DALI, reason="nvidia-dali is not installed (the CI installs it)")
+def test_dali_batches_handed_over_without_copy_stay_valid(folder):
+    # On a CPU device the int16 batch is DALI's output buffer itself (no copy): it must
+    # stay intact while held, however many batches DALI produces meanwhile.
+    loader = DCTLoader(folder, batch_size=2, size=(12, 10), engine="dali", num_threads=2,
+                       shuffle=True, seed=5, normalize=False, prefetch=3, device="cpu",
+                       transform="blocks")
+    held = list(loader)
+    snapshot = [(x.clone(), y.clone()) for x, y in held]
+    assert not held[0][0].is_pinned()
+    for _ in range(4):  # more epochs: DALI allocates and frees many buffers meanwhile
+        for x, _ in loader:
+            x.fill_(-7)  # writing to a handed-over batch touches nobody else's data
+    for (x, y), (xs, ys) in zip(held, snapshot):
+        assert torch.equal(x, xs) and torch.equal(y, ys)
+    order = np.concatenate(loader.sampler.batches(0))
+    first = torch.cat([x for x, _ in held])
+    for row, i in enumerate(order):
+        np.testing.assert_array_equal(first[row].numpy(), reference(loader.dataset.paths[i]))
+
+
+@pytest.mark.skipif(not HAVE_DALI, reason="nvidia-dali is not installed (the CI installs it)")
 def test_dali_engine_serves_one_iteration_at_a_time(folder):
     loader = DCTLoader(folder, batch_size=3, size=(4, 4), engine="dali", num_threads=1)
     first = iter(loader)

@@ -21,15 +21,30 @@ from .dali_build import load_operator
 
 
 class _EpochSource:
-    """DALI external_source callback: (file paths as UTF-8 bytes, index, key) per batch.
+    """DALI external_source callback: (file paths, index, key) per batch.
 
-    The operator reads the files itself, on DALI's threads (input="paths")."""
+    The operator reads the files itself, on DALI's threads (input="paths"). A batch's
+    paths go as one uint8 matrix [b, longest path], UTF-8, NUL-padded (the operator
+    ends a path at its first NUL): one buffer for DALI to take in, not b arrays."""
 
     def __init__(self, paths):
-        self.encoded = [np.frombuffer(os.fsencode(p), dtype=np.uint8) for p in paths]
+        encoded = [os.fsencode(p) for p in paths]
+        self.lengths = np.array([len(e) for e in encoded], dtype=np.int64)
+        self.starts = np.zeros(len(encoded), dtype=np.int64)
+        np.cumsum(self.lengths[:-1], out=self.starts[1:])
+        self.blob = np.frombuffer(b"".join(encoded), dtype=np.uint8)
         self.batches: list[np.ndarray] = []
         self.keys: list[np.ndarray] = []
         self.next = 0
+
+    def path_matrix(self, batch: np.ndarray) -> np.ndarray:
+        """uint8 [len(batch), longest]: row k = path batch[k], NUL-padded."""
+        lengths = self.lengths[batch]
+        cols = np.arange(int(lengths.max()) if len(batch) else 0)
+        inside = cols[None, :] < lengths[:, None]
+        out = np.zeros(inside.shape, dtype=np.uint8)
+        out[inside] = self.blob[(self.starts[batch][:, None] + cols[None, :])[inside]]
+        return out
 
     def start(self, batches, keys):
         self.batches = batches
@@ -41,7 +56,7 @@ class _EpochSource:
             raise StopIteration
         b, k = self.batches[self.next], self.keys[self.next]
         self.next += 1
-        return ([self.encoded[i] for i in b.tolist()],
+        return (self.path_matrix(np.asarray(b, dtype=np.int64)),
                 np.ascontiguousarray(b, dtype=np.int64).reshape(-1, 1),
                 np.ascontiguousarray(k, dtype=np.uint64).view(np.int64).reshape(-1, 1))
 
@@ -69,7 +84,9 @@ class DaliEngine:
         s = self.spec
         source = self.source
 
+        # exec_dynamic: outputs live while referenced (the zero-copy hand-over relies on it)
         @pipeline_def(batch_size=self.batch_size, num_threads=num_threads, device_id=None,
+                      exec_dynamic=True,
                       prefetch_queue_depth=prefetch, seed=0)
         def pipe():
             paths, index, keys = fn.external_source(source=source, num_outputs=3, batch=True)
@@ -126,7 +143,13 @@ class DaliEngine:
                     flat[offsets[k]:offsets[k] + used[k]] = planes[k, :used[k]]
                 yield HostBatch(host, idx, st, offsets, layouts)
                 continue
-            host = torch.empty((n, s.channels, s.out_h, s.out_w), dtype=torch.int16,
-                               pin_memory=self.pin)
-            x.copy_to_external(ctypes.c_void_p(host.data_ptr()))
+            if self.pin or not x.is_dense_tensor():
+                host = torch.empty((n, s.channels, s.out_h, s.out_w), dtype=torch.int16,
+                                   pin_memory=self.pin)
+                x.copy_to_external(ctypes.c_void_p(host.data_ptr()))
+            else:
+                # no copy: the batch is DALI's output buffer itself. DALI's dynamic executor
+                # (the default) allocates every output afresh and frees it only when the
+                # last reference goes, which the view below holds (test_loader checks it).
+                host = torch.from_numpy(np.asarray(x.as_tensor()))
             yield HostBatch(host, idx, st)

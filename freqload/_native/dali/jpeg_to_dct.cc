@@ -16,6 +16,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <memory>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -175,7 +177,10 @@ class JpegToDct : public ::dali::Operator<::dali::CPUBackend> {
             size_t size = static_cast<size_t>(bytes);
             fl_status s;
             if (paths_) {  // the input is a file path: read it into this thread's buffer
-              std::string path(reinterpret_cast<const char *>(data), size);
+              // a batch of paths may come as one NUL-padded uint8 matrix: a path ends at
+              // its first NUL (a path cannot contain one)
+              const char *chars = reinterpret_cast<const char *>(data);
+              std::string path(chars, strnlen(chars, size));
               std::string why;
               int32_t code = kUnreadable;
               if (!ReadFile(path, &files_[slot], &why, max_file_size_, &code)) {
@@ -186,8 +191,8 @@ class JpegToDct : public ::dali::Operator<::dali::CPUBackend> {
                 errors[i] = (code == kUnreadable ? "cannot read " : "") + path + ": " + why;
                 return;
               }
-              data = files_[slot].data();
-              size = files_[slot].size();
+              data = files_[slot].data.get();
+              size = files_[slot].size;
             }
             if (planes_) {
               fl_planes_layout layout;
@@ -224,7 +229,14 @@ class JpegToDct : public ::dali::Operator<::dali::CPUBackend> {
  private:
   static constexpr int32_t kUnreadable = 6;  // freqload.engines.common.UNREADABLE
 
-  static bool ReadFile(const std::string &path, std::vector<uint8_t> *buf, std::string *why,
+  // One thread's file buffer: grows to the largest file read, never shrinks or
+  // zero-fills (std::vector::resize would clear every byte it adds, per file).
+  struct FileBuffer {
+    std::unique_ptr<uint8_t[]> data;
+    size_t capacity = 0, size = 0;
+  };
+
+  static bool ReadFile(const std::string &path, FileBuffer *buf, std::string *why,
                        int64_t max_size, int32_t *code) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
@@ -242,14 +254,23 @@ class JpegToDct : public ::dali::Operator<::dali::CPUBackend> {
     }
     size_t got = 0;
     if (ok) {
-      buf->resize(static_cast<size_t>(st.st_size));
-      while (got < buf->size()) {
-        ssize_t r = ::read(fd, buf->data() + got, buf->size() - got);
+      const size_t want = static_cast<size_t>(st.st_size);
+      if (want > buf->capacity) {
+        buf->data.reset(new (std::nothrow) uint8_t[want]);
+        buf->capacity = buf->data ? want : 0;
+        if (!buf->data) {
+          *why = "out of memory for a file of " + std::to_string(want) + " bytes";
+          ::close(fd);
+          return false;
+        }
+      }
+      while (got < want) {
+        ssize_t r = ::read(fd, buf->data.get() + got, want - got);
         if (r < 0 && errno == EINTR) continue;
         if (r <= 0) break;
         got += static_cast<size_t>(r);
       }
-      buf->resize(got);
+      buf->size = got;
     }
     if (!ok) *why = std::strerror(errno);
     ::close(fd);
@@ -281,7 +302,7 @@ class JpegToDct : public ::dali::Operator<::dali::CPUBackend> {
   std::vector<uint8_t> component_, coef_;
   int chroma_ = FL_CHROMA_DCT;
   bool dequantize_ = true, strict_ = true, raise_ = true, planes_ = false, paths_ = false;
-  std::vector<std::vector<uint8_t>> files_;  // per thread: the file just read (input="paths")
+  std::vector<FileBuffer> files_;  // per thread: the file just read (input="paths")
   int64_t max_pixels_ = 0, max_file_size_ = 0, max_memory_ = 0;
   int max_scans_ = 0;
   int out_h_ = 0, out_w_ = 0;
@@ -329,7 +350,8 @@ core does the work.)")
                     std::string("cpu"))
     .AddOptionalArg("input",
                     "\"bytes\": the input is encoded JPEG data; \"paths\": it is a file path "
-                    "(UTF-8 bytes), read on the operator's thread (status 6 when unreadable).",
+                    "(UTF-8 bytes, ending at the first NUL, so a batch may be one NUL-padded "
+                    "matrix), read on the operator's thread (status 6 when unreadable).",
                     std::string("bytes"))
     .AddOptionalArg("transform",
                     "\"blocks\": block-aligned centre crop / zero padding (exact, no resampling); "
