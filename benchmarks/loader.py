@@ -7,7 +7,10 @@ One run, same files, same thread count (default 2), batches of 64:
   dct24-dali         DCTLoader(engine="dali", mask="dctnet24", size=(56, 56),
                      transform="blocks"): decode + mask + chroma alignment, no resampling
                      ("decode alone"); int16 batches as they cross (normalize=False)
+  dct24-dali-whole   dct24-dali with partial_decode=False: every row of every file entropy-
+                     decoded, as raw-libjpeg does (the default stops below the crop)
   dct24-dali-train   the same with train=True: RandomResizedCrop + flip in the DCT domain
+  dct24-dali-train-whole  dct24-dali-train with partial_decode=False
   dct24-dali-eval    the same with the eval transform (resize shorter side, centre crop)
   dct24-dali+float   dct24-dali with float32 conversion (normalize=None); on a GPU machine
                      this step runs on the device, here on the CPU
@@ -82,7 +85,8 @@ def main(argv=None) -> int:
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--repeat", type=int, default=4, help="file list repeats per epoch")
     ap.add_argument("--rows", nargs="+",
-                    default=["raw-libjpeg", "dct24-dali", "dct24-dali-train", "dct24-dali-eval",
+                    default=["raw-libjpeg", "dct24-dali", "dct24-dali-whole", "dct24-dali-train",
+                             "dct24-dali-train-whole", "dct24-dali-eval",
                              "dct24-dali+float", "dct24-torch", "dct24-torch-train",
                              "dct24-dali-planes", "dct24-dali-device", "rgb-dali-cpu"])
     ap.add_argument("--repeats", type=int, default=1,
@@ -107,28 +111,31 @@ def main(argv=None) -> int:
           f"{args.repeats} interleaved run(s) per row (median)",
           file=sys.stderr)
 
-    def loader(engine, normalize, regroup="cpu", transform="blocks"):
+    def loader(engine, normalize, regroup="cpu", transform="blocks", partial=True):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return freqload.DCTLoader(source, batch_size=args.batch_size, mask="dctnet24",
                                       size=(56, 56), shuffle=True, engine=engine,
                                       num_threads=args.threads, normalize=normalize,
-                                      device="cpu", regroup=regroup, transform=transform)
+                                      device="cpu", regroup=regroup, transform=transform,
+                                      partial_decode=partial)
 
     loaders = {}
 
     def get_loader(name):  # one per row, reused across repeats (one operator build, one warm-up)
         if name not in loaders:
-            engine, regroup, normalize, transform = {
+            engine, regroup, normalize, transform, *partial = {
                 "dct24-dali": ("dali", "cpu", False, "blocks"),
+                "dct24-dali-whole": ("dali", "cpu", False, "blocks", False),
                 "dct24-dali-train": ("dali", "cpu", False, "train"),
+                "dct24-dali-train-whole": ("dali", "cpu", False, "train", False),
                 "dct24-dali-eval": ("dali", "cpu", False, "eval"),
                 "dct24-dali+float": ("dali", "cpu", None, "blocks"),
                 "dct24-torch": ("torch", "cpu", False, "blocks"),
                 "dct24-torch-train": ("torch", "cpu", False, "train"),
                 "dct24-dali-planes": ("dali", "device", False, "blocks"),
                 "dct24-dali-device": ("dali", "device", False, "blocks")}[name]
-            loaders[name] = loader(engine, normalize, regroup, transform)
+            loaders[name] = loader(engine, normalize, regroup, transform, *partial)
         return loaders[name]
 
     runs = {name: [] for name in args.rows}
@@ -154,18 +161,19 @@ def main(argv=None) -> int:
 
     raw = rows.get("raw-libjpeg", (None,))[0]
     rgb = rows.get("rgb-dali-cpu", (None,))[0]
-    print(f"\n{'pipeline':18s} {'img/s':>8s} {'CPU-ms/img':>10s} {'bytes/sample':>12s} "
+    print(f"\n{'pipeline':22s} {'img/s':>8s} {'CPU-ms/img':>10s} {'bytes/sample':>12s} "
           f"{'vs raw':>7s} {'vs rgb-dali-cpu':>15s}")
     results = []
     for name, (rate, cpu, nbytes) in rows.items():
         vs_raw = rate / raw if raw else float("nan")
         vs_rgb = rate / rgb if rgb else float("nan")
         b = f"{nbytes:,}" if nbytes else "-"
-        print(f"{name:18s} {rate:8.1f} {cpu:10.2f} {b:>12s} {vs_raw:7.3f} {vs_rgb:15.2f}")
+        print(f"{name:22s} {rate:8.1f} {cpu:10.2f} {b:>12s} {vs_raw:7.3f} {vs_rgb:15.2f}")
         results.append({"pipeline": name, "img_per_s": rate, "cpu_ms_per_img": cpu,
                         "bytes_per_sample": nbytes, "vs_raw": vs_raw, "vs_rgb_dali_cpu": vs_rgb})
     for aug, base in (("dct24-dali-train", "dct24-dali"), ("dct24-dali-eval", "dct24-dali"),
-                      ("dct24-torch-train", "dct24-torch")):
+                      ("dct24-torch-train", "dct24-torch"),
+                      ("dct24-dali-train-whole", "dct24-dali-whole")):
         if aug in rows and base in rows:
             print(f"augmentation cost: {aug} {rows[aug][1]:.2f} CPU-ms/img vs {base} "
                   f"{rows[base][1]:.2f} (decode alone): "

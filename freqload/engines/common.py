@@ -34,6 +34,8 @@ class SampleSpec:
     transform: tuple = (0, 0.08, 1.0, 0.75, 4 / 3, 0.5, 0.875)
     #: (max_file_size, max_scans, max_memory), 0 = no limit (coefficients.limits_tuple)
     limits: tuple = (0, 0, 0)
+    #: stop entropy decoding after the rows the sample reads (fl_options.partial_decode)
+    partial_decode: bool = True
 
     @property
     def channels(self) -> int:

@@ -97,7 +97,8 @@ class DaliEngine:
                 on_error="flag", regroup=s.regroup, input="paths",
                 transform=("blocks", "eval", "train")[kind], scale=[smin, smax],
                 ratio=[rmin, rmax], flip=flip, crop_ratio=crop_ratio,
-                max_file_size=s.limits[0], max_scans=s.limits[1], max_memory=s.limits[2])
+                max_file_size=s.limits[0], max_scans=s.limits[1], max_memory=s.limits[2],
+                partial_decode=s.partial_decode)
             return x, status, index, layout
 
         return pipe()

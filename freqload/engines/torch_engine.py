@@ -44,11 +44,11 @@ class _Samples(torch.utils.data.Dataset):
             if planes:
                 _decoder().decode_planes(data, s.max_pixels, s.strict, self.comp, self.coef,
                                          s.dequantize, _CHROMA[s.chroma], s.out_h, s.out_w, out,
-                                         layout, s.limits)
+                                         layout, s.limits, s.partial_decode)
             else:
                 _decoder().decode_channels(data, s.max_pixels, s.strict, self.comp, self.coef,
                                            s.dequantize, _CHROMA[s.chroma], s.transform, key,
-                                           out, s.limits)
+                                           out, s.limits, s.partial_decode)
         except OSError:
             status = UNREADABLE
         except DecodeError:

@@ -103,24 +103,48 @@ static void dct_init(void) {
   dct_ready = 1; /* same values from any thread: a benign race */
 }
 
+#define FL_TAPS_MAX 4096
+
 /* Pillow's BILINEAR taps of output pixel i: first source pixel and weights. */
 typedef struct {
   double start, scale, support, ss;
   int n;
 } taps_geom;
 
-static int pixel_taps(const taps_geom *g, int i, int *xmin, double *w, int wcap) {
+/* n_px source pixels (start, length) onto out_blocks * 8 output pixels */
+static void taps_init(taps_geom *g, int n_px, int out_blocks, double start, double length) {
+  g->scale = length / (out_blocks * 8);
+  g->support = g->scale > 1.0 ? g->scale : 1.0;
+  g->ss = 1.0 / g->support;
+  g->start = start;
+  g->n = n_px;
+}
+
+/* most taps one output pixel has */
+static int taps_cap(const taps_geom *g) {
+  int wcap = (int)ceil(2 * g->support) + 2;
+  return wcap > FL_TAPS_MAX ? FL_TAPS_MAX : wcap;
+}
+
+/* Output pixel i reads source pixels [*lo, *lo + return). */
+static int tap_span(const taps_geom *g, int i, int wcap, int *lo_out, double *centre_out) {
   const double centre = g->start + (i + 0.5) * g->scale;
-  int lo = (int)(centre - g->support + 0.5), hi = (int)(centre + g->support + 0.5), x, n;
-  double sum = 0;
+  int lo = (int)(centre - g->support + 0.5), hi = (int)(centre + g->support + 0.5);
   if (lo < 0) lo = 0;
   if (hi > g->n) hi = g->n;
   if (hi <= lo) { /* the pixel's centre lies off the plane: take its nearest edge */
     lo = centre < 0 ? 0 : g->n - 1;
     hi = lo + 1;
   }
-  n = hi - lo;
-  if (n > wcap) n = wcap;
+  *lo_out = lo;
+  *centre_out = centre;
+  return hi - lo > wcap ? wcap : hi - lo;
+}
+
+static int pixel_taps(const taps_geom *g, int i, int *xmin, double *w, int wcap) {
+  double centre, sum = 0;
+  int lo, x;
+  const int n = tap_span(g, i, wcap, &lo, &centre);
   for (x = 0; x < n; x++) {
     double t = fabs((x + lo - centre + 0.5) * g->ss);
     w[x] = t < 1.0 ? 1.0 - t : 0.0;
@@ -182,8 +206,6 @@ static void *ws_alloc(fl_workspace *ws, size_t bytes) {
   return ws->used <= ws->cap ? ws->buf + at : NULL;
 }
 
-#define FL_TAPS_MAX 4096
-
 static int build_axis(fl_workspace *ws, int n_px, int out_blocks, double start, double length,
                       unsigned jmask, axis_op *op) {
   taps_geom g;
@@ -191,18 +213,13 @@ static int build_axis(fl_workspace *ws, int n_px, int out_blocks, double start, 
   double *taps, *row;
   int *tlo, *tn;
   const int M = out_blocks * 8;
-  g.scale = length / M;
-  g.support = g.scale > 1.0 ? g.scale : 1.0;
-  g.ss = 1.0 / g.support;
-  g.start = start;
-  g.n = n_px;
+  taps_init(&g, n_px, out_blocks, start, length);
   op->out_blocks = out_blocks;
   op->nj = 0;
   for (jj = 0; jj < 8; jj++)
     if (jmask & (1u << jj)) op->j[op->nj++] = jj;
   op->lanes = op->nj <= 4 ? 4 : 8;
-  wcap = (int)ceil(2 * g.support) + 2;
-  if (wcap > FL_TAPS_MAX) wcap = FL_TAPS_MAX;
+  wcap = taps_cap(&g);
   op->b0 = (int *)ws_alloc(ws, sizeof(int) * out_blocks);
   op->nb = (int *)ws_alloc(ws, sizeof(int) * out_blocks);
   tlo = (int *)ws_alloc(ws, sizeof(int) * M);
@@ -472,6 +489,32 @@ static fl_status resize_component(fl_workspace *ws, const fl_coef_view *v, const
   return FL_OK;
 }
 
+/* a component's pixel size, as libjpeg's downsampled_height/width */
+static int component_pixels(int size, int samp, int max_samp) {
+  return (int)(((long long)size * samp + max_samp - 1) / max_samp);
+}
+
+void fl_resize_rows(int num_components, const int *v_samp, int height, int out_h,
+                    const fl_box *box, int *rows) {
+  int c, i, max_v = 1;
+  for (c = 0; c < num_components; c++)
+    if (v_samp[c] > max_v) max_v = v_samp[c];
+  for (c = 0; c < num_components; c++) {
+    const double fy = (double)v_samp[c] / max_v;
+    taps_geom g;
+    int wcap, end = 0;
+    taps_init(&g, component_pixels(height, v_samp[c], max_v), out_h, box->top * fy,
+              box->height * fy);
+    wcap = taps_cap(&g);
+    for (i = 0; i < out_h * 8; i++) { /* as build_axis: the last source pixel any tap reads */
+      double centre;
+      int lo, n = tap_span(&g, i, wcap, &lo, &centre);
+      if (lo + n > end) end = lo + n;
+    }
+    rows[c] = (end + 7) / 8;
+  }
+}
+
 fl_status fl_resize_channels(const fl_coef_view *comps, int num_components, int width,
                              int height, const fl_box *box, int flip,
                              const fl_channel_spec *spec, fl_workspace *ws, int16_t *out16,
@@ -538,9 +581,8 @@ fl_status fl_resize_channels(const fl_coef_view *comps, int num_components, int 
         }
       if (owner[c] == c) {
         const double fy = (double)v->v_samp / max_v, fx = (double)v->h_samp / max_h;
-        /* the component's pixel size, as libjpeg's downsampled_height/width */
-        const int n_h = (int)(((long long)height * v->v_samp + max_v - 1) / max_v);
-        const int n_w = (int)(((long long)width * v->h_samp + max_h - 1) / max_h);
+        const int n_h = component_pixels(height, v->v_samp, max_v);
+        const int n_w = component_pixels(width, v->h_samp, max_h);
         unsigned um = 0, vm = 0;
         for (c2 = c; c2 < num_components; c2++)
           if (comps[c2].h_samp == v->h_samp && comps[c2].v_samp == v->v_samp) {

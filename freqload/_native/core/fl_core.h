@@ -81,6 +81,10 @@ typedef struct {
   uint64_t max_file_size; /* bytes of JPEG data */
   int max_scans;          /* scans (a progressive file may have very many: CPU bombs) */
   uint64_t max_memory;    /* bytes of coefficient planes one decode needs */
+  /* fl_decode_channels / fl_decode_planes: stop entropy decoding once the rows the
+   * sample reads are decoded (a sequential single-scan file ending with EOI; others
+   * are read whole). The sample is the same; damage below those rows goes unseen. */
+  int partial_decode;
 } fl_options;
 
 /* A caller-owned coefficient plane: blocks of 64 int16 in raster order,
@@ -284,6 +288,12 @@ int fl_random_resized_crop(uint64_t key, int height, int width, const fl_transfo
  * then take the centred out_h*8 x out_w*8 window: that window as a box in the
  * image's pixels (fractional). */
 void fl_eval_box(int height, int width, int out_h, int out_w, double crop_ratio, fl_box *box);
+
+/* The block rows, from the top, of each component that fl_resize_channels reads
+ * for `box` (rows[c] for c < num_components; v_samp: the components' vertical
+ * sampling factors; height: the image's pixel height). */
+void fl_resize_rows(int num_components, const int *v_samp, int height, int out_h,
+                    const fl_box *box, int *rows);
 
 /* Scratch memory of fl_resize_channels, grown as needed and reused. */
 typedef struct fl_workspace fl_workspace;

@@ -66,6 +66,8 @@ struct fl_decoder {
   fl_workspace *workspace; /* fl_resize_channels' scratch, created on first use */
   struct jpeg_progress_mgr progress; /* checks the scan limit while decoding */
   int max_scans;
+  JDIMENSION stop_imcu_rows; /* > 0: stop the single scan after this many iMCU rows */
+  int stopped;               /* it did */
 };
 
 const char *fl_libjpeg_version(void) {
@@ -122,6 +124,13 @@ static void fl_error_exit(j_common_ptr cinfo) {
 static void fl_progress_monitor(j_common_ptr cinfo) {
   fl_decoder *d = decoder_of(cinfo);
   const j_decompress_ptr c = (j_decompress_ptr)cinfo;
+  /* jpeg_read_coefficients calls this before each iMCU row of input: once the
+   * rows asked for are in (the arrays exist, so the scan has started), leave. */
+  if (d->stop_imcu_rows > 0 && d->planes != NULL && d->num_requests == c->num_components &&
+      c->input_scan_number == 1 && c->input_iMCU_row >= d->stop_imcu_rows) {
+    d->stopped = 1;
+    longjmp(d->jump, 1);
+  }
   if (d->max_scans > 0 && c->input_scan_number > d->max_scans) {
     d->error_status = FL_ERR_TOO_LARGE;
     snprintf(d->message, sizeof d->message,
@@ -499,10 +508,23 @@ static fl_status check_planes(fl_decoder *d, const fl_plane *planes, int num_pla
 
 fl_status fl_read_coefficients(fl_decoder *d, const fl_plane *planes,
                                int num_planes, uint16_t quant[][64]) {
+  return fl_read_coefficient_rows(d, planes, num_planes, quant, 0, NULL);
+}
+
+/* The compressed data ends with an EOI marker (a truncated file does not). */
+static int ends_with_eoi(const struct jpeg_decompress_struct *c) {
+  const struct jpeg_source_mgr *src = c->src;
+  const JOCTET *end = src->next_input_byte + src->bytes_in_buffer;
+  return src->bytes_in_buffer >= 2 && end[-2] == 0xFF && end[-1] == 0xD9;
+}
+
+fl_status fl_read_coefficient_rows(fl_decoder *d, const fl_plane *planes, int num_planes,
+                                   uint16_t quant[][64], int rows, int *rows_read) {
   struct jpeg_decompress_struct *c = &d->cinfo;
   jvirt_barray_ptr *arrays;
   fl_status st;
   int i, k;
+  if (rows_read) *rows_read = 0;
   if (d->state != STATE_OPEN) {
     snprintf(d->message, sizeof d->message, "no image is open (call fl_begin first)");
     return FL_ERR_ARGUMENT;
@@ -514,24 +536,41 @@ fl_status fl_read_coefficients(fl_decoder *d, const fl_plane *planes,
   }
   d->planes = planes;
   d->num_requests = 0;
+  d->stopped = 0;
+  /* Only a single scan holding every component (sequential, interleaved) has all
+   * components' first rows complete when it is stopped early; and only a file
+   * that ends properly: a truncated one is read whole, so its warning comes. */
+  d->stop_imcu_rows = rows > 0 && (JDIMENSION)rows < c->total_iMCU_rows &&
+                              !c->progressive_mode && c->comps_in_scan == c->num_components &&
+                              ends_with_eoi(c)
+                          ? (JDIMENSION)rows : 0;
   if (setjmp(d->jump)) {
-    fl_end(d);
-    return d->error_status;
+    if (!d->stopped) {
+      d->stop_imcu_rows = 0;
+      fl_end(d);
+      return d->error_status;
+    }
+  } else {
+    arrays = jpeg_read_coefficients(c);
+    if (arrays == NULL || d->num_requests != c->num_components) {
+      /* a memory source never suspends; this means the hooks were bypassed */
+      snprintf(d->message, sizeof d->message,
+               "internal error: libjpeg did not decode into the caller's planes");
+      d->stop_imcu_rows = 0;
+      fl_end(d);
+      return FL_ERR_DECODE;
+    }
   }
-  arrays = jpeg_read_coefficients(c);
-  if (arrays == NULL || d->num_requests != c->num_components) {
-    /* a memory source never suspends; this means the hooks were bypassed */
-    snprintf(d->message, sizeof d->message,
-             "internal error: libjpeg did not decode into the caller's planes");
-    fl_end(d);
-    return FL_ERR_DECODE;
-  }
+  d->stop_imcu_rows = 0;
+  if (rows_read) *rows_read = d->stopped ? rows : (int)c->total_iMCU_rows;
   for (i = 0; i < c->num_components; i++) {
     const jpeg_component_info *ci = &c->comp_info[i];
     const JQUANT_TBL *q = ci->quant_table; /* latched when its first scan began */
     struct jvirt_barray_control *a = &d->arrays[i];
-    /* rows no scan reached (a truncated file) read as zero, as in libjpeg */
-    if (a->first_undef_row < a->num_rows) zero_rows(a, a->first_undef_row, a->num_rows);
+    /* rows no scan reached (a truncated file) read as zero, as in libjpeg; when
+     * stopped early, the rows below were not asked for and stay undefined */
+    if (!d->stopped && a->first_undef_row < a->num_rows)
+      zero_rows(a, a->first_undef_row, a->num_rows);
     if (q == NULL && ci->quant_tbl_no >= 0 && ci->quant_tbl_no < NUM_QUANT_TBLS)
       q = c->quant_tbl_ptrs[ci->quant_tbl_no];
     if (q == NULL) {

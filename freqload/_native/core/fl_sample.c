@@ -63,39 +63,102 @@ static void zero_padding(int16_t *out, const fl_channel_spec *spec, const fl_win
   }
 }
 
-/* The luma window for spec, and each component cropped to it (chroma blocks
- * whole): view[c], with its factors to the luma grid in fv[c], fh[c]. */
-static fl_status crop_views(const fl_coef_view *comps, int num_components,
-                            const fl_channel_spec *spec, fl_coef_view *view, int *fv, int *fh,
-                            fl_window *win, char *message, size_t message_size) {
+/* The luma window for spec on a grid of components with blocks_h[c] x blocks_w[c]
+ * blocks sampled h_samp[c] x v_samp[c], and per component the blocks it keeps
+ * (chroma blocks whole): rows [cy0[c], cy0[c] + ch[c]), columns [cx0[c], + cw[c]),
+ * with its factors to the luma grid in fv[c], fh[c]. */
+static fl_status crop_grid(int num_components, const int *blocks_h, const int *blocks_w,
+                           const int *h_samp, const int *v_samp, const fl_channel_spec *spec,
+                           fl_window *win, int *fv, int *fh, int *cy0, int *cx0, int *ch,
+                           int *cw, char *message, size_t message_size) {
   int ay = 1, ax = 1, c;
   if (num_components < 1 || num_components > 3 || spec->out_h < 1 || spec->out_w < 1) {
     snprintf(message, message_size, "need 1 to 3 components and an output of at least 1x1 blocks");
     return FL_ERR_ARGUMENT;
   }
   for (c = 0; c < num_components; c++) {
-    fv[c] = comps[c].v_samp > 0 && comps[0].v_samp >= comps[c].v_samp
-                ? comps[0].v_samp / comps[c].v_samp : 1;
-    fh[c] = comps[c].h_samp > 0 && comps[0].h_samp >= comps[c].h_samp
-                ? comps[0].h_samp / comps[c].h_samp : 1;
+    fv[c] = v_samp[c] > 0 && v_samp[0] >= v_samp[c] ? v_samp[0] / v_samp[c] : 1;
+    fh[c] = h_samp[c] > 0 && h_samp[0] >= h_samp[c] ? h_samp[0] / h_samp[c] : 1;
     /* an MCU in luma blocks: the crop must not split a chroma block */
     ay = ay / gcd(ay, fv[c]) * fv[c];
     ax = ax / gcd(ax, fh[c]) * fh[c];
   }
-  *win = fl_centre_window(comps[0].blocks_h, comps[0].blocks_w, spec->out_h, spec->out_w, ay, ax);
+  *win = fl_centre_window(blocks_h[0], blocks_w[0], spec->out_h, spec->out_w, ay, ax);
   for (c = 0; c < num_components; c++) {
-    int cy0 = win->y0 / fv[c], cx0 = win->x0 / fh[c];
-    int ch = (win->rows + fv[c] - 1) / fv[c], cw = (win->cols + fh[c] - 1) / fh[c];
-    view[c] = comps[c];
-    if (cy0 >= comps[c].blocks_h) cy0 = comps[c].blocks_h - 1;
-    if (cx0 >= comps[c].blocks_w) cx0 = comps[c].blocks_w - 1;
-    if (ch > comps[c].blocks_h - cy0) ch = comps[c].blocks_h - cy0;
-    if (cw > comps[c].blocks_w - cx0) cw = comps[c].blocks_w - cx0;
-    view[c].data = comps[c].data + (ptrdiff_t)cy0 * comps[c].row_stride + (ptrdiff_t)cx0 * 64;
-    view[c].blocks_h = ch;
-    view[c].blocks_w = cw;
+    cy0[c] = win->y0 / fv[c];
+    cx0[c] = win->x0 / fh[c];
+    ch[c] = (win->rows + fv[c] - 1) / fv[c];
+    cw[c] = (win->cols + fh[c] - 1) / fh[c];
+    if (cy0[c] >= blocks_h[c]) cy0[c] = blocks_h[c] - 1;
+    if (cx0[c] >= blocks_w[c]) cx0[c] = blocks_w[c] - 1;
+    if (ch[c] > blocks_h[c] - cy0[c]) ch[c] = blocks_h[c] - cy0[c];
+    if (cw[c] > blocks_w[c] - cx0[c]) cw[c] = blocks_w[c] - cx0[c];
   }
   return FL_OK;
+}
+
+/* crop_grid on coefficient views: view[c] is component c cropped to the window. */
+static fl_status crop_views(const fl_coef_view *comps, int num_components,
+                            const fl_channel_spec *spec, fl_coef_view *view, int *fv, int *fh,
+                            fl_window *win, char *message, size_t message_size) {
+  int bh[3], bw[3], hs[3], vs[3], cy0[3], cx0[3], ch[3], cw[3], c;
+  fl_status st;
+  for (c = 0; c < num_components && c < 3; c++) {
+    bh[c] = comps[c].blocks_h;
+    bw[c] = comps[c].blocks_w;
+    hs[c] = comps[c].h_samp;
+    vs[c] = comps[c].v_samp;
+  }
+  st = crop_grid(num_components, bh, bw, hs, vs, spec, win, fv, fh, cy0, cx0, ch, cw, message,
+                 message_size);
+  if (st != FL_OK) return st;
+  for (c = 0; c < num_components; c++) {
+    view[c] = comps[c];
+    view[c].data = comps[c].data + (ptrdiff_t)cy0[c] * comps[c].row_stride +
+                   (ptrdiff_t)cx0[c] * 64;
+    view[c].blocks_h = ch[c];
+    view[c].blocks_w = cw[c];
+  }
+  return FL_OK;
+}
+
+/* The iMCU rows, from the top, that the sample of spec and key reads from an
+ * image with this header (fl_read_coefficient_rows may stop after them); 0: all. */
+static int sample_rows(const fl_info *info, const fl_channel_spec *spec, uint64_t key) {
+  int bh[3], bw[3], hs[3], vs[3], rows[3], c, n = info->num_components, imcu = 0;
+  char message[FL_MESSAGE_MAX];
+  if (n < 1 || n > 3) return 0;
+  for (c = 0; c < n; c++) {
+    bh[c] = info->comp[c].blocks_h;
+    bw[c] = info->comp[c].blocks_w;
+    hs[c] = info->comp[c].h_samp;
+    vs[c] = info->comp[c].v_samp;
+  }
+  if (spec->transform.kind == FL_TRANSFORM_BLOCKS) {
+    fl_window win;
+    int fv[3], fh[3], cy0[3], cx0[3], ch[3], cw[3];
+    if (crop_grid(n, bh, bw, hs, vs, spec, &win, fv, fh, cy0, cx0, ch, cw, message,
+                  sizeof message) != FL_OK)
+      return 0;
+    for (c = 0; c < n; c++) rows[c] = cy0[c] + ch[c];
+  } else if (spec->transform.kind == FL_TRANSFORM_EVAL ||
+             spec->transform.kind == FL_TRANSFORM_TRAIN) {
+    fl_box box;
+    if (spec->transform.kind == FL_TRANSFORM_EVAL)
+      fl_eval_box(info->height, info->width, spec->out_h, spec->out_w,
+                  spec->transform.crop_ratio, &box);
+    else
+      fl_random_resized_crop(key, info->height, info->width, &spec->transform, &box);
+    if (!(box.height > 0 && box.width > 0)) return 0;
+    fl_resize_rows(n, vs, info->height, spec->out_h, &box, rows);
+  } else {
+    return 0;
+  }
+  for (c = 0; c < n; c++) { /* iMCU row r holds rows [r v_samp, (r + 1) v_samp) of component c */
+    const int r = vs[c] > 0 ? (rows[c] + vs[c] - 1) / vs[c] : 0;
+    if (r > imcu) imcu = r;
+  }
+  return imcu;
 }
 
 fl_status fl_sample_channels(const fl_coef_view *comps, int num_components,
@@ -227,8 +290,8 @@ void fl_layout_pack(const fl_planes_layout *l, int32_t *out) {
 
 /* header, entropy decode into the decoder's planes, views with quant tables */
 static fl_status decode_views(fl_decoder *d, const uint8_t *data, size_t size,
-                              const fl_options *opts, fl_info *info, fl_coef_view *views,
-                              uint16_t quant[3][64]) {
+                              const fl_options *opts, const fl_channel_spec *spec, uint64_t key,
+                              fl_info *info, fl_coef_view *views, uint16_t quant[3][64]) {
   fl_options o = opts ? *opts : (fl_options){0, 1, 1};
   fl_plane planes[3];
   size_t total = 0, offset = 0;
@@ -254,7 +317,8 @@ static fl_status decode_views(fl_decoder *d, const uint8_t *data, size_t size,
     planes[c].row_stride = (ptrdiff_t)ci->alloc_blocks_w * 64;
     offset += (size_t)ci->alloc_blocks_h * ci->alloc_blocks_w * 64;
   }
-  st = fl_read_coefficients(d, planes, info->num_components, quant);
+  st = fl_read_coefficient_rows(d, planes, info->num_components, quant,
+                                o.partial_decode ? sample_rows(info, spec, key) : 0, NULL);
   if (st != FL_OK) return st;
   for (c = 0; c < info->num_components; c++) {
     views[c].data = planes[c].data;
@@ -296,7 +360,7 @@ fl_status fl_decode_channels(fl_decoder *d, const uint8_t *data, size_t size,
   fl_info info = {0};
   fl_coef_view views[3];
   uint16_t quant[3][64];
-  fl_status st = decode_views(d, data, size, opts, &info, views, quant);
+  fl_status st = decode_views(d, data, size, opts, spec, key, &info, views, quant);
   if (info_out) *info_out = info;
   if (st == FL_OK)
     st = fl_sample(views, info.num_components, info.width, info.height, spec, key,
@@ -311,7 +375,10 @@ fl_status fl_decode_planes(fl_decoder *d, const uint8_t *data, size_t size,
   fl_info info = {0};
   fl_coef_view views[3];
   uint16_t quant[3][64];
-  fl_status st = decode_views(d, data, size, opts, &info, views, quant);
+  fl_channel_spec crop = *spec; /* fl_sample_planes always takes the centre window */
+  fl_status st;
+  crop.transform.kind = FL_TRANSFORM_BLOCKS;
+  st = decode_views(d, data, size, opts, &crop, 0, &info, views, quant);
   if (info_out) *info_out = info;
   if (st == FL_OK)
     st = fl_sample_planes(views, info.num_components, spec, out, capacity, layout,

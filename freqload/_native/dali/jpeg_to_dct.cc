@@ -47,6 +47,7 @@ class JpegToDct : public ::dali::Operator<::dali::CPUBackend> {
     max_file_size_ = spec.GetArgument<int64_t>("max_file_size");
     max_scans_ = spec.GetArgument<int>("max_scans");
     max_memory_ = spec.GetArgument<int64_t>("max_memory");
+    partial_decode_ = spec.GetArgument<bool>("partial_decode");
     DALI_ENFORCE(max_file_size_ >= 0 && max_scans_ >= 0 && max_memory_ >= 0,
                  "freqload: limits must be >= 0 (0: no limit)");
     DALI_ENFORCE(max_pixels_ >= 0, "freqload: max_pixels must be >= 0 (0: no limit)");
@@ -157,6 +158,7 @@ class JpegToDct : public ::dali::Operator<::dali::CPUBackend> {
     opts.max_memory = static_cast<uint64_t>(max_memory_);
     opts.strict = strict_;
     opts.require_coefficients = 1;
+    opts.partial_decode = partial_decode_;
     const size_t out_elems =
         planes_ ? capacity : spec.count * static_cast<size_t>(out_h_) * out_w_;
     for (int i = 0; i < n; i++) {
@@ -302,6 +304,7 @@ class JpegToDct : public ::dali::Operator<::dali::CPUBackend> {
   std::vector<uint8_t> component_, coef_;
   int chroma_ = FL_CHROMA_DCT;
   bool dequantize_ = true, strict_ = true, raise_ = true, planes_ = false, paths_ = false;
+  bool partial_decode_ = true;
   std::vector<FileBuffer> files_;  // per thread: the file just read (input="paths")
   int64_t max_pixels_ = 0, max_file_size_ = 0, max_memory_ = 0;
   int max_scans_ = 0;
@@ -342,6 +345,11 @@ core does the work.)")
                     1000)
     .AddOptionalArg("max_memory", "Refuse images whose coefficients need more bytes (0: none).",
                     static_cast<int64_t>(2) << 30)
+    .AddOptionalArg("partial_decode",
+                    "Stop entropy decoding once the rows the sample reads are decoded (sequential "
+                    "single-scan files ending with an EOI marker; others are read whole). Same "
+                    "samples; damage wholly below those rows goes unseen. False: every row.",
+                    true)
     .AddOptionalArg("on_error",
                     "\"raise\": a bad sample fails the batch, naming the file; \"flag\": it is "
                     "zeros with a non-zero status.",

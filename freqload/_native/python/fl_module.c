@@ -325,12 +325,13 @@ static PyObject *Decoder_decode_channels(DecoderObject *self, PyObject *args) {
   fl_options limits;
   memset(&spec, 0, sizeof spec);
   memset(&limits, 0, sizeof limits);
-  if (!PyArg_ParseTuple(args, "y*Kpy*y*pi(idddddd)KO|(KiK):decode_channels", &data, &max_pixels,
-                        &strict, &comp, &coef, &dequantize, &chroma, &spec.transform.kind,
-                        &spec.transform.scale_min, &spec.transform.scale_max,
-                        &spec.transform.ratio_min, &spec.transform.ratio_max,
-                        &spec.transform.flip_p, &spec.transform.crop_ratio, &key, &out_obj,
-                        &max_file_size, &limits.max_scans, &max_memory))
+  if (!PyArg_ParseTuple(args, "y*Kpy*y*pi(idddddd)KO|(KiK)p:decode_channels", &data,
+                        &max_pixels, &strict, &comp, &coef, &dequantize, &chroma,
+                        &spec.transform.kind, &spec.transform.scale_min,
+                        &spec.transform.scale_max, &spec.transform.ratio_min,
+                        &spec.transform.ratio_max, &spec.transform.flip_p,
+                        &spec.transform.crop_ratio, &key, &out_obj, &max_file_size,
+                        &limits.max_scans, &max_memory, &limits.partial_decode))
     return NULL;
   limits.max_file_size = max_file_size;
   limits.max_memory = max_memory;
@@ -372,9 +373,10 @@ static PyObject *Decoder_decode_planes(DecoderObject *self, PyObject *args) {
   fl_options limits;
   memset(&spec, 0, sizeof spec);
   memset(&limits, 0, sizeof limits);
-  if (!PyArg_ParseTuple(args, "y*Kpy*y*piiiw*w*|(KiK):decode_planes", &data, &max_pixels,
+  if (!PyArg_ParseTuple(args, "y*Kpy*y*piiiw*w*|(KiK)p:decode_planes", &data, &max_pixels,
                         &strict, &comp, &coef, &dequantize, &chroma, &spec.out_h, &spec.out_w,
-                        &payload, &layout, &max_file_size, &limits.max_scans, &max_memory))
+                        &payload, &layout, &max_file_size, &limits.max_scans, &max_memory,
+                        &limits.partial_decode))
     return NULL;
   limits.max_file_size = max_file_size;
   limits.max_memory = max_memory;
@@ -408,10 +410,10 @@ static PyMethodDef Decoder_methods[] = {
     {"end", (PyCFunction)Decoder_end, METH_NOARGS, "end the open image"},
     {"decode_planes", (PyCFunction)Decoder_decode_planes, METH_VARARGS,
      "decode_planes(data, max_pixels, strict, component, coef, dequantize, chroma, out_h, out_w,"
-     " payload, layout) -> (warnings, first warning, width, height)"},
+     " payload, layout[, limits, partial_decode]) -> (warnings, first warning, width, height)"},
     {"decode_channels", (PyCFunction)Decoder_decode_channels, METH_VARARGS,
-     "decode_channels(data, max_pixels, strict, component, coef, dequantize, chroma, out)"
-     " -> (warnings, first warning, width, height)"},
+     "decode_channels(data, max_pixels, strict, component, coef, dequantize, chroma, transform,"
+     " key, out[, limits, partial_decode]) -> (warnings, first warning, width, height)"},
     {NULL, NULL, 0, NULL}};
 
 static PyTypeObject DecoderType = {
