@@ -371,6 +371,48 @@ def test_missing_file_is_an_error_by_policy(folder, engine, tmp_path):
     assert (skip.stats.decoded, skip.stats.skipped) == (3, 1)
 
 
+@pytest.mark.parametrize("transform", ["blocks", "eval", "train"])
+@pytest.mark.parametrize("engine", ENGINES)
+def test_partial_decode_gives_the_same_tensors(folder, engine, transform):
+    # small outputs: the rows below the crop (or the resize's reach) are never decoded
+    runs = []
+    for partial in (True, False):
+        loader = DCTLoader(folder, batch_size=4, size=(3, 4), engine=engine, num_threads=2,
+                           shuffle=True, seed=9, normalize=False, transform=transform,
+                           partial_decode=partial)
+        runs.append([collect(loader) for _ in range(2)])
+    for (xa, ya), (xb, yb) in zip(*runs):
+        assert torch.equal(torch.cat(xa), torch.cat(xb)) and torch.equal(torch.cat(ya),
+                                                                         torch.cat(yb))
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_partial_decode_and_damage_below_the_crop(tmp_path, engine):
+    data = pillow_jpeg(rng_image(512, 64, seed=1), quality=85, subsampling=2)  # sequential
+    files = {"good.jpg": data,
+             # an RST marker out of place near the end: a corrupt-data warning there
+             "damaged_tail.jpg": data[:-60] + b"\xff\xd3" + data[-58:],
+             "truncated.jpg": data[:len(data) // 2]}
+    for name, d in files.items():
+        (tmp_path / name).write_bytes(d)
+    for name in ("damaged_tail.jpg", "truncated.jpg"):  # read whole, both are rejected
+        with pytest.raises(freqload.DecodeError):
+            freqload.read_coefficients(str(tmp_path / name))
+    source = [(str(tmp_path / n), k) for k, n in enumerate(files)]
+    good = freqload.to_channels(freqload.read_coefficients(str(tmp_path / "good.jpg")),
+                                "dctnet24", size=(8, 8))
+    for partial, kept in ((True, [0, 1]), (False, [0])):
+        loader = DCTLoader(source, batch_size=3, size=(8, 8), engine=engine, num_threads=2,
+                           normalize=False, transform="blocks", on_error="skip",
+                           partial_decode=partial)
+        xs, ys = collect(loader)
+        assert torch.cat(ys).tolist() == kept
+        for x in torch.cat(xs):  # the damage lies below the centre crop: same sample
+            np.testing.assert_array_equal(x.numpy(), good)
+        # the truncated file has no EOI marker, so it is always read whole and rejected
+        assert loader.stats.skipped == 3 - len(kept)
+
+
 @pytest.mark.skipif(not HAVE_DALI, reason="nvidia-dali is not installed (the CI installs it)")
 def test_dali_batches_handed_over_without_copy_stay_valid(folder):
     # On a CPU device the int16 batch is DALI's output buffer itself (no copy): it must

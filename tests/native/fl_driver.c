@@ -95,7 +95,7 @@ static void run_one(const uint8_t *data, size_t size) {
   static uint8_t comp192[192], coef192[192];
   char msg[FL_MESSAGE_MAX];
   fl_info info;
-  int strict, k, kind, chroma;
+  int mode, k, kind, chroma;
   if (!dec) {
     dec = fl_decoder_new(msg, sizeof msg);
     if (!dec) abort();
@@ -105,8 +105,9 @@ static void run_one(const uint8_t *data, size_t size) {
     }
   }
   fl_read_header(dec, data, size, &info);
-  for (strict = 0; strict < 2; strict++) {
-    fl_options o = {20000000, strict, 1, 0, 200, (uint64_t)1 << 28};
+  for (mode = 0; mode < 4; mode++) { /* strict off/on, partial_decode off/on */
+    const int strict = mode & 1;
+    fl_options o = {20000000, strict, 1, 0, 200, (uint64_t)1 << 28, mode >> 1};
     if (fl_begin(dec, data, size, &o, &info) == FL_OK) {
       fl_plane planes[3];
       uint16_t quant[3][64];
