@@ -163,7 +163,7 @@ def estimate_quality(table, chroma: bool = False) -> float:
 def inspect_file(path: str) -> dict:
     """Header facts and what DCTLoader would do with the file."""
     from .coefficients import read_coefficients, read_header
-    from .errors import FreqloadError, UnsupportedImageError
+    from .errors import DecodeError, FreqloadError, UnsupportedImageError
 
     out: dict = {"path": path, "bytes": os.path.getsize(path)}
     try:
@@ -198,7 +198,22 @@ def inspect_file(path: str) -> dict:
     except FreqloadError as e:
         out["error"] = f"{type(e).__name__}: {e}"
         out["loader"] = "skip or raise"
+        if isinstance(e, DecodeError) and not info.progressive and _ends_with_eoi(path):
+            out["note"] = ("judged whole, as partial_decode=False; with the default "
+                           "partial_decode=True a sample whose rows all lie above the damage "
+                           "decodes")
     return out
+
+
+def _ends_with_eoi(path: str) -> bool:
+    """The file's last two bytes are an EOI marker (partial_decode reads only such files
+    partly; a truncated file lacks it)."""
+    with open(path, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        if f.tell() < 2:
+            return False
+        f.seek(-2, os.SEEK_END)
+        return f.read(2) == b"\xff\xd9"
 
 
 def _fallback_works(path: str) -> bool:
@@ -232,6 +247,8 @@ def _cmd_inspect(args) -> int:
                     print("    " + " ".join(f"{v:3d}" for v in row))
         print(f"  loader: {r['loader']}" + (f" ({r['error']})" if "error" in r else "")
               + (f", {r['warnings']} warnings" if r.get("warnings") else ""))
+        if "note" in r:
+            print(f"  ({r['note']})")
     return 0
 
 

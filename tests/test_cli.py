@@ -120,6 +120,12 @@ def test_inspect_facts_and_loader_verdicts(folder, tmp_path, capsys):
     assert abs(g["quant_tables"]["table 0"]["estimated_quality"] - 80) <= 1
     assert p["loader"] == "fallback (pixels)" and "error" in p
     assert b["loader"] == "skip or raise" and "DecodeError" in b["error"]
+    assert "note" not in b  # truncated: no EOI, so the loader reads it whole too
+    tail = tmp_path / "damaged_tail.jpg"  # damaged near its end, EOI intact
+    data = good.read_bytes()
+    tail.write_bytes(data[:-40] + b"\xff\xd3" + data[-38:])
+    (t,) = json.loads((main(["inspect", str(tail), "--json"]), capsys.readouterr().out)[1])
+    assert t["loader"] == "skip or raise" and "partial_decode" in t["note"]
     assert main(["inspect", str(good)]) == 0  # the text form
     assert "estimated quality" in capsys.readouterr().out
 
