@@ -371,15 +371,16 @@ def test_missing_file_is_an_error_by_policy(folder, engine, tmp_path):
     assert (skip.stats.decoded, skip.stats.skipped) == (3, 1)
 
 
-@pytest.mark.parametrize("transform", ["blocks", "eval", "train"])
+@pytest.mark.parametrize("transform,regroup", [("blocks", "cpu"), ("blocks", "device"),
+                                               ("eval", "cpu"), ("train", "cpu")])
 @pytest.mark.parametrize("engine", ENGINES)
-def test_partial_decode_gives_the_same_tensors(folder, engine, transform):
+def test_partial_decode_gives_the_same_tensors(folder, engine, transform, regroup):
     # small outputs: the rows below the crop (or the resize's reach) are never decoded
     runs = []
     for partial in (True, False):
         loader = DCTLoader(folder, batch_size=4, size=(3, 4), engine=engine, num_threads=2,
                            shuffle=True, seed=9, normalize=False, transform=transform,
-                           partial_decode=partial)
+                           regroup=regroup, partial_decode=partial)
         runs.append([collect(loader) for _ in range(2)])
     for (xa, ya), (xb, yb) in zip(*runs):
         assert torch.equal(torch.cat(xa), torch.cat(xb)) and torch.equal(torch.cat(ya),
