@@ -508,7 +508,7 @@ static fl_status check_planes(fl_decoder *d, const fl_plane *planes, int num_pla
 
 fl_status fl_read_coefficients(fl_decoder *d, const fl_plane *planes,
                                int num_planes, uint16_t quant[][64]) {
-  return fl_read_coefficient_rows(d, planes, num_planes, quant, 0, NULL);
+  return fl_read_coefficient_rows(d, planes, num_planes, quant, 0);
 }
 
 /* The compressed data ends with an EOI marker (a truncated file does not). */
@@ -519,12 +519,11 @@ static int ends_with_eoi(const struct jpeg_decompress_struct *c) {
 }
 
 fl_status fl_read_coefficient_rows(fl_decoder *d, const fl_plane *planes, int num_planes,
-                                   uint16_t quant[][64], int rows, int *rows_read) {
+                                   uint16_t quant[][64], int rows) {
   struct jpeg_decompress_struct *c = &d->cinfo;
   jvirt_barray_ptr *arrays;
   fl_status st;
   int i, k;
-  if (rows_read) *rows_read = 0;
   if (d->state != STATE_OPEN) {
     snprintf(d->message, sizeof d->message, "no image is open (call fl_begin first)");
     return FL_ERR_ARGUMENT;
@@ -562,7 +561,6 @@ fl_status fl_read_coefficient_rows(fl_decoder *d, const fl_plane *planes, int nu
     }
   }
   d->stop_imcu_rows = 0;
-  if (rows_read) *rows_read = d->stopped ? rows : (int)c->total_iMCU_rows;
   for (i = 0; i < c->num_components; i++) {
     const jpeg_component_info *ci = &c->comp_info[i];
     const JQUANT_TBL *q = ci->quant_table; /* latched when its first scan began */

@@ -14,10 +14,9 @@ char *fl_decoder_message_buffer(fl_decoder *d);
 
 /* fl_read_coefficients that may stop after the first `rows` iMCU rows (rows > 0)
  * when that is safe: a sequential file whose one scan holds every component
- * and whose data ends with an EOI marker. Rows below are then left undefined.
- * *rows_read (optional): the iMCU rows that are defined. */
+ * and whose data ends with an EOI marker. Rows below are then left undefined. */
 fl_status fl_read_coefficient_rows(fl_decoder *d, const fl_plane *planes, int num_planes,
-                                   uint16_t quant[][64], int rows, int *rows_read);
+                                   uint16_t quant[][64], int rows);
 
 /* The decoder's fl_workspace (created with the decoder). */
 fl_workspace *fl_decoder_workspace(fl_decoder *d);

@@ -318,7 +318,7 @@ static fl_status decode_views(fl_decoder *d, const uint8_t *data, size_t size,
     offset += (size_t)ci->alloc_blocks_h * ci->alloc_blocks_w * 64;
   }
   st = fl_read_coefficient_rows(d, planes, info->num_components, quant,
-                                o.partial_decode ? sample_rows(info, spec, key) : 0, NULL);
+                                o.partial_decode ? sample_rows(info, spec, key) : 0);
   if (st != FL_OK) return st;
   for (c = 0; c < info->num_components; c++) {
     views[c].data = planes[c].data;
