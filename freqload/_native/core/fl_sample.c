@@ -122,9 +122,40 @@ static fl_status crop_views(const fl_coef_view *comps, int num_components,
   return FL_OK;
 }
 
-/* The iMCU rows, from the top, that the sample of spec and key reads from an
- * image with this header (fl_read_coefficient_rows may stop after them); 0: all. */
-static int sample_rows(const fl_info *info, const fl_channel_spec *spec, uint64_t key) {
+/* What a sample takes from its image, decided once per image (before decoding, so
+ * the decoder knows which rows it needs): kind 0 = the centre window
+ * (FL_TRANSFORM_BLOCKS), 1 = `box` resized (and mirrored when `flip`), -1 = an
+ * unknown transform. */
+typedef struct {
+  int kind;
+  fl_box box;
+  int flip;
+} sample_plan;
+
+static sample_plan plan_sample(const fl_channel_spec *spec, int width, int height,
+                               uint64_t key) {
+  sample_plan p;
+  memset(&p, 0, sizeof p);
+  switch (spec->transform.kind) {
+    case FL_TRANSFORM_BLOCKS:
+      break;
+    case FL_TRANSFORM_EVAL:
+      fl_eval_box(height, width, spec->out_h, spec->out_w, spec->transform.crop_ratio, &p.box);
+      p.kind = 1;
+      break;
+    case FL_TRANSFORM_TRAIN:
+      p.flip = fl_random_resized_crop(key, height, width, &spec->transform, &p.box);
+      p.kind = 1;
+      break;
+    default:
+      p.kind = -1;
+  }
+  return p;
+}
+
+/* The iMCU rows, from the top, that the planned sample reads from an image with
+ * this header (fl_read_coefficient_rows may stop after them); 0: all. */
+static int plan_rows(const fl_info *info, const fl_channel_spec *spec, const sample_plan *p) {
   int bh[3], bw[3], hs[3], vs[3], rows[3], c, n = info->num_components, imcu = 0;
   char message[FL_MESSAGE_MAX];
   if (n < 1 || n > 3) return 0;
@@ -134,23 +165,15 @@ static int sample_rows(const fl_info *info, const fl_channel_spec *spec, uint64_
     hs[c] = info->comp[c].h_samp;
     vs[c] = info->comp[c].v_samp;
   }
-  if (spec->transform.kind == FL_TRANSFORM_BLOCKS) {
+  if (p->kind == 0) {
     fl_window win;
     int fv[3], fh[3], cy0[3], cx0[3], ch[3], cw[3];
     if (crop_grid(n, bh, bw, hs, vs, spec, &win, fv, fh, cy0, cx0, ch, cw, message,
                   sizeof message) != FL_OK)
       return 0;
     for (c = 0; c < n; c++) rows[c] = cy0[c] + ch[c];
-  } else if (spec->transform.kind == FL_TRANSFORM_EVAL ||
-             spec->transform.kind == FL_TRANSFORM_TRAIN) {
-    fl_box box;
-    if (spec->transform.kind == FL_TRANSFORM_EVAL)
-      fl_eval_box(info->height, info->width, spec->out_h, spec->out_w,
-                  spec->transform.crop_ratio, &box);
-    else
-      fl_random_resized_crop(key, info->height, info->width, &spec->transform, &box);
-    if (!(box.height > 0 && box.width > 0)) return 0;
-    fl_resize_rows(n, vs, info->height, spec->out_h, &box, rows);
+  } else if (p->kind == 1 && p->box.height > 0 && p->box.width > 0) {
+    fl_resize_rows(n, vs, info->height, spec->out_h, &p->box, rows);
   } else {
     return 0;
   }
@@ -291,7 +314,8 @@ void fl_layout_pack(const fl_planes_layout *l, int32_t *out) {
 /* header, entropy decode into the decoder's planes, views with quant tables */
 static fl_status decode_views(fl_decoder *d, const uint8_t *data, size_t size,
                               const fl_options *opts, const fl_channel_spec *spec, uint64_t key,
-                              fl_info *info, fl_coef_view *views, uint16_t quant[3][64]) {
+                              fl_info *info, fl_coef_view *views, uint16_t quant[3][64],
+                              sample_plan *plan) {
   fl_options o = opts ? *opts : (fl_options){0, 1, 1};
   fl_plane planes[3];
   size_t total = 0, offset = 0;
@@ -301,6 +325,7 @@ static fl_status decode_views(fl_decoder *d, const uint8_t *data, size_t size,
   o.require_coefficients = 1; /* at most 3 components from here on */
   st = fl_begin(d, data, size, &o, info);
   if (st != FL_OK) return st;
+  *plan = plan_sample(spec, info->width, info->height, key);
   for (c = 0; c < info->num_components; c++)
     total += (size_t)info->comp[c].alloc_blocks_h * info->comp[c].alloc_blocks_w * 64;
   base = fl_decoder_scratch(d, total);
@@ -318,7 +343,7 @@ static fl_status decode_views(fl_decoder *d, const uint8_t *data, size_t size,
     offset += (size_t)ci->alloc_blocks_h * ci->alloc_blocks_w * 64;
   }
   st = fl_read_coefficient_rows(d, planes, info->num_components, quant,
-                                o.partial_decode ? sample_rows(info, spec, key) : 0);
+                                o.partial_decode ? plan_rows(info, spec, plan) : 0);
   if (st != FL_OK) return st;
   for (c = 0; c < info->num_components; c++) {
     views[c].data = planes[c].data;
@@ -332,26 +357,28 @@ static fl_status decode_views(fl_decoder *d, const uint8_t *data, size_t size,
   return FL_OK;
 }
 
-fl_status fl_sample(const fl_coef_view *comps, int num_components, int width, int height,
-                    const fl_channel_spec *spec, uint64_t key, fl_workspace *ws, int16_t *out,
-                    char *message, size_t message_size) {
-  fl_box box;
-  int flip = 0;
-  switch (spec->transform.kind) {
-    case FL_TRANSFORM_BLOCKS:
+/* The planned sample from decoded coefficients. */
+static fl_status run_plan(const fl_coef_view *comps, int num_components, int width, int height,
+                          const fl_channel_spec *spec, const sample_plan *p, fl_workspace *ws,
+                          int16_t *out, char *message, size_t message_size) {
+  switch (p->kind) {
+    case 0:
       return fl_sample_channels(comps, num_components, spec, out, message, message_size);
-    case FL_TRANSFORM_EVAL:
-      fl_eval_box(height, width, spec->out_h, spec->out_w, spec->transform.crop_ratio, &box);
-      break;
-    case FL_TRANSFORM_TRAIN:
-      flip = fl_random_resized_crop(key, height, width, &spec->transform, &box);
-      break;
+    case 1:
+      return fl_resize_channels(comps, num_components, width, height, &p->box, p->flip, spec,
+                                ws, out, NULL, message, message_size);
     default:
       snprintf(message, message_size, "unknown transform %d", spec->transform.kind);
       return FL_ERR_ARGUMENT;
   }
-  return fl_resize_channels(comps, num_components, width, height, &box, flip, spec, ws, out,
-                            NULL, message, message_size);
+}
+
+fl_status fl_sample(const fl_coef_view *comps, int num_components, int width, int height,
+                    const fl_channel_spec *spec, uint64_t key, fl_workspace *ws, int16_t *out,
+                    char *message, size_t message_size) {
+  const sample_plan p = plan_sample(spec, width, height, key);
+  return run_plan(comps, num_components, width, height, spec, &p, ws, out, message,
+                  message_size);
 }
 
 fl_status fl_decode_channels(fl_decoder *d, const uint8_t *data, size_t size,
@@ -360,11 +387,12 @@ fl_status fl_decode_channels(fl_decoder *d, const uint8_t *data, size_t size,
   fl_info info = {0};
   fl_coef_view views[3];
   uint16_t quant[3][64];
-  fl_status st = decode_views(d, data, size, opts, spec, key, &info, views, quant);
+  sample_plan plan;
+  fl_status st = decode_views(d, data, size, opts, spec, key, &info, views, quant, &plan);
   if (info_out) *info_out = info;
   if (st == FL_OK)
-    st = fl_sample(views, info.num_components, info.width, info.height, spec, key,
-                   fl_decoder_workspace(d), out, fl_decoder_message_buffer(d), FL_MESSAGE_MAX);
+    st = run_plan(views, info.num_components, info.width, info.height, spec, &plan,
+                  fl_decoder_workspace(d), out, fl_decoder_message_buffer(d), FL_MESSAGE_MAX);
   fl_decoder_trim_scratch(d, FL_SCRATCH_KEEP);
   return st;
 }
@@ -376,9 +404,10 @@ fl_status fl_decode_planes(fl_decoder *d, const uint8_t *data, size_t size,
   fl_coef_view views[3];
   uint16_t quant[3][64];
   fl_channel_spec crop = *spec; /* fl_sample_planes always takes the centre window */
+  sample_plan plan;
   fl_status st;
   crop.transform.kind = FL_TRANSFORM_BLOCKS;
-  st = decode_views(d, data, size, opts, &crop, 0, &info, views, quant);
+  st = decode_views(d, data, size, opts, &crop, 0, &info, views, quant, &plan);
   if (info_out) *info_out = info;
   if (st == FL_OK)
     st = fl_sample_planes(views, info.num_components, spec, out, capacity, layout,
