@@ -179,6 +179,7 @@ def inspect_file(path: str) -> dict:
                sampling=info.sampling, color_space=info.color_space,
                progressive=info.progressive, arithmetic=info.arithmetic,
                precision=info.precision, restart_interval=info.restart_interval,
+               partial_decodable=info.partial_decodable,
                blocks=list(info.block_grid))
     tables = {}
     for c, (ci, q) in enumerate(zip(info.components, info.quant_tables)):
@@ -198,22 +199,11 @@ def inspect_file(path: str) -> dict:
     except FreqloadError as e:
         out["error"] = f"{type(e).__name__}: {e}"
         out["loader"] = "skip or raise"
-        if isinstance(e, DecodeError) and not info.progressive and _ends_with_eoi(path):
+        if isinstance(e, DecodeError) and info.partial_decodable:
             out["note"] = ("judged whole, as partial_decode=False; with the default "
                            "partial_decode=True a sample whose rows all lie above the damage "
                            "decodes")
     return out
-
-
-def _ends_with_eoi(path: str) -> bool:
-    """The file's last two bytes are an EOI marker (partial_decode reads only such files
-    partly; a truncated file lacks it)."""
-    with open(path, "rb") as f:
-        f.seek(0, os.SEEK_END)
-        if f.tell() < 2:
-            return False
-        f.seek(-2, os.SEEK_END)
-        return f.read(2) == b"\xff\xd9"
 
 
 def _fallback_works(path: str) -> bool:

@@ -86,6 +86,9 @@ class JpegInfo:
     and component ids: "gray", "YCbCr", "RGB", "CMYK", "YCCK" or "unknown";
     ``adobe_transform`` is the APP14 transform code, None without one.
     ``source`` is "jpeg", or "pixels" for a Pillow fallback decode.
+    ``partial_decodable``: the loaders' ``partial_decode`` may stop decoding this file
+    below the rows a sample reads (sequential, one scan holding every component, data
+    ending with an EOI marker); otherwise it is always decoded whole.
     """
     width: int
     height: int
@@ -102,6 +105,7 @@ class JpegInfo:
     components: Tuple[ComponentInfo, ...]
     quant_tables: Tuple[Optional[np.ndarray], ...]
     source: str = "jpeg"
+    partial_decodable: bool = False
 
     @property
     def block_grid(self) -> tuple[int, int]:
@@ -203,14 +207,15 @@ def read_file(path, max_file_size: int = 0) -> bytes:
 
 def _info_from_native(t, source="jpeg") -> JpegInfo:
     (width, height, ncomp, color, adobe, jfif, precision, progressive, arithmetic,
-     restart, max_h, max_v, comps, quant) = t
+     restart, max_h, max_v, comps, quant, partial) = t
     components = tuple(ComponentInfo(*c) for c in comps)
     tables = tuple(None if quant[c.quant_index] is None
                    else np.frombuffer(quant[c.quant_index], dtype=np.uint16)
                    for c in components)
     return JpegInfo(width, height, ncomp, _COLOR_NAMES.get(color, "unknown"),
                     None if adobe < 0 else adobe, bool(jfif), precision, bool(progressive),
-                    bool(arithmetic), restart, max_h, max_v, components, tables, source)
+                    bool(arithmetic), restart, max_h, max_v, components, tables, source,
+                    bool(partial))
 
 
 def read_header(data) -> JpegInfo:

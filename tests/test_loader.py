@@ -396,6 +396,10 @@ def test_partial_decode_and_damage_below_the_crop(tmp_path, engine):
              "truncated.jpg": data[:len(data) // 2]}
     for name, d in files.items():
         (tmp_path / name).write_bytes(d)
+    headers = {n: freqload.read_header(str(tmp_path / n)) for n in files}
+    assert [headers[n].partial_decodable for n in files] == [True, True, False]  # no EOI
+    assert not freqload.read_header(pillow_jpeg(rng_image(64, 64), progressive=True)
+                                    ).partial_decodable
     for name in ("damaged_tail.jpg", "truncated.jpg"):  # read whole, both are rejected
         with pytest.raises(freqload.DecodeError):
             freqload.read_coefficients(str(tmp_path / name))

@@ -68,6 +68,9 @@ typedef struct {
   int arithmetic;
   int restart_interval; /* MCUs per restart interval, 0 for none */
   int max_h_samp, max_v_samp;
+  /* fl_options.partial_decode may stop early in this file: sequential, its first scan
+   * holds every component, and the data ends with an EOI marker */
+  int partial_decodable;
   int quant_defined[4];     /* tables defined before the first scan */
   uint16_t quant[4][64];    /* raster order (index 8*row + col) */
   fl_component comp[FL_MAX_COMPONENTS];

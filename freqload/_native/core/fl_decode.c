@@ -336,6 +336,21 @@ static int color_of(J_COLOR_SPACE cs) {
 
 static int round_up(int v, int m) { return m > 0 ? ((v + m - 1) / m) * m : v; }
 
+/* The compressed data ends with an EOI marker (a truncated file does not). */
+static int ends_with_eoi(const struct jpeg_decompress_struct *c) {
+  const struct jpeg_source_mgr *src = c->src;
+  const JOCTET *end = src->next_input_byte + src->bytes_in_buffer;
+  return src->bytes_in_buffer >= 2 && end[-2] == 0xFF && end[-1] == 0xD9;
+}
+
+/* After jpeg_read_header: can the coefficient read stop after some iMCU rows? Only a
+ * single scan holding every component (sequential, interleaved) has all components'
+ * first rows complete when stopped; and only a file that ends properly: a truncated
+ * one is read whole, so its warning comes. */
+static int partial_decodable(const struct jpeg_decompress_struct *c) {
+  return !c->progressive_mode && c->comps_in_scan == c->num_components && ends_with_eoi(c);
+}
+
 static void fill_info(const struct jpeg_decompress_struct *c, fl_info *info) {
   int i;
   memset(info, 0, sizeof *info);
@@ -351,6 +366,7 @@ static void fill_info(const struct jpeg_decompress_struct *c, fl_info *info) {
   info->restart_interval = (int)c->restart_interval;
   info->max_h_samp = c->max_h_samp_factor;
   info->max_v_samp = c->max_v_samp_factor;
+  info->partial_decodable = partial_decodable(c);
   for (i = 0; i < 4; i++) {
     if (c->quant_tbl_ptrs[i] != NULL) {
       int k;
@@ -511,13 +527,6 @@ fl_status fl_read_coefficients(fl_decoder *d, const fl_plane *planes,
   return fl_read_coefficient_rows(d, planes, num_planes, quant, 0);
 }
 
-/* The compressed data ends with an EOI marker (a truncated file does not). */
-static int ends_with_eoi(const struct jpeg_decompress_struct *c) {
-  const struct jpeg_source_mgr *src = c->src;
-  const JOCTET *end = src->next_input_byte + src->bytes_in_buffer;
-  return src->bytes_in_buffer >= 2 && end[-2] == 0xFF && end[-1] == 0xD9;
-}
-
 fl_status fl_read_coefficient_rows(fl_decoder *d, const fl_plane *planes, int num_planes,
                                    uint16_t quant[][64], int rows) {
   struct jpeg_decompress_struct *c = &d->cinfo;
@@ -536,13 +545,9 @@ fl_status fl_read_coefficient_rows(fl_decoder *d, const fl_plane *planes, int nu
   d->planes = planes;
   d->num_requests = 0;
   d->stopped = 0;
-  /* Only a single scan holding every component (sequential, interleaved) has all
-   * components' first rows complete when it is stopped early; and only a file
-   * that ends properly: a truncated one is read whole, so its warning comes. */
-  d->stop_imcu_rows = rows > 0 && (JDIMENSION)rows < c->total_iMCU_rows &&
-                              !c->progressive_mode && c->comps_in_scan == c->num_components &&
-                              ends_with_eoi(c)
-                          ? (JDIMENSION)rows : 0;
+  d->stop_imcu_rows =
+      rows > 0 && (JDIMENSION)rows < c->total_iMCU_rows && partial_decodable(c)
+          ? (JDIMENSION)rows : 0;
   if (setjmp(d->jump)) {
     if (!d->stopped) {
       d->stop_imcu_rows = 0;

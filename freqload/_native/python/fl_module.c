@@ -106,12 +106,12 @@ static PyObject *info_tuple(const fl_info *info) {
     }
     PyTuple_SET_ITEM(quant, i, q);
   }
-  return Py_BuildValue("(iiiiiiiiiiiiNN)", info->width, info->height,
+  return Py_BuildValue("(iiiiiiiiiiiiNNi)", info->width, info->height,
                        info->num_components, info->color_space,
                        info->adobe_transform, info->jfif, info->precision,
                        info->progressive, info->arithmetic,
                        info->restart_interval, info->max_h_samp,
-                       info->max_v_samp, comps, quant);
+                       info->max_v_samp, comps, quant, info->partial_decodable);
 fail:
   Py_XDECREF(comps);
   Py_XDECREF(quant);
