@@ -493,6 +493,17 @@ done:
   return ok;
 }
 
+/* The end of the Python-front calls below: release the coefficient views (safe
+ * whether or not views_from_python got them) and the n buffers, then None, or NULL
+ * with the Python error already set when !ok. */
+static PyObject *finish_call(int ok, views_t *v, Py_buffer *const *bufs, int n) {
+  int i;
+  views_release(v);
+  for (i = 0; i < n; i++) PyBuffer_Release(bufs[i]);
+  if (!ok) return NULL;
+  Py_RETURN_NONE;
+}
+
 /* to_channels(components, sampling, quant, component, coef, dequantize, chroma, out, sized)
  * sized=False: out is [C, H8, W8], the whole grid; sized=True: out is [C, out_h, out_w]
  * through the centre crop / pad of fl_sample_channels. */
@@ -511,7 +522,7 @@ static PyObject *py_to_channels(PyObject *mod, PyObject *args) {
     PyBuffer_Release(&chan_coef);
     return NULL;
   }
-  if (views_from_python(&v, comps, sampling, quants) < 0) goto done_bufs;
+  if (views_from_python(&v, comps, sampling, quants) < 0) goto done;
   if (chan_comp.len != count || chan_coef.len != count) {
     PyErr_SetString(PyExc_ValueError, "channel lists and out disagree on the channel count");
     goto done;
@@ -538,13 +549,7 @@ static PyObject *py_to_channels(PyObject *mod, PyObject *args) {
   }
   ok = 1;
 done:
-  views_release(&v);
-done_bufs:
-  PyBuffer_Release(&chan_comp);
-  PyBuffer_Release(&chan_coef);
-  PyBuffer_Release(&out);
-  if (!ok) return NULL;
-  Py_RETURN_NONE;
+  return finish_call(ok, &v, (Py_buffer *const[]){&chan_comp, &chan_coef, &out}, 3);
 }
 
 /* sample_planes(components, sampling, quant, component, coef, dequantize, chroma, out_h, out_w,
@@ -562,7 +567,7 @@ static PyObject *py_sample_planes(PyObject *mod, PyObject *args) {
   if (!PyArg_ParseTuple(args, "OOOy*y*piiiw*w*:sample_planes", &comps, &sampling, &quants, &comp,
                         &coef, &dequantize, &chroma, &spec.out_h, &spec.out_w, &payload, &layout))
     return NULL;
-  if (views_from_python(&v, comps, sampling, quants) < 0) goto done_bufs;
+  if (views_from_python(&v, comps, sampling, quants) < 0) goto done;
   if (comp.len != coef.len || layout.len != FL_LAYOUT_INTS * 4) {
     PyErr_SetString(PyExc_ValueError, "bad channel lists or layout buffer");
     goto done;
@@ -583,14 +588,7 @@ static PyObject *py_sample_planes(PyObject *mod, PyObject *args) {
   }
   ok = 1;
 done:
-  views_release(&v);
-done_bufs:
-  PyBuffer_Release(&comp);
-  PyBuffer_Release(&coef);
-  PyBuffer_Release(&payload);
-  PyBuffer_Release(&layout);
-  if (!ok) return NULL;
-  Py_RETURN_NONE;
+  return finish_call(ok, &v, (Py_buffer *const[]){&comp, &coef, &payload, &layout}, 4);
 }
 
 /* resize_channels(components, sampling, quant, width, height, (top, left, h, w), flip,
@@ -617,7 +615,7 @@ static PyObject *py_resize_channels(PyObject *mod, PyObject *args) {
   }
   is_float = out.format && (strcmp(out.format, "f") == 0 || strcmp(out.format, "<f") == 0 ||
                              strcmp(out.format, "=f") == 0);
-  if (views_from_python(&v, comps, sampling, quants) < 0) goto done_bufs;
+  if (views_from_python(&v, comps, sampling, quants) < 0) goto done;
   if (out.ndim != 3 || !(is_float ? out.itemsize == 4 : out.itemsize == 2) ||
       !PyBuffer_IsContiguous(&out, 'C') || comp.len != out.shape[0] || coef.len != comp.len) {
     PyErr_SetString(PyExc_ValueError,
@@ -644,13 +642,7 @@ static PyObject *py_resize_channels(PyObject *mod, PyObject *args) {
   }
   ok = 1;
 done:
-  views_release(&v);
-done_bufs:
-  PyBuffer_Release(&comp);
-  PyBuffer_Release(&coef);
-  PyBuffer_Release(&out);
-  if (!ok) return NULL;
-  Py_RETURN_NONE;
+  return finish_call(ok, &v, (Py_buffer *const[]){&comp, &coef, &out}, 3);
 }
 
 /* sample(components, sampling, quant, width, height, component, coef, dequantize, chroma,
@@ -678,7 +670,7 @@ static PyObject *py_sample(PyObject *mod, PyObject *args) {
     PyBuffer_Release(&coef);
     return NULL;
   }
-  if (views_from_python(&v, comps, sampling, quants) < 0) goto done_bufs;
+  if (views_from_python(&v, comps, sampling, quants) < 0) goto done;
   if (comp.len != count || coef.len != count) {
     PyErr_SetString(PyExc_ValueError, "channel lists and out disagree on the channel count");
     goto done;
@@ -700,13 +692,7 @@ static PyObject *py_sample(PyObject *mod, PyObject *args) {
   }
   ok = 1;
 done:
-  views_release(&v);
-done_bufs:
-  PyBuffer_Release(&comp);
-  PyBuffer_Release(&coef);
-  PyBuffer_Release(&out);
-  if (!ok) return NULL;
-  Py_RETURN_NONE;
+  return finish_call(ok, &v, (Py_buffer *const[]){&comp, &coef, &out}, 3);
 }
 
 /* write_jpeg(components, sampling, quant, width, height) -> bytes (fl_write_jpeg) */
