@@ -88,7 +88,10 @@ class JpegInfo:
     ``source`` is "jpeg", or "pixels" for a Pillow fallback decode.
     ``partial_decodable``: the loaders' ``partial_decode`` may stop decoding this file
     below the rows a sample reads (sequential, one scan holding every component, data
-    ending with an EOI marker); otherwise it is always decoded whole.
+    ending with an EOI marker, and no stray marker in the scan data); otherwise it is
+    always decoded whole. :func:`read_header` checks all of it; the ``info`` of
+    :func:`read_coefficients` leaves out the marker scan (a decode that stops early scans
+    only the part it skips, and reads the file whole after all if it finds one).
     """
     width: int
     height: int

@@ -121,11 +121,27 @@ def test_inspect_facts_and_loader_verdicts(folder, tmp_path, capsys):
     assert p["loader"] == "fallback (pixels)" and "error" in p
     assert b["loader"] == "skip or raise" and "DecodeError" in b["error"]
     assert "note" not in b  # truncated: no EOI, so the loader reads it whole too
-    tail = tmp_path / "damaged_tail.jpg"  # damaged near its end, EOI intact
     data = good.read_bytes()
-    tail.write_bytes(data[:-40] + b"\xff\xd3" + data[-38:])
+    stray = tmp_path / "stray_marker.jpg"  # a stray marker near its end, EOI intact
+    stray.write_bytes(data[:-40] + b"\xff\xd3" + data[-38:])
+    (t,) = json.loads((main(["inspect", str(stray), "--json"]), capsys.readouterr().out)[1])
+    # the loader sees the marker in the rows it would skip and decodes the file whole
+    assert t["loader"] == "skip or raise" and "note" not in t
+    assert not t["partial_decodable"]
+    for back in range(30, len(data) // 2):  # damage without a marker near the end
+        flipped = bytearray(data)
+        flipped[-back] ^= 0x55
+        if 0xFF in flipped[-back - 1:-back + 2]:
+            continue
+        try:
+            freqload.read_coefficients(bytes(flipped))
+        except freqload.DecodeError:
+            break
+    tail = tmp_path / "damaged_tail.jpg"
+    tail.write_bytes(bytes(flipped))
     (t,) = json.loads((main(["inspect", str(tail), "--json"]), capsys.readouterr().out)[1])
     assert t["loader"] == "skip or raise" and "partial_decode" in t["note"]
+    assert t["partial_decodable"]
     assert main(["inspect", str(good)]) == 0  # the text form
     assert "estimated quality" in capsys.readouterr().out
 

@@ -69,7 +69,11 @@ typedef struct {
   int restart_interval; /* MCUs per restart interval, 0 for none */
   int max_h_samp, max_v_samp;
   /* fl_options.partial_decode may stop early in this file: sequential, its first scan
-   * holds every component, and the data ends with an EOI marker */
+   * holds every component, and the data ends with an EOI marker. A stray marker in the
+   * scan data (any but RSTn where a restart interval is set, and the final EOI) makes a
+   * partial decode read the file whole after all: header-only reads
+   * (require_coefficients = 0) scan the data for one and count it here; decoding calls
+   * scan only the part they skip, when they skip it. */
   int partial_decodable;
   int quant_defined[4];     /* tables defined before the first scan */
   uint16_t quant[4][64];    /* raster order (index 8*row + col) */

@@ -68,6 +68,9 @@ struct fl_decoder {
   int max_scans;
   JDIMENSION stop_imcu_rows; /* > 0: stop the single scan after this many iMCU rows */
   int stopped;               /* it did */
+  int used;                  /* a header was read since the decompressor was created */
+  const uint8_t *data;       /* the open image's bytes (the caller keeps them alive) */
+  size_t size;
 };
 
 const char *fl_libjpeg_version(void) {
@@ -247,6 +250,31 @@ static JBLOCKARRAY hook_access_virt_barray(j_common_ptr cinfo,
 
 /* ---- decoder ------------------------------------------------------------ */
 
+/* A new libjpeg decompressor with our progress monitor and block-array hooks; err and
+ * client_data survive (jpeg_CreateDecompress keeps them). May longjmp (out of memory,
+ * library version mismatch). */
+static void create_decompressor(fl_decoder *d) {
+  jpeg_create_decompress(&d->cinfo);
+  d->cinfo.progress = &d->progress;
+  d->orig_request_virt_barray = d->cinfo.mem->request_virt_barray;
+  d->orig_access_virt_barray = d->cinfo.mem->access_virt_barray;
+  d->cinfo.mem->request_virt_barray = hook_request_virt_barray;
+  d->cinfo.mem->access_virt_barray = hook_access_virt_barray;
+  d->used = 0;
+}
+
+/* Every image starts from a fresh decompressor. jpeg_abort_decompress keeps the
+ * quantisation and Huffman tables of the image before (they are meant to serve
+ * abbreviated streams), so a file without DQT would borrow the last file's tables and a
+ * Motion-JPEG frame without DHT would be decoded with the last file's Huffman codes
+ * instead of the standard ones. Recreating costs about 0.2 us; the image-sized planes
+ * are the caller's and stay. May longjmp (out of memory). */
+static void fresh_decompressor(fl_decoder *d) {
+  if (!d->used) return;
+  jpeg_destroy_decompress(&d->cinfo); /* leaves cinfo.mem NULL: safe to abort/destroy */
+  create_decompressor(d);
+}
+
 fl_decoder *fl_decoder_new(char *message, size_t message_size) {
   fl_decoder *d = (fl_decoder *)calloc(1, sizeof *d);
   if (d == NULL) {
@@ -263,15 +291,11 @@ fl_decoder *fl_decoder_new(char *message, size_t message_size) {
     /* jpeg_CreateDecompress checks the run-time library against our headers. */
     if (message) snprintf(message, message_size, "cannot start libjpeg (%s): %s",
                           fl_libjpeg_version(), d->message);
+    jpeg_destroy_decompress(&d->cinfo);
     free(d);
     return NULL;
   }
-  jpeg_create_decompress(&d->cinfo);
-  d->cinfo.progress = &d->progress;
-  d->orig_request_virt_barray = d->cinfo.mem->request_virt_barray;
-  d->orig_access_virt_barray = d->cinfo.mem->access_virt_barray;
-  d->cinfo.mem->request_virt_barray = hook_request_virt_barray;
-  d->cinfo.mem->access_virt_barray = hook_access_virt_barray;
+  create_decompressor(d);
   d->state = STATE_IDLE;
   return d;
 }
@@ -418,6 +442,41 @@ static fl_status check_supported(fl_decoder *d, const fl_info *info) {
   return FL_ERR_UNSUPPORTED;
 }
 
+/* Is the rest of the scan (from the decoder's input position: after a stop, which the
+ * progress monitor makes between iMCU rows; or right after the SOS header) free of
+ * markers, the final EOI aside? A marker the entropy decoder has met stops
+ * its input there (unread_marker); the bytes after its input position get a byte scan:
+ * 0xFF then 0x00 is a stuffed data byte, 0xFF runs are fill, and RSTn markers are allowed
+ * only where the file declares a restart interval, numbered in sequence (mod 8). */
+static int rest_of_scan_is_clean(const struct jpeg_decompress_struct *c) {
+  const JOCTET *p = c->src->next_input_byte;
+  const JOCTET *end = p + c->src->bytes_in_buffer;
+  const int restarts = c->restart_interval > 0;
+  int last_rst = -1;
+  if (c->unread_marker != 0 &&
+      !(restarts && c->unread_marker >= 0xD0 && c->unread_marker <= 0xD7))
+    return 0;
+  if (c->unread_marker != 0) last_rst = c->unread_marker - 0xD0;
+  while (p < end && (p = (const JOCTET *)memchr(p, 0xFF, (size_t)(end - p))) != NULL) {
+    const JOCTET *q = p + 1;
+    while (q < end && *q == 0xFF) q++;
+    if (q == end) return 0;
+    if (*q == 0x00) {
+      p = q + 1;
+      continue;
+    }
+    if (restarts && *q >= 0xD0 && *q <= 0xD7) {
+      const int n = *q - 0xD0;
+      if (last_rst >= 0 && n != ((last_rst + 1) & 7)) return 0;
+      last_rst = n;
+      p = q + 1;
+      continue;
+    }
+    return *q == 0xD9 && q == end - 1; /* the EOI that ends the file */
+  }
+  return 0; /* no EOI (partial_decodable said there was one) */
+}
+
 fl_status fl_begin(fl_decoder *d, const uint8_t *data, size_t size,
                    const fl_options *opts, fl_info *info) {
   static const fl_options none = {0, 0, 0, 0, 0, 0};
@@ -443,9 +502,32 @@ fl_status fl_begin(fl_decoder *d, const uint8_t *data, size_t size,
     fl_end(d);
     return d->error_status;
   }
+  fresh_decompressor(d);
+  d->used = 1;
+  d->data = data;
+  d->size = size;
   jpeg_mem_src(&d->cinfo, data, (unsigned long)size);
   jpeg_read_header(&d->cinfo, TRUE);
+  {
+    /* libjpeg checks a component's table number only when its first scan starts */
+    int i;
+    for (i = 0; i < d->cinfo.num_components; i++) {
+      int q = d->cinfo.comp_info[i].quant_tbl_no;
+      if (q < 0 || q >= NUM_QUANT_TBLS) {
+        snprintf(d->message, sizeof d->message,
+                 "corrupt JPEG data: component %d names quantization table %d in its frame "
+                 "header (tables 0..%d exist)", i, q, NUM_QUANT_TBLS - 1);
+        fl_end(d);
+        return FL_ERR_DECODE;
+      }
+    }
+  }
   fill_info(&d->cinfo, info);
+  /* Header-only reads answer "will a partial decode stop early?" exactly: a stray
+   * marker anywhere in the scan makes it decode whole. Decoding calls leave this scan
+   * to the part they skip (fl_read_coefficient_rows), which costs far less. */
+  if (!opts->require_coefficients && info->partial_decodable)
+    info->partial_decodable = rest_of_scan_is_clean(&d->cinfo);
 
   if (opts->require_coefficients) {
     fl_status st = check_supported(d, info);
@@ -522,6 +604,18 @@ static fl_status check_planes(fl_decoder *d, const fl_plane *planes, int num_pla
   return FL_OK;
 }
 
+/* The open image from its first byte again, on a fresh decompressor, for a whole read
+ * (the warnings of the first attempt are dropped: they come again). May longjmp. */
+static void reopen(fl_decoder *d) {
+  jpeg_abort_decompress(&d->cinfo);
+  fresh_decompressor(d);
+  d->used = 1;
+  d->warnings = 0;
+  d->warning[0] = '\0';
+  jpeg_mem_src(&d->cinfo, d->data, (unsigned long)d->size);
+  jpeg_read_header(&d->cinfo, TRUE);
+}
+
 fl_status fl_read_coefficients(fl_decoder *d, const fl_plane *planes,
                                int num_planes, uint16_t quant[][64]) {
   return fl_read_coefficient_rows(d, planes, num_planes, quant, 0);
@@ -532,6 +626,7 @@ fl_status fl_read_coefficient_rows(fl_decoder *d, const fl_plane *planes, int nu
   struct jpeg_decompress_struct *c = &d->cinfo;
   jvirt_barray_ptr *arrays;
   fl_status st;
+  volatile int whole = 0; /* read after a longjmp */
   int i, k;
   if (d->state != STATE_OPEN) {
     snprintf(d->message, sizeof d->message, "no image is open (call fl_begin first)");
@@ -542,30 +637,41 @@ fl_status fl_read_coefficient_rows(fl_decoder *d, const fl_plane *planes, int nu
     fl_end(d);
     return st;
   }
-  d->planes = planes;
-  d->num_requests = 0;
-  d->stopped = 0;
-  d->stop_imcu_rows =
-      rows > 0 && (JDIMENSION)rows < c->total_iMCU_rows && partial_decodable(c)
-          ? (JDIMENSION)rows : 0;
-  if (setjmp(d->jump)) {
-    if (!d->stopped) {
-      d->stop_imcu_rows = 0;
-      fl_end(d);
-      return d->error_status;
+  for (;;) {
+    d->planes = planes;
+    d->num_requests = 0;
+    d->stopped = 0;
+    d->stop_imcu_rows = !whole && rows > 0 && (JDIMENSION)rows < c->total_iMCU_rows &&
+                                partial_decodable(c)
+                            ? (JDIMENSION)rows : 0;
+    if (setjmp(d->jump)) {
+      if (!d->stopped) {
+        d->stop_imcu_rows = 0;
+        fl_end(d);
+        return d->error_status;
+      }
+    } else {
+      if (whole) reopen(d);
+      arrays = jpeg_read_coefficients(c);
+      if (arrays == NULL || d->num_requests != c->num_components) {
+        /* a memory source never suspends; this means the hooks were bypassed */
+        snprintf(d->message, sizeof d->message,
+                 "internal error: libjpeg did not decode into the caller's planes");
+        d->stop_imcu_rows = 0;
+        fl_end(d);
+        return FL_ERR_DECODE;
+      }
     }
-  } else {
-    arrays = jpeg_read_coefficients(c);
-    if (arrays == NULL || d->num_requests != c->num_components) {
-      /* a memory source never suspends; this means the hooks were bypassed */
-      snprintf(d->message, sizeof d->message,
-               "internal error: libjpeg did not decode into the caller's planes");
-      d->stop_imcu_rows = 0;
-      fl_end(d);
-      return FL_ERR_DECODE;
+    d->stop_imcu_rows = 0;
+    /* Stopped early: the rest of the scan was never read. A stray marker there
+     * (a second SOI, SOF, DQT, DHT, a bogus segment) is damage a whole decode would
+     * report, so such a file is decoded again, whole, for the error policy to see. */
+    if (d->stopped && !rest_of_scan_is_clean(c)) {
+      whole = 1;
+      continue;
     }
+    break;
   }
-  d->stop_imcu_rows = 0;
   for (i = 0; i < c->num_components; i++) {
     const jpeg_component_info *ci = &c->comp_info[i];
     const JQUANT_TBL *q = ci->quant_table; /* latched when its first scan began */
