@@ -9,7 +9,13 @@
  * otherwise); the one-call samples for every transform and two masks; the planes of
  * regroup="device". Errors are fine (corrupt inputs); crashes, leaks, undefined behaviour
  * and mismatches are not.
+ *
+ *   fl_driver --threads N FILES...: every file's samples (status and values, hashed) are
+ *   computed once serially, then by N threads at once, each with its own decoder and each
+ *   visiting the files in a different order (so each decode follows a different file);
+ *   any difference fails (exit 1). scripts/sanitize.sh tsan runs it under ThreadSanitizer.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,22 +93,28 @@ static void round_trip(const fl_info *info, int16_t *base, const uint16_t quant[
   fl_free(out);
 }
 
-static void run_one(const uint8_t *data, size_t size) {
-  static const uint8_t comp24[24] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+static const uint8_t comp24[24] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
                                      1, 1, 1, 1, 2, 2, 2, 2};
-  static const uint8_t coef24[24] = {0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27,
-                                     0, 1, 8, 9, 0, 1, 8, 9};
-  static uint8_t comp192[192], coef192[192];
+static const uint8_t coef24[24] = {0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27,
+                                   0, 1, 8, 9, 0, 1, 8, 9};
+static uint8_t comp192[192], coef192[192];
+
+static void init_masks(void) {
+  int k;
+  for (k = 0; k < 192; k++) {
+    comp192[k] = (uint8_t)(k / 64);
+    coef192[k] = (uint8_t)(k % 64);
+  }
+}
+
+static void run_one(const uint8_t *data, size_t size) {
   char msg[FL_MESSAGE_MAX];
   fl_info info;
-  int mode, k, kind, chroma;
+  int mode, kind, chroma;
   if (!dec) {
     dec = fl_decoder_new(msg, sizeof msg);
     if (!dec) abort();
-    for (k = 0; k < 192; k++) {
-      comp192[k] = (uint8_t)(k / 64);
-      coef192[k] = (uint8_t)(k % 64);
-    }
+    init_masks();
   }
   fl_read_header(dec, data, size, &info);
   for (mode = 0; mode < 4; mode++) { /* strict off/on, partial_decode off/on */
@@ -139,26 +151,147 @@ static void run_one(const uint8_t *data, size_t size) {
   }
 }
 
+/* ---- --threads: the same samples from many threads ------------------------------- */
+
+typedef struct {
+  uint8_t **data;
+  size_t *size;
+  int count;
+} file_set;
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n) {
+  const uint8_t *b = (const uint8_t *)p;
+  size_t i;
+  for (i = 0; i < n; i++) h = (h ^ b[i]) * 1099511628211ull;
+  return h;
+}
+
+/* Status and values of every transform's sample (two masks, partial decoding on) and of
+ * a whole strict coefficient read, hashed. */
+static uint64_t sample_hash(fl_decoder *d, const uint8_t *data, size_t size) {
+  uint64_t h = 1469598103934665603ull;
+  fl_options o = {20000000, 1, 1, 0, 200, (uint64_t)1 << 28, 1};
+  fl_info info;
+  int kind;
+  for (kind = 0; kind < 3; kind++) {
+    int16_t out24[24 * 7 * 9], out192[192 * 3 * 4];
+    fl_channel_spec s24 = {comp24, coef24, 24, 1, 0, 7, 9, {kind, 0.08, 1.0, 0.75,
+                                                             4.0 / 3, 0.5, 0.875}};
+    fl_channel_spec s192 = {comp192, coef192, 192, kind == 0 ? 0 : 1, 1, 3, 4,
+                            {kind, 0.5, 1.0, 0.5, 2.0, 0.5, 1.0}};
+    fl_status st = fl_decode_channels(d, data, size, &o, &s24, 99u + (unsigned)kind, out24, NULL);
+    h = fnv(h, &st, sizeof st);
+    if (st == FL_OK) h = fnv(h, out24, sizeof out24);
+    st = fl_decode_channels(d, data, size, &o, &s192, 5u, out192, NULL);
+    h = fnv(h, &st, sizeof st);
+    if (st == FL_OK) h = fnv(h, out192, sizeof out192);
+  }
+  if (fl_begin(d, data, size, &o, &info) == FL_OK) {
+    fl_plane planes[FL_MAX_COMPONENTS];
+    uint16_t quant[FL_MAX_COMPONENTS][64];
+    int16_t *base;
+    size_t n = alloc_planes(&info, planes, &base);
+    fl_status st = fl_read_coefficients(d, planes, info.num_components, quant);
+    h = fnv(h, &st, sizeof st);
+    if (st == FL_OK) h = fnv(h, base, n * sizeof(int16_t));
+    free(base);
+  }
+  return h;
+}
+
+typedef struct {
+  const file_set *files;
+  uint64_t *got; /* per file */
+  int start;
+} worker;
+
+static void *work(void *arg) {
+  worker *w = (worker *)arg;
+  char msg[FL_MESSAGE_MAX];
+  fl_decoder *d = fl_decoder_new(msg, sizeof msg);
+  int i;
+  if (!d) abort();
+  for (i = 0; i < w->files->count; i++) {
+    const int f = (w->start + i) % w->files->count;
+    w->got[f] = sample_hash(d, w->files->data[f], w->files->size[f]);
+  }
+  fl_decoder_free(d);
+  return NULL;
+}
+
+/* The threads run first, so they also race to build the core's lazily made tables. */
+static int run_threads(int threads, const file_set *files) {
+  char msg[FL_MESSAGE_MAX];
+  pthread_t *tid = (pthread_t *)calloc((size_t)threads, sizeof(pthread_t));
+  worker *w = (worker *)calloc((size_t)threads, sizeof(worker));
+  int i, t, bad = 0;
+  if (!tid || !w) abort();
+  for (t = 0; t < threads; t++) {
+    w[t].files = files;
+    w[t].got = (uint64_t *)calloc((size_t)files->count + 1, sizeof(uint64_t));
+    w[t].start = (int)((long)t * files->count / threads) + t;
+    if (!w[t].got || pthread_create(&tid[t], NULL, work, &w[t]) != 0) abort();
+  }
+  for (t = 0; t < threads; t++) pthread_join(tid[t], NULL);
+  for (i = 0; i < files->count; i++) {
+    /* each file on a decoder of its own: what a fresh decoder gives */
+    fl_decoder *fresh = fl_decoder_new(msg, sizeof msg);
+    uint64_t expect;
+    if (!fresh) abort();
+    expect = sample_hash(fresh, files->data[i], files->size[i]);
+    fl_decoder_free(fresh);
+    for (t = 0; t < threads; t++) bad += w[t].got[i] != expect;
+  }
+  printf("fl_driver: %d inputs x %d threads, %d samples differ from a fresh decoder's\n",
+         files->count, threads, bad);
+  for (t = 0; t < threads; t++) free(w[t].got);
+  free(tid);
+  free(w);
+  return bad ? 1 : 0;
+}
+
 #ifdef FL_FUZZ
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   run_one(data, size);
   return 0;
 }
 #else
+static int read_file(const char *path, uint8_t **data, size_t *size) {
+  FILE *f = fopen(path, "rb");
+  long n;
+  if (!f) return 0;
+  fseek(f, 0, SEEK_END);
+  n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  *data = (uint8_t *)malloc(n > 0 ? (size_t)n : 1);
+  if (n > 0 && fread(*data, 1, (size_t)n, f) != (size_t)n) n = 0;
+  fclose(f);
+  *size = n > 0 ? (size_t)n : 0;
+  return 1;
+}
+
 int main(int argc, char **argv) {
   int i, n = 0;
+  if (argc > 2 && strcmp(argv[1], "--threads") == 0) {
+    file_set files;
+    int rc;
+    files.data = (uint8_t **)calloc((size_t)argc, sizeof(uint8_t *));
+    files.size = (size_t *)calloc((size_t)argc, sizeof(size_t));
+    files.count = 0;
+    init_masks();
+    for (i = 3; i < argc; i++)
+      if (read_file(argv[i], &files.data[files.count], &files.size[files.count])) files.count++;
+    rc = run_threads(atoi(argv[2]) > 0 ? atoi(argv[2]) : 2, &files);
+    for (i = 0; i < files.count; i++) free(files.data[i]);
+    free(files.data);
+    free(files.size);
+    return rc;
+  }
   for (i = 1; i < argc; i++) {
-    FILE *f = fopen(argv[i], "rb");
-    long size;
     uint8_t *buf;
-    if (!f) continue;
-    fseek(f, 0, SEEK_END);
-    size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    buf = (uint8_t *)malloc(size > 0 ? (size_t)size : 1);
-    if (size > 0 && fread(buf, 1, (size_t)size, f) != (size_t)size) size = 0;
-    fclose(f);
-    run_one(buf, size > 0 ? (size_t)size : 0);
+    size_t size;
+    if (!read_file(argv[i], &buf, &size)) continue;
+    run_one(buf, size);
     free(buf);
     n++;
   }

@@ -91,18 +91,6 @@ void fl_eval_box(int height, int width, int out_h, int out_w, double crop_ratio,
 
 /* ---- the per-axis operator ------------------------------------------ */
 
-static double dct_c[8][8]; /* dct_c[k][x]: orthonormal 8-point DCT-II basis */
-static int dct_ready;
-
-static void dct_init(void) {
-  int k, x;
-  if (dct_ready) return;
-  for (k = 0; k < 8; k++)
-    for (x = 0; x < 8; x++)
-      dct_c[k][x] = (k == 0 ? sqrt(1.0 / 8) : sqrt(2.0 / 8)) * cos((2 * x + 1) * k * M_PI / 16);
-  dct_ready = 1; /* same values from any thread: a benign race */
-}
-
 #define FL_TAPS_MAX 4096
 
 /* Pillow's BILINEAR taps of output pixel i: first source pixel and weights. */
@@ -208,6 +196,7 @@ static void *ws_alloc(fl_workspace *ws, size_t bytes) {
 
 static int build_axis(fl_workspace *ws, int n_px, int out_blocks, double start, double length,
                       unsigned jmask, axis_op *op) {
+  const double *C = fl_dct_basis(); /* C[8 * k + n]: the DCT-II basis */
   taps_geom g;
   int o, p, x, jj, b, nb_max = 0, wcap;
   double *taps, *row;
@@ -269,13 +258,13 @@ static int build_axis(fl_workspace *ws, int n_px, int out_blocks, double start, 
         const int src = tlo[q] + x - base, k0 = src / 8 * 8, r = src % 8;
         int k;
         if (w[x] == 0.0) continue;
-        for (k = 0; k < 8; k++) row[p * op->stride + k0 + k] += w[x] * dct_c[k][r];
+        for (k = 0; k < 8; k++) row[p * op->stride + k0 + k] += w[x] * C[8 * k + r];
       }
     }
     memset(dst, 0, sizeof(float) * op->stride * op->lanes);
     for (t = 0; t < span; t++)
       for (jj = 0; jj < op->nj; jj++) {
-        const double *c = dct_c[op->j[jj]];
+        const double *c = C + 8 * op->j[jj];
         double acc = 0;
         for (p = 0; p < 8; p++) acc += c[p] * row[p * op->stride + t];
         dst[t * op->lanes + jj] = (float)acc;
@@ -314,9 +303,7 @@ static inline uint64_t nonzero_mask(const int16_t *blk) {
  * coefficient adds, to every output block ox it feeds,
  * sum_k value(u, k) * w[ox][8 (bx - b0[ox]) + k] into
  * H[u * hstride + ox * lanes + jj]. H must start at zero. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-__attribute__((target_clones("avx2", "default")))
-#endif
+FL_VECTOR_CLONES
 static void horizontal_pass(const axis_op *op, const int16_t *row,
                                                       const float *qf, float *H,
                                                       size_t hstride) {
@@ -355,9 +342,7 @@ static void horizontal_pass(const axis_op *op, const int16_t *row,
 }
 
 /* Pass 2 for one output block row and frequency: acc[0..len) = sum_t w[t] * H row t. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-__attribute__((target_clones("avx2", "default")))
-#endif
+FL_VECTOR_CLONES
 static void vertical_pass(const float *w, int span, const float *H, size_t hstride, int len,
                           float *acc) {
   int t, x;
@@ -523,7 +508,6 @@ fl_status fl_resize_channels(const fl_coef_view *comps, int num_components, int 
   int sel[3][64];
   unsigned umask[3], vmask[3];
   const size_t plane = (size_t)spec->out_h * spec->out_w;
-  dct_init();
   if (num_components < 1 || num_components > 3 || spec->out_h < 1 || spec->out_w < 1 ||
       width < 1 || height < 1 || (!out16 == !out32)) {
     snprintf(message, message_size, "resize: bad arguments");

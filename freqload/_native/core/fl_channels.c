@@ -21,6 +21,7 @@
  *    the component's quant table (output in quantisation steps).
  */
 #include "fl_core.h"
+#include "fl_internal.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -47,16 +48,12 @@ static float edge_first[8]; /* sample 0 of a block from its coefficients */
 static float edge_last[8];  /* sample 7 */
 static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
 
-static double dct_basis(int k, int n) { /* orthonormal 8-point DCT-II */
-  double c = (k == 0) ? sqrt(0.125) : 0.5;
-  return c * cos((2 * n + 1) * k * M_PI / 16.0);
-}
-
 static void build_tables(void) {
+  const double *C = fl_dct_basis(); /* C[8 * k + n] */
   int f, j, u, r, p, i;
   for (r = 0; r < 8; r++) {
-    edge_first[r] = (float)dct_basis(r, 0);
-    edge_last[r] = (float)dct_basis(r, 7);
+    edge_first[r] = (float)C[8 * r];
+    edge_last[r] = (float)C[8 * r + 7];
   }
   for (f = 1; f <= MAX_FACTOR; f++) {
     upsample_table *t = &up_tables[f - 1];
@@ -75,15 +72,15 @@ static void build_tables(void) {
       for (u = 0; u < 8; u++) {
         double pv = 0, nv = 0;
         for (p = 0; p < 8; p++) {
-          pv += dct_basis(u, p) * M[p][0];
-          nv += dct_basis(u, p) * M[p][9];
+          pv += C[8 * u + p] * M[p][0];
+          nv += C[8 * u + p] * M[p][9];
         }
         t->P[j][u] = (float)pv;
         t->N[j][u] = (float)nv;
         for (r = 0; r < 8; r++) {
           double s = 0;
           for (p = 0; p < 8; p++)
-            for (i = 0; i < 8; i++) s += dct_basis(u, p) * M[p][i + 1] * dct_basis(r, i);
+            for (i = 0; i < 8; i++) s += C[8 * u + p] * M[p][i + 1] * C[8 * r + i];
           t->A[j][u][r] = (float)s;
         }
       }
@@ -222,13 +219,7 @@ static void write_replicated(const fl_coef_view *v, const selection *s,
  * step is one loop over cx that the compiler vectorises. Each output value
  * still goes through exactly the operations of the definition, in the same
  * order (lanes are blocks, never terms of one sum), which is what
- * freqload/regroup.py repeats in torch. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define FL_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define FL_VECTOR_CLONES
-#endif
-
+ * freqload/regroup.py repeats in torch. FL_VECTOR_CLONES: fl_internal.h. */
 /* X[k * S + cx] = coefficient k of block cx, dequantised; lanes Wc..S-1 zero */
 static void dequantize_row(const int16_t *row, const uint16_t *q, int Wc, int S, float *X) {
   int cx = 0, k;

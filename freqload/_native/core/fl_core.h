@@ -134,6 +134,10 @@ int fl_decoder_warnings(const fl_decoder *d);        /* libjpeg warnings, last i
 const char *fl_decoder_warning(const fl_decoder *d); /* first warning text, "" if none */
 const char *fl_libjpeg_version(void);
 
+/* JPEG's orthonormal 8-point DCT-II basis, 64 doubles: C[8*k + n] (frequency k, sample
+ * n); the one table the core (and freqload.dct) uses. Thread-safe; built on first use. */
+const double *fl_dct_basis(void);
+
 /* ---- channel grid: fl_channels.c ------------------------------------- */
 
 typedef enum { FL_CHROMA_DCT = 0, FL_CHROMA_NEAREST = 1 } fl_chroma;

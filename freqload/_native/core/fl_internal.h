@@ -21,4 +21,12 @@ fl_status fl_read_coefficient_rows(fl_decoder *d, const fl_plane *planes, int nu
 /* The decoder's fl_workspace (created with the decoder). */
 fl_workspace *fl_decoder_workspace(fl_decoder *d);
 
+/* An AVX2 and a default build of a hot loop, chosen at load time (an ifunc). Off with
+ * -DFL_NO_CLONES: ThreadSanitizer's runtime is not up when ifunc resolvers run. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(FL_NO_CLONES)
+#define FL_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define FL_VECTOR_CLONES
+#endif
+
 #endif

@@ -101,7 +101,7 @@ static fl_status crop_grid(int num_components, const int *blocks_h, const int *b
 static fl_status crop_views(const fl_coef_view *comps, int num_components,
                             const fl_channel_spec *spec, fl_coef_view *view, int *fv, int *fh,
                             fl_window *win, char *message, size_t message_size) {
-  int bh[3], bw[3], hs[3], vs[3], cy0[3], cx0[3], ch[3], cw[3], c;
+  int bh[3] = {0}, bw[3] = {0}, hs[3] = {0}, vs[3] = {0}, cy0[3], cx0[3], ch[3], cw[3], c;
   fl_status st;
   for (c = 0; c < num_components && c < 3; c++) {
     bh[c] = comps[c].blocks_h;

@@ -777,6 +777,10 @@ static PyObject *py_upsample_tables(PyObject *mod, PyObject *args) {
                        (Py_ssize_t)sizeof last);
 }
 
+static PyObject *py_dct_basis(PyObject *mod, PyObject *unused) {
+  return PyBytes_FromStringAndSize((const char *)fl_dct_basis(), 64 * sizeof(double));
+}
+
 static PyObject *py_libjpeg_version(PyObject *mod, PyObject *unused) {
   return PyUnicode_FromString(fl_libjpeg_version());
 }
@@ -796,6 +800,8 @@ static PyMethodDef module_methods[] = {
     {"eval_box", py_eval_box, METH_VARARGS,
      "eval_box(height, width, out_h, out_w, crop_ratio) -> (top, left, h, w)"},
     {"libjpeg_version", py_libjpeg_version, METH_NOARGS, "libjpeg build in use"},
+    {"dct_basis", py_dct_basis, METH_NOARGS,
+     "the core's 8-point DCT-II basis: 64 float64 as bytes, [k][n] (frequency, sample)"},
     {"sample_planes", py_sample_planes, METH_VARARGS, "fl_sample_planes on coefficient arrays"},
     {"planes_capacity", py_planes_capacity, METH_VARARGS,
      "planes_capacity(component_bytes, out_h, out_w) -> int16 elements"},

@@ -1,0 +1,83 @@
+"""The native core on its own, without Python: tests/native/fl_driver.c.
+
+Built here without sanitizers (scripts/sanitize.sh has the ASan/UBSan, valgrind, TSan
+and libFuzzer builds of the same driver, for longer runs). Over every input it runs
+each entry point (header, coefficients strict and not, with and without partial
+decoding, a lossless re-encode that must decode to the same coefficients, every
+transform, the device-regroup planes), and in --threads mode it checks that many
+threads at once, each visiting the files in its own order, give exactly what a fresh
+decoder gives for each file.
+"""
+from __future__ import annotations
+
+import os
+import runpy
+import shlex
+import shutil
+import subprocess
+import sysconfig
+
+import pytest
+
+from conftest import CONFORMANCE, ROOT, pillow_jpeg, rng_image
+
+NATIVE = os.path.join(ROOT, "freqload", "_native")
+
+
+def _libjpeg_flags() -> list[str]:
+    try:
+        out = subprocess.run(["pkg-config", "--cflags", "--libs", "libjpeg"], check=True,
+                             capture_output=True, text=True).stdout
+        return shlex.split(out)
+    except (OSError, subprocess.CalledProcessError):
+        return ["-ljpeg"]
+
+
+@pytest.fixture(scope="module")
+def driver(tmp_path_factory):
+    cc = shutil.which(os.environ.get("CC", "") or "cc") or shutil.which("gcc")
+    if cc is None:  # setup.sh installs a compiler; the extension itself needs one
+        pytest.fail("no C compiler (cc) to build tests/native/fl_driver.c")
+    build = runpy.run_path(os.path.join(NATIVE, "build_config.py"))
+    out = str(tmp_path_factory.mktemp("native") / "fl_driver")
+    cmd = [cc, *build["CORE_CFLAGS"], "-Wall", "-o", out,
+           os.path.join(ROOT, "tests", "native", "fl_driver.c"),
+           *[os.path.join(NATIVE, s) for s in build["CORE_SOURCES"]],
+           *_libjpeg_flags(), "-lm", "-lpthread"]
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    return out
+
+
+def _inputs(tmp_path):
+    """The shared corpus where it exists (every file: valid, corrupt, not JPEG), else
+    generated files, a few damaged."""
+    if os.path.isdir(CONFORMANCE):
+        files = sorted(os.path.join(d, f) for d, _, fs in os.walk(CONFORMANCE) for f in fs
+                       if os.path.getsize(os.path.join(d, f)) < 40 << 20)
+        assert len(files) >= 400, len(files)
+        return files
+    files = []
+    for k, (h, w) in enumerate([(64, 48), (75, 130), (9, 300)]):
+        data = pillow_jpeg(rng_image(h, w, seed=k), quality=60 + 10 * k, subsampling=k % 3,
+                           progressive=k == 1)
+        for name, d in ((f"g{k}.jpg", data), (f"t{k}.jpg", data[:len(data) // 2]),
+                        (f"x{k}.jpg", data[:-30] + b"\xff\xd8" + data[-30:])):
+            (tmp_path / name).write_bytes(d)
+            files.append(str(tmp_path / name))
+    return files
+
+
+def test_driver_runs_every_entry_point_on_every_input(driver, tmp_path):
+    files = _inputs(tmp_path)
+    res = subprocess.run([driver, *files], capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout.strip() == f"fl_driver: {len(files)} inputs"
+
+
+def test_driver_threads_give_what_a_fresh_decoder_gives(driver, tmp_path):
+    files = _inputs(tmp_path)
+    res = subprocess.run([driver, "--threads", "3", *files], capture_output=True, text=True,
+                         timeout=600)
+    assert res.returncode == 0, res.stdout + res.stderr[-2000:]
+    assert f"{len(files)} inputs x 3 threads, 0 samples differ" in res.stdout
