@@ -245,10 +245,17 @@ def _cmd_inspect(args) -> int:
 # ---- pack / unpack ---------------------------------------------------------------------
 
 def _cmd_pack(args) -> int:
-    from .pack import pack
+    from .pack import PackInterrupted, pack
 
-    man = pack(args.src, args.dst, args.mask, residual=args.residual, workers=args.workers,
-               progress=None)
+    try:
+        man = pack(args.src, args.dst, args.mask, residual=args.residual, workers=args.workers,
+                   progress=None)
+    except PackInterrupted as e:  # the partial manifest is saved: one line, no traceback
+        print(f"freqload pack: {e}", file=sys.stderr)
+        return 128 + int(e.signum)
+    except (FileNotFoundError, ValueError) as e:
+        print(f"freqload pack: error: {str(e).removeprefix('pack: ')}", file=sys.stderr)
+        return 2
     t = man["totals"]
     print(f"packed {t['packed']} files ({t['copied']} copied as they were) into {args.dst}: "
           f"{t['packed_bytes']:,} bytes, {t['packed_bytes'] / max(t['source_bytes'], 1):.1%} "

@@ -202,11 +202,16 @@ class DCTLoader(EpochLoader):
             raise ValueError(f"transform={transform!r} resamples dequantised coefficients; "
                              f"dequantize=False needs transform='blocks'")
         self.seed = int(seed)
-        if isinstance(source, (str, os.PathLike)) and os.path.isdir(source):
-            from .pack import check_mask
+        from .pack import check_mask, check_mask_for_paths
 
-            check_mask(os.fspath(source), self.mask)  # a pack must hold the mask's bands
+        # data inside a freqload pack (at its root or any folder below) must hold the
+        # mask's bands: the dropped ones would read as zeros
+        folder = isinstance(source, (str, os.PathLike)) and os.path.isdir(source)
+        if folder:
+            check_mask(os.fspath(source), self.mask)
         self.dataset = resolve_source(source)
+        if not folder:
+            check_mask_for_paths(self.dataset.paths, self.mask)
         shard_id, num_shards = _shards(shard_id, num_shards)
         self.sampler = EpochPlan(len(self.dataset), self.batch_size,
                                  shuffle=self.train if shuffle is None else bool(shuffle),

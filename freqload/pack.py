@@ -21,15 +21,22 @@ resizes, read neighbouring frequencies too, so there the results differ (measure
 ``benchmarks/pack.py`` and the tests).
 
 Packing is parallel (worker processes), resumable (an interrupted run keeps a partial
-manifest and skips finished files when restarted) and shows a progress bar.
+manifest and skips finished files when restarted) and shows a progress bar. Ctrl-C
+(SIGINT) or SIGTERM stops the parent and its workers within a second or two: the
+partial manifest is written first, and :class:`PackInterrupted` says how far it got
+(``freqload pack`` prints that one line; run the same command again to resume).
 """
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import json
+import multiprocessing
 import os
 import shutil
-from concurrent.futures import ProcessPoolExecutor
+import signal
+import threading
+import time
 from typing import Optional
 
 import numpy as np
@@ -87,6 +94,27 @@ def _atomic_write(path: str, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+class PackInterrupted(KeyboardInterrupt):
+    """pack() stopped by SIGINT or SIGTERM; the partial manifest is saved (resumable)."""
+
+    def __init__(self, signum: int, done: int, total: int, dst: str):
+        self.signum, self.done, self.total, self.dst = signum, done, total, dst
+        super().__init__(f"interrupted by {signal.Signals(signum).name} with {done} of {total} "
+                         f"files packed into {dst}; run the same command again to resume")
+
+
+def _worker_init():
+    """In each worker: Ctrl-C goes to the whole process group, but only the parent acts
+    on it (it then ends the workers); and a worker dies with its parent (Linux)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL))
+    except (OSError, AttributeError):  # not Linux: the parent's terminate() still ends us
+        pass
+
+
 def _pack_one(job):
     """Worker: (rel, src, dst, indices, residual) -> manifest entry."""
     rel, src, dst, indices, residual = job
@@ -132,6 +160,8 @@ def pack(src: str, dst: str, mask="dctnet24", *, residual: bool = False,
         ValueError: dst holds a pack with another mask, or dst is inside src.
     """
     src, dst = os.path.abspath(src), os.path.abspath(dst)
+    if not os.path.isdir(src):
+        raise FileNotFoundError(f"pack: the source {src} is not a folder")
     if dst == src or dst.startswith(src + os.sep):
         raise ValueError("pack: the destination must not be inside the source")
     m = as_mask(mask)
@@ -158,23 +188,36 @@ def pack(src: str, dst: str, mask="dctnet24", *, residual: bool = False,
 
     workers = workers or len(os.sched_getaffinity(0))
     jobs = [(r, os.path.join(src, r), dst, tuple(m.indices), residual) for r in todo]
-    with Progress(len(rels), "packing", progress) as bar:
-        bar.update(len(rels) - len(todo))
-        if workers <= 1:
-            results = map(_pack_one, jobs)
-            pool = None
-        else:
-            pool = ProcessPoolExecutor(max_workers=workers)
-            results = pool.map(_pack_one, jobs, chunksize=8)
+    with Progress(len(rels), "packing", progress, initial=len(rels) - len(todo)) as bar, \
+            _Interruptible() as stop:
+        pool = None
         try:
-            for i, (rel, entry) in enumerate(results):
+            if workers <= 1:
+                results = map(_pack_one, jobs)
+            else:
+                pool = multiprocessing.get_context().Pool(workers, initializer=_worker_init)
+                results = pool.imap_unordered(_pack_one, jobs, chunksize=4)
+            saved = time.monotonic()
+            for rel, entry in results:
                 manifest["files"][rel] = entry
                 bar.update()
-                if i % 200 == 199:
-                    save(PARTIAL)  # resumable
+                if time.monotonic() - saved > 5:
+                    save(PARTIAL)  # resumable, also after a SIGKILL
+                    saved = time.monotonic()
+        except KeyboardInterrupt:
+            # Ctrl-C, or SIGTERM turned into one: workers first (they ignore SIGINT),
+            # then the manifest of what finished, then one clear exception
+            if pool is not None:
+                pool.terminate()
+                pool.join()
+                pool = None
+            save(PARTIAL)
+            raise PackInterrupted(stop.signum or signal.SIGINT, len(manifest["files"]),
+                                  len(rels), dst) from None
         finally:
             if pool is not None:
-                pool.shutdown(cancel_futures=True)
+                pool.close()
+                pool.join()
     files = manifest["files"]
     manifest["totals"] = {
         "files": len(files), "packed": sum(e["kind"] == "packed" for e in files.values()),
@@ -187,6 +230,48 @@ def pack(src: str, dst: str, mask="dctnet24", *, residual: bool = False,
     if os.path.exists(partial):
         os.remove(partial)
     return manifest
+
+
+class _Interruptible:
+    """Within: SIGTERM raises KeyboardInterrupt in the main thread, as Ctrl-C does, and
+    ``signum`` records which signal came. Restores the old handler on exit."""
+
+    def __init__(self):
+        self.signum = None
+        self._old = None
+
+    def _handler(self, signum, frame):
+        self.signum = signum
+        raise KeyboardInterrupt
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGTERM, self._handler)
+            self._old_int = signal.getsignal(signal.SIGINT)
+            if self._old_int is signal.default_int_handler:
+                signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc):
+        if self._old is not None:
+            signal.signal(signal.SIGTERM, self._old)
+            signal.signal(signal.SIGINT, self._old_int)
+        return False
+
+
+def find_pack_root(path: str) -> Optional[str]:
+    """The pack folder holding ``path`` (itself or the nearest parent folder with a pack
+    manifest), or None."""
+    d = os.path.abspath(path)
+    if not os.path.isdir(d):
+        d = os.path.dirname(d)
+    while True:
+        if os.path.isfile(os.path.join(d, MANIFEST)):
+            return d
+        parent = os.path.dirname(d)
+        if parent == d:
+            return None
+        d = parent
 
 
 def read_manifest(root: str) -> Optional[dict]:
@@ -202,19 +287,28 @@ def read_manifest(root: str) -> Optional[dict]:
 
 
 def check_mask(root: str, mask) -> None:
-    """Raise ValueError when ``root`` is a pack that dropped bands ``mask`` needs."""
-    man = read_manifest(root)
-    if man is None:
+    """Raise ValueError when ``root`` (a folder or file, or any folder inside a pack) lies
+    in a pack that dropped bands ``mask`` needs."""
+    pack_root = find_pack_root(root)
+    if pack_root is None:
         return
+    man = read_manifest(pack_root)
     missing = sorted(set(as_mask(mask).indices) - set(man["mask"]))
     if missing:
         from .mask import channel_name
 
+        inside = "" if os.path.abspath(root) == pack_root else f" (inside the pack {pack_root})"
         raise ValueError(
-            f"{root} is a freqload pack holding {len(man['mask'])} channels; the mask needs "
-            f"{len(missing)} it dropped ({', '.join(channel_name(i) for i in missing[:6])}"
+            f"{root}{inside} is a freqload pack holding {len(man['mask'])} channels; the mask "
+            f"needs {len(missing)} it dropped ({', '.join(channel_name(i) for i in missing[:6])}"
             f"{', ...' if len(missing) > 6 else ''}). Use the originals "
             f"({man.get('source', '?')}) or a mask within the pack's.")
+
+
+def check_mask_for_paths(paths, mask) -> None:
+    """check_mask for every folder the files of a list source lie in (each folder once)."""
+    for d in sorted({os.path.abspath(d) for d in {os.path.dirname(p) for p in paths}}):
+        check_mask(d, mask)
 
 
 def unpack(packed: str, out: str, *, progress: Optional[bool] = None) -> int:
@@ -246,5 +340,5 @@ def unpack(packed: str, out: str, *, progress: Optional[bool] = None) -> int:
     return n
 
 
-__all__ = ["pack", "unpack", "read_manifest", "check_mask", "split_coefficients",
-           "write_jpeg", "MANIFEST"]
+__all__ = ["pack", "unpack", "read_manifest", "check_mask", "check_mask_for_paths",
+           "find_pack_root", "split_coefficients", "write_jpeg", "PackInterrupted", "MANIFEST"]

@@ -11,12 +11,21 @@ import time
 
 
 class Progress:
-    def __init__(self, total: int, label: str, enabled: bool | None = None):
+    """``initial``: items already done before this run (a resumed job): they count
+    towards the bar, not towards the rate."""
+
+    def __init__(self, total: int, label: str, enabled: bool | None = None, initial: int = 0):
         env = os.environ.get("FREQLOAD_PROGRESS")
         if enabled is None:
             enabled = sys.stderr.isatty() if env is None else env not in ("0", "")
         self.total, self.label, self.enabled = max(int(total), 1), label, bool(enabled)
-        self.done, self.t0, self._last = 0, time.perf_counter(), 0.0
+        self.initial = int(initial)
+        self.done, self.t0, self._last = self.initial, time.perf_counter(), 0.0
+
+    @property
+    def rate(self) -> float:
+        """Items per second done by this run."""
+        return (self.done - self.initial) / max(time.perf_counter() - self.t0, 1e-9)
 
     def update(self, n: int = 1) -> None:
         self.done += n
@@ -25,7 +34,7 @@ class Progress:
             self._last = now
             frac = min(self.done / self.total, 1.0)
             bar = "#" * int(30 * frac)
-            rate = self.done / max(now - self.t0, 1e-9)
+            rate = self.rate
             print(f"\r{self.label} [{bar:<30}] {self.done}/{self.total} {rate:.0f}/s",
                   end="", file=sys.stderr, flush=True)
 

@@ -148,3 +148,126 @@ def test_cli_pack_and_unpack(src, tmp_path, capsys):
     assert "packed 8 files (1 copied" in capsys.readouterr().out
     assert main(["unpack", dst, out]) == 0
     assert os.path.exists(os.path.join(out, "a", "0.jpg"))
+
+
+def test_loader_finds_the_pack_from_any_folder_or_file_inside_it(src, tmp_path):
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(src, data / "train")  # data/train/{a,b}/...
+    dst = str(tmp_path / "packed")
+    pack(str(data), dst, "dctnet24", workers=1, progress=False)
+    inside = os.path.join(dst, "train")
+    files = [os.path.join(inside, "a", f) for f in sorted(os.listdir(os.path.join(inside, "a")))]
+    for source in (inside, files, [(f, 0) for f in files]):
+        with pytest.raises(ValueError, match="inside the pack .*dropped"):
+            freqload.DCTLoader(source, batch_size=2, mask="dctnet48", engine="torch",
+                               num_threads=0)
+        freqload.DCTLoader(source, batch_size=2, mask="dctnet24", engine="torch", num_threads=0)
+    assert packmod.find_pack_root(files[0]) == dst and packmod.find_pack_root(src) is None
+
+
+def test_pack_of_a_missing_folder_fails(tmp_path, capsys):
+    from freqload.cli import main
+
+    with pytest.raises(FileNotFoundError, match="not a folder"):
+        pack(str(tmp_path / "nope"), str(tmp_path / "out"), progress=False)
+    assert main(["pack", str(tmp_path / "nope"), str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("freqload pack: error: the source") and "Traceback" not in err
+
+
+def test_resumed_progress_counts_only_this_runs_rate():
+    from freqload.progress import Progress
+
+    import time
+    bar = Progress(1000, "x", enabled=False, initial=990)
+    time.sleep(0.2)
+    bar.update(10)
+    assert bar.done == 1000 and bar.rate <= 10 / 0.2  # not 1000 / 0.2
+
+
+SLOW_PACK = '''
+import time
+import freqload.pack as p
+_real = p._pack_one
+def slow(job):
+    time.sleep(0.05)
+    return _real(job)
+p._pack_one = slow
+'''
+
+
+def _many_images(root, n):
+    for i in range(n):
+        d = root / f"c{i % 3}"
+        d.mkdir(parents=True, exist_ok=True)
+        (d / f"{i:03d}.jpg").write_bytes(pillow_jpeg(rng_image(48, 64, seed=i), quality=80,
+                                                     subsampling=i % 3))
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    pids = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit() and int(pid) != os.getpid():
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    if text.encode() in f.read():
+                        pids.append(int(pid))
+            except OSError:
+                pass
+    return pids
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="needs /proc (Linux)")
+@pytest.mark.parametrize("how", ["SIGINT to the group", "SIGTERM to the parent"])
+def test_interrupted_pack_stops_at_once_and_resumes_to_the_same_pack(tmp_path, how):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    root = tmp_path / "src"
+    _many_images(root, 120)
+    (tmp_path / "slowpack.py").write_text(SLOW_PACK)
+    dst = str(tmp_path / "interrupted-pack")
+    env = dict(os.environ, PYTHONPATH=str(tmp_path), FREQLOAD_PROGRESS="0")
+    code = (f"import sys, slowpack; from freqload.cli import main; "
+            f"sys.exit(main(['pack', {str(root)!r}, {dst!r}, '--workers', '2']))")
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env, start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        done = sum(len(fs) for _, _, fs in os.walk(dst)) if os.path.isdir(dst) else 0
+        if done >= 12:
+            break
+        time.sleep(0.02)
+    assert proc.poll() is None, "the pack ended before it could be interrupted"
+    sent = time.monotonic()
+    if how.startswith("SIGINT"):
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+        expect_sig = signal.SIGINT
+    else:
+        proc.send_signal(signal.SIGTERM)  # the parent alone, as a job scheduler does
+        expect_sig = signal.SIGTERM
+    out, err = proc.communicate(timeout=20)
+    assert time.monotonic() - sent < 5
+    assert proc.returncode == 128 + expect_sig
+    assert "Traceback" not in err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and f"interrupted by {expect_sig.name}" in lines[0] \
+        and "resume" in lines[0], err
+    time.sleep(0.5)
+    assert _processes_mentioning(dst) == []  # no worker left behind
+    partial = json.load(open(os.path.join(dst, PARTIAL)))
+    assert 0 < len(partial["files"]) < 120
+    for rel in partial["files"]:
+        assert os.path.exists(os.path.join(dst, rel))
+    # resume (without the slowdown) and compare with an uninterrupted pack
+    man = pack(str(root), dst, workers=2, progress=False)
+    whole = pack(str(root), str(tmp_path / "whole"), workers=2, progress=False)
+    assert man["files"] == whole["files"] and len(man["files"]) == 120
+    for rel in whole["files"]:
+        assert open(os.path.join(dst, rel), "rb").read() == \
+            open(os.path.join(tmp_path / "whole", rel), "rb").read()
+    assert not os.path.exists(os.path.join(dst, PARTIAL))
