@@ -3,8 +3,10 @@
 ``read_header`` and ``read_coefficients`` are thin calls into the native core
 (``freqload/_native/core``): the header is read first, the Python side
 allocates the coefficient arrays from it, then the core entropy-decodes
-straight into them with the GIL released. Each thread keeps one libjpeg
-decompressor and reuses it.
+straight into them with the GIL released. Each thread keeps one decoder, and each
+image starts on a fresh libjpeg decompressor inside it: no table of an earlier file
+is ever used (a file without DQT fails as when decoded first; a Motion-JPEG frame,
+without DHT, gets the standard Huffman tables).
 
 Example: a 500x375 4:2:0 JPEG gives
 

@@ -40,6 +40,13 @@ on_error      a corrupt, unsupported (PNG, GIF, CMYK, 12-bit ...) or too-large f
               too-large ones are skipped as above
 ============  ======================================================================
 
+The verdict on a file is the same in every epoch, engine and thread, whatever was
+decoded before it (each image gets a fresh libjpeg decompressor, and a partial decode
+that skipped a stray marker decodes the file whole): with the defaults, an epoch over
+good photos plus every corrupt file of the shared corpus yields exactly the photos.
+The one exception is marker-free damage below the rows a sample reads (see
+``partial_decode``).
+
 Shards, epochs and the last batch: see :mod:`freqload.sampler` (every epoch
 visits every sample exactly once across all shards with ``drop_last=False``).
 The loader advances its epoch after each complete pass; ``set_epoch(e)``
@@ -151,10 +158,14 @@ class DCTLoader(EpochLoader):
             samples are identical either way. It applies to sequential files whose one
             scan holds every component and that end with an EOI marker; progressive and
             multi-scan files, and truncated ones (no EOI: their warning must come), are
-            read whole. The price: damage lying wholly below the rows a sample reads goes
-            unseen (the sample does not contain it), so with ``strict`` such a file is
-            not rejected, and under "train" whether it is depends on the epoch's crop.
-            False decodes every row of every file, as :func:`freqload.read_coefficients`.
+            read whole. A decode that stops early scans the bytes it skipped for stray
+            markers (SOI, SOF, DQT, DHT, bogus segments, misplaced RSTn) and, finding one,
+            decodes the file whole, so such damage meets the error policy in every epoch.
+            The price: damage *without* a marker (flipped bits, junk before the EOI)
+            lying wholly below the rows a sample reads goes unseen (the sample does not
+            contain it), so with ``strict`` such a file is not rejected, and under
+            "train" whether it is depends on the epoch's crop. False decodes every row
+            of every file, as :func:`freqload.read_coefficients`.
 
     Iterating yields ``(x, y)``: x float32 ``[B, C, out_h, out_w]`` (int16 with
     ``normalize=False``), y int64 ``[B]``, both on ``device``. With the defaults a
