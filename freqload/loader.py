@@ -64,8 +64,8 @@ import torch
 from .channels import check_size
 from .coefficients import (DEFAULT_MAX_FILE_SIZE, DEFAULT_MAX_MEMORY, DEFAULT_MAX_PIXELS,
                            DEFAULT_MAX_SCANS, limits_tuple, read_coefficients)
-from .engines.common import OK, UNSUPPORTED, HostBatch, SampleSpec
-from .errors import DecodeError, FreqloadError
+from .engines.common import OK, STATUS_NAMES, TOO_LARGE, UNSUPPORTED, HostBatch, SampleSpec
+from .errors import DecodeError, FreqloadError, ImageTooLargeError, UnsupportedImageError
 from .mask import as_mask
 from .sampler import EpochLoader, EpochPlan
 from .sources import resolve_source
@@ -323,7 +323,12 @@ class DCTLoader(EpochLoader):
             raise type(e)(f"{path}: {e}") from e
         except OSError as e:
             raise FreqloadError(f"{path}: cannot read: {e}") from e
-        raise DecodeError(f"{path}: failed with status {status} in the {self.engine.name} engine")
+        # the engine's verdict stands even where this process cannot reproduce it (memory,
+        # a bad argument): never let a flagged sample pass silently under "raise"
+        cls = {UNSUPPORTED: UnsupportedImageError, TOO_LARGE: ImageTooLargeError}.get(
+            status, DecodeError)
+        raise cls(f"{path}: failed with status {status} ({STATUS_NAMES.get(status, '?')}) in "
+                  f"the {self.engine.name} engine; decoding it again in this process worked")
 
     def _apply_policy(self, hb: HostBatch, epoch: int) -> HostBatch:
         bad = np.nonzero(hb.status != OK)[0]

@@ -127,15 +127,38 @@ class GateStats:
 
     @classmethod
     def load(cls, path) -> "GateStats":
+        """Read a file written by :meth:`save`.
+
+        Raises:
+            ValueError: not JSON, not this format, a field missing or of the wrong kind,
+                channels outside [0, 192) or repeated, counts not one per channel or
+                negative or above ``samples``.
+        """
         with open(path, encoding="utf-8") as f:
-            d = json.load(f)
-        if d.get("format") != FORMAT:
-            raise ValueError(f"{path}: not a {FORMAT} file (format={d.get('format')!r})")
-        s = cls(list(d["channels"]))
-        s.open = np.asarray(d["open"], dtype=np.float64)
-        s.samples = int(d["samples"])
-        if len(s.open) != len(s.channels):
-            raise ValueError(f"{path}: {len(s.open)} counts for {len(s.channels)} channels")
+            try:
+                d = json.load(f)
+            except json.JSONDecodeError as e:
+                raise ValueError(f"{path}: not a {FORMAT} file (not JSON: {e})") from None
+        if not isinstance(d, dict) or d.get("format") != FORMAT:
+            got = d.get("format") if isinstance(d, dict) else type(d).__name__
+            raise ValueError(f"{path}: not a {FORMAT} file (format={got!r})")
+        missing = [k for k in ("channels", "open", "samples") if k not in d]
+        if missing:
+            raise ValueError(f"{path}: missing {', '.join(missing)}")
+        try:
+            channels = [int(c) for c in d["channels"]]
+            counts = np.asarray(d["open"], dtype=np.float64)
+            samples = int(d["samples"])
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"{path}: malformed field: {e}") from None
+        if any(not 0 <= c < 192 for c in channels) or len(set(channels)) != len(channels):
+            raise ValueError(f"{path}: channels must be distinct grid indices in [0, 192)")
+        if counts.ndim != 1 or len(counts) != len(channels):
+            raise ValueError(f"{path}: {counts.size} counts for {len(channels)} channels")
+        if samples < 0 or (counts < 0).any() or (counts > samples).any():
+            raise ValueError(f"{path}: counts must lie in [0, samples={samples}]")
+        s = cls(channels)
+        s.open, s.samples = counts, samples
         return s
 
 

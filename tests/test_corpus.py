@@ -235,3 +235,77 @@ def test_one_call_sample_equals_read_then_to_channels(row):
             _decoder().decode_channels(data, 0, True, comp, coef, True, _core.CHROMA_DCT,
                                         Transform("blocks").native(), 0, out)
             np.testing.assert_array_equal(out, freqload.to_channels(c, m, size=size))
+
+
+# ---- values of every valid file against an independent decoder ----------------------
+
+DECODABLE = [r for r in VALID if not unsupported_reason(r)]
+RECOVERABLE = BY_EXPECTED.get("recoverable:decoder-warnings", [])
+
+
+def ijg_coefficients(path):
+    """IJG libjpeg 9f's own coefficients and tables (through jpeglib, which bundles IJG
+    and libjpeg-turbo builds; 9f shares no decoding code with the libjpeg-turbo that
+    freqload links)."""
+    import jpeglib
+
+    with jpeglib.version("9f"):
+        im = jpeglib.read_dct(path)
+        comps = [im.Y] + ([im.Cb, im.Cr] if im.Cb is not None else [])
+        return ([np.asarray(a).reshape(a.shape[0], a.shape[1], 64) for a in comps],
+                [np.asarray(im.qt[t]).reshape(64) for t in im.quant_tbl_no])
+
+
+def test_every_decodable_file_is_compared_with_ijg():
+    assert len(DECODABLE) >= 100 and len(RECOVERABLE) >= 20
+
+
+@pytest.mark.parametrize("row", DECODABLE + RECOVERABLE, ids=short_id)
+def test_coefficients_equal_ijg_libjpeg(row):
+    p = path_of(row)
+    try:
+        c = freqload.read_coefficients(p, strict=row in DECODABLE)
+    except UnsupportedImageError:
+        assert row in RECOVERABLE and row["components"] != "3" or row["color"] != "YCbCr", p
+        return
+    comps, tables = ijg_coefficients(p)
+    assert len(comps) == len(c.components)
+    for k, (ours, ref) in enumerate(zip(c.components, comps)):
+        assert ours.shape == ref.shape, (k, ours.shape, ref.shape)
+        np.testing.assert_array_equal(ours, ref, err_msg=f"component {k}")
+        np.testing.assert_array_equal(c.quant_tables[k], tables[k])
+
+
+def libjpeg_ycbcr(data: bytes) -> np.ndarray:
+    """libjpeg's own decode to YCbCr (Pillow's draft mode): its chroma upsampling for
+    4x factors (4:1:1, 4:1:0) is replication (int_upsample), none for 4:4:4."""
+    import io
+
+    im = Image.open(io.BytesIO(data))
+    im.draft("YCbCr", im.size)
+    assert im.mode == "YCbCr"
+    return np.asarray(im, dtype=np.float64)
+
+
+REPLICATED = [r for r in DECODABLE if r["subsampling"] in ("4:4:4", "4:1:1", "4:1:0")
+              and r["components"] == "3"]
+
+
+def test_replicated_sampling_files_are_many():
+    assert sum(r["subsampling"] in ("4:1:1", "4:1:0") for r in REPLICATED) >= 10
+
+
+@pytest.mark.parametrize("row", REPLICATED, ids=short_id)
+def test_each_component_against_libjpeg_pixels(row):
+    """Per component: the IDCT of our dequantised plane, rounded and replicated by the
+    sampling factors, against libjpeg's YCbCr decode: within 1 level everywhere (IDCT
+    rounding). A chroma plane off by one pixel is off by 20 or more on these files."""
+    data = open(path_of(row), "rb").read()
+    c = freqload.read_coefficients(data)
+    ref = libjpeg_ycbcr(data)
+    h, w = c.info.height, c.info.width
+    for k, ci in enumerate(c.info.components):
+        fy, fx = c.info.max_v_samp // ci.v_samp, c.info.max_h_samp // ci.h_samp
+        plane = np.clip(np.rint(idct_plane(dequantized(c, k)) + 128), 0, 255)
+        plane = np.repeat(np.repeat(plane, fy, 0), fx, 1)[:h, :w]
+        assert np.abs(plane - ref[..., k]).max() <= 1, f"component {k}"

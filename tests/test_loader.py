@@ -485,3 +485,128 @@ def test_cuda_batches_equal_cpu_batches(folder, engine, regroup):
         out[device] = (torch.cat(xs).cpu(), torch.cat(ys).cpu())
     assert torch.equal(out["cpu"][0], out["cuda"][0])
     assert torch.equal(out["cpu"][1], out["cuda"][1])
+
+
+def _flag(loader, status, row=1):
+    """Make the engine report `status` for the second sample of every batch: a verdict
+    this process cannot reproduce by decoding the (good) file again."""
+    real = loader.engine.batches
+
+    def flagged(batches, keys):
+        for hb in real(batches, keys):
+            st = np.array(hb.status, dtype=np.int32, copy=True)
+            if len(st) > row:
+                st[row] = status
+            yield hb._replace(status=st)
+    loader.engine.batches = flagged
+
+
+@pytest.mark.parametrize("status,cls,name", [
+    (1, freqload.DecodeError, "corrupt data"), (2, freqload.UnsupportedImageError, "unsupported"),
+    (3, freqload.ImageTooLargeError, "over a resource limit"), (4, freqload.DecodeError, "out of memory"),
+    (5, freqload.DecodeError, "bad argument")])
+@pytest.mark.parametrize("engine", ENGINES)
+def test_engine_statuses_python_cannot_reproduce_still_count(folder, engine, status, cls, name):
+    loader = DCTLoader(folder, batch_size=4, size=(4, 4), engine=engine, num_threads=1)
+    _flag(loader, status)
+    with pytest.raises(cls, match=rf"failed with status {status} \({name}"):
+        collect(loader)
+    skip = DCTLoader(folder, batch_size=4, size=(4, 4), engine=engine, num_threads=1,
+                     on_error="skip")
+    _flag(skip, status)
+    n = sum(len(y) for _, y in skip)
+    assert n == 13 - 3 and skip.stats.skipped == 3  # one per batch of 4, not the last of 1
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_engine_statuses_end_to_end(tmp_path, engine):
+    # real files giving each status the core can produce: corrupt, unsupported, too large
+    good = pillow_jpeg(rng_image(64, 64, seed=2), quality=80)
+    png = io.BytesIO()
+    Image.fromarray(rng_image(8, 8)).save(png, "PNG")
+    big = pillow_jpeg(rng_image(400, 400, seed=3), quality=80)
+    files = {"good.jpg": good, "corrupt.jpg": good[:200] + bytes(50) + good[250:],
+             "png.jpg": png.getvalue(), "big.jpg": big}
+    for n, d in files.items():
+        (tmp_path / n).write_bytes(d)
+    expect = {"corrupt.jpg": freqload.DecodeError, "png.jpg": freqload.UnsupportedImageError,
+              "big.jpg": freqload.ImageTooLargeError}
+    for bad, cls in expect.items():
+        source = [(str(tmp_path / "good.jpg"), 0), (str(tmp_path / bad), 1)]
+        loader = DCTLoader(source, batch_size=2, size=(4, 4), engine=engine, num_threads=1,
+                           max_pixels=100_000)
+        with pytest.raises(cls, match=bad):
+            collect(loader)
+        hb = next(iter(loader.host_batches(0)))
+        assert hb.status.tolist() == [0, {freqload.DecodeError: 1,
+                                          freqload.UnsupportedImageError: 2,
+                                          freqload.ImageTooLargeError: 3}[cls]]
+
+
+@pytest.mark.skipif(not HAVE_DALI, reason="nvidia-dali is not installed (the CI installs it)")
+def test_dali_error_mid_epoch_then_the_loader_and_forked_workers_still_work(folder):
+    from freqload.engines import dali_engine
+
+    loader = DCTLoader(folder, batch_size=3, size=(4, 4), engine="dali", num_threads=2,
+                       normalize=False, transform="blocks", seed=3, shuffle=True)
+    calls = {"n": 0}
+    real = dali_engine._EpochSource.__call__
+
+    def failing(self):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("boom: the source failed mid-epoch")
+        return real(self)
+    dali_engine._EpochSource.__call__ = failing
+    try:
+        with pytest.raises(Exception, match="boom"):
+            collect(loader)
+    finally:
+        dali_engine._EpochSource.__call__ = real
+    loader.set_epoch(0)
+    xs, ys = collect(loader)  # a clean pipeline serves the next iteration, whole
+    assert sum(len(y) for y in ys) == 13
+    # a torch loader with forked workers after an abandoned DALI pipeline: no deadlock
+    # (a child must never destroy an inherited DALI pipeline)
+    del loader
+    torch_loader = DCTLoader(folder, batch_size=3, size=(4, 4), engine="torch", num_threads=2,
+                             normalize=False, transform="blocks", seed=3, shuffle=True)
+    xt, yt = collect(torch_loader)
+    assert torch.equal(torch.cat(xt), torch.cat(xs)) and torch.equal(torch.cat(yt), torch.cat(ys))
+
+
+@pytest.mark.skipif(not HAVE_DALI, reason="nvidia-dali is not installed (the CI installs it)")
+def test_a_forked_child_never_destroys_an_inherited_dali_pipeline(folder):
+    # an abandoned loader in a reference cycle: garbage the parent has not collected yet
+    # when it forks (a torch DataLoader worker); the child collecting it must not hang
+    import gc
+    import signal
+    import time
+
+    gc.disable()
+    try:
+        loader = DCTLoader(folder, batch_size=3, size=(4, 4), engine="dali", num_threads=2)
+        it = iter(loader)
+        next(it)  # abandoned mid-epoch: DALI's threads are busy with queued batches
+        cycle = {"loader": loader, "it": it}
+        cycle["self"] = cycle
+        del loader, it, cycle
+        pid = os.fork()
+        if pid == 0:  # the child: collect everything, then leave at once
+            gc.enable()
+            gc.collect()
+            os._exit(0)
+    finally:
+        gc.enable()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        pytest.fail("the forked child hung destroying an inherited DALI pipeline")
+    assert os.waitstatus_to_exitcode(status) == 0
+    gc.collect()

@@ -228,3 +228,68 @@ def test_gate_stats_round_trip_cli_and_heatmap(tmp_path):
         assert im.size[0] > im.size[1] > 100
     with pytest.raises(ValueError, match="k must be"):
         mask_from_gate_stats(back, 0)
+
+
+def test_mask_from_gate_stats_gives_grid_indices_not_positions():
+    # the gate's inputs are grid channels 130, 5, 70, 64, 9 (in that order); positions
+    # 0 and 2 are open most, so the mask is grid channels 130 and 70, not 0 and 2
+    stats = GateStats([130, 5, 70, 64, 9])
+    stats.update(torch.tensor([[1.0, 0.0, 1.0, 0.0, 0.5], [1.0, 0.0, 1.0, 1.0, 0.5]]))
+    assert list(mask_from_gate_stats(stats, 2).indices) == [70, 130]
+    # third: 64 (position 3) and 9 (position 4) are open equally often; ties go to the
+    # lower grid index, not the lower position
+    assert list(mask_from_gate_stats(stats, 3).indices) == [9, 70, 130]
+    tie = GateStats([130, 64, 9])
+    tie.update(torch.tensor([[1.0, 0.5, 0.5]]))
+    assert list(mask_from_gate_stats(tie, 2).indices) == [9, 130]
+    dct = GateStats("dctnet24")  # a mask's channels: positions != indices beyond 3
+    g = torch.zeros(1, 24)
+    g[0, 23] = 1  # the last channel of dctnet24
+    dct.update(g)
+    assert list(mask_from_gate_stats(dct, 1).indices) == [freqload.ChannelMask.dctnet24().indices[23]]
+
+
+@pytest.mark.parametrize("content,match", [
+    ("not json", "not JSON"),
+    ('[1, 2]', "not a freqload-gate-stats"),
+    ('{"format": "other"}', "not a freqload-gate-stats"),
+    ('{"format": "freqload-gate-stats/1", "channels": [0, 1]}', "missing open, samples"),
+    ('{"format": "freqload-gate-stats/1", "channels": [0, 1], "open": [1], "samples": 2}',
+     "1 counts for 2 channels"),
+    ('{"format": "freqload-gate-stats/1", "channels": [0, 192], "open": [1, 1], "samples": 2}',
+     r"\[0, 192\)"),
+    ('{"format": "freqload-gate-stats/1", "channels": [3, 3], "open": [1, 1], "samples": 2}',
+     "distinct"),
+    ('{"format": "freqload-gate-stats/1", "channels": [0, 1], "open": [3, 1], "samples": 2}',
+     "counts must lie"),
+    ('{"format": "freqload-gate-stats/1", "channels": ["a"], "open": [1], "samples": 2}',
+     "malformed"),
+])
+def test_gate_stats_load_refuses_bad_files(tmp_path, content, match):
+    path = tmp_path / "g.json"
+    path.write_text(content)
+    with pytest.raises(ValueError, match=match):
+        GateStats.load(path)
+
+
+def test_soft_gates_and_eval_mode_closing_channels():
+    torch.manual_seed(0)
+    x = torch.randn(6, 8, 4, 4)
+    soft = FrequencyGate(8, hard=False, temperature=1.0)
+    y, g = soft(x)
+    assert ((g > 0) & (g < 1)).float().mean() > 0.9  # soft: strictly between 0 and 1
+    torch.testing.assert_close(y, x * g[:, :, None, None])
+    y.sum().backward()
+    assert soft.logits.bias.grad.abs().sum() > 0
+    gate = FrequencyGate(8)
+    with torch.no_grad():  # channels 1, 4, 6: "closed" logit above "open"
+        bias = gate.logits.bias.view(8, 2)
+        bias[:, 0], bias[:, 1] = 0.0, 3.0
+        bias[[1, 4, 6], 0] = 6.0
+    gate.eval()
+    y, g = gate(x)
+    expect = torch.ones(8)
+    expect[[1, 4, 6]] = 0
+    assert torch.equal(g, expect.expand(6, 8))  # deterministic in eval mode
+    assert torch.equal(y[:, [1, 4, 6]], torch.zeros(6, 3, 4, 4))
+    assert torch.equal(y[:, [0, 2, 3, 5, 7]], x[:, [0, 2, 3, 5, 7]])

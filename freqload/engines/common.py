@@ -17,6 +17,10 @@ LAYOUT_INTS = _core.LAYOUT_INTS
 
 #: per-sample status codes (the core's fl_status, plus 6 for an unreadable file)
 OK, DECODE_ERROR, UNSUPPORTED, TOO_LARGE, NO_MEMORY, BAD_ARGUMENT, UNREADABLE = range(7)
+#: what each status means, for messages
+STATUS_NAMES = {OK: "ok", DECODE_ERROR: "corrupt data", UNSUPPORTED: "unsupported image",
+                TOO_LARGE: "over a resource limit", NO_MEMORY: "out of memory",
+                BAD_ARGUMENT: "bad argument", UNREADABLE: "unreadable file"}
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import weakref
 
 import numpy as np
 import torch
@@ -18,6 +19,20 @@ import torch
 from .common import LAYOUT_INTS, HostBatch, SampleSpec
 from .dali_build import load_operator
 
+# Every DALI pipeline made here. A forked child (a torch DataLoader worker, a
+# multiprocessing pool) has none of DALI's threads, so it must never destroy a pipeline
+# it inherited: DALI's executor destructor then waits for those threads forever, holding
+# the GIL. A pipeline left behind by an abandoned loop, not yet collected when the fork
+# happens, would otherwise be collected in the child. So the child keeps them all.
+_PIPELINES: "weakref.WeakSet" = weakref.WeakSet()
+_KEPT_IN_CHILD: list = []
+
+
+def _keep_pipelines_in_child():
+    _KEPT_IN_CHILD.extend(list(_PIPELINES))
+
+
+os.register_at_fork(after_in_child=_keep_pipelines_in_child)
 
 
 class _EpochSource:
@@ -101,7 +116,9 @@ class DaliEngine:
                 partial_decode=s.partial_decode)
             return x, status, index, layout
 
-        return pipe()
+        made = pipe()
+        _PIPELINES.add(made)
+        return made
 
     def batches(self, batches: list[np.ndarray], keys: list[np.ndarray]):
         """HostBatch per index batch; keys: uint64 per sample (the train transform's draws)."""
