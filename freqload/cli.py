@@ -53,7 +53,7 @@ def _cmd_bench(args) -> int:
                  "images": r.images, "seconds": r.seconds, "engine": r.engine,
                  "copy_ms_per_batch": r.copy_ms_per_batch,
                  "ready_ms_per_batch": r.ready_ms_per_batch, "skipped": r.skipped,
-                 "batch_size": args.batch_size, "threads": threads, "files": len(files)}
+                 "bytes_source": r.bytes_source, "batch_size": args.batch_size, "threads": threads, "files": len(files)}
             out.append({k: (None if isinstance(v, float) and math.isnan(v) else v)
                         for k, v in d.items()})
         with open(args.json, "w", encoding="utf-8") as f:

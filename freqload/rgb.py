@@ -6,7 +6,7 @@ flip, the same boxes and flips DCTLoader draws for the same seed (the core's sam
 normalise with ImageNet's mean/std. In torch DataLoader worker processes; the
 same sources, shards, epochs and last-batch rules as DCTLoader
 (:mod:`freqload.sampler`). Yields ``(x float32 [B, 3, size, size], y int64 [B])``
-on ``device``; float32 crosses (``bytes_per_sample`` = 3 * size^2 * 4).
+on ``device``; float32 crosses (``bytes_per_sample``, measured from the batches: 3 * size^2 * 4).
 """
 from __future__ import annotations
 
@@ -81,9 +81,15 @@ class RGBLoader(EpochLoader):
         self.prefetch = int(prefetch)
         self.size = int(size)
         self.epoch = 0
+        self.bytes_to_device = 0  #: bytes of x moved host -> device (or handed over on cpu)
+        self.samples_to_device = 0
 
     @property
     def bytes_per_sample(self) -> int:
+        """Bytes of x per sample that crossed to the device (measured once batches flowed;
+        before that the float32 size, 3 * size^2 * 4)."""
+        if self.samples_to_device:
+            return self.bytes_to_device // self.samples_to_device
         return 3 * self.size * self.size * 4
 
     def __iter__(self):
@@ -94,6 +100,8 @@ class RGBLoader(EpochLoader):
                                          num_workers=self.num_workers,
                                          pin_memory=self.device.type == "cuda", **kw)
         for x, y in dl:
+            self.bytes_to_device += x.numel() * x.element_size()
+            self.samples_to_device += x.shape[0]
             yield (x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True))
         self.epoch = epoch + 1
 

@@ -22,6 +22,17 @@ PHOTOS = os.path.join(SHARED, "photos")
 needs_shared = pytest.mark.skipif(not os.path.isdir(CONFORMANCE),
                                   reason="../shared/data is absent (data-dependent test)")
 
+try:
+    import nvidia.dali  # noqa: F401
+    HAVE_DALI = True
+except ImportError:
+    HAVE_DALI = False
+#: DALI tests skip (and say so) only where DALI is missing; the CI installs it
+needs_dali = pytest.mark.skipif(not HAVE_DALI,
+                                reason="nvidia-dali is not installed (the CI installs it)")
+#: both engines as a parameter: the DALI case is reported as a skip, never dropped
+ENGINES = [pytest.param("dali", marks=needs_dali), "torch"]
+
 
 def manifest_rows():
     """Rows of ../shared/data/jpeg-conformance/manifest.csv ([] where absent)."""

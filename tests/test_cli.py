@@ -13,13 +13,7 @@ from PIL import Image
 import freqload
 from freqload.cli import estimate_quality, main
 
-from conftest import pillow_jpeg, rng_image
-
-try:
-    import nvidia.dali  # noqa: F401
-    HAVE_DALI = True
-except ImportError:
-    HAVE_DALI = False
+from conftest import ENGINES, pillow_jpeg, rng_image
 
 
 @pytest.fixture(scope="module")
@@ -37,9 +31,9 @@ def folder(tmp_path_factory):
 FIELDS = {"pipeline", "img_per_s", "cpu_ms_per_img", "bytes_per_sample", "resolution"}
 
 
-def test_bench_json_and_plot(folder, tmp_path, capsys):
-    pipes = ["rgb-pil", "dct-24", "dct-192"] + (["rgb-dali-cpu"] if HAVE_DALI else [])
-    engine = "dali" if HAVE_DALI else "torch"
+@pytest.mark.parametrize("engine", ENGINES)
+def test_bench_json_and_plot(folder, tmp_path, capsys, engine):
+    pipes = ["rgb-pil", "dct-24", "dct-192"] + (["rgb-dali-cpu"] if engine == "dali" else [])
     assert main(["bench", folder, "--iters", "2", "--batch-size", "4", "--threads", "1",
                  "--pipelines", *pipes, "--engine", engine, "--json", str(tmp_path / "b.json"),
                  "--plot", str(tmp_path / "b.png")]) == 0
@@ -50,10 +44,21 @@ def test_bench_json_and_plot(folder, tmp_path, capsys):
         assert FIELDS <= set(r) and r["img_per_s"] > 0 and r["cpu_ms_per_img"] > 0
         assert r["pipeline"] in table
     by = {r["pipeline"]: r for r in rows}
-    assert by["dct-24"]["bytes_per_sample"] == 24 * 56 * 56 * 2
-    assert by["dct-192"]["bytes_per_sample"] == 192 * 56 * 56 * 2
+    # bytes per sample are measured from the batches: compare with batches taken here
+    from freqload import DCTLoader
+    from freqload.rgb import RGBLoader
+
+    x, _ = next(iter(RGBLoader(folder, batch_size=3, size=224, train=True, num_workers=0,
+                               device="cpu")))
+    assert by["rgb-pil"]["bytes_per_sample"] == x.numel() * x.element_size() // 3
+    for name, mask in (("dct-24", "dctnet24"), ("dct-192", "all")):
+        x, _ = next(iter(DCTLoader(folder, batch_size=3, mask=mask, train=True, num_threads=0,
+                                   engine="torch", normalize=False, device="cpu")))
+        assert by[name]["bytes_per_sample"] == x.numel() * x.element_size() // 3
+    if "rgb-dali-cpu" in by:  # DALI's float32 CHW batch
+        assert by["rgb-dali-cpu"]["bytes_per_sample"] == by["rgb-pil"]["bytes_per_sample"]
+    assert all(r["bytes_source"] == "measured" for r in rows)
     assert by["dct-24"]["resolution"] == 448 and by["rgb-pil"]["resolution"] == 224
-    assert by["rgb-pil"]["bytes_per_sample"] == 3 * 224 * 224 * 4
     assert by["dct-24"]["bytes_vs_uint8_rgb"] == pytest.approx(0.25)
     with Image.open(tmp_path / "b.png") as im:
         assert im.size[0] > 400 and im.size[1] > 50

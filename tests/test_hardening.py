@@ -18,7 +18,7 @@ from freqload import ImageTooLargeError
 from freqload.coefficients import _decoder
 from freqload.transforms import Transform
 
-from conftest import pillow_jpeg, rng_image, tool
+from conftest import ENGINES, pillow_jpeg, rng_image, tool
 
 JPEGTRAN = tool("jpegtran")
 
@@ -69,13 +69,6 @@ def test_file_size_and_memory_limits(tmp_path):
         freqload.read_coefficients(data, max_memory=need - 1)
     with pytest.raises(ValueError, match="limits"):
         freqload.read_coefficients(data, max_scans=-1)
-
-
-try:
-    import nvidia.dali  # noqa: F401
-    ENGINES = ["torch", "dali"]
-except ImportError:
-    ENGINES = ["torch"]
 
 
 @pytest.mark.parametrize("engine", ENGINES)

@@ -24,17 +24,9 @@ from freqload import DCTLoader, DecodeError, FreqloadError
 from freqload import _core
 from freqload import coefficients as coefficients_module
 
-from conftest import (CONFORMANCE, PHOTOS, libjpeg_rgb, manifest_rows, needs_shared,
+from conftest import (ENGINES, CONFORMANCE, PHOTOS, libjpeg_rgb, manifest_rows, needs_shared,
                       pillow_jpeg, rng_image, tool)
 
-try:
-    import nvidia.dali  # noqa: F401
-    HAVE_DALI = True
-except ImportError:
-    HAVE_DALI = False
-
-ENGINES = [pytest.param("dali", marks=pytest.mark.skipif(
-    not HAVE_DALI, reason="nvidia-dali is not installed (the CI installs it)")), "torch"]
 
 
 # ---- crafting files ------------------------------------------------------------------

@@ -18,16 +18,8 @@ from freqload.sampler import EpochPlan
 from freqload.transforms import Transform, eval_box, random_resized_crop, sample_keys
 from freqload.stats import ChannelStats, compute_channel_stats
 
-from conftest import PHOTOS, pillow_jpeg, rng_image
+from conftest import ENGINES, HAVE_DALI, PHOTOS, pillow_jpeg, rng_image
 
-try:
-    import nvidia.dali  # noqa: F401
-    HAVE_DALI = True  # noqa: F811
-except ImportError:
-    HAVE_DALI = False
-
-ENGINES = [pytest.param("dali", marks=pytest.mark.skipif(
-    not HAVE_DALI, reason="nvidia-dali is not installed (the CI installs it)")), "torch"]
 SIZES = [(120, 160), (75, 75), (300, 200), (64, 480), (500, 375), (33, 47)]
 
 

@@ -16,13 +16,8 @@ import freqload
 from freqload import pack as packmod
 from freqload.pack import MANIFEST, PARTIAL, check_mask, pack, unpack
 
-from conftest import pillow_jpeg, rng_image
+from conftest import ENGINES, pillow_jpeg, rng_image
 
-try:
-    import nvidia.dali  # noqa: F401
-    ENGINES = ["torch", "dali"]
-except ImportError:
-    ENGINES = ["torch"]
 
 
 @pytest.fixture()
