@@ -21,7 +21,8 @@ resizes, read neighbouring frequencies too, so there the results differ (measure
 ``benchmarks/pack.py`` and the tests).
 
 Packing is parallel (worker processes), resumable (an interrupted run keeps a partial
-manifest and skips finished files when restarted) and shows a progress bar. Ctrl-C
+manifest; a restart keeps each finished file whose source still has the recorded
+SHA-256, and packs changed or missing ones again) and shows a progress bar. Ctrl-C
 (SIGINT) or SIGTERM stops the parent and its workers within a second or two: the
 partial manifest is written first, and :class:`PackInterrupted` says how far it got
 (``freqload pack`` prints that one line; run the same command again to resume).
@@ -116,11 +117,26 @@ def _worker_init():
 
 
 def _pack_one(job):
-    """Worker: (rel, src, dst, indices, residual) -> manifest entry."""
-    rel, src, dst, indices, residual = job
+    """Worker: (rel, src, dst, indices, residual, recorded) -> (rel, manifest entry).
+
+    ``recorded``: the entry of an earlier run, or None. It stands when the source still
+    has the recorded size and SHA-256 and the outputs exist; otherwise the file is
+    packed again (a changed source is detected by its hash)."""
+    rel, src, dst, indices, residual, recorded = job
     with open(src, "rb") as f:
         data = f.read()
-    entry = {"bytes": len(data), "sha256": _sha256(data)}
+    sha = _sha256(data)
+    if recorded is not None and recorded.get("sha256") == sha and \
+            recorded.get("bytes") == len(data) and os.path.exists(os.path.join(dst, rel)) and \
+            (not residual or recorded.get("kind") != "packed"
+             or os.path.exists(os.path.join(dst, RESIDUAL, rel))):
+        return rel, recorded
+    return rel, _pack_data(rel, data, sha, dst, indices, residual)
+
+
+def _pack_data(rel, data, sha, dst, indices, residual) -> dict:
+    """Pack one source's bytes into dst/rel (and the residual): its manifest entry."""
+    entry = {"bytes": len(data), "sha256": sha}
     out = os.path.join(dst, rel)
     try:
         c = read_coefficients(data)
@@ -137,7 +153,7 @@ def _pack_one(job):
     except FreqloadError as e:  # not a JPEG freqload reads: keep it as it is
         _atomic_write(out, data)
         entry.update(kind="copied", packed_bytes=len(data), reason=str(e)[:200])
-    return rel, entry
+    return entry
 
 
 def _walk(src: str) -> list[str]:
@@ -178,17 +194,19 @@ def pack(src: str, dst: str, mask="dctnet24", *, residual: bool = False,
                                  f"residual setting; use an empty destination")
             done.update(old.get("files", {}))
     rels = _walk(src)
-    todo = [r for r in rels if r not in done or not os.path.exists(os.path.join(dst, r))]
     manifest = {"format": FORMAT, "mask": list(m.indices), "mask_names": m.names,
                 "residual": bool(residual), "freqload_version": __version__,
-                "source": src, "files": {r: done[r] for r in rels if r in done and r not in todo}}
+                "source": src, "files": {r: done[r] for r in rels if r in done}}
 
     def save(name):
         _atomic_write(os.path.join(dst, name), json.dumps(manifest, indent=1).encode())
 
     workers = workers or len(os.sched_getaffinity(0))
-    jobs = [(r, os.path.join(src, r), dst, tuple(m.indices), residual) for r in todo]
-    with Progress(len(rels), "packing", progress, initial=len(rels) - len(todo)) as bar, \
+    # every file goes through a worker: one packed before is kept when its source still
+    # hashes to the recorded SHA-256 and its output exists (a resume), else packed again
+    jobs = [(r, os.path.join(src, r), dst, tuple(m.indices), residual, done.get(r))
+            for r in rels]
+    with Progress(len(rels), "packing", progress) as bar, \
             _Interruptible() as stop:
         pool = None
         try:

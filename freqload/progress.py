@@ -11,21 +11,17 @@ import time
 
 
 class Progress:
-    """``initial``: items already done before this run (a resumed job): they count
-    towards the bar, not towards the rate."""
-
-    def __init__(self, total: int, label: str, enabled: bool | None = None, initial: int = 0):
+    def __init__(self, total: int, label: str, enabled: bool | None = None):
         env = os.environ.get("FREQLOAD_PROGRESS")
         if enabled is None:
             enabled = sys.stderr.isatty() if env is None else env not in ("0", "")
         self.total, self.label, self.enabled = max(int(total), 1), label, bool(enabled)
-        self.initial = int(initial)
-        self.done, self.t0, self._last = self.initial, time.perf_counter(), 0.0
+        self.done, self.t0, self._last = 0, time.perf_counter(), 0.0
 
     @property
     def rate(self) -> float:
         """Items per second done by this run."""
-        return (self.done - self.initial) / max(time.perf_counter() - self.t0, 1e-9)
+        return self.done / max(time.perf_counter() - self.t0, 1e-9)
 
     def update(self, n: int = 1) -> None:
         self.done += n

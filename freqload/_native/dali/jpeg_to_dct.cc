@@ -348,7 +348,9 @@ core does the work.)")
     .AddOptionalArg("partial_decode",
                     "Stop entropy decoding once the rows the sample reads are decoded (sequential "
                     "single-scan files ending with an EOI marker; others are read whole). Same "
-                    "samples; damage wholly below those rows goes unseen. False: every row.",
+                    "samples; a stray marker in the rows skipped makes the file decode whole, "
+                    "but damage without one wholly below those rows goes unseen. False: every "
+                    "row.",
                     true)
     .AddOptionalArg("on_error",
                     "\"raise\": a bad sample fails the batch, naming the file; \"flag\": it is "
