@@ -17,7 +17,7 @@ import freqload
 from freqload import (DecodeError, FreqloadError, ImageTooLargeError, UnsupportedImageError,
                       read_coefficients, read_header)
 
-from conftest import dequantized, idct_plane, libjpeg_luma, libjpeg_rgb, pillow_jpeg, rng_image
+from conftest import dequantized, fdct_plane, idct_plane, libjpeg_luma, libjpeg_rgb, pillow_jpeg, rng_image
 
 SUBSAMPLING = {0: "4:4:4", 1: "4:2:2", 2: "4:2:0"}
 SIZES = [(1, 1), (5, 7), (8, 8), (17, 9), (16, 33), (149, 227), (481, 640), (771, 1025),
@@ -191,12 +191,19 @@ def test_pixels_fallback_png_and_cmyk():
     assert c.from_pixels and c.info.source == "pixels"
     assert [a.shape for a in c.components] == [(5, 7, 64)] * 3
     assert all((q == 1).all() for q in c.quant_tables)
-    # exactly the forward DCT of Pillow's YCbCr planes (rounded coefficients)
+    # exactly the rounded forward DCT of Pillow's YCbCr planes (edges replicated to
+    # whole blocks), computed here with conftest's own DCT; where the exact value is a
+    # tie (x.5: integer pixels make those), float rounding may go either way
     ycc = np.asarray(Image.fromarray(img).convert("YCbCr"), dtype=np.float64)
     for k in range(3):
-        px = idct_plane(dequantized(c, k))[:37, :51] + 128.0
-        err = np.abs(px - ycc[..., k])
-        assert err.max() < 1.5 and err.mean() < 0.3
+        plane = np.pad(ycc[..., k], ((0, 40 - 37), (0, 56 - 51)), mode="edge") - 128.0
+        exact = fdct_plane(plane)
+        ours = c.components[k].astype(np.float64)
+        tie = np.abs(np.abs(exact - np.floor(exact)) - 0.5) < 1e-6
+        np.testing.assert_array_equal(ours[~tie], np.rint(exact)[~tie])
+        assert np.allclose(np.abs(ours[tie] - exact[tie]), 0.5, atol=1e-6)
+        px = idct_plane(dequantized(c, k))[:37, :51] + 128.0  # and back: rounding only
+        assert np.abs(px - ycc[..., k]).max() < 1.5
     back = freqload.to_rgb(c).astype(int)
     assert np.abs(back - img.astype(int)).mean() < 1.5  # YCbCr round trip in 8 bits
     g = read_coefficients(_png(img[..., 0]), fallback="pixels")
@@ -243,7 +250,8 @@ def test_errors_are_a_family():
 
 
 def test_native_front_checks_the_callers_buffers():
-    """The core never writes outside the arrays it is given."""
+    """The Python front refuses planes that do not fit the image, and the core writes
+    only inside the planes it is given (guard rows around them stay untouched)."""
     from freqload import _core
 
     data = pillow_jpeg(rng_image(149, 227), subsampling=2)
@@ -262,3 +270,13 @@ def test_native_front_checks_the_callers_buffers():
     # and after all that the decoder still works
     c = read_coefficients(data)
     assert c.components[0].shape == (19, 29, 64)
+    # planes cut from the middle of larger buffers, larger than the image needs: the
+    # guard rows before and after each plane keep their sentinel
+    shapes = [(20, 30), (10, 15), (10, 15)]
+    bufs = [np.full((r + 5, w + 3, 64), -12345, np.int16) for r, w in shapes]
+    planes = [b[2:2 + r + 1] for b, (r, w) in zip(bufs, shapes)]  # one spare row each
+    dec.begin(data, 0, True, True)
+    dec.fill(planes)
+    for b, (r, w), ref in zip(bufs, shapes, c.components):
+        assert (b[:2] == -12345).all() and (b[2 + r + 1:] == -12345).all()
+        np.testing.assert_array_equal(b[2:2 + ref.shape[0], :ref.shape[1]], ref)

@@ -2,7 +2,10 @@
 
 The DALI engine runs wherever DALI is installed (CI installs it); both engines
 are checked against per-file references built from read_coefficients +
-to_channels(size=...), which the channel tests check against numpy.
+to_channels(size=...) (checked against numpy in test_channels) and, for the train and
+eval transforms, transforms.resize_crop: the same native resize the engines run, so
+these tests check the engines' plumbing (boxes, keys, flips, rounding, channels, order),
+not the resize itself, which test_transforms checks against Pillow's pixel resize.
 """
 import io
 import os
