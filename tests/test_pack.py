@@ -93,14 +93,22 @@ def test_pack_resumes_and_refuses_another_mask(src, tmp_path, monkeypatch):
     man = pack(src, dst, "dctnet24", workers=1, progress=False)
     assert sorted(calls) == gone and len(man["files"]) == 9
     assert not os.path.exists(os.path.join(dst, PARTIAL))
-    # a source changed since: its recorded SHA-256 no longer matches, so it is packed again
+    # sources changed since: their recorded SHA-256 no longer matches, so they are packed
+    # again - one with other pixels, one of the same size (its JFIF density changed)
     changed = os.path.join(src, "a", "0.jpg")
     new = pillow_jpeg(rng_image(40, 40, seed=99), quality=70)
     open(changed, "wb").write(new)
+    same_size = os.path.join(src, "b", "3.jpg")
+    old = open(same_size, "rb").read()
+    assert old[6:11] == b"JFIF\x00"
+    edited = old[:14] + b"\x00\x07" + old[16:]  # X density
+    assert len(edited) == len(old) and edited != old
+    open(same_size, "wb").write(edited)
     calls.clear()
     man = pack(src, dst, "dctnet24", workers=1, progress=False)
-    assert calls == ["a/0.jpg"]
+    assert sorted(calls) == ["a/0.jpg", "b/3.jpg"]
     assert man["files"]["a/0.jpg"]["sha256"] == hashlib.sha256(new).hexdigest()
+    assert man["files"]["b/3.jpg"]["sha256"] == hashlib.sha256(edited).hexdigest()
     p = freqload.read_coefficients(os.path.join(dst, "a", "0.jpg"))
     for a, b in zip(masked(freqload.read_coefficients(new), "dctnet24"), p.components):
         np.testing.assert_array_equal(a, b)
