@@ -21,8 +21,20 @@ One run, same files, same thread count (default 2), batches of 64:
                      resolution, as they would cross (bytes include the quant tables the
                      device needs); the alignment itself then runs on the device
   dct24-dali-device  regroup="device" end to end; without a GPU the "device" is this CPU
-  rgb-dali-cpu       DALI's CPU ImageNet training recipe: file reader, CPU image decoder,
-                     random_resized_crop 224, crop_mirror_normalize (random flip, float32 CHW)
+  dct24-dali-train+float  dct24-dali-train with float32 conversion (normalize=None)
+  rgb-dali-roi-u8    DALI's own ResNet-50 training recipe on the CPU: file reader,
+                     decoders.image_random_crop (ROI decoding: only the crop is decoded),
+                     resize 224, crop_mirror_normalize (random flip) to uint8 CHW: the
+                     baseline of the int16 train rows (what crosses before normalisation)
+  rgb-dali-roi       the same recipe to normalised float32: the baseline of float rows
+  rgb-dali-eval-u8   DALI's validation recipe: decode, resize shorter side 256, centre crop
+                     224, uint8 CHW: the baseline of dct24-dali-eval
+  rgb-dali-full      an extra row, not a baseline: full decode, random_resized_crop 224,
+                     float32 (the RGB row freqload compared against before)
+
+Each row's "vs DALI" figure is its img/s over its baseline's (the table names it): like
+with like, int16 against uint8 and float32 against float32. The "blocks" rows have no
+augmentation and are compared with the training recipe only for scale.
 
 Each row runs whole epochs for at least --seconds (--repeats N: N interleaved runs, median); the file list is repeated --repeat
 times per epoch so epoch boundaries do not dominate on a small folder. Reports img/s,
@@ -63,18 +75,29 @@ def run_host_part(loader, seconds: float) -> tuple[float, float, int]:
     return n / elapsed, (cpu_seconds() - c0) * 1e3 / n, nbytes // n
 
 
-def run_rgb_dali(files, threads: int, batch: int, seconds: float):
-    """DALI's CPU RGB training recipe (freqload.bench's), copied into torch tensors."""
-    from freqload.bench import rgb_dali_cpu_batches
+#: the DALI recipe rows: name -> (recipe, output) of freqload.bench.dali_rgb_batches
+RGB_ROWS = {"rgb-dali-roi-u8": ("roi", "uint8"), "rgb-dali-roi": ("roi", "float"),
+            "rgb-dali-eval-u8": ("eval", "uint8"), "rgb-dali-full": ("full", "float")}
+#: each row's baseline (like with like); rows not listed: rgb-dali-roi-u8
+BASELINE = {"dct24-dali-eval": "rgb-dali-eval-u8", "dct24-dali+float": "rgb-dali-roi",
+            "dct24-dali-train+float": "rgb-dali-roi", "rgb-dali-roi": "rgb-dali-roi",
+            "rgb-dali-full": "rgb-dali-roi", "rgb-dali-eval-u8": "rgb-dali-eval-u8"}
 
-    it = rgb_dali_cpu_batches(files, batch, threads)
+
+def run_rgb_dali(files, threads: int, batch: int, seconds: float, recipe: str, out: str):
+    """A DALI CPU RGB recipe (freqload.bench's), copied into torch tensors."""
+    from freqload.bench import dali_rgb_batches
+
+    it = dali_rgb_batches(files, batch, threads, recipe, out)
     for _ in range(3):
         next(it)
-    c0, t0, n = cpu_seconds(), time.perf_counter(), 0
+    c0, t0, n, nbytes = cpu_seconds(), time.perf_counter(), 0, 0
     while time.perf_counter() - t0 < seconds:
-        n += len(next(it))
+        x = next(it)
+        n += len(x)
+        nbytes += x.numel() * x.element_size()
     elapsed = time.perf_counter() - t0
-    return n / elapsed, (cpu_seconds() - c0) * 1e3 / n, 3 * 224 * 224 * 4
+    return n / elapsed, (cpu_seconds() - c0) * 1e3 / n, nbytes // n
 
 
 def main(argv=None) -> int:
@@ -88,7 +111,9 @@ def main(argv=None) -> int:
                     default=["raw-libjpeg", "dct24-dali", "dct24-dali-whole", "dct24-dali-train",
                              "dct24-dali-train-whole", "dct24-dali-eval",
                              "dct24-dali+float", "dct24-torch", "dct24-torch-train",
-                             "dct24-dali-planes", "dct24-dali-device", "rgb-dali-cpu"])
+                             "dct24-dali-train+float", "dct24-dali-planes",
+                             "dct24-dali-device", "rgb-dali-roi-u8", "rgb-dali-roi",
+                             "rgb-dali-eval-u8", "rgb-dali-full"])
     ap.add_argument("--repeats", type=int, default=1,
                     help="run the rows this many times, interleaved, and report medians "
                          "(steadier ratios on a busy machine)")
@@ -131,6 +156,7 @@ def main(argv=None) -> int:
                 "dct24-dali-train-whole": ("dali", "cpu", False, "train", False),
                 "dct24-dali-eval": ("dali", "cpu", False, "eval"),
                 "dct24-dali+float": ("dali", "cpu", None, "blocks"),
+                "dct24-dali-train+float": ("dali", "cpu", None, "train"),
                 "dct24-torch": ("torch", "cpu", False, "blocks"),
                 "dct24-torch-train": ("torch", "cpu", False, "train"),
                 "dct24-dali-planes": ("dali", "device", False, "blocks"),
@@ -149,9 +175,9 @@ def main(argv=None) -> int:
                 runs[name].append(run_host_part(get_loader(name), args.seconds))
             elif name.startswith("dct24-"):
                 runs[name].append(run_loader(get_loader(name), args.seconds))
-            elif name == "rgb-dali-cpu":
+            elif name in RGB_ROWS:
                 runs[name].append(run_rgb_dali(files * args.repeat, args.threads,
-                                               args.batch_size, args.seconds))
+                                               args.batch_size, args.seconds, *RGB_ROWS[name]))
             else:
                 ap.error(f"unknown row {name}")
     rows = {}
@@ -160,17 +186,18 @@ def main(argv=None) -> int:
         rows[name] = rs[len(rs) // 2]  # the median run by img/s
 
     raw = rows.get("raw-libjpeg", (None,))[0]
-    rgb = rows.get("rgb-dali-cpu", (None,))[0]
     print(f"\n{'pipeline':22s} {'img/s':>8s} {'CPU-ms/img':>10s} {'bytes/sample':>12s} "
-          f"{'vs raw':>7s} {'vs rgb-dali-cpu':>15s}")
+          f"{'vs raw':>7s} {'vs DALI':>7s}  baseline")
     results = []
     for name, (rate, cpu, nbytes) in rows.items():
         vs_raw = rate / raw if raw else float("nan")
-        vs_rgb = rate / rgb if rgb else float("nan")
+        base = BASELINE.get(name, "rgb-dali-roi-u8") if name != "raw-libjpeg" else "-"
+        vs_rgb = rate / rows[base][0] if base in rows else float("nan")
         b = f"{nbytes:,}" if nbytes else "-"
-        print(f"{name:22s} {rate:8.1f} {cpu:10.2f} {b:>12s} {vs_raw:7.3f} {vs_rgb:15.2f}")
+        print(f"{name:22s} {rate:8.1f} {cpu:10.2f} {b:>12s} {vs_raw:7.3f} {vs_rgb:7.2f}  {base}")
         results.append({"pipeline": name, "img_per_s": rate, "cpu_ms_per_img": cpu,
-                        "bytes_per_sample": nbytes, "vs_raw": vs_raw, "vs_rgb_dali_cpu": vs_rgb})
+                        "bytes_per_sample": nbytes, "vs_raw": vs_raw, "baseline": base,
+                        "vs_baseline": vs_rgb})
     for aug, base in (("dct24-dali-train", "dct24-dali"), ("dct24-dali-eval", "dct24-dali"),
                       ("dct24-torch-train", "dct24-torch"),
                       ("dct24-dali-train-whole", "dct24-dali-whole")):

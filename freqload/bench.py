@@ -2,17 +2,25 @@
 
 Pipelines (each hands over training batches, train augmentation included):
 
-==============  ==========================================================================
-rgb-pil         torchvision's recipe written without torchvision: Pillow decode,
-                RandomResizedCrop 224 (bilinear), flip, to float, normalise, in torch
-                DataLoader workers; float32 [3, 224, 224] crosses
-rgb-dali-cpu    DALI's CPU ImageNet recipe: file reader, CPU decoder, random_resized_crop
-                224, crop_mirror_normalize (flip, float32 CHW) on DALI's threads
-rgb-dali-gpu    nvJPEG "mixed" decode and the same ops on the GPU (only with a GPU)
-dct-192 ...     DCTLoader(train=True) with mask all / dctnet64 / dctnet48 / dctnet24,
-dct-24          56x56 blocks (a 448-pixel grid): int16 channels cross, float conversion
-                and normalisation on the device
-==============  ==========================================================================
+=================  =======================================================================
+rgb-pil            torchvision's recipe written without torchvision: Pillow decode,
+                   RandomResizedCrop 224 (bilinear), flip, ToTensor, Normalize, in torch
+                   DataLoader workers; float32 [3, 224, 224] crosses
+rgb-dali-roi       DALI's own ResNet-50 training recipe (the baseline for float rows):
+                   fn.decoders.image_random_crop (libjpeg-turbo ROI decoding: only the
+                   crop is decoded), fn.resize to 224, crop_mirror_normalize (random flip,
+                   normalised float32 CHW)
+rgb-dali-roi-u8    the same, uint8 CHW out (normalised later on the device): the baseline
+                   for int16 rows (what crosses before normalisation, like with like)
+rgb-dali-full      an extra row, not a baseline: full decode, then random_resized_crop 224,
+                   crop_mirror_normalize (float32) - what freqload compared against before
+rgb-dali-gpu       the ROI recipe with nvJPEG "mixed" decoding on the GPU (only with a GPU)
+dct-192 ...        DCTLoader(train=True) with mask all / dctnet64 / dctnet48 / dctnet24,
+dct-24             56x56 blocks (a 448-pixel grid): int16 channels cross, float conversion
+                   and normalisation on the device (float32 out: compare with rgb-dali-roi)
+dct-24-i16         dct-24 handing over the int16 as it crossed (normalize=False): compare
+                   with rgb-dali-roi-u8
+=================  =======================================================================
 
 Per pipeline: img/s, CPU-ms/img (this process and its workers), bytes per sample
 measured from the real batches as they cross, the effective input resolution,
@@ -32,8 +40,17 @@ from typing import Optional
 
 import numpy as np
 
-PIPELINES = ("rgb-pil", "rgb-dali-cpu", "rgb-dali-gpu", "dct-192", "dct-64", "dct-48", "dct-24")
-DCT_MASKS = {"dct-192": "all", "dct-64": "dctnet64", "dct-48": "dctnet48", "dct-24": "dctnet24"}
+PIPELINES = ("rgb-pil", "rgb-dali-roi", "rgb-dali-roi-u8", "rgb-dali-full", "rgb-dali-gpu",
+             "dct-192", "dct-64", "dct-48", "dct-24", "dct-24-i16")
+DCT_MASKS = {"dct-192": "all", "dct-64": "dctnet64", "dct-48": "dctnet48", "dct-24": "dctnet24",
+             "dct-24-i16": "dctnet24"}
+#: DALI recipes: name -> (recipe, output dtype); see dali_rgb_batches
+DALI_RGB = {"rgb-dali-roi": ("roi", "float"), "rgb-dali-roi-u8": ("roi", "uint8"),
+            "rgb-dali-full": ("full", "float"), "rgb-dali-gpu": ("roi", "float")}
+#: each row's baseline: like with like (float32 vs float32, int16 vs uint8 before
+#: normalisation)
+BASELINE = {"dct-24-i16": "rgb-dali-roi-u8", "rgb-dali-roi-u8": "rgb-dali-roi-u8"}
+DEFAULT_BASELINE = "rgb-dali-roi"
 from .rgb import MEAN, STD  # noqa: E402
 RGB_SIZE = 224
 DCT_SIZE = 56  # blocks: a 448-pixel grid
@@ -80,37 +97,62 @@ def cpu_seconds() -> float:
 
 # ---- the RGB pipelines ----------------------------------------------------------------
 
-def _dali_rgb_pipeline(files, batch_size, threads, gpu: bool):
+def _dali_rgb_pipeline(files, batch_size, threads, gpu: bool, recipe: str = "roi",
+                       out: str = "float"):
+    """DALI's ImageNet recipes. recipe "roi": the training recipe of DALI's ResNet-50
+    example (decoders.image_random_crop: only the random crop's region is decoded, then
+    resize to 224); "full": decode the whole image, then random_resized_crop 224; "eval":
+    decode, resize the shorter side to 256, centre crop 224. Then crop_mirror_normalize
+    to CHW: float32 normalised (out="float") or uint8 (out="uint8"); a random flip for
+    the training recipes."""
     from nvidia.dali import fn, pipeline_def, types
 
     @pipeline_def(batch_size=batch_size, num_threads=threads,
                   device_id=0 if gpu else None, seed=0, prefetch_queue_depth=2)
     def pipe():
         jpegs, labels = fn.readers.file(files=files, labels=[0] * len(files),
-                                        random_shuffle=True, name="reader")
-        images = fn.decoders.image(jpegs, device="mixed" if gpu else "cpu",
-                                   output_type=types.RGB)
-        images = fn.random_resized_crop(images, size=RGB_SIZE)
-        images = fn.crop_mirror_normalize(
-            images, dtype=types.FLOAT, output_layout="CHW", mirror=fn.random.coin_flip(),
-            mean=[m * 255 for m in MEAN], std=[s * 255 for s in STD])
-        return images
+                                        random_shuffle=recipe != "eval", name="reader")
+        device = "mixed" if gpu else "cpu"
+        if recipe == "roi":
+            images = fn.decoders.image_random_crop(
+                jpegs, device=device, output_type=types.RGB, random_area=[0.08, 1.0],
+                random_aspect_ratio=[3 / 4, 4 / 3], num_attempts=100)
+            images = fn.resize(images, resize_x=RGB_SIZE, resize_y=RGB_SIZE)
+        elif recipe == "full":
+            images = fn.decoders.image(jpegs, device=device, output_type=types.RGB)
+            images = fn.random_resized_crop(images, size=RGB_SIZE)
+        elif recipe == "eval":
+            images = fn.decoders.image(jpegs, device=device, output_type=types.RGB)
+            images = fn.resize(images, resize_shorter=256)
+        else:
+            raise ValueError(f"unknown DALI recipe {recipe!r}")
+        kw = dict(output_layout="CHW", crop=(RGB_SIZE, RGB_SIZE))
+        if recipe != "eval":
+            kw["mirror"] = fn.random.coin_flip()
+        if out == "float":
+            kw.update(dtype=types.FLOAT, mean=[m * 255 for m in MEAN],
+                      std=[s * 255 for s in STD])
+        else:
+            kw.update(dtype=types.UINT8)
+        return fn.crop_mirror_normalize(images, **kw)
 
     p = pipe()
     p.build()
     return p
 
 
-def rgb_dali_cpu_batches(files, batch_size, threads):
-    """DALI's CPU ImageNet recipe; each batch copied into a torch tensor as a loader does."""
+def dali_rgb_batches(files, batch_size, threads, recipe: str = "roi", out: str = "float"):
+    """A DALI CPU recipe (see _dali_rgb_pipeline); each batch copied into a torch tensor
+    as a loader does: float32 or uint8 [b, 3, 224, 224]."""
     import torch
 
-    p = _dali_rgb_pipeline(files, batch_size, threads, gpu=False)
+    p = _dali_rgb_pipeline(files, batch_size, threads, gpu=False, recipe=recipe, out=out)
+    dtype = torch.float32 if out == "float" else torch.uint8
     while True:
         (images,) = p.run()
-        out = torch.empty((len(images), 3, RGB_SIZE, RGB_SIZE), dtype=torch.float32)
-        images.copy_to_external(ctypes.c_void_p(out.data_ptr()))
-        yield out
+        x = torch.empty((len(images), 3, RGB_SIZE, RGB_SIZE), dtype=dtype)
+        images.copy_to_external(ctypes.c_void_p(x.data_ptr()))
+        yield x
 
 
 def _rgb_dali_gpu_batches(files, batch_size, threads):
@@ -210,8 +252,9 @@ def run_pipeline(name, files, *, batch_size=64, threads=2, seconds=10.0, iters=N
         return BenchResult(name, n / el, cpu * 1e3 / n, rgb.bytes_per_sample, RGB_SIZE, n, el,
                            "torch", _copy_ms((batch_size, 3, RGB_SIZE, RGB_SIZE),
                                              torch.float32, device), ready)
-    if name in ("rgb-dali-cpu", "rgb-dali-gpu"):
+    if name in DALI_RGB:
         gpu = name == "rgb-dali-gpu"
+        recipe, out = DALI_RGB[name]
         if gpu and device.type != "cuda":
             return BenchResult(name, math.nan, math.nan, 0, RGB_SIZE, 0, 0.0, "dali",
                                skipped="needs a CUDA GPU")
@@ -230,14 +273,15 @@ def run_pipeline(name, files, *, batch_size=64, threads=2, seconds=10.0, iters=N
         if gpu:  # decoded on the device: the JPEG bytes are what crosses
             gen = _rgb_dali_gpu_batches(files, batch_size, threads)
         else:
-            gen = moved(rgb_dali_cpu_batches(files, batch_size, threads))
+            gen = moved(dali_rgb_batches(files, batch_size, threads, recipe, out))
         n, el, cpu, ready = _measure(gen, **kw)
         if gpu:  # DALI moves the encoded files itself: their mean size, not a measurement
             nbytes = int(np.mean([os.path.getsize(f) for f in files]))
             source = "computed: the mean JPEG file size"
         else:
             nbytes, source = crossed[0] // max(crossed[1], 1), "measured"
-        copy = None if gpu else _copy_ms((batch_size, 3, RGB_SIZE, RGB_SIZE), torch.float32,
+        copy = None if gpu else _copy_ms((batch_size, 3, RGB_SIZE, RGB_SIZE),
+                                         torch.float32 if out == "float" else torch.uint8,
                                          device)
         return BenchResult(name, n / el, cpu * 1e3 / n, nbytes, RGB_SIZE, n, el, "dali", copy,
                            ready, bytes_source=source)
@@ -253,7 +297,8 @@ def run_pipeline(name, files, *, batch_size=64, threads=2, seconds=10.0, iters=N
             loader = DCTLoader([(f, 0) for f in files] * reps, batch_size=batch_size,
                                mask=DCT_MASKS[name], size=(DCT_SIZE, DCT_SIZE), train=True,
                                num_threads=threads, engine=engine, device=device,
-                               normalize=identity, drop_last=True)
+                               normalize=False if name.endswith("-i16") else identity,
+                               drop_last=True)
 
         def gen():
             while True:
@@ -272,35 +317,48 @@ def run_bench(files, pipelines=PIPELINES, **kw) -> list[BenchResult]:
         try:
             results.append(run_pipeline(name, files, **kw))
         except Exception as e:  # a failing pipeline is reported, the others still run
-            if name not in ("rgb-dali-cpu", "rgb-dali-gpu"):
+            if name not in DALI_RGB:
                 raise
             results.append(BenchResult(name, math.nan, math.nan, 0, RGB_SIZE, 0, 0.0,
                                        skipped=f"{type(e).__name__}: {e}"))
     return results
 
 
+def baseline_of(pipeline: str) -> str:
+    """The DALI recipe a row is compared with (like with like)."""
+    return BASELINE.get(pipeline, DEFAULT_BASELINE)
+
+
+def speedups(results: list[BenchResult]) -> dict:
+    """pipeline -> img/s over its baseline's (nan where the baseline did not run)."""
+    rate = {r.pipeline: r.img_per_s for r in results if not r.skipped}
+    return {r.pipeline: r.img_per_s / rate.get(baseline_of(r.pipeline), math.nan)
+            for r in results if not r.skipped}
+
+
 def summary_table(results: list[BenchResult]) -> str:
-    base = next((r.img_per_s for r in results if r.pipeline == "rgb-dali-cpu"
-                 and not r.skipped), math.nan)
+    vs = speedups(results)
     gpu = any(r.copy_ms_per_batch is not None for r in results)
-    head = (f"{'pipeline':14s} {'img/s':>8s} {'CPU-ms/img':>10s} {'bytes/sample':>12s} "
-            f"{'res':>5s} {'vs uint8 RGB':>12s} {'vs rgb-dali-cpu':>15s}")
+    head = (f"{'pipeline':16s} {'img/s':>8s} {'CPU-ms/img':>10s} {'bytes/sample':>12s} "
+            f"{'res':>5s} {'vs uint8 RGB':>12s} {'vs baseline':>11s} {'baseline':16s}")
     if gpu:
         head += f" {'copy ms/batch':>13s} {'ready ms/batch':>14s}"
     lines = [head]
     for r in results:
         if r.skipped:
-            lines.append(f"{r.pipeline:14s} skipped: {r.skipped}")
+            lines.append(f"{r.pipeline:16s} skipped: {r.skipped}")
             continue
-        line = (f"{r.pipeline:14s} {r.img_per_s:8.1f} {r.cpu_ms_per_img:10.2f} "
+        line = (f"{r.pipeline:16s} {r.img_per_s:8.1f} {r.cpu_ms_per_img:10.2f} "
                 f"{r.bytes_per_sample:12,d} {r.resolution:5d} {r.bytes_vs_uint8_rgb:12.3f} "
-                f"{r.img_per_s / base:15.2f}")
+                f"{vs[r.pipeline]:11.2f} {baseline_of(r.pipeline):16s}")
         if gpu:
             fmt = lambda v: f"{v:.3f}" if v is not None else "-"  # noqa: E731
             line += f" {fmt(r.copy_ms_per_batch):>13s} {fmt(r.ready_ms_per_batch):>14s}"
         lines.append(line)
     lines.append("bytes/sample: what crossed host -> device per image, measured from the "
-                 "batches; vs uint8 RGB: over 3 x res x res bytes at the same resolution")
+                 "batches; vs uint8 RGB: over 3 x res x res bytes at the same resolution; "
+                 "vs baseline: img/s over DALI's own recipe with the same output kind "
+                 "(float32 normalised, or int16 vs uint8 before normalisation)")
     for r in results:
         if not r.skipped and r.bytes_source != "measured":
             lines.append(f"  {r.pipeline}: bytes/sample {r.bytes_source}")

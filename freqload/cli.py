@@ -1,6 +1,6 @@
 """The ``freqload`` command line (also ``python -m freqload``).
 
-    freqload bench [DIR] [--pipelines rgb-dali-cpu dct-24 ...] [--seconds 10 | --iters N]
+    freqload bench [DIR] [--pipelines rgb-dali-roi dct-24 ...] [--seconds 10 | --iters N]
                    [--batch-size 64] [--threads N] [--engine dali|torch] [--json out.json]
                    [--plot out.png]
     freqload stats DIR -o stats.json [--mask M] [--max-images 1000]
@@ -46,6 +46,7 @@ def _cmd_bench(args) -> int:
     print(bench.summary_table(results))
     if args.json:
         out = []
+        vs = bench.speedups(results)
         for r in results:
             d = {"pipeline": r.pipeline, "img_per_s": r.img_per_s,
                  "cpu_ms_per_img": r.cpu_ms_per_img, "bytes_per_sample": r.bytes_per_sample,
@@ -53,7 +54,8 @@ def _cmd_bench(args) -> int:
                  "images": r.images, "seconds": r.seconds, "engine": r.engine,
                  "copy_ms_per_batch": r.copy_ms_per_batch,
                  "ready_ms_per_batch": r.ready_ms_per_batch, "skipped": r.skipped,
-                 "bytes_source": r.bytes_source, "batch_size": args.batch_size, "threads": threads, "files": len(files)}
+                 "bytes_source": r.bytes_source, "baseline": bench.baseline_of(r.pipeline),
+                 "vs_baseline": vs.get(r.pipeline, math.nan), "batch_size": args.batch_size, "threads": threads, "files": len(files)}
             out.append({k: (None if isinstance(v, float) and math.isnan(v) else v)
                         for k, v in d.items()})
         with open(args.json, "w", encoding="utf-8") as f:

@@ -33,7 +33,8 @@ FIELDS = {"pipeline", "img_per_s", "cpu_ms_per_img", "bytes_per_sample", "resolu
 
 @pytest.mark.parametrize("engine", ENGINES)
 def test_bench_json_and_plot(folder, tmp_path, capsys, engine):
-    pipes = ["rgb-pil", "dct-24", "dct-192"] + (["rgb-dali-cpu"] if engine == "dali" else [])
+    pipes = ["rgb-pil", "dct-24", "dct-24-i16", "dct-192"] + (
+        ["rgb-dali-roi", "rgb-dali-roi-u8", "rgb-dali-full"] if engine == "dali" else [])
     assert main(["bench", folder, "--iters", "2", "--batch-size", "4", "--threads", "1",
                  "--pipelines", *pipes, "--engine", engine, "--json", str(tmp_path / "b.json"),
                  "--plot", str(tmp_path / "b.png")]) == 0
@@ -55,8 +56,18 @@ def test_bench_json_and_plot(folder, tmp_path, capsys, engine):
         x, _ = next(iter(DCTLoader(folder, batch_size=3, mask=mask, train=True, num_threads=0,
                                    engine="torch", normalize=False, device="cpu")))
         assert by[name]["bytes_per_sample"] == x.numel() * x.element_size() // 3
-    if "rgb-dali-cpu" in by:  # DALI's float32 CHW batch
-        assert by["rgb-dali-cpu"]["bytes_per_sample"] == by["rgb-pil"]["bytes_per_sample"]
+    if "rgb-dali-roi" in by:  # DALI's float32 / uint8 CHW batches
+        assert by["rgb-dali-roi"]["bytes_per_sample"] == by["rgb-pil"]["bytes_per_sample"]
+        assert by["rgb-dali-full"]["bytes_per_sample"] == by["rgb-pil"]["bytes_per_sample"]
+        assert by["rgb-dali-roi-u8"]["bytes_per_sample"] == 3 * 224 * 224
+        # like with like: float rows against the float recipe, int16 against uint8
+        assert by["dct-24"]["baseline"] == "rgb-dali-roi"
+        assert by["dct-24-i16"]["baseline"] == "rgb-dali-roi-u8"
+        assert by["dct-24-i16"]["vs_baseline"] == pytest.approx(
+            by["dct-24-i16"]["img_per_s"] / by["rgb-dali-roi-u8"]["img_per_s"])
+    x, _ = next(iter(DCTLoader(folder, batch_size=3, mask="dctnet24", train=True,
+                               num_threads=0, engine="torch", normalize=False, device="cpu")))
+    assert by["dct-24-i16"]["bytes_per_sample"] == x.numel() * x.element_size() // 3
     assert all(r["bytes_source"] == "measured" for r in rows)
     assert by["dct-24"]["resolution"] == 448 and by["rgb-pil"]["resolution"] == 224
     assert by["dct-24"]["bytes_vs_uint8_rgb"] == pytest.approx(0.25)
