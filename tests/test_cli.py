@@ -177,3 +177,28 @@ def test_console_script_runs():
     out = subprocess.run([sys.executable, "-m", "freqload", "mask", "dctnet24"],
                          capture_output=True, text=True, check=True).stdout
     assert json.loads(out)["indices"][:4] == [0, 1, 2, 3]
+
+
+def test_cpu_seconds_counts_live_worker_processes():
+    import multiprocessing
+    import time
+
+    from freqload.bench import cpu_seconds
+
+    def spin(seconds):
+        end = time.process_time() + seconds
+        while time.process_time() < end:
+            pass
+        time.sleep(30)  # stay alive: not reaped while we measure
+
+    c0 = cpu_seconds()
+    p = multiprocessing.get_context("fork").Process(target=spin, args=(0.5,))
+    p.start()
+    try:
+        deadline = time.monotonic() + 20
+        while cpu_seconds() - c0 < 0.45 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert cpu_seconds() - c0 >= 0.45  # the live child's 0.5 s are counted
+    finally:
+        p.terminate()
+        p.join()
