@@ -1,6 +1,6 @@
 """The ``freqload`` command line (also ``python -m freqload``).
 
-    freqload bench [DIR] [--pipelines rgb-dali-roi dct-24 ...] [--seconds 10 | --iters N]
+    freqload bench [DIR] [--pipelines rgb-dali-roi dct-24 ...] [--seconds 10 | --iters N] [--repeats 3]
                    [--batch-size 64] [--threads N] [--engine dali|torch] [--json out.json]
                    [--plot out.png]
     freqload stats DIR -o stats.json [--mask M] [--max-images 1000]
@@ -36,12 +36,15 @@ def _cmd_bench(args) -> int:
     files = bench.list_jpegs(root) if os.path.isdir(root) else []
     if not files:
         raise SystemExit(f"freqload bench: no JPEG files under {root}")
+    if args.repeats < 1:
+        raise SystemExit(f"freqload bench: --repeats must be >= 1, got {args.repeats}")
     threads = args.threads or len(os.sched_getaffinity(0))
     print(f"freqload bench: {len(files)} JPEGs from {root}, batch {args.batch_size}, "
           f"{threads} threads, " + (f"{args.iters} batches" if args.iters else
                                     f"{args.seconds:g} s") + " per pipeline", file=sys.stderr)
     results = bench.run_bench(files, args.pipelines, batch_size=args.batch_size,
                               threads=threads, seconds=args.seconds, iters=args.iters,
+                              repeats=args.repeats,
                               engine=args.engine, device=args.device, progress=None)
     print(bench.summary_table(results))
     if args.json:
@@ -319,6 +322,9 @@ def main(argv=None) -> int:
     g = b.add_mutually_exclusive_group()
     g.add_argument("--seconds", type=float, default=10.0, help="per pipeline (default 10)")
     g.add_argument("--iters", type=int, help="batches per pipeline instead of --seconds")
+    b.add_argument("--repeats", type=int, default=1,
+                   help="run all pipelines this many times, interleaved, and report each "
+                        "one's median run (default 1)")
     b.add_argument("--engine", choices=("dali", "torch", "auto"), default="dali",
                    help="DCTLoader engine for the dct-* rows (default dali)")
     b.add_argument("--device", help="default: cuda when available, else cpu")

@@ -202,3 +202,21 @@ def test_cpu_seconds_counts_live_worker_processes():
     finally:
         p.terminate()
         p.join()
+
+
+def test_bench_repeats_report_each_pipelines_median_run(monkeypatch):
+    from freqload import bench
+
+    rates = {"rgb-dali-roi": iter([10.0, 30.0, 20.0]), "dct-24": iter([5.0, 50.0, 40.0])}
+    order = []
+
+    def fake(name, files, **kw):
+        order.append(name)
+        return bench.BenchResult(name, next(rates[name]), 1.0, 1, 224, 1, 1.0)
+    monkeypatch.setattr(bench, "run_pipeline", fake)
+    out = bench.run_bench([], ["rgb-dali-roi", "dct-24"], repeats=3)
+    assert order == ["rgb-dali-roi", "dct-24"] * 3  # interleaved
+    assert [r.img_per_s for r in out] == [20.0, 40.0]  # medians
+    assert bench.speedups(out)["dct-24"] == pytest.approx(2.0)
+    with pytest.raises(ValueError, match="repeats"):
+        bench.run_bench([], ["dct-24"], repeats=0)
