@@ -61,3 +61,19 @@ def run_loader(loader, seconds: float) -> tuple[float, float, int]:
             n += len(y)
     elapsed = time.perf_counter() - t0
     return n / elapsed, (cpu_seconds() - c0) * 1e3 / n, loader.bytes_per_sample
+
+
+def run_rgb_dali(files, threads: int, batch: int, seconds: float, recipe: str, out: str):
+    """A DALI CPU RGB recipe (freqload.bench's), copied into torch tensors."""
+    from freqload.bench import dali_rgb_batches
+
+    it = dali_rgb_batches(files, batch, threads, recipe, out)
+    for _ in range(3):
+        next(it)
+    c0, t0, n, nbytes = cpu_seconds(), time.perf_counter(), 0, 0
+    while time.perf_counter() - t0 < seconds:
+        x = next(it)
+        n += len(x)
+        nbytes += x.numel() * x.element_size()
+    elapsed = time.perf_counter() - t0
+    return n / elapsed, (cpu_seconds() - c0) * 1e3 / n, nbytes // n

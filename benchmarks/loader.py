@@ -52,7 +52,7 @@ import time
 import warnings
 
 from _common import (build_raw_reader, cpu_seconds, default_folder, list_jpegs, run_loader,
-                     run_raw)
+                     run_raw, run_rgb_dali)
 
 
 def run_host_part(loader, seconds: float) -> tuple[float, float, int]:
@@ -82,22 +82,6 @@ RGB_ROWS = {"rgb-dali-roi-u8": ("roi", "uint8"), "rgb-dali-roi": ("roi", "float"
 BASELINE = {"dct24-dali-eval": "rgb-dali-eval-u8", "dct24-dali+float": "rgb-dali-roi",
             "dct24-dali-train+float": "rgb-dali-roi", "rgb-dali-roi": "rgb-dali-roi",
             "rgb-dali-full": "rgb-dali-roi", "rgb-dali-eval-u8": "rgb-dali-eval-u8"}
-
-
-def run_rgb_dali(files, threads: int, batch: int, seconds: float, recipe: str, out: str):
-    """A DALI CPU RGB recipe (freqload.bench's), copied into torch tensors."""
-    from freqload.bench import dali_rgb_batches
-
-    it = dali_rgb_batches(files, batch, threads, recipe, out)
-    for _ in range(3):
-        next(it)
-    c0, t0, n, nbytes = cpu_seconds(), time.perf_counter(), 0, 0
-    while time.perf_counter() - t0 < seconds:
-        x = next(it)
-        n += len(x)
-        nbytes += x.numel() * x.element_size()
-    elapsed = time.perf_counter() - t0
-    return n / elapsed, (cpu_seconds() - c0) * 1e3 / n, nbytes // n
 
 
 def main(argv=None) -> int:

@@ -7,7 +7,9 @@ Packs DIR (default ../shared/data/photos/imagenet-sample-500) with ``freqload pa
 into benchmarks/.build/pack-<mask> (once), then measures, interleaved, on both:
 libjpeg's raw coefficient read (benchmarks/raw_read.c), and DCTLoader (DALI engine,
 the mask, 56x56 blocks) with transform="blocks" (decode + mask, no resampling) and
-with train=True (RandomResizedCrop + flip in the DCT domain). Also: how far the packed
+with train=True (RandomResizedCrop + flip in the DCT domain); and, on the originals, DALI's
+own ResNet-50 training recipe (ROI decoding, resize 224, flip, uint8 out: rgb-dali-roi-u8),
+the baseline of issue #14's packed-data target. Also: how far the packed
 loader's tensors are from the originals' (bit-identical channels, and PSNR of the rest:
 chroma="dct" upsampling and the resizes read neighbouring frequencies).
 """
@@ -21,7 +23,8 @@ import warnings
 
 import numpy as np
 
-from _common import HERE, build_raw_reader, default_folder, list_jpegs, run_loader, run_raw
+from _common import (HERE, build_raw_reader, default_folder, list_jpegs, run_loader, run_raw,
+                     run_rgb_dali)
 
 
 def loader(root, mask, transform, threads, seed=0):
@@ -84,6 +87,10 @@ def main(argv=None) -> int:
     rows = {}
     loaders = {}
     for rep in range(args.repeats):
+        print(f"  rgb-dali-roi-u8 originals ({rep + 1}/{args.repeats}) ...", file=sys.stderr)
+        rate, cpu, _ = run_rgb_dali(list_jpegs(root) * 4, args.threads, 64, args.seconds,
+                                    "roi", "uint8")
+        rows.setdefault(("rgb-dali-roi-u8", "originals"), []).append((rate, cpu))
         for data, r in (("originals", root), ("packed", packed)):
             print(f"  raw-libjpeg {data} ({rep + 1}/{args.repeats}) ...", file=sys.stderr)
             rate, cpu = run_raw(exe, list_jpegs(r), args.threads, args.seconds)
@@ -106,6 +113,12 @@ def main(argv=None) -> int:
             rate, cpu = med[data]
             ratio = f"{rate / med['originals'][0]:.2f}x" if data == "packed" else ""
             print(f"{name:16s} {data:10s} {rate:8.1f} {cpu:10.2f} {ratio:>16s}")
+    rs = sorted(rows[("rgb-dali-roi-u8", "originals")])
+    rgb_rate, rgb_cpu = rs[len(rs) // 2]
+    print(f"{'rgb-dali-roi-u8':16s} {'originals':10s} {rgb_rate:8.1f} {rgb_cpu:10.2f}")
+    train = sorted(rows[("dct-train", "packed")])[args.repeats // 2][0]
+    print(f"dct-train on packed data vs DALI's ROI recipe (uint8) on the originals: "
+          f"{train / rgb_rate:.2f}x")
     print(f"bytes on disk: packed {t['packed_bytes'] / t['source_bytes']:.1%} of the originals")
     for transform, chroma in (("blocks", "nearest"), ("blocks", "dct"), ("train", "-"),
                               ("eval", "-")):
