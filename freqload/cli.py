@@ -58,7 +58,8 @@ def _cmd_bench(args) -> int:
                  "copy_ms_per_batch": r.copy_ms_per_batch,
                  "ready_ms_per_batch": r.ready_ms_per_batch, "skipped": r.skipped,
                  "bytes_source": r.bytes_source, "baseline": bench.baseline_of(r.pipeline),
-                 "vs_baseline": vs.get(r.pipeline, math.nan), "batch_size": args.batch_size, "threads": threads, "files": len(files)}
+                 "vs_baseline": vs.get(r.pipeline, math.nan), "batch_size": args.batch_size,
+                 "threads": threads, "files": len(files)}
             out.append({k: (None if isinstance(v, float) and math.isnan(v) else v)
                         for k, v in d.items()})
         with open(args.json, "w", encoding="utf-8") as f:

@@ -64,10 +64,11 @@ import torch
 from .channels import check_size
 from .coefficients import (DEFAULT_MAX_FILE_SIZE, DEFAULT_MAX_MEMORY, DEFAULT_MAX_PIXELS,
                            DEFAULT_MAX_SCANS, limits_tuple, read_coefficients)
-from .engines.common import OK, STATUS_NAMES, TOO_LARGE, UNSUPPORTED, HostBatch, SampleSpec
-from .errors import DecodeError, FreqloadError, ImageTooLargeError, UnsupportedImageError
+from .engines.common import (OK, STATUS_ERRORS, STATUS_NAMES, UNSUPPORTED, HostBatch,
+                             SampleSpec)
+from .errors import DecodeError, FreqloadError
 from .mask import as_mask
-from .sampler import EpochLoader, EpochPlan
+from .sampler import EpochLoader, EpochPlan, TransferStats
 from .sources import resolve_source
 from .stats import ChannelStats
 from .transforms import Transform, sample, sample_keys
@@ -77,13 +78,12 @@ ON_ERROR = ("raise", "skip", "fallback")
 
 
 @dataclass
-class LoaderStats:
-    """Cumulative counts over the loader's life (all epochs)."""
+class LoaderStats(TransferStats):
+    """Cumulative counts over the loader's life (all epochs); bytes_to_device and
+    samples_to_device from TransferStats."""
     decoded: int = 0   #: samples decoded from their own coefficients
     skipped: int = 0   #: samples dropped by on_error="skip" / "fallback"
     fallback: int = 0  #: samples decoded from pixels by on_error="fallback"
-    bytes_to_device: int = 0  #: bytes of x copied host -> device (or handed over on cpu)
-    samples_to_device: int = 0
 
 
 def _default_threads() -> int:
@@ -221,7 +221,7 @@ class DCTLoader(EpochLoader):
         if folder:
             check_mask(os.fspath(source), self.mask)
         self.dataset = resolve_source(source)
-        if not folder:
+        if not folder:  # a list: the folders its files lie in
             check_mask_for_paths(self.dataset.paths, self.mask)
         shard_id, num_shards = _shards(shard_id, num_shards)
         self.sampler = EpochPlan(len(self.dataset), self.batch_size,
@@ -279,11 +279,7 @@ class DCTLoader(EpochLoader):
                            prefetch=self.prefetch, pin=pin)
 
     # -- the torch DataLoader surface (len, set_epoch: sampler.EpochLoader) -------------
-    @property
-    def bytes_per_sample(self) -> int:
-        """Bytes of x per sample that cross host -> device (measured once batches flowed)."""
-        if self.stats.samples_to_device:
-            return self.stats.bytes_to_device // self.stats.samples_to_device
+    def _expected_bytes_per_sample(self) -> int:  # bytes_per_sample: sampler.EpochLoader
         return self.spec.channels * self.spec.out_h * self.spec.out_w * 2
 
     def host_batches(self, epoch: int):
@@ -325,8 +321,7 @@ class DCTLoader(EpochLoader):
             raise FreqloadError(f"{path}: cannot read: {e}") from e
         # the engine's verdict stands even where this process cannot reproduce it (memory,
         # a bad argument): never let a flagged sample pass silently under "raise"
-        cls = {UNSUPPORTED: UnsupportedImageError, TOO_LARGE: ImageTooLargeError}.get(
-            status, DecodeError)
+        cls = STATUS_ERRORS.get(status, DecodeError)
         raise cls(f"{path}: failed with status {status} ({STATUS_NAMES.get(status, '?')}) in "
                   f"the {self.engine.name} engine; decoding it again in this process worked")
 
@@ -381,8 +376,11 @@ class DCTLoader(EpochLoader):
 
     def _to_device(self, hb: HostBatch):
         y = torch.from_numpy(self.dataset.labels[hb.index])
-        self.stats.bytes_to_device += hb.x.numel() * hb.x.element_size()
-        self.stats.samples_to_device += len(hb.index)
+        if self.regroup == "device":  # x: the samples' planes back to back
+            self.stats.bytes_to_device += hb.x.numel() * hb.x.element_size()
+            self.stats.samples_to_device += len(hb.index)
+        else:
+            self.stats.add(hb.x)
         if self.device.type != "cpu":
             x = hb.x.to(self.device, non_blocking=True)
             y = y.to(self.device, non_blocking=True)

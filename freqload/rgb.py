@@ -16,7 +16,7 @@ import torch
 import torch.utils.data
 
 from . import _core
-from .sampler import EpochLoader, EpochPlan
+from .sampler import EpochLoader, EpochPlan, TransferStats
 from .sources import resolve_source
 from .transforms import random_resized_crop, sample_keys
 
@@ -81,15 +81,9 @@ class RGBLoader(EpochLoader):
         self.prefetch = int(prefetch)
         self.size = int(size)
         self.epoch = 0
-        self.bytes_to_device = 0  #: bytes of x moved host -> device (or handed over on cpu)
-        self.samples_to_device = 0
+        self.stats = TransferStats()
 
-    @property
-    def bytes_per_sample(self) -> int:
-        """Bytes of x per sample that crossed to the device (measured once batches flowed;
-        before that the float32 size, 3 * size^2 * 4)."""
-        if self.samples_to_device:
-            return self.bytes_to_device // self.samples_to_device
+    def _expected_bytes_per_sample(self) -> int:  # bytes_per_sample: sampler.EpochLoader
         return 3 * self.size * self.size * 4
 
     def __iter__(self):
@@ -100,8 +94,7 @@ class RGBLoader(EpochLoader):
                                          num_workers=self.num_workers,
                                          pin_memory=self.device.type == "cuda", **kw)
         for x, y in dl:
-            self.bytes_to_device += x.numel() * x.element_size()
-            self.samples_to_device += x.shape[0]
+            self.stats.add(x)
             yield (x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True))
         self.epoch = epoch + 1
 

@@ -24,6 +24,8 @@ one batch when N is not a multiple of S * batch_size.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 
@@ -75,12 +77,37 @@ class EpochPlan:
         return -(-n // self.batch_size)
 
 
+@dataclass
+class TransferStats:
+    """What crossed host -> device over a loader's life (all epochs)."""
+    bytes_to_device: int = 0  #: bytes of x copied host -> device (or handed over on cpu)
+    samples_to_device: int = 0
+
+    def add(self, x) -> None:
+        """Count a batch tensor ``x`` [B, ...] that crosses."""
+        self.bytes_to_device += x.numel() * x.element_size()
+        self.samples_to_device += x.shape[0]
+
+
 class EpochLoader:
     """What DCTLoader and RGBLoader share: ``len()`` = batches per epoch of this shard
-    (``self.sampler``), and ``set_epoch`` as torch's DistributedSampler has it."""
+    (``self.sampler``), ``set_epoch`` as torch's DistributedSampler has it, and
+    ``bytes_per_sample`` measured from what crossed (``self.stats``, a TransferStats)."""
 
     sampler: EpochPlan
     epoch: int
+    stats: TransferStats
+
+    @property
+    def bytes_per_sample(self) -> int:
+        """Bytes of x per sample that crossed host -> device (measured once batches flowed;
+        before that what one sample is expected to take)."""
+        if self.stats.samples_to_device:
+            return self.stats.bytes_to_device // self.stats.samples_to_device
+        return self._expected_bytes_per_sample()
+
+    def _expected_bytes_per_sample(self) -> int:
+        raise NotImplementedError
 
     def __len__(self) -> int:
         """Batches per epoch for this shard (before any skipped samples)."""

@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     import torch
 
 from .. import _core
+from ..errors import DecodeError, ImageTooLargeError, UnsupportedImageError
 from ..mask import split_channels
 
 #: int32 entries of a planes layout (fl_layout_pack)
@@ -17,6 +18,11 @@ LAYOUT_INTS = _core.LAYOUT_INTS
 
 #: per-sample status codes (the core's fl_status, plus 6 for an unreadable file)
 OK, DECODE_ERROR, UNSUPPORTED, TOO_LARGE, NO_MEMORY, BAD_ARGUMENT, UNREADABLE = range(7)
+#: the error each of the core's image statuses is, both ways (the torch engine turns the
+#: extension's exceptions into statuses, the loader statuses back into exceptions)
+STATUS_ERRORS = {DECODE_ERROR: DecodeError, UNSUPPORTED: UnsupportedImageError,
+                 TOO_LARGE: ImageTooLargeError}
+ERROR_STATUS = {cls: status for status, cls in STATUS_ERRORS.items()}
 #: what each status means, for messages
 STATUS_NAMES = {OK: "ok", DECODE_ERROR: "corrupt data", UNSUPPORTED: "unsupported image",
                 TOO_LARGE: "over a resource limit", NO_MEMORY: "out of memory",

@@ -13,9 +13,7 @@ import torch.utils.data
 from .. import _core
 from ..channels import CHROMA as _CHROMA
 from ..coefficients import _decoder, read_file
-from ..errors import DecodeError, ImageTooLargeError, UnsupportedImageError
-from .common import (DECODE_ERROR, LAYOUT_INTS, OK, TOO_LARGE, UNREADABLE, UNSUPPORTED,
-                     HostBatch, SampleSpec)
+from .common import ERROR_STATUS, LAYOUT_INTS, OK, UNREADABLE, HostBatch, SampleSpec
 
 
 
@@ -51,12 +49,8 @@ class _Samples(torch.utils.data.Dataset):
                                            out, s.limits, s.partial_decode)
         except OSError:
             status = UNREADABLE
-        except DecodeError:
-            status = DECODE_ERROR
-        except UnsupportedImageError:
-            status = UNSUPPORTED
-        except ImageTooLargeError:
-            status = TOO_LARGE
+        except tuple(ERROR_STATUS) as e:
+            status = ERROR_STATUS[type(e)]
         if planes:  # only the used part travels back to the main process
             used = int(layout[7]) if status == OK else 0
             return torch.from_numpy(out[:used].copy()), layout, i, status

@@ -275,6 +275,15 @@ static void fresh_decompressor(fl_decoder *d) {
   create_decompressor(d);
 }
 
+/* The header of d->data on a fresh decompressor: where every read of an image starts
+ * (fl_begin, and a partial decode started over whole). May longjmp. */
+static void read_header_fresh(fl_decoder *d) {
+  fresh_decompressor(d);
+  d->used = 1;
+  jpeg_mem_src(&d->cinfo, d->data, (unsigned long)d->size);
+  jpeg_read_header(&d->cinfo, TRUE);
+}
+
 fl_decoder *fl_decoder_new(char *message, size_t message_size) {
   fl_decoder *d = (fl_decoder *)calloc(1, sizeof *d);
   if (d == NULL) {
@@ -502,12 +511,9 @@ fl_status fl_begin(fl_decoder *d, const uint8_t *data, size_t size,
     fl_end(d);
     return d->error_status;
   }
-  fresh_decompressor(d);
-  d->used = 1;
   d->data = data;
   d->size = size;
-  jpeg_mem_src(&d->cinfo, data, (unsigned long)size);
-  jpeg_read_header(&d->cinfo, TRUE);
+  read_header_fresh(d);
   {
     /* libjpeg checks a component's table number only when its first scan starts */
     int i;
@@ -607,13 +613,9 @@ static fl_status check_planes(fl_decoder *d, const fl_plane *planes, int num_pla
 /* The open image from its first byte again, on a fresh decompressor, for a whole read
  * (the warnings of the first attempt are dropped: they come again). May longjmp. */
 static void reopen(fl_decoder *d) {
-  jpeg_abort_decompress(&d->cinfo);
-  fresh_decompressor(d);
-  d->used = 1;
   d->warnings = 0;
   d->warning[0] = '\0';
-  jpeg_mem_src(&d->cinfo, d->data, (unsigned long)d->size);
-  jpeg_read_header(&d->cinfo, TRUE);
+  read_header_fresh(d); /* destroying the decompressor also ends the aborted read */
 }
 
 fl_status fl_read_coefficients(fl_decoder *d, const fl_plane *planes,
