@@ -8,8 +8,15 @@
 #                                         file's samples from THREADS threads at once, default
 #                                         4, each thread in its own order, against a fresh
 #                                         decoder's); any race or difference fails
+#   scripts/sanitize.sh diff [N]          differential fuzzing of the fast entropy decoder:
+#                                         ASan + UBSan driver, every corpus file and photo
+#                                         and N seeded mutations of each (default 50) decoded
+#                                         by the fast path and by libjpeg alone; any
+#                                         difference in status, message, warnings or values
+#                                         fails (no clang needed)
 #   scripts/sanitize.sh fuzz [SECONDS]    libFuzzer + ASan/UBSan (needs clang), seeded with the
-#                                         corpus; crashes land in build/fuzz/ (default 1800 s;
+#                                         corpus; every input also gets the differential check;
+#                                         crashes land in build/fuzz/ (default 1800 s;
 #                                         Debian: apt-get install clang libclang-rt-14-dev)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,6 +53,16 @@ case "$mode" in
       "$out/fl_driver_tsan" --threads "${2:-4}" "${corpus[@]}"
     echo "tsan: clean over ${#corpus[@]} files"
     ;;
+  diff)
+    photos=()
+    [ -d ../shared/data/photos ] && while IFS= read -r -d '' f; do photos+=("$f"); done \
+      < <(find ../shared/data/photos -type f -iname '*.jp*g' -print0 | sort -z)
+    ${CC:-gcc} -std=c99 -D_GNU_SOURCE -O1 -g -fno-omit-frame-pointer \
+      -fsanitize=address,undefined -fno-sanitize-recover=all \
+      -o "$out/fl_driver_asan" tests/native/fl_driver.c $srcs $jpeg -lm -lpthread
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+      "$out/fl_driver_asan" --differential "${2:-50}" "${corpus[@]}" "${photos[@]}"
+    ;;
   fuzz)
     seconds=${2:-1800}
     command -v clang >/dev/null || { echo "fuzz needs clang (apt-get install clang)" >&2; exit 2; }
@@ -56,5 +73,5 @@ case "$mode" in
     cd build/fuzz && ./fl_fuzz -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 \
       -max_len=4000000 corpus
     ;;
-  *) echo "usage: $0 asan|valgrind|tsan [THREADS]|fuzz [SECONDS]" >&2; exit 2 ;;
+  *) echo "usage: $0 asan|valgrind|tsan [THREADS]|diff [N]|fuzz [SECONDS]" >&2; exit 2 ;;
 esac

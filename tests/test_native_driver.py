@@ -6,10 +6,12 @@ each entry point (header, coefficients strict and not, with and without partial
 decoding, a lossless re-encode that must decode to the same coefficients, every
 transform, the device-regroup planes), and in --threads mode it checks that many
 threads at once, each visiting the files in its own order, give exactly what a fresh
-decoder gives for each file.
+decoder gives for each file; in --differential mode, that the fast entropy path gives
+libjpeg's outcome on every input and on seeded mutations of it.
 """
 from __future__ import annotations
 
+import glob
 import os
 import runpy
 import shlex
@@ -19,7 +21,7 @@ import sysconfig
 
 import pytest
 
-from conftest import CONFORMANCE, ROOT, pillow_jpeg, rng_image
+from conftest import CONFORMANCE, PHOTOS, ROOT, pillow_jpeg, rng_image
 
 NATIVE = os.path.join(ROOT, "freqload", "_native")
 
@@ -81,3 +83,23 @@ def test_driver_threads_give_what_a_fresh_decoder_gives(driver, tmp_path):
                          timeout=600)
     assert res.returncode == 0, res.stdout + res.stderr[-2000:]
     assert f"{len(files)} inputs x 3 threads, 0 samples differ" in res.stdout
+
+
+def test_driver_fast_entropy_path_matches_libjpeg_under_damage(driver, tmp_path):
+    """--differential: each input and seeded mutations of it (bit flips, cut and repeated
+    spans, stray and renumbered markers, truncation, bytes before the EOI) decoded by the
+    fast entropy path and by libjpeg alone must agree in status, message, warnings and
+    values; strict and lenient, whole reads and every transform's sample with partial
+    decoding on and off."""
+    files = _inputs(tmp_path)
+    photos = sorted(glob.glob(os.path.join(PHOTOS, "imagenet-sample-500", "*", "*")))[:12]
+    jpegtran = shutil.which("jpegtran")
+    for k, path in enumerate(photos[:4] if jpegtran else []):
+        for args in (["-restart", "1"], ["-restart", "2B"], ["-grayscale", "-restart", "3"]):
+            out = tmp_path / f"r{k}{args[-1]}.jpg"
+            subprocess.run([jpegtran, *args, "-outfile", str(out), path], check=True)
+            files.append(str(out))
+    res = subprocess.run([driver, "--differential", "6", *files, *photos], capture_output=True,
+                         text=True, timeout=900)
+    assert res.returncode == 0, res.stdout + res.stderr[-3000:]
+    assert "0 differ from libjpeg alone" in res.stdout, res.stdout

@@ -14,6 +14,12 @@
  *   computed once serially, then by N threads at once, each with its own decoder and each
  *   visiting the files in a different order (so each decode follows a different file);
  *   any difference fails (exit 1). scripts/sanitize.sh tsan runs it under ThreadSanitizer.
+ *
+ *   fl_driver --differential N FILES...: every file and N seeded mutations of it (bit
+ *   flips, byte changes, truncation, stray and misnumbered markers, cut and repeated
+ *   spans) decoded twice, by the fast entropy path and by libjpeg alone: status,
+ *   message, warnings and every value must agree (exit 1 otherwise). The libFuzzer
+ *   build makes the same comparison on every input. scripts/sanitize.sh diff runs it.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -250,9 +256,132 @@ static int run_threads(int threads, const file_set *files) {
   return bad ? 1 : 0;
 }
 
+/* ---- --differential: the fast entropy path against libjpeg alone ---------------- */
+
+/* Everything a caller sees from the decoding calls on one input, hashed: status,
+ * message, warning count and text, and values; strict and lenient, whole coefficient
+ * reads and the samples of every transform with partial decoding off and on. */
+static uint64_t outcome_hash(fl_decoder *d, const uint8_t *data, size_t size, int *fast) {
+  uint64_t h = 1469598103934665603ull;
+  int mode, kind;
+  *fast = 0;
+  for (mode = 0; mode < 4; mode++) {
+    fl_options o = {20000000, mode & 1, 1, 0, 200, (uint64_t)1 << 28, mode >> 1};
+    fl_info info;
+    fl_status st = fl_begin(d, data, size, &o, &info);
+    int w;
+    h = fnv(h, &st, sizeof st);
+    if (st == FL_OK) {
+      fl_plane planes[FL_MAX_COMPONENTS];
+      uint16_t quant[FL_MAX_COMPONENTS][64];
+      int16_t *base;
+      size_t n = alloc_planes(&info, planes, &base);
+      st = fl_read_coefficients(d, planes, info.num_components, quant);
+      h = fnv(h, &st, sizeof st);
+      *fast += fl_decoder_fast_path_used(d);
+      if (st == FL_OK) {
+        h = fnv(h, base, n * sizeof(int16_t));
+        h = fnv(h, quant, (size_t)info.num_components * sizeof quant[0]);
+      }
+      free(base);
+    }
+    h = fnv(h, fl_decoder_message(d), strlen(fl_decoder_message(d)));
+    w = fl_decoder_warnings(d);
+    h = fnv(h, &w, sizeof w);
+    h = fnv(h, fl_decoder_warning(d), strlen(fl_decoder_warning(d)));
+    for (kind = 0; kind < 3; kind++) {
+      int16_t out24[24 * 7 * 9];
+      fl_channel_spec s24 = {comp24, coef24, 24, 1, 0, 7, 9, {kind, 0.08, 1.0, 0.75,
+                                                               4.0 / 3, 0.5, 0.875}};
+      st = fl_decode_channels(d, data, size, &o, &s24, 31u + (unsigned)kind, out24, NULL);
+      h = fnv(h, &st, sizeof st);
+      h = fnv(h, fl_decoder_message(d), strlen(fl_decoder_message(d)));
+      w = fl_decoder_warnings(d);
+      h = fnv(h, &w, sizeof w);
+      if (st == FL_OK) h = fnv(h, out24, sizeof out24);
+    }
+  }
+  return h;
+}
+
+/* 1 when the fast path and libjpeg alone disagree on data. */
+static int differs(const uint8_t *data, size_t size, int *fast) {
+  uint64_t a, b;
+  int unused;
+  fl_decoder_set_libjpeg_only(dec, 0);
+  a = outcome_hash(dec, data, size, fast);
+  fl_decoder_set_libjpeg_only(dec, 1);
+  b = outcome_hash(dec, data, size, &unused);
+  fl_decoder_set_libjpeg_only(dec, 0);
+  return a != b;
+}
+
+static uint64_t rng_next(uint64_t *s) { /* xorshift64* */
+  *s ^= *s >> 12;
+  *s ^= *s << 25;
+  *s ^= *s >> 27;
+  return *s * 2685821657736338717ull;
+}
+
+/* One seeded mutation of data into out (room for size + 64 bytes); returns its size.
+ * Most land in the entropy-coded data, where the fast path decides. */
+static size_t mutate(const uint8_t *data, size_t size, uint64_t *rng, uint8_t *out) {
+  size_t at, n = size, i, len;
+  memcpy(out, data, size);
+  if (size < 4) return size;
+  at = size / 3 + (size_t)(rng_next(rng) % (size - size / 3));
+  switch (rng_next(rng) % 10) {
+  case 8: /* cut short, then an EOI */
+    out[at] = 0xFF;
+    out[at + 1 < size ? at + 1 : at] = 0xD9;
+    n = at + 2 <= size ? at + 2 : size;
+    break;
+  case 9: /* the first restart marker after `at` renumbered */
+    for (i = at; i + 1 < size; i++)
+      if (out[i] == 0xFF && out[i + 1] >= 0xD0 && out[i + 1] <= 0xD7) {
+        out[i + 1] = (uint8_t)(0xD0 + (out[i + 1] - 0xD0 + 1 + rng_next(rng) % 7) % 8);
+        break;
+      }
+    break;
+  case 0: out[at] ^= (uint8_t)(1u << (rng_next(rng) % 8)); break;
+  case 1: out[at] = (uint8_t)rng_next(rng); break;
+  case 2: n = at; break; /* truncated */
+  case 3: /* a marker: RSTn (maybe out of order), EOI, SOI, DHT, or a bare 0xFF */
+    memmove(out + at + 2, out + at, size - at);
+    out[at] = 0xFF;
+    out[at + 1] = (uint8_t[]){0xD0, 0xD3, 0xD7, 0xD9, 0xD8, 0xC4, 0xFF, 0x01}[rng_next(rng) % 8];
+    n = size + 2;
+    break;
+  case 4: /* cut a span */
+    len = 1 + rng_next(rng) % 16;
+    if (at + len > size) len = size - at;
+    memmove(out + at, out + at + len, size - at - len);
+    n = size - len;
+    break;
+  case 5: /* repeat a span */
+    len = 1 + rng_next(rng) % 32;
+    if (at + len > size) len = size - at;
+    memmove(out + at + len, out + at, size - at);
+    n = size + len;
+    break;
+  case 6: /* 1-3 bytes inserted before the last two (the EOI, in a whole file) */
+    len = 1 + rng_next(rng) % 3;
+    memmove(out + size - 2 + len, out + size - 2, 2);
+    for (i = 0; i < len; i++) out[size - 2 + i] = (uint8_t)(rng_next(rng) % 255);
+    n = size + len;
+    break;
+  default: /* several flips */
+    for (i = 0; i < 8; i++)
+      out[size / 3 + (size_t)(rng_next(rng) % (size - size / 3))] ^= (uint8_t)rng_next(rng);
+  }
+  return n;
+}
+
 #ifdef FL_FUZZ
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  int fast;
   run_one(data, size);
+  if (differs(data, size, &fast)) abort(); /* the fast path must give libjpeg's outcome */
   return 0;
 }
 #else
@@ -272,6 +401,37 @@ static int read_file(const char *path, uint8_t **data, size_t *size) {
 
 int main(int argc, char **argv) {
   int i, n = 0;
+  if (argc > 2 && strcmp(argv[1], "--differential") == 0) {
+    const int mutations = atoi(argv[2]);
+    char msg[FL_MESSAGE_MAX];
+    long inputs = 0, fast_inputs = 0, bad = 0;
+    if (!(dec = fl_decoder_new(msg, sizeof msg))) abort();
+    init_masks();
+    for (i = 3; i < argc; i++) {
+      uint8_t *buf, *m;
+      size_t size;
+      uint64_t rng = 0x9E3779B97F4A7C15ull ^ (uint64_t)i;
+      int k, fast;
+      if (!read_file(argv[i], &buf, &size)) continue;
+      if (!(m = (uint8_t *)malloc(size + 64))) abort();
+      for (k = -1; k < mutations; k++) {
+        const size_t len = k < 0 ? size : mutate(buf, size, &rng, m);
+        const int d = differs(k < 0 ? buf : m, len, &fast);
+        inputs++;
+        fast_inputs += fast > 0;
+        if (d) {
+          bad++;
+          fprintf(stderr, "differs: %s, mutation %d\n", argv[i], k);
+        }
+      }
+      free(m);
+      free(buf);
+    }
+    fl_decoder_free(dec);
+    printf("fl_driver: %ld inputs, %ld took the fast path, %ld differ from libjpeg alone\n",
+           inputs, fast_inputs, bad);
+    return bad ? 1 : 0;
+  }
   if (argc > 2 && strcmp(argv[1], "--threads") == 0) {
     file_set files;
     int rc;

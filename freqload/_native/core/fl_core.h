@@ -129,6 +129,14 @@ void fl_end(fl_decoder *d);
 fl_status fl_read_header(fl_decoder *d, const uint8_t *data, size_t size,
                          fl_info *info);
 
+/* Entropy decoding takes a fast path (fl_entropy.c) for one sequential Huffman scan
+ * holding every component, well formed, and libjpeg for everything else; both give the
+ * same coefficients. libjpeg_only (default: environment FREQLOAD_ENTROPY=libjpeg) makes
+ * libjpeg decode everything, to compare. fast_path_used: the last image took it. */
+void fl_decoder_set_libjpeg_only(fl_decoder *d, int on);
+int fl_decoder_libjpeg_only(const fl_decoder *d);
+int fl_decoder_fast_path_used(const fl_decoder *d);
+
 const char *fl_decoder_message(const fl_decoder *d); /* last error */
 int fl_decoder_warnings(const fl_decoder *d);        /* libjpeg warnings, last image */
 const char *fl_decoder_warning(const fl_decoder *d); /* first warning text, "" if none */

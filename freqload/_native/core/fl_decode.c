@@ -10,6 +10,7 @@
  *   per-image allocation of image-sized buffers inside libjpeg.
  */
 #include "fl_core.h"
+#include "fl_entropy.h"
 #include "fl_internal.h"
 
 #include <limits.h>
@@ -71,6 +72,9 @@ struct fl_decoder {
   int used;                  /* a header was read since the decompressor was created */
   const uint8_t *data;       /* the open image's bytes (the caller keeps them alive) */
   size_t size;
+  fl_entropy *entropy;       /* the fast path's tables (fl_entropy.c), made on first use */
+  int libjpeg_only;          /* never take the fast path */
+  int fast_path_used;        /* the last image's coefficients came from the fast path */
 };
 
 const char *fl_libjpeg_version(void) {
@@ -306,14 +310,23 @@ fl_decoder *fl_decoder_new(char *message, size_t message_size) {
   }
   create_decompressor(d);
   d->state = STATE_IDLE;
+  {
+    const char *mode = getenv("FREQLOAD_ENTROPY");
+    d->libjpeg_only = mode != NULL && strcmp(mode, "libjpeg") == 0;
+  }
   return d;
 }
+
+void fl_decoder_set_libjpeg_only(fl_decoder *d, int on) { d->libjpeg_only = on != 0; }
+int fl_decoder_libjpeg_only(const fl_decoder *d) { return d->libjpeg_only; }
+int fl_decoder_fast_path_used(const fl_decoder *d) { return d->fast_path_used; }
 
 void fl_decoder_free(fl_decoder *d) {
   if (d == NULL) return;
   jpeg_destroy_decompress(&d->cinfo);
   free(d->row_pointers);
   free(d->scratch);
+  free(d->entropy);
   fl_workspace_free(d->workspace);
   free(d);
 }
@@ -451,21 +464,11 @@ static fl_status check_supported(fl_decoder *d, const fl_info *info) {
   return FL_ERR_UNSUPPORTED;
 }
 
-/* Is the rest of the scan (from the decoder's input position: after a stop, which the
- * progress monitor makes between iMCU rows; or right after the SOS header) free of
- * markers, the final EOI aside? A marker the entropy decoder has met stops
- * its input there (unread_marker); the bytes after its input position get a byte scan:
- * 0xFF then 0x00 is a stuffed data byte, 0xFF runs are fill, and RSTn markers are allowed
- * only where the file declares a restart interval, numbered in sequence (mod 8). */
-static int rest_of_scan_is_clean(const struct jpeg_decompress_struct *c) {
-  const JOCTET *p = c->src->next_input_byte;
-  const JOCTET *end = p + c->src->bytes_in_buffer;
-  const int restarts = c->restart_interval > 0;
-  int last_rst = -1;
-  if (c->unread_marker != 0 &&
-      !(restarts && c->unread_marker >= 0xD0 && c->unread_marker <= 0xD7))
-    return 0;
-  if (c->unread_marker != 0) last_rst = c->unread_marker - 0xD0;
+/* Are the scan's bytes [p, end) free of markers, the final EOI aside? 0xFF then 0x00 is
+ * a stuffed data byte, 0xFF runs are fill, and RSTn markers are allowed only where the
+ * file declares a restart interval, numbered in sequence (mod 8) after last_rst (-1: any
+ * first number). */
+static int scan_rest_clean(const JOCTET *p, const JOCTET *end, int restarts, int last_rst) {
   while (p < end && (p = (const JOCTET *)memchr(p, 0xFF, (size_t)(end - p))) != NULL) {
     const JOCTET *q = p + 1;
     while (q < end && *q == 0xFF) q++;
@@ -486,6 +489,20 @@ static int rest_of_scan_is_clean(const struct jpeg_decompress_struct *c) {
   return 0; /* no EOI (partial_decodable said there was one) */
 }
 
+/* Is the rest of libjpeg's scan (from the decoder's input position: after a stop, which
+ * the progress monitor makes between iMCU rows; or right after the SOS header) free of
+ * markers, the final EOI aside? A marker the entropy decoder has met stops its input
+ * there (unread_marker); the bytes after its input position get scan_rest_clean. */
+static int rest_of_scan_is_clean(const struct jpeg_decompress_struct *c) {
+  const JOCTET *p = c->src->next_input_byte;
+  const int restarts = c->restart_interval > 0;
+  if (c->unread_marker != 0 &&
+      !(restarts && c->unread_marker >= 0xD0 && c->unread_marker <= 0xD7))
+    return 0;
+  return scan_rest_clean(p, p + c->src->bytes_in_buffer, restarts,
+                         c->unread_marker != 0 ? c->unread_marker - 0xD0 : -1);
+}
+
 fl_status fl_begin(fl_decoder *d, const uint8_t *data, size_t size,
                    const fl_options *opts, fl_info *info) {
   static const fl_options none = {0, 0, 0, 0, 0, 0};
@@ -496,6 +513,7 @@ fl_status fl_begin(fl_decoder *d, const uint8_t *data, size_t size,
   d->warning[0] = '\0';
   d->strict = opts->strict;
   d->max_scans = opts->max_scans;
+  d->fast_path_used = 0;
   if (opts->max_file_size > 0 && (uint64_t)size > opts->max_file_size) {
     snprintf(d->message, sizeof d->message,
              "file of %llu bytes is over the limit of %llu bytes (max_file_size)",
@@ -618,6 +636,85 @@ static void reopen(fl_decoder *d) {
   read_header_fresh(d); /* destroying the decompressor also ends the aborted read */
 }
 
+/* The open image as fl_entropy.c's scan layout, where its fast path applies: one
+ * sequential Huffman scan of 8-bit samples holding every component, with every table it
+ * names defined (libjpeg reports the rest, so they are left to it). */
+static int fast_layout(const struct jpeg_decompress_struct *c, fl_scan_layout *s) {
+  int i;
+  if (c->progressive_mode || c->arith_code || c->data_precision != 8 ||
+      c->comps_in_scan != c->num_components || c->num_components > FL_SCAN_MAX ||
+      c->Ss != 0 || c->Se != DCTSIZE2 - 1 || c->Ah != 0 || c->Al != 0)
+    return 0;
+  s->num_components = c->comps_in_scan;
+  s->restart_interval = (int)c->restart_interval;
+  if (c->comps_in_scan == 1) { /* non-interleaved: an MCU is one block */
+    const jpeg_component_info *ci = c->cur_comp_info[0];
+    s->mcus_per_row = (int)ci->width_in_blocks;
+    s->mcu_rows = (int)ci->height_in_blocks;
+    s->imcu_mcu_rows = ci->v_samp_factor;
+  } else {
+    int blocks = 0;
+    s->mcus_per_row = (int)((c->image_width + 8 * c->max_h_samp_factor - 1) /
+                            (8 * c->max_h_samp_factor));
+    s->mcu_rows = (int)((c->image_height + 8 * c->max_v_samp_factor - 1) /
+                        (8 * c->max_v_samp_factor));
+    s->imcu_mcu_rows = 1;
+    for (i = 0; i < c->comps_in_scan; i++)
+      blocks += c->cur_comp_info[i]->h_samp_factor * c->cur_comp_info[i]->v_samp_factor;
+    if (blocks > D_MAX_BLOCKS_IN_MCU) return 0;
+  }
+  for (i = 0; i < c->comps_in_scan; i++) {
+    const jpeg_component_info *ci = c->cur_comp_info[i];
+    fl_scan_component *o = &s->comp[i];
+    const JHUFF_TBL *dc, *ac;
+    int l;
+    if (ci->dc_tbl_no < 0 || ci->dc_tbl_no >= NUM_HUFF_TBLS || ci->ac_tbl_no < 0 ||
+        ci->ac_tbl_no >= NUM_HUFF_TBLS || ci->quant_tbl_no < 0 ||
+        ci->quant_tbl_no >= NUM_QUANT_TBLS || c->quant_tbl_ptrs[ci->quant_tbl_no] == NULL)
+      return 0;
+    dc = c->dc_huff_tbl_ptrs[ci->dc_tbl_no];
+    ac = c->ac_huff_tbl_ptrs[ci->ac_tbl_no];
+    if (dc == NULL || ac == NULL) return 0; /* libjpeg supplies the standard tables */
+    o->plane = ci->component_index;
+    o->dc_table = ci->dc_tbl_no;
+    o->ac_table = ci->ac_tbl_no;
+    o->mcu_w = c->comps_in_scan == 1 ? 1 : ci->h_samp_factor;
+    o->mcu_h = c->comps_in_scan == 1 ? 1 : ci->v_samp_factor;
+    o->alloc_w = round_up((int)ci->width_in_blocks, ci->h_samp_factor);
+    o->alloc_h = round_up((int)ci->height_in_blocks, ci->v_samp_factor);
+    for (l = 0; l <= 16; l++) {
+      s->dc_spec[o->dc_table].bits[l] = (uint8_t)dc->bits[l];
+      s->ac_spec[o->ac_table].bits[l] = (uint8_t)ac->bits[l];
+    }
+    memcpy(s->dc_spec[o->dc_table].huffval, dc->huffval, 256);
+    memcpy(s->ac_spec[o->ac_table].huffval, ac->huffval, 256);
+  }
+  return 1;
+}
+
+/* Try the fast path on the open image (see fl_entropy.c): 1 when it decoded the planes
+ * exactly as libjpeg would have (whole, or the first `rows` iMCU rows where a partial
+ * decode applies), 0 when libjpeg must decode it. Leaves libjpeg's state untouched. */
+static int fast_read(fl_decoder *d, const fl_plane *planes, int rows) {
+  const struct jpeg_decompress_struct *c = &d->cinfo;
+  const JOCTET *data = c->src->next_input_byte, *end = data + c->src->bytes_in_buffer;
+  fl_scan_layout layout;
+  fl_entropy_stop stop;
+  int r, stop_rows;
+  if (d->libjpeg_only || c->unread_marker != 0 || !fast_layout(c, &layout)) return 0;
+  if (d->entropy == NULL && (d->entropy = (fl_entropy *)calloc(1, sizeof *d->entropy)) == NULL)
+    return 0;
+  stop_rows = rows > 0 && (JDIMENSION)rows < c->total_iMCU_rows && partial_decodable(c)
+                  ? rows : 0;
+  r = fl_entropy_decode(d->entropy, &layout, data, (size_t)(end - data), planes, stop_rows,
+                        &stop);
+  /* stopped early: the same check on the skipped part as the libjpeg path makes */
+  if (r == FL_ENTROPY_STOPPED &&
+      !scan_rest_clean(stop.p, end, c->restart_interval > 0, (stop.next_restart + 7) & 7))
+    r = FL_ENTROPY_DECLINED;
+  return r != FL_ENTROPY_DECLINED;
+}
+
 fl_status fl_read_coefficients(fl_decoder *d, const fl_plane *planes,
                                int num_planes, uint16_t quant[][64]) {
   return fl_read_coefficient_rows(d, planes, num_planes, quant, 0);
@@ -638,6 +735,14 @@ fl_status fl_read_coefficient_rows(fl_decoder *d, const fl_plane *planes, int nu
   if (st != FL_OK) {
     fl_end(d);
     return st;
+  }
+  if (fast_read(d, planes, rows)) {
+    d->fast_path_used = 1;
+    for (i = 0; i < c->num_components; i++)
+      for (k = 0; k < 64; k++)
+        quant[i][k] = c->quant_tbl_ptrs[c->comp_info[i].quant_tbl_no]->quantval[k];
+    fl_end(d);
+    return FL_OK;
   }
   for (;;) {
     d->planes = planes;

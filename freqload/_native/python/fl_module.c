@@ -416,6 +416,42 @@ static PyMethodDef Decoder_methods[] = {
      " key, out[, limits, partial_decode]) -> (warnings, first warning, width, height)"},
     {NULL, NULL, 0, NULL}};
 
+static PyObject *Decoder_get_libjpeg_only(DecoderObject *self, void *closure) {
+  (void)closure;
+  if (enter(self) < 0) return NULL;
+  self->busy = 0;
+  return PyBool_FromLong(fl_decoder_libjpeg_only(self->dec));
+}
+
+static int Decoder_set_libjpeg_only(DecoderObject *self, PyObject *value, void *closure) {
+  int on;
+  (void)closure;
+  if (value == NULL) {
+    PyErr_SetString(PyExc_TypeError, "libjpeg_only cannot be deleted");
+    return -1;
+  }
+  if ((on = PyObject_IsTrue(value)) < 0) return -1;
+  if (enter(self) < 0) return -1;
+  fl_decoder_set_libjpeg_only(self->dec, on);
+  self->busy = 0;
+  return 0;
+}
+
+static PyObject *Decoder_get_fast_path_used(DecoderObject *self, void *closure) {
+  (void)closure;
+  if (enter(self) < 0) return NULL;
+  self->busy = 0;
+  return PyBool_FromLong(fl_decoder_fast_path_used(self->dec));
+}
+
+static PyGetSetDef Decoder_getset[] = {
+    {"libjpeg_only", (getter)Decoder_get_libjpeg_only, (setter)Decoder_set_libjpeg_only,
+     "True: libjpeg entropy-decodes every file (no fast path); to compare. Default: "
+     "environment FREQLOAD_ENTROPY=libjpeg", NULL},
+    {"fast_path_used", (getter)Decoder_get_fast_path_used, NULL,
+     "the last image's coefficients came from the fast entropy decoder", NULL},
+    {NULL, NULL, NULL, NULL, NULL}};
+
 static PyTypeObject DecoderType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "freqload._core.Decoder",
     .tp_basicsize = sizeof(DecoderObject),
@@ -425,6 +461,7 @@ static PyTypeObject DecoderType = {
     .tp_init = (initproc)Decoder_init,
     .tp_dealloc = (destructor)Decoder_dealloc,
     .tp_methods = Decoder_methods,
+    .tp_getset = Decoder_getset,
 };
 
 /* ---- coefficient views from Python ------------------------------------------ */

@@ -1,0 +1,365 @@
+/*
+ * A fast path for the common case of entropy decoding: one sequential Huffman scan
+ * holding every component, well formed from its first bit to the EOI marker after it.
+ * It writes each block straight into the caller's planes.
+ *
+ * Why it is identical to libjpeg: it decodes exactly the syntax libjpeg decodes
+ * (canonical codes from the same DHT counts and values, DC prediction per component
+ * reset at each restart, run/size AC symbols, EOB, ZRL, zig-zag to raster order), and
+ * it declines, handing the whole image back to libjpeg, at everything where libjpeg
+ * would do something other than decode quietly: a table libjpeg refuses, a code longer
+ * than 16 bits, a run past coefficient 63, a bit taken from beyond the end of a
+ * segment, a restart marker missing or out of sequence, more than padding between a
+ * segment's last MCU and its marker, and a scan followed by anything but EOI. So either
+ * the result is libjpeg's (no warning raised, none missed), or libjpeg decodes the file.
+ * tests/test_entropy.py holds it to that over every corpus file, every photo, re-encoded
+ * variants and thousands of mutated files; scripts/sanitize.sh diff fuzzes it.
+ *
+ * Speed comes from a 64-bit bit buffer refilled 8 bytes at a time where no 0xFF byte
+ * needs unstuffing, and from lookup tables that resolve a Huffman code together with
+ * its value bits when both fit in FL_LOOK bits (most AC coefficients of photographs).
+ */
+#include "fl_entropy.h"
+
+#include <string.h>
+
+/* zig-zag position -> raster index (8 * row + col) */
+static const uint8_t zigzag[64] = {
+    0,  1,  8,  16, 9,  2,  3,  10, 17, 24, 32, 25, 18, 11, 4,  5,  12, 19, 26, 33, 40, 48,
+    41, 34, 27, 20, 13, 6,  7,  14, 21, 28, 35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23,
+    30, 37, 44, 51, 58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63};
+
+/* lookup entry: bits 0-5 bits to consume (0: a code longer than FL_LOOK bits, or none;
+ * at most 31, so a shift by the entry itself, which x86 takes mod 64, needs no mask);
+ * bit 7 set: value complete (code and value bits both fit); bits 8-15 the symbol;
+ * bits 16-31 the value (int16) */
+#define E_LEN(e) ((int)((e)&63u))
+#define E_FULL 128u
+#define E_SYM(e) ((int)(((e) >> 8) & 0xFFu))
+#define E_VAL(e) ((int)(int16_t)((e) >> 16))
+
+static int extend(int v, int s) { return v < (1 << (s - 1)) ? v - (1 << s) + 1 : v; }
+
+/* Build t from spec as jpeg_make_d_derived_tbl does; 0 where libjpeg refuses the table
+ * (too many symbols, code space overrun, a DC symbol above 15). */
+static int build_table(fl_huff_table *t, const fl_huff_spec *spec, int dc) {
+  uint8_t size[257];
+  uint32_t code[257];
+  int p = 0, l, i, n;
+  uint32_t c;
+  for (l = 1; l <= 16; l++) {
+    int count = spec->bits[l];
+    if (p + count > 256) return 0;
+    while (count--) size[p++] = (uint8_t)l;
+  }
+  size[p] = 0;
+  n = p;
+  c = 0;
+  p = 0;
+  l = size[0];
+  while (size[p]) {
+    while (size[p] == l) {
+      code[p++] = c;
+      c++;
+    }
+    if (c >= (1u << l)) return 0;
+    c <<= 1;
+    l++;
+  }
+  p = 0;
+  for (l = 1; l <= 16; l++) {
+    if (spec->bits[l]) {
+      t->valoffset[l] = p - (int32_t)code[p];
+      p += spec->bits[l];
+      t->maxcode[l] = (int32_t)code[p - 1];
+    } else {
+      t->maxcode[l] = -1;
+    }
+  }
+  t->maxcode[17] = 0x7FFFFFFF; /* unused: the search stops at 16 */
+  if (dc)
+    for (i = 0; i < n; i++)
+      if (spec->huffval[i] > 15) return 0;
+  memcpy(t->huffval, spec->huffval, 256);
+  memset(t->fast, 0, sizeof t->fast);
+  for (p = 0; p < n; p++) {
+    const int len = size[p], sym = spec->huffval[p];
+    const int s = dc ? sym : (sym & 15);
+    uint32_t first, count, k;
+    if (len > FL_LOOK) break; /* sizes ascend */
+    first = code[p] << (FL_LOOK - len);
+    count = 1u << (FL_LOOK - len);
+    for (k = 0; k < count; k++) {
+      uint32_t e = (uint32_t)len | ((uint32_t)sym << 8);
+      if (s == 0) {
+        if (dc) e |= E_FULL; /* a DC difference of 0 */
+      } else if (len + s <= FL_LOOK) {
+        const int bits = (int)((k >> (FL_LOOK - len - s)) & ((1u << s) - 1));
+        e = (uint32_t)(len + s) | E_FULL | ((uint32_t)sym << 8) |
+            ((uint32_t)(uint16_t)(int16_t)extend(bits, s) << 16);
+      }
+      t->fast[first + k] = e;
+    }
+  }
+  return 1;
+}
+
+/* The table for spec, rebuilt only when spec differs from the slot's last one. */
+static const fl_huff_table *table_for(fl_entropy *e, int slot, const fl_huff_spec *spec,
+                                      int dc) {
+  fl_huff_table *t = &e->table[slot];
+  if (t->built && memcmp(&t->spec, spec, sizeof *spec) == 0) return t;
+  t->built = 0;
+  if (!build_table(t, spec, dc)) return NULL;
+  t->spec = *spec;
+  t->built = 1;
+  return t;
+}
+
+/* ---- bits ------------------------------------------------------------- */
+
+typedef struct {
+  uint64_t buf;  /* next bit is the top bit */
+  int n;         /* bits in buf, the trailing `fake` of them zeros standing after a marker */
+  int fake;
+  int marker;    /* 0: none met yet; the marker code at p; -1: data ended without one */
+  const uint8_t *p, *end;
+  const uint8_t *fast_end; /* 8-byte loads may start at p <= fast_end (none after a marker) */
+} bits;
+
+static inline int has_ff(uint64_t w) {
+  const uint64_t x = ~w;
+  return ((x - 0x0101010101010101ull) & ~x & 0x8080808080808080ull) != 0;
+}
+
+/* Top up to more than 56 bits: real data while there is some, then zeros (counted in
+ * fake) once a marker or the end of the data is met. p never passes a marker. */
+static void refill_slow(bits *b) {
+  while (b->n <= 56) {
+    int c;
+    if (b->marker) {
+      b->n += 8;
+      b->fake += 8;
+      continue;
+    }
+    if (b->p >= b->end) {
+      b->marker = -1;
+      b->fast_end = NULL;
+      continue;
+    }
+    c = b->p[0];
+    if (c == 0xFF) {
+      if (b->p + 1 < b->end && b->p[1] == 0x00) {
+        b->p += 2;
+      } else {
+        b->marker = b->p + 1 < b->end ? b->p[1] : -1;
+        b->fast_end = NULL;
+        continue;
+      }
+    } else {
+      b->p++;
+    }
+    b->buf |= (uint64_t)c << (56 - b->n);
+    b->n += 8;
+  }
+}
+
+/* The bit reader's hot state lives in locals (registers) inside a block; BITS_LOAD and
+ * BITS_SAVE move it to and from the bits struct around the rare slow calls. */
+#define BITS_LOAD(b) (buf = (b)->buf, n = (b)->n, p = (b)->p, fast_end = (b)->fast_end)
+#define BITS_SAVE(b) ((b)->buf = buf, (b)->n = n, (b)->p = p)
+
+/* At least 32 bits in buf (a code of up to 16 bits and up to 15 value bits). */
+#define REFILL(b)                                                                        \
+  do {                                                                                   \
+    if (n < 32) {                                                                        \
+      uint64_t w_;                                                                       \
+      if ((uintptr_t)p <= (uintptr_t)fast_end && (memcpy(&w_, p, 8), !has_ff(w_))) {     \
+        const int bytes_ = (64 - n) >> 3;                                                \
+        w_ = __builtin_bswap64(w_);                                                      \
+        buf |= (w_ >> n) & (~0ull << (64 - n - 8 * bytes_));                             \
+        p += bytes_;                                                                     \
+        n += 8 * bytes_;                                                                 \
+      } else {                                                                           \
+        BITS_SAVE(b);                                                                    \
+        refill_slow(b);                                                                  \
+        BITS_LOAD(b);                                                                    \
+      }                                                                                  \
+    }                                                                                    \
+  } while (0)
+
+#define TAKE(s, out)                         \
+  do {                                       \
+    (out) = (int)(buf >> (64 - (s)));        \
+    buf <<= (s);                             \
+    n -= (s);                                \
+  } while (0)
+
+#define SKIP(s)                              \
+  do {                                       \
+    buf <<= (s);                             \
+    n -= (s);                                \
+  } while (0)
+
+/* A code longer than FL_LOOK bits (libjpeg's jpeg_huff_decode) at the top of *buf;
+ * -1: none within 16 bits. */
+static int slow_symbol(uint64_t *buf, int *n, const fl_huff_table *t) {
+  int l;
+  for (l = FL_LOOK + 1; l <= 16; l++) {
+    const int32_t code = (int32_t)(*buf >> (64 - l));
+    if (code <= t->maxcode[l]) {
+      const int32_t at = code + t->valoffset[l];
+      if (at < 0 || at > 255) return -1;
+      *buf <<= l;
+      *n -= l;
+      return t->huffval[at];
+    }
+  }
+  return -1;
+}
+
+/* One block into blk (zeroed here). 0: decline. */
+static inline int decode_block(bits *b, const fl_huff_table *dc, const fl_huff_table *ac,
+                        int *last_dc, int16_t *blk) {
+  uint64_t buf;
+  int n;
+  const uint8_t *p, *fast_end;
+  uint32_t e;
+  int s, k, v;
+  BITS_LOAD(b);
+  memset(blk, 0, 64 * sizeof *blk);
+  REFILL(b);
+  e = dc->fast[buf >> (64 - FL_LOOK)];
+  if (e & E_FULL) {
+    SKIP(E_LEN(e));
+    s = E_VAL(e);
+  } else {
+    if (E_LEN(e)) {
+      SKIP(E_LEN(e));
+      s = E_SYM(e);
+    } else if ((s = slow_symbol(&buf, &n, dc)) < 0) {
+      return 0;
+    }
+    if (s) {
+      TAKE(s, v);
+      s = extend(v, s);
+    }
+  }
+  /* libjpeg adds in unsigned arithmetic and keeps the low 16 bits: so does this */
+  *last_dc = (int)((unsigned)*last_dc + (unsigned)s);
+  blk[0] = (int16_t)(uint16_t)(unsigned)*last_dc;
+  for (k = 1; k < 64; k++) {
+    int r;
+    REFILL(b);
+    e = ac->fast[buf >> (64 - FL_LOOK)];
+    if (e & E_FULL) {
+      SKIP(E_LEN(e));
+      k += E_SYM(e) >> 4;
+      if (k > 63) return 0; /* libjpeg writes such a run to coefficient 63 quietly */
+      blk[zigzag[k]] = (int16_t)E_VAL(e);
+      continue;
+    }
+    if (E_LEN(e)) {
+      SKIP(E_LEN(e));
+      s = E_SYM(e);
+    } else if ((s = slow_symbol(&buf, &n, ac)) < 0) {
+      return 0;
+    }
+    r = s >> 4;
+    s &= 15;
+    if (s) {
+      k += r;
+      if (k > 63) return 0;
+      TAKE(s, v);
+      blk[zigzag[k]] = (int16_t)extend(v, s);
+    } else {
+      if (r != 15) break; /* EOB */
+      k += 15;            /* ZRL; one past 63 simply ends the block, as in libjpeg */
+    }
+  }
+  BITS_SAVE(b);
+  return 1;
+}
+
+/* After a segment's last MCU: what is left before the marker must be padding. */
+static int segment_ends(bits *b, int marker) {
+  refill_slow(b);
+  return b->marker == marker && b->n - b->fake >= 0 && b->n - b->fake < 8;
+}
+
+static void start_segment(bits *b, const uint8_t *p) {
+  b->buf = 0;
+  b->n = b->fake = b->marker = 0;
+  b->p = p;
+  b->fast_end = b->end - p >= 8 ? b->end - 8 : NULL;
+}
+
+int fl_entropy_decode(fl_entropy *e, const fl_scan_layout *s, const uint8_t *data,
+                      size_t size, const fl_plane *planes, int stop_imcu_rows,
+                      fl_entropy_stop *stop) {
+  const fl_huff_table *dc[FL_SCAN_MAX], *ac[FL_SCAN_MAX];
+  int last_dc[FL_SCAN_MAX] = {0};
+  bits b;
+  int i, my, mx, togo = s->restart_interval, next_rst = 0, rows;
+  for (i = 0; i < s->num_components; i++) {
+    const fl_scan_component *c = &s->comp[i];
+    dc[i] = table_for(e, c->dc_table, &s->dc_spec[c->dc_table], 1);
+    ac[i] = table_for(e, 4 + c->ac_table, &s->ac_spec[c->ac_table], 0);
+    if (!dc[i] || !ac[i]) return FL_ENTROPY_DECLINED;
+  }
+  b.end = data + size;
+  start_segment(&b, data);
+  rows = s->mcu_rows;
+  if (stop_imcu_rows > 0) {
+    const int limit = stop_imcu_rows * s->imcu_mcu_rows;
+    if (limit < rows) rows = limit;
+  }
+  for (my = 0; my < rows; my++) {
+    for (mx = 0; mx < s->mcus_per_row; mx++) {
+      if (s->restart_interval) {
+        if (togo == 0) {
+          if (!segment_ends(&b, 0xD0 + next_rst)) return FL_ENTROPY_DECLINED;
+          start_segment(&b, b.p + 2);
+          memset(last_dc, 0, sizeof last_dc);
+          next_rst = (next_rst + 1) & 7;
+          togo = s->restart_interval;
+        }
+        togo--;
+      }
+      for (i = 0; i < s->num_components; i++) {
+        const fl_scan_component *c = &s->comp[i];
+        const fl_plane *pl = &planes[c->plane];
+        int v, h;
+        for (v = 0; v < c->mcu_h; v++) {
+          int16_t *blk = pl->data + (ptrdiff_t)(my * c->mcu_h + v) * pl->row_stride +
+                         (ptrdiff_t)mx * c->mcu_w * 64;
+          for (h = 0; h < c->mcu_w; h++, blk += 64)
+            if (!decode_block(&b, dc[i], ac[i], &last_dc[i], blk)) return FL_ENTROPY_DECLINED;
+        }
+      }
+      if (b.fake > b.n) return FL_ENTROPY_DECLINED; /* took bits from past a marker */
+    }
+  }
+  /* a single-component scan covers the component's own blocks only: zero the padding
+   * (the columns of the rows decoded; the rows below when decoded whole) */
+  if (s->num_components == 1) {
+    const fl_scan_component *c = &s->comp[0];
+    const fl_plane *pl = &planes[c->plane];
+    int y;
+    if (c->alloc_w > s->mcus_per_row)
+      for (y = 0; y < rows; y++)
+        memset(pl->data + (ptrdiff_t)y * pl->row_stride + (ptrdiff_t)s->mcus_per_row * 64, 0,
+               (size_t)(c->alloc_w - s->mcus_per_row) * 64 * sizeof(int16_t));
+    if (rows == s->mcu_rows)
+      for (y = rows; y < c->alloc_h; y++)
+        memset(pl->data + (ptrdiff_t)y * pl->row_stride, 0,
+               (size_t)c->alloc_w * 64 * sizeof(int16_t));
+  }
+  if (rows < s->mcu_rows) {
+    stop->p = b.p;
+    stop->next_restart = next_rst;
+    return FL_ENTROPY_STOPPED;
+  }
+  if (!segment_ends(&b, 0xD9)) return FL_ENTROPY_DECLINED;
+  return FL_ENTROPY_DONE;
+}

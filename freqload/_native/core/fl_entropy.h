@@ -1,0 +1,64 @@
+/*
+ * fl_entropy.c: the fast path of entropy decoding (one sequential Huffman scan holding
+ * every component, well formed), declining to libjpeg for everything else. Plain C, no
+ * libjpeg types: fl_decode.c describes the scan from libjpeg's parsed header.
+ */
+#ifndef FL_ENTROPY_H
+#define FL_ENTROPY_H
+
+#include "fl_core.h"
+
+#define FL_LOOK 10    /* bits one table lookup resolves */
+#define FL_SCAN_MAX 4 /* components in a scan */
+
+typedef struct {
+  uint8_t bits[17];     /* bits[l]: codes of length l, 1..16 (bits[0] unused) */
+  uint8_t huffval[256]; /* symbols in code order */
+} fl_huff_spec;
+
+typedef struct {
+  int plane;        /* planes[] index: the component's place in the frame header */
+  int dc_table, ac_table; /* 0..3 */
+  int mcu_w, mcu_h; /* blocks per MCU (interleaved: h_samp x v_samp; else 1 x 1) */
+  int alloc_w, alloc_h; /* the plane's blocks (fl_component.alloc_blocks_*) */
+} fl_scan_component;
+
+typedef struct {
+  int num_components; /* in the scan, which holds every component of the image */
+  fl_scan_component comp[FL_SCAN_MAX];
+  int mcus_per_row, mcu_rows;
+  int imcu_mcu_rows;    /* MCU rows per iMCU row: 1 interleaved, else the v_samp */
+  int restart_interval; /* MCUs, 0: none */
+  fl_huff_spec dc_spec[4], ac_spec[4];
+} fl_scan_layout;
+
+typedef struct {
+  fl_huff_spec spec; /* what it was built from */
+  int built;
+  uint32_t fast[1 << FL_LOOK];
+  int32_t maxcode[18], valoffset[18];
+  uint8_t huffval[256];
+} fl_huff_table;
+
+/* A decoder's tables (DC 0..3, AC 4..7), rebuilt only when a file's differ. */
+typedef struct {
+  fl_huff_table table[8];
+} fl_entropy;
+
+typedef struct {
+  const uint8_t *p; /* first byte not taken (a marker's 0xFF where one was met) */
+  int next_restart; /* the RSTn expected next (0..7) */
+} fl_entropy_stop;
+
+enum { FL_ENTROPY_DECLINED = 0, FL_ENTROPY_DONE = 1, FL_ENTROPY_STOPPED = 2 };
+
+/* Decode the scan whose data starts at `data` (right after its SOS header; `size`
+ * bytes to the end of the file) into planes[comp.plane]. stop_imcu_rows > 0: stop
+ * after that many iMCU rows (FL_ENTROPY_STOPPED, *stop says where; rows below are left
+ * undefined). FL_ENTROPY_DONE: every block decoded and the scan ends in EOI.
+ * FL_ENTROPY_DECLINED: libjpeg must decode this file (planes are then undefined). */
+int fl_entropy_decode(fl_entropy *e, const fl_scan_layout *s, const uint8_t *data,
+                      size_t size, const fl_plane *planes, int stop_imcu_rows,
+                      fl_entropy_stop *stop);
+
+#endif
