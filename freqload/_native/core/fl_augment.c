@@ -149,12 +149,16 @@ static int pixel_taps(const taps_geom *g, int i, int *xmin, double *w, int wcap)
 /* One axis: output block o reads source blocks [b0[o], b0[o] + nb[o]) with the
  * weights w[((o * stride) + t) * lanes + jj], t = 8 * (b - b0[o]) + k (source
  * frequency k), jj < nj (output frequency j[jj]; lanes >= nj, padded with 0).
- * Source block b (lo <= b < hi) feeds output blocks [first[b - lo], last[b - lo]). */
+ * Source block b (lo <= b < hi) feeds output blocks [first[b - lo], last[b - lo]), a
+ * run; the same weights by source block: sw[((b - lo) * 8 + k) * sstride + (o -
+ * first) * lanes + jj], so one block's contributions to all its outputs are contiguous. */
 typedef struct {
   int out_blocks, nj, j[8], lanes, stride;
   int lo, hi;
   int *b0, *nb, *first, *last;
   float *w;
+  float *sw;
+  int sstride;
 } axis_op;
 
 /* Bump allocation from the workspace arena (reset per sample). */
@@ -245,6 +249,15 @@ static int build_axis(fl_workspace *ws, int n_px, int out_blocks, double start, 
       if (o < op->first[b - op->lo]) op->first[b - op->lo] = o;
       if (o + 1 > op->last[b - op->lo]) op->last[b - op->lo] = o + 1;
     }
+  {
+    int fed = 1;
+    for (b = 0; b < op->hi - op->lo; b++)
+      if (op->last[b] - op->first[b] > fed) fed = op->last[b] - op->first[b];
+    op->sstride = (fed * op->lanes + 7) / 8 * 8;
+  }
+  op->sw = (float *)ws_alloc(ws, sizeof(float) * (size_t)(op->hi - op->lo) * 8 * op->sstride);
+  if (!op->sw) return 0;
+  memset(op->sw, 0, sizeof(float) * (size_t)(op->hi - op->lo) * 8 * op->sstride);
   for (o = 0; o < out_blocks; o++) {
     const int base = 8 * op->b0[o], span = 8 * op->nb[o];
     float *dst = op->w + (size_t)o * op->stride * op->lanes;
@@ -262,13 +275,18 @@ static int build_axis(fl_workspace *ws, int n_px, int out_blocks, double start, 
       }
     }
     memset(dst, 0, sizeof(float) * op->stride * op->lanes);
-    for (t = 0; t < span; t++)
+    for (t = 0; t < span; t++) {
+      const int bl = op->b0[o] + t / 8 - op->lo; /* the source block, frequency t % 8 */
+      float *sdst = op->sw + ((size_t)bl * 8 + t % 8) * op->sstride +
+                    (size_t)(o - op->first[bl]) * op->lanes;
       for (jj = 0; jj < op->nj; jj++) {
         const double *c = C + 8 * op->j[jj];
         double acc = 0;
         for (p = 0; p < 8; p++) acc += c[p] * row[p * op->stride + t];
         dst[t * op->lanes + jj] = (float)acc;
+        sdst[jj] = (float)acc;
       }
+    }
   }
   return 1;
 }
@@ -302,40 +320,40 @@ static inline uint64_t nonzero_mask(const int16_t *blk) {
  * blocks and all-zero block rows u are skipped; a row u with a non-zero
  * coefficient adds, to every output block ox it feeds,
  * sum_k value(u, k) * w[ox][8 (bx - b0[ox]) + k] into
- * H[u * hstride + ox * lanes + jj]. H must start at zero. */
+ * H[u * hstride + ox * lanes + jj]. H must start at zero. The outputs one block feeds are
+ * contiguous in H and in op->sw, so they go 8 floats at a time; each float still gets its
+ * terms in order k = 0..7, as a scalar loop would add them. */
 FL_VECTOR_CLONES
 static void horizontal_pass(const axis_op *op, const int16_t *row,
                                                       const float *qf, float *H,
                                                       size_t hstride) {
   int bx;
   const int lanes = op->lanes;
+  const size_t ss = (size_t)op->sstride;
   float val[64];
   for (bx = op->lo; bx < op->hi; bx++) {
     const int16_t *blk = row + (ptrdiff_t)bx * 64;
     const int o0 = op->first[bx - op->lo], o1 = op->last[bx - op->lo];
+    const int len = (o1 - o0) * lanes;
+    const float *wb = op->sw + (size_t)(bx - op->lo) * 8 * ss;
     const uint64_t m = nonzero_mask(blk);
     int u, i;
     if (!m) continue;
     for (i = 0; i < 64; i++) val[i] = (float)blk[i] * qf[i];
     for (u = 0; u < 8; u++) {
       const float *vu = val + 8 * u;
-      float *h = H + (size_t)u * hstride;
-      int ox, k;
+      float *h = H + (size_t)u * hstride + (size_t)o0 * lanes;
+      int x, k;
       if (!((m >> (8 * u)) & 0xffu)) continue;
-      if (lanes == 4) {
-        for (ox = o0; ox < o1; ox++) {
-          const float *w = op->w + ((size_t)ox * op->stride + 8 * (bx - op->b0[ox])) * 4;
-          v4f a = *(const v4f *)(h + (size_t)ox * 4);
-          for (k = 0; k < 8; k++) a += vu[k] * *(const v4f *)(w + 4 * k);
-          *(v4f *)(h + (size_t)ox * 4) = a;
-        }
-      } else {
-        for (ox = o0; ox < o1; ox++) {
-          const float *w = op->w + ((size_t)ox * op->stride + 8 * (bx - op->b0[ox])) * 8;
-          v8f a = *(const v8f *)(h + (size_t)ox * 8);
-          for (k = 0; k < 8; k++) a += vu[k] * *(const v8f *)(w + 8 * k);
-          *(v8f *)(h + (size_t)ox * 8) = a;
-        }
+      for (x = 0; x + 8 <= len; x += 8) {
+        v8f a = *(const v8f *)(h + x);
+        for (k = 0; k < 8; k++) a += vu[k] * *(const v8f *)(wb + k * ss + x);
+        *(v8f *)(h + x) = a;
+      }
+      if (x < len) { /* 4 left: lanes == 4 */
+        v4f a = *(const v4f *)(h + x);
+        for (k = 0; k < 8; k++) a += vu[k] * *(const v4f *)(wb + k * ss + x);
+        *(v4f *)(h + x) = a;
       }
     }
   }
@@ -347,7 +365,23 @@ static void vertical_pass(const float *w, int span, const float *H, size_t hstri
                           float *acc) {
   int t, x;
   const int vec = len / 8 * 8;
-  for (x = 0; x < vec; x += 8) {
+  /* four columns of vectors at a time: four independent sums, each in order t */
+  for (x = 0; x + 32 <= vec; x += 32) {
+    v8f a0 = {0, 0, 0, 0, 0, 0, 0, 0}, a1 = a0, a2 = a0, a3 = a0;
+    for (t = 0; t < span; t++)
+      if (w[t] != 0.0f) {
+        const float *h = H + (size_t)t * hstride + x;
+        a0 += w[t] * *(const v8f *)h;
+        a1 += w[t] * *(const v8f *)(h + 8);
+        a2 += w[t] * *(const v8f *)(h + 16);
+        a3 += w[t] * *(const v8f *)(h + 24);
+      }
+    memcpy(acc + x, &a0, sizeof a0);
+    memcpy(acc + x + 8, &a1, sizeof a1);
+    memcpy(acc + x + 16, &a2, sizeof a2);
+    memcpy(acc + x + 24, &a3, sizeof a3);
+  }
+  for (; x < vec; x += 8) {
     v8f a = {0, 0, 0, 0, 0, 0, 0, 0};
     for (t = 0; t < span; t++)
       if (w[t] != 0.0f) a += w[t] * *(const v8f *)(H + (size_t)t * hstride + x);
