@@ -203,10 +203,11 @@ static int build_axis(fl_workspace *ws, int n_px, int out_blocks, double start, 
   const double *C = fl_dct_basis(); /* C[8 * k + n]: the DCT-II basis */
   taps_geom g;
   int o, p, x, jj, b, nb_max = 0, wcap;
-  double *taps, *row;
+  double *taps, *row, *acc, Ct[64]; /* Ct[8 * r + k] = C[8 * k + r] */
   int *tlo, *tn;
   const int M = out_blocks * 8;
   taps_init(&g, n_px, out_blocks, start, length);
+  for (p = 0; p < 64; p++) Ct[p] = C[8 * (p % 8) + p / 8];
   op->out_blocks = out_blocks;
   op->nj = 0;
   for (jj = 0; jj < 8; jj++)
@@ -239,7 +240,8 @@ static int build_axis(fl_workspace *ws, int n_px, int out_blocks, double start, 
   op->last = (int *)ws_alloc(ws, sizeof(int) * (op->hi - op->lo));
   op->w = (float *)ws_alloc(ws, sizeof(float) * (size_t)out_blocks * op->stride * op->lanes);
   row = (double *)ws_alloc(ws, sizeof(double) * 8 * op->stride);
-  if (!row) return 0;
+  acc = (double *)ws_alloc(ws, sizeof(double) * op->stride);
+  if (!acc) return 0;
   for (b = 0; b < op->hi - op->lo; b++) {
     op->first[b] = out_blocks;
     op->last[b] = 0;
@@ -271,20 +273,21 @@ static int build_axis(fl_workspace *ws, int n_px, int out_blocks, double start, 
         const int src = tlo[q] + x - base, k0 = src / 8 * 8, r = src % 8;
         int k;
         if (w[x] == 0.0) continue;
-        for (k = 0; k < 8; k++) row[p * op->stride + k0 + k] += w[x] * C[8 * k + r];
+        for (k = 0; k < 8; k++) row[p * op->stride + k0 + k] += w[x] * Ct[8 * r + k];
       }
     }
     memset(dst, 0, sizeof(float) * op->stride * op->lanes);
-    for (t = 0; t < span; t++) {
-      const int bl = op->b0[o] + t / 8 - op->lo; /* the source block, frequency t % 8 */
-      float *sdst = op->sw + ((size_t)bl * 8 + t % 8) * op->sstride +
-                    (size_t)(o - op->first[bl]) * op->lanes;
-      for (jj = 0; jj < op->nj; jj++) {
-        const double *c = C + 8 * op->j[jj];
-        double acc = 0;
-        for (p = 0; p < 8; p++) acc += c[p] * row[p * op->stride + t];
-        dst[t * op->lanes + jj] = (float)acc;
-        sdst[jj] = (float)acc;
+    /* acc[t] = sum over p in order of C[j][p] row[p][t]: vectorised across t */
+    for (jj = 0; jj < op->nj; jj++) {
+      const double *c = C + 8 * op->j[jj];
+      for (t = 0; t < span; t++) acc[t] = 0;
+      for (p = 0; p < 8; p++)
+        for (t = 0; t < span; t++) acc[t] += c[p] * row[p * op->stride + t];
+      for (t = 0; t < span; t++) {
+        const int bl = op->b0[o] + t / 8 - op->lo; /* the source block, frequency t % 8 */
+        dst[t * op->lanes + jj] = (float)acc[t];
+        op->sw[((size_t)bl * 8 + t % 8) * op->sstride + (size_t)(o - op->first[bl]) * op->lanes +
+               jj] = (float)acc[t];
       }
     }
   }
