@@ -1,6 +1,7 @@
 """``freqload bench``: throughput and host-to-device bytes, DCT loading against RGB pipelines.
 
-Pipelines (each hands over training batches, train augmentation included):
+Pipelines (each hands over training batches, train augmentation included, but the two
+eval rows):
 
 =================  =======================================================================
 rgb-pil            torchvision's recipe written without torchvision: Pillow decode,
@@ -15,11 +16,15 @@ rgb-dali-roi-u8    the same, uint8 CHW out (normalised later on the device): the
 rgb-dali-full      an extra row, not a baseline: full decode, then random_resized_crop 224,
                    crop_mirror_normalize (float32) - what freqload compared against before
 rgb-dali-gpu       the ROI recipe with nvJPEG "mixed" decoding on the GPU (only with a GPU)
+rgb-dali-eval-u8   DALI's validation recipe: decode, resize the shorter side to 256, centre
+                   crop 224, uint8 CHW: the baseline of dct-24-eval-i16
 dct-192 ...        DCTLoader(train=True) with mask all / dctnet64 / dctnet48 / dctnet24,
 dct-24             56x56 blocks (a 448-pixel grid): int16 channels cross, float conversion
                    and normalisation on the device (float32 out: compare with rgb-dali-roi)
 dct-24-i16         dct-24 handing over the int16 as it crossed (normalize=False): compare
                    with rgb-dali-roi-u8
+dct-24-eval-i16    DCTLoader(train=False): the eval transform (resize the shorter side to
+                   512, centre crop 448), int16 as it crossed: compare with rgb-dali-eval-u8
 =================  =======================================================================
 
 Per pipeline: img/s, CPU-ms/img (this process and its workers), bytes per sample
@@ -41,15 +46,18 @@ from typing import Optional
 import numpy as np
 
 PIPELINES = ("rgb-pil", "rgb-dali-roi", "rgb-dali-roi-u8", "rgb-dali-full", "rgb-dali-gpu",
-             "dct-192", "dct-64", "dct-48", "dct-24", "dct-24-i16")
+             "rgb-dali-eval-u8", "dct-192", "dct-64", "dct-48", "dct-24", "dct-24-i16",
+             "dct-24-eval-i16")
 DCT_MASKS = {"dct-192": "all", "dct-64": "dctnet64", "dct-48": "dctnet48", "dct-24": "dctnet24",
-             "dct-24-i16": "dctnet24"}
+             "dct-24-i16": "dctnet24", "dct-24-eval-i16": "dctnet24"}
 #: DALI recipes: name -> (recipe, output dtype); see dali_rgb_batches
 DALI_RGB = {"rgb-dali-roi": ("roi", "float"), "rgb-dali-roi-u8": ("roi", "uint8"),
-            "rgb-dali-full": ("full", "float"), "rgb-dali-gpu": ("roi", "float")}
+            "rgb-dali-full": ("full", "float"), "rgb-dali-gpu": ("roi", "float"),
+            "rgb-dali-eval-u8": ("eval", "uint8")}
 #: each row's baseline: like with like (float32 vs float32, int16 vs uint8 before
-#: normalisation)
-BASELINE = {"dct-24-i16": "rgb-dali-roi-u8", "rgb-dali-roi-u8": "rgb-dali-roi-u8"}
+#: normalisation, eval vs eval)
+BASELINE = {"dct-24-i16": "rgb-dali-roi-u8", "rgb-dali-roi-u8": "rgb-dali-roi-u8",
+            "dct-24-eval-i16": "rgb-dali-eval-u8", "rgb-dali-eval-u8": "rgb-dali-eval-u8"}
 DEFAULT_BASELINE = "rgb-dali-roi"
 from .rgb import MEAN, STD  # noqa: E402
 RGB_SIZE = 224
@@ -322,7 +330,8 @@ def run_pipeline(name, files, *, batch_size=64, threads=2, seconds=10.0, iters=N
             warnings.simplefilter("ignore")
             reps = max(1, 2000 // max(len(files), 1))  # epochs of >= 2000 images
             loader = DCTLoader([(f, 0) for f in files] * reps, batch_size=batch_size,
-                               mask=DCT_MASKS[name], size=(DCT_SIZE, DCT_SIZE), train=True,
+                               mask=DCT_MASKS[name], size=(DCT_SIZE, DCT_SIZE),
+                               train="-eval" not in name,
                                num_threads=threads, engine=engine, device=device,
                                normalize=False if name.endswith("-i16") else identity,
                                drop_last=True)

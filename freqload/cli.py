@@ -168,7 +168,7 @@ def estimate_quality(table, chroma: bool = False) -> float:
 
 def inspect_file(path: str) -> dict:
     """Header facts and what DCTLoader would do with the file."""
-    from .coefficients import read_coefficients, read_header
+    from .coefficients import _decoder, read_coefficients, read_header
     from .errors import DecodeError, FreqloadError, UnsupportedImageError
 
     out: dict = {"path": path, "bytes": os.path.getsize(path)}
@@ -198,6 +198,9 @@ def inspect_file(path: str) -> dict:
         c = read_coefficients(path)
         out["loader"] = "decode"
         out["warnings"] = c.warnings
+        # which entropy decoder read it: the fast path, or libjpeg (progressive,
+        # arithmetic, multi-scan, damaged, or FREQLOAD_ENTROPY=libjpeg)
+        out["entropy"] = "fast path" if _decoder().fast_path_used else "libjpeg"
     except UnsupportedImageError as e:
         out["error"] = f"UnsupportedImageError: {e}"
         out["fallback"] = _fallback_works(path)
@@ -242,6 +245,7 @@ def _cmd_inspect(args) -> int:
                 for row in t["values"]:
                     print("    " + " ".join(f"{v:3d}" for v in row))
         print(f"  loader: {r['loader']}" + (f" ({r['error']})" if "error" in r else "")
+              + (f", entropy decoding: {r['entropy']}" if "entropy" in r else "")
               + (f", {r['warnings']} warnings" if r.get("warnings") else ""))
         if "note" in r:
             print(f"  ({r['note']})")

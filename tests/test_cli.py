@@ -33,8 +33,9 @@ FIELDS = {"pipeline", "img_per_s", "cpu_ms_per_img", "bytes_per_sample", "resolu
 
 @pytest.mark.parametrize("engine", ENGINES)
 def test_bench_json_and_plot(folder, tmp_path, capsys, engine):
-    pipes = ["rgb-pil", "dct-24", "dct-24-i16", "dct-192"] + (
-        ["rgb-dali-roi", "rgb-dali-roi-u8", "rgb-dali-full"] if engine == "dali" else [])
+    pipes = ["rgb-pil", "dct-24", "dct-24-i16", "dct-24-eval-i16", "dct-192"] + (
+        ["rgb-dali-roi", "rgb-dali-roi-u8", "rgb-dali-full", "rgb-dali-eval-u8"]
+        if engine == "dali" else [])
     assert main(["bench", folder, "--iters", "2", "--batch-size", "4", "--threads", "1",
                  "--pipelines", *pipes, "--engine", engine, "--json", str(tmp_path / "b.json"),
                  "--plot", str(tmp_path / "b.png")]) == 0
@@ -65,9 +66,13 @@ def test_bench_json_and_plot(folder, tmp_path, capsys, engine):
         assert by["dct-24-i16"]["baseline"] == "rgb-dali-roi-u8"
         assert by["dct-24-i16"]["vs_baseline"] == pytest.approx(
             by["dct-24-i16"]["img_per_s"] / by["rgb-dali-roi-u8"]["img_per_s"])
+        # eval against DALI's validation recipe (uint8 CHW)
+        assert by["rgb-dali-eval-u8"]["bytes_per_sample"] == 3 * 224 * 224
+        assert by["dct-24-eval-i16"]["baseline"] == "rgb-dali-eval-u8"
     x, _ = next(iter(DCTLoader(folder, batch_size=3, mask="dctnet24", train=True,
                                num_threads=0, engine="torch", normalize=False, device="cpu")))
     assert by["dct-24-i16"]["bytes_per_sample"] == x.numel() * x.element_size() // 3
+    assert by["dct-24-eval-i16"]["bytes_per_sample"] == x.numel() * x.element_size() // 3
     assert all(r["bytes_source"] == "measured" for r in rows)
     assert by["dct-24"]["resolution"] == 448 and by["rgb-pil"]["resolution"] == 224
     assert by["dct-24"]["bytes_vs_uint8_rgb"] == pytest.approx(0.25)
@@ -131,12 +136,16 @@ def test_inspect_facts_and_loader_verdicts(folder, tmp_path, capsys):
     rows = json.loads(capsys.readouterr().out)
     g, p, b = rows
     assert (g["width"], g["height"], g["sampling"], g["progressive"]) == (70, 50, "4:2:0", False)
-    assert g["loader"] == "decode"
+    assert g["loader"] == "decode" and g["entropy"] == "fast path"
     assert set(g["quant_tables"]) == {"table 0", "table 1"}
     assert abs(g["quant_tables"]["table 0"]["estimated_quality"] - 80) <= 1
     assert p["loader"] == "fallback (pixels)" and "error" in p
     assert b["loader"] == "skip or raise" and "DecodeError" in b["error"]
     assert "note" not in b  # truncated: no EOI, so the loader reads it whole too
+    prog = tmp_path / "progressive.jpg"
+    prog.write_bytes(pillow_jpeg(rng_image(50, 70), quality=80, progressive=True))
+    assert main(["inspect", str(prog), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["entropy"] == "libjpeg"
     data = good.read_bytes()
     stray = tmp_path / "stray_marker.jpg"  # a stray marker near its end, EOI intact
     stray.write_bytes(data[:-40] + b"\xff\xd3" + data[-38:])
