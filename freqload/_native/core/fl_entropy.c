@@ -127,6 +127,15 @@ typedef struct {
   const uint8_t *fast_end; /* 8-byte loads may start at p <= fast_end (none after a marker) */
 } bits;
 
+/* 8 bytes as loaded by memcpy -> the same bytes as a big-endian number */
+static inline uint64_t load_be64(uint64_t w) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+  return w;
+#else
+  return __builtin_bswap64(w);
+#endif
+}
+
 static inline int has_ff(uint64_t w) {
   const uint64_t x = ~w;
   return ((x - 0x0101010101010101ull) & ~x & 0x8080808080808080ull) != 0;
@@ -176,7 +185,7 @@ static void refill_slow(bits *b) {
       uint64_t w_;                                                                       \
       if ((uintptr_t)p <= (uintptr_t)fast_end && (memcpy(&w_, p, 8), !has_ff(w_))) {     \
         const int bytes_ = (64 - n) >> 3;                                                \
-        w_ = __builtin_bswap64(w_);                                                      \
+        w_ = load_be64(w_);                                                              \
         buf |= (w_ >> n) & (~0ull << (64 - n - 8 * bytes_));                             \
         p += bytes_;                                                                     \
         n += 8 * bytes_;                                                                 \
