@@ -29,8 +29,7 @@ static const uint8_t zigzag[64] = {
     41, 34, 27, 20, 13, 6,  7,  14, 21, 28, 35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23,
     30, 37, 44, 51, 58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63};
 
-/* lookup entry: bits 0-5 bits to consume (0: a code longer than FL_LOOK bits, or none;
- * at most 31, so a shift by the entry itself, which x86 takes mod 64, needs no mask);
+/* lookup entry: bits 0-5 bits to consume (0: a code longer than FL_LOOK bits, or none);
  * bit 7 set: value complete (code and value bits both fit); bits 8-15 the symbol;
  * bits 16-31 the value (int16) */
 #define E_LEN(e) ((int)((e)&63u))
