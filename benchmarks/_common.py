@@ -66,14 +66,14 @@ def run_loader(loader, seconds: float) -> tuple[float, float, int]:
 def run_rgb_dali(files, threads: int, batch: int, seconds: float, recipe: str, out: str):
     """A DALI CPU RGB recipe (freqload.bench's), copied into torch tensors."""
     from freqload.bench import dali_rgb_batches
+    from freqload.sampler import TransferStats
 
     it = dali_rgb_batches(files, batch, threads, recipe, out)
     for _ in range(3):
         next(it)
-    c0, t0, n, nbytes = cpu_seconds(), time.perf_counter(), 0, 0
+    c0, t0, crossed = cpu_seconds(), time.perf_counter(), TransferStats()
     while time.perf_counter() - t0 < seconds:
-        x = next(it)
-        n += len(x)
-        nbytes += x.numel() * x.element_size()
+        crossed.add(next(it))
     elapsed = time.perf_counter() - t0
-    return n / elapsed, (cpu_seconds() - c0) * 1e3 / n, nbytes // n
+    n = crossed.samples_to_device
+    return n / elapsed, (cpu_seconds() - c0) * 1e3 / n, crossed.bytes_to_device // n

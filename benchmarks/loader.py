@@ -57,6 +57,8 @@ import warnings
 from _common import (build_raw_reader, cpu_seconds, default_folder, list_jpegs, run_loader,
                      run_raw, run_rgb_dali)
 
+from freqload.bench import DALI_RGB
+
 
 def run_host_part(loader, seconds: float) -> tuple[float, float, int]:
     """Like run_loader, but only the engine's host batches (nothing after the bus)."""
@@ -78,9 +80,8 @@ def run_host_part(loader, seconds: float) -> tuple[float, float, int]:
     return n / elapsed, (cpu_seconds() - c0) * 1e3 / n, nbytes // n
 
 
-#: the DALI recipe rows: name -> (recipe, output) of freqload.bench.dali_rgb_batches
-RGB_ROWS = {"rgb-dali-roi-u8": ("roi", "uint8"), "rgb-dali-roi": ("roi", "float"),
-            "rgb-dali-eval-u8": ("eval", "uint8"), "rgb-dali-full": ("full", "float")}
+#: the DALI recipe rows: name -> (recipe, output), freqload bench's CPU ones
+RGB_ROWS = {name: how for name, how in DALI_RGB.items() if name != "rgb-dali-gpu"}
 #: each row's baseline (like with like); rows not listed: rgb-dali-roi-u8
 BASELINE = {"dct24-dali-eval": "rgb-dali-eval-u8", "dct24-dali+float": "rgb-dali-roi",
             "dct24-dali-train+float": "rgb-dali-roi", "rgb-dali-roi": "rgb-dali-roi",

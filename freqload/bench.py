@@ -298,12 +298,13 @@ def run_pipeline(name, files, *, batch_size=64, threads=2, seconds=10.0, iters=N
         except ImportError:
             return BenchResult(name, math.nan, math.nan, 0, RGB_SIZE, 0, 0.0, "dali",
                                skipped="nvidia-dali is not installed")
-        crossed = [0, 0]  # bytes, samples of the host batches moved to the device
+        from .sampler import TransferStats
+
+        crossed = TransferStats()  # the host batches moved to the device
 
         def moved(batches):
             for x in batches:
-                crossed[0] += x.numel() * x.element_size()
-                crossed[1] += x.shape[0]
+                crossed.add(x)
                 yield x.to(device, non_blocking=True)
         if gpu:  # decoded on the device: the JPEG bytes are what crosses
             gen = _rgb_dali_gpu_batches(files, batch_size, threads)
@@ -314,7 +315,8 @@ def run_pipeline(name, files, *, batch_size=64, threads=2, seconds=10.0, iters=N
             nbytes = int(np.mean([os.path.getsize(f) for f in files]))
             source = "computed: the mean JPEG file size"
         else:
-            nbytes, source = crossed[0] // max(crossed[1], 1), "measured"
+            nbytes = crossed.bytes_to_device // max(crossed.samples_to_device, 1)
+            source = "measured"
         copy = None if gpu else _copy_ms((batch_size, 3, RGB_SIZE, RGB_SIZE),
                                          torch.float32 if out == "float" else torch.uint8,
                                          device)

@@ -376,11 +376,7 @@ class DCTLoader(EpochLoader):
 
     def _to_device(self, hb: HostBatch):
         y = torch.from_numpy(self.dataset.labels[hb.index])
-        if self.regroup == "device":  # x: the samples' planes back to back
-            self.stats.bytes_to_device += hb.x.numel() * hb.x.element_size()
-            self.stats.samples_to_device += len(hb.index)
-        else:
-            self.stats.add(hb.x)
+        self.stats.add(hb.x, len(hb.index))  # regroup="device": x is the planes back to back
         if self.device.type != "cpu":
             x = hb.x.to(self.device, non_blocking=True)
             y = y.to(self.device, non_blocking=True)

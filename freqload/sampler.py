@@ -83,10 +83,11 @@ class TransferStats:
     bytes_to_device: int = 0  #: bytes of x copied host -> device (or handed over on cpu)
     samples_to_device: int = 0
 
-    def add(self, x) -> None:
-        """Count a batch tensor ``x`` [B, ...] that crosses."""
+    def add(self, x, samples: int | None = None) -> None:
+        """Count a batch tensor ``x`` that crosses: [B, ...], or ``samples`` samples'
+        data in any shape (regroup="device" planes, back to back)."""
         self.bytes_to_device += x.numel() * x.element_size()
-        self.samples_to_device += x.shape[0]
+        self.samples_to_device += x.shape[0] if samples is None else int(samples)
 
 
 class EpochLoader:

@@ -41,13 +41,16 @@ SPEC = {kind: SampleSpec(tuple(freqload.ChannelMask.dctnet24()), 28, 28,
 def _read(dec, data: bytes, strict: bool):
     """All read_coefficients gives (or its error), and whether the fast path decoded it."""
     from freqload import coefficients
-    coefficients._local.decoder = dec
+    before = getattr(coefficients._local, "decoder", None)
+    coefficients._local.decoder = dec  # read_coefficients' per-thread decoder, for this call
     try:
         c = freqload.read_coefficients(data, strict=strict)
         out = ("ok", [a.copy() for a in c.components], [np.asarray(q).copy() for q in
                                                          c.quant_tables], c.warnings, c.warning)
     except freqload.FreqloadError as e:
         out = ("error", type(e).__name__, str(e))
+    finally:
+        coefficients._local.decoder = before
     return out, dec.fast_path_used
 
 

@@ -693,26 +693,47 @@ static int fast_layout(const struct jpeg_decompress_struct *c, fl_scan_layout *s
 }
 
 /* Try the fast path on the open image (see fl_entropy.c): 1 when it decoded the planes
- * exactly as libjpeg would have (whole, or the first `rows` iMCU rows where a partial
- * decode applies), 0 when libjpeg must decode it. Leaves libjpeg's state untouched. */
-static int fast_read(fl_decoder *d, const fl_plane *planes, int rows) {
+ * exactly as libjpeg would have (whole, or the first stop_rows iMCU rows when that is
+ * > 0), 0 when libjpeg must decode it. Leaves libjpeg's state untouched. */
+static int fast_read(fl_decoder *d, const fl_plane *planes, JDIMENSION stop_rows) {
   const struct jpeg_decompress_struct *c = &d->cinfo;
   const JOCTET *data = c->src->next_input_byte, *end = data + c->src->bytes_in_buffer;
   fl_scan_layout layout;
   fl_entropy_stop stop;
-  int r, stop_rows;
+  int r;
   if (d->libjpeg_only || c->unread_marker != 0 || !fast_layout(c, &layout)) return 0;
   if (d->entropy == NULL && (d->entropy = (fl_entropy *)calloc(1, sizeof *d->entropy)) == NULL)
     return 0;
-  stop_rows = rows > 0 && (JDIMENSION)rows < c->total_iMCU_rows && partial_decodable(c)
-                  ? rows : 0;
-  r = fl_entropy_decode(d->entropy, &layout, data, (size_t)(end - data), planes, stop_rows,
-                        &stop);
+  r = fl_entropy_decode(d->entropy, &layout, data, (size_t)(end - data), planes,
+                        (int)stop_rows, &stop);
   /* stopped early: the same check on the skipped part as the libjpeg path makes */
   if (r == FL_ENTROPY_STOPPED &&
       !scan_rest_clean(stop.p, end, c->restart_interval > 0, (stop.next_restart + 7) & 7))
     r = FL_ENTROPY_DECLINED;
   return r != FL_ENTROPY_DECLINED;
+}
+
+/* Each component's quantisation table (raster order) into quant[c], then end the image:
+ * the table latched when the component's first scan began, else (the fast path, which
+ * starts no libjpeg scan) the one its frame header names, defined before the scan. */
+static fl_status copy_quant(fl_decoder *d, uint16_t quant[][64]) {
+  const struct jpeg_decompress_struct *c = &d->cinfo;
+  int i, k;
+  for (i = 0; i < c->num_components; i++) {
+    const jpeg_component_info *ci = &c->comp_info[i];
+    const JQUANT_TBL *q = ci->quant_table;
+    if (q == NULL && ci->quant_tbl_no >= 0 && ci->quant_tbl_no < NUM_QUANT_TBLS)
+      q = c->quant_tbl_ptrs[ci->quant_tbl_no];
+    if (q == NULL) {
+      snprintf(d->message, sizeof d->message,
+               "corrupt JPEG data: component %d has no quantization table", i);
+      fl_end(d);
+      return FL_ERR_DECODE;
+    }
+    for (k = 0; k < 64; k++) quant[i][k] = q->quantval[k];
+  }
+  fl_end(d);
+  return FL_OK;
 }
 
 fl_status fl_read_coefficients(fl_decoder *d, const fl_plane *planes,
@@ -726,7 +747,8 @@ fl_status fl_read_coefficient_rows(fl_decoder *d, const fl_plane *planes, int nu
   jvirt_barray_ptr *arrays;
   fl_status st;
   volatile int whole = 0; /* read after a longjmp */
-  int i, k;
+  JDIMENSION stop_rows;     /* > 0: the iMCU rows a partial decode reads */
+  int i;
   if (d->state != STATE_OPEN) {
     snprintf(d->message, sizeof d->message, "no image is open (call fl_begin first)");
     return FL_ERR_ARGUMENT;
@@ -736,21 +758,17 @@ fl_status fl_read_coefficient_rows(fl_decoder *d, const fl_plane *planes, int nu
     fl_end(d);
     return st;
   }
-  if (fast_read(d, planes, rows)) {
+  stop_rows = rows > 0 && (JDIMENSION)rows < c->total_iMCU_rows && partial_decodable(c)
+                  ? (JDIMENSION)rows : 0;
+  if (fast_read(d, planes, stop_rows)) {
     d->fast_path_used = 1;
-    for (i = 0; i < c->num_components; i++)
-      for (k = 0; k < 64; k++)
-        quant[i][k] = c->quant_tbl_ptrs[c->comp_info[i].quant_tbl_no]->quantval[k];
-    fl_end(d);
-    return FL_OK;
+    return copy_quant(d, quant);
   }
   for (;;) {
     d->planes = planes;
     d->num_requests = 0;
     d->stopped = 0;
-    d->stop_imcu_rows = !whole && rows > 0 && (JDIMENSION)rows < c->total_iMCU_rows &&
-                                partial_decodable(c)
-                            ? (JDIMENSION)rows : 0;
+    d->stop_imcu_rows = whole ? 0 : stop_rows;
     if (setjmp(d->jump)) {
       if (!d->stopped) {
         d->stop_imcu_rows = 0;
@@ -780,23 +798,11 @@ fl_status fl_read_coefficient_rows(fl_decoder *d, const fl_plane *planes, int nu
     break;
   }
   for (i = 0; i < c->num_components; i++) {
-    const jpeg_component_info *ci = &c->comp_info[i];
-    const JQUANT_TBL *q = ci->quant_table; /* latched when its first scan began */
     struct jvirt_barray_control *a = &d->arrays[i];
     /* rows no scan reached (a truncated file) read as zero, as in libjpeg; when
      * stopped early, the rows below were not asked for and stay undefined */
     if (!d->stopped && a->first_undef_row < a->num_rows)
       zero_rows(a, a->first_undef_row, a->num_rows);
-    if (q == NULL && ci->quant_tbl_no >= 0 && ci->quant_tbl_no < NUM_QUANT_TBLS)
-      q = c->quant_tbl_ptrs[ci->quant_tbl_no];
-    if (q == NULL) {
-      snprintf(d->message, sizeof d->message,
-               "corrupt JPEG data: component %d has no quantization table", i);
-      fl_end(d);
-      return FL_ERR_DECODE;
-    }
-    for (k = 0; k < 64; k++) quant[i][k] = q->quantval[k];
   }
-  fl_end(d);
-  return FL_OK;
+  return copy_quant(d, quant);
 }
