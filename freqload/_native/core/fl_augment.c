@@ -198,6 +198,9 @@ static void *ws_alloc(fl_workspace *ws, size_t bytes) {
   return ws->used <= ws->cap ? ws->buf + at : NULL;
 }
 
+/* four doubles; alignment 8, so any double's address serves */
+typedef double v4d __attribute__((vector_size(32), aligned(8)));
+
 static int build_axis(fl_workspace *ws, int n_px, int out_blocks, double start, double length,
                       unsigned jmask, axis_op *op) {
   const double *C = fl_dct_basis(); /* C[8 * k + n]: the DCT-II basis */
@@ -271,18 +274,22 @@ static int build_axis(fl_workspace *ws, int n_px, int out_blocks, double start, 
       const double *w = taps + (size_t)q * wcap;
       for (x = 0; x < tn[q]; x++) {
         const int src = tlo[q] + x - base, k0 = src / 8 * 8, r = src % 8;
-        int k;
+        v4d *out = (v4d *)(row + p * op->stride + k0);
         if (w[x] == 0.0) continue;
-        for (k = 0; k < 8; k++) row[p * op->stride + k0 + k] += w[x] * Ct[8 * r + k];
+        out[0] += w[x] * ((const v4d *)(Ct + 8 * r))[0];
+        out[1] += w[x] * ((const v4d *)(Ct + 8 * r))[1];
       }
     }
     memset(dst, 0, sizeof(float) * op->stride * op->lanes);
-    /* acc[t] = sum over p in order of C[j][p] row[p][t]: vectorised across t */
+    /* acc[t] = sum over p in order of C[j][p] row[p][t], four t at a time (span and
+     * stride are multiples of 8; each lane adds in the scalar order) */
     for (jj = 0; jj < op->nj; jj++) {
       const double *c = C + 8 * op->j[jj];
-      for (t = 0; t < span; t++) acc[t] = 0;
-      for (p = 0; p < 8; p++)
-        for (t = 0; t < span; t++) acc[t] += c[p] * row[p * op->stride + t];
+      for (t = 0; t < span; t += 4) {
+        v4d a = {0, 0, 0, 0};
+        for (p = 0; p < 8; p++) a += c[p] * *(const v4d *)(row + p * op->stride + t);
+        *(v4d *)(acc + t) = a;
+      }
       for (t = 0; t < span; t++) {
         const int bl = op->b0[o] + t / 8 - op->lo; /* the source block, frequency t % 8 */
         dst[t * op->lanes + jj] = (float)acc[t];
