@@ -33,9 +33,12 @@ static const uint8_t zigzag[64] = {
     30, 37, 44, 51, 58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63};
 
 /* lookup entry: bits 0-5 bits to consume (0: a code longer than FL_LOOK bits, or none);
- * bit 7 set: value complete (code and value bits both fit); bits 8-15 the symbol;
+ * bit 7 set: value complete (code and value bits both fit); bits 8-15 the symbol, except
+ * in an AC entry with bit 7 set, where they are the step to the coefficient (run + 1 for
+ * a value; 64 for end-of-block, bit 6 set, so the decoder's run check ends the block);
  * bits 16-31 the value (int16) */
 #define E_LEN(e) ((int)((e)&63u))
+#define E_EOB 64u
 #define E_FULL 128u
 #define E_SYM(e) ((int)(((e) >> 8) & 0xFFu))
 #define E_VAL(e) ((int)(int16_t)((e) >> 16))
@@ -95,9 +98,11 @@ static int build_table(fl_huff_table *t, const fl_huff_spec *spec, int dc) {
       uint32_t e = (uint32_t)len | ((uint32_t)sym << 8);
       if (s == 0) {
         if (dc) e |= E_FULL; /* a DC difference of 0 */
+        else if (sym == 0) e = (uint32_t)len | E_FULL | E_EOB | (64u << 8);
       } else if (len + s <= FL_LOOK) {
         const int bits = (int)((k >> (FL_LOOK - len - s)) & ((1u << s) - 1));
-        e = (uint32_t)(len + s) | E_FULL | ((uint32_t)sym << 8) |
+        const uint32_t field = dc ? (uint32_t)sym : (uint32_t)(sym >> 4) + 1;
+        e = (uint32_t)(len + s) | E_FULL | (field << 8) |
             ((uint32_t)(uint16_t)(int16_t)extend(bits, s) << 16);
       }
       t->fast[first + k] = e;
@@ -271,15 +276,18 @@ static inline int decode_block(bits *b, const fl_huff_table *dc, const fl_huff_t
   /* libjpeg adds in unsigned arithmetic and keeps the low 16 bits: so does this */
   *last_dc = (int)((unsigned)*last_dc + (unsigned)s);
   blk[0] = (int16_t)(uint16_t)(unsigned)*last_dc;
-  for (k = 1; k < 64; k++) {
+  for (k = 1; k < 64;) {
     int r;
     REFILL(b);
     e = ac->fast[buf >> (64 - FL_LOOK)];
     if (e & E_FULL) {
       SKIP(E_LEN(e));
-      k += E_SYM(e) >> 4;
-      if (k > 63) return 0; /* libjpeg writes such a run to coefficient 63 quietly */
-      blk[zigzag[k]] = (int16_t)E_VAL(e);
+      k += E_SYM(e) - 1; /* the run */
+      if (k > 63) {
+        if (e & E_EOB) break;
+        return 0; /* libjpeg writes such a run to coefficient 63 quietly */
+      }
+      blk[zigzag[k++]] = (int16_t)E_VAL(e);
       continue;
     }
     if (E_LEN(e)) {
@@ -294,10 +302,10 @@ static inline int decode_block(bits *b, const fl_huff_table *dc, const fl_huff_t
       k += r;
       if (k > 63) return 0;
       TAKE(s, v);
-      blk[zigzag[k]] = (int16_t)extend(v, s);
+      blk[zigzag[k++]] = (int16_t)extend(v, s);
     } else {
       if (r != 15) break; /* EOB */
-      k += 15;            /* ZRL; one past 63 simply ends the block, as in libjpeg */
+      k += 16;            /* ZRL; one past 63 simply ends the block, as in libjpeg */
     }
   }
   BITS_SAVE(b);
