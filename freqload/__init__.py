@@ -10,7 +10,8 @@ The data path, one module per arrow::
 :mod:`freqload.mask`, ``to_rgb`` (debugging) in :mod:`freqload.pixels`,
 ``DCTLoader`` (batches on the device; needs torch) in :mod:`freqload.loader`,
 ``hflip``/``crop``/``resize_crop`` (DCT-domain augmentation) in
-:mod:`freqload.transforms`.
+:mod:`freqload.transforms`, ``Recipe`` (everything that decides a loader sample, as
+every engine takes it) in :mod:`freqload.recipe`.
 """
 __version__ = "0.1.0"
 
@@ -21,7 +22,8 @@ from .coefficients import (DEFAULT_MAX_FILE_SIZE, DEFAULT_MAX_MEMORY, DEFAULT_MA
                            read_coefficients, read_header)
 from .channels import to_channels
 from .pixels import to_rgb
-from .transforms import crop, hflip, resize_crop
+from .transforms import Transform, crop, hflip, resize_crop
+from .recipe import Recipe
 from . import _core
 
 
@@ -48,5 +50,5 @@ __all__ = [
     "ChannelMask", "ChannelStats", "Coefficients", "DCTLoader", "compute_channel_stats", "ComponentInfo", "DEFAULT_MAX_PIXELS", "DEFAULT_MAX_FILE_SIZE", "DEFAULT_MAX_SCANS", "DEFAULT_MAX_MEMORY", "DecodeError",
     "FreqloadError", "ImageTooLargeError", "JpegInfo", "UnsupportedImageError",
     "libjpeg_version", "read_coefficients", "read_header", "to_channels", "to_rgb",
-    "hflip", "crop", "resize_crop",
+    "hflip", "crop", "resize_crop", "Recipe", "Transform",
 ]

@@ -23,20 +23,14 @@ Greyscale files give zero chroma channels (neutral grey after dequantisation).
 """
 from __future__ import annotations
 
-import functools
 
 import numpy as np
 
 from . import _core
-from .mask import ChannelMask, as_mask
+
 
 #: chroma= names -> the core's fl_chroma
 CHROMA = {"dct": _core.CHROMA_DCT, "nearest": _core.CHROMA_NEAREST}
-
-
-@functools.lru_cache(maxsize=64)
-def _channel_arrays(mask: ChannelMask) -> tuple[bytes, bytes]:
-    return mask.component_arrays()
 
 
 def core_arrays(coeffs):
@@ -89,18 +83,14 @@ def to_channels(coeffs, mask=None, *, dequantize: bool = True, chroma: str = "dc
         UnsupportedImageError: chroma sampled more finely than luma, or by a
             non-integer factor.
     """
-    if chroma not in CHROMA:
-        raise ValueError(f"chroma must be 'dct' or 'nearest', got {chroma!r}")
-    m = as_mask(mask)
+    from .recipe import recipe_for
+
+    # size None: the whole grid (the recipe's size is then not used)
+    r = recipe_for(mask, (1, 1) if size is None else size, chroma, dequantize)
     arrays, sampling, quant = core_arrays(coeffs)
-    if size is None:
-        out_h, out_w = arrays[0].shape[:2]
-    else:
-        out_h, out_w = check_size(size)
-    comp_idx, coef_idx = _channel_arrays(m)
-    out = np.empty((len(m), out_h, out_w), dtype=np.int16)
-    _core.to_channels(arrays, sampling, quant, comp_idx, coef_idx, bool(dequantize),
-                      CHROMA[chroma], out, size is not None)
+    out_h, out_w = arrays[0].shape[:2] if size is None else r.size
+    out = np.empty((r.channels, out_h, out_w), dtype=np.int16)
+    _core.to_channels(arrays, sampling, quant, r.packed, out, size is not None)
     return out
 
 
@@ -112,6 +102,7 @@ def check_size(size) -> tuple[int, int]:
         h, w = (int(v) for v in size)
     except (TypeError, ValueError):
         raise ValueError(f"size must be (out_h, out_w) in 8x8 blocks, got {size!r}") from None
-    if h < 1 or w < 1 or h > 8192 or w > 8192:
-        raise ValueError(f"size must be between 1 and 8192 blocks per side, got {size!r}")
+    if h < 1 or w < 1 or h > _core.MAX_GRID or w > _core.MAX_GRID:
+        raise ValueError(f"size must be between 1 and {_core.MAX_GRID} blocks per side, got "
+                         f"{size!r}")
     return h, w

@@ -45,12 +45,12 @@ from .dct import forward_blocks
 from .errors import FreqloadError, ImageTooLargeError, UnsupportedImageError
 
 #: Default pixel limit of read_coefficients (checked from the header).
-DEFAULT_MAX_PIXELS = 100_000_000
+DEFAULT_MAX_PIXELS = _core.DEFAULT_MAX_PIXELS  # 100,000,000 (fl_core.h, one home)
 #: Default limits on the file, the scans of a progressive file, and the coefficient memory
 #: of one decode (each an ImageTooLargeError naming it; 0 or None disables one).
-DEFAULT_MAX_FILE_SIZE = 256 << 20
-DEFAULT_MAX_SCANS = 1000
-DEFAULT_MAX_MEMORY = 2 << 30
+DEFAULT_MAX_FILE_SIZE = _core.DEFAULT_MAX_FILE_SIZE  # 256 MiB
+DEFAULT_MAX_SCANS = _core.DEFAULT_MAX_SCANS  # 1000
+DEFAULT_MAX_MEMORY = _core.DEFAULT_MAX_MEMORY  # 2 GiB
 
 
 def limits_tuple(max_file_size=DEFAULT_MAX_FILE_SIZE, max_scans=DEFAULT_MAX_SCANS,

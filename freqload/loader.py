@@ -12,8 +12,11 @@ only the mask's channels -> int16 [C, out_h, out_w]. Per batch (Python): the err
 int16 channels go host -> device (pinned, non_blocking); float conversion and
 normalisation happen on the device in torch.
 
+The loader's settings that decide a sample become one :class:`~freqload.recipe.Recipe`
+(``loader.recipe``), checked once; both engines take it whole.
+
 Engines (same tensors for the same order, by construction: both call the
-core's ``fl_decode_channels``):
+core's ``fl_decode_sample`` with the packed recipe):
 
 ==========  ==================================================================
 engine      where the per-image work runs
@@ -61,14 +64,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .channels import check_size
 from .coefficients import (DEFAULT_MAX_FILE_SIZE, DEFAULT_MAX_MEMORY, DEFAULT_MAX_PIXELS,
-                           DEFAULT_MAX_SCANS, limits_tuple, read_coefficients)
-from .engines.common import (OK, STATUS_ERRORS, STATUS_NAMES, UNSUPPORTED, HostBatch,
-                             SampleSpec)
+                           DEFAULT_MAX_SCANS, read_coefficients)
+from .engines.common import OK, STATUS_ERRORS, STATUS_NAMES, UNSUPPORTED, HostBatch
 from .errors import DecodeError, FreqloadError
-from .mask import as_mask
 from .sampler import EpochLoader, EpochPlan, TransferStats
+from .recipe import Recipe
 from .sources import resolve_source
 from .stats import ChannelStats
 from .transforms import Transform, sample, sample_keys
@@ -189,29 +190,22 @@ class DCTLoader(EpochLoader):
             raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
         if on_error not in ON_ERROR:
             raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
-        if chroma not in ("dct", "nearest"):
-            raise ValueError(f"chroma must be 'dct' or 'nearest', got {chroma!r}")
-        if regroup not in ("cpu", "device"):
-            raise ValueError(f"regroup must be 'cpu' or 'device', got {regroup!r}")
         if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         if prefetch < 1:
             raise ValueError("prefetch must be at least 1")
-        self.mask = as_mask(mask)
-        out_h, out_w = check_size(size)
-        self.size = (out_h, out_w)
         self.batch_size = int(batch_size)
         self.train = bool(train)
         if transform is None:
             transform = "train" if self.train else "eval"
-        self.transform = Transform(transform, tuple(scale), tuple(ratio), flip, crop_ratio)
-        if regroup == "device" and transform != "blocks":
-            raise ValueError(f"regroup='device' supports transform='blocks' only (the DCT-domain "
-                             f"resize of transform={transform!r} runs on the host); pass "
-                             f"transform='blocks' or regroup='cpu'")
-        if transform != "blocks" and not dequantize:
-            raise ValueError(f"transform={transform!r} resamples dequantised coefficients; "
-                             f"dequantize=False needs transform='blocks'")
+        #: everything that decides a sample, checked once (freqload.recipe)
+        self.recipe = Recipe(mask, size, chroma, dequantize,
+                             Transform(transform, tuple(scale), tuple(ratio), flip, crop_ratio),
+                             regroup, strict, max_pixels, max_file_size, max_scans, max_memory,
+                             partial_decode)
+        self.mask = self.recipe.mask
+        self.size = self.recipe.size
+        self.transform = self.recipe.transform
         self.seed = int(seed)
         from .pack import check_mask, check_mask_for_paths
 
@@ -229,17 +223,12 @@ class DCTLoader(EpochLoader):
                                  seed=seed, shard_id=shard_id, num_shards=num_shards,
                                  drop_last=drop_last)
         self.on_error = on_error
-        self.spec = SampleSpec(self.mask.indices, out_h, out_w, chroma, bool(dequantize),
-                               bool(strict), int(max_pixels or 0), regroup,
-                               self.transform.native(),
-                               limits_tuple(max_file_size, max_scans, max_memory),
-                               bool(partial_decode))
         self.regroup = regroup
         self._device_regroup = None
         if regroup == "device":
             from .regroup import DeviceRegroup
 
-            self._device_regroup = DeviceRegroup(self.spec)
+            self._device_regroup = DeviceRegroup(self.recipe)
         self.device = torch.device(device) if device is not None else torch.device(
             "cuda" if torch.cuda.is_available() else "cpu")
         self.normalize = normalize
@@ -266,7 +255,7 @@ class DCTLoader(EpochLoader):
             try:
                 from .engines.dali_engine import DaliEngine
 
-                return DaliEngine(paths, self.spec, num_threads=self.num_threads,
+                return DaliEngine(paths, self.recipe, num_threads=self.num_threads,
                                   prefetch=self.prefetch, pin=pin, batch_size=self.batch_size)
             except (ImportError, FreqloadError, OSError, RuntimeError) as e:
                 if engine == "dali":
@@ -275,12 +264,12 @@ class DCTLoader(EpochLoader):
                               f"unavailable: {e}", stacklevel=3)
         from .engines.torch_engine import TorchEngine
 
-        return TorchEngine(paths, self.spec, num_workers=self.num_threads,
+        return TorchEngine(paths, self.recipe, num_workers=self.num_threads,
                            prefetch=self.prefetch, pin=pin)
 
     # -- the torch DataLoader surface (len, set_epoch: sampler.EpochLoader) -------------
     def _expected_bytes_per_sample(self) -> int:  # bytes_per_sample: sampler.EpochLoader
-        return self.spec.channels * self.spec.out_h * self.spec.out_w * 2
+        return self.recipe.channels * self.recipe.out_h * self.recipe.out_w * 2
 
     def host_batches(self, epoch: int):
         """The engine's HostBatches of ``epoch`` for this shard, before the error policy."""
@@ -302,19 +291,18 @@ class DCTLoader(EpochLoader):
 
     # -- per batch ------------------------------------------------------------------
     def _fallback_coefficients(self, path: str):
-        s = self.spec
+        s = self.recipe
         return read_coefficients(path, strict=s.strict, max_pixels=s.max_pixels or None,
-                                 max_file_size=s.limits[0], max_scans=s.limits[1],
-                                 max_memory=s.limits[2],
-                                 fallback="pixels")
+                                 max_file_size=s.max_file_size, max_scans=s.max_scans,
+                                 max_memory=s.max_memory, fallback="pixels")
 
     def _raise_for(self, i: int, status: int):
         path = self.dataset.paths[i]
-        s = self.spec
+        s = self.recipe
         try:  # the same core call in this process gives the exact error and message
             read_coefficients(path, strict=s.strict, max_pixels=s.max_pixels or None,
-                              max_file_size=s.limits[0], max_scans=s.limits[1],
-                              max_memory=s.limits[2])
+                              max_file_size=s.max_file_size, max_scans=s.max_scans,
+                              max_memory=s.max_memory)
         except FreqloadError as e:
             raise type(e)(f"{path}: {e}") from e
         except OSError as e:
@@ -347,14 +335,11 @@ class DCTLoader(EpochLoader):
                     if self.regroup == "device":
                         from .regroup import planes_from_coefficients
 
-                        payload, layouts[row] = planes_from_coefficients(c, self.spec)
+                        payload, layouts[row] = planes_from_coefficients(c, self.recipe)
                         samples[row] = torch.from_numpy(payload)
                     else:
-                        s = self.spec
                         key = int(sample_keys(self.seed, epoch, [i])[0])
-                        samples[row] = torch.from_numpy(sample(
-                            c, self.transform, self.mask, (s.out_h, s.out_w), key,
-                            chroma=s.chroma, dequantize=s.dequantize))
+                        samples[row] = torch.from_numpy(sample(c, self.recipe, key=key))
                     self.stats.fallback += 1
                     continue
                 except FreqloadError:

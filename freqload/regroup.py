@@ -22,15 +22,14 @@ import numpy as np
 import torch
 
 from . import _core
-from .channels import CHROMA
-from .engines.common import LAYOUT_INTS, SampleSpec
+from .engines.common import LAYOUT_INTS
+from .recipe import Recipe
 NONE, CHANNELS, COEFS = 0, 1, 2
 
 
-def planes_capacity(spec: SampleSpec) -> int:
+def planes_capacity(spec: Recipe) -> int:
     """int16 elements one sample's planes may need (upper bound)."""
-    comp, _ = spec.channel_bytes()
-    return _core.planes_capacity(comp, spec.out_h, spec.out_w)
+    return _core.planes_capacity(spec.packed)
 
 
 def parse_layout(v) -> dict:
@@ -49,12 +48,12 @@ class DeviceRegroup:
     """Callable: (payloads, layouts) of a batch -> int16 [B, C, out_h, out_w] on their device.
 
     Args:
-        spec: the loader's SampleSpec (mask, size, chroma, dequantize).
+        spec: the loader's Recipe (mask, size, chroma, dequantize).
     """
 
-    def __init__(self, spec: SampleSpec):
+    def __init__(self, spec: Recipe):
         self.spec = spec
-        comp, coef = (np.frombuffer(b, dtype=np.uint8) for b in spec.channel_bytes())
+        comp, coef = (np.frombuffer(b, dtype=np.uint8) for b in spec.mask.component_arrays())
         #: per component: (output channel numbers, raster indices), in mask order
         self.select = [(np.nonzero(comp == c)[0], coef[comp == c].astype(np.int64))
                        for c in range(3)]
@@ -184,15 +183,13 @@ class DeviceRegroup:
         return torch.stack(outs, dim=1)
 
 
-def planes_from_coefficients(coeffs, spec: SampleSpec) -> tuple[np.ndarray, np.ndarray]:
+def planes_from_coefficients(coeffs, spec: Recipe) -> tuple[np.ndarray, np.ndarray]:
     """fl_sample_planes on a Coefficients object: (int16 payload [total], int32 layout)."""
     comps = [c if c.strides[1:] == (128, 2) else np.ascontiguousarray(c)
              for c in coeffs.components]
     quant = [np.ascontiguousarray(q, dtype=np.uint16) for q in coeffs.quant_tables[:len(comps)]]
     sampling = [(ci.h_samp, ci.v_samp) for ci in coeffs.info.components[:len(comps)]]
-    comp, coef = spec.channel_bytes()
     payload = np.empty(planes_capacity(spec), dtype=np.int16)
     layout = np.zeros(LAYOUT_INTS, dtype=np.int32)
-    _core.sample_planes(comps, sampling, quant, comp, coef, spec.dequantize, CHROMA[spec.chroma],
-                        spec.out_h, spec.out_w, payload, layout)
+    _core.sample_planes(comps, sampling, quant, spec.packed, payload, layout)
     return payload[:int(layout[7])], layout

@@ -66,23 +66,21 @@ class Transform:
     def __post_init__(self):
         if self.kind not in KINDS:
             raise ValueError(f"transform must be one of {sorted(KINDS)}, got {self.kind!r}")
-        s0, s1 = (float(v) for v in self.scale)
-        r0, r1 = (float(v) for v in self.ratio)
-        if not 0 < s0 <= s1:
-            raise ValueError(f"scale must be 0 < min <= max, got {self.scale}")
-        if not 0 < r0 <= r1:
-            raise ValueError(f"ratio must be 0 < min <= max, got {self.ratio}")
-        if not 0 <= float(self.flip) <= 1:
-            raise ValueError(f"flip must be a probability in [0, 1], got {self.flip}")
-        if not 0 < float(self.crop_ratio) <= 1:
-            raise ValueError(f"crop_ratio must be in (0, 1], got {self.crop_ratio}")
+        try:
+            values = self.native()
+        except (TypeError, ValueError):
+            raise ValueError(f"transform {self.kind!r}: scale and ratio must be (min, max) "
+                             f"pairs, flip and crop_ratio numbers; got scale={self.scale!r}, "
+                             f"ratio={self.ratio!r}, flip={self.flip!r}, "
+                             f"crop_ratio={self.crop_ratio!r}") from None
+        _core.check_transform(values)  # the value rules live in the core (fl_transform_check)
 
     def native(self) -> tuple:
         """The core's fl_transform as a tuple. The values pass through float32, as the
         DALI operator's float arguments do, so both engines draw identical boxes."""
         f = lambda v: float(np.float32(v))  # noqa: E731
-        return (KINDS[self.kind], f(self.scale[0]), f(self.scale[1]), f(self.ratio[0]),
-                f(self.ratio[1]), f(self.flip), f(self.crop_ratio))
+        (s0, s1), (r0, r1) = self.scale, self.ratio
+        return (KINDS[self.kind], f(s0), f(s1), f(r0), f(r1), f(self.flip), f(self.crop_ratio))
 
 
 _M1, _M2, _GOLDEN = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB), \
@@ -168,23 +166,26 @@ def resize_crop(coeffs: Coefficients, box: Sequence[float], size=(56, 56), *,
     return out
 
 
-def sample(coeffs: Coefficients, transform: "Transform", mask=None, size=(56, 56), key: int = 0,
+def sample(coeffs: Coefficients, transform, mask=None, size=(56, 56), key: int = 0,
            *, chroma: str = "dct", dequantize: bool = True) -> np.ndarray:
     """One loader sample from coefficients: the core's ``fl_sample``, what the engines run
-    after decoding (used for the loader's pixel fallback). int16 ``[C, out_h, out_w]``."""
-    from .channels import CHROMA, check_size, core_arrays
+    after decoding (used for the loader's pixel fallback).
 
-    oh, ow = check_size(size)
-    m = as_mask(mask)
-    if chroma not in CHROMA:
-        raise ValueError(f"chroma must be 'dct' or 'nearest', got {chroma!r}")
-    if transform.kind != "blocks" and not dequantize:
-        raise ValueError(f"transform={transform.kind!r} needs dequantize=True")
+    Args:
+        transform: a :class:`Transform` (with mask, size, chroma, dequantize), or a whole
+            :class:`~freqload.recipe.Recipe` (the other settings are then its own).
+        key: the sample's key (:func:`sample_keys`), drawing the train transform's box.
+    Returns:
+        int16 ``[C, out_h, out_w]``.
+    """
+    from .channels import core_arrays
+    from .recipe import Recipe, recipe_for
+
+    r = transform if isinstance(transform, Recipe) else recipe_for(mask, size, chroma,
+                                                                    dequantize, transform)
     arrays, sampling, quant = core_arrays(coeffs)
-    comp_idx, coef_idx = m.component_arrays()
-    out = np.empty((len(m), oh, ow), dtype=np.int16)
-    _core.sample(arrays, sampling, quant, coeffs.info.width, coeffs.info.height, comp_idx,
-                 coef_idx, bool(dequantize), CHROMA[chroma], transform.native(),
+    out = np.empty((r.channels, r.out_h, r.out_w), dtype=np.int16)
+    _core.sample(arrays, sampling, quant, coeffs.info.width, coeffs.info.height, r.packed,
                  int(key) & (2**64 - 1), out)
     return out
 

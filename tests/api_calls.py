@@ -13,16 +13,13 @@ import numpy as np
 
 import freqload
 from freqload import _core, transforms
-from freqload.channels import CHROMA
 from freqload.cli import inspect_file
-from freqload.engines.common import SampleSpec
+from freqload.recipe import Recipe
 
 LIMITS = dict(max_pixels=4_000_000, max_file_size=8 << 20, max_scans=100,
               max_memory=64 << 20)
-SPECS = [SampleSpec(tuple(freqload.ChannelMask.dctnet24()), 5, 7, transform=t.native(),
-                    max_pixels=4_000_000, limits=(8 << 20, 100, 64 << 20), partial_decode=p)
-         for t in (transforms.Transform("blocks"), transforms.Transform("eval"),
-                   transforms.Transform("train")) for p in (True, False)]
+SPECS = [Recipe("dctnet24", (5, 7), transform=t, partial_decode=p, **LIMITS)
+         for t in ("blocks", "eval", "train") for p in (True, False)]
 _TMP = tempfile.mkdtemp(prefix="freqload-api-")
 
 
@@ -36,18 +33,13 @@ def entry_points(data: bytes):
         freqload.read_coefficients(data, strict=False, fallback="pixels", **LIMITS))
     dec = _core.Decoder()
     for s in SPECS:
-        comp, coef = s.channel_bytes()
         out = np.empty((s.channels, s.out_h, s.out_w), dtype=np.int16)
-        yield f"decode_channels({s.transform[0]}, partial={s.partial_decode})", \
-            lambda: dec.decode_channels(data, s.max_pixels, s.strict, comp, coef, True,
-                                        CHROMA["dct"], s.transform, 12345, out, s.limits,
-                                        s.partial_decode)
-    s = SPECS[0]
-    comp, coef = s.channel_bytes()
-    cap = _core.planes_capacity(comp, s.out_h, s.out_w)
-    yield "decode_planes", lambda: dec.decode_planes(
-        data, s.max_pixels, True, comp, coef, True, 0, s.out_h, s.out_w,
-        np.empty(cap, np.int16), np.zeros(_core.LAYOUT_INTS, np.int32), s.limits, True)
+        yield f"decode({s.transform.kind}, partial={s.partial_decode})", \
+            lambda: dec.decode(data, s.packed, 12345, out)
+    s = SPECS[0].replace(regroup="device")
+    yield "decode(planes)", lambda: dec.decode(
+        data, s.packed, 0, np.empty(s.out_elements, np.int16),
+        np.zeros(_core.LAYOUT_INTS, np.int32))
 
     def inspect():
         path = os.path.join(_TMP, "input.jpg")

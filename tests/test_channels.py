@@ -11,9 +11,7 @@ import pytest
 
 import freqload
 from freqload import ChannelMask, Coefficients, ComponentInfo, JpegInfo, to_channels
-from freqload.transforms import Transform
 
-BLOCKS = Transform("blocks").native()
 
 from conftest import dequantized, fdct_plane, idct_plane, pillow_jpeg, rng_image
 
@@ -198,18 +196,17 @@ def test_sized_output_is_crop_then_align(name, size):
 
 @pytest.mark.parametrize("sub", [0, 2], ids=["4:4:4", "4:2:0"])
 def test_decode_channels_equals_read_then_to_channels(sub):
-    from freqload import _core
     from freqload.coefficients import _decoder
+    from freqload.recipe import Recipe
 
     mask = ChannelMask.dctnet24()
-    comp, coef = mask.component_arrays()
     dec = _decoder()
     for i, (h, w) in enumerate([(149, 227), (480, 640), (300, 200), (8, 8)]):
         data = pillow_jpeg(rng_image(h, w, seed=i), subsampling=sub, quality=80 + i)
         for size in [(56, 56), (7, 9)]:
             out = np.full((24, *size), -7, dtype=np.int16)
-            warnings, first, width, height = dec.decode_channels(
-                data, 0, True, comp, coef, True, _core.CHROMA_DCT, BLOCKS, 0, out)
+            recipe = Recipe(mask, size, transform="blocks", max_pixels=0)
+            warnings, first, width, height = dec.decode(data, recipe.packed, 0, out)
             assert (warnings, width, height) == (0, w, h)
             expect = to_channels(freqload.read_coefficients(data), mask, size=size)
             np.testing.assert_array_equal(out, expect)

@@ -15,7 +15,6 @@ from PIL import Image
 
 import freqload
 from freqload import ImageTooLargeError, UnsupportedImageError
-from freqload.transforms import Transform
 
 from conftest import CONFORMANCE, dequantized, idct_plane, manifest_rows, needs_shared
 
@@ -224,21 +223,21 @@ def test_every_manifest_file_gives_data_or_a_freqload_error():
 
 @pytest.mark.parametrize("row", [r for r in VALID if not unsupported_reason(r)], ids=short_id)
 def test_one_call_sample_equals_read_then_to_channels(row):
-    """fl_decode_channels (streams full-resolution components while decoding sequential
+    """fl_decode_sample (streams full-resolution components while decoding sequential
     files) against read_coefficients + to_channels, on every supported corpus file."""
-    from freqload import _core
     from freqload.coefficients import _decoder
+    from freqload.recipe import Recipe
 
     p = path_of(row)
     data = open(p, "rb").read()
     c = freqload.read_coefficients(p)
     for mask in ("dctnet24", "all"):
         m = freqload.ChannelMask.preset(mask)
-        comp, coef = m.component_arrays()
         for size in [(7, 5), (64, 64)]:
             out = np.full((len(m), *size), 99, dtype=np.int16)
-            _decoder().decode_channels(data, 0, True, comp, coef, True, _core.CHROMA_DCT,
-                                        Transform("blocks").native(), 0, out)
+            recipe = Recipe(m, size, transform="blocks", max_pixels=0, max_file_size=0,
+                            max_scans=0, max_memory=0)
+            _decoder().decode(data, recipe.packed, 0, out)
             np.testing.assert_array_equal(out, freqload.to_channels(c, m, size=size))
 
 

@@ -12,15 +12,14 @@ import pytest
 from PIL import Image
 
 import freqload
+from freqload.recipe import Recipe
 
 from conftest import needs_dali, pillow_jpeg, rng_image
 
 pytestmark = needs_dali
 
-MASK = list(freqload.ChannelMask.dctnet24().indices)
 
-
-def run_op(datas, *, keys=None, **kw):
+def run_op(datas, recipe, *, keys=None, **kw):
     """One batch through fn.freqload.jpeg_to_dct: (x, status, layout) as numpy lists."""
     from nvidia.dali import fn, pipeline_def
 
@@ -36,7 +35,8 @@ def run_op(datas, *, keys=None, **kw):
         if keys is not None:
             args.append(fn.external_source(
                 source=lambda: [np.array([k], dtype=np.int64) for k in keys], batch=True))
-        return tuple(fn.freqload.jpeg_to_dct(*args, **kw))
+        arg = recipe.dali_arg if isinstance(recipe, Recipe) else list(recipe)
+        return tuple(fn.freqload.jpeg_to_dct(*args, recipe=arg, **kw))
 
     p = pipe()
     p.build()
@@ -57,7 +57,7 @@ def files():
 
 
 def test_bytes_input_matches_to_channels(files):
-    xs, status, layout = run_op(files["good"], mask=MASK, size=[5, 6])  # input="bytes"
+    xs, status, layout = run_op(files["good"], Recipe("dctnet24", (5, 6)))  # input="bytes"
     assert status == [0, 0, 0] and all(v.size == 0 for v in layout)
     for d, x in zip(files["good"], xs):
         assert x.dtype == np.int16 and x.shape == (24, 5, 6)
@@ -69,26 +69,26 @@ def test_train_transform_takes_one_key_per_sample(files):
     from freqload.transforms import Transform, sample
 
     keys = [11, 12, 13]
-    xs, status, _ = run_op(files["good"], keys=keys, mask=MASK, size=[4, 4], transform="train")
+    train = Recipe("dctnet24", 4, transform="train")
+    xs, status, _ = run_op(files["good"], train, keys=keys)
     for d, k, x in zip(files["good"], keys, xs):
         ref = sample(freqload.read_coefficients(d), Transform("train"), "dctnet24", (4, 4), key=k)
         np.testing.assert_array_equal(x, ref)
     with pytest.raises(RuntimeError, match="needs the keys input"):
-        run_op(files["good"], mask=MASK, size=[4, 4], transform="train")
+        run_op(files["good"], train)
 
 
 def test_default_on_error_raises_naming_the_sample_and_libjpeg(files):
     batch = [files["good"][0], files["corrupt"]]
     with pytest.raises(RuntimeError, match=r"freqload: sample 1: corrupt JPEG data"):
-        run_op(batch, mask=MASK, size=[4, 4])
+        run_op(batch, Recipe("dctnet24", 4))
     with pytest.raises(RuntimeError, match=r"sample 0: no 8-bit YCbCr/grey|sample 0: not JPEG"):
-        run_op([files["png"]], mask=MASK, size=[4, 4])
+        run_op([files["png"]], Recipe("dctnet24", 4))
 
 
 def test_flag_gives_each_sample_its_status(files):
     batch = [files["good"][0], files["corrupt"], files["png"], files["big"], b""]
-    xs, status, _ = run_op(batch, mask=MASK, size=[4, 4], on_error="flag",
-                           max_pixels=50_000)
+    xs, status, _ = run_op(batch, Recipe("dctnet24", 4, max_pixels=50_000), on_error="flag")
     assert status == [0, 1, 2, 3, 2]  # ok, corrupt, unsupported, too large, empty
     for x, st in zip(xs, status):
         if st:
@@ -96,26 +96,34 @@ def test_flag_gives_each_sample_its_status(files):
     assert xs[0].any()
 
 
-@pytest.mark.parametrize("kw,match", [
-    (dict(mask=[0, 192]), r"mask indices must be in \[0, 192\)"),
-    (dict(mask=[]), "selects no channel"),
-    (dict(chroma="bilinear"), "chroma"),
-    (dict(size=[0, 4]), "size"),
-    (dict(on_error="ignore"), "on_error"),
-    (dict(regroup="gpu"), "regroup"),
-    (dict(input="file"), "input"),
-    (dict(transform="random"), "transform"),
-    (dict(transform="train", scale=[0.5, 0.1]), "scale"),
-    (dict(transform="train", ratio=[0.0, 1.0]), "ratio"),
-    (dict(transform="eval", crop_ratio=1.5), "crop_ratio"),
-    (dict(transform="eval", regroup="device"), "blocks"),
-    (dict(transform="eval", dequantize=False), "dequantize"),
-    (dict(max_scans=-1), ">= 0"),
-    (dict(max_pixels=-5), "max_pixels"),
+def _tampered(recipe: Recipe, at: int, value: int) -> list:
+    """The recipe's packed bytes with byte `at` (from the end when negative) set to value."""
+    b = bytearray(recipe.packed)
+    b[at] = value
+    return list(b)
+
+
+R = Recipe("dctnet24", 4)
+N = R.channels
+OUT_H = 6 + 2 * N  # offset of out_h in the packed form (fl_recipe.c)
+
+
+@pytest.mark.parametrize("recipe,kw,match", [
+    # a packed recipe the core refuses, whatever made it: its own message
+    (_tampered(R, 0, ord("X")), {}, "not a packed recipe"),
+    (_tampered(R, 3, 9), {}, "version 9"),
+    (list(R.packed[:-1]), {}, "wrong length"),
+    (_tampered(R, 6, 3), {}, "out of range"),  # channel 0's component
+    (_tampered(R, 6 + N, 64), {}, "out of range"),  # channel 0's coefficient
+    (_tampered(R, 7 + N, 0), {}, "twice"),  # channel 1 = channel 0 (both Y(0,0))
+    (_tampered(R, OUT_H, 0), {}, "size"),
+    (_tampered(R, OUT_H + 9, 7), {}, "chroma"),
+    (_tampered(Recipe("dctnet24", 4, transform="eval"), OUT_H + 10, 1), {}, "blocks"),
+    ([300] + list(R.packed[1:]), {}, "0..255"),
+    # the operator's own arguments
+    (R, dict(on_error="ignore"), "on_error"),
+    (R, dict(input="file"), "input"),
 ])
-def test_argument_checks(files, kw, match):
-    args = dict(mask=MASK, size=[4, 4])
-    args.update(kw)
+def test_argument_checks(files, recipe, kw, match):
     with pytest.raises(RuntimeError, match=match):
-        run_op(files["good"][:1], keys=[1] if args.get("transform") == "train" else None,
-               **args)
+        run_op(files["good"][:1], recipe, **kw)

@@ -21,9 +21,8 @@ import numpy as np
 import pytest
 
 import freqload
-from freqload import _core, transforms
-from freqload.channels import CHROMA
-from freqload.engines.common import SampleSpec
+from freqload import _core
+from freqload.recipe import Recipe
 
 from conftest import CONFORMANCE, PHOTOS, manifest_rows, pillow_jpeg, rng_image, tool
 
@@ -32,10 +31,11 @@ needs_photos = pytest.mark.skipif(not PHOTO_FILES, reason="../shared/data/photos
 needs_corpus = pytest.mark.skipif(not manifest_rows(), reason="../shared/data is absent")
 JPEGTRAN, CJPEG = tool("jpegtran"), tool("cjpeg")
 
-SPEC = {kind: SampleSpec(tuple(freqload.ChannelMask.dctnet24()), 28, 28,
-                         transform=transforms.Transform(kind).native(), max_pixels=0,
-                         limits=(0, 0, 0), partial_decode=True)
-        for kind in ("blocks", "eval", "train")}
+# lenient, no limits; partial decoding on and off
+SPEC = {(kind, partial): Recipe("dctnet24", 28, transform=kind, strict=False, max_pixels=0,
+                                max_file_size=0, max_scans=0, max_memory=0,
+                                partial_decode=partial)
+        for kind in ("blocks", "eval", "train") for partial in (True, False)}
 
 
 def _read(dec, data: bytes, strict: bool):
@@ -55,12 +55,10 @@ def _read(dec, data: bytes, strict: bool):
 
 
 def _sample(dec, data: bytes, kind: str, key: int, partial: bool):
-    s = SPEC[kind]
-    comp, coef = s.channel_bytes()
+    s = SPEC[kind, partial]
     out = np.zeros((s.channels, s.out_h, s.out_w), np.int16)
     try:
-        res = dec.decode_channels(data, 0, False, comp, coef, True, CHROMA["dct"], s.transform,
-                                  key, out, s.limits, partial)
+        res = dec.decode(data, s.packed, key, out)
         return ("ok", res, out), dec.fast_path_used
     except freqload.FreqloadError as e:
         return ("error", type(e).__name__, str(e)), dec.fast_path_used
@@ -89,7 +87,7 @@ def compare(data: bytes, *, samples: bool = True, key: int = 7) -> bool:
     calls = [lambda s=s: _read(dec, data, s) for s in (True, False)]
     if samples:
         calls += [lambda k=k, p=p: _sample(dec, data, k, key, p)
-                  for k in SPEC for p in (True, False)]
+                  for k in ("blocks", "eval", "train") for p in (True, False)]
     for i, call in enumerate(calls):
         dec.libjpeg_only = True
         want, _ = call()

@@ -16,6 +16,7 @@ import pytest
 import freqload
 from freqload import ImageTooLargeError
 from freqload.coefficients import _decoder
+from freqload.recipe import Recipe
 from freqload.transforms import Transform
 
 from conftest import ENGINES, pillow_jpeg, rng_image, tool
@@ -103,12 +104,10 @@ def test_many_threads_give_the_serial_results():
     def work(i):
         c = freqload.read_coefficients(datas[i])
         out = [np.concatenate([a.ravel() for a in c.components])]
-        comp, coef = mask.component_arrays()
         for kind in ("blocks", "eval", "train"):
             out.append(freqload.transforms.sample(c, Transform(kind), mask, (5, 6), key=i))
             x = np.empty((len(mask), 5, 6), dtype=np.int16)  # the engines' one-call path
-            _decoder().decode_channels(datas[i], 0, True, comp, coef, True, 0,
-                                       Transform(kind).native(), i, x)
+            _decoder().decode(datas[i], Recipe(mask, (5, 6), transform=kind).packed, i, x)
             out.append(x)
         return out
 

@@ -5,7 +5,7 @@ import torch
 
 import freqload
 from freqload import ChannelMask
-from freqload.engines.common import SampleSpec
+from freqload.recipe import Recipe
 from freqload.regroup import DeviceRegroup, parse_layout, planes_from_coefficients
 
 from conftest import pillow_jpeg, rng_image
@@ -32,7 +32,7 @@ def test_device_regroup_equals_cpu_on_mixed_batches(chroma, dequantize, mask):
     batch = [synthetic((9 + i % 4, 11 + i % 3), SAMPLINGS[name], seed=i, scale=60)
              for i, name in enumerate(list(SAMPLINGS) * 2)]
     for size in [(8, 10), (14, 9), (5, 5)]:
-        spec = SampleSpec(m.indices, *size, chroma=chroma, dequantize=dequantize)
+        spec = Recipe(m, size, chroma=chroma, dequantize=dequantize, regroup="device")
         payload, offsets, layouts = batch_of(batch, spec)
         ours = DeviceRegroup(spec)(payload, offsets, layouts)
         ref = cpu_path(batch, spec)
@@ -45,7 +45,7 @@ def test_device_regroup_on_real_jpegs_and_bytes():
                          subsampling=[0, 1, 2, 0, 2][i])
              for i, (h, w) in enumerate([(149, 227), (480, 640), (300, 200), (90, 70), (448, 448)])]
     coeffs = [freqload.read_coefficients(f) for f in files]
-    spec = SampleSpec(ChannelMask.dctnet24().indices, 56, 56)
+    spec = Recipe(ChannelMask.dctnet24(), 56, regroup="device")
     payload, offsets, layouts = batch_of(coeffs, spec)
     assert torch.equal(DeviceRegroup(spec)(payload, offsets, layouts), cpu_path(coeffs, spec))
     # what crosses: a 4:2:0 448x448 sample ships luma channels + 64 coefficients per chroma block

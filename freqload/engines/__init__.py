@@ -1,6 +1,7 @@
 """Engines that turn a list of files into batches of int16 samples on the host.
 
-Both run the same native function (``fl_decode_channels``) per image:
+Both run the same native function (``fl_decode_sample``) per image, with the loader's
+packed :class:`~freqload.recipe.Recipe`:
 
 - :mod:`freqload.engines.dali_engine`: a DALI pipeline (file reader + the
   ``fn.freqload.jpeg_to_dct`` operator) on DALI's C++ thread pool;

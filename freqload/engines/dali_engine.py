@@ -16,7 +16,8 @@ import weakref
 import numpy as np
 import torch
 
-from .common import LAYOUT_INTS, HostBatch, SampleSpec
+from ..recipe import Recipe
+from .common import LAYOUT_INTS, HostBatch
 from .dali_build import load_operator
 
 # Every DALI pipeline made here. A forked child (a torch DataLoader worker, a
@@ -79,11 +80,11 @@ class _EpochSource:
 class DaliEngine:
     name = "dali"
 
-    def __init__(self, paths, spec: SampleSpec, *, num_threads: int, prefetch: int, pin: bool,
+    def __init__(self, paths, recipe: Recipe, *, num_threads: int, prefetch: int, pin: bool,
                  batch_size: int):
         load_operator()  # raises OperatorBuildError with what to install
         self.paths = paths
-        self.spec = spec
+        self.recipe = recipe
         self.pin = bool(pin)
         self.batch_size = int(batch_size)
         self.source = _EpochSource(paths)
@@ -96,7 +97,7 @@ class DaliEngine:
     def _pipeline(self, num_threads, prefetch):
         from nvidia.dali import fn, pipeline_def
 
-        s = self.spec
+        s = self.recipe
         source = self.source
 
         # exec_dynamic: outputs live while referenced (the zero-copy hand-over relies on it)
@@ -105,15 +106,8 @@ class DaliEngine:
                       prefetch_queue_depth=prefetch, seed=0)
         def pipe():
             paths, index, keys = fn.external_source(source=source, num_outputs=3, batch=True)
-            kind, smin, smax, rmin, rmax, flip, crop_ratio = s.transform
-            x, status, layout = fn.freqload.jpeg_to_dct(
-                paths, keys, mask=list(s.indices), size=[s.out_h, s.out_w], chroma=s.chroma,
-                dequantize=s.dequantize, strict=s.strict, max_pixels=s.max_pixels,
-                on_error="flag", regroup=s.regroup, input="paths",
-                transform=("blocks", "eval", "train")[kind], scale=[smin, smax],
-                ratio=[rmin, rmax], flip=flip, crop_ratio=crop_ratio,
-                max_file_size=s.limits[0], max_scans=s.limits[1], max_memory=s.limits[2],
-                partial_decode=s.partial_decode)
+            x, status, layout = fn.freqload.jpeg_to_dct(paths, keys, recipe=s.dali_arg,
+                                                         on_error="flag", input="paths")
             return x, status, index, layout
 
         made = pipe()
@@ -124,7 +118,7 @@ class DaliEngine:
         """HostBatch per index batch; keys: uint64 per sample (the train transform's draws)."""
         if not batches:
             return
-        s = self.spec
+        s = self.recipe
         self._generation += 1
         generation = self._generation
         if self._started == "abandoned":

@@ -1,8 +1,8 @@
 """The torch engine: DataLoader worker processes call the Python extension.
 
 Each worker keeps its own libjpeg decompressor (freqload's per-thread decoder)
-and runs ``Decoder.decode_channels``, the same native function the DALI
-operator runs, so both engines give identical tensors for the same order.
+and runs ``Decoder.decode`` (the core's ``fl_decode_sample``), the same native function
+the DALI operator runs, so both engines give identical tensors for the same order.
 """
 from __future__ import annotations
 
@@ -10,43 +10,36 @@ import numpy as np
 import torch
 import torch.utils.data
 
-from .. import _core
-from ..channels import CHROMA as _CHROMA
 from ..coefficients import _decoder, read_file
-from .common import ERROR_STATUS, LAYOUT_INTS, OK, UNREADABLE, HostBatch, SampleSpec
+from ..recipe import Recipe
+from .common import ERROR_STATUS, LAYOUT_INTS, OK, UNREADABLE, HostBatch
 
 
 
 class _Samples(torch.utils.data.Dataset):
-    def __init__(self, paths, spec: SampleSpec):
+    def __init__(self, paths, recipe: Recipe):
         self.paths = paths
-        self.spec = spec
-        self.comp, self.coef = spec.channel_bytes()
-        self.capacity = _core.planes_capacity(self.comp, spec.out_h, spec.out_w)
+        self.recipe = recipe
+        self.packed = recipe.packed
+        self.elements = recipe.out_elements
 
     def __len__(self):
         return len(self.paths)
 
     def __getitem__(self, item):
         i, key = item  # the sample's index and its transform key
-        s = self.spec
-        planes = s.regroup == "device"
+        r = self.recipe
+        planes = r.regroup == "device"
         if planes:
-            out = np.empty(self.capacity, dtype=np.int16)
+            out = np.empty(self.elements, dtype=np.int16)
             layout = np.zeros(LAYOUT_INTS, dtype=np.int32)
         else:
-            out = np.empty((s.channels, s.out_h, s.out_w), dtype=np.int16)
+            out = np.empty((r.channels, r.out_h, r.out_w), dtype=np.int16)
+            layout = None
         status = OK
         try:
-            data = read_file(self.paths[i], s.limits[0])
-            if planes:
-                _decoder().decode_planes(data, s.max_pixels, s.strict, self.comp, self.coef,
-                                         s.dequantize, _CHROMA[s.chroma], s.out_h, s.out_w, out,
-                                         layout, s.limits, s.partial_decode)
-            else:
-                _decoder().decode_channels(data, s.max_pixels, s.strict, self.comp, self.coef,
-                                           s.dequantize, _CHROMA[s.chroma], s.transform, key,
-                                           out, s.limits, s.partial_decode)
+            data = read_file(self.paths[i], r.max_file_size)
+            _decoder().decode(data, self.packed, key, out, layout)
         except OSError:
             status = UNREADABLE
         except tuple(ERROR_STATUS) as e:
@@ -72,8 +65,8 @@ def _collate(items):
 class TorchEngine:
     name = "torch"
 
-    def __init__(self, paths, spec: SampleSpec, *, num_workers: int, prefetch: int, pin: bool):
-        self.dataset = _Samples(paths, spec)
+    def __init__(self, paths, recipe: Recipe, *, num_workers: int, prefetch: int, pin: bool):
+        self.dataset = _Samples(paths, recipe)
         self.num_workers = int(num_workers)
         self.prefetch = int(prefetch)
         self.pin = bool(pin)

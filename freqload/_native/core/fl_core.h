@@ -36,7 +36,8 @@ typedef enum {
   FL_ERR_UNSUPPORTED = 2, /* not an 8-bit YCbCr/grey DCT JPEG (CMYK, 12-bit, PNG, ...) */
   FL_ERR_TOO_LARGE = 3,   /* over the caller's pixel limit */
   FL_ERR_NOMEM = 4,
-  FL_ERR_ARGUMENT = 5     /* the caller's buffers or call order are wrong */
+  FL_ERR_ARGUMENT = 5,    /* the caller's buffers or call order are wrong */
+  FL_ERR_UNREADABLE = 6   /* a front could not read the file (a sample's status only) */
 } fl_status;
 
 typedef enum {
@@ -289,6 +290,64 @@ void fl_upsample_tables(int f, float A[4][8][8], float P[4][8], float N[4][8],
 fl_status fl_decode_channels(fl_decoder *d, const uint8_t *data, size_t size,
                              const fl_options *opts, const fl_channel_spec *spec,
                              uint64_t key, int16_t *out, fl_info *info);
+
+/* ---- the recipe: everything that decides a sample, one definition: fl_recipe.c ---- */
+
+#define FL_MAX_CHANNELS 192 /* Y, Cb, Cr x 64 frequencies */
+#define FL_MAX_GRID 8192    /* output blocks per side (65,536 pixels) */
+
+/* Default limits (freqload.coefficients and the loader read them from here). */
+#define FL_DEFAULT_MAX_PIXELS 100000000ull
+#define FL_DEFAULT_MAX_FILE_SIZE (256ull << 20)
+#define FL_DEFAULT_MAX_SCANS 1000
+#define FL_DEFAULT_MAX_MEMORY (2ull << 30)
+
+typedef enum {
+  FL_OUTPUT_CHANNELS = 0, /* int16 [count, out_h, out_w] (fl_decode_channels) */
+  FL_OUTPUT_PLANES = 1    /* planes + layout, aligned on the device (fl_decode_planes) */
+} fl_output_kind;
+
+/* Everything that decides a sample: the channels (output order), the output grid, chroma
+ * alignment, dequantisation, the transform, the output kind and the decode options
+ * (limits, strictness, partial decoding). Every front takes one whole, in the packed form
+ * (fl_recipe_pack): the Python extension and the DALI operator's `recipe` argument. */
+typedef struct {
+  int count;
+  uint8_t component[FL_MAX_CHANNELS]; /* per output channel: 0 = Y, 1 = Cb, 2 = Cr */
+  uint8_t coef[FL_MAX_CHANNELS];      /* per output channel: raster index 0..63 */
+  int out_h, out_w;                   /* output grid in blocks */
+  int dequantize;
+  int chroma;                         /* fl_chroma */
+  fl_transform transform;
+  int output;                         /* fl_output_kind */
+  fl_options options;                 /* require_coefficients: always 1 for a sample */
+} fl_recipe;
+
+/* The rules a recipe obeys, in one place: FL_OK, or FL_ERR_ARGUMENT with a message
+ * naming the setting by its Python name (size, scale, ratio, flip, crop_ratio, ...). */
+fl_status fl_recipe_check(const fl_recipe *r, char *message, size_t message_size);
+/* The transform's part of those rules (freqload.Transform checks with it). */
+fl_status fl_transform_check(const fl_transform *t, char *message, size_t message_size);
+
+/* The packed form: bytes with a fixed little-endian layout (doubles as their IEEE bits,
+ * so nothing is rounded on the way). fl_recipe_pack writes at most FL_RECIPE_PACKED_MAX
+ * bytes and returns how many; fl_recipe_unpack reads them back and checks the recipe. */
+#define FL_RECIPE_PACKED_MAX (8 + 2 * FL_MAX_CHANNELS + 128)
+size_t fl_recipe_pack(const fl_recipe *r, uint8_t out[FL_RECIPE_PACKED_MAX]);
+fl_status fl_recipe_unpack(const uint8_t *data, size_t size, fl_recipe *r, char *message,
+                           size_t message_size);
+
+/* The recipe's channel spec (pointing into r) and the int16 elements one sample's output
+ * needs (channels: count * out_h * out_w; planes: fl_planes_capacity). */
+fl_channel_spec fl_recipe_spec(const fl_recipe *r);
+size_t fl_recipe_out_elements(const fl_recipe *r);
+
+/* JPEG bytes -> one sample by the recipe: fl_decode_channels or, for FL_OUTPUT_PLANES,
+ * fl_decode_planes with the layout packed into layout[FL_LAYOUT_INTS] (zeros on failure).
+ * `out` holds fl_recipe_out_elements(r) int16, zeros on failure. `key` draws the train
+ * transform. `info` may be NULL. The message is fl_decoder_message(d). */
+fl_status fl_decode_sample(fl_decoder *d, const uint8_t *data, size_t size, const fl_recipe *r,
+                           uint64_t key, int16_t *out, int32_t *layout, fl_info *info);
 
 /* ---- augmentation in the DCT domain: fl_augment.c --------------------- */
 

@@ -29,6 +29,110 @@ static PyObject *raise_status(fl_status st, const char *message) {
   return NULL;
 }
 
+/* ---- recipes ------------------------------------------------------------ */
+
+/* A packed recipe (pack_recipe's bytes) -> r; 0 with a ValueError set when it is not one. */
+static int recipe_arg(const Py_buffer *b, fl_recipe *r) {
+  char message[FL_MESSAGE_MAX];
+  if (fl_recipe_unpack((const uint8_t *)b->buf, (size_t)b->len, r, message, sizeof message) !=
+      FL_OK) {
+    PyErr_SetString(PyExc_ValueError, message);
+    return 0;
+  }
+  return 1;
+}
+
+/* pack_recipe(component, coef, size, dequantize, chroma, transform, output, max_pixels, strict,
+ *             max_file_size, max_scans, max_memory, partial_decode) -> bytes:
+ * the one place Python's settings become an fl_recipe; checked by fl_recipe_check. */
+static PyObject *py_pack_recipe(PyObject *mod, PyObject *args, PyObject *kw) {
+  static char *names[] = {"component", "coef", "size", "dequantize", "chroma", "transform",
+                          "output", "max_pixels", "strict", "max_file_size", "max_scans",
+                          "max_memory", "partial_decode", NULL};
+  Py_buffer comp, coef;
+  fl_recipe r;
+  fl_transform *t = &r.transform;
+  unsigned long long max_pixels, max_file_size, max_memory;
+  uint8_t packed[FL_RECIPE_PACKED_MAX];
+  char message[FL_MESSAGE_MAX];
+  PyObject *result = NULL;
+  memset(&r, 0, sizeof r);
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "y*y*(ii)pi(idddddd)iKpKiKp:pack_recipe", names,
+                                   &comp, &coef, &r.out_h, &r.out_w, &r.dequantize, &r.chroma,
+                                   &t->kind, &t->scale_min, &t->scale_max, &t->ratio_min,
+                                   &t->ratio_max, &t->flip_p, &t->crop_ratio, &r.output,
+                                   &max_pixels, &r.options.strict, &max_file_size,
+                                   &r.options.max_scans, &max_memory, &r.options.partial_decode))
+    return NULL;
+  if (comp.len != coef.len || comp.len < 1 || comp.len > FL_MAX_CHANNELS) {
+    PyErr_Format(PyExc_ValueError, "the mask must select 1..%d channels", FL_MAX_CHANNELS);
+  } else {
+    r.count = (int)comp.len;
+    memcpy(r.component, comp.buf, (size_t)comp.len);
+    memcpy(r.coef, coef.buf, (size_t)coef.len);
+    r.options.max_pixels = max_pixels;
+    r.options.max_file_size = max_file_size;
+    r.options.max_memory = max_memory;
+    r.options.require_coefficients = 1;
+    if (fl_recipe_check(&r, message, sizeof message) != FL_OK)
+      PyErr_SetString(PyExc_ValueError, message);
+    else
+      result = PyBytes_FromStringAndSize((const char *)packed,
+                                         (Py_ssize_t)fl_recipe_pack(&r, packed));
+  }
+  PyBuffer_Release(&comp);
+  PyBuffer_Release(&coef);
+  return result;
+}
+
+/* unpack_recipe(packed) -> dict of pack_recipe's arguments (checked) */
+static PyObject *py_unpack_recipe(PyObject *mod, PyObject *args) {
+  Py_buffer b;
+  fl_recipe r;
+  const fl_transform *t = &r.transform;
+  int ok;
+  if (!PyArg_ParseTuple(args, "y*:unpack_recipe", &b)) return NULL;
+  ok = recipe_arg(&b, &r);
+  PyBuffer_Release(&b);
+  if (!ok) return NULL;
+  return Py_BuildValue(
+      "{s:y#,s:y#,s:(ii),s:N,s:i,s:(idddddd),s:i,s:K,s:N,s:K,s:i,s:K,s:N}", "component",
+      (const char *)r.component, (Py_ssize_t)r.count, "coef", (const char *)r.coef,
+      (Py_ssize_t)r.count, "size", r.out_h, r.out_w, "dequantize", PyBool_FromLong(r.dequantize),
+      "chroma", r.chroma, "transform", t->kind, t->scale_min, t->scale_max, t->ratio_min,
+      t->ratio_max, t->flip_p, t->crop_ratio, "output", r.output, "max_pixels",
+      (unsigned long long)r.options.max_pixels, "strict", PyBool_FromLong(r.options.strict),
+      "max_file_size", (unsigned long long)r.options.max_file_size, "max_scans",
+      r.options.max_scans, "max_memory", (unsigned long long)r.options.max_memory,
+      "partial_decode", PyBool_FromLong(r.options.partial_decode));
+}
+
+/* recipe_out_elements(packed) -> int16 elements one sample's output takes */
+static PyObject *py_recipe_out_elements(PyObject *mod, PyObject *args) {
+  Py_buffer b;
+  fl_recipe r;
+  int ok;
+  if (!PyArg_ParseTuple(args, "y*:recipe_out_elements", &b)) return NULL;
+  ok = recipe_arg(&b, &r);
+  PyBuffer_Release(&b);
+  if (!ok) return NULL;
+  return PyLong_FromSize_t(fl_recipe_out_elements(&r));
+}
+
+/* check_transform((kind, smin, smax, rmin, rmax, flip_p, crop_ratio)): ValueError or None */
+static PyObject *py_check_transform(PyObject *mod, PyObject *args) {
+  fl_transform t;
+  char message[FL_MESSAGE_MAX];
+  if (!PyArg_ParseTuple(args, "(idddddd):check_transform", &t.kind, &t.scale_min, &t.scale_max,
+                        &t.ratio_min, &t.ratio_max, &t.flip_p, &t.crop_ratio))
+    return NULL;
+  if (fl_transform_check(&t, message, sizeof message) != FL_OK) {
+    PyErr_SetString(PyExc_ValueError, message);
+    return NULL;
+  }
+  Py_RETURN_NONE;
+}
+
 /* ---- Decoder ------------------------------------------------------------ */
 
 typedef struct {
@@ -239,8 +343,6 @@ static PyObject *Decoder_end(DecoderObject *self, PyObject *unused) {
   Py_RETURN_NONE;
 }
 
-/* ---- decode_channels: JPEG bytes -> one sample -------------------------- */
-
 /* out: a writable C-contiguous int16 [C, H, W] array; on failure *out is released */
 static int out_buffer(PyObject *obj, Py_buffer *out, int *count, int *h, int *w) {
   if (PyObject_GetBuffer(obj, out, PyBUF_CONTIG | PyBUF_FORMAT) < 0) return -1;
@@ -262,143 +364,68 @@ static int out_buffer(PyObject *obj, Py_buffer *out, int *count, int *h, int *w)
   return 0;
 }
 
-/* What decode_channels and decode_planes share: one decode on this thread's
- * decoder, GIL released, errors raised, (warnings, first warning, width,
- * height) returned. `run` does the core call. */
-typedef struct {
-  const fl_channel_spec *spec;
-  uint64_t key;      /* decode_channels: the sample's key (FL_TRANSFORM_TRAIN) */
-  int16_t *out;
-  size_t capacity;   /* decode_planes */
-  int32_t *layout;   /* decode_planes */
-} decode_job;
+/* ---- decode: JPEG bytes -> one sample by a recipe -------------------------- */
 
-typedef fl_status (*decode_run)(fl_decoder *d, const Py_buffer *data, const fl_options *opts,
-                                const decode_job *job, fl_info *info);
+/* A writable C-contiguous buffer of `elements` items of `itemsize` bytes (exactly, or at
+ * least when !exact); 0 with a ValueError naming `what` otherwise (nothing held then). */
+static int out_arg(PyObject *obj, Py_buffer *b, size_t elements, int itemsize, int exact,
+                   const char *what) {
+  if (PyObject_GetBuffer(obj, b, PyBUF_CONTIG) < 0) return 0;
+  if (b->itemsize != itemsize ||
+      (exact ? (size_t)b->len != elements * (size_t)itemsize
+             : (size_t)b->len < elements * (size_t)itemsize)) {
+    PyErr_Format(PyExc_ValueError, "%s must be a writable C-contiguous %s buffer of %s%zu items",
+                 what, itemsize == 2 ? "int16" : "int32", exact ? "" : "at least ", elements);
+    PyBuffer_Release(b);
+    return 0;
+  }
+  return 1;
+}
 
-static PyObject *run_decode(DecoderObject *self, const Py_buffer *data,
-                            unsigned long long max_pixels, int strict, const fl_options *limits,
-                            decode_run run, const decode_job *job) {
-  fl_options opts = *limits;
+/* decode(data, recipe, key, out, layout=None) -> (warnings, first warning, width, height):
+ * fl_decode_sample on this thread's decoder. out: int16, exactly count * out_h * out_w
+ * items (output "channels") or at least planes_capacity (output "planes", which also
+ * needs layout: int32 [LAYOUT_INTS]). */
+static PyObject *Decoder_decode(DecoderObject *self, PyObject *args) {
+  Py_buffer data, rb, out, layout;
+  PyObject *out_obj, *layout_obj = Py_None, *result = NULL;
+  unsigned long long key;
+  fl_recipe r;
   fl_info info;
   fl_status st;
-  if (enter(self) < 0) return NULL;
+  int have_out = 0, have_layout = 0;
+  if (!PyArg_ParseTuple(args, "y*y*KO|O:decode", &data, &rb, &key, &out_obj, &layout_obj))
+    return NULL;
+  if (!recipe_arg(&rb, &r)) goto done;
+  if (!(have_out = out_arg(out_obj, &out, fl_recipe_out_elements(&r), 2,
+                           r.output == FL_OUTPUT_CHANNELS, "out")))
+    goto done;
+  if (r.output == FL_OUTPUT_PLANES) {
+    if (layout_obj == Py_None) {
+      PyErr_SetString(PyExc_ValueError, "a planes recipe needs layout (int32 [LAYOUT_INTS])");
+      goto done;
+    }
+    if (!(have_layout = out_arg(layout_obj, &layout, FL_LAYOUT_INTS, 4, 1, "layout"))) goto done;
+  }
+  if (enter(self) < 0) goto done;
   fl_end(self->dec);
   release_data(self);
-  opts.max_pixels = max_pixels;
-  opts.strict = strict;
-  opts.require_coefficients = 1;
   Py_BEGIN_ALLOW_THREADS
-  st = run(self->dec, data, &opts, job, &info);
+  st = fl_decode_sample(self->dec, (const uint8_t *)data.buf, (size_t)data.len, &r,
+                        (uint64_t)key, (int16_t *)out.buf,
+                        have_layout ? (int32_t *)layout.buf : NULL, &info);
   Py_END_ALLOW_THREADS
   self->busy = 0;
-  if (st != FL_OK) return raise_status(st, fl_decoder_message(self->dec));
-  return Py_BuildValue("(isii)", fl_decoder_warnings(self->dec), fl_decoder_warning(self->dec),
-                       info.width, info.height);
-}
-
-static fl_status run_channels(fl_decoder *d, const Py_buffer *data, const fl_options *opts,
-                              const decode_job *job, fl_info *info) {
-  return fl_decode_channels(d, (const uint8_t *)data->buf, (size_t)data->len, opts, job->spec,
-                            job->key, job->out, info);
-}
-
-static fl_status run_planes(fl_decoder *d, const Py_buffer *data, const fl_options *opts,
-                            const decode_job *job, fl_info *info) {
-  fl_planes_layout l;
-  fl_status st = fl_decode_planes(d, (const uint8_t *)data->buf, (size_t)data->len, opts,
-                                  job->spec, job->out, job->capacity, &l, info);
-  if (st == FL_OK) fl_layout_pack(&l, job->layout);
-  return st;
-}
-
-/* decode_channels(data, max_pixels, strict, component, coef, dequantize, chroma, out)
- * -> (warnings, first warning, width, height); out: int16 [C, out_h, out_w] */
-static PyObject *Decoder_decode_channels(DecoderObject *self, PyObject *args) {
-  Py_buffer data, comp, coef, out;
-  PyObject *out_obj, *result = NULL;
-  unsigned long long max_pixels;
-  int strict, dequantize, chroma;
-  fl_channel_spec spec;
-  decode_job job = {&spec, 0, NULL, 0, NULL};
-  unsigned long long key, max_file_size = 0, max_memory = 0;
-  fl_options limits;
-  memset(&spec, 0, sizeof spec);
-  memset(&limits, 0, sizeof limits);
-  if (!PyArg_ParseTuple(args, "y*Kpy*y*pi(idddddd)KO|(KiK)p:decode_channels", &data,
-                        &max_pixels, &strict, &comp, &coef, &dequantize, &chroma,
-                        &spec.transform.kind, &spec.transform.scale_min,
-                        &spec.transform.scale_max, &spec.transform.ratio_min,
-                        &spec.transform.ratio_max, &spec.transform.flip_p,
-                        &spec.transform.crop_ratio, &key, &out_obj, &max_file_size,
-                        &limits.max_scans, &max_memory, &limits.partial_decode))
-    return NULL;
-  limits.max_file_size = max_file_size;
-  limits.max_memory = max_memory;
-  job.key = (uint64_t)key;
-  if (out_buffer(out_obj, &out, &spec.count, &spec.out_h, &spec.out_w) < 0) {
-    PyBuffer_Release(&data);
-    PyBuffer_Release(&comp);
-    PyBuffer_Release(&coef);
-    return NULL;
-  }
-  if (comp.len != spec.count || coef.len != spec.count) {
-    PyErr_SetString(PyExc_ValueError, "channel lists and out disagree on the channel count");
-  } else {
-    spec.component = (const uint8_t *)comp.buf;
-    spec.coef = (const uint8_t *)coef.buf;
-    spec.dequantize = dequantize;
-    spec.chroma = chroma;
-    job.out = (int16_t *)out.buf;
-    result = run_decode(self, &data, max_pixels, strict, &limits, run_channels, &job);
-  }
+  if (st != FL_OK)
+    raise_status(st, fl_decoder_message(self->dec));
+  else
+    result = Py_BuildValue("(isii)", fl_decoder_warnings(self->dec),
+                           fl_decoder_warning(self->dec), info.width, info.height);
+done:
   PyBuffer_Release(&data);
-  PyBuffer_Release(&comp);
-  PyBuffer_Release(&coef);
-  PyBuffer_Release(&out);
-  return result;
-}
-
-/* decode_planes(data, max_pixels, strict, component, coef, dequantize, chroma, out_h, out_w,
- *               payload, layout) -> (warnings, first warning, width, height)
- * payload: writable int16 buffer (>= planes_capacity), layout: writable int32 [LAYOUT_INTS] */
-static PyObject *Decoder_decode_planes(DecoderObject *self, PyObject *args) {
-  Py_buffer data, comp, coef, payload, layout;
-  PyObject *result = NULL;
-  unsigned long long max_pixels;
-  int strict, dequantize, chroma;
-  fl_channel_spec spec;
-  decode_job job = {&spec, 0, NULL, 0, NULL};
-  unsigned long long max_file_size = 0, max_memory = 0;
-  fl_options limits;
-  memset(&spec, 0, sizeof spec);
-  memset(&limits, 0, sizeof limits);
-  if (!PyArg_ParseTuple(args, "y*Kpy*y*piiiw*w*|(KiK)p:decode_planes", &data, &max_pixels,
-                        &strict, &comp, &coef, &dequantize, &chroma, &spec.out_h, &spec.out_w,
-                        &payload, &layout, &max_file_size, &limits.max_scans, &max_memory,
-                        &limits.partial_decode))
-    return NULL;
-  limits.max_file_size = max_file_size;
-  limits.max_memory = max_memory;
-  if (comp.len != coef.len || layout.len != FL_LAYOUT_INTS * 4 || spec.out_h < 1 ||
-      spec.out_w < 1) {
-    PyErr_SetString(PyExc_ValueError, "bad channel lists, output size or layout buffer");
-  } else {
-    spec.component = (const uint8_t *)comp.buf;
-    spec.coef = (const uint8_t *)coef.buf;
-    spec.count = (int)comp.len;
-    spec.dequantize = dequantize;
-    spec.chroma = chroma;
-    job.out = (int16_t *)payload.buf;
-    job.capacity = (size_t)payload.len / 2;
-    job.layout = (int32_t *)layout.buf;
-    result = run_decode(self, &data, max_pixels, strict, &limits, run_planes, &job);
-  }
-  PyBuffer_Release(&data);
-  PyBuffer_Release(&comp);
-  PyBuffer_Release(&coef);
-  PyBuffer_Release(&payload);
-  PyBuffer_Release(&layout);
+  PyBuffer_Release(&rb);
+  if (have_out) PyBuffer_Release(&out);
+  if (have_layout) PyBuffer_Release(&layout);
   return result;
 }
 
@@ -408,12 +435,9 @@ static PyMethodDef Decoder_methods[] = {
     {"fill", (PyCFunction)Decoder_fill, METH_VARARGS,
      "fill(planes) -> (quant tables, warnings, first warning)"},
     {"end", (PyCFunction)Decoder_end, METH_NOARGS, "end the open image"},
-    {"decode_planes", (PyCFunction)Decoder_decode_planes, METH_VARARGS,
-     "decode_planes(data, max_pixels, strict, component, coef, dequantize, chroma, out_h, out_w,"
-     " payload, layout[, limits, partial_decode]) -> (warnings, first warning, width, height)"},
-    {"decode_channels", (PyCFunction)Decoder_decode_channels, METH_VARARGS,
-     "decode_channels(data, max_pixels, strict, component, coef, dequantize, chroma, transform,"
-     " key, out[, limits, partial_decode]) -> (warnings, first warning, width, height)"},
+    {"decode", (PyCFunction)Decoder_decode, METH_VARARGS,
+     "decode(data, recipe, key, out, layout=None) -> (warnings, first warning, width, height):"
+     " one sample by a packed recipe (freqload.Recipe.packed)"},
     {NULL, NULL, 0, NULL}};
 
 static PyObject *Decoder_get_libjpeg_only(DecoderObject *self, void *closure) {
@@ -541,27 +565,27 @@ static PyObject *finish_call(int ok, views_t *v, Py_buffer *const *bufs, int n) 
   Py_RETURN_NONE;
 }
 
-/* to_channels(components, sampling, quant, component, coef, dequantize, chroma, out, sized)
- * sized=False: out is [C, H8, W8], the whole grid; sized=True: out is [C, out_h, out_w]
- * through the centre crop / pad of fl_sample_channels. */
+/* to_channels(components, sampling, quant, recipe, out, sized): the recipe's channels,
+ * dequantisation and chroma alignment. sized=False: out is [C, H8, W8], the whole grid;
+ * sized=True: out is [C, out_h, out_w] through the centre crop / pad of fl_sample_channels. */
 static PyObject *py_to_channels(PyObject *mod, PyObject *args) {
   PyObject *comps, *sampling, *quants, *out_obj;
-  Py_buffer chan_comp, chan_coef, out;
+  Py_buffer rb, out;
   views_t v;
-  int dequantize, chroma, sized, count, oh, ow, ok = 0;
+  fl_recipe r;
+  int sized, count, oh, ow, ok = 0;
   char message[FL_MESSAGE_MAX];
   fl_status st;
-  if (!PyArg_ParseTuple(args, "OOOy*y*piOp:to_channels", &comps, &sampling, &quants,
-                        &chan_comp, &chan_coef, &dequantize, &chroma, &out_obj, &sized))
+  if (!PyArg_ParseTuple(args, "OOOy*Op:to_channels", &comps, &sampling, &quants, &rb, &out_obj,
+                        &sized))
     return NULL;
   if (out_buffer(out_obj, &out, &count, &oh, &ow) < 0) {
-    PyBuffer_Release(&chan_comp);
-    PyBuffer_Release(&chan_coef);
+    PyBuffer_Release(&rb);
     return NULL;
   }
-  if (views_from_python(&v, comps, sampling, quants) < 0) goto done;
-  if (chan_comp.len != count || chan_coef.len != count) {
-    PyErr_SetString(PyExc_ValueError, "channel lists and out disagree on the channel count");
+  if (views_from_python(&v, comps, sampling, quants) < 0 || !recipe_arg(&rb, &r)) goto done;
+  if (count != r.count || (sized && (oh != r.out_h || ow != r.out_w))) {
+    PyErr_SetString(PyExc_ValueError, "out must be [C, out_h, out_w] of the recipe");
     goto done;
   }
   if (!sized && (oh != v.views[0].blocks_h || ow != v.views[0].blocks_w)) {
@@ -570,14 +594,12 @@ static PyObject *py_to_channels(PyObject *mod, PyObject *args) {
   }
   Py_BEGIN_ALLOW_THREADS
   if (sized) {
-    fl_channel_spec spec = {(const uint8_t *)chan_comp.buf, (const uint8_t *)chan_coef.buf, count,
-                            dequantize, chroma, oh, ow};
+    const fl_channel_spec spec = fl_recipe_spec(&r);
     st = fl_sample_channels(v.views, (int)v.n, &spec, (int16_t *)out.buf, message, sizeof message);
   } else {
     fl_out o = {(int16_t *)out.buf, (ptrdiff_t)oh * ow, ow};
-    st = fl_to_channels(v.views, (int)v.n, (const uint8_t *)chan_comp.buf,
-                        (const uint8_t *)chan_coef.buf, count, dequantize, chroma, &o, message,
-                        sizeof message);
+    st = fl_to_channels(v.views, (int)v.n, r.component, r.coef, r.count, r.dequantize, r.chroma,
+                        &o, message, sizeof message);
   }
   Py_END_ALLOW_THREADS
   if (st != FL_OK) {
@@ -586,34 +608,31 @@ static PyObject *py_to_channels(PyObject *mod, PyObject *args) {
   }
   ok = 1;
 done:
-  return finish_call(ok, &v, (Py_buffer *const[]){&chan_comp, &chan_coef, &out}, 3);
+  return finish_call(ok, &v, (Py_buffer *const[]){&rb, &out}, 2);
 }
 
-/* sample_planes(components, sampling, quant, component, coef, dequantize, chroma, out_h, out_w,
- *               payload, layout): fl_sample_planes on Coefficients arrays */
+/* sample_planes(components, sampling, quant, recipe, payload, layout): fl_sample_planes on
+ * Coefficients arrays (the recipe's output kind is not consulted: this is the planes call) */
 static PyObject *py_sample_planes(PyObject *mod, PyObject *args) {
   PyObject *comps, *sampling, *quants;
-  Py_buffer comp, coef, payload, layout;
+  Py_buffer rb, payload, layout;
   views_t v;
+  fl_recipe r;
   fl_channel_spec spec;
   fl_planes_layout l;
   char message[FL_MESSAGE_MAX];
-  int dequantize, chroma, ok = 0;
+  int ok = 0;
   fl_status st;
-  memset(&spec, 0, sizeof spec);
-  if (!PyArg_ParseTuple(args, "OOOy*y*piiiw*w*:sample_planes", &comps, &sampling, &quants, &comp,
-                        &coef, &dequantize, &chroma, &spec.out_h, &spec.out_w, &payload, &layout))
+  if (!PyArg_ParseTuple(args, "OOOy*w*w*:sample_planes", &comps, &sampling, &quants, &rb,
+                        &payload, &layout))
     return NULL;
-  if (views_from_python(&v, comps, sampling, quants) < 0) goto done;
-  if (comp.len != coef.len || layout.len != FL_LAYOUT_INTS * 4) {
-    PyErr_SetString(PyExc_ValueError, "bad channel lists or layout buffer");
+  if (views_from_python(&v, comps, sampling, quants) < 0 || !recipe_arg(&rb, &r)) goto done;
+  if (layout.len != FL_LAYOUT_INTS * 4) {
+    PyErr_SetString(PyExc_ValueError, "layout must be int32 [LAYOUT_INTS]");
     goto done;
   }
-  spec.component = (const uint8_t *)comp.buf;
-  spec.coef = (const uint8_t *)coef.buf;
-  spec.count = (int)comp.len;
-  spec.dequantize = dequantize;
-  spec.chroma = chroma;
+  spec = fl_recipe_spec(&r);
+  spec.transform.kind = FL_TRANSFORM_BLOCKS;
   Py_BEGIN_ALLOW_THREADS
   st = fl_sample_planes(v.views, (int)v.n, &spec, (int16_t *)payload.buf, (size_t)payload.len / 2,
                         &l, message, sizeof message);
@@ -625,7 +644,7 @@ static PyObject *py_sample_planes(PyObject *mod, PyObject *args) {
   }
   ok = 1;
 done:
-  return finish_call(ok, &v, (Py_buffer *const[]){&comp, &coef, &payload, &layout}, 4);
+  return finish_call(ok, &v, (Py_buffer *const[]){&rb, &payload, &layout}, 3);
 }
 
 /* resize_channels(components, sampling, quant, width, height, (top, left, h, w), flip,
@@ -682,41 +701,32 @@ done:
   return finish_call(ok, &v, (Py_buffer *const[]){&comp, &coef, &out}, 3);
 }
 
-/* sample(components, sampling, quant, width, height, component, coef, dequantize, chroma,
- *        transform, key, out): fl_sample on Coefficients arrays; out int16 [C, H, W] */
+/* sample(components, sampling, quant, width, height, recipe, key, out): fl_sample on
+ * Coefficients arrays; out int16 [C, out_h, out_w] of the recipe */
 static PyObject *py_sample(PyObject *mod, PyObject *args) {
   PyObject *comps, *sampling, *quants, *out_obj;
-  Py_buffer comp, coef, out;
+  Py_buffer rb, out;
   views_t v;
+  fl_recipe r;
   fl_channel_spec spec;
   fl_workspace *ws;
   char message[FL_MESSAGE_MAX];
-  int width, height, dequantize, chroma, count, ok = 0;
+  int width, height, count, oh, ow, ok = 0;
   unsigned long long key;
   fl_status st;
-  memset(&spec, 0, sizeof spec);
-  if (!PyArg_ParseTuple(args, "OOOiiy*y*pi(idddddd)KO:sample", &comps, &sampling, &quants,
-                        &width, &height, &comp, &coef, &dequantize, &chroma,
-                        &spec.transform.kind, &spec.transform.scale_min,
-                        &spec.transform.scale_max, &spec.transform.ratio_min,
-                        &spec.transform.ratio_max, &spec.transform.flip_p,
-                        &spec.transform.crop_ratio, &key, &out_obj))
+  if (!PyArg_ParseTuple(args, "OOOiiy*KO:sample", &comps, &sampling, &quants, &width, &height,
+                        &rb, &key, &out_obj))
     return NULL;
-  if (out_buffer(out_obj, &out, &count, &spec.out_h, &spec.out_w) < 0) {
-    PyBuffer_Release(&comp);
-    PyBuffer_Release(&coef);
+  if (out_buffer(out_obj, &out, &count, &oh, &ow) < 0) {
+    PyBuffer_Release(&rb);
     return NULL;
   }
-  if (views_from_python(&v, comps, sampling, quants) < 0) goto done;
-  if (comp.len != count || coef.len != count) {
-    PyErr_SetString(PyExc_ValueError, "channel lists and out disagree on the channel count");
+  if (views_from_python(&v, comps, sampling, quants) < 0 || !recipe_arg(&rb, &r)) goto done;
+  if (count != r.count || oh != r.out_h || ow != r.out_w) {
+    PyErr_SetString(PyExc_ValueError, "out must be [C, out_h, out_w] of the recipe");
     goto done;
   }
-  spec.component = (const uint8_t *)comp.buf;
-  spec.coef = (const uint8_t *)coef.buf;
-  spec.count = count;
-  spec.dequantize = dequantize;
-  spec.chroma = chroma;
+  spec = fl_recipe_spec(&r);
   ws = fl_workspace_new();
   Py_BEGIN_ALLOW_THREADS
   st = fl_sample(v.views, (int)v.n, width, height, &spec, (uint64_t)key, ws,
@@ -729,7 +739,7 @@ static PyObject *py_sample(PyObject *mod, PyObject *args) {
   }
   ok = 1;
 done:
-  return finish_call(ok, &v, (Py_buffer *const[]){&comp, &coef, &out}, 3);
+  return finish_call(ok, &v, (Py_buffer *const[]){&rb, &out}, 2);
 }
 
 /* write_jpeg(components, sampling, quant, width, height) -> bytes (fl_write_jpeg) */
@@ -787,16 +797,18 @@ static PyObject *py_eval_box(PyObject *mod, PyObject *args) {
   return Py_BuildValue("(dddd)", box.top, box.left, box.height, box.width);
 }
 
+/* planes_capacity(recipe) -> int16 elements fl_sample_planes may write */
 static PyObject *py_planes_capacity(PyObject *mod, PyObject *args) {
-  Py_buffer comp;
-  fl_channel_spec spec = {0};
-  size_t n;
-  if (!PyArg_ParseTuple(args, "y*ii:planes_capacity", &comp, &spec.out_h, &spec.out_w)) return NULL;
-  spec.component = (const uint8_t *)comp.buf;
-  spec.count = (int)comp.len;
-  n = fl_planes_capacity(&spec);
-  PyBuffer_Release(&comp);
-  return PyLong_FromSize_t(n);
+  Py_buffer b;
+  fl_recipe r;
+  fl_channel_spec spec;
+  int ok;
+  if (!PyArg_ParseTuple(args, "y*:planes_capacity", &b)) return NULL;
+  ok = recipe_arg(&b, &r);
+  PyBuffer_Release(&b);
+  if (!ok) return NULL;
+  spec = fl_recipe_spec(&r);
+  return PyLong_FromSize_t(fl_planes_capacity(&spec));
 }
 
 static PyObject *py_upsample_tables(PyObject *mod, PyObject *args) {
@@ -824,12 +836,21 @@ static PyObject *py_libjpeg_version(PyObject *mod, PyObject *unused) {
 
 static PyMethodDef module_methods[] = {
     {"to_channels", py_to_channels, METH_VARARGS,
-     "to_channels(components, sampling, quant, component, coef, dequantize, chroma, out, sized)"},
+     "to_channels(components, sampling, quant, recipe, out, sized)"},
     {"resize_channels", py_resize_channels, METH_VARARGS,
      "resize_channels(components, sampling, quant, width, height, box, flip, component, coef, out)"},
     {"sample", py_sample, METH_VARARGS,
-     "sample(components, sampling, quant, width, height, component, coef, dequantize, chroma,"
-     " transform, key, out): one loader sample (fl_sample)"},
+     "sample(components, sampling, quant, width, height, recipe, key, out): one loader sample"
+     " (fl_sample)"},
+    {"pack_recipe", (PyCFunction)(void (*)(void))py_pack_recipe, METH_VARARGS | METH_KEYWORDS,
+     "pack_recipe(component, coef, size, dequantize, chroma, transform, output, max_pixels,"
+     " strict, max_file_size, max_scans, max_memory, partial_decode) -> packed recipe bytes"},
+    {"unpack_recipe", py_unpack_recipe, METH_VARARGS,
+     "unpack_recipe(packed) -> dict of pack_recipe's arguments"},
+    {"recipe_out_elements", py_recipe_out_elements, METH_VARARGS,
+     "recipe_out_elements(packed) -> int16 elements of one sample's output"},
+    {"check_transform", py_check_transform, METH_VARARGS,
+     "check_transform((kind, scale_min, scale_max, ratio_min, ratio_max, flip, crop_ratio))"},
     {"write_jpeg", py_write_jpeg, METH_VARARGS,
      "write_jpeg(components, sampling, quant, width, height) -> baseline JPEG bytes"},
     {"random_resized_crop", py_random_resized_crop, METH_VARARGS,
@@ -841,7 +862,7 @@ static PyMethodDef module_methods[] = {
      "the core's 8-point DCT-II basis: 64 float64 as bytes, [k][n] (frequency, sample)"},
     {"sample_planes", py_sample_planes, METH_VARARGS, "fl_sample_planes on coefficient arrays"},
     {"planes_capacity", py_planes_capacity, METH_VARARGS,
-     "planes_capacity(component_bytes, out_h, out_w) -> int16 elements"},
+     "planes_capacity(recipe) -> int16 elements"},
     {"upsample_tables", py_upsample_tables, METH_VARARGS,
      "upsample_tables(f) -> float32 bytes of A [4,8,8], P [4,8], N [4,8], first [8], last [8]"},
     {NULL, NULL, 0, NULL}};
@@ -876,5 +897,21 @@ PyMODINIT_FUNC PyInit__core(void) {
   PyModule_AddIntConstant(m, "TRANSFORM_BLOCKS", FL_TRANSFORM_BLOCKS);
   PyModule_AddIntConstant(m, "TRANSFORM_EVAL", FL_TRANSFORM_EVAL);
   PyModule_AddIntConstant(m, "TRANSFORM_TRAIN", FL_TRANSFORM_TRAIN);
+  PyModule_AddIntConstant(m, "OUTPUT_CHANNELS", FL_OUTPUT_CHANNELS);
+  PyModule_AddIntConstant(m, "OUTPUT_PLANES", FL_OUTPUT_PLANES);
+  PyModule_AddIntConstant(m, "MAX_CHANNELS", FL_MAX_CHANNELS);
+  PyModule_AddIntConstant(m, "MAX_GRID", FL_MAX_GRID);
+  PyModule_AddObject(m, "DEFAULT_MAX_PIXELS", PyLong_FromUnsignedLongLong(FL_DEFAULT_MAX_PIXELS));
+  PyModule_AddObject(m, "DEFAULT_MAX_FILE_SIZE",
+                     PyLong_FromUnsignedLongLong(FL_DEFAULT_MAX_FILE_SIZE));
+  PyModule_AddIntConstant(m, "DEFAULT_MAX_SCANS", FL_DEFAULT_MAX_SCANS);
+  PyModule_AddObject(m, "DEFAULT_MAX_MEMORY", PyLong_FromUnsignedLongLong(FL_DEFAULT_MAX_MEMORY));
+  PyModule_AddIntConstant(m, "STATUS_OK", FL_OK);
+  PyModule_AddIntConstant(m, "STATUS_DECODE", FL_ERR_DECODE);
+  PyModule_AddIntConstant(m, "STATUS_UNSUPPORTED", FL_ERR_UNSUPPORTED);
+  PyModule_AddIntConstant(m, "STATUS_TOO_LARGE", FL_ERR_TOO_LARGE);
+  PyModule_AddIntConstant(m, "STATUS_NOMEM", FL_ERR_NOMEM);
+  PyModule_AddIntConstant(m, "STATUS_ARGUMENT", FL_ERR_ARGUMENT);
+  PyModule_AddIntConstant(m, "STATUS_UNREADABLE", FL_ERR_UNREADABLE);
   return m;
 }

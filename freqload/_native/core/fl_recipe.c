@@ -1,0 +1,255 @@
+/*
+ * The recipe of a sample (fl_recipe): its rules, its packed form, and the one decode
+ * call both fronts make with it.
+ *
+ * The packed form, little-endian, version 1:
+ *
+ *   "FLR" 0x01 | u16 count | count x u8 component | count x u8 coef |
+ *   i32 out_h | i32 out_w | u8 dequantize | u8 chroma | u8 output | u8 transform kind |
+ *   f64 scale_min, scale_max, ratio_min, ratio_max, flip_p, crop_ratio (IEEE bits) |
+ *   u64 max_pixels | u8 strict | u64 max_file_size | i32 max_scans | u64 max_memory |
+ *   u8 partial_decode
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fl_core.h"
+
+
+static const char *kind_name(int kind) {
+  return kind == FL_TRANSFORM_EVAL ? "eval" : kind == FL_TRANSFORM_TRAIN ? "train" : "blocks";
+}
+
+static fl_status fail(char *message, size_t message_size, const char *text) {
+  snprintf(message, message_size, "%s", text);
+  return FL_ERR_ARGUMENT;
+}
+
+fl_status fl_transform_check(const fl_transform *t, char *message, size_t message_size) {
+  if (t->kind != FL_TRANSFORM_BLOCKS && t->kind != FL_TRANSFORM_EVAL &&
+      t->kind != FL_TRANSFORM_TRAIN)
+    return fail(message, message_size, "transform must be 'blocks', 'eval' or 'train'");
+  /* written so that NaN fails every test */
+  if (!(t->scale_min > 0 && t->scale_min <= t->scale_max && isfinite(t->scale_max))) {
+    snprintf(message, message_size, "scale must be 0 < min <= max, got (%g, %g)", t->scale_min,
+             t->scale_max);
+    return FL_ERR_ARGUMENT;
+  }
+  if (!(t->ratio_min > 0 && t->ratio_min <= t->ratio_max && isfinite(t->ratio_max))) {
+    snprintf(message, message_size, "ratio must be 0 < min <= max, got (%g, %g)", t->ratio_min,
+             t->ratio_max);
+    return FL_ERR_ARGUMENT;
+  }
+  if (!(t->flip_p >= 0 && t->flip_p <= 1)) {
+    snprintf(message, message_size, "flip must be a probability in [0, 1], got %g", t->flip_p);
+    return FL_ERR_ARGUMENT;
+  }
+  if (!(t->crop_ratio > 0 && t->crop_ratio <= 1)) {
+    snprintf(message, message_size, "crop_ratio must be in (0, 1], got %g", t->crop_ratio);
+    return FL_ERR_ARGUMENT;
+  }
+  return FL_OK;
+}
+
+fl_status fl_recipe_check(const fl_recipe *r, char *message, size_t message_size) {
+  uint8_t seen[FL_MAX_CHANNELS];
+  int k;
+  if (r->count < 1) return fail(message, message_size, "the mask selects no channel");
+  if (r->count > FL_MAX_CHANNELS)
+    return fail(message, message_size, "the mask selects more than 192 channels");
+  memset(seen, 0, sizeof seen);
+  for (k = 0; k < r->count; k++) {
+    const int index = 64 * r->component[k] + r->coef[k];
+    if (r->component[k] > 2 || r->coef[k] > 63) {
+      snprintf(message, message_size,
+               "mask channel %d is out of range (component %d, coefficient %d)", k,
+               r->component[k], r->coef[k]);
+      return FL_ERR_ARGUMENT;
+    }
+    if (seen[index]) {
+      snprintf(message, message_size, "the mask lists channel %d twice", index);
+      return FL_ERR_ARGUMENT;
+    }
+    seen[index] = 1;
+  }
+  if (r->out_h < 1 || r->out_w < 1 || r->out_h > FL_MAX_GRID || r->out_w > FL_MAX_GRID) {
+    snprintf(message, message_size, "size must be 1..%d blocks per side, got (%d, %d)", FL_MAX_GRID,
+             r->out_h, r->out_w);
+    return FL_ERR_ARGUMENT;
+  }
+  if (r->chroma != FL_CHROMA_DCT && r->chroma != FL_CHROMA_NEAREST)
+    return fail(message, message_size, "chroma must be 'dct' or 'nearest'");
+  if (r->output != FL_OUTPUT_CHANNELS && r->output != FL_OUTPUT_PLANES)
+    return fail(message, message_size, "regroup must be 'cpu' or 'device'");
+  if (fl_transform_check(&r->transform, message, message_size) != FL_OK) return FL_ERR_ARGUMENT;
+  if (r->output == FL_OUTPUT_PLANES && r->transform.kind != FL_TRANSFORM_BLOCKS) {
+    snprintf(message, message_size,
+             "regroup='device' supports transform='blocks' only (the DCT-domain resize of "
+             "transform='%s' runs on the host); pass transform='blocks' or regroup='cpu'",
+             kind_name(r->transform.kind));
+    return FL_ERR_ARGUMENT;
+  }
+  if (r->transform.kind != FL_TRANSFORM_BLOCKS && !r->dequantize) {
+    snprintf(message, message_size,
+             "transform='%s' resamples dequantised coefficients; dequantize=False needs "
+             "transform='blocks'", kind_name(r->transform.kind));
+    return FL_ERR_ARGUMENT;
+  }
+  if (r->options.max_scans < 0)
+    return fail(message, message_size, "max_scans must be >= 0 (0: no limit)");
+  return FL_OK;
+}
+
+/* ---- packing ---------------------------------------------------------- */
+
+static uint8_t *put(uint8_t *p, uint64_t v, int bytes) {
+  int i;
+  for (i = 0; i < bytes; i++) *p++ = (uint8_t)(v >> (8 * i));
+  return p;
+}
+
+static uint64_t get(const uint8_t **p, int bytes) {
+  uint64_t v = 0;
+  int i;
+  for (i = 0; i < bytes; i++) v |= (uint64_t)(*p)[i] << (8 * i);
+  *p += bytes;
+  return v;
+}
+
+static uint64_t double_bits(double d) {
+  uint64_t v;
+  memcpy(&v, &d, sizeof v);
+  return v;
+}
+
+static double bits_double(uint64_t v) {
+  double d;
+  memcpy(&d, &v, sizeof d);
+  return d;
+}
+
+#define FIXED_BYTES (4 + 2 + 4 + 4 + 4 + 6 * 8 + 8 + 1 + 8 + 4 + 8 + 1)
+
+size_t fl_recipe_pack(const fl_recipe *r, uint8_t out[FL_RECIPE_PACKED_MAX]) {
+  const fl_transform *t = &r->transform;
+  const fl_options *o = &r->options;
+  const int count = r->count < 0 ? 0 : (r->count > FL_MAX_CHANNELS ? FL_MAX_CHANNELS : r->count);
+  uint8_t *p = out;
+  *p++ = 'F';
+  *p++ = 'L';
+  *p++ = 'R';
+  *p++ = 1;
+  p = put(p, (uint64_t)count, 2);
+  memcpy(p, r->component, (size_t)count);
+  p += count;
+  memcpy(p, r->coef, (size_t)count);
+  p += count;
+  p = put(p, (uint32_t)r->out_h, 4);
+  p = put(p, (uint32_t)r->out_w, 4);
+  *p++ = (uint8_t)(r->dequantize != 0);
+  *p++ = (uint8_t)r->chroma;
+  *p++ = (uint8_t)r->output;
+  *p++ = (uint8_t)t->kind;
+  p = put(p, double_bits(t->scale_min), 8);
+  p = put(p, double_bits(t->scale_max), 8);
+  p = put(p, double_bits(t->ratio_min), 8);
+  p = put(p, double_bits(t->ratio_max), 8);
+  p = put(p, double_bits(t->flip_p), 8);
+  p = put(p, double_bits(t->crop_ratio), 8);
+  p = put(p, o->max_pixels, 8);
+  *p++ = (uint8_t)(o->strict != 0);
+  p = put(p, o->max_file_size, 8);
+  p = put(p, (uint32_t)o->max_scans, 4);
+  p = put(p, o->max_memory, 8);
+  *p++ = (uint8_t)(o->partial_decode != 0);
+  return (size_t)(p - out);
+}
+
+fl_status fl_recipe_unpack(const uint8_t *data, size_t size, fl_recipe *r, char *message,
+                           size_t message_size) {
+  const uint8_t *p = data;
+  int count;
+  memset(r, 0, sizeof *r);
+  if (size < 6 || memcmp(data, "FLR", 3) != 0)
+    return fail(message, message_size, "not a packed recipe (make one with freqload.Recipe)");
+  if (data[3] != 1) {
+    snprintf(message, message_size,
+             "packed recipe version %d, this build reads version 1 (rebuild the recipe with "
+             "this freqload)", data[3]);
+    return FL_ERR_ARGUMENT;
+  }
+  p += 4;
+  count = (int)get(&p, 2);
+  if (size != (size_t)FIXED_BYTES + 2 * (size_t)count)
+    return fail(message, message_size, "packed recipe has the wrong length");
+  if (count > FL_MAX_CHANNELS)
+    return fail(message, message_size, "the mask selects more than 192 channels");
+  r->count = count;
+  memcpy(r->component, p, (size_t)count);
+  p += count;
+  memcpy(r->coef, p, (size_t)count);
+  p += count;
+  r->out_h = (int32_t)(uint32_t)get(&p, 4);
+  r->out_w = (int32_t)(uint32_t)get(&p, 4);
+  r->dequantize = *p++;
+  r->chroma = *p++;
+  r->output = *p++;
+  r->transform.kind = *p++;
+  r->transform.scale_min = bits_double(get(&p, 8));
+  r->transform.scale_max = bits_double(get(&p, 8));
+  r->transform.ratio_min = bits_double(get(&p, 8));
+  r->transform.ratio_max = bits_double(get(&p, 8));
+  r->transform.flip_p = bits_double(get(&p, 8));
+  r->transform.crop_ratio = bits_double(get(&p, 8));
+  r->options.max_pixels = get(&p, 8);
+  r->options.strict = *p++;
+  r->options.max_file_size = get(&p, 8);
+  r->options.max_scans = (int32_t)(uint32_t)get(&p, 4);
+  r->options.max_memory = get(&p, 8);
+  r->options.partial_decode = *p++;
+  r->options.require_coefficients = 1;
+  return fl_recipe_check(r, message, message_size);
+}
+
+/* ---- using it --------------------------------------------------------- */
+
+fl_channel_spec fl_recipe_spec(const fl_recipe *r) {
+  fl_channel_spec spec;
+  memset(&spec, 0, sizeof spec);
+  spec.component = r->component;
+  spec.coef = r->coef;
+  spec.count = r->count;
+  spec.dequantize = r->dequantize;
+  spec.chroma = r->chroma;
+  spec.out_h = r->out_h;
+  spec.out_w = r->out_w;
+  spec.transform = r->transform;
+  return spec;
+}
+
+size_t fl_recipe_out_elements(const fl_recipe *r) {
+  const fl_channel_spec spec = fl_recipe_spec(r);
+  if (r->output == FL_OUTPUT_PLANES) return fl_planes_capacity(&spec);
+  return (size_t)r->count * (size_t)r->out_h * (size_t)r->out_w;
+}
+
+fl_status fl_decode_sample(fl_decoder *d, const uint8_t *data, size_t size, const fl_recipe *r,
+                           uint64_t key, int16_t *out, int32_t *layout, fl_info *info) {
+  const fl_channel_spec spec = fl_recipe_spec(r);
+  fl_options opts = r->options;
+  fl_status st;
+  opts.require_coefficients = 1;
+  if (r->output == FL_OUTPUT_PLANES) {
+    fl_planes_layout l;
+    st = fl_decode_planes(d, data, size, &opts, &spec, out, fl_planes_capacity(&spec), &l, info);
+    if (st == FL_OK)
+      fl_layout_pack(&l, layout);
+    else
+      memset(layout, 0, FL_LAYOUT_INTS * sizeof(int32_t));
+  } else {
+    st = fl_decode_channels(d, data, size, &opts, &spec, key, out, info);
+  }
+  if (st != FL_OK) memset(out, 0, fl_recipe_out_elements(r) * sizeof(int16_t));
+  return st;
+}
