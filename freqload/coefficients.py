@@ -200,14 +200,10 @@ def _as_bytes(data):
 
 
 def read_file(path, max_file_size: int = 0) -> bytes:
-    """A file's bytes; over ``max_file_size`` (> 0) it is refused unread
-    (:class:`ImageTooLargeError`), as the DALI operator does."""
-    with open(path, "rb") as f:
-        size = os.fstat(f.fileno()).st_size
-        if max_file_size and size > max_file_size:
-            raise ImageTooLargeError(f"file of {size} bytes is over the limit of "
-                                     f"{max_file_size} bytes (max_file_size)")
-        return f.read()
+    """A file's bytes, read by the core's one file reader (``fl_read_file``, which both
+    engines use too); over ``max_file_size`` (> 0) it is refused unread
+    (:class:`ImageTooLargeError`). OSError when it cannot be read."""
+    return _core.read_file(os.fspath(path), int(max_file_size or 0))
 
 
 def _info_from_native(t, source="jpeg") -> JpegInfo:

@@ -66,7 +66,8 @@ import torch
 
 from .coefficients import (DEFAULT_MAX_FILE_SIZE, DEFAULT_MAX_MEMORY, DEFAULT_MAX_PIXELS,
                            DEFAULT_MAX_SCANS, read_coefficients)
-from .engines.common import OK, STATUS_ERRORS, STATUS_NAMES, UNSUPPORTED, HostBatch
+from .engines.common import (OK, STATUS_ERRORS, STATUS_NAMES, UNREADABLE, UNSUPPORTED,
+                             HostBatch)
 from .errors import DecodeError, FreqloadError
 from .sampler import EpochLoader, EpochPlan, TransferStats
 from .recipe import Recipe
@@ -296,22 +297,19 @@ class DCTLoader(EpochLoader):
                                  max_file_size=s.max_file_size, max_scans=s.max_scans,
                                  max_memory=s.max_memory, fallback="pixels")
 
-    def _raise_for(self, i: int, status: int):
+    def _raise_for(self, i: int, status: int, message: str):
+        """The error of a sample the engine flagged, with the engine's own message (the
+        core's, libjpeg's included): nothing is decoded again to find out."""
         path = self.dataset.paths[i]
-        s = self.recipe
-        try:  # the same core call in this process gives the exact error and message
-            read_coefficients(path, strict=s.strict, max_pixels=s.max_pixels or None,
-                              max_file_size=s.max_file_size, max_scans=s.max_scans,
-                              max_memory=s.max_memory)
-        except FreqloadError as e:
-            raise type(e)(f"{path}: {e}") from e
-        except OSError as e:
-            raise FreqloadError(f"{path}: cannot read: {e}") from e
-        # the engine's verdict stands even where this process cannot reproduce it (memory,
-        # a bad argument): never let a flagged sample pass silently under "raise"
+        name = STATUS_NAMES.get(status, "?")
+        if status == UNREADABLE:
+            raise FreqloadError(f"{path}: {message or 'cannot read'}")
         cls = STATUS_ERRORS.get(status, DecodeError)
-        raise cls(f"{path}: failed with status {status} ({STATUS_NAMES.get(status, '?')}) in "
-                  f"the {self.engine.name} engine; decoding it again in this process worked")
+        if message:
+            raise cls(f"{path}: {message}")
+        # no message (a status set outside the core): still never let it pass under "raise"
+        raise cls(f"{path}: failed with status {status} ({name}) in the {self.engine.name} "
+                  f"engine")
 
     def _apply_policy(self, hb: HostBatch, epoch: int) -> HostBatch:
         bad = np.nonzero(hb.status != OK)[0]
@@ -319,7 +317,9 @@ class DCTLoader(EpochLoader):
             self.stats.decoded += len(hb.index)
             return hb
         if self.on_error == "raise":
-            self._raise_for(int(hb.index[bad[0]]), int(hb.status[bad[0]]))
+            k = bad[0]
+            self._raise_for(int(hb.index[k]), int(hb.status[k]),
+                            hb.messages[k] if hb.messages is not None else "")
         n = len(hb.index)
         if self.regroup == "device":  # per-sample planes and layouts, to edit
             samples = [hb.x[hb.offsets[k]:hb.offsets[k] + int(hb.layouts[k, 7])] for k in range(n)]

@@ -40,7 +40,9 @@ def run_op(datas, recipe, *, keys=None, **kw):
 
     p = pipe()
     p.build()
-    x, status, layout = p.run()
+    x, status, layout, message = p.run()
+    run_op.messages = [bytes(np.array(message[i])).split(b"\0", 1)[0].decode()
+                       for i in range(len(datas))]
     return ([np.array(x[i]) for i in range(len(datas))],
             [int(np.array(status[i])) for i in range(len(datas))],
             [np.array(layout[i]) for i in range(len(datas))])
@@ -94,6 +96,32 @@ def test_flag_gives_each_sample_its_status(files):
         if st:
             assert not x.any()  # flagged samples are zeros
     assert xs[0].any()
+    # each sample's message is the core's, as the Python front raises it for the same bytes
+    assert run_op.messages[0] == ""
+    for d, got in zip(batch[1:], run_op.messages[1:]):
+        with pytest.raises(freqload.FreqloadError) as e:
+            freqload.read_coefficients(d, max_pixels=50_000)
+        assert got and got == str(e.value), (got, str(e.value))
+
+
+def test_paths_input_reads_with_the_cores_reader(files, tmp_path):
+    good = tmp_path / "good.jpg"
+    good.write_bytes(files["good"][0])
+    big = tmp_path / "big.jpg"
+    big.write_bytes(files["big"])
+    paths = [str(good), str(tmp_path / "gone.jpg"), str(big)]
+    arrays = [np.frombuffer(p.encode() + b"\0", dtype=np.uint8) for p in paths]
+    recipe = Recipe("dctnet24", 4, max_file_size=len(files["big"]) - 1)
+    xs, status, _ = run_op([a.tobytes() for a in arrays], recipe, on_error="flag",
+                           input="paths")
+    assert status == [0, 6, 3]  # ok, unreadable, over max_file_size (not read)
+    np.testing.assert_array_equal(xs[0], freqload.to_channels(
+        freqload.read_coefficients(files["good"][0]), "dctnet24", size=(4, 4)))
+    assert run_op.messages[1] == "cannot read: No such file or directory"
+    assert run_op.messages[2] == (f"file of {len(files['big'])} bytes is over the limit of "
+                                  f"{len(files['big']) - 1} bytes (max_file_size)")
+    with pytest.raises(RuntimeError, match=r"gone\.jpg: cannot read: No such file"):
+        run_op([a.tobytes() for a in arrays], recipe, input="paths")
 
 
 def _tampered(recipe: Recipe, at: int, value: int) -> list:

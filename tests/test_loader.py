@@ -196,6 +196,27 @@ def test_on_error_raise_names_the_file(dirty_folder, engine):
 
 
 @pytest.mark.parametrize("engine", ENGINES)
+def test_the_engine_reports_the_error_nothing_decodes_again(dirty_folder, engine, monkeypatch):
+    """The error the loader raises is the engine's own message, exactly what the core says
+    for those bytes (reference: read_coefficients on the same file in this process, run
+    before the loader); the loader never decodes a file a second time to rebuild it."""
+    import freqload.coefficients as coefficients
+    import freqload.loader as loader_module
+
+    truncated = os.path.join(dirty_folder, "class1", "zz_truncated.jpg")
+    with pytest.raises(freqload.DecodeError) as want:
+        freqload.read_coefficients(truncated)
+
+    def no_decode(*a, **k):
+        raise AssertionError("the loader decoded a file again")
+    monkeypatch.setattr(loader_module, "read_coefficients", no_decode)
+    monkeypatch.setattr(coefficients, "read_coefficients", no_decode)
+    with pytest.raises(freqload.DecodeError) as got:
+        collect(DCTLoader([truncated], batch_size=1, size=(6, 6), engine=engine, num_threads=1))
+    assert str(got.value) == f"{truncated}: {want.value}"
+
+
+@pytest.mark.parametrize("engine", ENGINES)
 def test_on_error_skip_and_fallback(dirty_folder, engine):
     skip = DCTLoader(dirty_folder, batch_size=4, size=(6, 6), engine=engine, num_threads=1,
                      on_error="skip")
@@ -483,8 +504,8 @@ def test_cuda_batches_equal_cpu_batches(folder, engine, regroup):
 
 
 def _flag(loader, status, row=1):
-    """Make the engine report `status` for the second sample of every batch: a verdict
-    this process cannot reproduce by decoding the (good) file again."""
+    """Make the engine report `status` for the second sample of every batch, with no
+    message (a verdict set outside the core, for a good file): it must still count."""
     real = loader.engine.batches
 
     def flagged(batches, keys):

@@ -39,3 +39,6 @@ class HostBatch(NamedTuple):
     status: np.ndarray  #: int32 [b], OK or an error code (the sample is zeros then)
     offsets: Optional[np.ndarray] = None  #: int64 [b] (regroup="device")
     layouts: Optional[np.ndarray] = None  #: int32 [b, LAYOUT_INTS] (regroup="device")
+    #: per sample, the core's message for a non-zero status ("" when OK): the engine made
+    #: the sample, so it says what went wrong; nothing is decoded again to find out
+    messages: Optional[list] = None

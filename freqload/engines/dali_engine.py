@@ -77,6 +77,16 @@ class _EpochSource:
                 np.ascontiguousarray(k, dtype=np.uint64).view(np.int64).reshape(-1, 1))
 
 
+def _messages(message, status: np.ndarray) -> list:
+    """Each sample's message (the operator's fourth output), "" where the status is OK; read
+    only when some sample failed."""
+    if not status.any():
+        return [""] * len(status)
+    rows = np.asarray(message.as_array(), dtype=np.uint8)
+    return [bytes(r).split(b"\0", 1)[0].decode("utf-8", "replace") if st else ""
+            for r, st in zip(rows, status)]
+
+
 class DaliEngine:
     name = "dali"
 
@@ -106,9 +116,9 @@ class DaliEngine:
                       prefetch_queue_depth=prefetch, seed=0)
         def pipe():
             paths, index, keys = fn.external_source(source=source, num_outputs=3, batch=True)
-            x, status, layout = fn.freqload.jpeg_to_dct(paths, keys, recipe=s.dali_arg,
-                                                         on_error="flag", input="paths")
-            return x, status, index, layout
+            x, status, layout, message = fn.freqload.jpeg_to_dct(
+                paths, keys, recipe=s.dali_arg, on_error="flag", input="paths")
+            return x, status, index, layout, message
 
         made = pipe()
         _PIPELINES.add(made)
@@ -137,13 +147,14 @@ class DaliEngine:
                 raise RuntimeError("DCTLoader: a newer iteration over this loader started; the "
                                    "DALI engine serves one iteration at a time")
             try:
-                x, status, index, layout = self.pipe.run()
+                x, status, index, layout, message = self.pipe.run()
             except StopIteration:
                 self._started = True
                 return
             n = len(x)
             idx = np.asarray(index.as_array(), dtype=np.int64).reshape(-1)
             st = np.asarray(status.as_array(), dtype=np.int32).reshape(-1).copy()
+            messages = _messages(message, st)
             if s.regroup == "device":
                 layouts = np.array(layout.as_array(), dtype=np.int32).reshape(n, LAYOUT_INTS)
                 planes = np.asarray(x.as_tensor())  # [n, capacity] view; only the used part travels
@@ -153,7 +164,7 @@ class DaliEngine:
                 flat = host.numpy()
                 for k in range(n):
                     flat[offsets[k]:offsets[k] + used[k]] = planes[k, :used[k]]
-                yield HostBatch(host, idx, st, offsets, layouts)
+                yield HostBatch(host, idx, st, offsets, layouts, messages)
                 continue
             if self.pin or not x.is_dense_tensor():
                 host = torch.empty((n, s.channels, s.out_h, s.out_w), dtype=torch.int16,
@@ -164,4 +175,4 @@ class DaliEngine:
                 # (the default) allocates every output afresh and frees it only when the
                 # last reference goes, which the view below holds (test_loader checks it).
                 host = torch.from_numpy(np.asarray(x.as_tensor()))
-            yield HostBatch(host, idx, st)
+            yield HostBatch(host, idx, st, messages=messages)

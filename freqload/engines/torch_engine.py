@@ -10,7 +10,7 @@ import numpy as np
 import torch
 import torch.utils.data
 
-from ..coefficients import _decoder, read_file
+from ..coefficients import _decoder
 from ..recipe import Recipe
 from .common import ERROR_STATUS, LAYOUT_INTS, OK, UNREADABLE, HostBatch
 
@@ -36,30 +36,27 @@ class _Samples(torch.utils.data.Dataset):
         else:
             out = np.empty((r.channels, r.out_h, r.out_w), dtype=np.int16)
             layout = None
-        status = OK
-        try:
-            data = read_file(self.paths[i], r.max_file_size)
-            _decoder().decode(data, self.packed, key, out, layout)
-        except OSError:
-            status = UNREADABLE
+        status, message = OK, ""
+        try:  # the core reads the file (its one reader, max_file_size applied) and decodes
+            _decoder().decode_file(self.paths[i], self.packed, key, out, layout)
+        except OSError as e:
+            status, message = UNREADABLE, f"cannot read: {e.strerror or e}"
         except tuple(ERROR_STATUS) as e:
-            status = ERROR_STATUS[type(e)]
+            status, message = ERROR_STATUS[type(e)], str(e)
         if planes:  # only the used part travels back to the main process
             used = int(layout[7]) if status == OK else 0
-            return torch.from_numpy(out[:used].copy()), layout, i, status
-        if status != OK:
-            out[...] = 0
-        return torch.from_numpy(out), None, i, status
+            return torch.from_numpy(out[:used].copy()), layout, i, status, message
+        return torch.from_numpy(out), None, i, status, message  # the core zeroed a failure
 
 
 def _collate(items):
-    xs, layouts, idx, status = zip(*items)
+    xs, layouts, idx, status, messages = zip(*items)
     idx = np.asarray(idx, dtype=np.int64)
     status = np.asarray(status, dtype=np.int32)
     if layouts[0] is None:
-        return torch.stack(xs), idx, status, None, None
+        return torch.stack(xs), idx, status, None, None, list(messages)
     offsets = np.cumsum([0] + [len(x) for x in xs[:-1]]).astype(np.int64)
-    return torch.cat(xs), idx, status, offsets, np.stack(layouts)
+    return torch.cat(xs), idx, status, offsets, np.stack(layouts), list(messages)
 
 
 class TorchEngine:
@@ -80,5 +77,5 @@ class TorchEngine:
             self.dataset,
             batch_sampler=[list(zip(b.tolist(), k.tolist())) for b, k in zip(batches, keys)],
             num_workers=self.num_workers, collate_fn=_collate, pin_memory=self.pin, **kw)
-        for x, idx, status, offsets, layouts in dl:
-            yield HostBatch(x, idx, status, offsets, layouts)
+        for x, idx, status, offsets, layouts, messages in dl:
+            yield HostBatch(x, idx, status, offsets, layouts, messages)

@@ -342,6 +342,20 @@ fl_status fl_recipe_unpack(const uint8_t *data, size_t size, fl_recipe *r, char 
 fl_channel_spec fl_recipe_spec(const fl_recipe *r);
 size_t fl_recipe_out_elements(const fl_recipe *r);
 
+/* The one file reader: the whole file at `path` into *buf (grown with malloc as needed,
+ * *cap its size; never shrunk; free() it). FL_OK with *size bytes; FL_ERR_TOO_LARGE when
+ * the file is over max_size (> 0), not read at all; FL_ERR_UNREADABLE (errno in
+ * *os_error) or FL_ERR_NOMEM otherwise, the message saying which (without the path: the
+ * caller names the file). */
+fl_status fl_read_file(const char *path, uint64_t max_size, uint8_t **buf, size_t *cap,
+                       size_t *size, int *os_error, char *message, size_t message_size);
+
+/* fl_read_file into the decoder's own buffer (reused across files), then fl_decode_sample
+ * on those bytes; the recipe's max_file_size applies. *os_error: errno when the file
+ * could not be read (FL_ERR_UNREADABLE), else 0. */
+fl_status fl_decode_file(fl_decoder *d, const char *path, const fl_recipe *r, uint64_t key,
+                         int16_t *out, int32_t *layout, fl_info *info, int *os_error);
+
 /* JPEG bytes -> one sample by the recipe: fl_decode_channels or, for FL_OUTPUT_PLANES,
  * fl_decode_planes with the layout packed into layout[FL_LAYOUT_INTS] (zeros on failure).
  * `out` holds fl_recipe_out_elements(r) int16, zeros on failure. `key` draws the train

@@ -74,6 +74,8 @@ struct fl_decoder {
   size_t size;
   fl_entropy *entropy;       /* the fast path's tables (fl_entropy.c), made on first use */
   int libjpeg_only;          /* never take the fast path */
+  uint8_t *file;             /* fl_decode_file's buffer, reused across files */
+  size_t file_cap;
   int fast_path_used;        /* the last image's coefficients came from the fast path */
 };
 
@@ -326,6 +328,7 @@ void fl_decoder_free(fl_decoder *d) {
   jpeg_destroy_decompress(&d->cinfo);
   free(d->row_pointers);
   free(d->scratch);
+  free(d->file);
   free(d->entropy);
   fl_workspace_free(d->workspace);
   free(d);
@@ -358,6 +361,11 @@ void fl_decoder_trim_scratch(fl_decoder *d, size_t keep_bytes) {
 }
 
 char *fl_decoder_message_buffer(fl_decoder *d) { return d->message; }
+
+void fl_decoder_file_buffer(fl_decoder *d, uint8_t ***buf, size_t **cap) {
+  *buf = &d->file;
+  *cap = &d->file_cap;
+}
 
 const char *fl_decoder_message(const fl_decoder *d) { return d->message; }
 int fl_decoder_warnings(const fl_decoder *d) { return d->warnings; }

@@ -18,6 +18,9 @@ char *fl_decoder_message_buffer(fl_decoder *d);
 fl_status fl_read_coefficient_rows(fl_decoder *d, const fl_plane *planes, int num_planes,
                                    uint16_t quant[][64], int rows);
 
+/* The decoder's file buffer (fl_decode_file's): *buf and *cap as fl_read_file takes them. */
+void fl_decoder_file_buffer(fl_decoder *d, uint8_t ***buf, size_t **cap);
+
 /* The decoder's fl_workspace (created with the decoder). */
 fl_workspace *fl_decoder_workspace(fl_decoder *d);
 

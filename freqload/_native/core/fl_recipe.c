@@ -10,11 +10,17 @@
  *   u64 max_pixels | u8 strict | u64 max_file_size | i32 max_scans | u64 max_memory |
  *   u8 partial_decode
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "fl_core.h"
+#include "fl_internal.h"
 
 
 static const char *kind_name(int kind) {
@@ -252,4 +258,72 @@ fl_status fl_decode_sample(fl_decoder *d, const uint8_t *data, size_t size, cons
   }
   if (st != FL_OK) memset(out, 0, fl_recipe_out_elements(r) * sizeof(int16_t));
   return st;
+}
+
+/* ---- reading a file --------------------------------------------------- */
+
+fl_status fl_read_file(const char *path, uint64_t max_size, uint8_t **buf, size_t *cap,
+                       size_t *size, int *os_error, char *message, size_t message_size) {
+  struct stat st;
+  size_t want, got = 0;
+  int fd;
+  *size = 0;
+  *os_error = 0;
+  fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || fstat(fd, &st) != 0) {
+    *os_error = errno;
+    if (fd >= 0) close(fd);
+    snprintf(message, message_size, "cannot read: %s", strerror(*os_error));
+    return FL_ERR_UNREADABLE;
+  }
+  if (max_size > 0 && (uint64_t)st.st_size > max_size) { /* not read at all */
+    close(fd);
+    snprintf(message, message_size,
+             "file of %lld bytes is over the limit of %llu bytes (max_file_size)",
+             (long long)st.st_size, (unsigned long long)max_size);
+    return FL_ERR_TOO_LARGE;
+  }
+  want = (size_t)st.st_size;
+  if (want > *cap || *buf == NULL) {
+    uint8_t *p = (uint8_t *)malloc(want ? want : 1); /* no realloc: nothing to keep */
+    if (!p) {
+      close(fd);
+      snprintf(message, message_size, "out of memory for a file of %zu bytes", want);
+      return FL_ERR_NOMEM;
+    }
+    free(*buf);
+    *buf = p;
+    *cap = want ? want : 1;
+  }
+  while (got < want) {
+    const ssize_t r = read(fd, *buf + got, want - got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) {
+      *os_error = errno;
+      close(fd);
+      snprintf(message, message_size, "cannot read: %s", strerror(*os_error));
+      return FL_ERR_UNREADABLE;
+    }
+    if (r == 0) break; /* the file shrank: decode what is there */
+    got += (size_t)r;
+  }
+  close(fd);
+  *size = got;
+  return FL_OK;
+}
+
+fl_status fl_decode_file(fl_decoder *d, const char *path, const fl_recipe *r, uint64_t key,
+                         int16_t *out, int32_t *layout, fl_info *info, int *os_error) {
+  uint8_t **buf;
+  size_t *cap, size;
+  fl_status st;
+  fl_decoder_file_buffer(d, &buf, &cap);
+  st = fl_read_file(path, r->options.max_file_size, buf, cap, &size, os_error,
+                    fl_decoder_message_buffer(d), FL_MESSAGE_MAX);
+  if (st != FL_OK) {
+    memset(out, 0, fl_recipe_out_elements(r) * sizeof(int16_t));
+    if (r->output == FL_OUTPUT_PLANES) memset(layout, 0, FL_LAYOUT_INTS * sizeof(int32_t));
+    return st;
+  }
+  return fl_decode_sample(d, *buf, size, r, key, out, layout, info);
 }

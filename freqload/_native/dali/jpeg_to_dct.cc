@@ -2,23 +2,18 @@
 //
 //   fn.freqload.jpeg_to_dct(jpegs[, keys], recipe=freqload.Recipe(...).dali_arg,
 //                           on_error="raise", input="bytes")
-//     -> (int16 [C, out_h, out_w], int32 status scalar, int32 [0]) per sample
+//     -> (int16 [C, out_h, out_w], int32 status scalar, int32 [0], uint8 message
+//         [FL_MESSAGE_MAX]) per sample
 //   a regroup="device" recipe: (int16 planes [capacity], status, int32 layout
-//   [FL_LAYOUT_INTS])
+//   [FL_LAYOUT_INTS], message)
 //
 // Thin by design: the recipe (everything that decides a sample) arrives packed and is
 // read and checked once by the core (fl_recipe_unpack); each sample is one
 // fl_decode_sample call on the thread pool's thread, with one libjpeg decompressor per
 // thread, reused. The same function serves freqload's Python extension, so both engines
 // produce the same tensors.
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
+#include <cstdio>
 #include <cstring>
-#include <memory>
-#include <new>
 #include <string>
 #include <vector>
 
@@ -63,7 +58,7 @@ class JpegToDct : public ::dali::Operator<::dali::CPUBackend> {
     DALI_ENFORCE(in.type() == DALI_UINT8,
                  "freqload.jpeg_to_dct takes encoded JPEG bytes or file paths (uint8)");
     int n = in.num_samples();
-    output_desc.resize(3);
+    output_desc.resize(4);
     if (planes_)
       output_desc[0].shape = ::dali::uniform_list_shape(
           n, ::dali::TensorShape<>{static_cast<int64_t>(fl_recipe_out_elements(&recipe_))});
@@ -76,6 +71,8 @@ class JpegToDct : public ::dali::Operator<::dali::CPUBackend> {
     output_desc[2].shape = ::dali::uniform_list_shape(
         n, ::dali::TensorShape<>{planes_ ? FL_LAYOUT_INTS : 0});
     output_desc[2].type = DALI_INT32;
+    output_desc[3].shape = ::dali::uniform_list_shape(n, ::dali::TensorShape<>{FL_MESSAGE_MAX});
+    output_desc[3].type = DALI_UINT8;
     return true;
   }
 
@@ -84,6 +81,7 @@ class JpegToDct : public ::dali::Operator<::dali::CPUBackend> {
     auto &out = ws.Output<::dali::CPUBackend>(0);
     auto &status = ws.Output<::dali::CPUBackend>(1);
     auto &layouts = ws.Output<::dali::CPUBackend>(2);
+    auto &messages = ws.Output<::dali::CPUBackend>(3);
     auto &tp = ws.GetThreadPool();
     const int n = in.num_samples();
     const int64_t *keys = nullptr;  // optional second input: int64 key per sample
@@ -103,7 +101,6 @@ class JpegToDct : public ::dali::Operator<::dali::CPUBackend> {
     DALI_ENFORCE(keys != nullptr || recipe_.transform.kind != FL_TRANSFORM_TRAIN,
                  "freqload.jpeg_to_dct: transform=\"train\" needs the keys input");
     EnsureDecoders(tp.NumThreads() + 1);
-    if (files_.size() < decoders_.size()) files_.resize(decoders_.size());
     std::vector<std::string> errors(n);
     const size_t out_elems = fl_recipe_out_elements(&recipe_);
     for (int i = 0; i < n; i++) {
@@ -113,40 +110,37 @@ class JpegToDct : public ::dali::Operator<::dali::CPUBackend> {
             const size_t slot = static_cast<size_t>(thread_id + 1);
             int16_t *o = out.mutable_tensor<int16_t>(i);
             int32_t *st = status.mutable_tensor<int32_t>(i);
+            char *msg = reinterpret_cast<char *>(messages.mutable_tensor<uint8_t>(i));
+            std::memset(msg, 0, FL_MESSAGE_MAX);
             if (slot >= decoders_.size()) {
               *st = FL_ERR_ARGUMENT;
               std::memset(o, 0, out_elems * sizeof(int16_t));
               errors[i] = "internal error: thread index out of range";
+              std::snprintf(msg, FL_MESSAGE_MAX, "%s", errors[i].c_str());
               return;
             }
             fl_decoder *d = decoders_[slot];
             const uint8_t *data = in.tensor<uint8_t>(i);
-            size_t size = static_cast<size_t>(bytes);
+            const uint64_t key = keys ? static_cast<uint64_t>(keys[i]) : 0;
+            int32_t *layout = planes_ ? layouts.mutable_tensor<int32_t>(i) : nullptr;
             fl_status s;
-            if (paths_) {  // the input is a file path: read it into this thread's buffer
+            std::string path;
+            if (paths_) {  // the input is a file path: the core reads it (fl_read_file)
               // a batch of paths may come as one NUL-padded uint8 matrix: a path ends at
               // its first NUL (a path cannot contain one)
               const char *chars = reinterpret_cast<const char *>(data);
-              std::string path(chars, strnlen(chars, size));
-              std::string why;
-              int32_t code = FL_ERR_UNREADABLE;
-              const auto limit = static_cast<int64_t>(recipe_.options.max_file_size);
-              if (!ReadFile(path, &files_[slot], &why, limit, &code)) {
-                *st = code;
-                std::memset(o, 0, out_elems * sizeof(int16_t));
-                if (planes_) std::memset(layouts.mutable_tensor<int32_t>(i), 0,
-                                         FL_LAYOUT_INTS * sizeof(int32_t));
-                errors[i] = (code == FL_ERR_UNREADABLE ? "cannot read " : "") + path + ": " + why;
-                return;
-              }
-              data = files_[slot].data.get();
-              size = files_[slot].size;
+              path.assign(chars, strnlen(chars, static_cast<size_t>(bytes)));
+              int os_error = 0;
+              s = fl_decode_file(d, path.c_str(), &recipe_, key, o, layout, nullptr, &os_error);
+            } else {
+              s = fl_decode_sample(d, data, static_cast<size_t>(bytes), &recipe_, key, o, layout,
+                                   nullptr);
             }
-            const uint64_t key = keys ? static_cast<uint64_t>(keys[i]) : 0;
-            s = fl_decode_sample(d, data, size, &recipe_, key, o,
-                                 planes_ ? layouts.mutable_tensor<int32_t>(i) : nullptr, nullptr);
             *st = static_cast<int32_t>(s);
-            if (s != FL_OK) errors[i] = fl_decoder_message(d);  // the core zeroed the output
+            if (s != FL_OK) {  // the core zeroed the output; the message goes out with it
+              std::snprintf(msg, FL_MESSAGE_MAX, "%s", fl_decoder_message(d));
+              errors[i] = (path.empty() ? "" : path + ": ") + fl_decoder_message(d);
+            }
           },
           bytes);
     }
@@ -163,54 +157,6 @@ class JpegToDct : public ::dali::Operator<::dali::CPUBackend> {
   }
 
  private:
-  // One thread's file buffer: grows to the largest file read, never shrinks or
-  // zero-fills (std::vector::resize would clear every byte it adds, per file).
-  struct FileBuffer {
-    std::unique_ptr<uint8_t[]> data;
-    size_t capacity = 0, size = 0;
-  };
-
-  static bool ReadFile(const std::string &path, FileBuffer *buf, std::string *why,
-                       int64_t max_size, int32_t *code) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-      *why = std::strerror(errno);
-      return false;
-    }
-    struct stat st;
-    bool ok = ::fstat(fd, &st) == 0;
-    if (ok && max_size > 0 && st.st_size > max_size) {  // not read at all
-      *why = "file of " + std::to_string(st.st_size) + " bytes is over the limit of " +
-             std::to_string(max_size) + " bytes (max_file_size)";
-      *code = FL_ERR_TOO_LARGE;
-      ::close(fd);
-      return false;
-    }
-    size_t got = 0;
-    if (ok) {
-      const size_t want = static_cast<size_t>(st.st_size);
-      if (want > buf->capacity) {
-        buf->data.reset(new (std::nothrow) uint8_t[want]);
-        buf->capacity = buf->data ? want : 0;
-        if (!buf->data) {
-          *why = "out of memory for a file of " + std::to_string(want) + " bytes";
-          ::close(fd);
-          return false;
-        }
-      }
-      while (got < want) {
-        ssize_t r = ::read(fd, buf->data.get() + got, want - got);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) break;
-        got += static_cast<size_t>(r);
-      }
-      buf->size = got;
-    }
-    if (!ok) *why = std::strerror(errno);
-    ::close(fd);
-    return ok;
-  }
-
   void EnsureDecoders(size_t count) {
     while (decoders_.size() < count) {
       char message[FL_MESSAGE_MAX];
@@ -222,7 +168,6 @@ class JpegToDct : public ::dali::Operator<::dali::CPUBackend> {
 
   fl_recipe recipe_{};
   bool raise_ = true, planes_ = false, paths_ = false;
-  std::vector<FileBuffer> files_;  // per thread: the file just read (input="paths")
   std::vector<fl_decoder *> decoders_;
 };
 
@@ -241,10 +186,12 @@ each sample: 0 ok, 1 corrupt data, 2 unsupported image, 3 over a resource limit,
 unreadable file. With a regroup="device" recipe the first output is instead the planes
 before chroma alignment (int16, a fixed capacity of which the layout's 8th entry says how
 many are used) and the third the layout (int32 [FL_LAYOUT_INTS]) that freqload.regroup
-finishes on the device; with regroup="cpu" the third output is empty. freqload's native
-core does the work.)")
+finishes on the device; with regroup="cpu" the third output is empty. The fourth output is
+each sample's message (uint8 [FL_MESSAGE_MAX], NUL-terminated text, all zeros when the
+sample is fine): libjpeg's and freqload's explanation of a non-zero status. freqload's
+native core does the work.)")
     .NumInput(1, 2)
-    .NumOutput(3)
+    .NumOutput(4)
     .AddArg("recipe",
             "The sample's recipe, packed: freqload.Recipe(...).dali_arg (mask, size, chroma, "
             "dequantize, transform and its parameters, regroup, strict, limits, "

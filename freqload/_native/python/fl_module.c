@@ -8,6 +8,8 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../core/fl_core.h"
@@ -429,12 +431,75 @@ done:
   return result;
 }
 
+/* A failed fl_read_file / fl_decode_file as a Python error: OSError with the errno and
+ * the path when the file could not be read, the status's error otherwise. */
+static PyObject *raise_file_status(fl_status st, int os_error, PyObject *path,
+                                   const char *message) {
+  if (st == FL_ERR_UNREADABLE && os_error) {
+    errno = os_error;
+    return PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, path);
+  }
+  if (st == FL_ERR_UNREADABLE) {
+    PyErr_SetString(PyExc_OSError, message);
+    return NULL;
+  }
+  return raise_status(st, message);
+}
+
+/* decode_file(path, recipe, key, out, layout=None): decode() on the file at path, read by
+ * the core (fl_decode_file) into this decoder's reused buffer, the recipe's max_file_size
+ * applied. OSError when it cannot be read. */
+static PyObject *Decoder_decode_file(DecoderObject *self, PyObject *args) {
+  Py_buffer rb, out, layout;
+  PyObject *path = NULL, *out_obj, *layout_obj = Py_None, *result = NULL;
+  unsigned long long key;
+  fl_recipe r;
+  fl_info info;
+  fl_status st;
+  int have_out = 0, have_layout = 0, os_error = 0;
+  if (!PyArg_ParseTuple(args, "O&y*KO|O:decode_file", PyUnicode_FSConverter, &path, &rb, &key,
+                        &out_obj, &layout_obj))
+    return NULL;
+  if (!recipe_arg(&rb, &r)) goto done;
+  if (!(have_out = out_arg(out_obj, &out, fl_recipe_out_elements(&r), 2,
+                           r.output == FL_OUTPUT_CHANNELS, "out")))
+    goto done;
+  if (r.output == FL_OUTPUT_PLANES) {
+    if (layout_obj == Py_None) {
+      PyErr_SetString(PyExc_ValueError, "a planes recipe needs layout (int32 [LAYOUT_INTS])");
+      goto done;
+    }
+    if (!(have_layout = out_arg(layout_obj, &layout, FL_LAYOUT_INTS, 4, 1, "layout"))) goto done;
+  }
+  if (enter(self) < 0) goto done;
+  fl_end(self->dec);
+  release_data(self);
+  Py_BEGIN_ALLOW_THREADS
+  st = fl_decode_file(self->dec, PyBytes_AS_STRING(path), &r, (uint64_t)key, (int16_t *)out.buf,
+                      have_layout ? (int32_t *)layout.buf : NULL, &info, &os_error);
+  Py_END_ALLOW_THREADS
+  self->busy = 0;
+  if (st != FL_OK)
+    raise_file_status(st, os_error, path, fl_decoder_message(self->dec));
+  else
+    result = Py_BuildValue("(isii)", fl_decoder_warnings(self->dec),
+                           fl_decoder_warning(self->dec), info.width, info.height);
+done:
+  Py_XDECREF(path);
+  PyBuffer_Release(&rb);
+  if (have_out) PyBuffer_Release(&out);
+  if (have_layout) PyBuffer_Release(&layout);
+  return result;
+}
+
 static PyMethodDef Decoder_methods[] = {
     {"begin", (PyCFunction)Decoder_begin, METH_VARARGS,
      "begin(data, max_pixels, strict, require_coefficients) -> header tuple"},
     {"fill", (PyCFunction)Decoder_fill, METH_VARARGS,
      "fill(planes) -> (quant tables, warnings, first warning)"},
     {"end", (PyCFunction)Decoder_end, METH_NOARGS, "end the open image"},
+    {"decode_file", (PyCFunction)Decoder_decode_file, METH_VARARGS,
+     "decode_file(path, recipe, key, out, layout=None): decode() on a file the core reads"},
     {"decode", (PyCFunction)Decoder_decode, METH_VARARGS,
      "decode(data, recipe, key, out, layout=None) -> (warnings, first warning, width, height):"
      " one sample by a packed recipe (freqload.Recipe.packed)"},
@@ -764,6 +829,30 @@ static PyObject *py_write_jpeg(PyObject *mod, PyObject *args) {
   return result;
 }
 
+/* read_file(path, max_file_size) -> bytes: the core's one file reader (fl_read_file) */
+static PyObject *py_read_file(PyObject *mod, PyObject *args) {
+  PyObject *path = NULL, *result = NULL;
+  unsigned long long max_size;
+  uint8_t *buf = NULL;
+  size_t cap = 0, size = 0;
+  int os_error = 0;
+  char message[FL_MESSAGE_MAX];
+  fl_status st;
+  if (!PyArg_ParseTuple(args, "O&K:read_file", PyUnicode_FSConverter, &path, &max_size))
+    return NULL;
+  Py_BEGIN_ALLOW_THREADS
+  st = fl_read_file(PyBytes_AS_STRING(path), (uint64_t)max_size, &buf, &cap, &size, &os_error,
+                    message, sizeof message);
+  Py_END_ALLOW_THREADS
+  if (st != FL_OK)
+    raise_file_status(st, os_error, path, message);
+  else
+    result = PyBytes_FromStringAndSize((const char *)buf, (Py_ssize_t)size);
+  free(buf);
+  Py_DECREF(path);
+  return result;
+}
+
 /* random_resized_crop(key, height, width, (kind, smin, smax, rmin, rmax, flip_p, crop_ratio))
  * -> (top, left, h, w, flip) */
 static PyObject *py_random_resized_crop(PyObject *mod, PyObject *args) {
@@ -851,6 +940,8 @@ static PyMethodDef module_methods[] = {
      "recipe_out_elements(packed) -> int16 elements of one sample's output"},
     {"check_transform", py_check_transform, METH_VARARGS,
      "check_transform((kind, scale_min, scale_max, ratio_min, ratio_max, flip, crop_ratio))"},
+    {"read_file", py_read_file, METH_VARARGS,
+     "read_file(path, max_file_size) -> bytes (fl_read_file; 0: no limit)"},
     {"write_jpeg", py_write_jpeg, METH_VARARGS,
      "write_jpeg(components, sampling, quant, width, height) -> baseline JPEG bytes"},
     {"random_resized_crop", py_random_resized_crop, METH_VARARGS,
