@@ -76,11 +76,12 @@ class Transform:
         _core.check_transform(values)  # the value rules live in the core (fl_transform_check)
 
     def native(self) -> tuple:
-        """The core's fl_transform as a tuple. The values pass through float32, as the
-        DALI operator's float arguments do, so both engines draw identical boxes."""
-        f = lambda v: float(np.float32(v))  # noqa: E731
+        """The core's fl_transform as a tuple of doubles, as given: the packed recipe
+        (freqload.recipe) carries them bit for bit to both engines, so they draw identical
+        boxes without rounding anything on the way."""
         (s0, s1), (r0, r1) = self.scale, self.ratio
-        return (KINDS[self.kind], f(s0), f(s1), f(r0), f(r1), f(self.flip), f(self.crop_ratio))
+        return (KINDS[self.kind], float(s0), float(s1), float(r0), float(r1), float(self.flip),
+                float(self.crop_ratio))
 
 
 _M1, _M2, _GOLDEN = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB), \

@@ -384,53 +384,6 @@ static int out_arg(PyObject *obj, Py_buffer *b, size_t elements, int itemsize, i
   return 1;
 }
 
-/* decode(data, recipe, key, out, layout=None) -> (warnings, first warning, width, height):
- * fl_decode_sample on this thread's decoder. out: int16, exactly count * out_h * out_w
- * items (output "channels") or at least planes_capacity (output "planes", which also
- * needs layout: int32 [LAYOUT_INTS]). */
-static PyObject *Decoder_decode(DecoderObject *self, PyObject *args) {
-  Py_buffer data, rb, out, layout;
-  PyObject *out_obj, *layout_obj = Py_None, *result = NULL;
-  unsigned long long key;
-  fl_recipe r;
-  fl_info info;
-  fl_status st;
-  int have_out = 0, have_layout = 0;
-  if (!PyArg_ParseTuple(args, "y*y*KO|O:decode", &data, &rb, &key, &out_obj, &layout_obj))
-    return NULL;
-  if (!recipe_arg(&rb, &r)) goto done;
-  if (!(have_out = out_arg(out_obj, &out, fl_recipe_out_elements(&r), 2,
-                           r.output == FL_OUTPUT_CHANNELS, "out")))
-    goto done;
-  if (r.output == FL_OUTPUT_PLANES) {
-    if (layout_obj == Py_None) {
-      PyErr_SetString(PyExc_ValueError, "a planes recipe needs layout (int32 [LAYOUT_INTS])");
-      goto done;
-    }
-    if (!(have_layout = out_arg(layout_obj, &layout, FL_LAYOUT_INTS, 4, 1, "layout"))) goto done;
-  }
-  if (enter(self) < 0) goto done;
-  fl_end(self->dec);
-  release_data(self);
-  Py_BEGIN_ALLOW_THREADS
-  st = fl_decode_sample(self->dec, (const uint8_t *)data.buf, (size_t)data.len, &r,
-                        (uint64_t)key, (int16_t *)out.buf,
-                        have_layout ? (int32_t *)layout.buf : NULL, &info);
-  Py_END_ALLOW_THREADS
-  self->busy = 0;
-  if (st != FL_OK)
-    raise_status(st, fl_decoder_message(self->dec));
-  else
-    result = Py_BuildValue("(isii)", fl_decoder_warnings(self->dec),
-                           fl_decoder_warning(self->dec), info.width, info.height);
-done:
-  PyBuffer_Release(&data);
-  PyBuffer_Release(&rb);
-  if (have_out) PyBuffer_Release(&out);
-  if (have_layout) PyBuffer_Release(&layout);
-  return result;
-}
-
 /* A failed fl_read_file / fl_decode_file as a Python error: OSError with the errno and
  * the path when the file could not be read, the status's error otherwise. */
 static PyObject *raise_file_status(fl_status st, int os_error, PyObject *path,
@@ -446,21 +399,19 @@ static PyObject *raise_file_status(fl_status st, int os_error, PyObject *path,
   return raise_status(st, message);
 }
 
-/* decode_file(path, recipe, key, out, layout=None): decode() on the file at path, read by
- * the core (fl_decode_file) into this decoder's reused buffer, the recipe's max_file_size
- * applied. OSError when it cannot be read. */
-static PyObject *Decoder_decode_file(DecoderObject *self, PyObject *args) {
-  Py_buffer rb, out, layout;
-  PyObject *path = NULL, *out_obj, *layout_obj = Py_None, *result = NULL;
-  unsigned long long key;
+/* What decode and decode_file share: check the recipe and the buffers, then one
+ * fl_decode_sample (bytes) or fl_decode_file (path) on this thread's decoder, GIL released;
+ * (warnings, first warning, width, height), or the error raised. */
+static PyObject *run_decode(DecoderObject *self, const Py_buffer *data, PyObject *path,
+                            const Py_buffer *rb, unsigned long long key, PyObject *out_obj,
+                            PyObject *layout_obj) {
+  Py_buffer out, layout;
+  PyObject *result = NULL;
   fl_recipe r;
   fl_info info;
   fl_status st;
   int have_out = 0, have_layout = 0, os_error = 0;
-  if (!PyArg_ParseTuple(args, "O&y*KO|O:decode_file", PyUnicode_FSConverter, &path, &rb, &key,
-                        &out_obj, &layout_obj))
-    return NULL;
-  if (!recipe_arg(&rb, &r)) goto done;
+  if (!recipe_arg(rb, &r)) goto done;
   if (!(have_out = out_arg(out_obj, &out, fl_recipe_out_elements(&r), 2,
                            r.output == FL_OUTPUT_CHANNELS, "out")))
     goto done;
@@ -475,8 +426,14 @@ static PyObject *Decoder_decode_file(DecoderObject *self, PyObject *args) {
   fl_end(self->dec);
   release_data(self);
   Py_BEGIN_ALLOW_THREADS
-  st = fl_decode_file(self->dec, PyBytes_AS_STRING(path), &r, (uint64_t)key, (int16_t *)out.buf,
-                      have_layout ? (int32_t *)layout.buf : NULL, &info, &os_error);
+  if (path)
+    st = fl_decode_file(self->dec, PyBytes_AS_STRING(path), &r, (uint64_t)key,
+                        (int16_t *)out.buf, have_layout ? (int32_t *)layout.buf : NULL, &info,
+                        &os_error);
+  else
+    st = fl_decode_sample(self->dec, (const uint8_t *)data->buf, (size_t)data->len, &r,
+                          (uint64_t)key, (int16_t *)out.buf,
+                          have_layout ? (int32_t *)layout.buf : NULL, &info);
   Py_END_ALLOW_THREADS
   self->busy = 0;
   if (st != FL_OK)
@@ -485,10 +442,40 @@ static PyObject *Decoder_decode_file(DecoderObject *self, PyObject *args) {
     result = Py_BuildValue("(isii)", fl_decoder_warnings(self->dec),
                            fl_decoder_warning(self->dec), info.width, info.height);
 done:
-  Py_XDECREF(path);
-  PyBuffer_Release(&rb);
   if (have_out) PyBuffer_Release(&out);
   if (have_layout) PyBuffer_Release(&layout);
+  return result;
+}
+
+/* decode(data, recipe, key, out, layout=None) -> (warnings, first warning, width, height):
+ * fl_decode_sample on this thread's decoder. out: int16, exactly count * out_h * out_w
+ * items (output "channels") or at least planes_capacity (output "planes", which also
+ * needs layout: int32 [LAYOUT_INTS]). */
+static PyObject *Decoder_decode(DecoderObject *self, PyObject *args) {
+  Py_buffer data, rb;
+  PyObject *out_obj, *layout_obj = Py_None, *result;
+  unsigned long long key;
+  if (!PyArg_ParseTuple(args, "y*y*KO|O:decode", &data, &rb, &key, &out_obj, &layout_obj))
+    return NULL;
+  result = run_decode(self, &data, NULL, &rb, key, out_obj, layout_obj);
+  PyBuffer_Release(&data);
+  PyBuffer_Release(&rb);
+  return result;
+}
+
+/* decode_file(path, recipe, key, out, layout=None): decode() on the file at path, read by
+ * the core (fl_decode_file) into this decoder's reused buffer, the recipe's max_file_size
+ * applied. OSError when it cannot be read. */
+static PyObject *Decoder_decode_file(DecoderObject *self, PyObject *args) {
+  Py_buffer rb;
+  PyObject *path = NULL, *out_obj, *layout_obj = Py_None, *result;
+  unsigned long long key;
+  if (!PyArg_ParseTuple(args, "O&y*KO|O:decode_file", PyUnicode_FSConverter, &path, &rb, &key,
+                        &out_obj, &layout_obj))
+    return NULL;
+  result = run_decode(self, NULL, path, &rb, key, out_obj, layout_obj);
+  Py_DECREF(path);
+  PyBuffer_Release(&rb);
   return result;
 }
 
