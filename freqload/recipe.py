@@ -6,7 +6,7 @@ parameters), the output kind (``regroup="cpu"``: finished samples; ``"device"``:
 the device aligns) and the decode options (strictness, limits, partial decoding). It is
 built and checked once; every front then takes it whole, in its packed form
 (:attr:`Recipe.packed`): the Python extension (``Decoder.decode``, ``sample``,
-``to_channels``, ``planes_capacity``) and the DALI operator
+``to_channels``, ``recipe_out_elements``) and the DALI operator
 (``fn.freqload.jpeg_to_dct(..., recipe=recipe.dali_arg)``).
 
 Where each rule lives: Python turns the user's values into types and names (a preset

@@ -28,8 +28,11 @@ NONE, CHANNELS, COEFS = 0, 1, 2
 
 
 def planes_capacity(spec: Recipe) -> int:
-    """int16 elements one sample's planes may need (upper bound)."""
-    return _core.planes_capacity(spec.packed)
+    """int16 elements one sample's planes may need (upper bound), for a regroup="device"
+    recipe (its out_elements)."""
+    if spec.regroup != "device":
+        raise ValueError("planes_capacity needs a regroup='device' recipe")
+    return spec.out_elements
 
 
 def parse_layout(v) -> dict:

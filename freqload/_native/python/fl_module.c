@@ -449,7 +449,7 @@ done:
 
 /* decode(data, recipe, key, out, layout=None) -> (warnings, first warning, width, height):
  * fl_decode_sample on this thread's decoder. out: int16, exactly count * out_h * out_w
- * items (output "channels") or at least planes_capacity (output "planes", which also
+ * items (output "channels") or at least recipe_out_elements (output "planes", which also
  * needs layout: int32 [LAYOUT_INTS]). */
 static PyObject *Decoder_decode(DecoderObject *self, PyObject *args) {
   Py_buffer data, rb;
@@ -873,20 +873,6 @@ static PyObject *py_eval_box(PyObject *mod, PyObject *args) {
   return Py_BuildValue("(dddd)", box.top, box.left, box.height, box.width);
 }
 
-/* planes_capacity(recipe) -> int16 elements fl_sample_planes may write */
-static PyObject *py_planes_capacity(PyObject *mod, PyObject *args) {
-  Py_buffer b;
-  fl_recipe r;
-  fl_channel_spec spec;
-  int ok;
-  if (!PyArg_ParseTuple(args, "y*:planes_capacity", &b)) return NULL;
-  ok = recipe_arg(&b, &r);
-  PyBuffer_Release(&b);
-  if (!ok) return NULL;
-  spec = fl_recipe_spec(&r);
-  return PyLong_FromSize_t(fl_planes_capacity(&spec));
-}
-
 static PyObject *py_upsample_tables(PyObject *mod, PyObject *args) {
   int f;
   float A[4][8][8], P[4][8], N[4][8], first[8], last[8];
@@ -939,8 +925,6 @@ static PyMethodDef module_methods[] = {
     {"dct_basis", py_dct_basis, METH_NOARGS,
      "the core's 8-point DCT-II basis: 64 float64 as bytes, [k][n] (frequency, sample)"},
     {"sample_planes", py_sample_planes, METH_VARARGS, "fl_sample_planes on coefficient arrays"},
-    {"planes_capacity", py_planes_capacity, METH_VARARGS,
-     "planes_capacity(recipe) -> int16 elements"},
     {"upsample_tables", py_upsample_tables, METH_VARARGS,
      "upsample_tables(f) -> float32 bytes of A [4,8,8], P [4,8], N [4,8], first [8], last [8]"},
     {NULL, NULL, 0, NULL}};
