@@ -58,6 +58,7 @@ from _common import (build_raw_reader, cpu_seconds, default_folder, list_jpegs, 
                      run_raw, run_rgb_dali)
 
 from freqload.bench import DALI_RGB
+from freqload.engines.common import PLANES_COEFS, layout_view
 
 
 def run_host_part(loader, seconds: float) -> tuple[float, float, int]:
@@ -68,7 +69,8 @@ def run_host_part(loader, seconds: float) -> tuple[float, float, int]:
             n += len(hb.index)
             nbytes += hb.x.numel() * 2
             if hb.layouts is not None:  # the quant tables of upsampled chroma go too
-                nbytes += 2 * 64 * 2 * int((hb.layouts[:, 8 + 7:8 + 21:7] == 2).sum())
+                kinds = layout_view(hb.layouts)["groups"]["kind"]
+                nbytes += 2 * 64 * 2 * int((kinds == PLANES_COEFS).sum())
         loader.epoch += 1
         return n, nbytes
     epoch()

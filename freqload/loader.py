@@ -67,7 +67,7 @@ import torch
 from .coefficients import (DEFAULT_MAX_FILE_SIZE, DEFAULT_MAX_MEMORY, DEFAULT_MAX_PIXELS,
                            DEFAULT_MAX_SCANS, read_coefficients)
 from .engines.common import (OK, STATUS_ERRORS, STATUS_NAMES, UNREADABLE, UNSUPPORTED,
-                             HostBatch)
+                             HostBatch, layout_view)
 from .errors import DecodeError, FreqloadError
 from .sampler import EpochLoader, EpochPlan, TransferStats
 from .recipe import Recipe
@@ -322,7 +322,8 @@ class DCTLoader(EpochLoader):
                             hb.messages[k] if hb.messages is not None else "")
         n = len(hb.index)
         if self.regroup == "device":  # per-sample planes and layouts, to edit
-            samples = [hb.x[hb.offsets[k]:hb.offsets[k] + int(hb.layouts[k, 7])] for k in range(n)]
+            total = layout_view(hb.layouts)["total"]
+            samples = [hb.x[hb.offsets[k]:hb.offsets[k] + int(total[k])] for k in range(n)]
             layouts = hb.layouts.copy()
         else:
             samples = list(hb.x)

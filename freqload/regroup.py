@@ -22,9 +22,9 @@ import numpy as np
 import torch
 
 from . import _core
-from .engines.common import LAYOUT_INTS
+from .engines.common import (LAYOUT_INTS, PLANES_CHANNELS as CHANNELS, PLANES_NONE as NONE,
+                             layout_view)
 from .recipe import Recipe
-NONE, CHANNELS, COEFS = 0, 1, 2
 
 
 def planes_capacity(spec: Recipe) -> int:
@@ -36,14 +36,11 @@ def planes_capacity(spec: Recipe) -> int:
 
 
 def parse_layout(v) -> dict:
-    """The int32 [LAYOUT_INTS] vector of fl_layout_pack as a dict."""
-    v = [int(x) for x in v[:8 + 21]]
-    out = {"y0": v[0], "x0": v[1], "rows": v[2], "cols": v[3], "dy": v[4], "dx": v[5],
-           "num_components": v[6], "total": v[7], "groups": []}
-    for c in range(3):
-        kind, count, h, w, fv, fh, offset = v[8 + 7 * c: 15 + 7 * c]
-        out["groups"].append({"kind": kind, "count": count, "h": h, "w": w, "fv": fv, "fh": fh,
-                              "offset": offset})
+    """One layout (int32 [LAYOUT_INTS], fl_layout_pack) as a dict of its named fields."""
+    r = layout_view(v)[0]
+    out = {name: int(r[name]) for name in ("y0", "x0", "rows", "cols", "dy", "dx",
+                                            "num_components", "total")}
+    out["groups"] = [{k: int(g[k]) for k in g.dtype.names} for g in r["groups"]]
     return out
 
 
@@ -105,8 +102,7 @@ class DeviceRegroup:
                     ix = torch.clamp(torch.arange(cols, device=dev) // fh, max=w - 1)
                     vals = planes[:, :, iy][:, :, :, ix]
                 else:
-                    qh = np.ascontiguousarray(
-                        layouts[members, 8 + 21 + 64 * c: 8 + 21 + 64 * (c + 1)], dtype=np.int16)
+                    qh = layout_view(layouts)["quant"][members, c].astype(np.int16)
                     self.last_bytes += qh.nbytes
                     q = torch.from_numpy(qh).to(dev).to(torch.float32)
                     vals = self._upsample(planes, q, coefs, fv, fh, rows, cols)
@@ -195,4 +191,4 @@ def planes_from_coefficients(coeffs, spec: Recipe) -> tuple[np.ndarray, np.ndarr
     payload = np.empty(planes_capacity(spec), dtype=np.int16)
     layout = np.zeros(LAYOUT_INTS, dtype=np.int32)
     _core.sample_planes(comps, sampling, quant, spec.packed, payload, layout)
-    return payload[:int(layout[7])], layout
+    return payload[:int(layout_view(layout)["total"][0])], layout

@@ -14,6 +14,27 @@ from ..errors import DecodeError, ImageTooLargeError, UnsupportedImageError
 
 #: int32 entries of a planes layout (fl_layout_pack)
 LAYOUT_INTS = _core.LAYOUT_INTS
+#: The planes layout as a named numpy type, field for field the int32 vector fl_layout_pack
+#: writes (fl_core.h: the window, num_components, total, per component its plane group,
+#: then the 3 quant tables). View layouts with :func:`layout_view`; read
+#: ``v["total"]``, ``v["groups"]["kind"]``, ``v["quant"][:, c]``, never offsets.
+LAYOUT_DTYPE = np.dtype([
+    ("y0", "<i4"), ("x0", "<i4"), ("rows", "<i4"), ("cols", "<i4"), ("dy", "<i4"),
+    ("dx", "<i4"), ("num_components", "<i4"), ("total", "<i4"),
+    ("groups", [("kind", "<i4"), ("count", "<i4"), ("h", "<i4"), ("w", "<i4"), ("fv", "<i4"),
+                ("fh", "<i4"), ("offset", "<i4")], (3,)),
+    ("quant", "<i4", (3, 64))])
+assert LAYOUT_DTYPE.itemsize == 4 * LAYOUT_INTS, "LAYOUT_DTYPE must mirror fl_layout_pack"
+#: fl_plane_group kinds: nothing, the channels on their own grid, all 64 coefficients
+PLANES_NONE, PLANES_CHANNELS, PLANES_COEFS = (_core.PLANES_NONE, _core.PLANES_CHANNELS,
+                                              _core.PLANES_COEFS)
+
+
+def layout_view(layouts) -> np.ndarray:
+    """int32 layouts ([LAYOUT_INTS] or [B, LAYOUT_INTS]) as LAYOUT_DTYPE records ([B]; a
+    view where the input is int32 and contiguous)."""
+    a = np.ascontiguousarray(layouts, dtype=np.int32).reshape(-1, LAYOUT_INTS)
+    return a.view(LAYOUT_DTYPE).reshape(-1)
 
 #: per-sample status codes: the core's fl_status
 OK, DECODE_ERROR, UNSUPPORTED, TOO_LARGE, NO_MEMORY, BAD_ARGUMENT, UNREADABLE = (

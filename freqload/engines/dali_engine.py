@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from ..recipe import Recipe
-from .common import LAYOUT_INTS, HostBatch
+from .common import LAYOUT_INTS, HostBatch, layout_view
 from .dali_build import load_operator
 
 # Every DALI pipeline made here. A forked child (a torch DataLoader worker, a
@@ -158,7 +158,7 @@ class DaliEngine:
             if s.regroup == "device":
                 layouts = np.array(layout.as_array(), dtype=np.int32).reshape(n, LAYOUT_INTS)
                 planes = np.asarray(x.as_tensor())  # [n, capacity] view; only the used part travels
-                used = layouts[:, 7].astype(np.int64)
+                used = layout_view(layouts)["total"].astype(np.int64)
                 offsets = np.concatenate([[0], np.cumsum(used)[:-1]]).astype(np.int64)
                 host = torch.empty(int(used.sum()), dtype=torch.int16, pin_memory=self.pin)
                 flat = host.numpy()

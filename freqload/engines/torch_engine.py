@@ -12,7 +12,7 @@ import torch.utils.data
 
 from ..coefficients import _decoder
 from ..recipe import Recipe
-from .common import ERROR_STATUS, LAYOUT_INTS, OK, UNREADABLE, HostBatch
+from .common import ERROR_STATUS, LAYOUT_INTS, OK, UNREADABLE, HostBatch, layout_view
 
 
 
@@ -44,7 +44,7 @@ class _Samples(torch.utils.data.Dataset):
         except tuple(ERROR_STATUS) as e:
             status, message = ERROR_STATUS[type(e)], str(e)
         if planes:  # only the used part travels back to the main process
-            used = int(layout[7]) if status == OK else 0
+            used = int(layout_view(layout)["total"][0]) if status == OK else 0
             return torch.from_numpy(out[:used].copy()), layout, i, status, message
         return torch.from_numpy(out), None, i, status, message  # the core zeroed a failure
 

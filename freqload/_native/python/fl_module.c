@@ -959,6 +959,9 @@ PyMODINIT_FUNC PyInit__core(void) {
   PyModule_AddIntConstant(m, "TRANSFORM_BLOCKS", FL_TRANSFORM_BLOCKS);
   PyModule_AddIntConstant(m, "TRANSFORM_EVAL", FL_TRANSFORM_EVAL);
   PyModule_AddIntConstant(m, "TRANSFORM_TRAIN", FL_TRANSFORM_TRAIN);
+  PyModule_AddIntConstant(m, "PLANES_NONE", FL_PLANES_NONE);
+  PyModule_AddIntConstant(m, "PLANES_CHANNELS", FL_PLANES_CHANNELS);
+  PyModule_AddIntConstant(m, "PLANES_COEFS", FL_PLANES_COEFS);
   PyModule_AddIntConstant(m, "OUTPUT_CHANNELS", FL_OUTPUT_CHANNELS);
   PyModule_AddIntConstant(m, "OUTPUT_PLANES", FL_OUTPUT_PLANES);
   PyModule_AddIntConstant(m, "MAX_CHANNELS", FL_MAX_CHANNELS);
