@@ -215,6 +215,8 @@ fl_status fl_recipe_unpack(const uint8_t *data, size_t size, fl_recipe *r, char 
   r->options.max_memory = get(&p, 8);
   r->options.partial_decode = *p++;
   r->options.require_coefficients = 1;
+  if (r->dequantize > 1 || r->options.strict > 1 || r->options.partial_decode > 1)
+    return fail(message, message_size, "packed recipe has a flag that is neither 0 nor 1");
   return fl_recipe_check(r, message, message_size);
 }
 
