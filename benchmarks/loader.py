@@ -15,7 +15,7 @@ One run, same files, same thread count (default 2), batches of 64:
   dct24-dali+float   dct24-dali with float32 conversion (normalize=None); on a GPU machine
                      this step runs on the device, here on the CPU
   dct24-torch        DCTLoader(engine="torch", transform="blocks"), int16 batches,
-                     num_threads worker processes
+                     num_workers worker processes
   dct24-torch-train  the torch engine with train=True
   dct24-dali-planes  regroup="device", host part only: the DALI engine's planes at native
                      resolution, as they would cross (bytes include the quant tables the
@@ -131,7 +131,7 @@ def main(argv=None) -> int:
             warnings.simplefilter("ignore")
             return freqload.DCTLoader(source, batch_size=args.batch_size, mask="dctnet24",
                                       size=(56, 56), shuffle=True, engine=engine,
-                                      num_threads=args.threads, normalize=normalize,
+                                      num_workers=args.threads, normalize=normalize,
                                       device="cpu", regroup=regroup, transform=transform,
                                       partial_decode=partial)
 

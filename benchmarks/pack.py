@@ -34,7 +34,7 @@ def loader(root, mask, transform, threads, seed=0):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return freqload.DCTLoader(source, batch_size=64, mask=mask, size=(56, 56),
-                                  shuffle=True, seed=seed, num_threads=threads, engine="dali",
+                                  shuffle=True, seed=seed, num_workers=threads, engine="dali",
                                   device="cpu", normalize=False, transform=transform)
 
 

@@ -334,7 +334,7 @@ def run_pipeline(name, files, *, batch_size=64, threads=2, seconds=10.0, iters=N
             loader = DCTLoader([(f, 0) for f in files] * reps, batch_size=batch_size,
                                mask=DCT_MASKS[name], size=(DCT_SIZE, DCT_SIZE),
                                train="-eval" not in name,
-                               num_threads=threads, engine=engine, device=device,
+                               num_workers=threads, engine=engine, device=device,
                                normalize=False if name.endswith("-i16") else identity,
                                drop_last=True)
 

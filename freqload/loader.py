@@ -22,8 +22,8 @@ core's ``fl_decode_sample`` with the packed recipe):
 engine      where the per-image work runs
 ==========  ==================================================================
 "dali"      DALI CPU pipeline: file reader + ``fn.freqload.jpeg_to_dct`` on
-            DALI's C++ thread pool (``num_threads`` threads)
-"torch"     torch DataLoader with ``num_threads`` worker processes calling
+            DALI's C++ thread pool (``num_workers`` threads)
+"torch"     torch DataLoader with ``num_workers`` worker processes calling
             freqload's Python extension
 "auto"      "dali" when DALI and the operator build work, else "torch" with
             one warning saying why
@@ -128,8 +128,10 @@ class DCTLoader(EpochLoader):
         seed: seeds the per-epoch permutation and the train transform's draws (same seed,
             same order, same crops and flips, in both engines).
         drop_last: see the last-batch table in :mod:`freqload.sampler`.
-        num_threads: DALI threads / torch worker processes (default: CPUs available; 0 runs
-            the torch engine in this process, and DALI with one thread).
+        num_workers: DALI threads / torch worker processes (default: CPUs available; 0 runs
+            the torch engine in this process, and DALI with one thread); the name
+            RGBLoader and torch's DataLoader use. ``num_threads`` is its deprecated alias
+            (a DeprecationWarning; both at once is an error).
         prefetch: batches prepared ahead (DALI queue depth / torch prefetch_factor).
         device: where batches go (default cuda when available, else cpu).
         normalize: None -> float32 raw dequantised values; a stats file path or
@@ -177,7 +179,7 @@ class DCTLoader(EpochLoader):
 
     def __init__(self, source, *, batch_size: int, mask="dctnet24", size=(56, 56),
                  train: bool = False, shuffle: bool | None = None, seed: int = 0,
-                 drop_last: bool = False, num_threads: int | None = None, prefetch: int = 2,
+                 drop_last: bool = False, num_workers: int | None = None, prefetch: int = 2,
                  device=None, normalize=None, engine: str = "auto", shard_id: int | None = None,
                  num_shards: int | None = None, on_error: str = "raise", chroma: str = "dct",
                  dequantize: bool = True, strict: bool = True,
@@ -186,7 +188,8 @@ class DCTLoader(EpochLoader):
                  flip: float = 0.5, crop_ratio: float = 0.875,
                  max_file_size: int | None = DEFAULT_MAX_FILE_SIZE,
                  max_scans: int | None = DEFAULT_MAX_SCANS,
-                 max_memory: int | None = DEFAULT_MAX_MEMORY, partial_decode: bool = True):
+                 max_memory: int | None = DEFAULT_MAX_MEMORY, partial_decode: bool = True,
+                 num_threads: int | None = None):
         if engine not in ENGINES:
             raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
         if on_error not in ON_ERROR:
@@ -239,10 +242,17 @@ class DCTLoader(EpochLoader):
             mean, std = (v.astype(np.float64) for v in stats.select(self.mask))
             self._affine = tuple(torch.from_numpy((v).astype(np.float32)).view(1, -1, 1, 1)
                                  .to(self.device) for v in (1.0 / std, mean / std))
-        if num_threads is not None and num_threads < 0:
-            raise ValueError(f"num_threads must be >= 0, got {num_threads}")
+        if num_threads is not None:
+            if num_workers is not None:
+                raise ValueError("pass num_workers only (num_threads is its deprecated name)")
+            warnings.warn("DCTLoader(num_threads=...) is deprecated: use num_workers=... (the "
+                          "same count: DALI threads or torch worker processes)",
+                          DeprecationWarning, stacklevel=2)
+            num_workers = num_threads
+        if num_workers is not None and num_workers < 0:
+            raise ValueError(f"num_workers must be >= 0, got {num_workers}")
         # None: all CPUs this process may use; 0: the torch engine decodes in this process
-        self.num_threads = _default_threads() if num_threads is None else int(num_threads)
+        self.num_workers = _default_threads() if num_workers is None else int(num_workers)
         self.prefetch = int(prefetch)
         self.stats = LoaderStats()
         self.epoch = 0
@@ -256,7 +266,7 @@ class DCTLoader(EpochLoader):
             try:
                 from .engines.dali_engine import DaliEngine
 
-                return DaliEngine(paths, self.recipe, num_threads=self.num_threads,
+                return DaliEngine(paths, self.recipe, num_threads=self.num_workers,
                                   prefetch=self.prefetch, pin=pin, batch_size=self.batch_size)
             except (ImportError, FreqloadError, OSError, RuntimeError) as e:
                 if engine == "dali":
@@ -265,8 +275,13 @@ class DCTLoader(EpochLoader):
                               f"unavailable: {e}", stacklevel=3)
         from .engines.torch_engine import TorchEngine
 
-        return TorchEngine(paths, self.recipe, num_workers=self.num_threads,
+        return TorchEngine(paths, self.recipe, num_workers=self.num_workers,
                            prefetch=self.prefetch, pin=pin)
+
+    @property
+    def num_threads(self) -> int:
+        """Deprecated name of :attr:`num_workers`."""
+        return self.num_workers
 
     # -- the torch DataLoader surface (len, set_epoch: sampler.EpochLoader) -------------
     def _expected_bytes_per_sample(self) -> int:  # bytes_per_sample: sampler.EpochLoader

@@ -77,7 +77,7 @@ def main(argv=None) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         loader = freqload.DCTLoader(args.root, batch_size=64, train=True, on_error="skip",
-                                    engine=args.engine, num_threads=args.threads,
+                                    engine=args.engine, num_workers=args.threads,
                                     normalize=False, device="cpu",
                                     partial_decode=not args.whole)
     good_label = loader.dataset.classes.index("good")

@@ -54,7 +54,7 @@ def test_bench_json_and_plot(folder, tmp_path, capsys, engine):
                                device="cpu")))
     assert by["rgb-pil"]["bytes_per_sample"] == x.numel() * x.element_size() // 3
     for name, mask in (("dct-24", "dctnet24"), ("dct-192", "all")):
-        x, _ = next(iter(DCTLoader(folder, batch_size=3, mask=mask, train=True, num_threads=0,
+        x, _ = next(iter(DCTLoader(folder, batch_size=3, mask=mask, train=True, num_workers=0,
                                    engine="torch", normalize=False, device="cpu")))
         assert by[name]["bytes_per_sample"] == x.numel() * x.element_size() // 3
     if "rgb-dali-roi" in by:  # DALI's float32 / uint8 CHW batches
@@ -70,7 +70,7 @@ def test_bench_json_and_plot(folder, tmp_path, capsys, engine):
         assert by["rgb-dali-eval-u8"]["bytes_per_sample"] == 3 * 224 * 224
         assert by["dct-24-eval-i16"]["baseline"] == "rgb-dali-eval-u8"
     x, _ = next(iter(DCTLoader(folder, batch_size=3, mask="dctnet24", train=True,
-                               num_threads=0, engine="torch", normalize=False, device="cpu")))
+                               num_workers=0, engine="torch", normalize=False, device="cpu")))
     assert by["dct-24-i16"]["bytes_per_sample"] == x.numel() * x.element_size() // 3
     assert by["dct-24-eval-i16"]["bytes_per_sample"] == x.numel() * x.element_size() // 3
     assert all(r["bytes_source"] == "measured" for r in rows)

@@ -83,12 +83,12 @@ def test_loader_counts_files_over_a_limit_as_bad(tmp_path, engine):
         sizes.append(len(data))
     limit = sorted(sizes)[3]  # the 2 largest files are over it
     loader = freqload.DCTLoader(str(tmp_path / "data"), batch_size=4, size=(4, 4),
-                                engine=engine, num_threads=1, on_error="skip",
+                                engine=engine, num_workers=1, on_error="skip",
                                 max_file_size=limit)
     n = sum(len(y) for _, y in loader)
     assert n == 4 and loader.stats.skipped == 2
     strict = freqload.DCTLoader(str(tmp_path / "data"), batch_size=4, size=(4, 4),
-                                engine=engine, num_threads=1, max_file_size=limit)
+                                engine=engine, num_workers=1, max_file_size=limit)
     with pytest.raises(ImageTooLargeError, match="max_file_size"):
         list(strict)
 

@@ -149,7 +149,7 @@ def test_loader_outcomes_do_not_depend_on_the_order(tmp_path, engine):
     for order in (["good.jpg", "no_dqt.jpg", "mjpeg.jpg"], ["no_dqt.jpg", "mjpeg.jpg", "good.jpg"],
                   ["mjpeg.jpg", "good.jpg", "no_dqt.jpg"]):
         source = [(str(tmp_path / n), k) for k, n in enumerate(order)]
-        loader = DCTLoader(source, batch_size=3, size=(8, 8), engine=engine, num_threads=1,
+        loader = DCTLoader(source, batch_size=3, size=(8, 8), engine=engine, num_workers=1,
                            strict=False, on_error="skip", normalize=False, transform="blocks")
         got = {}
         for x, y in loader:
@@ -210,7 +210,7 @@ def test_an_epoch_of_good_photos_and_every_corrupt_file_yields_the_photos(engine
     assert len(photos) == 48 and len(corrupt) >= 240
     source = [(p, k) for k, p in enumerate(photos)] + [(p, -1) for p in corrupt]
     loader = DCTLoader(source, batch_size=32, train=True, size=(4, 4), engine=engine,
-                       num_threads=2, on_error="skip", normalize=False, seed=11,
+                       num_workers=2, on_error="skip", normalize=False, seed=11,
                        transform=transform)
     for epoch in range(3):
         labels = torch.cat([y for _, y in loader]).tolist()

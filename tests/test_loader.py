@@ -74,7 +74,7 @@ def collect(loader):
 @pytest.mark.parametrize("transform", ["blocks", "eval", "train"])
 @pytest.mark.parametrize("engine", ENGINES)
 def test_batches_match_per_file_references(folder, engine, transform):
-    loader = DCTLoader(folder, batch_size=4, size=(12, 10), engine=engine, num_threads=2,
+    loader = DCTLoader(folder, batch_size=4, size=(12, 10), engine=engine, num_workers=2,
                        shuffle=True, seed=3, normalize=False, transform=transform)
     assert loader.engine.name == engine
     assert len(loader) == 4  # 13 files, batches of 4
@@ -104,7 +104,7 @@ def test_dali_and_torch_engines_give_identical_tensors(folder, chroma, transform
     out = {}
     for engine in ("dali", "torch"):
         loader = DCTLoader(folder, batch_size=5, mask="dctnet48", size=(9, 14), engine=engine,
-                           num_threads=2, shuffle=True, seed=11, chroma=chroma,
+                           num_workers=2, shuffle=True, seed=11, chroma=chroma,
                            transform=transform)
         out[engine] = [collect(loader) for _ in range(2)]  # two epochs
     for (xd, yd), (xt, yt) in zip(out["dali"], out["torch"]):
@@ -127,7 +127,7 @@ def test_dali_and_torch_engines_give_identical_tensors(folder, chroma, transform
 def test_every_sample_exactly_once_per_epoch_across_shards(folder, engine, num_shards):
     files = freqload.sources.resolve_source(folder).paths
     source = [(p, i) for i, p in enumerate(files)]  # label = identity
-    loaders = [DCTLoader(source, batch_size=2, size=(4, 4), engine=engine, num_threads=1,
+    loaders = [DCTLoader(source, batch_size=2, size=(4, 4), engine=engine, num_workers=1,
                          shuffle=True, seed=5, shard_id=s, num_shards=num_shards)
                for s in range(num_shards)]
     epochs = []
@@ -163,7 +163,7 @@ def test_last_batch_table(n, shards, batch, drop_last, expect):
 @pytest.mark.parametrize("engine", ENGINES)
 def test_loader_last_batch_and_len(folder, engine):
     for drop_last, sizes in ((False, [5, 5, 3]), (True, [5, 5])):
-        loader = DCTLoader(folder, batch_size=5, size=(3, 3), engine=engine, num_threads=1,
+        loader = DCTLoader(folder, batch_size=5, size=(3, 3), engine=engine, num_workers=1,
                            drop_last=drop_last)
         assert [len(y) for _, y in loader] == sizes
         assert len(loader) == len(sizes)
@@ -187,12 +187,12 @@ def dirty_folder(tmp_path_factory):
 
 @pytest.mark.parametrize("engine", ENGINES)
 def test_on_error_raise_names_the_file(dirty_folder, engine):
-    loader = DCTLoader(dirty_folder, batch_size=4, size=(6, 6), engine=engine, num_threads=1)
+    loader = DCTLoader(dirty_folder, batch_size=4, size=(6, 6), engine=engine, num_workers=1)
     with pytest.raises(FreqloadError, match=r"zz_(png_named|truncated)\.jpg: "):
         collect(loader)
     with pytest.raises(freqload.UnsupportedImageError, match="zz_png_named.jpg: not JPEG data"):
         collect(DCTLoader([os.path.join(dirty_folder, "class0", "zz_png_named.jpg")],
-                          batch_size=1, size=(6, 6), engine=engine, num_threads=1))
+                          batch_size=1, size=(6, 6), engine=engine, num_workers=1))
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -212,19 +212,19 @@ def test_the_engine_reports_the_error_nothing_decodes_again(dirty_folder, engine
     monkeypatch.setattr(loader_module, "read_coefficients", no_decode)
     monkeypatch.setattr(coefficients, "read_coefficients", no_decode)
     with pytest.raises(freqload.DecodeError) as got:
-        collect(DCTLoader([truncated], batch_size=1, size=(6, 6), engine=engine, num_threads=1))
+        collect(DCTLoader([truncated], batch_size=1, size=(6, 6), engine=engine, num_workers=1))
     assert str(got.value) == f"{truncated}: {want.value}"
 
 
 @pytest.mark.parametrize("engine", ENGINES)
 def test_on_error_skip_and_fallback(dirty_folder, engine):
-    skip = DCTLoader(dirty_folder, batch_size=4, size=(6, 6), engine=engine, num_threads=1,
+    skip = DCTLoader(dirty_folder, batch_size=4, size=(6, 6), engine=engine, num_workers=1,
                      on_error="skip")
     xs, ys = collect(skip)
     assert sum(len(y) for y in ys) == 6
     assert (skip.stats.decoded, skip.stats.skipped, skip.stats.fallback) == (6, 2, 0)
 
-    fb = DCTLoader(dirty_folder, batch_size=4, size=(6, 6), engine=engine, num_threads=1,
+    fb = DCTLoader(dirty_folder, batch_size=4, size=(6, 6), engine=engine, num_workers=1,
                    on_error="fallback", normalize=False)
     xs, ys = collect(fb)
     assert sum(len(y) for y in ys) == 7  # the PNG decoded from pixels, the truncated skipped
@@ -243,7 +243,7 @@ def test_on_error_skip_and_fallback(dirty_folder, engine):
 @pytest.mark.parametrize("engine", ENGINES)
 def test_hymenoptera_skip_epoch_counts_the_gif(engine):
     root = os.path.join(PHOTOS, "hymenoptera", "train")
-    loader = DCTLoader(root, batch_size=32, size=(28, 28), engine=engine, num_threads=2,
+    loader = DCTLoader(root, batch_size=32, size=(28, 28), engine=engine, num_workers=2,
                        on_error="skip", shuffle=True)
     n = len(loader.dataset)
     assert any(p.endswith(".gif") for p in loader.dataset.paths)
@@ -267,8 +267,8 @@ def test_stats_file_round_trip_and_normalisation(folder, tmp_path):
     np.testing.assert_array_equal(again.std, stats.std)
     assert again.images == len(files)
 
-    raw = DCTLoader(folder, batch_size=13, size=(8, 8), engine="torch", num_threads=0)
-    norm = DCTLoader(folder, batch_size=13, size=(8, 8), engine="torch", num_threads=0,
+    raw = DCTLoader(folder, batch_size=13, size=(8, 8), engine="torch", num_workers=0)
+    norm = DCTLoader(folder, batch_size=13, size=(8, 8), engine="torch", num_workers=0,
                      normalize=str(path))
     (x_raw, _), = list(raw)
     (x_norm, _), = list(norm)
@@ -299,7 +299,7 @@ def test_auto_engine_falls_back_to_torch_with_one_warning(folder, monkeypatch):
 
     monkeypatch.setattr(de, "DaliEngine", broken)
     with pytest.warns(UserWarning, match="torch engine.*no compiler here"):
-        loader = DCTLoader(folder, batch_size=4, engine="auto", num_threads=0)
+        loader = DCTLoader(folder, batch_size=4, engine="auto", num_workers=0)
     assert loader.engine.name == "torch"
     with pytest.raises(FreqloadError, match="no compiler here"):
         DCTLoader(folder, batch_size=4, engine="dali")
@@ -320,23 +320,23 @@ def test_operator_build_errors_say_what_to_install(monkeypatch, tmp_path):
 
 
 def test_train_mode_defaults_and_transform_errors(folder):
-    loader = DCTLoader(folder, batch_size=4, train=True, engine="torch", num_threads=0)
+    loader = DCTLoader(folder, batch_size=4, train=True, engine="torch", num_workers=0)
     assert loader.sampler.shuffle and loader.transform.kind == "train"
-    assert DCTLoader(folder, batch_size=4, engine="torch", num_threads=0).transform.kind == "eval"
+    assert DCTLoader(folder, batch_size=4, engine="torch", num_workers=0).transform.kind == "eval"
     for kw, match in [({"regroup": "device"}, "transform='blocks'"),
                       ({"dequantize": False}, "dequantize=False"),
                       ({"transform": "random"}, "transform must be"),
                       ({"scale": (0.5, 0.1)}, "scale"), ({"flip": 2}, "flip"),
                       ({"crop_ratio": 0}, "crop_ratio")]:
         with pytest.raises(ValueError, match=match):
-            DCTLoader(folder, batch_size=4, engine="torch", num_threads=0, **kw)
+            DCTLoader(folder, batch_size=4, engine="torch", num_workers=0, **kw)
 
 
 @pytest.mark.parametrize("engine", ENGINES)
 def test_an_epoch_left_early_does_not_leak_into_the_next(folder, engine):
     files = freqload.sources.resolve_source(folder).paths
     loader = DCTLoader([(p, i) for i, p in enumerate(files)], batch_size=3, size=(4, 4),
-                       engine=engine, num_threads=2, shuffle=True, seed=2)
+                       engine=engine, num_workers=2, shuffle=True, seed=2)
     for x, y in loader:
         break  # leave epoch 0 after one batch
     loader.set_epoch(1)
@@ -351,7 +351,7 @@ def test_regroup_device_gives_the_cpu_tensors(folder, engine, chroma):
     runs = {}
     for regroup in ("cpu", "device"):
         loader = DCTLoader(folder, batch_size=5, mask="dctnet32", size=(11, 9), engine=engine,
-                           num_threads=2, shuffle=True, seed=4, chroma=chroma, regroup=regroup,
+                           num_workers=2, shuffle=True, seed=4, chroma=chroma, regroup=regroup,
                            normalize=False, transform="blocks")
         runs[regroup] = (collect(loader), loader.bytes_per_sample)
     (xc, yc), cpu_bytes = runs["cpu"]
@@ -368,7 +368,7 @@ def test_regroup_device_gives_the_cpu_tensors(folder, engine, chroma):
 def test_regroup_device_with_error_policies(dirty_folder, engine):
     out = {}
     for regroup in ("cpu", "device"):
-        fb = DCTLoader(dirty_folder, batch_size=4, size=(6, 6), engine=engine, num_threads=1,
+        fb = DCTLoader(dirty_folder, batch_size=4, size=(6, 6), engine=engine, num_workers=1,
                        on_error="fallback", normalize=False, regroup=regroup,
                        transform="blocks")
         out[regroup] = torch.cat(collect(fb)[0])
@@ -380,8 +380,8 @@ def test_regroup_device_with_error_policies(dirty_folder, engine):
 def test_missing_file_is_an_error_by_policy(folder, engine, tmp_path):
     files = list(freqload.sources.resolve_source(folder).paths[:3]) + [str(tmp_path / "gone.jpg")]
     with pytest.raises(FreqloadError, match="gone.jpg: cannot read"):
-        collect(DCTLoader(files, batch_size=2, size=(4, 4), engine=engine, num_threads=1))
-    skip = DCTLoader(files, batch_size=2, size=(4, 4), engine=engine, num_threads=1,
+        collect(DCTLoader(files, batch_size=2, size=(4, 4), engine=engine, num_workers=1))
+    skip = DCTLoader(files, batch_size=2, size=(4, 4), engine=engine, num_workers=1,
                      on_error="skip")
     assert sum(len(y) for _, y in skip) == 3
     assert (skip.stats.decoded, skip.stats.skipped) == (3, 1)
@@ -394,7 +394,7 @@ def test_partial_decode_gives_the_same_tensors(folder, engine, transform, regrou
     # small outputs: the rows below the crop (or the resize's reach) are never decoded
     runs = []
     for partial in (True, False):
-        loader = DCTLoader(folder, batch_size=4, size=(3, 4), engine=engine, num_threads=2,
+        loader = DCTLoader(folder, batch_size=4, size=(3, 4), engine=engine, num_workers=2,
                            shuffle=True, seed=9, normalize=False, transform=transform,
                            regroup=regroup, partial_decode=partial)
         runs.append([collect(loader) for _ in range(2)])
@@ -446,7 +446,7 @@ def test_partial_decode_and_damage_below_the_crop(tmp_path, engine):
     # partial_decode: a stray marker in the unread rest of the scan makes the file decode
     # whole (and be rejected); damage without a marker below the crop goes unseen
     for partial, kept in ((True, ["good.jpg", "flipped_bits.jpg"]), (False, ["good.jpg"])):
-        loader = DCTLoader(source, batch_size=3, size=(8, 8), engine=engine, num_threads=2,
+        loader = DCTLoader(source, batch_size=3, size=(8, 8), engine=engine, num_workers=2,
                            normalize=False, transform="blocks", on_error="skip",
                            partial_decode=partial)
         xs, ys = collect(loader)
@@ -460,7 +460,7 @@ def test_partial_decode_and_damage_below_the_crop(tmp_path, engine):
 def test_dali_batches_handed_over_without_copy_stay_valid(folder):
     # On a CPU device the int16 batch is DALI's output buffer itself (no copy): it must
     # stay intact while held, however many batches DALI produces meanwhile.
-    loader = DCTLoader(folder, batch_size=2, size=(12, 10), engine="dali", num_threads=2,
+    loader = DCTLoader(folder, batch_size=2, size=(12, 10), engine="dali", num_workers=2,
                        shuffle=True, seed=5, normalize=False, prefetch=3, device="cpu",
                        transform="blocks")
     held = list(loader)
@@ -479,7 +479,7 @@ def test_dali_batches_handed_over_without_copy_stay_valid(folder):
 
 @pytest.mark.skipif(not HAVE_DALI, reason="nvidia-dali is not installed (the CI installs it)")
 def test_dali_engine_serves_one_iteration_at_a_time(folder):
-    loader = DCTLoader(folder, batch_size=3, size=(4, 4), engine="dali", num_threads=1)
+    loader = DCTLoader(folder, batch_size=3, size=(4, 4), engine="dali", num_workers=1)
     first = iter(loader)
     next(first)
     second = iter(loader)
@@ -494,7 +494,7 @@ def test_dali_engine_serves_one_iteration_at_a_time(folder):
 def test_cuda_batches_equal_cpu_batches(folder, engine, regroup):
     out = {}
     for device in ("cpu", "cuda"):
-        loader = DCTLoader(folder, batch_size=4, size=(8, 8), engine=engine, num_threads=2,
+        loader = DCTLoader(folder, batch_size=4, size=(8, 8), engine=engine, num_workers=2,
                            shuffle=True, seed=1, device=device, regroup=regroup)
         xs, ys = collect(loader)
         assert all(x.device.type == device for x in xs)
@@ -523,11 +523,11 @@ def _flag(loader, status, row=1):
     (5, freqload.DecodeError, "bad argument")])
 @pytest.mark.parametrize("engine", ENGINES)
 def test_engine_statuses_python_cannot_reproduce_still_count(folder, engine, status, cls, name):
-    loader = DCTLoader(folder, batch_size=4, size=(4, 4), engine=engine, num_threads=1)
+    loader = DCTLoader(folder, batch_size=4, size=(4, 4), engine=engine, num_workers=1)
     _flag(loader, status)
     with pytest.raises(cls, match=rf"failed with status {status} \({name}"):
         collect(loader)
-    skip = DCTLoader(folder, batch_size=4, size=(4, 4), engine=engine, num_threads=1,
+    skip = DCTLoader(folder, batch_size=4, size=(4, 4), engine=engine, num_workers=1,
                      on_error="skip")
     _flag(skip, status)
     n = sum(len(y) for _, y in skip)
@@ -549,7 +549,7 @@ def test_engine_statuses_end_to_end(tmp_path, engine):
               "big.jpg": freqload.ImageTooLargeError}
     for bad, cls in expect.items():
         source = [(str(tmp_path / "good.jpg"), 0), (str(tmp_path / bad), 1)]
-        loader = DCTLoader(source, batch_size=2, size=(4, 4), engine=engine, num_threads=1,
+        loader = DCTLoader(source, batch_size=2, size=(4, 4), engine=engine, num_workers=1,
                            max_pixels=100_000)
         with pytest.raises(cls, match=bad):
             collect(loader)
@@ -563,7 +563,7 @@ def test_engine_statuses_end_to_end(tmp_path, engine):
 def test_dali_error_mid_epoch_then_the_loader_and_forked_workers_still_work(folder):
     from freqload.engines import dali_engine
 
-    loader = DCTLoader(folder, batch_size=3, size=(4, 4), engine="dali", num_threads=2,
+    loader = DCTLoader(folder, batch_size=3, size=(4, 4), engine="dali", num_workers=2,
                        normalize=False, transform="blocks", seed=3, shuffle=True)
     calls = {"n": 0}
     real = dali_engine._EpochSource.__call__
@@ -585,7 +585,7 @@ def test_dali_error_mid_epoch_then_the_loader_and_forked_workers_still_work(fold
     # a torch loader with forked workers after an abandoned DALI pipeline: no deadlock
     # (a child must never destroy an inherited DALI pipeline)
     del loader
-    torch_loader = DCTLoader(folder, batch_size=3, size=(4, 4), engine="torch", num_threads=2,
+    torch_loader = DCTLoader(folder, batch_size=3, size=(4, 4), engine="torch", num_workers=2,
                              normalize=False, transform="blocks", seed=3, shuffle=True)
     xt, yt = collect(torch_loader)
     assert torch.equal(torch.cat(xt), torch.cat(xs)) and torch.equal(torch.cat(yt), torch.cat(ys))
@@ -601,7 +601,7 @@ def test_a_forked_child_never_destroys_an_inherited_dali_pipeline(folder):
 
     gc.disable()
     try:
-        loader = DCTLoader(folder, batch_size=3, size=(4, 4), engine="dali", num_threads=2)
+        loader = DCTLoader(folder, batch_size=3, size=(4, 4), engine="dali", num_workers=2)
         it = iter(loader)
         next(it)  # abandoned mid-epoch: DALI's threads are busy with queued batches
         cycle = {"loader": loader, "it": it}
@@ -626,3 +626,16 @@ def test_a_forked_child_never_destroys_an_inherited_dali_pipeline(folder):
         pytest.fail("the forked child hung destroying an inherited DALI pipeline")
     assert os.waitstatus_to_exitcode(status) == 0
     gc.collect()
+
+
+def test_num_workers_is_the_name_num_threads_a_deprecated_alias(folder):
+    loader = DCTLoader(folder, batch_size=4, engine="torch", num_workers=0)
+    assert loader.num_workers == 0 == loader.num_threads
+    with pytest.warns(DeprecationWarning, match="num_workers"):
+        old = DCTLoader(folder, batch_size=4, engine="torch", num_threads=0)
+    assert old.num_workers == 0
+    assert torch.equal(collect(old)[0][0], collect(loader)[0][0])
+    with pytest.raises(ValueError, match="num_workers only"):
+        DCTLoader(folder, batch_size=4, engine="torch", num_workers=0, num_threads=0)
+    with pytest.raises(ValueError, match="num_workers must be >= 0"):
+        DCTLoader(folder, batch_size=4, engine="torch", num_workers=-1)

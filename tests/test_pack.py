@@ -125,8 +125,8 @@ def test_loader_checks_the_pack_mask(src, tmp_path):
     pack(src, dst, "dctnet32", workers=1, progress=False)
     check_mask(dst, "dctnet24")  # a subset: fine
     with pytest.raises(ValueError, match="dropped"):
-        freqload.DCTLoader(dst, batch_size=2, mask="dctnet48", engine="torch", num_threads=0)
-    freqload.DCTLoader(dst, batch_size=2, mask="dctnet24", engine="torch", num_threads=0)
+        freqload.DCTLoader(dst, batch_size=2, mask="dctnet48", engine="torch", num_workers=0)
+    freqload.DCTLoader(dst, batch_size=2, mask="dctnet24", engine="torch", num_workers=0)
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -136,7 +136,7 @@ def test_loader_on_packed_data_equals_the_originals(src, tmp_path, engine):
 
     def run(root, **kw):
         loader = freqload.DCTLoader(root, batch_size=3, mask="dctnet24", size=(6, 7),
-                                    engine=engine, num_threads=1, normalize=False,
+                                    engine=engine, num_workers=1, normalize=False,
                                     on_error="skip", shuffle=True, seed=1, **kw)
         return torch.cat([x for x, _ in loader])
 
@@ -176,8 +176,8 @@ def test_loader_finds_the_pack_from_any_folder_or_file_inside_it(src, tmp_path):
     for source in (inside, files, [(f, 0) for f in files]):
         with pytest.raises(ValueError, match="inside the pack .*dropped"):
             freqload.DCTLoader(source, batch_size=2, mask="dctnet48", engine="torch",
-                               num_threads=0)
-        freqload.DCTLoader(source, batch_size=2, mask="dctnet24", engine="torch", num_threads=0)
+                               num_workers=0)
+        freqload.DCTLoader(source, batch_size=2, mask="dctnet24", engine="torch", num_workers=0)
     assert packmod.find_pack_root(files[0]) == dst and packmod.find_pack_root(src) is None
 
 

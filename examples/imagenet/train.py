@@ -116,7 +116,7 @@ def make_loaders(args, device, train_dir, val_dir):
     common = dict(batch_size=args.batch_size, seed=args.seed, device=device)
     if args.input == "dct":
         blocks = args.image_size // 8
-        kw = dict(common, mask=args.mask, size=(blocks, blocks), num_threads=args.workers,
+        kw = dict(common, mask=args.mask, size=(blocks, blocks), num_workers=args.workers,
                   engine=args.engine, normalize=args.stats, on_error="skip")
         train = freqload.DCTLoader(train_dir, train=True, drop_last=True, **kw)
         val = freqload.DCTLoader(val_dir, train=False, **kw) if val_dir else None
