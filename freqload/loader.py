@@ -35,7 +35,8 @@ Bad files (``on_error``):
 on_error      a corrupt, unsupported (PNG, GIF, CMYK, 12-bit ...) or too-large file
 ============  ======================================================================
 "raise"       raises its FreqloadError (DecodeError / UnsupportedImageError /
-              ImageTooLargeError) with the file's path and libjpeg's message
+              ImageTooLargeError) with the file's path and libjpeg's message, as the
+              engine reported it (the file is not decoded again)
 "skip"        dropped from its batch (that batch is one shorter; a batch left
               empty is not yielded); counted in ``loader.stats.skipped``
 "fallback"    unsupported files are decoded by Pillow and forward-transformed
