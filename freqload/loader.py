@@ -70,7 +70,7 @@ from .coefficients import (DEFAULT_MAX_FILE_SIZE, DEFAULT_MAX_MEMORY, DEFAULT_MA
 from .engines.common import (OK, STATUS_ERRORS, STATUS_NAMES, UNREADABLE, UNSUPPORTED,
                              HostBatch, layout_view)
 from .errors import DecodeError, FreqloadError
-from .sampler import EpochLoader, EpochPlan, TransferStats
+from .sampler import EpochLoader, TransferStats
 from .recipe import Recipe
 from .sources import resolve_source
 from .stats import ChannelStats
@@ -87,23 +87,6 @@ class LoaderStats(TransferStats):
     decoded: int = 0   #: samples decoded from their own coefficients
     skipped: int = 0   #: samples dropped by on_error="skip" / "fallback"
     fallback: int = 0  #: samples decoded from pixels by on_error="fallback"
-
-
-def _default_threads() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
-
-
-def _shards(shard_id, num_shards) -> tuple[int, int]:
-    if shard_id is None and num_shards is None:
-        if torch.distributed.is_available() and torch.distributed.is_initialized():
-            return torch.distributed.get_rank(), torch.distributed.get_world_size()
-        return 0, 1
-    if shard_id is None or num_shards is None:
-        raise ValueError("give both shard_id and num_shards, or neither")
-    return int(shard_id), int(num_shards)
 
 
 class DCTLoader(EpochLoader):
@@ -195,14 +178,15 @@ class DCTLoader(EpochLoader):
             raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
         if on_error not in ON_ERROR:
             raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
-        if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-        if prefetch < 1:
-            raise ValueError("prefetch must be at least 1")
-        self.batch_size = int(batch_size)
-        self.train = bool(train)
+        if num_threads is not None:
+            if num_workers is not None:
+                raise ValueError("pass num_workers only (num_threads is its deprecated name)")
+            warnings.warn("DCTLoader(num_threads=...) is deprecated: use num_workers=... (the "
+                          "same count: DALI threads or torch worker processes)",
+                          DeprecationWarning, stacklevel=2)
+            num_workers = num_threads
         if transform is None:
-            transform = "train" if self.train else "eval"
+            transform = "train" if train else "eval"
         #: everything that decides a sample, checked once (freqload.recipe)
         self.recipe = Recipe(mask, size, chroma, dequantize,
                              Transform(transform, tuple(scale), tuple(ratio), flip, crop_ratio),
@@ -211,7 +195,6 @@ class DCTLoader(EpochLoader):
         self.mask = self.recipe.mask
         self.size = self.recipe.size
         self.transform = self.recipe.transform
-        self.seed = int(seed)
         from .pack import check_mask, check_mask_for_paths
 
         # data inside a freqload pack (at its root or any folder below) must hold the
@@ -219,14 +202,14 @@ class DCTLoader(EpochLoader):
         folder = isinstance(source, (str, os.PathLike)) and os.path.isdir(source)
         if folder:
             check_mask(os.fspath(source), self.mask)
-        self.dataset = resolve_source(source)
+        dataset = resolve_source(source)
         if not folder:  # a list: the folders its files lie in
-            check_mask_for_paths(self.dataset.paths, self.mask)
-        shard_id, num_shards = _shards(shard_id, num_shards)
-        self.sampler = EpochPlan(len(self.dataset), self.batch_size,
-                                 shuffle=self.train if shuffle is None else bool(shuffle),
-                                 seed=seed, shard_id=shard_id, num_shards=num_shards,
-                                 drop_last=drop_last)
+            check_mask_for_paths(dataset.paths, self.mask)
+        # batch size, shuffling, seed, shards, device, workers: as every loader does
+        self._setup_epochs(dataset, batch_size=batch_size, train=train, shuffle=shuffle,
+                           seed=seed, drop_last=drop_last, shard_id=shard_id,
+                           num_shards=num_shards, device=device, num_workers=num_workers,
+                           prefetch=prefetch)
         self.on_error = on_error
         self.regroup = regroup
         self._device_regroup = None
@@ -234,8 +217,6 @@ class DCTLoader(EpochLoader):
             from .regroup import DeviceRegroup
 
             self._device_regroup = DeviceRegroup(self.recipe)
-        self.device = torch.device(device) if device is not None else torch.device(
-            "cuda" if torch.cuda.is_available() else "cpu")
         self.normalize = normalize
         self._affine = None  # (1/std, mean/std): x * scale - shift == (x - mean) / std
         if normalize is not None and normalize is not False:
@@ -243,18 +224,6 @@ class DCTLoader(EpochLoader):
             mean, std = (v.astype(np.float64) for v in stats.select(self.mask))
             self._affine = tuple(torch.from_numpy((v).astype(np.float32)).view(1, -1, 1, 1)
                                  .to(self.device) for v in (1.0 / std, mean / std))
-        if num_threads is not None:
-            if num_workers is not None:
-                raise ValueError("pass num_workers only (num_threads is its deprecated name)")
-            warnings.warn("DCTLoader(num_threads=...) is deprecated: use num_workers=... (the "
-                          "same count: DALI threads or torch worker processes)",
-                          DeprecationWarning, stacklevel=2)
-            num_workers = num_threads
-        if num_workers is not None and num_workers < 0:
-            raise ValueError(f"num_workers must be >= 0, got {num_workers}")
-        # None: all CPUs this process may use; 0: the torch engine decodes in this process
-        self.num_workers = _default_threads() if num_workers is None else int(num_workers)
-        self.prefetch = int(prefetch)
         self.stats = LoaderStats()
         self.epoch = 0
         self.engine = self._make_engine(engine)

@@ -16,7 +16,7 @@ import torch
 import torch.utils.data
 
 from . import _core
-from .sampler import EpochLoader, EpochPlan, TransferStats
+from .sampler import EpochLoader, TransferStats
 from .sources import resolve_source
 from .transforms import random_resized_crop, sample_keys
 
@@ -66,21 +66,13 @@ class RGBLoader(EpochLoader):
                  shuffle: bool | None = None, seed: int = 0, drop_last: bool = False,
                  num_workers: int | None = None, prefetch: int = 2, device=None,
                  shard_id: int | None = None, num_shards: int | None = None):
-        from .loader import _default_threads, _shards
-
-        self.dataset = resolve_source(source)
-        shard_id, num_shards = _shards(shard_id, num_shards)
-        self.sampler = EpochPlan(len(self.dataset), int(batch_size),
-                                 shuffle=bool(train) if shuffle is None else bool(shuffle),
-                                 seed=seed, shard_id=shard_id, num_shards=num_shards,
-                                 drop_last=drop_last)
+        # batch size, shuffling, seed, shards, device, workers: as every loader does
+        self._setup_epochs(resolve_source(source), batch_size=batch_size, train=train,
+                           shuffle=shuffle, seed=seed, drop_last=drop_last, shard_id=shard_id,
+                           num_shards=num_shards, device=device, num_workers=num_workers,
+                           prefetch=prefetch)
         self.samples = RGBSamples(self.dataset.paths, self.dataset.labels, size, train, seed)
-        self.device = torch.device(device) if device is not None else torch.device(
-            "cuda" if torch.cuda.is_available() else "cpu")
-        self.num_workers = _default_threads() if num_workers is None else int(num_workers)
-        self.prefetch = int(prefetch)
         self.size = int(size)
-        self.epoch = 0
         self.stats = TransferStats()
 
     def _expected_bytes_per_sample(self) -> int:  # bytes_per_sample: sampler.EpochLoader

@@ -24,6 +24,7 @@ one batch when N is not a multiple of S * batch_size.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -90,14 +91,68 @@ class TransferStats:
         self.samples_to_device += x.shape[0] if samples is None else int(samples)
 
 
+def default_workers() -> int:
+    """The CPUs this process may use (the loaders' default num_workers)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def shards_of(shard_id, num_shards) -> tuple[int, int]:
+    """(shard_id, num_shards): as given (both or neither), else this rank of an initialised
+    torch.distributed group, else (0, 1)."""
+    if shard_id is None and num_shards is None:
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized():
+            return dist.get_rank(), dist.get_world_size()
+        return 0, 1
+    if shard_id is None or num_shards is None:
+        raise ValueError("give both shard_id and num_shards, or neither")
+    return int(shard_id), int(num_shards)
+
+
 class EpochLoader:
-    """What DCTLoader and RGBLoader share: ``len()`` = batches per epoch of this shard
-    (``self.sampler``), ``set_epoch`` as torch's DistributedSampler has it, and
-    ``bytes_per_sample`` measured from what crossed (``self.stats``, a TransferStats)."""
+    """What DCTLoader and RGBLoader share: the set-up of their common arguments
+    (:meth:`_setup_epochs`: batch size, shuffling, seed, shards, device, workers),
+    ``len()`` = batches per epoch of this shard (``self.sampler``), ``set_epoch`` as
+    torch's DistributedSampler has it, and ``bytes_per_sample`` measured from what crossed
+    (``self.stats``, a TransferStats)."""
 
     sampler: EpochPlan
     epoch: int
     stats: TransferStats
+
+    def _setup_epochs(self, dataset, *, batch_size, train, shuffle, seed, drop_last, shard_id,
+                      num_shards, device, num_workers, prefetch) -> None:
+        """Check and keep the arguments every loader takes, the same way for each: sets
+        dataset, batch_size, train, seed, sampler (an EpochPlan of this shard), device
+        (default cuda when available), num_workers (default: the CPUs available), prefetch
+        and epoch 0."""
+        import torch
+
+        if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        if prefetch < 1:
+            raise ValueError("prefetch must be at least 1")
+        if num_workers is not None and num_workers < 0:
+            raise ValueError(f"num_workers must be >= 0, got {num_workers}")
+        self.dataset = dataset
+        self.batch_size = int(batch_size)
+        self.train = bool(train)
+        self.seed = int(seed)
+        shard_id, num_shards = shards_of(shard_id, num_shards)
+        self.sampler = EpochPlan(len(dataset), self.batch_size,
+                                 shuffle=self.train if shuffle is None else bool(shuffle),
+                                 seed=self.seed, shard_id=shard_id, num_shards=num_shards,
+                                 drop_last=drop_last)
+        self.device = torch.device(device) if device is not None else torch.device(
+            "cuda" if torch.cuda.is_available() else "cpu")
+        # None: all CPUs this process may use; 0: work in this process
+        self.num_workers = default_workers() if num_workers is None else int(num_workers)
+        self.prefetch = int(prefetch)
+        self.epoch = 0
 
     @property
     def bytes_per_sample(self) -> int:

@@ -639,3 +639,28 @@ def test_num_workers_is_the_name_num_threads_a_deprecated_alias(folder):
         DCTLoader(folder, batch_size=4, engine="torch", num_workers=0, num_threads=0)
     with pytest.raises(ValueError, match="num_workers must be >= 0"):
         DCTLoader(folder, batch_size=4, engine="torch", num_workers=-1)
+
+
+def test_dct_and_rgb_loaders_share_their_set_up(folder):
+    """One set-up (sampler.EpochLoader._setup_epochs) for both loaders: the same arguments
+    give the same shard's batches, device and workers, and the same argument errors."""
+    from freqload.rgb import RGBLoader
+
+    kw = dict(batch_size=3, train=True, seed=7, shard_id=1, num_shards=2, drop_last=True,
+              num_workers=0, device="cpu")
+    dct = DCTLoader(folder, engine="torch", size=(4, 4), **kw)
+    rgb = RGBLoader(folder, size=32, **kw)
+    for epoch in range(3):
+        assert [list(b) for b in dct.sampler.batches(epoch)] == \
+            [list(b) for b in rgb.sampler.batches(epoch)]
+    assert (dct.device, dct.num_workers, dct.train, dct.seed, len(dct)) == \
+        (rgb.device, rgb.num_workers, rgb.train, rgb.seed, len(rgb))
+    for bad, match in [(dict(batch_size=0), "batch_size"), (dict(num_workers=-2), "num_workers"),
+                       (dict(prefetch=0), "prefetch"), (dict(shard_id=1), "both shard_id")]:
+        args = dict(kw, **bad)
+        if "shard_id" in bad:
+            args.pop("num_shards")
+        for make in (lambda: DCTLoader(folder, engine="torch", **args),
+                     lambda: RGBLoader(folder, **args)):
+            with pytest.raises(ValueError, match=match):
+                make()
