@@ -69,11 +69,11 @@ from .coefficients import (DEFAULT_MAX_FILE_SIZE, DEFAULT_MAX_MEMORY, DEFAULT_MA
                            DEFAULT_MAX_SCANS, read_coefficients)
 from .engines.common import (OK, STATUS_ERRORS, STATUS_NAMES, UNREADABLE, UNSUPPORTED,
                              HostBatch, layout_view)
+from .device import Normalize, PostStage
 from .errors import DecodeError, FreqloadError
 from .sampler import EpochLoader, TransferStats
 from .recipe import Recipe
 from .sources import resolve_source
-from .stats import ChannelStats
 from .transforms import Transform, sample, sample_keys
 
 ENGINES = ("auto", "dali", "torch")
@@ -218,12 +218,10 @@ class DCTLoader(EpochLoader):
 
             self._device_regroup = DeviceRegroup(self.recipe)
         self.normalize = normalize
-        self._affine = None  # (1/std, mean/std): x * scale - shift == (x - mean) / std
-        if normalize is not None and normalize is not False:
-            stats = normalize if isinstance(normalize, ChannelStats) else ChannelStats.load(normalize)
-            mean, std = (v.astype(np.float64) for v in stats.select(self.mask))
-            self._affine = tuple(torch.from_numpy((v).astype(np.float32)).view(1, -1, 1, 1)
-                                 .to(self.device) for v in (1.0 / std, mean / std))
+        norm = normalize if normalize is None or normalize is False else \
+            Normalize.from_stats(normalize, self.mask)
+        #: the batch's tail on the device (freqload.device): regroup, then float / normalise
+        self.post = PostStage(norm, self._device_regroup).to(self.device)
         self.stats = LoaderStats()
         self.epoch = 0
         self.engine = self._make_engine(engine)
@@ -353,16 +351,10 @@ class DCTLoader(EpochLoader):
             y = y.to(self.device, non_blocking=True)
         else:
             x = hb.x
-        if self.regroup == "device":
-            x = self._device_regroup(x, hb.offsets, hb.layouts)
+        x = self.post(x, hb.offsets, hb.layouts)
+        if self._device_regroup is not None:  # the quant tables it moved itself
             self.stats.bytes_to_device += self._device_regroup.last_bytes
-        if self.normalize is False:
-            return x, y
-        if self._affine is None:
-            return x.float(), y
-        scale, shift = self._affine
-        x = x * scale  # int16 -> float32 and the scale in one pass, then the shift in place
-        return x.sub_(shift), y
+        return x, y
 
     def __repr__(self) -> str:
         return (f"DCTLoader({len(self.dataset)} files, batch_size={self.batch_size}, "

@@ -38,6 +38,7 @@ from typing import Callable, Optional, Sequence
 import torch
 from torch import nn
 
+from .device import Normalize
 from .mask import as_mask
 
 __all__ = ["InputNorm", "ResNet", "MobileNetV2", "resnet18", "resnet34", "resnet50",
@@ -45,31 +46,9 @@ __all__ = ["InputNorm", "ResNet", "MobileNetV2", "resnet18", "resnet34", "resnet
            "create_model", "load_rgb_pretrained", "count_macs", "MODELS"]
 
 
-class InputNorm(nn.Module):
-    """(x - mean) / std per channel: x ``[B, C, H, W]``; mean, std ``[C]`` (buffers)."""
-
-    def __init__(self, mean, std):
-        super().__init__()
-        mean = torch.as_tensor(mean, dtype=torch.float32).reshape(1, -1, 1, 1)
-        std = torch.as_tensor(std, dtype=torch.float32).reshape(1, -1, 1, 1)
-        if mean.shape != std.shape or bool((std <= 0).any()):
-            raise ValueError("mean and std must have one positive std per channel")
-        self.register_buffer("mean", mean)
-        self.register_buffer("std", std)
-
-    @classmethod
-    def from_stats(cls, stats, mask=None) -> "InputNorm":
-        """From a ChannelStats (or its file), for the channels of ``mask`` (default: all
-        the stats hold)."""
-        from .stats import ChannelStats
-
-        if not isinstance(stats, ChannelStats):
-            stats = ChannelStats.load(stats)
-        mean, std = stats.select(as_mask(mask) if mask is not None else None)
-        return cls(mean, std)
-
-    def forward(self, x):
-        return (x.float() - self.mean) / self.std
+#: (x - mean) / std per channel, the models' ``input_norm``: freqload.device.Normalize, the
+#: one normalisation the loaders use too (x [B, C, H, W]; mean, std [C]; from_stats).
+InputNorm = Normalize
 
 
 def _init_weights(model: nn.Module, linear_std: Optional[float] = None) -> None:

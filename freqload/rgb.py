@@ -16,6 +16,7 @@ import torch
 import torch.utils.data
 
 from . import _core
+from .device import Normalize
 from .sampler import EpochLoader, TransferStats
 from .sources import resolve_source
 from .transforms import random_resized_crop, sample_keys
@@ -31,8 +32,7 @@ class RGBSamples(torch.utils.data.Dataset):
                  crop_ratio: float = 0.875):
         self.paths, self.labels = paths, labels
         self.size, self.train, self.seed, self.crop_ratio = int(size), bool(train), seed, crop_ratio
-        self.mean = np.asarray(MEAN, np.float32).reshape(3, 1, 1)
-        self.std = np.asarray(STD, np.float32).reshape(3, 1, 1)
+        self.norm = Normalize(MEAN, STD)  # the one normalisation (freqload.device)
 
     def __len__(self):
         return len(self.paths)
@@ -56,7 +56,7 @@ class RGBSamples(torch.utils.data.Dataset):
             if flip:
                 im = im.transpose(Image.FLIP_LEFT_RIGHT)
             x = np.asarray(im, dtype=np.float32).transpose(2, 0, 1) / 255.0
-        return torch.from_numpy((x - self.mean) / self.std), int(self.labels[i])
+        return self.norm(torch.from_numpy(x)), int(self.labels[i])
 
 
 class RGBLoader(EpochLoader):
