@@ -24,6 +24,10 @@ model                 what changes for DCT input
                       224 pixels (56x56 instead of 112x112 after features.0).
 ====================  =========================================================
 
+Every model has one config (``CONFIGS[name]``, a :class:`ModelConfig`: family, input
+kind, grid, which state_dict prefixes are the stem and the classifier, where its input
+statistics come from), and its factory builds the family's one implementation from it;
+the built model carries it as ``model.config``.
 ``create_model(name, mask="dctnet24", num_classes=1000, stats=None, **kw)``
 builds any of them (``resnet18``, ``resnet34``, ``resnet50``, ``mobilenet_v2``
 are the RGB ones); ``stats`` (a :class:`~freqload.stats.ChannelStats` file)
@@ -32,8 +36,8 @@ that hand over raw values.
 """
 from __future__ import annotations
 
-import math
-from typing import Callable, Optional, Sequence
+from dataclasses import dataclass
+from typing import Callable, Dict, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
@@ -43,7 +47,8 @@ from .mask import as_mask
 
 __all__ = ["InputNorm", "ResNet", "MobileNetV2", "resnet18", "resnet34", "resnet50",
            "mobilenet_v2", "resnet18_dct", "resnet34_dct", "resnet50_dct", "mobilenet_v2_dct",
-           "create_model", "load_rgb_pretrained", "count_macs", "MODELS"]
+           "create_model", "load_rgb_pretrained", "count_macs", "MODELS", "CONFIGS",
+           "ModelConfig"]
 
 
 #: (x - mean) / std per channel, the models' ``input_norm``: freqload.device.Normalize, the
@@ -259,67 +264,102 @@ class MobileNetV2(nn.Module):
         return self.classifier(torch.flatten(x, 1))
 
 
-# ---- constructors ------------------------------------------------------------------------
+# ---- the registry: one config per model, factories over one implementation per family ----
 
-def resnet18(num_classes=1000, **kw) -> ResNet:
-    """RGB ResNet-18: ``[B, 3, 224, 224]`` -> ``[B, num_classes]``."""
-    return ResNet(BasicBlock, [2, 2, 2, 2], num_classes, **kw)
+@dataclass(frozen=True)
+class ModelConfig:
+    """What freqload knows about a model, in one place (as timm keeps its configs).
 
+    name: the registry name; family: "resnet" or "mobilenet_v2"; input: "dct" (C = the
+    mask's channels on a block grid) or "rgb" (3 x 224 x 224); args: the family class's
+    positional arguments after num_classes (ResNet: block, layers); grid: the input's
+    spatial size at the standard resolution (56 x 56 blocks = 448 pixels, or 224 x 224
+    pixels); stem / classifier: state_dict prefixes of the RGB stem (dropped when RGB
+    weights load into a DCT model) and of the classifier (kept fresh when its shape
+    differs); norm: where input statistics come from ("stats": a per-channel ChannelStats
+    file, as ``input_norm``; "imagenet": ImageNet's RGB mean/std).
+    """
+    name: str
+    family: str
+    input: str
+    args: tuple = ()
+    grid: Tuple[int, int] = (56, 56)
+    stem: Tuple[str, ...] = ()
+    classifier: Tuple[str, ...] = ()
+    norm: str = "stats"
 
-def resnet34(num_classes=1000, **kw) -> ResNet:
-    return ResNet(BasicBlock, [3, 4, 6, 3], num_classes, **kw)
+    @property
+    def dct(self) -> bool:
+        return self.input == "dct"
 
-
-def resnet50(num_classes=1000, **kw) -> ResNet:
-    return ResNet(Bottleneck, [3, 4, 6, 3], num_classes, **kw)
-
-
-def mobilenet_v2(num_classes=1000, **kw) -> MobileNetV2:
-    return MobileNetV2(num_classes, **kw)
-
-
-def _channels(mask) -> int:
-    return len(as_mask(mask))
-
-
-def resnet18_dct(mask="dctnet24", num_classes=1000, layer2_stride=2, **kw) -> ResNet:
-    """ResNet-18 on the DCT grid: ``[B, C, 56, 56]`` -> ``[B, num_classes]``, C = len(mask)."""
-    return ResNet(BasicBlock, [2, 2, 2, 2], num_classes, in_channels=_channels(mask),
-                  layer2_stride=layer2_stride, **kw)
-
-
-def resnet34_dct(mask="dctnet24", num_classes=1000, layer2_stride=2, **kw) -> ResNet:
-    return ResNet(BasicBlock, [3, 4, 6, 3], num_classes, in_channels=_channels(mask),
-                  layer2_stride=layer2_stride, **kw)
-
-
-def resnet50_dct(mask="dctnet24", num_classes=1000, layer2_stride=2, **kw) -> ResNet:
-    """ResNet-50 on the DCT grid; ``layer2_stride=1`` reproduces DCTNet (about 3x FLOPs)."""
-    return ResNet(Bottleneck, [3, 4, 6, 3], num_classes, in_channels=_channels(mask),
-                  layer2_stride=layer2_stride, **kw)
-
-
-def mobilenet_v2_dct(mask="dctnet24", num_classes=1000, **kw) -> MobileNetV2:
-    return MobileNetV2(num_classes, in_channels=_channels(mask), **kw)
+    def build(self, *, mask="dctnet24", num_classes: int = 1000, **kw) -> nn.Module:
+        """The model: ``[B, C, *grid]`` (DCT, C = len(mask)) or ``[B, 3, *grid]`` (RGB) ->
+        ``[B, num_classes]``; ``kw`` goes to the family class (e.g. layer2_stride)."""
+        cls = _FAMILIES[self.family]
+        if self.dct:
+            kw["in_channels"] = len(as_mask(mask))
+        model = cls(*self.args, num_classes=num_classes, **kw)
+        model.config = self
+        return model
 
 
-MODELS: dict[str, Callable[..., nn.Module]] = {
-    "resnet18": resnet18, "resnet34": resnet34, "resnet50": resnet50,
-    "mobilenet_v2": mobilenet_v2, "resnet18_dct": resnet18_dct, "resnet34_dct": resnet34_dct,
-    "resnet50_dct": resnet50_dct, "mobilenet_v2_dct": mobilenet_v2_dct}
+_FAMILIES = {"resnet": ResNet, "mobilenet_v2": MobileNetV2}
+_RESNET = {"resnet18": (BasicBlock, (2, 2, 2, 2)), "resnet34": (BasicBlock, (3, 4, 6, 3)),
+           "resnet50": (Bottleneck, (3, 4, 6, 3))}
+
+
+def _configs() -> dict:
+    out = {}
+    for base in ("resnet18", "resnet34", "resnet50", "mobilenet_v2"):
+        family = "mobilenet_v2" if base == "mobilenet_v2" else "resnet"
+        stem = ("features.0.",) if family == "mobilenet_v2" else ("conv1.", "bn1.")
+        classifier = ("classifier.",) if family == "mobilenet_v2" else ("fc.",)
+        args = _RESNET.get(base, ())
+        out[base] = ModelConfig(base, family, "rgb", args, (224, 224), stem, classifier,
+                                "imagenet")
+        out[base + "_dct"] = ModelConfig(base + "_dct", family, "dct", args, (56, 56), stem,
+                                         classifier, "stats")
+    return out
+
+
+#: every model by name: its config (ModelConfig)
+CONFIGS: Dict[str, ModelConfig] = _configs()
+
+
+def _factory(config: ModelConfig) -> Callable[..., nn.Module]:
+    if config.dct:
+        def make(mask="dctnet24", num_classes: int = 1000, **kw) -> nn.Module:
+            return config.build(mask=mask, num_classes=num_classes, **kw)
+    else:
+        def make(num_classes: int = 1000, **kw) -> nn.Module:
+            return config.build(num_classes=num_classes, **kw)
+    make.__name__ = config.name
+    shape = (f"[B, C, {config.grid[0]}, {config.grid[1]}], C = len(mask)" if config.dct
+             else f"[B, 3, {config.grid[0]}, {config.grid[1]}]")
+    make.__doc__ = f"{config.name}: {shape} -> [B, num_classes] (freqload.models.CONFIGS)."
+    return make
+
+
+resnet18, resnet34, resnet50, mobilenet_v2 = (_factory(CONFIGS[n]) for n in (
+    "resnet18", "resnet34", "resnet50", "mobilenet_v2"))
+resnet18_dct, resnet34_dct, resnet50_dct, mobilenet_v2_dct = (_factory(CONFIGS[n]) for n in (
+    "resnet18_dct", "resnet34_dct", "resnet50_dct", "mobilenet_v2_dct"))
+
+#: every model by name: its factory (mask=, num_classes=, family keywords)
+MODELS: Dict[str, Callable[..., nn.Module]] = {name: globals()[name] for name in CONFIGS}
 
 
 def create_model(name: str, *, mask="dctnet24", num_classes: int = 1000, stats=None,
                  **kw) -> nn.Module:
-    """A model by name (``MODELS``). DCT models take C = len(mask) channels; ``stats``
-    (a ChannelStats or its file) installs ``model.input_norm`` for those channels."""
-    if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}; choose from {sorted(MODELS)}")
-    dct = name.endswith("_dct")
-    model = MODELS[name](mask=mask, num_classes=num_classes, **kw) if dct else \
-        MODELS[name](num_classes=num_classes, **kw)
+    """A model by name (``MODELS``; its config in ``CONFIGS``, also ``model.config``). DCT
+    models take C = len(mask) channels; ``stats`` (a ChannelStats or its file) installs
+    ``model.input_norm`` for those channels."""
+    if name not in CONFIGS:
+        raise ValueError(f"unknown model {name!r}; choose from {sorted(CONFIGS)}")
+    config = CONFIGS[name]
+    model = config.build(mask=mask, num_classes=num_classes, **kw)
     if stats is not None:
-        if not dct:
+        if config.norm != "stats":
             raise ValueError("stats= is for DCT models (per-frequency-channel statistics)")
         model.input_norm = InputNorm.from_stats(stats, mask)
     return model
@@ -349,8 +389,12 @@ def load_rgb_pretrained(model: nn.Module, path_or_state, *, verbose: bool = True
             state = state["state_dict"]
     state = {k[len("module."):] if k.startswith("module.") else k: v for k, v in state.items()}
     own = model.state_dict()
-    dct = getattr(model, "dct", False)
-    stem = ("conv1.", "bn1.") if isinstance(model, ResNet) else ("features.0.",)
+    config = getattr(model, "config", None)
+    if config is None:
+        raise ValueError("load_rgb_pretrained needs a model made by freqload.models "
+                         "(create_model or a factory: its config names the stem and "
+                         "classifier)")
+    dct, stem, classifier = config.dct, config.stem, config.classifier
     adapted = set(model.adapted_keys()) if hasattr(model, "adapted_keys") else set()
     report = {"loaded": [], "adapted": [], "missing": [], "unexpected": [], "dropped_stem": []}
     new = {}
@@ -362,7 +406,7 @@ def load_rgb_pretrained(model: nn.Module, path_or_state, *, verbose: bool = True
         elif k in adapted:
             report["adapted"].append(k)
         elif own[k].shape != v.shape:
-            if k.startswith(("fc.", "classifier.")):
+            if k.startswith(classifier):
                 report["adapted"].append(k)
             else:
                 raise ValueError(f"{k}: shape {tuple(v.shape)} in the file, "
@@ -382,32 +426,18 @@ def load_rgb_pretrained(model: nn.Module, path_or_state, *, verbose: bool = True
 
 
 def count_macs(model: nn.Module, input_shape: Sequence[int]) -> int:
-    """Multiply-accumulates of one forward pass over ``input_shape`` (batch 1), counting
-    Conv2d and Linear layers (what dominates; BatchNorm and activations are left out)."""
-    total = 0
+    """Multiply-accumulates of one forward pass over ``input_shape`` (batch 1): half the
+    FLOPs torch.utils.flop_counter counts (convolutions and matrix products; BatchNorm and
+    activations are left out). Equal to counting each Conv2d and Linear by hand, and to
+    torchvision's published GFLOPs for the RGB models (tests)."""
+    from torch.utils.flop_counter import FlopCounterMode
 
-    def conv_hook(m, inp, out):
-        nonlocal total
-        total += out.numel() // out.shape[0] * (m.in_channels // m.groups) * math.prod(
-            m.kernel_size)
-
-    def linear_hook(m, inp, out):
-        nonlocal total
-        total += m.in_features * m.out_features
-
-    hooks = []
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            hooks.append(m.register_forward_hook(conv_hook))
-        elif isinstance(m, nn.Linear):
-            hooks.append(m.register_forward_hook(linear_hook))
+    counter = FlopCounterMode(display=False)
     was_training = model.training
     model.eval()
     try:
-        with torch.no_grad():
+        with torch.no_grad(), counter:
             model(torch.zeros(1, *input_shape[-3:]))
     finally:
-        for h in hooks:
-            h.remove()
         model.train(was_training)
-    return total
+    return counter.get_total_flops() // 2

@@ -297,3 +297,25 @@ def test_soft_gates_and_eval_mode_closing_channels():
     assert torch.equal(g, expect.expand(6, 8))  # deterministic in eval mode
     assert torch.equal(y[:, [1, 4, 6]], torch.zeros(6, 3, 4, 4))
     assert torch.equal(y[:, [0, 2, 3, 5, 7]], x[:, [0, 2, 3, 5, 7]])
+
+
+def test_the_registry_is_one_config_per_model():
+    """Every model has a config that says what it reads and which keys are its stem and
+    classifier (checked here against the modules it builds), and carries it."""
+    assert sorted(models.MODELS) == sorted(models.CONFIGS)
+    for name, config in models.CONFIGS.items():
+        m = models.MODELS[name](num_classes=7) if not config.dct else \
+            models.MODELS[name]("dctnet32", 7)
+        assert m.config is config and config.name == name
+        assert config.dct == name.endswith("_dct") and config.input in ("dct", "rgb")
+        keys = list(m.state_dict())
+        # the classifier prefixes hold the last Linear; the stem exists only in RGB models
+        assert any(k.startswith(config.classifier) and k.endswith("weight") for k in keys)
+        assert any(k.startswith(config.stem) for k in keys) != config.dct
+        twin = models.CONFIGS[name.replace("_dct", "")]
+        assert (twin.family, twin.stem, twin.classifier) == \
+            (config.family, config.stem, config.classifier)
+        x = torch.zeros(1, 32 if config.dct else 3, *config.grid)
+        assert m.eval()(x).shape == (1, 7)
+    with pytest.raises(ValueError, match="made by freqload.models"):
+        load_rgb_pretrained(nn.Linear(2, 2), {}, verbose=False)

@@ -29,7 +29,7 @@ import torch.distributed as dist
 from torch import nn
 
 import freqload
-from freqload.models import MODELS, create_model
+from freqload.models import CONFIGS, MODELS, create_model
 
 
 def parse_args(argv=None):
@@ -69,7 +69,7 @@ def parse_args(argv=None):
         args.arch = "resnet50_dct" if args.input == "dct" else "resnet50"
     if args.arch not in MODELS:
         ap.error(f"--arch must be one of {sorted(MODELS)}")
-    if (args.input == "dct") != args.arch.endswith("_dct"):
+    if args.input != CONFIGS[args.arch].input:  # the model's config says what it reads
         ap.error(f"--input {args.input} needs a{' _dct' if args.input == 'dct' else 'n RGB'} "
                  f"--arch, got {args.arch}")
     if args.image_size is None:
