@@ -67,8 +67,7 @@ import torch
 
 from .coefficients import (DEFAULT_MAX_FILE_SIZE, DEFAULT_MAX_MEMORY, DEFAULT_MAX_PIXELS,
                            DEFAULT_MAX_SCANS, read_coefficients)
-from .engines.common import (OK, STATUS_ERRORS, STATUS_NAMES, UNREADABLE, UNSUPPORTED,
-                             HostBatch, layout_view)
+from .engines.common import OK, STATUS_ERRORS, STATUS_NAMES, UNSUPPORTED, HostBatch, layout_view
 from .device import Normalize, PostStage
 from .errors import DecodeError, FreqloadError
 from .sampler import EpochLoader, TransferStats
@@ -285,8 +284,6 @@ class DCTLoader(EpochLoader):
         core's, libjpeg's included): nothing is decoded again to find out."""
         path = self.dataset.paths[i]
         name = STATUS_NAMES.get(status, "?")
-        if status == UNREADABLE:
-            raise FreqloadError(f"{path}: {message or 'cannot read'}")
         cls = STATUS_ERRORS.get(status, DecodeError)
         if message:
             raise cls(f"{path}: {message}")

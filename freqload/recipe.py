@@ -30,7 +30,7 @@ from . import _core
 from .channels import CHROMA, check_size
 from .coefficients import (DEFAULT_MAX_FILE_SIZE, DEFAULT_MAX_MEMORY, DEFAULT_MAX_PIXELS,
                            DEFAULT_MAX_SCANS, limits_tuple)
-from .mask import ChannelMask, as_mask, split_channels
+from .mask import PRESETS, ChannelMask, as_mask, split_channels
 from .transforms import Transform
 
 #: regroup= names -> the core's fl_output_kind
@@ -164,14 +164,27 @@ def _cached(mask: ChannelMask, size: tuple, chroma: str, dequantize: bool,
     return Recipe(mask, size, chroma, dequantize, transform)
 
 
+_preset_mask = functools.lru_cache(maxsize=64)(as_mask)  # preset names and None only
+_transform_of = functools.lru_cache(maxsize=8)(Transform)  # kind names only
+
+
 def recipe_for(mask, size=(56, 56), chroma: str = "dct", dequantize: bool = True,
                transform="blocks") -> Recipe:
     """A Recipe with default decode options, built once per distinct argument set (the
-    per-image functions, to_channels and sample, ask for the same few again and again)."""
-    if not isinstance(transform, Transform):
-        transform = Transform(transform)
-    size = check_size(size)
-    return _cached(as_mask(mask), size, chroma, bool(dequantize), transform)
+    per-image functions, to_channels and sample, ask for the same few again and again).
+    A repeated call converts nothing: preset names and transform kinds map to their
+    objects through small caches; a mask file or an index list is read each time (a file
+    may change)."""
+    if mask is None or (isinstance(mask, str) and (mask in PRESETS or mask == "all")):
+        mask = _preset_mask(mask)
+    elif not isinstance(mask, ChannelMask):
+        mask = as_mask(mask)
+    size = (size, size) if isinstance(size, int) else size
+    if not isinstance(size, tuple):
+        size = check_size(size)
+    if isinstance(transform, str):
+        transform = _transform_of(transform)
+    return _cached(mask, size, chroma, bool(dequantize), transform)
 
 
 __all__ = ["Recipe", "recipe_for"]

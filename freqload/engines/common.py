@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     import torch
 
 from .. import _core
-from ..errors import DecodeError, ImageTooLargeError, UnsupportedImageError
+from ..errors import DecodeError, FreqloadError, ImageTooLargeError, UnsupportedImageError
 
 #: int32 entries of a planes layout (fl_layout_pack)
 LAYOUT_INTS = _core.LAYOUT_INTS
@@ -24,7 +24,9 @@ LAYOUT_DTYPE = np.dtype([
     ("groups", [("kind", "<i4"), ("count", "<i4"), ("h", "<i4"), ("w", "<i4"), ("fv", "<i4"),
                 ("fh", "<i4"), ("offset", "<i4")], (3,)),
     ("quant", "<i4", (3, 64))])
-assert LAYOUT_DTYPE.itemsize == 4 * LAYOUT_INTS, "LAYOUT_DTYPE must mirror fl_layout_pack"
+if LAYOUT_DTYPE.itemsize != 4 * LAYOUT_INTS:  # the core's layout changed without this
+    raise ImportError(f"freqload.engines.common.LAYOUT_DTYPE ({LAYOUT_DTYPE.itemsize} bytes) "
+                      f"no longer mirrors the core's fl_layout_pack ({4 * LAYOUT_INTS} bytes)")
 #: fl_plane_group kinds: nothing, the channels on their own grid, all 64 coefficients
 PLANES_NONE, PLANES_CHANNELS, PLANES_COEFS = (_core.PLANES_NONE, _core.PLANES_CHANNELS,
                                               _core.PLANES_COEFS)
@@ -36,15 +38,15 @@ def layout_view(layouts) -> np.ndarray:
     a = np.ascontiguousarray(layouts, dtype=np.int32).reshape(-1, LAYOUT_INTS)
     return a.view(LAYOUT_DTYPE).reshape(-1)
 
+
 #: per-sample status codes: the core's fl_status
 OK, DECODE_ERROR, UNSUPPORTED, TOO_LARGE, NO_MEMORY, BAD_ARGUMENT, UNREADABLE = (
     _core.STATUS_OK, _core.STATUS_DECODE, _core.STATUS_UNSUPPORTED, _core.STATUS_TOO_LARGE,
     _core.STATUS_NOMEM, _core.STATUS_ARGUMENT, _core.STATUS_UNREADABLE)
-#: the error each of the core's image statuses is, both ways (the torch engine turns the
-#: extension's exceptions into statuses, the loader statuses back into exceptions)
+#: the error each of the core's image statuses raises in the loader (both engines report
+#: statuses, as the core gives them)
 STATUS_ERRORS = {DECODE_ERROR: DecodeError, UNSUPPORTED: UnsupportedImageError,
-                 TOO_LARGE: ImageTooLargeError}
-ERROR_STATUS = {cls: status for status, cls in STATUS_ERRORS.items()}
+                 TOO_LARGE: ImageTooLargeError, UNREADABLE: FreqloadError}
 #: what each status means, for messages
 STATUS_NAMES = {OK: "ok", DECODE_ERROR: "corrupt data", UNSUPPORTED: "unsupported image",
                 TOO_LARGE: "over a resource limit", NO_MEMORY: "out of memory",

@@ -12,7 +12,7 @@ import torch.utils.data
 
 from ..coefficients import _decoder
 from ..recipe import Recipe
-from .common import ERROR_STATUS, LAYOUT_INTS, OK, UNREADABLE, HostBatch, layout_view
+from .common import LAYOUT_INTS, OK, HostBatch, layout_view
 
 
 
@@ -36,13 +36,9 @@ class _Samples(torch.utils.data.Dataset):
         else:
             out = np.empty((r.channels, r.out_h, r.out_w), dtype=np.int16)
             layout = None
-        status, message = OK, ""
-        try:  # the core reads the file (its one reader, max_file_size applied) and decodes
-            _decoder().decode_file(self.paths[i], self.packed, key, out, layout)
-        except OSError as e:
-            status, message = UNREADABLE, f"cannot read: {e.strerror or e}"
-        except tuple(ERROR_STATUS) as e:
-            status, message = ERROR_STATUS[type(e)], str(e)
+        # the core reads and decodes the file; a failure is its status and message (and
+        # zeros), exactly as the DALI operator reports it
+        status, message = _decoder().decode_file(self.paths[i], self.packed, key, out, layout)
         if planes:  # only the used part travels back to the main process
             used = int(layout_view(layout)["total"][0]) if status == OK else 0
             return torch.from_numpy(out[:used].copy()), layout, i, status, message

@@ -400,8 +400,9 @@ static PyObject *raise_file_status(fl_status st, int os_error, PyObject *path,
 }
 
 /* What decode and decode_file share: check the recipe and the buffers, then one
- * fl_decode_sample (bytes) or fl_decode_file (path) on this thread's decoder, GIL released;
- * (warnings, first warning, width, height), or the error raised. */
+ * fl_decode_sample (bytes: (warnings, first warning, width, height), or the error raised)
+ * or fl_decode_file (path: the sample's outcome as the DALI operator reports it, (status,
+ * message), nothing raised for the file) on this thread's decoder, GIL released. */
 static PyObject *run_decode(DecoderObject *self, const Py_buffer *data, PyObject *path,
                             const Py_buffer *rb, unsigned long long key, PyObject *out_obj,
                             PyObject *layout_obj) {
@@ -410,7 +411,7 @@ static PyObject *run_decode(DecoderObject *self, const Py_buffer *data, PyObject
   fl_recipe r;
   fl_info info;
   fl_status st;
-  int have_out = 0, have_layout = 0, os_error = 0;
+  int have_out = 0, have_layout = 0, os_error;
   if (!recipe_arg(rb, &r)) goto done;
   if (!(have_out = out_arg(out_obj, &out, fl_recipe_out_elements(&r), 2,
                            r.output == FL_OUTPUT_CHANNELS, "out")))
@@ -436,8 +437,10 @@ static PyObject *run_decode(DecoderObject *self, const Py_buffer *data, PyObject
                           have_layout ? (int32_t *)layout.buf : NULL, &info);
   Py_END_ALLOW_THREADS
   self->busy = 0;
-  if (st != FL_OK)
-    raise_file_status(st, os_error, path, fl_decoder_message(self->dec));
+  if (path)
+    result = Py_BuildValue("(is)", (int)st, st == FL_OK ? "" : fl_decoder_message(self->dec));
+  else if (st != FL_OK)
+    raise_status(st, fl_decoder_message(self->dec));
   else
     result = Py_BuildValue("(isii)", fl_decoder_warnings(self->dec),
                            fl_decoder_warning(self->dec), info.width, info.height);
@@ -463,9 +466,11 @@ static PyObject *Decoder_decode(DecoderObject *self, PyObject *args) {
   return result;
 }
 
-/* decode_file(path, recipe, key, out, layout=None): decode() on the file at path, read by
- * the core (fl_decode_file) into this decoder's reused buffer, the recipe's max_file_size
- * applied. OSError when it cannot be read. */
+/* decode_file(path, recipe, key, out, layout=None) -> (status, message): the torch
+ * engine's per-sample call, the DALI operator's twin. The core reads the file into this
+ * decoder's reused buffer (fl_decode_file, the recipe's max_file_size applied) and
+ * decodes it; a failure (unreadable 6, corrupt 1, ...) is the core's status and message,
+ * out zeroed, not an exception. */
 static PyObject *Decoder_decode_file(DecoderObject *self, PyObject *args) {
   Py_buffer rb;
   PyObject *path = NULL, *out_obj, *layout_obj = Py_None, *result;
@@ -486,7 +491,8 @@ static PyMethodDef Decoder_methods[] = {
      "fill(planes) -> (quant tables, warnings, first warning)"},
     {"end", (PyCFunction)Decoder_end, METH_NOARGS, "end the open image"},
     {"decode_file", (PyCFunction)Decoder_decode_file, METH_VARARGS,
-     "decode_file(path, recipe, key, out, layout=None): decode() on a file the core reads"},
+     "decode_file(path, recipe, key, out, layout=None) -> (status, message): one sample from a"
+     " file the core reads; failures are the status and message, as the DALI operator gives"},
     {"decode", (PyCFunction)Decoder_decode, METH_VARARGS,
      "decode(data, recipe, key, out, layout=None) -> (warnings, first warning, width, height):"
      " one sample by a packed recipe (freqload.Recipe.packed)"},
