@@ -185,8 +185,7 @@ def _as_bytes(data):
     if isinstance(data, (bytes, bytearray)):
         return data
     if isinstance(data, (str, os.PathLike)):
-        with open(data, "rb") as f:
-            return f.read()
+        return read_file(data)
     if isinstance(data, memoryview):
         if not data.contiguous:
             raise TypeError("a memoryview of JPEG data must be contiguous")
@@ -279,7 +278,7 @@ def read_coefficients(data, *, strict: bool = True, max_pixels: int | None = DEF
         info = _info_from_native(dec.begin(buf, limit, bool(strict), True, limits))
     except UnsupportedImageError as e:
         if fallback == "pixels":
-            return _coefficients_from_pixels(buf, limit, e)
+            return _coefficients_from_pixels(buf, limit, str(e))
         raise
     try:
         planes = [np.empty((c.alloc_blocks_h, c.alloc_blocks_w, 64), dtype=np.int16)
@@ -294,8 +293,11 @@ def read_coefficients(data, *, strict: bool = True, max_pixels: int | None = DEF
     return Coefficients(comps, tables, info, nwarn, first)
 
 
-def _coefficients_from_pixels(buf, limit: int, cause: FreqloadError) -> Coefficients:
-    """Pillow decode -> YCbCr (or L) -> 8x8 forward DCT, unit quant tables."""
+def _coefficients_from_pixels(buf, limit: int, cause: str) -> Coefficients:
+    """Pillow decode -> YCbCr (or L) -> 8x8 forward DCT, unit quant tables.
+
+    ``limit``: max_pixels (0: none); ``cause``: why the file's own coefficients could not
+    be read (the core's message), kept in the error when Pillow fails too."""
     from PIL import Image
 
     try:

@@ -40,7 +40,8 @@ on_error      a corrupt, unsupported (PNG, GIF, CMYK, 12-bit ...) or too-large f
 "skip"        dropped from its batch (that batch is one shorter; a batch left
               empty is not yielded); counted in ``loader.stats.skipped``
 "fallback"    unsupported files are decoded by Pillow and forward-transformed
-              (not the file's own coefficients; ``stats.fallback``); corrupt or
+              (not the file's own coefficients; ``stats.fallback``) by the engine,
+              where the sample is made (:mod:`freqload.engines.fallback`); corrupt or
               too-large ones are skipped as above
 ============  ======================================================================
 
@@ -66,14 +67,14 @@ import numpy as np
 import torch
 
 from .coefficients import (DEFAULT_MAX_FILE_SIZE, DEFAULT_MAX_MEMORY, DEFAULT_MAX_PIXELS,
-                           DEFAULT_MAX_SCANS, read_coefficients)
-from .engines.common import OK, STATUS_ERRORS, STATUS_NAMES, UNSUPPORTED, HostBatch, layout_view
+                           DEFAULT_MAX_SCANS)
+from .engines.common import OK, STATUS_ERRORS, STATUS_NAMES, HostBatch, layout_view
 from .device import Normalize, PostStage
 from .errors import DecodeError, FreqloadError
 from .sampler import EpochLoader, TransferStats
 from .recipe import Recipe
 from .sources import resolve_source
-from .transforms import Transform, sample, sample_keys
+from .transforms import Transform, sample_keys
 
 ENGINES = ("auto", "dali", "torch")
 ON_ERROR = ("raise", "skip", "fallback")
@@ -229,12 +230,14 @@ class DCTLoader(EpochLoader):
     def _make_engine(self, engine: str):
         pin = self.device.type == "cuda"
         paths = self.dataset.paths
+        fallback = self.on_error == "fallback"  # the engine makes those samples from pixels
         if engine in ("auto", "dali"):
             try:
                 from .engines.dali_engine import DaliEngine
 
                 return DaliEngine(paths, self.recipe, num_threads=self.num_workers,
-                                  prefetch=self.prefetch, pin=pin, batch_size=self.batch_size)
+                                  prefetch=self.prefetch, pin=pin, batch_size=self.batch_size,
+                                  fallback=fallback)
             except (ImportError, FreqloadError, OSError, RuntimeError) as e:
                 if engine == "dali":
                     raise
@@ -243,7 +246,7 @@ class DCTLoader(EpochLoader):
         from .engines.torch_engine import TorchEngine
 
         return TorchEngine(paths, self.recipe, num_workers=self.num_workers,
-                           prefetch=self.prefetch, pin=pin)
+                           prefetch=self.prefetch, pin=pin, fallback=fallback)
 
     @property
     def num_threads(self) -> int:
@@ -266,19 +269,13 @@ class DCTLoader(EpochLoader):
     def __iter__(self):
         epoch = self.epoch
         for hb in self.host_batches(epoch):
-            hb = self._apply_policy(hb, epoch)
+            hb = self._apply_policy(hb)
             if len(hb.index) == 0:
                 continue
             yield self._to_device(hb)
         self.epoch = epoch + 1
 
     # -- per batch ------------------------------------------------------------------
-    def _fallback_coefficients(self, path: str):
-        s = self.recipe
-        return read_coefficients(path, strict=s.strict, max_pixels=s.max_pixels or None,
-                                 max_file_size=s.max_file_size, max_scans=s.max_scans,
-                                 max_memory=s.max_memory, fallback="pixels")
-
     def _raise_for(self, i: int, status: int, message: str):
         """The error of a sample the engine flagged, with the engine's own message (the
         core's, libjpeg's included): nothing is decoded again to find out."""
@@ -291,54 +288,32 @@ class DCTLoader(EpochLoader):
         raise cls(f"{path}: failed with status {status} ({name}) in the {self.engine.name} "
                   f"engine")
 
-    def _apply_policy(self, hb: HostBatch, epoch: int) -> HostBatch:
-        bad = np.nonzero(hb.status != OK)[0]
+    def _apply_policy(self, hb: HostBatch) -> HostBatch:
+        """The error policy on a finished batch: the engine already made every sample it
+        could (the pixel fallback included, in its own slot); what is left failed."""
+        n = len(hb.index)
+        fell_back = int(hb.from_pixels.sum()) if hb.from_pixels is not None else 0
+        self.stats.fallback += fell_back
+        keep = hb.status == OK
+        bad = np.nonzero(~keep)[0]
+        self.stats.decoded += n - len(bad) - fell_back
         if len(bad) == 0:
-            self.stats.decoded += len(hb.index)
             return hb
         if self.on_error == "raise":
             k = bad[0]
             self._raise_for(int(hb.index[k]), int(hb.status[k]),
                             hb.messages[k] if hb.messages is not None else "")
-        n = len(hb.index)
-        if self.regroup == "device":  # per-sample planes and layouts, to edit
-            total = layout_view(hb.layouts)["total"]
-            samples = [hb.x[hb.offsets[k]:hb.offsets[k] + int(total[k])] for k in range(n)]
-            layouts = hb.layouts.copy()
+        self.stats.skipped += len(bad)
+        rows = torch.from_numpy(np.nonzero(keep)[0])
+        if self.regroup == "device":  # per-sample planes back to back: keep the kept ones
+            total = layout_view(hb.layouts)["total"].astype(np.int64)
+            x = torch.cat([hb.x[hb.offsets[k]:hb.offsets[k] + total[k]] for k in rows.tolist()]
+                          or [hb.x[:0]])
+            offsets = np.concatenate([[0], np.cumsum(total[keep])[:-1]]).astype(np.int64)
+            out = HostBatch(x, hb.index[keep], hb.status[keep], offsets, hb.layouts[keep])
         else:
-            samples = list(hb.x)
-        keep = np.ones(n, dtype=bool)
-        for row in bad:
-            i = int(hb.index[row])
-            if self.on_error == "fallback" and hb.status[row] == UNSUPPORTED:
-                try:
-                    c = self._fallback_coefficients(self.dataset.paths[i])
-                    if self.regroup == "device":
-                        from .regroup import planes_from_coefficients
-
-                        payload, layouts[row] = planes_from_coefficients(c, self.recipe)
-                        samples[row] = torch.from_numpy(payload)
-                    else:
-                        key = int(sample_keys(self.seed, epoch, [i])[0])
-                        samples[row] = torch.from_numpy(sample(c, self.recipe, key=key))
-                    self.stats.fallback += 1
-                    continue
-                except FreqloadError:
-                    pass
-            keep[row] = False
-            self.stats.skipped += 1
-        self.stats.decoded += int(n - len(bad))
-        pin = hb.x.is_pinned()
-        kept = [samples[k] for k in range(n) if keep[k]]
-        if not kept:
-            return HostBatch(hb.x[:0], hb.index[:0], hb.status[:0])
-        if self.regroup == "device":
-            x = torch.cat(kept)
-            offsets = np.concatenate([[0], np.cumsum([len(t) for t in kept])[:-1]]).astype(np.int64)
-            out = HostBatch(x, hb.index[keep], hb.status[keep], offsets, layouts[keep])
-        else:
-            out = HostBatch(torch.stack(kept), hb.index[keep], hb.status[keep])
-        return out._replace(x=out.x.pin_memory()) if pin else out
+            out = HostBatch(hb.x.index_select(0, rows), hb.index[keep], hb.status[keep])
+        return out._replace(x=out.x.pin_memory()) if hb.x.is_pinned() and len(rows) else out
 
     def _to_device(self, hb: HostBatch):
         y = torch.from_numpy(self.dataset.labels[hb.index])

@@ -27,14 +27,6 @@ from .engines.common import (LAYOUT_INTS, PLANES_CHANNELS as CHANNELS, PLANES_NO
 from .recipe import Recipe
 
 
-def planes_capacity(spec: Recipe) -> int:
-    """int16 elements one sample's planes may need (upper bound), for a regroup="device"
-    recipe (its out_elements)."""
-    if spec.regroup != "device":
-        raise ValueError("planes_capacity needs a regroup='device' recipe")
-    return spec.out_elements
-
-
 def parse_layout(v) -> dict:
     """One layout (int32 [LAYOUT_INTS], fl_layout_pack) as a dict of its named fields."""
     r = layout_view(v)[0]
@@ -182,13 +174,16 @@ class DeviceRegroup:
         return torch.stack(outs, dim=1)
 
 
-def planes_from_coefficients(coeffs, spec: Recipe) -> tuple[np.ndarray, np.ndarray]:
-    """fl_sample_planes on a Coefficients object: (int16 payload [total], int32 layout)."""
+def planes_from_coefficients(coeffs, spec: Recipe, *, out: np.ndarray | None = None,
+                             layout: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """fl_sample_planes on a Coefficients object: (int16 payload [total], int32 layout
+    [LAYOUT_INTS]); written into ``out`` (int16 [spec.out_elements]) and ``layout`` when
+    given (a batch slot), the payload then being a view of ``out``."""
     comps = [c if c.strides[1:] == (128, 2) else np.ascontiguousarray(c)
              for c in coeffs.components]
     quant = [np.ascontiguousarray(q, dtype=np.uint16) for q in coeffs.quant_tables[:len(comps)]]
     sampling = [(ci.h_samp, ci.v_samp) for ci in coeffs.info.components[:len(comps)]]
-    payload = np.empty(planes_capacity(spec), dtype=np.int16)
-    layout = np.zeros(LAYOUT_INTS, dtype=np.int32)
+    payload = np.empty(spec.out_elements, dtype=np.int16) if out is None else out
+    layout = np.zeros(LAYOUT_INTS, dtype=np.int32) if layout is None else layout
     _core.sample_planes(comps, sampling, quant, spec.packed, payload, layout)
     return payload[:int(layout_view(layout)["total"][0])], layout

@@ -168,16 +168,19 @@ def resize_crop(coeffs: Coefficients, box: Sequence[float], size=(56, 56), *,
 
 
 def sample(coeffs: Coefficients, transform, mask=None, size=(56, 56), key: int = 0,
-           *, chroma: str = "dct", dequantize: bool = True) -> np.ndarray:
+           *, chroma: str = "dct", dequantize: bool = True,
+           out: np.ndarray | None = None) -> np.ndarray:
     """One loader sample from coefficients: the core's ``fl_sample``, what the engines run
-    after decoding (used for the loader's pixel fallback).
+    after decoding (the engines' pixel fallback uses it).
 
     Args:
         transform: a :class:`Transform` (with mask, size, chroma, dequantize), or a whole
             :class:`~freqload.recipe.Recipe` (the other settings are then its own).
         key: the sample's key (:func:`sample_keys`), drawing the train transform's box.
+        out: where to write it (int16 ``[C, out_h, out_w]``, C-contiguous), e.g. a batch
+            slot; a new array when None.
     Returns:
-        int16 ``[C, out_h, out_w]``.
+        int16 ``[C, out_h, out_w]`` (``out`` when given).
     """
     from .channels import core_arrays
     from .recipe import Recipe, recipe_for
@@ -185,7 +188,8 @@ def sample(coeffs: Coefficients, transform, mask=None, size=(56, 56), key: int =
     r = transform if isinstance(transform, Recipe) else recipe_for(mask, size, chroma,
                                                                     dequantize, transform)
     arrays, sampling, quant = core_arrays(coeffs)
-    out = np.empty((r.channels, r.out_h, r.out_w), dtype=np.int16)
+    if out is None:
+        out = np.empty((r.channels, r.out_h, r.out_w), dtype=np.int16)
     _core.sample(arrays, sampling, quant, coeffs.info.width, coeffs.info.height, r.packed,
                  int(key) & (2**64 - 1), out)
     return out

@@ -201,7 +201,6 @@ def test_the_engine_reports_the_error_nothing_decodes_again(dirty_folder, engine
     for those bytes (reference: read_coefficients on the same file in this process, run
     before the loader); the loader never decodes a file a second time to rebuild it."""
     import freqload.coefficients as coefficients
-    import freqload.loader as loader_module
 
     truncated = os.path.join(dirty_folder, "class1", "zz_truncated.jpg")
     with pytest.raises(freqload.DecodeError) as want:
@@ -209,8 +208,8 @@ def test_the_engine_reports_the_error_nothing_decodes_again(dirty_folder, engine
 
     def no_decode(*a, **k):
         raise AssertionError("the loader decoded a file again")
-    monkeypatch.setattr(loader_module, "read_coefficients", no_decode)
     monkeypatch.setattr(coefficients, "read_coefficients", no_decode)
+    monkeypatch.setattr(coefficients, "_coefficients_from_pixels", no_decode)
     with pytest.raises(freqload.DecodeError) as got:
         collect(DCTLoader([truncated], batch_size=1, size=(6, 6), engine=engine, num_workers=1))
     assert str(got.value) == f"{truncated}: {want.value}"
@@ -236,6 +235,51 @@ def test_on_error_skip_and_fallback(dirty_folder, engine):
     np.testing.assert_array_equal(torch.cat(xs)[png_row].numpy(),
                                   freqload.transforms.sample(png, Transform("eval"), "dctnet24",
                                                              (6, 6)))
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("regroup", ["cpu", "device"])
+def test_the_engine_makes_the_fallback_sample_in_its_slot(dirty_folder, engine, regroup,
+                                                          tmp_path):
+    """on_error="fallback": the engine hands over a finished batch, the PNG's slot made from
+    its pixels with the sample's own key (train: a random box and flip), status OK and marked
+    from_pixels. Reference: read_coefficients(fallback="pixels") then the recipe's sample,
+    in this process. A file Pillow cannot read either keeps its failure, both messages in it."""
+    from freqload.engines.common import OK, UNSUPPORTED, layout_view
+    from freqload.regroup import DeviceRegroup
+
+    garbage = tmp_path / "garbage.jpg"
+    garbage.write_bytes(b"neither JPEG nor anything Pillow reads" * 10)
+    files = list(freqload.sources.resolve_source(dirty_folder).paths) + [str(garbage)]
+    # regroup="device" has the "blocks" transform only; "cpu" takes train's random box and flip
+    loader = DCTLoader(files, batch_size=9, size=(5, 7), engine=engine, num_workers=1,
+                       transform="train" if regroup == "cpu" else "blocks", seed=3,
+                       on_error="fallback", regroup=regroup)
+    (hb,) = list(loader.host_batches(0))
+    keys = sample_keys(3, 0, hb.index)
+    png = next(k for k, i in enumerate(hb.index) if "png" in files[i])
+    bad = next(k for k, i in enumerate(hb.index) if "garbage" in files[i])
+    assert hb.from_pixels.tolist() == [k == png for k in range(9)]
+    assert hb.status[png] == OK and hb.status[bad] == UNSUPPORTED
+    assert "not JPEG data" in hb.messages[bad] and "Pillow could not decode" in hb.messages[bad]
+    ref = freqload.read_coefficients(files[hb.index[png]], fallback="pixels")
+    if regroup == "cpu":
+        want = freqload.transforms.sample(ref, loader.recipe, key=int(keys[png]))
+        np.testing.assert_array_equal(hb.x[png].numpy(), want)
+        assert not hb.x[bad].any()
+    else:  # the slot's planes regroup to what regroup="cpu" makes of the reference
+        total = int(layout_view(hb.layouts)["total"][png])
+        planes = hb.x[hb.offsets[png]:hb.offsets[png] + total].clone()
+        got = DeviceRegroup(loader.recipe)(planes, np.zeros(1, np.int64), hb.layouts[png:png + 1])
+        want = freqload.transforms.sample(ref, loader.recipe.replace(regroup="cpu"),
+                                          key=int(keys[png]))
+        np.testing.assert_array_equal(got[0].numpy(), want)
+        assert layout_view(hb.layouts)["total"][bad] == 0
+    # the policy keeps the engine's batch as it is when nothing failed
+    clean = DCTLoader(files[:3], batch_size=3, size=(5, 7), engine=engine, num_workers=1,
+                      on_error="fallback")
+    (hb,) = list(clean.host_batches(0))
+    assert clean._apply_policy(hb) is hb
 
 
 @pytest.mark.skipif(not os.path.isdir(os.path.join(PHOTOS, "hymenoptera")),

@@ -236,7 +236,10 @@ def test_interrupted_pack_stops_at_once_and_resumes_to_the_same_pack(tmp_path, h
     (tmp_path / "slowpack.py").write_text(SLOW_PACK)
     dst = str(tmp_path / "interrupted-pack")
     env = dict(os.environ, PYTHONPATH=str(tmp_path), FREQLOAD_PROGRESS="0")
-    code = (f"import sys, slowpack; from freqload.cli import main; "
+    # Ctrl-C's handler as in a terminal: a test run started in the background by a
+    # non-interactive shell passes SIGINT on ignored, and pack rightly leaves that alone
+    code = (f"import signal, sys, slowpack; from freqload.cli import main; "
+            f"signal.signal(signal.SIGINT, signal.default_int_handler); "
             f"sys.exit(main(['pack', {str(root)!r}, {dst!r}, '--workers', '2']))")
     proc = subprocess.Popen([sys.executable, "-c", code], env=env, start_new_session=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -65,3 +65,6 @@ class HostBatch(NamedTuple):
     #: per sample, the core's message for a non-zero status ("" when OK): the engine made
     #: the sample, so it says what went wrong; nothing is decoded again to find out
     messages: Optional[list] = None
+    #: bool [b]: the sample was made from the file's pixels by the engine's fallback
+    #: (engines.fallback; status OK), or None where no sample was
+    from_pixels: Optional[np.ndarray] = None

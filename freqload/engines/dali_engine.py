@@ -4,8 +4,11 @@ One pipeline for the loader's life. Each epoch, a source callback hands DALI
 the file paths of this shard's next batch in the epoch's order and raises
 StopIteration at the epoch's end, so no work past the epoch is prefetched and
 thrown away. ``fn.freqload.jpeg_to_dct(input="paths")`` reads and decodes each
-file on DALI's C++ thread pool: no Python runs per sample. Each sample's index rides along, tracing every output back to its file
-for labels, error messages and the error policy.
+file on DALI's C++ thread pool: no Python runs per sample. Each sample's index and key
+ride along, tracing every output back to its file for labels, error messages, the error
+policy and the pixel fallback. The operator's threads run no Python, so with
+``fallback`` the engine makes an unsupported file's sample from its pixels
+(:mod:`.fallback`) as it takes the batch from the pipeline, into that batch's buffer.
 """
 from __future__ import annotations
 
@@ -17,7 +20,8 @@ import numpy as np
 import torch
 
 from ..recipe import Recipe
-from .common import LAYOUT_INTS, HostBatch, layout_view
+from .common import LAYOUT_INTS, OK, UNSUPPORTED, HostBatch, layout_view
+from .fallback import pixel_sample
 from .dali_build import load_operator
 
 # Every DALI pipeline made here. A forked child (a torch DataLoader worker, a
@@ -91,11 +95,12 @@ class DaliEngine:
     name = "dali"
 
     def __init__(self, paths, recipe: Recipe, *, num_threads: int, prefetch: int, pin: bool,
-                 batch_size: int):
+                 batch_size: int, fallback: bool = False):
         load_operator()  # raises OperatorBuildError with what to install
         self.paths = paths
         self.recipe = recipe
         self.pin = bool(pin)
+        self.fallback = bool(fallback)
         self.batch_size = int(batch_size)
         self.source = _EpochSource(paths)
         self.num_threads = max(1, int(num_threads))
@@ -118,7 +123,7 @@ class DaliEngine:
             paths, index, keys = fn.external_source(source=source, num_outputs=3, batch=True)
             x, status, layout, message = fn.freqload.jpeg_to_dct(
                 paths, keys, recipe=s.dali_arg, on_error="flag", input="paths")
-            return x, status, index, layout, message
+            return x, status, index, layout, message, keys
 
         made = pipe()
         _PIPELINES.add(made)
@@ -147,7 +152,7 @@ class DaliEngine:
                 raise RuntimeError("DCTLoader: a newer iteration over this loader started; the "
                                    "DALI engine serves one iteration at a time")
             try:
-                x, status, index, layout, message = self.pipe.run()
+                x, status, index, layout, message, key = self.pipe.run()
             except StopIteration:
                 self._started = True
                 return
@@ -155,16 +160,29 @@ class DaliEngine:
             idx = np.asarray(index.as_array(), dtype=np.int64).reshape(-1)
             st = np.asarray(status.as_array(), dtype=np.int32).reshape(-1).copy()
             messages = _messages(message, st)
+            retry = np.nonzero(st == UNSUPPORTED)[0] if self.fallback else ()
+            from_pixels = np.zeros(n, dtype=bool)
+
+            def fall_back(slots, layouts=None):  # the pixel fallback, into the batch's slots
+                keys = np.asarray(key.as_array()).reshape(-1).view(np.uint64)
+                for k in retry:
+                    st[k], messages[k] = pixel_sample(
+                        self.paths[idx[k]], s, int(keys[k]), slots[k],
+                        None if layouts is None else layouts[k], messages[k])
+                    from_pixels[k] = st[k] == OK
+
             if s.regroup == "device":
                 layouts = np.array(layout.as_array(), dtype=np.int32).reshape(n, LAYOUT_INTS)
                 planes = np.asarray(x.as_tensor())  # [n, capacity] view; only the used part travels
+                if len(retry):
+                    fall_back(planes, layouts)  # DALI's output buffer: this batch's own
                 used = layout_view(layouts)["total"].astype(np.int64)
                 offsets = np.concatenate([[0], np.cumsum(used)[:-1]]).astype(np.int64)
                 host = torch.empty(int(used.sum()), dtype=torch.int16, pin_memory=self.pin)
                 flat = host.numpy()
                 for k in range(n):
                     flat[offsets[k]:offsets[k] + used[k]] = planes[k, :used[k]]
-                yield HostBatch(host, idx, st, offsets, layouts, messages)
+                yield HostBatch(host, idx, st, offsets, layouts, messages, from_pixels)
                 continue
             if self.pin or not x.is_dense_tensor():
                 host = torch.empty((n, s.channels, s.out_h, s.out_w), dtype=torch.int16,
@@ -175,4 +193,6 @@ class DaliEngine:
                 # (the default) allocates every output afresh and frees it only when the
                 # last reference goes, which the view below holds (test_loader checks it).
                 host = torch.from_numpy(np.asarray(x.as_tensor()))
-            yield HostBatch(host, idx, st, messages=messages)
+            if len(retry):
+                fall_back(host.numpy())
+            yield HostBatch(host, idx, st, messages=messages, from_pixels=from_pixels)

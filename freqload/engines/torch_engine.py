@@ -1,8 +1,11 @@
 """The torch engine: DataLoader worker processes call the Python extension.
 
 Each worker keeps its own libjpeg decompressor (freqload's per-thread decoder)
-and runs ``Decoder.decode`` (the core's ``fl_decode_sample``), the same native function
-the DALI operator runs, so both engines give identical tensors for the same order.
+and runs ``Decoder.decode_file`` (the core's file reader and ``fl_decode_sample``), the
+same native functions the DALI operator runs, so both engines give identical tensors for
+the same order. The worker makes the whole sample, outcome included: the core's status
+and message, and with ``fallback`` the pixel fallback (:mod:`.fallback`) for an
+unsupported file, into the same slot.
 """
 from __future__ import annotations
 
@@ -12,14 +15,16 @@ import torch.utils.data
 
 from ..coefficients import _decoder
 from ..recipe import Recipe
-from .common import LAYOUT_INTS, OK, HostBatch, layout_view
+from .common import LAYOUT_INTS, OK, UNSUPPORTED, HostBatch, layout_view
+from .fallback import pixel_sample
 
 
 
 class _Samples(torch.utils.data.Dataset):
-    def __init__(self, paths, recipe: Recipe):
+    def __init__(self, paths, recipe: Recipe, fallback: bool):
         self.paths = paths
         self.recipe = recipe
+        self.fallback = fallback
         self.packed = recipe.packed
         self.elements = recipe.out_elements
 
@@ -39,27 +44,35 @@ class _Samples(torch.utils.data.Dataset):
         # the core reads and decodes the file; a failure is its status and message (and
         # zeros), exactly as the DALI operator reports it
         status, message = _decoder().decode_file(self.paths[i], self.packed, key, out, layout)
+        from_pixels = False
+        if status == UNSUPPORTED and self.fallback:
+            status, message = pixel_sample(self.paths[i], r, key, out, layout, message)
+            from_pixels = status == OK
         if planes:  # only the used part travels back to the main process
             used = int(layout_view(layout)["total"][0]) if status == OK else 0
-            return torch.from_numpy(out[:used].copy()), layout, i, status, message
-        return torch.from_numpy(out), None, i, status, message  # the core zeroed a failure
+            return torch.from_numpy(out[:used].copy()), layout, i, status, message, from_pixels
+        # a failed slot is zeros (the core and the fallback zero it)
+        return torch.from_numpy(out), None, i, status, message, from_pixels
 
 
 def _collate(items):
-    xs, layouts, idx, status, messages = zip(*items)
+    xs, layouts, idx, status, messages, from_pixels = zip(*items)
     idx = np.asarray(idx, dtype=np.int64)
     status = np.asarray(status, dtype=np.int32)
+    from_pixels = np.asarray(from_pixels, dtype=bool)
     if layouts[0] is None:
-        return torch.stack(xs), idx, status, None, None, list(messages)
+        return torch.stack(xs), idx, status, None, None, list(messages), from_pixels
     offsets = np.cumsum([0] + [len(x) for x in xs[:-1]]).astype(np.int64)
-    return torch.cat(xs), idx, status, offsets, np.stack(layouts), list(messages)
+    return (torch.cat(xs), idx, status, offsets, np.stack(layouts), list(messages),
+            from_pixels)
 
 
 class TorchEngine:
     name = "torch"
 
-    def __init__(self, paths, recipe: Recipe, *, num_workers: int, prefetch: int, pin: bool):
-        self.dataset = _Samples(paths, recipe)
+    def __init__(self, paths, recipe: Recipe, *, num_workers: int, prefetch: int, pin: bool,
+                 fallback: bool = False):
+        self.dataset = _Samples(paths, recipe, bool(fallback))
         self.num_workers = int(num_workers)
         self.prefetch = int(prefetch)
         self.pin = bool(pin)
@@ -73,5 +86,5 @@ class TorchEngine:
             self.dataset,
             batch_sampler=[list(zip(b.tolist(), k.tolist())) for b, k in zip(batches, keys)],
             num_workers=self.num_workers, collate_fn=_collate, pin_memory=self.pin, **kw)
-        for x, idx, status, offsets, layouts, messages in dl:
-            yield HostBatch(x, idx, status, offsets, layouts, messages)
+        for x, idx, status, offsets, layouts, messages, from_pixels in dl:
+            yield HostBatch(x, idx, status, offsets, layouts, messages, from_pixels)

@@ -1,0 +1,71 @@
+"""The pixel fallback (``DCTLoader(on_error="fallback")``), run by the engine that made
+the sample, into the sample's own slot of the batch.
+
+A file the core reports as unsupported (PNG or GIF under a .jpg name, CMYK, 12-bit ...)
+has no coefficients to read. The fallback decodes its pixels with Pillow, converts them
+to YCbCr (or grey), forward-transforms each 8x8 block with JPEG's DCT, quant tables all 1
+(:func:`freqload.coefficients.read_coefficients` with ``fallback="pixels"`` does the
+same), and then makes the sample with the core function every other sample goes
+through (``fl_sample``, or ``fl_sample_planes`` for ``regroup="device"``) with the
+loader's recipe and the sample's own key: the same box, flip and mask as a JPEG would get.
+
+Where it runs: in the torch engine, in the DataLoader worker that made the slot. DALI's
+operator threads run no Python, so the DALI engine runs it as it takes the batch from the
+pipeline, writing into the batch's own buffer before the batch is handed on. Either way
+the loader receives a finished batch: status OK for the slot, ``HostBatch.from_pixels``
+marking it. The loader decodes nothing again: it only drops (skip) or raises on what
+still failed.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import DecodeError, FreqloadError, ImageTooLargeError, UnsupportedImageError
+from ..recipe import Recipe
+from .common import DECODE_ERROR, NO_MEMORY, OK, TOO_LARGE, UNREADABLE, UNSUPPORTED
+
+#: a failed fallback's exception -> the status its slot reports (STATUS_ERRORS reversed)
+_STATUS_OF = ((ImageTooLargeError, TOO_LARGE), (UnsupportedImageError, UNSUPPORTED),
+              (DecodeError, DECODE_ERROR), (FreqloadError, UNSUPPORTED))
+
+
+def pixel_sample(path: str, recipe: Recipe, key: int, out: np.ndarray,
+                 layout: np.ndarray | None = None, cause: str = "") -> tuple[int, str]:
+    """Make one sample from a file's pixels, into ``out``.
+
+    Args:
+        path: the file (read again by the core's reader, under ``recipe.max_file_size``).
+        recipe: the loader's recipe; ``max_pixels`` limits the pixel decode too.
+        key: the sample's transform key (:func:`freqload.transforms.sample_keys`).
+        out: the sample's slot: int16 ``[C, out_h, out_w]`` (regroup="cpu"), or int16
+            ``[recipe.out_elements]`` (regroup="device", planes back to back).
+        layout: regroup="device" only: the slot's int32 ``[LAYOUT_INTS]`` layout.
+        cause: the core's message for the file, kept in the message when Pillow fails too.
+
+    Returns:
+        ``(status, message)``: ``(OK, "")`` with ``out`` (and ``layout``) filled, or the
+        failure's status and message with ``out`` zeroed, as the core leaves a failed slot.
+    """
+    from ..coefficients import _coefficients_from_pixels, read_file
+    from ..regroup import planes_from_coefficients
+    from ..transforms import sample
+
+    try:
+        coeffs = _coefficients_from_pixels(read_file(path, recipe.max_file_size),
+                                           recipe.max_pixels, cause)
+        if layout is None:
+            sample(coeffs, recipe, key=key, out=out)
+        else:
+            planes_from_coefficients(coeffs, recipe, out=out, layout=layout)
+        return OK, ""
+    except MemoryError:
+        status, message = NO_MEMORY, "out of memory in the pixel fallback"
+    except OSError as e:
+        status, message = UNREADABLE, f"cannot read: {e.strerror or e}"
+    except FreqloadError as e:
+        status = next(s for cls, s in _STATUS_OF if isinstance(e, cls))
+        message = str(e)
+    out[...] = 0
+    if layout is not None:
+        layout[...] = 0
+    return status, message
