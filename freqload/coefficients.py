@@ -198,11 +198,12 @@ def _as_bytes(data):
                     f"or a path; got {type(data).__name__}")
 
 
-def read_file(path, max_file_size: int = 0) -> bytes:
-    """A file's bytes, read by the core's one file reader (``fl_read_file``, which both
-    engines use too); over ``max_file_size`` (> 0) it is refused unread
-    (:class:`ImageTooLargeError`). OSError when it cannot be read."""
-    return _core.read_file(os.fspath(path), int(max_file_size or 0))
+def read_file(path, max_file_size: int = 0, offset: int = 0, length: int = -1) -> bytes:
+    """A file's bytes (or ``length`` of them from ``offset``: a tar member; -1: to the
+    end), read by the core's one file reader (``fl_read_file``, which both engines use
+    too); over ``max_file_size`` (> 0) it is refused unread (:class:`ImageTooLargeError`).
+    OSError when it cannot be read or the range runs past the file's end."""
+    return _core.read_file(os.fspath(path), int(max_file_size or 0), int(offset), int(length))
 
 
 def _info_from_native(t, source="jpeg") -> JpegInfo:

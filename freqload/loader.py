@@ -68,11 +68,13 @@ import torch
 
 from .coefficients import (DEFAULT_MAX_FILE_SIZE, DEFAULT_MAX_MEMORY, DEFAULT_MAX_PIXELS,
                            DEFAULT_MAX_SCANS)
-from .engines.common import OK, STATUS_ERRORS, STATUS_NAMES, HostBatch, layout_view
+from .engines.common import (OK, STATUS_ERRORS, STATUS_NAMES, UNREADABLE, HostBatch,
+                             layout_view)
 from .device import Normalize, PostStage
 from .errors import DecodeError, FreqloadError
 from .sampler import EpochLoader, TransferStats
 from .recipe import Recipe
+from .shards import ShardSet
 from .sources import resolve_source
 from .transforms import Transform, sample_keys
 
@@ -94,8 +96,10 @@ class DCTLoader(EpochLoader):
 
     Args:
         source: ImageFolder-style root (sorted class folders give labels), a list of
-            (path, label), a list of paths (label -1), or a .txt file list
-            (see :mod:`freqload.sources`).
+            (path, label), a list of paths (label -1), a .txt file list, or tar shards
+            (``"train-{000000..000146}.tar"``, a glob, or a list: the WebDataset
+            convention, images read in place as byte ranges; see :mod:`freqload.sources`
+            and :mod:`freqload.shards`).
         batch_size: samples per batch.
         mask: ChannelMask, preset name, JSON path or index list (default "dctnet24").
         size: output grid (out_h, out_w) in 8x8 blocks; (56, 56) = a 448-pixel image.
@@ -154,6 +158,13 @@ class DCTLoader(EpochLoader):
             contain it), so with ``strict`` such a file is not rejected, and under
             "train" whether it is depends on the epoch's crop. False decodes every row
             of every file, as :func:`freqload.read_coefficients`.
+        label_key: tar shards: take each sample's label from this field of its
+            ``.json`` member (default: the integer text of its ``.cls`` member).
+        shuffle_buffer: tar shards, when shuffling: samples in the shuffle buffer that
+            mixes the epoch's shard files (shuffled as a whole) into one stream
+            (:class:`freqload.sampler.ShardPlan`; 0 or 1: shard order only). A sample
+            moves at most this many places, so a rank reads only the files its part of
+            the stream spans.
 
     Iterating yields ``(x, y)``: x float32 ``[B, C, out_h, out_w]`` (int16 with
     ``normalize=False``), y int64 ``[B]``, both on ``device``. With the defaults a
@@ -173,7 +184,8 @@ class DCTLoader(EpochLoader):
                  max_file_size: int | None = DEFAULT_MAX_FILE_SIZE,
                  max_scans: int | None = DEFAULT_MAX_SCANS,
                  max_memory: int | None = DEFAULT_MAX_MEMORY, partial_decode: bool = True,
-                 num_threads: int | None = None):
+                 num_threads: int | None = None, label_key: str | None = None,
+                 shuffle_buffer: int = 1000):
         if engine not in ENGINES:
             raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
         if on_error not in ON_ERROR:
@@ -202,14 +214,16 @@ class DCTLoader(EpochLoader):
         folder = isinstance(source, (str, os.PathLike)) and os.path.isdir(source)
         if folder:
             check_mask(os.fspath(source), self.mask)
-        dataset = resolve_source(source)
-        if not folder:  # a list: the folders its files lie in
+        dataset = resolve_source(source, label_key)
+        if isinstance(dataset, ShardSet):
+            self._check_damage(dataset, on_error)
+        elif not folder:  # a list: the folders its files lie in
             check_mask_for_paths(dataset.paths, self.mask)
         # batch size, shuffling, seed, shards, device, workers: as every loader does
         self._setup_epochs(dataset, batch_size=batch_size, train=train, shuffle=shuffle,
                            seed=seed, drop_last=drop_last, shard_id=shard_id,
                            num_shards=num_shards, device=device, num_workers=num_workers,
-                           prefetch=prefetch)
+                           prefetch=prefetch, shuffle_buffer=shuffle_buffer)
         self.on_error = on_error
         self.regroup = regroup
         self._device_regroup = None
@@ -227,9 +241,20 @@ class DCTLoader(EpochLoader):
         self.engine = self._make_engine(engine)
 
     # -- set-up --------------------------------------------------------------------
+    @staticmethod
+    def _check_damage(shards: ShardSet, on_error: str) -> None:
+        """Shard files whose headers stop parsing: refused under on_error="raise" (the
+        samples past the damage cannot even be counted), else one warning each."""
+        for path, where in shards.damage.items():
+            if on_error == "raise":
+                raise DecodeError(f"{path}: {where}; on_error=\"skip\" reads the samples "
+                                  "before it")
+            warnings.warn(f"DCTLoader: {path}: {where}; the samples before it are read",
+                          stacklevel=4)
+
     def _make_engine(self, engine: str):
         pin = self.device.type == "cuda"
-        paths = self.dataset.paths
+        paths = self.dataset  # what each sample reads: dataset.where(i)
         fallback = self.on_error == "fallback"  # the engine makes those samples from pixels
         if engine in ("auto", "dali"):
             try:
@@ -279,7 +304,7 @@ class DCTLoader(EpochLoader):
     def _raise_for(self, i: int, status: int, message: str):
         """The error of a sample the engine flagged, with the engine's own message (the
         core's, libjpeg's included): nothing is decoded again to find out."""
-        path = self.dataset.paths[i]
+        path = self.dataset.names[i]
         name = STATUS_NAMES.get(status, "?")
         cls = STATUS_ERRORS.get(status, DecodeError)
         if message:
@@ -290,8 +315,17 @@ class DCTLoader(EpochLoader):
 
     def _apply_policy(self, hb: HostBatch) -> HostBatch:
         """The error policy on a finished batch: the engine already made every sample it
-        could (the pixel fallback included, in its own slot); what is left failed."""
+        could (the pixel fallback included, in its own slot); what is left failed, and
+        so did the samples the source's index found bad (a tar sample without an image
+        or a label)."""
         n = len(hb.index)
+        if self.dataset.problems:
+            for k, i in enumerate(hb.index.tolist()):
+                if i in self.dataset.problems:
+                    hb.status[k] = UNREADABLE
+                    hb.messages[k] = self.dataset.problems[i]
+                    if hb.from_pixels is not None:
+                        hb.from_pixels[k] = False
         fell_back = int(hb.from_pixels.sum()) if hb.from_pixels is not None else 0
         self.stats.fallback += fell_back
         keep = hb.status == OK
@@ -329,7 +363,7 @@ class DCTLoader(EpochLoader):
         return x, y
 
     def __repr__(self) -> str:
-        return (f"DCTLoader({len(self.dataset)} files, batch_size={self.batch_size}, "
+        return (f"DCTLoader({len(self.dataset)} samples, batch_size={self.batch_size}, "
                 f"mask={self.mask!r} ({len(self.mask)} channels), size={self.size}, "
                 f"engine={self.engine.name!r}, shard {self.sampler.shard_id}/"
                 f"{self.sampler.num_shards}, device={self.device})")

@@ -78,6 +78,89 @@ class EpochPlan:
         return -(-n // self.batch_size)
 
 
+class ShardPlan(EpochPlan):
+    """Sample order and batches for one loader shard (rank) over tar shard files.
+
+    Args:
+        counts: samples per shard file, in the source's order (sample ids run through the
+            files in that order).
+        shuffle_buffer: the shuffle buffer's size in samples (see below).
+        The rest as :class:`EpochPlan`.
+
+    The order of epoch e (shuffle on):
+
+    1. the shard files in the order ``default_rng([seed, e, 0]).permutation(files)``;
+    2. their samples streamed file after file, in member order, through a shuffle buffer
+       of ``shuffle_buffer`` samples drawn with ``default_rng([seed, e, 1])``
+       (:func:`freqload.shards.buffer_shuffle`: a sample moves at most that many places);
+    3. rank ``r`` of ``R`` takes the contiguous part ``[r * N // R, (r + 1) * N // R)`` of
+       that stream, so it reads about 1/R of the shard files (plus the buffer's overlap).
+
+    Shuffle off: files in order, members in order, no buffer. Either way every epoch
+    visits every sample exactly once across ranks, shard files of any sizes, and ranks
+    differ by at most one sample; the last-batch rules are EpochPlan's. Workers (torch
+    DataLoader processes, DALI threads) each take whole batches of their rank.
+
+    A worked example: 3 shard files of 5, 4 and 3 samples (N = 12), 2 ranks, batch 4:
+
+    =====  ==============================  ===================  =================
+    rank   its part of the epoch's stream  batches              drop_last=True
+    =====  ==============================  ===================  =================
+    0      stream[0:6]                     4, 2 (len 2)         4 (len 1)
+    1      stream[6:12]                    4, 2 (len 2)         4 (len 1)
+    =====  ==============================  ===================  =================
+
+    Uneven files shift where a rank's part starts, not how many samples it gets: with
+    files of 9, 2 and 1 samples, rank 0 still takes 6 (all from the first file in
+    stream order, when it comes first) and rank 1 the other 6.
+    """
+
+    def __init__(self, counts, batch_size: int, *, shuffle: bool, seed: int, shard_id: int,
+                 num_shards: int, drop_last: bool, shuffle_buffer: int):
+        counts = np.asarray(counts, dtype=np.int64)
+        super().__init__(int(counts.sum()), batch_size, shuffle=shuffle, seed=seed,
+                         shard_id=shard_id, num_shards=num_shards, drop_last=drop_last)
+        if shuffle_buffer < 0:
+            raise ValueError(f"shuffle_buffer must be >= 0, got {shuffle_buffer}")
+        self.counts = counts
+        self.starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+        self.shuffle_buffer = int(shuffle_buffer)
+        self._cached = (None, None)
+
+    def stream(self, epoch: int) -> np.ndarray:
+        """All N sample ids of ``epoch`` in stream order (every rank's parts together)."""
+        if self._cached[0] == epoch:
+            return self._cached[1]
+        from .shards import buffer_shuffle
+
+        files = (np.random.default_rng([self.seed, int(epoch), 0]).permutation(len(self.counts))
+                 if self.shuffle else np.arange(len(self.counts)))
+        out = np.concatenate([np.arange(self.starts[f], self.starts[f] + self.counts[f])
+                              for f in files]).astype(np.int64)
+        if self.shuffle:
+            out = buffer_shuffle(out, self.shuffle_buffer,
+                                 np.random.default_rng([self.seed, int(epoch), 1]))
+        self._cached = (epoch, out)
+        return out
+
+    def _part(self) -> tuple[int, int]:
+        n, r, k = self.num_samples, self.shard_id, self.num_shards
+        return r * n // k, (r + 1) * n // k
+
+    def order(self, epoch: int) -> np.ndarray:
+        lo, hi = self._part()
+        mine = self.stream(epoch)[lo:hi]
+        if self.drop_last:
+            mine = mine[:len(self) * self.batch_size]
+        return mine
+
+    def __len__(self) -> int:
+        if self.drop_last:
+            return (self.num_samples // self.num_shards) // self.batch_size
+        lo, hi = self._part()
+        return -(-(hi - lo) // self.batch_size)
+
+
 @dataclass
 class TransferStats:
     """What crossed host -> device over a loader's life (all epochs)."""
@@ -125,7 +208,7 @@ class EpochLoader:
     stats: TransferStats
 
     def _setup_epochs(self, dataset, *, batch_size, train, shuffle, seed, drop_last, shard_id,
-                      num_shards, device, num_workers, prefetch) -> None:
+                      num_shards, device, num_workers, prefetch, shuffle_buffer=1000) -> None:
         """Check and keep the arguments every loader takes, the same way for each: sets
         dataset, batch_size, train, seed, sampler (an EpochPlan of this shard), device
         (default cuda when available), num_workers (default: the CPUs available), prefetch
@@ -143,10 +226,11 @@ class EpochLoader:
         self.train = bool(train)
         self.seed = int(seed)
         shard_id, num_shards = shards_of(shard_id, num_shards)
-        self.sampler = EpochPlan(len(dataset), self.batch_size,
-                                 shuffle=self.train if shuffle is None else bool(shuffle),
-                                 seed=self.seed, shard_id=shard_id, num_shards=num_shards,
-                                 drop_last=drop_last)
+        kw = dict(shuffle=self.train if shuffle is None else bool(shuffle), seed=self.seed,
+                  shard_id=shard_id, num_shards=num_shards, drop_last=drop_last)
+        counts = getattr(dataset, "counts", None)  # tar shards: samples per shard file
+        self.sampler = (EpochPlan(len(dataset), self.batch_size, **kw) if counts is None else
+                        ShardPlan(counts, self.batch_size, shuffle_buffer=shuffle_buffer, **kw))
         self.device = torch.device(device) if device is not None else torch.device(
             "cuda" if torch.cuda.is_available() else "cpu")
         # None: all CPUs this process may use; 0: work in this process

@@ -10,6 +10,8 @@ a list of ``(path, label)`` pairs      as given, in order
 a list of paths                        as given, label -1
 a ``.txt`` file                        one ``path`` or ``path label`` per line,
                                        relative paths from the file's folder
+tar shards: ``train-{000..146}.tar``,   the samples of every shard file, in order
+a glob, a .tar path or a list of them  (:mod:`freqload.shards`; ``label_key=``)
 =====================================  ==============================================
 
 Image files are matched by extension, case-insensitively: .jpg .jpeg .jpe
@@ -31,9 +33,28 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".gif", ".bmp", ".
 
 @dataclass(frozen=True)
 class SampleList:
+    """Image files as samples: sample i is the whole file ``paths[i]``. What the engines
+    read is ``files[file_of[i]]`` from ``offsets[i]``, ``lengths[i]`` bytes, as for a
+    :class:`freqload.shards.ShardSet`; here file_of, offsets and lengths are None (each
+    sample its own whole file)."""
     paths: tuple[str, ...]
     labels: np.ndarray  #: int64 [N]
     classes: Optional[tuple[str, ...]] = None
+    file_of = offsets = lengths = None
+    problems = None  #: none known before reading (a ShardSet's index knows some)
+
+    @property
+    def files(self) -> tuple:
+        return self.paths
+
+    @property
+    def names(self) -> tuple:
+        """What messages call each sample: its path."""
+        return self.paths
+
+    def where(self, i: int) -> tuple[str, int, int]:
+        """Sample i's (file, offset, length): the whole file, (path, 0, -1)."""
+        return self.paths[i], 0, -1
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -76,10 +97,17 @@ def _text_list(path: str) -> SampleList:
     return SampleList(tuple(paths), np.asarray(labels, dtype=np.int64))
 
 
-def resolve_source(source) -> SampleList:
-    """See the module docstring. Raises ValueError / TypeError / FileNotFoundError."""
-    if isinstance(source, SampleList):
+def resolve_source(source, label_key: Optional[str] = None):
+    """See the module docstring: a :class:`SampleList`, or for tar shards a
+    :class:`freqload.shards.ShardSet`. Raises ValueError / TypeError / FileNotFoundError."""
+    from .shards import ShardSet, index_shards, is_shard_spec
+
+    if isinstance(source, (SampleList, ShardSet)):
         return source
+    if is_shard_spec(source):
+        return index_shards(source, label_key)
+    if label_key is not None:
+        raise ValueError("label_key= is for tar shard sources (labels from a .json member)")
     if isinstance(source, (str, os.PathLike)):
         s = os.fspath(source)
         if os.path.isdir(s):

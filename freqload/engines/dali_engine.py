@@ -41,14 +41,19 @@ os.register_at_fork(after_in_child=_keep_pipelines_in_child)
 
 
 class _EpochSource:
-    """DALI external_source callback: (file paths, index, key) per batch.
+    """DALI external_source callback: (file paths, index, key, byte ranges) per batch.
 
     The operator reads the files itself, on DALI's threads (input="paths"). A batch's
     paths go as one uint8 matrix [b, longest path], UTF-8, NUL-padded (the operator
-    ends a path at its first NUL): one buffer for DALI to take in, not b arrays."""
+    ends a path at its first NUL): one buffer for DALI to take in, not b arrays. Each
+    sample's (offset, length) in its file goes too: (0, -1) for a whole file, a member's
+    range for a tar shard."""
 
-    def __init__(self, paths):
-        encoded = [os.fsencode(p) for p in paths]
+    def __init__(self, samples):
+        self.file_of = samples.file_of  # None: sample i is file i
+        self.ranges = (None if samples.offsets is None else
+                       np.stack([samples.offsets, samples.lengths], axis=1).astype(np.int64))
+        encoded = [os.fsencode(p) for p in samples.files]
         self.lengths = np.array([len(e) for e in encoded], dtype=np.int64)
         self.starts = np.zeros(len(encoded), dtype=np.int64)
         np.cumsum(self.lengths[:-1], out=self.starts[1:])
@@ -58,7 +63,9 @@ class _EpochSource:
         self.next = 0
 
     def path_matrix(self, batch: np.ndarray) -> np.ndarray:
-        """uint8 [len(batch), longest]: row k = path batch[k], NUL-padded."""
+        """uint8 [len(batch), longest]: row k = the path of sample batch[k], NUL-padded."""
+        if self.file_of is not None:
+            batch = self.file_of[batch]
         lengths = self.lengths[batch]
         cols = np.arange(int(lengths.max()) if len(batch) else 0)
         inside = cols[None, :] < lengths[:, None]
@@ -76,9 +83,12 @@ class _EpochSource:
             raise StopIteration
         b, k = self.batches[self.next], self.keys[self.next]
         self.next += 1
-        return (self.path_matrix(np.asarray(b, dtype=np.int64)),
-                np.ascontiguousarray(b, dtype=np.int64).reshape(-1, 1),
-                np.ascontiguousarray(k, dtype=np.uint64).view(np.int64).reshape(-1, 1))
+        b = np.asarray(b, dtype=np.int64)
+        ranges = (np.tile(np.array([0, -1], np.int64), (len(b), 1)) if self.ranges is None
+                  else self.ranges[b])
+        return (self.path_matrix(b), np.ascontiguousarray(b).reshape(-1, 1),
+                np.ascontiguousarray(k, dtype=np.uint64).view(np.int64).reshape(-1, 1),
+                ranges)
 
 
 def _messages(message, status: np.ndarray) -> list:
@@ -94,15 +104,16 @@ def _messages(message, status: np.ndarray) -> list:
 class DaliEngine:
     name = "dali"
 
-    def __init__(self, paths, recipe: Recipe, *, num_threads: int, prefetch: int, pin: bool,
+    def __init__(self, samples, recipe: Recipe, *, num_threads: int, prefetch: int, pin: bool,
                  batch_size: int, fallback: bool = False):
+        """samples: a sources.SampleList or shards.ShardSet (what each sample reads)."""
         load_operator()  # raises OperatorBuildError with what to install
-        self.paths = paths
+        self.samples = samples
         self.recipe = recipe
         self.pin = bool(pin)
         self.fallback = bool(fallback)
         self.batch_size = int(batch_size)
-        self.source = _EpochSource(paths)
+        self.source = _EpochSource(samples)
         self.num_threads = max(1, int(num_threads))
         self.prefetch = max(1, int(prefetch))
         self.pipe = self._pipeline(self.num_threads, self.prefetch)
@@ -120,9 +131,10 @@ class DaliEngine:
                       exec_dynamic=True,
                       prefetch_queue_depth=prefetch, seed=0)
         def pipe():
-            paths, index, keys = fn.external_source(source=source, num_outputs=3, batch=True)
+            paths, index, keys, ranges = fn.external_source(source=source, num_outputs=4,
+                                                            batch=True)
             x, status, layout, message = fn.freqload.jpeg_to_dct(
-                paths, keys, recipe=s.dali_arg, on_error="flag", input="paths")
+                paths, keys, ranges, recipe=s.dali_arg, on_error="flag", input="paths")
             return x, status, index, layout, message, keys
 
         made = pipe()
@@ -166,9 +178,10 @@ class DaliEngine:
             def fall_back(slots, layouts=None):  # the pixel fallback, into the batch's slots
                 keys = np.asarray(key.as_array()).reshape(-1).view(np.uint64)
                 for k in retry:
+                    path, offset, length = self.samples.where(int(idx[k]))
                     st[k], messages[k] = pixel_sample(
-                        self.paths[idx[k]], s, int(keys[k]), slots[k],
-                        None if layouts is None else layouts[k], messages[k])
+                        path, s, int(keys[k]), slots[k],
+                        None if layouts is None else layouts[k], messages[k], offset, length)
                     from_pixels[k] = st[k] == OK
 
             if s.regroup == "device":

@@ -30,11 +30,13 @@ _STATUS_OF = ((ImageTooLargeError, TOO_LARGE), (UnsupportedImageError, UNSUPPORT
 
 
 def pixel_sample(path: str, recipe: Recipe, key: int, out: np.ndarray,
-                 layout: np.ndarray | None = None, cause: str = "") -> tuple[int, str]:
+                 layout: np.ndarray | None = None, cause: str = "", offset: int = 0,
+                 length: int = -1) -> tuple[int, str]:
     """Make one sample from a file's pixels, into ``out``.
 
     Args:
-        path: the file (read again by the core's reader, under ``recipe.max_file_size``).
+        path: the file (read again by the core's reader, under ``recipe.max_file_size``);
+            ``offset`` and ``length`` its sample's bytes (a tar member; -1: to the end).
         recipe: the loader's recipe; ``max_pixels`` limits the pixel decode too.
         key: the sample's transform key (:func:`freqload.transforms.sample_keys`).
         out: the sample's slot: int16 ``[C, out_h, out_w]`` (regroup="cpu"), or int16
@@ -51,8 +53,8 @@ def pixel_sample(path: str, recipe: Recipe, key: int, out: np.ndarray,
     from ..transforms import sample
 
     try:
-        coeffs = _coefficients_from_pixels(read_file(path, recipe.max_file_size),
-                                           recipe.max_pixels, cause)
+        data = read_file(path, recipe.max_file_size, offset, length)
+        coeffs = _coefficients_from_pixels(data, recipe.max_pixels, cause)
         if layout is None:
             sample(coeffs, recipe, key=key, out=out)
         else:

@@ -21,15 +21,15 @@ from .fallback import pixel_sample
 
 
 class _Samples(torch.utils.data.Dataset):
-    def __init__(self, paths, recipe: Recipe, fallback: bool):
-        self.paths = paths
+    def __init__(self, samples, recipe: Recipe, fallback: bool):
+        self.samples = samples  # sample i reads samples.where(i): (file, offset, length)
         self.recipe = recipe
         self.fallback = fallback
         self.packed = recipe.packed
         self.elements = recipe.out_elements
 
     def __len__(self):
-        return len(self.paths)
+        return len(self.samples)
 
     def __getitem__(self, item):
         i, key = item  # the sample's index and its transform key
@@ -43,10 +43,12 @@ class _Samples(torch.utils.data.Dataset):
             layout = None
         # the core reads and decodes the file; a failure is its status and message (and
         # zeros), exactly as the DALI operator reports it
-        status, message = _decoder().decode_file(self.paths[i], self.packed, key, out, layout)
+        path, offset, length = self.samples.where(i)
+        status, message = _decoder().decode_file(path, self.packed, key, out, layout, offset,
+                                                 length)
         from_pixels = False
         if status == UNSUPPORTED and self.fallback:
-            status, message = pixel_sample(self.paths[i], r, key, out, layout, message)
+            status, message = pixel_sample(path, r, key, out, layout, message, offset, length)
             from_pixels = status == OK
         if planes:  # only the used part travels back to the main process
             used = int(layout_view(layout)["total"][0]) if status == OK else 0
@@ -70,9 +72,10 @@ def _collate(items):
 class TorchEngine:
     name = "torch"
 
-    def __init__(self, paths, recipe: Recipe, *, num_workers: int, prefetch: int, pin: bool,
+    def __init__(self, samples, recipe: Recipe, *, num_workers: int, prefetch: int, pin: bool,
                  fallback: bool = False):
-        self.dataset = _Samples(paths, recipe, bool(fallback))
+        """samples: a sources.SampleList or shards.ShardSet (what each sample reads)."""
+        self.dataset = _Samples(samples, recipe, bool(fallback))
         self.num_workers = int(num_workers)
         self.prefetch = int(prefetch)
         self.pin = bool(pin)

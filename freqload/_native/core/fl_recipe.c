@@ -264,10 +264,12 @@ fl_status fl_decode_sample(fl_decoder *d, const uint8_t *data, size_t size, cons
 
 /* ---- reading a file --------------------------------------------------- */
 
-fl_status fl_read_file(const char *path, uint64_t max_size, uint8_t **buf, size_t *cap,
-                       size_t *size, int *os_error, char *message, size_t message_size) {
+fl_status fl_read_file(const char *path, uint64_t offset, int64_t length, uint64_t max_size,
+                       uint8_t **buf, size_t *cap, size_t *size, int *os_error, char *message,
+                       size_t message_size) {
   struct stat st;
   size_t want, got = 0;
+  uint64_t file_size;
   int fd;
   *size = 0;
   *os_error = 0;
@@ -278,14 +280,27 @@ fl_status fl_read_file(const char *path, uint64_t max_size, uint8_t **buf, size_
     snprintf(message, message_size, "cannot read: %s", strerror(*os_error));
     return FL_ERR_UNREADABLE;
   }
-  if (max_size > 0 && (uint64_t)st.st_size > max_size) { /* not read at all */
+  file_size = (uint64_t)st.st_size;
+  if (offset > file_size || (length >= 0 && (uint64_t)length > file_size - offset)) {
+    close(fd); /* a member past the end of its archive: the archive was cut short */
+    snprintf(message, message_size,
+             "cannot read: bytes %llu..%llu are past the end of the file (%llu bytes; "
+             "truncated?)",
+             (unsigned long long)offset,
+             (unsigned long long)(offset + (length >= 0 ? (uint64_t)length : 0)),
+             (unsigned long long)file_size);
+    return FL_ERR_UNREADABLE;
+  }
+  if (length < 0) length = (int64_t)(file_size - offset);
+  if (max_size > 0 && (uint64_t)length > max_size) { /* not read at all */
     close(fd);
     snprintf(message, message_size,
-             "file of %lld bytes is over the limit of %llu bytes (max_file_size)",
-             (long long)st.st_size, (unsigned long long)max_size);
+             "%s of %lld bytes is over the limit of %llu bytes (max_file_size)",
+             offset == 0 && (uint64_t)length == file_size ? "file" : "member",
+             (long long)length, (unsigned long long)max_size);
     return FL_ERR_TOO_LARGE;
   }
-  want = (size_t)st.st_size;
+  want = (size_t)length;
   if (want > *cap || *buf == NULL) {
     uint8_t *p = (uint8_t *)malloc(want ? want : 1); /* no realloc: nothing to keep */
     if (!p) {
@@ -298,7 +313,7 @@ fl_status fl_read_file(const char *path, uint64_t max_size, uint8_t **buf, size_
     *cap = want ? want : 1;
   }
   while (got < want) {
-    const ssize_t r = read(fd, *buf + got, want - got);
+    const ssize_t r = pread(fd, *buf + got, want - got, (off_t)(offset + got));
     if (r < 0 && errno == EINTR) continue;
     if (r < 0) {
       *os_error = errno;
@@ -314,13 +329,14 @@ fl_status fl_read_file(const char *path, uint64_t max_size, uint8_t **buf, size_
   return FL_OK;
 }
 
-fl_status fl_decode_file(fl_decoder *d, const char *path, const fl_recipe *r, uint64_t key,
-                         int16_t *out, int32_t *layout, fl_info *info, int *os_error) {
+fl_status fl_decode_file(fl_decoder *d, const char *path, uint64_t offset, int64_t length,
+                         const fl_recipe *r, uint64_t key, int16_t *out, int32_t *layout,
+                         fl_info *info, int *os_error) {
   uint8_t **buf;
   size_t *cap, size;
   fl_status st;
   fl_decoder_file_buffer(d, &buf, &cap);
-  st = fl_read_file(path, r->options.max_file_size, buf, cap, &size, os_error,
+  st = fl_read_file(path, offset, length, r->options.max_file_size, buf, cap, &size, os_error,
                     fl_decoder_message_buffer(d), FL_MESSAGE_MAX);
   if (st != FL_OK) {
     memset(out, 0, fl_recipe_out_elements(r) * sizeof(int16_t));

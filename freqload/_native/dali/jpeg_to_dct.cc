@@ -1,6 +1,6 @@
 // freqload's DALI front: a CPU operator over the native core (../core).
 //
-//   fn.freqload.jpeg_to_dct(jpegs[, keys], recipe=freqload.Recipe(...).dali_arg,
+//   fn.freqload.jpeg_to_dct(jpegs[, keys[, ranges]], recipe=freqload.Recipe(...).dali_arg,
 //                           on_error="raise", input="bytes")
 //     -> (int16 [C, out_h, out_w], int32 status scalar, int32 [0], uint8 message
 //         [FL_MESSAGE_MAX]) per sample
@@ -100,6 +100,24 @@ class JpegToDct : public ::dali::Operator<::dali::CPUBackend> {
     }
     DALI_ENFORCE(keys != nullptr || recipe_.transform.kind != FL_TRANSFORM_TRAIN,
                  "freqload.jpeg_to_dct: transform=\"train\" needs the keys input");
+    const int64_t *ranges = nullptr;  // optional third input: int64 (offset, length) per path
+    std::vector<int64_t> range_values;
+    if (ws.NumInput() > 2) {
+      const auto &rg = ws.Input<::dali::CPUBackend>(2);
+      DALI_ENFORCE(paths_, "freqload.jpeg_to_dct: the ranges input needs input=\"paths\"");
+      DALI_ENFORCE(rg.type() == DALI_INT64 && rg.num_samples() == n,
+                   "freqload.jpeg_to_dct: the third input must be int64 (offset, length) per "
+                   "sample");
+      range_values.resize(2 * static_cast<size_t>(n));
+      for (int i = 0; i < n; i++) {
+        DALI_ENFORCE(rg.tensor_shape(i).num_elements() == 2,
+                     "freqload.jpeg_to_dct: one (offset, length) pair per sample");
+        range_values[2 * i] = rg.tensor<int64_t>(i)[0];
+        range_values[2 * i + 1] = rg.tensor<int64_t>(i)[1];
+        DALI_ENFORCE(range_values[2 * i] >= 0, "freqload.jpeg_to_dct: a negative offset");
+      }
+      ranges = range_values.data();
+    }
     EnsureDecoders(tp.NumThreads() + 1);
     std::vector<std::string> errors(n);
     const size_t out_elems = fl_recipe_out_elements(&recipe_);
@@ -131,7 +149,10 @@ class JpegToDct : public ::dali::Operator<::dali::CPUBackend> {
               const char *chars = reinterpret_cast<const char *>(data);
               path.assign(chars, strnlen(chars, static_cast<size_t>(bytes)));
               int os_error = 0;
-              s = fl_decode_file(d, path.c_str(), &recipe_, key, o, layout, nullptr, &os_error);
+              const uint64_t offset = ranges ? static_cast<uint64_t>(ranges[2 * i]) : 0;
+              const int64_t length = ranges ? ranges[2 * i + 1] : -1;
+              s = fl_decode_file(d, path.c_str(), offset, length, &recipe_, key, o, layout,
+                                 nullptr, &os_error);
             } else {
               s = fl_decode_sample(d, data, static_cast<size_t>(bytes), &recipe_, key, o, layout,
                                    nullptr);
@@ -181,7 +202,9 @@ makes each the sample its recipe says: int16 [C, out_h, out_w], the channels of 
 (channel k of the 192-channel grid is component*64 + 8*row + col), chroma aligned to the
 luma block grid, the recipe's transform ("blocks": centre-cropped, MCU-aligned, or
 zero-padded; "eval" and "train": resized in the DCT domain, "train" drawing its box and
-flip from the second input, an int64 key per sample). The second output is the status of
+flip from the second input, an int64 key per sample). With input="paths", an optional
+third input gives each sample's byte range of its file, int64 (offset, length), length -1
+meaning to the end: a member of a tar shard. The second output is the status of
 each sample: 0 ok, 1 corrupt data, 2 unsupported image, 3 over a resource limit, 6
 unreadable file. With a regroup="device" recipe the first output is instead the planes
 before chroma alignment (int16, a fixed capacity of which the layout's 8th entry says how
@@ -190,7 +213,7 @@ finishes on the device; with regroup="cpu" the third output is empty. The fourth
 each sample's message (uint8 [FL_MESSAGE_MAX], NUL-terminated text, all zeros when the
 sample is fine): libjpeg's and freqload's explanation of a non-zero status. freqload's
 native core does the work.)")
-    .NumInput(1, 2)
+    .NumInput(1, 3)
     .NumOutput(4)
     .AddArg("recipe",
             "The sample's recipe, packed: freqload.Recipe(...).dali_arg (mask, size, chroma, "

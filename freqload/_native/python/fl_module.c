@@ -404,8 +404,8 @@ static PyObject *raise_file_status(fl_status st, int os_error, PyObject *path,
  * or fl_decode_file (path: the sample's outcome as the DALI operator reports it, (status,
  * message), nothing raised for the file) on this thread's decoder, GIL released. */
 static PyObject *run_decode(DecoderObject *self, const Py_buffer *data, PyObject *path,
-                            const Py_buffer *rb, unsigned long long key, PyObject *out_obj,
-                            PyObject *layout_obj) {
+                            unsigned long long offset, long long length, const Py_buffer *rb,
+                            unsigned long long key, PyObject *out_obj, PyObject *layout_obj) {
   Py_buffer out, layout;
   PyObject *result = NULL;
   fl_recipe r;
@@ -428,9 +428,9 @@ static PyObject *run_decode(DecoderObject *self, const Py_buffer *data, PyObject
   release_data(self);
   Py_BEGIN_ALLOW_THREADS
   if (path)
-    st = fl_decode_file(self->dec, PyBytes_AS_STRING(path), &r, (uint64_t)key,
-                        (int16_t *)out.buf, have_layout ? (int32_t *)layout.buf : NULL, &info,
-                        &os_error);
+    st = fl_decode_file(self->dec, PyBytes_AS_STRING(path), (uint64_t)offset, (int64_t)length,
+                        &r, (uint64_t)key, (int16_t *)out.buf,
+                        have_layout ? (int32_t *)layout.buf : NULL, &info, &os_error);
   else
     st = fl_decode_sample(self->dec, (const uint8_t *)data->buf, (size_t)data->len, &r,
                           (uint64_t)key, (int16_t *)out.buf,
@@ -460,25 +460,27 @@ static PyObject *Decoder_decode(DecoderObject *self, PyObject *args) {
   unsigned long long key;
   if (!PyArg_ParseTuple(args, "y*y*KO|O:decode", &data, &rb, &key, &out_obj, &layout_obj))
     return NULL;
-  result = run_decode(self, &data, NULL, &rb, key, out_obj, layout_obj);
+  result = run_decode(self, &data, NULL, 0, -1, &rb, key, out_obj, layout_obj);
   PyBuffer_Release(&data);
   PyBuffer_Release(&rb);
   return result;
 }
 
-/* decode_file(path, recipe, key, out, layout=None) -> (status, message): the torch
- * engine's per-sample call, the DALI operator's twin. The core reads the file into this
- * decoder's reused buffer (fl_decode_file, the recipe's max_file_size applied) and
- * decodes it; a failure (unreadable 6, corrupt 1, ...) is the core's status and message,
- * out zeroed, not an exception. */
+/* decode_file(path, recipe, key, out, layout=None, offset=0, length=-1) -> (status,
+ * message): the torch engine's per-sample call, the DALI operator's twin. The core reads
+ * the file (or its `length` bytes at `offset`: a tar member) into this decoder's reused
+ * buffer (fl_decode_file, the recipe's max_file_size applied) and decodes it; a failure
+ * (unreadable 6, corrupt 1, ...) is the core's status and message, out zeroed, not an
+ * exception. */
 static PyObject *Decoder_decode_file(DecoderObject *self, PyObject *args) {
   Py_buffer rb;
   PyObject *path = NULL, *out_obj, *layout_obj = Py_None, *result;
-  unsigned long long key;
-  if (!PyArg_ParseTuple(args, "O&y*KO|O:decode_file", PyUnicode_FSConverter, &path, &rb, &key,
-                        &out_obj, &layout_obj))
+  unsigned long long key, offset = 0;
+  long long length = -1;
+  if (!PyArg_ParseTuple(args, "O&y*KO|OKL:decode_file", PyUnicode_FSConverter, &path, &rb, &key,
+                        &out_obj, &layout_obj, &offset, &length))
     return NULL;
-  result = run_decode(self, NULL, path, &rb, key, out_obj, layout_obj);
+  result = run_decode(self, NULL, path, offset, length, &rb, key, out_obj, layout_obj);
   Py_DECREF(path);
   PyBuffer_Release(&rb);
   return result;
@@ -491,8 +493,9 @@ static PyMethodDef Decoder_methods[] = {
      "fill(planes) -> (quant tables, warnings, first warning)"},
     {"end", (PyCFunction)Decoder_end, METH_NOARGS, "end the open image"},
     {"decode_file", (PyCFunction)Decoder_decode_file, METH_VARARGS,
-     "decode_file(path, recipe, key, out, layout=None) -> (status, message): one sample from a"
-     " file the core reads; failures are the status and message, as the DALI operator gives"},
+     "decode_file(path, recipe, key, out, layout=None, offset=0, length=-1) -> (status, "
+     "message): one sample from a file (or that byte range of it) the core reads; failures are"
+     " the status and message, as the DALI operator gives"},
     {"decode", (PyCFunction)Decoder_decode, METH_VARARGS,
      "decode(data, recipe, key, out, layout=None) -> (warnings, first warning, width, height):"
      " one sample by a packed recipe (freqload.Recipe.packed)"},
@@ -822,20 +825,23 @@ static PyObject *py_write_jpeg(PyObject *mod, PyObject *args) {
   return result;
 }
 
-/* read_file(path, max_file_size) -> bytes: the core's one file reader (fl_read_file) */
+/* read_file(path, max_file_size, offset=0, length=-1) -> bytes: the core's one file reader
+ * (fl_read_file): the file, or its `length` bytes at `offset` */
 static PyObject *py_read_file(PyObject *mod, PyObject *args) {
   PyObject *path = NULL, *result = NULL;
-  unsigned long long max_size;
+  unsigned long long max_size, offset = 0;
+  long long length = -1;
   uint8_t *buf = NULL;
   size_t cap = 0, size = 0;
   int os_error = 0;
   char message[FL_MESSAGE_MAX];
   fl_status st;
-  if (!PyArg_ParseTuple(args, "O&K:read_file", PyUnicode_FSConverter, &path, &max_size))
+  if (!PyArg_ParseTuple(args, "O&K|KL:read_file", PyUnicode_FSConverter, &path, &max_size,
+                        &offset, &length))
     return NULL;
   Py_BEGIN_ALLOW_THREADS
-  st = fl_read_file(PyBytes_AS_STRING(path), (uint64_t)max_size, &buf, &cap, &size, &os_error,
-                    message, sizeof message);
+  st = fl_read_file(PyBytes_AS_STRING(path), (uint64_t)offset, (int64_t)length,
+                    (uint64_t)max_size, &buf, &cap, &size, &os_error, message, sizeof message);
   Py_END_ALLOW_THREADS
   if (st != FL_OK)
     raise_file_status(st, os_error, path, message);
@@ -920,7 +926,8 @@ static PyMethodDef module_methods[] = {
     {"check_transform", py_check_transform, METH_VARARGS,
      "check_transform((kind, scale_min, scale_max, ratio_min, ratio_max, flip, crop_ratio))"},
     {"read_file", py_read_file, METH_VARARGS,
-     "read_file(path, max_file_size) -> bytes (fl_read_file; 0: no limit)"},
+     "read_file(path, max_file_size, offset=0, length=-1) -> bytes (fl_read_file; "
+     "max_file_size 0: no limit; length -1: to the end)"},
     {"write_jpeg", py_write_jpeg, METH_VARARGS,
      "write_jpeg(components, sampling, quant, width, height) -> baseline JPEG bytes"},
     {"random_resized_crop", py_random_resized_crop, METH_VARARGS,

@@ -1,0 +1,315 @@
+"""Tar shards (the WebDataset convention) as a loader source.
+
+A data set at scale is kept as tar files ("shard files"), each holding many samples. A
+sample is the group of consecutive members that share a key, the member name up to the
+first dot of its base name: ``n01440764_10026.jpg`` and ``n01440764_10026.cls`` are the
+image and the label of sample ``n01440764_10026``. The image is the ``.jpg`` or ``.jpeg``
+member (any case); the label is the integer text of ``.cls``, or with ``label_key=`` a
+field of the ``.json`` member. A shard set where no sample has a label at all is
+unlabelled (labels -1, as a list of paths is).
+
+Sources: a shard path, a brace range (``data/train-{000000..000146}.tar``, zero-padded
+as written; ``{a,b}`` lists too), a glob (``data/train-*.tar``), or a list of these.
+
+The loaders read each image as a byte range of its shard (the core's file reader takes
+an offset and a length), so a shard is never unpacked and a sample is one read. Indexing
+reads the tar headers and the small label members once, when the loader is made.
+
+Bad shards: a sample without an image member, a missing label, or a member cut off by a
+truncated tar is known when the shard is indexed; the loader's ``on_error`` treats it as
+a bad file (raise, skip), its message naming the shard and the member. A shard whose
+headers stop parsing keeps the samples before the damage; under ``on_error="raise"`` the
+loader refuses it when made, else it warns and goes on.
+"""
+from __future__ import annotations
+
+import glob as _glob
+import json
+import os
+import re
+import tarfile
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+
+#: member extensions that hold a sample's image
+IMAGE_EXTS = ("jpg", "jpeg")
+_BRACE = re.compile(r"\{([^{}]*)\}")
+
+
+def expand_braces(spec: str) -> list[str]:
+    """``a-{000..002}.tar`` -> a-000.tar, a-001.tar, a-002.tar (zero padding as written);
+    ``{x,y}`` -> both; several braces expand left to right."""
+    m = _BRACE.search(spec)
+    if m is None:
+        return [spec]
+    body, head, tail = m.group(1), spec[:m.start()], spec[m.end():]
+    r = re.fullmatch(r"(\d+)\.\.(\d+)", body)
+    if r:
+        lo, hi = int(r.group(1)), int(r.group(2))
+        if hi < lo:
+            raise ValueError(f"brace range {{{body}}} in {spec!r} runs backwards")
+        width = len(r.group(1)) if r.group(1).startswith("0") else 0
+        items = [str(i).zfill(width) for i in range(lo, hi + 1)]
+    elif "," in body:
+        items = body.split(",")
+    else:
+        raise ValueError(f"cannot expand {{{body}}} in {spec!r}: use {{first..last}} or "
+                         "{a,b,...}")
+    return [s for item in items for s in expand_braces(head + item + tail)]
+
+
+def is_shard_spec(source) -> bool:
+    """Whether a loader source names tar shards (a .tar path, range or glob, or a list of
+    them) rather than a folder, a file list or image paths."""
+    if isinstance(source, (str, os.PathLike)):
+        return os.fspath(source).lower().endswith(".tar")
+    if isinstance(source, (list, tuple)) and source:
+        return all(isinstance(s, (str, os.PathLike)) and os.fspath(s).lower().endswith(".tar")
+                   for s in source)
+    return False
+
+
+def shard_paths(source) -> list[str]:
+    """The shard files a source names, in order (braces expanded, globs sorted).
+    FileNotFoundError names what matched nothing or does not exist."""
+    specs = [source] if isinstance(source, (str, os.PathLike)) else list(source)
+    out, missing, named = [], [], 0
+    for spec in specs:
+        for s in expand_braces(os.fspath(spec)):
+            if any(c in s for c in "*?["):
+                found = sorted(_glob.glob(s))
+                if not found:
+                    raise FileNotFoundError(f"no shard files match {s!r}")
+                out.extend(found)
+                named += len(found)
+            else:
+                named += 1
+                (out if os.path.isfile(s) else missing).append(s)
+    if missing:
+        more = f" ... ({len(missing) - 3} more)" if len(missing) > 3 else ""
+        raise FileNotFoundError(f"{len(missing)} of {named} shard files do not exist: "
+                                + ", ".join(missing[:3]) + more)
+    return out
+
+
+def split_key(name: str) -> tuple[str, str]:
+    """A member name -> (sample key, extension): up to / after the first dot of the base
+    name, as WebDataset and DALI's reader group members."""
+    slash = name.rfind("/") + 1
+    dot = name.find(".", slash)
+    return (name, "") if dot < 0 else (name[:dot], name[dot + 1:])
+
+
+@dataclass
+class ShardIndex:
+    """One shard's samples, in member order."""
+    path: str
+    keys: list = field(default_factory=list)     #: sample keys
+    members: list = field(default_factory=list)  #: the image member's name ("" if none)
+    offsets: list = field(default_factory=list)  #: image data offset in the tar
+    sizes: list = field(default_factory=list)    #: image data bytes
+    labels: list = field(default_factory=list)   #: int, or None (no label member)
+    problems: dict = field(default_factory=dict)  #: sample number -> what is wrong
+    damage: str = ""  #: the headers stop parsing here (samples after it are unknown)
+
+
+def _label(data: bytes, ext: str, label_key: Optional[str]):
+    """The label in a .cls / .json member's bytes; ValueError saying why not."""
+    text = data.decode("utf-8").strip()
+    if ext == "cls":
+        return int(text)
+    value = json.loads(text)
+    if not isinstance(value, dict) or label_key not in value:
+        raise ValueError(f"no field {label_key!r}")
+    if isinstance(value[label_key], bool) or not isinstance(value[label_key], int):
+        raise ValueError(f"field {label_key!r} is {value[label_key]!r}, not an integer")
+    return value[label_key]
+
+
+def index_shard(path: str, label_key: Optional[str] = None) -> ShardIndex:
+    """Read a shard's headers and label members: its samples, image ranges and labels.
+
+    Args:
+        path: an uncompressed tar file.
+        label_key: take labels from this field of each sample's ``.json`` member instead
+            of its ``.cls`` member.
+    """
+    label_ext = "json" if label_key is not None else "cls"
+    idx = ShardIndex(path)
+    size = os.path.getsize(path)
+    current = None  # the sample being gathered: [key, image member, label, problem]
+
+    def finish():
+        if current is None:
+            return
+        key, image, label, problem = current
+        n = len(idx.keys)
+        idx.keys.append(key)
+        idx.members.append(image.name if image is not None else "")
+        idx.offsets.append(image.offset_data if image is not None else 0)
+        idx.sizes.append(image.size if image is not None else 0)
+        idx.labels.append(label)
+        if image is None:
+            problem = problem or (f"sample {key!r} has no image member (."
+                                  + " / .".join(IMAGE_EXTS) + ")")
+        if problem:
+            idx.problems[n] = problem
+
+    try:
+        with open(path, "rb") as f:
+            try:
+                tar = tarfile.open(fileobj=f, mode="r:")
+            except tarfile.ReadError as e:
+                raise ValueError(f"{path}: not an uncompressed tar file ({e}); shards must be "
+                                 "plain .tar (compressed ones cannot be read by range)") from None
+            last_end = 0
+            while True:
+                try:
+                    m = tar.next()
+                except tarfile.ReadError as e:
+                    if last_end > size:  # the file ends inside the last member: truncated,
+                        break            # that member's sample already says so
+                    # a header that does not parse
+                    last = current[0] if current is not None else None
+                    idx.damage = (f"the tar headers stop parsing after sample {last!r} ({e})"
+                                  if last is not None else f"the tar headers do not parse ({e})")
+                    break
+                if m is None:  # tarfile also ends quietly at a header it cannot parse:
+                    f.seek(tar.offset)  # a proper end is zero blocks or the file's end
+                    if f.read(tarfile.BLOCKSIZE).strip(b"\0"):
+                        last = current[0] if current is not None else None
+                        idx.damage = (f"the tar header at byte {tar.offset} does not parse"
+                                      + (f" (after sample {last!r})" if last is not None
+                                         else ""))
+                    break
+                if not m.isfile():
+                    continue
+                key, ext = split_key(m.name)
+                if current is None or key != current[0]:
+                    finish()
+                    current = [key, None, None, ""]
+                last_end = m.offset_data + m.size
+                if last_end > size:
+                    current[3] = (f"member {m.name!r} runs past the end of the shard "
+                                  f"({m.offset_data + m.size} > {size} bytes): truncated tar")
+                    continue
+                if ext.lower() in IMAGE_EXTS and current[1] is None:
+                    current[1] = m
+                elif ext == label_ext:
+                    try:
+                        current[2] = _label(tar.extractfile(m).read(), ext, label_key)
+                    except (ValueError, UnicodeDecodeError) as e:
+                        current[3] = f"member {m.name!r} holds no label: {e}"
+            finish()
+            current = None
+    except OSError as e:
+        raise OSError(f"cannot read shard {path}: {e}") from e
+    return idx
+
+
+@dataclass(frozen=True)
+class ShardSet:
+    """Tar shards as one list of samples (what :func:`freqload.sources.resolve_source`
+    makes of a shard source): sample i is ``lengths[i]`` bytes at ``offsets[i]`` of shard
+    file ``files[shard[i]]``."""
+    files: tuple             #: the shard files
+    shard: np.ndarray        #: int64 [N]: each sample's shard file
+    offsets: np.ndarray      #: int64 [N]: where its image's bytes start
+    lengths: np.ndarray      #: int64 [N]: how many
+    labels: np.ndarray       #: int64 [N] (-1: unlabelled)
+    names: tuple             #: "shard.tar:member" per sample, for messages
+    problems: dict           #: sample -> why it is bad, known from the index
+    damage: dict             #: shard file -> where its headers stop parsing
+    counts: np.ndarray       #: int64 [files]: samples per shard file
+
+    @property
+    def paths(self) -> tuple:
+        """The shard file of each sample (what the engines open)."""
+        return _ShardPaths(self.files, self.shard)
+
+    def where(self, i: int) -> tuple[str, int, int]:
+        """Sample i's (shard file, offset, length) of its image's bytes."""
+        return self.files[self.shard[i]], int(self.offsets[i]), int(self.lengths[i])
+
+    @property
+    def file_of(self) -> np.ndarray:
+        """Each sample's shard file (the engines' name for ``shard``)."""
+        return self.shard
+
+    def __len__(self) -> int:
+        return len(self.shard)
+
+
+class _ShardPaths:
+    """paths[i] of a ShardSet without N strings: the shard file of sample i."""
+
+    def __init__(self, files, shard):
+        self.files, self.shard = files, shard
+
+    def __len__(self):
+        return len(self.shard)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self.files[s] for s in self.shard[i]]
+        return self.files[self.shard[i]]
+
+    def __iter__(self):
+        return (self.files[s] for s in self.shard)
+
+
+def index_shards(source, label_key: Optional[str] = None, progress=None) -> ShardSet:
+    """Index every shard of a source (:func:`shard_paths`) into one :class:`ShardSet`."""
+    from .progress import Progress
+
+    files = shard_paths(source)
+    indexes = []
+    with Progress(len(files), "indexing shards", progress if len(files) > 8 else False) as bar:
+        for f in files:
+            indexes.append(index_shard(f, label_key))
+            bar.update()
+    counts = np.array([len(i.keys) for i in indexes], dtype=np.int64)
+    if counts.sum() == 0:
+        raise ValueError(f"no samples in {len(files)} shard file(s) ({files[0]} ...)")
+    labelled = any(lab is not None for i in indexes for lab in i.labels)
+    what = f".json field {label_key!r}" if label_key is not None else ".cls member"
+    shard, offsets, lengths, labels, names, problems = [], [], [], [], [], {}
+    for s, idx in enumerate(indexes):
+        base = len(shard)
+        for k in range(len(idx.keys)):
+            shard.append(s)
+            offsets.append(idx.offsets[k])
+            lengths.append(idx.sizes[k])
+            names.append(f"{idx.path}:{idx.members[k] or idx.keys[k]}")
+            lab = idx.labels[k]
+            labels.append(-1 if lab is None else lab)
+            if k in idx.problems:
+                problems[base + k] = idx.problems[k]
+            elif labelled and lab is None:
+                problems[base + k] = f"sample {idx.keys[k]!r} has no label ({what})"
+    return ShardSet(tuple(files), np.asarray(shard, np.int64), np.asarray(offsets, np.int64),
+                    np.asarray(lengths, np.int64), np.asarray(labels, np.int64), tuple(names),
+                    problems, {i.path: i.damage for i in indexes if i.damage}, counts)
+
+
+def buffer_shuffle(stream: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    """The order a shuffle buffer of ``size`` samples gives a stream: fill the buffer, then
+    for each next sample emit a uniformly drawn buffer slot and put the new one there; at
+    the end emit what is left in a random order. Each sample moves at most ``size``
+    places earlier than it arrived, so a reader needs only the shard files the window
+    spans. Deterministic in ``rng``."""
+    n = len(stream)
+    if size <= 1 or n <= 1:
+        return stream.copy()
+    size = min(size, n)
+    draws = rng.integers(0, size, n - size).tolist()
+    b = stream[:size].tolist()  # Python ints: this loop runs once per sample
+    src = stream.tolist()
+    out = []
+    for j, slot in zip(range(size, n), draws):
+        out.append(b[slot])
+        b[slot] = src[j]
+    tail = np.asarray(b, dtype=stream.dtype)[rng.permutation(size)]
+    return np.concatenate([np.asarray(out, dtype=stream.dtype), tail])

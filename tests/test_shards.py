@@ -1,0 +1,257 @@
+"""Tar shard sources (freqload.shards, sampler.ShardPlan) in both engines.
+
+References: Python's own tarfile reads each member's bytes (not freqload's index), and
+each sample is checked against freqload.transforms.sample of those bytes with the
+sample's key; folders of the same images give the same tensors; the epoch plans are
+checked for exactly-once coverage across ranks."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import tarfile
+
+import numpy as np
+import pytest
+import torch
+
+import freqload
+from freqload import DCTLoader
+from freqload.sampler import ShardPlan
+from freqload.shards import buffer_shuffle, expand_braces, index_shard, shard_paths, split_key
+from freqload.transforms import sample_keys
+
+from conftest import ENGINES, HAVE_DALI, pillow_jpeg, rng_image
+
+ENGINE_NAMES = ["dali", "torch"] if HAVE_DALI else ["torch"]
+
+
+def _add(tar, name, data: bytes):
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    tar.addfile(info, io.BytesIO(data))
+
+
+def _jpeg(k: int) -> bytes:
+    return pillow_jpeg(rng_image(40 + 8 * (k % 3), 56 + 8 * (k % 2), seed=k), quality=85,
+                       subsampling=k % 3)
+
+
+def make_shards(root, counts=(5, 4, 3), label=lambda k: k % 5, json_labels=False):
+    """Shard files s-000.tar ... holding samples k0000, k0001, ... (image + label)."""
+    os.makedirs(root, exist_ok=True)
+    k = 0
+    paths = []
+    for s, n in enumerate(counts):
+        p = os.path.join(root, f"s-{s:03d}.tar")
+        with tarfile.open(p, "w") as t:
+            for _ in range(n):
+                _add(t, f"k{k:04d}.jpg", _jpeg(k))
+                if json_labels:
+                    _add(t, f"k{k:04d}.json", json.dumps({"label": label(k), "x": 1}).encode())
+                else:
+                    _add(t, f"k{k:04d}.cls", str(label(k)).encode())
+                k += 1
+        paths.append(p)
+    return paths
+
+
+def member_bytes(shard: str, name: str) -> bytes:
+    with tarfile.open(shard) as t:
+        return t.extractfile(name).read()
+
+
+def test_source_forms(tmp_path):
+    assert expand_braces("a-{008..011}.tar") == ["a-008.tar", "a-009.tar", "a-010.tar",
+                                                 "a-011.tar"]
+    assert expand_braces("{x,y}-{1..2}.tar") == ["x-1.tar", "x-2.tar", "y-1.tar", "y-2.tar"]
+    with pytest.raises(ValueError, match="backwards"):
+        expand_braces("{3..1}.tar")
+    assert split_key("dir/a.b.seg.png") == ("dir/a", "b.seg.png")
+    paths = make_shards(str(tmp_path))
+    assert shard_paths(str(tmp_path / "s-{000..002}.tar")) == paths
+    assert shard_paths(str(tmp_path / "s-*.tar")) == paths
+    assert shard_paths(paths[::-1]) == paths[::-1]
+    with pytest.raises(FileNotFoundError, match=r"7 of 10 shard files do not exist: .*s-003"
+                                                r"\.tar, .*\(4 more\)"):
+        shard_paths(str(tmp_path / "s-{000..009}.tar"))
+    with pytest.raises(FileNotFoundError, match="no shard files match"):
+        shard_paths(str(tmp_path / "t-*.tar"))
+
+
+def test_index_matches_tarfile(tmp_path):
+    (path,) = make_shards(str(tmp_path), counts=(4,), json_labels=True)
+    idx = index_shard(path, label_key="label")
+    assert idx.keys == [f"k{k:04d}" for k in range(4)] and idx.labels == [0, 1, 2, 3]
+    assert not idx.problems and not idx.damage
+    raw = open(path, "rb").read()
+    for k in range(4):
+        assert raw[idx.offsets[k]:idx.offsets[k] + idx.sizes[k]] == member_bytes(
+            path, f"k{k:04d}.jpg") == _jpeg(k)
+        # the core's reader takes the same range
+        assert freqload.coefficients.read_file(path, 0, idx.offsets[k], idx.sizes[k]) == _jpeg(k)
+    with pytest.raises(OSError, match="past the end of the file"):
+        freqload.coefficients.read_file(path, 0, len(raw) - 10, 100)
+    with pytest.raises(ValueError, match="not an uncompressed tar"):
+        index_shard(str(tmp_path / "gz.tar") if (tmp_path / "gz.tar").write_bytes(
+            b"\x1f\x8b" + b"\0" * 2000) else "")
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_samples_are_the_members_decoded(tmp_path, engine):
+    """Every yielded sample is the recipe's sample of its member's bytes (read by Python's
+    tarfile) with its key; labels from .cls; both engines the same."""
+    paths = make_shards(str(tmp_path))
+    loader = DCTLoader(str(tmp_path / "s-{000..002}.tar"), batch_size=4, size=(5, 6),
+                       engine=engine, num_workers=1, train=True, seed=7, normalize=False,
+                       shuffle_buffer=3)
+    order = loader.sampler.order(0)
+    assert sorted(order.tolist()) == list(range(12))
+    xs, ys = zip(*[(x.clone(), y.clone()) for x, y in loader])
+    x, y = torch.cat(xs), torch.cat(ys)
+    keys = sample_keys(7, 0, order)
+    counts = np.cumsum([0, 5, 4, 3])
+    for row, i in enumerate(order.tolist()):
+        s = int(np.searchsorted(counts, i, side="right") - 1)
+        c = freqload.read_coefficients(member_bytes(paths[s], f"k{i:04d}.jpg"))
+        want = freqload.transforms.sample(c, loader.recipe, key=int(keys[row]))
+        np.testing.assert_array_equal(x[row].numpy(), want)
+        assert int(y[row]) == i % 5
+
+
+def test_engines_agree_and_folders_match(tmp_path):
+    """The same images as a folder and as shards (shuffle off: the same order) give the
+    same batches; both engines the same tensors with shuffling on."""
+    paths = make_shards(str(tmp_path / "shards"), counts=(6, 2, 4))
+    files = []
+    for k in range(12):
+        p = tmp_path / "files" / f"k{k:04d}.jpg"
+        p.parent.mkdir(exist_ok=True)
+        p.write_bytes(_jpeg(k))
+        files.append((str(p), k % 5))
+    for engine in ENGINE_NAMES:
+        a = DCTLoader(files, batch_size=5, size=(4, 4), engine=engine, num_workers=1,
+                      normalize=False, transform="eval")
+        b = DCTLoader(paths, batch_size=5, size=(4, 4), engine=engine, num_workers=1,
+                      normalize=False, transform="eval")
+        for (xa, ya), (xb, yb) in zip(a, b):
+            assert torch.equal(xa, xb) and torch.equal(ya, yb)
+    runs = [[(x.clone(), y.clone()) for x, y in DCTLoader(
+        paths, batch_size=5, size=(4, 4), engine=e, num_workers=1, train=True, seed=3,
+        normalize=False)] for e in ENGINE_NAMES]
+    for got in runs[1:]:
+        for (xa, ya), (xb, yb) in zip(runs[0], got):
+            assert torch.equal(xa, xb) and torch.equal(ya, yb)
+
+
+@pytest.mark.parametrize("counts", [(5, 4, 3), (9, 2, 1), (1,) * 7, (30,), (0, 6, 0, 5)])
+@pytest.mark.parametrize("ranks", [1, 2, 3, 4])
+def test_plan_exactly_once_across_ranks(counts, ranks):
+    n = sum(counts)
+    for drop_last in (False, True):
+        seen = []
+        lens = []
+        for r in range(ranks):
+            plan = ShardPlan(counts, 2, shuffle=True, seed=5, shard_id=r, num_shards=ranks,
+                             drop_last=drop_last, shuffle_buffer=4)
+            o = plan.order(3)
+            assert len(plan) == len(plan.batches(3))
+            assert [len(b) for b in plan.batches(3)][:-1] == [2] * (len(plan) - 1)
+            seen.extend(o.tolist())
+            lens.append(len(o))
+        if drop_last:
+            assert len(set(seen)) == len(seen) and lens == [(n // ranks) // 2 * 2] * ranks
+        else:
+            assert sorted(seen) == list(range(n))
+            assert max(lens) - min(lens) <= 1
+
+
+def test_plan_order_rules():
+    counts = (5, 4, 3)
+    plain = ShardPlan(counts, 4, shuffle=False, seed=0, shard_id=0, num_shards=1,
+                      drop_last=False, shuffle_buffer=100)
+    assert plain.order(0).tolist() == list(range(12)) == plain.order(1).tolist()
+    mk = lambda seed: ShardPlan(counts, 4, shuffle=True, seed=seed, shard_id=0, num_shards=1,
+                                drop_last=False, shuffle_buffer=3)
+    assert mk(1).order(0).tolist() == mk(1).order(0).tolist()  # deterministic
+    assert mk(1).order(0).tolist() != mk(1).order(1).tolist()  # epochs differ
+    assert mk(1).order(0).tolist() != mk(2).order(0).tolist()  # seeds differ
+    # buffer 0: whole shard files in the epoch's file order, members in order
+    counts = (3, 1, 4, 2, 5, 2)
+    starts = np.cumsum((0,) + counts)
+    for epoch in range(3):
+        files = np.random.default_rng([1, epoch, 0]).permutation(len(counts))
+        want = [i for f in files for i in range(starts[f], starts[f + 1])]
+        got = ShardPlan(counts, 4, shuffle=True, seed=1, shard_id=0, num_shards=1,
+                        drop_last=False, shuffle_buffer=0).order(epoch).tolist()
+        assert got == want
+    assert want != sorted(want)
+
+
+def test_buffer_shuffle_moves_a_sample_at_most_the_buffer():
+    stream = np.arange(500)
+    rng = np.random.default_rng(0)
+    for size in (1, 2, 10, 64, 1000):
+        out = buffer_shuffle(stream, size, rng)
+        assert sorted(out.tolist()) == stream.tolist()
+        pos = np.empty(500, np.int64)
+        pos[out] = np.arange(500)
+        assert (stream - pos).max() <= max(size - 1, 0)  # at most size - 1 places earlier
+        if size == 1:
+            assert out.tolist() == stream.tolist()
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_bad_shards_go_through_on_error(tmp_path, engine):
+    """A sample without an image, one without a label, a member that is not an image, and
+    a shard cut short: each a bad sample named by shard and member."""
+    root = str(tmp_path)
+    make_shards(root, counts=(3,))
+    with tarfile.open(os.path.join(root, "s-001.tar"), "w") as t:
+        _add(t, "a.jpg", _jpeg(20))
+        _add(t, "a.cls", b"1")
+        _add(t, "nolabel.jpg", _jpeg(21))
+        _add(t, "noimage.cls", b"2")
+        _add(t, "text.jpg", b"this is not an image")
+        _add(t, "text.cls", b"3")
+    whole = tmp_path / "whole.tar"
+    with tarfile.open(whole, "w") as t:
+        _add(t, "b.jpg", _jpeg(22))
+        _add(t, "b.cls", b"4")
+        _add(t, "cut.jpg", _jpeg(23))
+        _add(t, "cut.cls", b"4")
+    raw = whole.read_bytes()
+    cut_at = index_shard(str(whole)).offsets[1] + 100
+    (tmp_path / "s-002.tar").write_bytes(raw[:cut_at])
+    os.remove(whole)
+    src = os.path.join(root, "s-{000..002}.tar")
+    with pytest.raises(freqload.FreqloadError, match=r"s-001\.tar:(nolabel|noimage|text)"):
+        for _ in DCTLoader(src, batch_size=4, size=(4, 4), engine=engine, num_workers=1):
+            pass
+    skip = DCTLoader(src, batch_size=4, size=(4, 4), engine=engine, num_workers=1,
+                     on_error="skip", normalize=False)
+    ys = torch.cat([y for _, y in skip])
+    assert sorted(ys.tolist()) == [0, 1, 1, 2, 4]  # k0000-k0002, a, b
+    assert (skip.stats.decoded, skip.stats.skipped) == (5, 4)
+    messages = skip.dataset.problems.values()
+    assert any("no label" in m for m in messages) and any("no image" in m for m in messages)
+    assert any("truncated" in m for m in messages)
+
+
+def test_damaged_headers(tmp_path):
+    (path,) = make_shards(str(tmp_path), counts=(4,))
+    raw = bytearray(open(path, "rb").read())
+    idx = index_shard(path)
+    header = idx.offsets[2] - 512  # the third sample's image header
+    raw[header:header + 512] = b"\x07" * 512
+    open(path, "wb").write(raw)
+    damaged = index_shard(path)
+    assert damaged.damage == f"the tar header at byte {header} does not parse (after " \
+        "sample 'k0001')"
+    assert damaged.keys == ["k0000", "k0001"]
+    with pytest.raises(freqload.DecodeError, match="does not parse.*on_error=.skip"):
+        DCTLoader(path, batch_size=2, size=(4, 4), engine="torch", num_workers=0)
+    with pytest.warns(UserWarning, match="does not parse"):
+        loader = DCTLoader(path, batch_size=2, size=(4, 4), engine="torch", num_workers=0,
+                           on_error="skip")
+    assert len(loader.dataset) == 2
