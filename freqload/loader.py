@@ -283,8 +283,9 @@ class DCTLoader(EpochLoader):
         return self.recipe.channels * self.recipe.out_h * self.recipe.out_w * 2
 
     def host_batches(self, epoch: int):
-        """The engine's HostBatches of ``epoch`` for this shard, before the error policy."""
-        batches = self.sampler.batches(epoch)
+        """The engine's HostBatches of ``epoch`` for this shard, before the error policy
+        (from where a loaded state left off)."""
+        batches = self._epoch_batches(epoch)
         if self.transform.kind == "train":
             keys = [sample_keys(self.seed, epoch, b) for b in batches]
         else:
@@ -294,11 +295,12 @@ class DCTLoader(EpochLoader):
     def __iter__(self):
         epoch = self.epoch
         for hb in self.host_batches(epoch):
+            self._position += 1  # consumed, even when the policy leaves nothing to yield
             hb = self._apply_policy(hb)
             if len(hb.index) == 0:
                 continue
             yield self._to_device(hb)
-        self.epoch = epoch + 1
+        self._end_epoch(epoch)
 
     # -- per batch ------------------------------------------------------------------
     def _raise_for(self, i: int, status: int, message: str):

@@ -80,15 +80,16 @@ class RGBLoader(EpochLoader):
 
     def __iter__(self):
         epoch = self.epoch
-        batches = [[(int(i), epoch) for i in b] for b in self.sampler.batches(epoch)]
+        batches = [[(int(i), epoch) for i in b] for b in self._epoch_batches(epoch)]
         kw = {"prefetch_factor": self.prefetch} if self.num_workers > 0 else {}
         dl = torch.utils.data.DataLoader(self.samples, batch_sampler=batches,
                                          num_workers=self.num_workers,
                                          pin_memory=self.device.type == "cuda", **kw)
         for x, y in dl:
+            self._position += 1
             self.stats.add(x)
             yield (x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True))
-        self.epoch = epoch + 1
+        self._end_epoch(epoch)
 
 
 __all__ = ["RGBLoader", "RGBSamples", "MEAN", "STD"]

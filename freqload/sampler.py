@@ -71,6 +71,12 @@ class EpochPlan:
         o = self.order(epoch)
         return [o[i:i + self.batch_size] for i in range(0, len(o), self.batch_size)]
 
+    def identity(self) -> dict:
+        """What decides this plan's batches, for checking a saved loader state."""
+        return {"plan": "files", "samples": self.num_samples, "batch_size": self.batch_size,
+                "shuffle": self.shuffle, "seed": self.seed, "drop_last": self.drop_last,
+                "shard_id": self.shard_id, "num_shards": self.num_shards}
+
     def __len__(self) -> int:
         if self.drop_last:
             return (self.num_samples // self.num_shards) // self.batch_size
@@ -142,6 +148,13 @@ class ShardPlan(EpochPlan):
                                  np.random.default_rng([self.seed, int(epoch), 1]))
         self._cached = (epoch, out)
         return out
+
+    def identity(self) -> dict:
+        import hashlib
+
+        return dict(super().identity(), plan="shards", shuffle_buffer=self.shuffle_buffer,
+                    shard_files=len(self.counts),
+                    counts_sha1=hashlib.sha1(self.counts.tobytes()).hexdigest()[:16])
 
     def _part(self) -> tuple[int, int]:
         n, r, k = self.num_samples, self.shard_id, self.num_shards
@@ -237,6 +250,8 @@ class EpochLoader:
         self.num_workers = default_workers() if num_workers is None else int(num_workers)
         self.prefetch = int(prefetch)
         self.epoch = 0
+        self._position = 0   # batches of the plan consumed in the epoch being iterated
+        self._resume_at = 0  # where the next iteration starts (load_state_dict)
 
     @property
     def bytes_per_sample(self) -> int:
@@ -254,4 +269,59 @@ class EpochLoader:
         return len(self.sampler)
 
     def set_epoch(self, epoch: int) -> None:
+        """Iterate epoch ``epoch`` next (from its start, unless a state was just loaded
+        for that epoch)."""
+        if int(epoch) != self.epoch:
+            self._resume_at = 0
         self.epoch = int(epoch)
+
+    # -- exact mid-epoch resume (the torchdata StatefulDataLoader convention) ------------
+    def _epoch_batches(self, epoch: int) -> list:
+        """The plan's batches of ``epoch`` from where the next iteration starts: the
+        start, or the batch after the last one a loaded state had consumed."""
+        start, self._resume_at = self._resume_at, 0
+        self._position = start
+        return self.sampler.batches(epoch)[start:]
+
+    def _end_epoch(self, epoch: int) -> None:
+        self.epoch = epoch + 1
+        self._position = 0
+
+    def state_dict(self) -> dict:
+        """Where this loader is: the epoch, the batches of it consumed so far, and what
+        decides its order (checked on load), plus its counters. Take it between batches
+        (after batch k of an epoch); a loader given it by :meth:`load_state_dict` yields
+        batch k+1 of that epoch next, exactly the batches the uninterrupted iteration
+        would have, without reading or decoding the first k again. A plain dict of
+        numbers and strings (torch.save / json)."""
+        import dataclasses
+
+        epoch, done = self.epoch, self._position
+        if done and done >= len(self.sampler):  # the last batch taken, the loop not yet
+            epoch, done = epoch + 1, 0          # ended: the epoch is complete
+        return {"format": "freqload-loader-state", "version": 1, "epoch": epoch,
+                "batches_done": done, "plan": self.sampler.identity(),
+                "stats": dataclasses.asdict(self.stats)}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue from :meth:`state_dict`'s state: the next iteration yields the rest of
+        its epoch. The loader must be made the same way (source, batch size, seed,
+        shuffling, shards of the same count and id, ...); ValueError says what differs."""
+        if not isinstance(state, dict) or state.get("format") != "freqload-loader-state":
+            raise ValueError("not a freqload loader state (from loader.state_dict())")
+        if state.get("version") != 1:
+            raise ValueError(f"loader state version {state.get('version')!r} is not supported "
+                             "by this freqload (1)")
+        mine, theirs = self.sampler.identity(), state["plan"]
+        diff = [f"{k}: {theirs.get(k)!r} in the state, {mine.get(k)!r} here"
+                for k in sorted(set(mine) | set(theirs)) if mine.get(k) != theirs.get(k)]
+        if diff:
+            raise ValueError("the state is of a loader that orders its samples differently: "
+                             + "; ".join(diff))
+        done = int(state["batches_done"])
+        if not 0 <= done <= len(self.sampler):
+            raise ValueError(f"batches_done {done} is outside this epoch's "
+                             f"{len(self.sampler)} batches")
+        self.epoch = int(state["epoch"])
+        self._resume_at = self._position = done
+        self.stats = type(self.stats)(**state.get("stats", {}))

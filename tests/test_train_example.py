@@ -61,6 +61,11 @@ def test_torchrun_two_processes_checkpoint_and_resume(tmp_path):
     assert [r["step"] for r in rows if "loss" in r] == list(range(1, 11))
     last_ck = [r for r in rows if r.get("event") == "checkpoint"][-1]
     assert last_ck["step"] == 10
+    import torch
+
+    mid = torch.load(ckpt, map_location="cpu", weights_only=False)["loader"]
+    assert [(st["epoch"], st["batches_done"]) for st in mid] == \
+        [(10 // per_epoch, 10 % per_epoch)] * 2  # mid-epoch: where each rank's loader stopped
 
     torchrun(common + ["--resume", str(ckpt)], tmp_path)
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
@@ -75,7 +80,9 @@ def test_torchrun_two_processes_checkpoint_and_resume(tmp_path):
     losses = [r["loss"] for r in rows if "loss" in r]
     k = per_epoch
     assert np.mean(losses[-k:]) < np.mean(losses[:k]), losses  # the loss went down
-    import torch
 
     ck = torch.load(ckpt, map_location="cpu", weights_only=False)
     assert ck["step"] == total and ck["epoch"] == 4
+    # each rank's loader state, at the start of the epoch after the last
+    assert [(st["epoch"], st["batches_done"], st["plan"]["shard_id"]) for st in ck["loader"]] \
+        == [(4, 0, 0), (4, 0, 1)]

@@ -12,7 +12,8 @@ shard (DCTLoader/RGBLoader shard by torch.distributed rank). SGD with momentum, 
 warm-up then cosine decay per step, weight decay (not on BatchNorm or biases), label
 smoothing, AMP (bfloat16) and channels_last on GPUs. A checkpoint is written at every
 epoch end (and when --max-steps stops a run): --resume PATH continues from it, at the
-same step, with the same data order. Metrics (loss, top-1/top-5, img/s) are reduced over
+same step, with the same data order; the loaders' states (loader.state_dict()) in it make
+a mid-epoch resume start at the next batch without reading the ones already trained on. Metrics (loss, top-1/top-5, img/s) are reduced over
 ranks, printed by rank 0 and appended to OUTPUT_DIR/metrics.jsonl.
 """
 from __future__ import annotations
@@ -166,11 +167,22 @@ def evaluate(model, loader, device, amp, max_batches=None):
             "top5": 100 * top5 / max(n, 1), "val_images": int(n)}
 
 
-def save_checkpoint(path, model, opt, sched, epoch, step, batch_in_epoch, args):
+def loader_states(loader):
+    """Every rank's loader.state_dict() (each rank reads its own part of the data), in
+    rank order: what a checkpoint keeps so --resume continues mid-epoch exactly."""
+    state = loader.state_dict()
+    if not dist.is_initialized():
+        return [state]
+    states = [None] * dist.get_world_size()
+    dist.all_gather_object(states, state)
+    return states
+
+
+def save_checkpoint(path, model, opt, sched, epoch, step, loaders, args):
     tmp = f"{path}.tmp"
     torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
                 "scheduler": sched.state_dict(), "epoch": epoch, "step": step,
-                "batch_in_epoch": batch_in_epoch, "args": vars(args)}, tmp)
+                "loader": loaders, "args": vars(args)}, tmp)
     os.replace(tmp, path)
 
 
@@ -232,7 +244,15 @@ def main(argv=None) -> int:
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
         sched.load_state_dict(ck["scheduler"])
-        epoch, step, skip = ck["epoch"], ck["step"], ck["batch_in_epoch"]
+        epoch, step = ck["epoch"], ck["step"]
+        if "loader" in ck:  # the loader continues where it stopped, reading nothing twice
+            states = ck["loader"]
+            if len(states) != world:
+                raise SystemExit(f"--resume: the checkpoint is of {len(states)} processes, "
+                                 f"this run has {world}")
+            train.load_state_dict(states[rank])
+        else:  # a checkpoint of an older version: replay the epoch's first batches
+            skip = ck["batch_in_epoch"]
         log({"event": "resumed", "from": args.resume, "epoch": epoch, "step": step})
     log({"event": "start", "arch": args.arch, "input": args.input, "mask": args.mask
          if args.input == "dct" else None, "world": world, "device": str(device),
@@ -245,9 +265,9 @@ def main(argv=None) -> int:
     while epoch < args.epochs and step < stop:
         train.set_epoch(epoch)
         t0, seen, loss_sum, nb = time.perf_counter(), 0, 0.0, 0
-        b = -1
-        for b, (x, y) in enumerate(train):
-            if b < skip:  # resuming inside an epoch: the same order, already trained
+        b = train.state_dict()["batches_done"] - 1  # > -1 when resuming inside the epoch
+        for b, (x, y) in enumerate(train, start=b + 1):
+            if b < skip:  # an older checkpoint: the same order, already trained
                 continue
             if device.type == "cuda":
                 x = x.contiguous(memory_format=torch.channels_last)
@@ -274,12 +294,11 @@ def main(argv=None) -> int:
         if finished and val is not None:
             record.update(evaluate(ddp, val, device, amp, args.eval_batches))
         log(record)
-        if finished:
+        if finished:  # else --max-steps stopped the run; the loader knows where
             epoch, skip = epoch + 1, 0
-        else:
-            skip = b + 1
+        states = loader_states(train)  # every rank takes part
         if main_rank:
-            save_checkpoint(ckpt, model, opt, sched, epoch, step, skip, args)
+            save_checkpoint(ckpt, model, opt, sched, epoch, step, states, args)
             log({"event": "checkpoint", "path": ckpt, "epoch": epoch, "step": step})
         if dist.is_initialized():
             dist.barrier()
