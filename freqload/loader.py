@@ -165,6 +165,10 @@ class DCTLoader(EpochLoader):
             (:class:`freqload.sampler.ShardPlan`; 0 or 1: shard order only). A sample
             moves at most this many places, so a rank reads only the files its part of
             the stream spans.
+        cache_dir: shards at ``s3://`` or ``http(s)://`` URLs are downloaded whole into a
+            cache, a few ahead of the loader (:mod:`freqload.remote`). None: a temporary
+            folder that holds only the files around the loader's position; a folder you
+            give keeps every file for later epochs and runs.
 
     Iterating yields ``(x, y)``: x float32 ``[B, C, out_h, out_w]`` (int16 with
     ``normalize=False``), y int64 ``[B]``, both on ``device``. With the defaults a
@@ -185,7 +189,7 @@ class DCTLoader(EpochLoader):
                  max_scans: int | None = DEFAULT_MAX_SCANS,
                  max_memory: int | None = DEFAULT_MAX_MEMORY, partial_decode: bool = True,
                  num_threads: int | None = None, label_key: str | None = None,
-                 shuffle_buffer: int = 1000):
+                 shuffle_buffer: int = 1000, cache_dir: str | None = None):
         if engine not in ENGINES:
             raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
         if on_error not in ON_ERROR:
@@ -214,7 +218,7 @@ class DCTLoader(EpochLoader):
         folder = isinstance(source, (str, os.PathLike)) and os.path.isdir(source)
         if folder:
             check_mask(os.fspath(source), self.mask)
-        dataset = resolve_source(source, label_key)
+        dataset = resolve_source(source, label_key, cache_dir)
         if isinstance(dataset, ShardSet):
             self._check_damage(dataset, on_error)
         elif not folder:  # a list: the folders its files lie in
@@ -286,6 +290,7 @@ class DCTLoader(EpochLoader):
         """The engine's HostBatches of ``epoch`` for this shard, before the error policy
         (from where a loaded state left off)."""
         batches = self._epoch_batches(epoch)
+        self.dataset.begin_epoch(batches)  # remote shards: fetched ahead, in this order
         if self.transform.kind == "train":
             keys = [sample_keys(self.seed, epoch, b) for b in batches]
         else:
@@ -294,8 +299,9 @@ class DCTLoader(EpochLoader):
 
     def __iter__(self):
         epoch = self.epoch
-        for hb in self.host_batches(epoch):
+        for j, hb in enumerate(self.host_batches(epoch)):
             self._position += 1  # consumed, even when the policy leaves nothing to yield
+            self.dataset.batch_done(j)  # remote shards: a temporary copy no longer read
             hb = self._apply_policy(hb)
             if len(hb.index) == 0:
                 continue

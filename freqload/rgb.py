@@ -29,8 +29,10 @@ class RGBSamples(torch.utils.data.Dataset):
     """Items are (index, epoch) -> (float32 [3, size, size] normalised, label)."""
 
     def __init__(self, paths, labels, size: int = 224, train: bool = True, seed: int = 0,
-                 crop_ratio: float = 0.875):
-        self.paths, self.labels = paths, labels
+                 crop_ratio: float = 0.875, samples=None):
+        """samples: a sources.SampleList or shards.ShardSet to read items through
+        (``samples.where(i)``: tar members by byte range); None: the files ``paths``."""
+        self.paths, self.labels, self.samples = paths, labels, samples
         self.size, self.train, self.seed, self.crop_ratio = int(size), bool(train), seed, crop_ratio
         self.norm = Normalize(MEAN, STD)  # the one normalisation (freqload.device)
 
@@ -42,7 +44,16 @@ class RGBSamples(torch.utils.data.Dataset):
 
         i, epoch = item if isinstance(item, tuple) else (item, 0)
         s = self.size
-        with Image.open(self.paths[i]) as im:
+        if self.samples is not None and self.samples.file_of is not None:
+            import io
+
+            from .coefficients import read_file
+
+            path, offset, length = self.samples.where(i)  # a tar member's bytes
+            src = io.BytesIO(read_file(path, 0, offset, length))
+        else:
+            src = self.paths[i]
+        with Image.open(src) as im:
             im = im.convert("RGB")
             # the boxes DCTLoader draws (the core's sampling, same seed/epoch/index keys), so
             # an A/B run sees the same crops and flips in both inputs
@@ -65,13 +76,17 @@ class RGBLoader(EpochLoader):
     def __init__(self, source, *, batch_size: int, size: int = 224, train: bool = False,
                  shuffle: bool | None = None, seed: int = 0, drop_last: bool = False,
                  num_workers: int | None = None, prefetch: int = 2, device=None,
-                 shard_id: int | None = None, num_shards: int | None = None):
+                 shard_id: int | None = None, num_shards: int | None = None,
+                 label_key: str | None = None, shuffle_buffer: int = 1000,
+                 cache_dir: str | None = None):
         # batch size, shuffling, seed, shards, device, workers: as every loader does
-        self._setup_epochs(resolve_source(source), batch_size=batch_size, train=train,
-                           shuffle=shuffle, seed=seed, drop_last=drop_last, shard_id=shard_id,
-                           num_shards=num_shards, device=device, num_workers=num_workers,
-                           prefetch=prefetch)
-        self.samples = RGBSamples(self.dataset.paths, self.dataset.labels, size, train, seed)
+        self._setup_epochs(resolve_source(source, label_key, cache_dir), batch_size=batch_size,
+                           train=train, shuffle=shuffle, seed=seed, drop_last=drop_last,
+                           shard_id=shard_id, num_shards=num_shards, device=device,
+                           num_workers=num_workers, prefetch=prefetch,
+                           shuffle_buffer=shuffle_buffer)
+        self.samples = RGBSamples(self.dataset.paths, self.dataset.labels, size, train, seed,
+                                  samples=self.dataset)
         self.size = int(size)
         self.stats = TransferStats()
 
@@ -80,13 +95,16 @@ class RGBLoader(EpochLoader):
 
     def __iter__(self):
         epoch = self.epoch
-        batches = [[(int(i), epoch) for i in b] for b in self._epoch_batches(epoch)]
+        plan = self._epoch_batches(epoch)
+        self.dataset.begin_epoch(plan)  # remote shards: fetched ahead, in this order
+        batches = [[(int(i), epoch) for i in b] for b in plan]
         kw = {"prefetch_factor": self.prefetch} if self.num_workers > 0 else {}
         dl = torch.utils.data.DataLoader(self.samples, batch_sampler=batches,
                                          num_workers=self.num_workers,
                                          pin_memory=self.device.type == "cuda", **kw)
-        for x, y in dl:
+        for j, (x, y) in enumerate(dl):
             self._position += 1
+            self.dataset.batch_done(j)
             self.stats.add(x)
             yield (x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True))
         self._end_epoch(epoch)

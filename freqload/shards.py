@@ -72,14 +72,20 @@ def is_shard_spec(source) -> bool:
 
 
 def shard_paths(source) -> list[str]:
-    """The shard files a source names, in order (braces expanded, globs sorted).
-    FileNotFoundError names what matched nothing or does not exist."""
+    """The shard files a source names, in order (braces expanded, globs sorted; ``s3://``
+    globs list the bucket). FileNotFoundError names local files that are missing (a URL
+    is checked when its index is read)."""
+    from . import remote
+
     specs = [source] if isinstance(source, (str, os.PathLike)) else list(source)
     out, missing, named = [], [], 0
     for spec in specs:
         for s in expand_braces(os.fspath(spec)):
-            if any(c in s for c in "*?["):
-                found = sorted(_glob.glob(s))
+            if remote.is_url(s) and not any(c in s for c in "*?["):
+                out.append(s)  # checked when its index is read
+                named += 1
+            elif any(c in s for c in "*?["):
+                found = remote.glob(s) if remote.is_url(s) else sorted(_glob.glob(s))
                 if not found:
                     raise FileNotFoundError(f"no shard files match {s!r}")
                 out.extend(found)
@@ -209,6 +215,78 @@ def index_shard(path: str, label_key: Optional[str] = None) -> ShardIndex:
     return idx
 
 
+#: a shard's index file: beside it, its name plus this
+INDEX_SUFFIX = ".index.json"
+_INDEX_FORMAT = "freqload-shard-index"
+
+
+def index_json(idx: ShardIndex, size: int, label_key: Optional[str]) -> bytes:
+    """A ShardIndex as its index file's bytes (JSON)."""
+    samples = [[idx.keys[k], idx.members[k], idx.offsets[k], idx.sizes[k], idx.labels[k],
+                idx.problems.get(k)] for k in range(len(idx.keys))]
+    return json.dumps({"format": _INDEX_FORMAT, "version": 1, "bytes": size,
+                       "label_key": label_key, "damage": idx.damage,
+                       "samples": samples}, separators=(",", ":")).encode()
+
+
+def write_index(path: str, label_key: Optional[str] = None) -> str:
+    """Index a local shard and write its index file (``path + INDEX_SUFFIX``), so loaders
+    (local, or reading a copy from s3:// / http(s)://) need not read its headers. Returns
+    the index file's path."""
+    idx = index_shard(path, label_key)
+    dest = path + INDEX_SUFFIX
+    tmp = dest + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(index_json(idx, os.path.getsize(path), label_key))
+    os.replace(tmp, dest)
+    return dest
+
+
+def parse_index(data: bytes, path: str, label_key: Optional[str]):
+    """(ShardIndex, shard bytes) from an index file's bytes, or None when it is not one
+    for these labels (then the shard is read instead)."""
+    try:
+        d = json.loads(data)
+    except ValueError:
+        return None
+    if not isinstance(d, dict) or d.get("format") != _INDEX_FORMAT or d.get("version") != 1 \
+            or d.get("label_key") != label_key:
+        return None
+    idx = ShardIndex(path, damage=d.get("damage", ""))
+    for k, (key, member, offset, size, label, problem) in enumerate(d["samples"]):
+        idx.keys.append(key)
+        idx.members.append(member)
+        idx.offsets.append(int(offset))
+        idx.sizes.append(int(size))
+        idx.labels.append(label)
+        if problem:
+            idx.problems[k] = problem
+    return idx, int(d["bytes"])
+
+
+def _index_one(path: str, label_key: Optional[str], cache) -> ShardIndex:
+    """A shard's index: its index file where one matches (local: of the same size), else
+    its headers, read from the file (a remote one downloaded into the cache first)."""
+    from . import remote
+
+    if remote.is_url(path):
+        data = remote.read(path + INDEX_SUFFIX)
+        found = parse_index(data, path, label_key) if data is not None else None
+        if found is not None:
+            cache.sizes[path] = found[1]
+            return found[0]
+        local = cache.ensure(path)
+        idx = index_shard(local, label_key)
+        idx.path = path
+        return idx
+    if os.path.isfile(path + INDEX_SUFFIX):
+        with open(path + INDEX_SUFFIX, "rb") as f:
+            found = parse_index(f.read(), path, label_key)
+        if found is not None and found[1] == os.path.getsize(path):
+            return found[0]
+    return index_shard(path, label_key)
+
+
 @dataclass(frozen=True)
 class ShardSet:
     """Tar shards as one list of samples (what :func:`freqload.sources.resolve_source`
@@ -223,6 +301,8 @@ class ShardSet:
     problems: dict           #: sample -> why it is bad, known from the index
     damage: dict             #: shard file -> where its headers stop parsing
     counts: np.ndarray       #: int64 [files]: samples per shard file
+    cache: object = None     #: remote.ShardCache when the files are URLs
+    _epoch: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def paths(self) -> tuple:
@@ -230,8 +310,66 @@ class ShardSet:
         return _ShardPaths(self.files, self.shard)
 
     def where(self, i: int) -> tuple[str, int, int]:
-        """Sample i's (shard file, offset, length) of its image's bytes."""
-        return self.files[self.shard[i]], int(self.offsets[i]), int(self.lengths[i])
+        """Sample i's (shard file, offset, length) of its image's bytes; a remote file's
+        local copy (downloaded first when it is not there yet)."""
+        f = self.files[self.shard[i]]
+        if self.cache is not None:
+            f = self.cache.ensure(f)
+        return f, int(self.offsets[i]), int(self.lengths[i])
+
+    @property
+    def local_files(self) -> tuple:
+        """The files the engines open: the shard files, or their copies in the cache."""
+        if self.cache is None:
+            return self.files
+        return tuple(self.cache.local(u) for u in self.files)
+
+    def ready(self, batch) -> None:
+        """Make sure the files a batch reads are local (remote shards: downloads any the
+        cache has not fetched yet)."""
+        if self.cache is not None:
+            for f in np.unique(self.shard[np.asarray(batch, dtype=np.int64)]).tolist():
+                self.cache.ensure(self.files[f])
+
+    # -- remote shards: fetch ahead of the loader, let go behind it ---------------------
+    def begin_epoch(self, batches, ahead: int = 2) -> None:
+        """The loader is about to read these batches in this order: download the files
+        they need in order of first need, keeping ``ahead`` files beyond those the
+        current batch reads. Local shards: nothing to do."""
+        if self.cache is None:
+            return
+        first, last = {}, {}
+        for j, b in enumerate(batches):
+            for f in np.unique(self.shard[np.asarray(b, dtype=np.int64)]).tolist():
+                first.setdefault(f, j)
+                last[f] = j
+        order = sorted(first, key=first.get)
+        self._epoch.clear()
+        self._epoch.update(order=order, first=first, last=last, queued=0, ahead=ahead)
+        self._top_up(0)
+
+    def _top_up(self, j: int) -> None:
+        e = self._epoch
+        want = [f for f in e["order"][e["queued"]:] if e["first"][f] <= j]
+        n_ahead = 0
+        for f in e["order"][e["queued"] + len(want):]:
+            if n_ahead >= e["ahead"]:
+                break
+            want.append(f)
+            n_ahead += 1
+        e["queued"] += len(want)
+        self.cache.prefetch([self.files[f] for f in want])
+
+    def batch_done(self, j: int) -> None:
+        """Batch ``j`` of those begin_epoch was given has been consumed: a temporary
+        cache drops the files no later batch reads; the next files are fetched."""
+        if self.cache is None or not self._epoch:
+            return
+        e = self._epoch
+        for f, last in e["last"].items():
+            if last == j:
+                self.cache.release(self.files[f])
+        self._top_up(j + 1)
 
     @property
     def file_of(self) -> np.ndarray:
@@ -260,15 +398,22 @@ class _ShardPaths:
         return (self.files[s] for s in self.shard)
 
 
-def index_shards(source, label_key: Optional[str] = None, progress=None) -> ShardSet:
-    """Index every shard of a source (:func:`shard_paths`) into one :class:`ShardSet`."""
+def index_shards(source, label_key: Optional[str] = None, progress=None,
+                 cache_dir: Optional[str] = None) -> ShardSet:
+    """Index every shard of a source (:func:`shard_paths`) into one :class:`ShardSet`.
+    Each shard's index file is used where one matches (:func:`write_index`), else its
+    headers are read (a remote shard is downloaded for that: write index files to
+    avoid it). Remote shards get a :class:`freqload.remote.ShardCache` in ``cache_dir``
+    (None: a temporary folder)."""
+    from . import remote
     from .progress import Progress
 
     files = shard_paths(source)
+    cache = remote.ShardCache(cache_dir) if any(remote.is_url(f) for f in files) else None
     indexes = []
     with Progress(len(files), "indexing shards", progress if len(files) > 8 else False) as bar:
         for f in files:
-            indexes.append(index_shard(f, label_key))
+            indexes.append(_index_one(f, label_key, cache))
             bar.update()
     counts = np.array([len(i.keys) for i in indexes], dtype=np.int64)
     if counts.sum() == 0:
@@ -291,7 +436,7 @@ def index_shards(source, label_key: Optional[str] = None, progress=None) -> Shar
                 problems[base + k] = f"sample {idx.keys[k]!r} has no label ({what})"
     return ShardSet(tuple(files), np.asarray(shard, np.int64), np.asarray(offsets, np.int64),
                     np.asarray(lengths, np.int64), np.asarray(labels, np.int64), tuple(names),
-                    problems, {i.path: i.damage for i in indexes if i.damage}, counts)
+                    problems, {i.path: i.damage for i in indexes if i.damage}, counts, cache)
 
 
 def buffer_shuffle(stream: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:

@@ -56,6 +56,18 @@ class SampleList:
         """Sample i's (file, offset, length): the whole file, (path, 0, -1)."""
         return self.paths[i], 0, -1
 
+    # what a ShardSet of remote shards does around an epoch; local files need nothing
+    local_files = files
+
+    def ready(self, batch) -> None:
+        pass
+
+    def begin_epoch(self, batches, ahead: int = 2) -> None:
+        pass
+
+    def batch_done(self, j: int) -> None:
+        pass
+
     def __len__(self) -> int:
         return len(self.paths)
 
@@ -97,7 +109,7 @@ def _text_list(path: str) -> SampleList:
     return SampleList(tuple(paths), np.asarray(labels, dtype=np.int64))
 
 
-def resolve_source(source, label_key: Optional[str] = None):
+def resolve_source(source, label_key: Optional[str] = None, cache_dir: Optional[str] = None):
     """See the module docstring: a :class:`SampleList`, or for tar shards a
     :class:`freqload.shards.ShardSet`. Raises ValueError / TypeError / FileNotFoundError."""
     from .shards import ShardSet, index_shards, is_shard_spec
@@ -105,9 +117,9 @@ def resolve_source(source, label_key: Optional[str] = None):
     if isinstance(source, (SampleList, ShardSet)):
         return source
     if is_shard_spec(source):
-        return index_shards(source, label_key)
-    if label_key is not None:
-        raise ValueError("label_key= is for tar shard sources (labels from a .json member)")
+        return index_shards(source, label_key, cache_dir=cache_dir)
+    if label_key is not None or cache_dir is not None:
+        raise ValueError("label_key= and cache_dir= are for tar shard sources")
     if isinstance(source, (str, os.PathLike)):
         s = os.fspath(source)
         if os.path.isdir(s):

@@ -255,3 +255,42 @@ def test_damaged_headers(tmp_path):
         loader = DCTLoader(path, batch_size=2, size=(4, 4), engine="torch", num_workers=0,
                            on_error="skip")
     assert len(loader.dataset) == 2
+
+
+def test_index_files(tmp_path):
+    """write_index's file gives the same index as reading the headers; a stale one (the
+    shard changed size) or one for other labels is not used."""
+    from freqload.shards import INDEX_SUFFIX, _index_one, write_index
+
+    (path,) = make_shards(str(tmp_path), counts=(5,), json_labels=True)
+    write_index(path, label_key="label")
+    assert os.path.exists(path + INDEX_SUFFIX)
+    scanned = index_shard(path, "label")
+    from_file = _index_one(path, "label", None)
+    assert from_file == scanned
+    # an index for other labels is ignored: the headers are read (.cls: none here)
+    assert _index_one(path, None, None).labels == [None] * 5
+    with open(path, "ab") as f:  # the shard changed: its old index no longer applies
+        f.write(b"\0" * 1024)
+    with open(path + INDEX_SUFFIX, "rb") as f:
+        data = f.read()
+    with open(path + INDEX_SUFFIX, "wb") as f:  # poison the stale index's labels
+        f.write(data.replace(b'"label_key":"label"', b'"label_key":"label"', 1)
+                .replace(b',0,null]', b',99,null]'))
+    assert _index_one(path, "label", None).labels == scanned.labels
+
+
+def test_rgb_loader_reads_shards_as_files(tmp_path):
+    """RGBLoader on shards gives what it gives on the same images as files (shuffle off)."""
+    from freqload.rgb import RGBLoader
+
+    paths = make_shards(str(tmp_path / "shards"), counts=(3, 4))
+    files = []
+    for k in range(7):
+        p = tmp_path / f"k{k:04d}.jpg"
+        p.write_bytes(_jpeg(k))
+        files.append((str(p), k % 5))
+    a = RGBLoader(files, batch_size=3, size=24, num_workers=0, device="cpu")
+    b = RGBLoader(paths, batch_size=3, size=24, num_workers=0, device="cpu")
+    for (xa, ya), (xb, yb) in zip(a, b):
+        assert torch.equal(xa, xb) and torch.equal(ya, yb)

@@ -53,7 +53,8 @@ class _EpochSource:
         self.file_of = samples.file_of  # None: sample i is file i
         self.ranges = (None if samples.offsets is None else
                        np.stack([samples.offsets, samples.lengths], axis=1).astype(np.int64))
-        encoded = [os.fsencode(p) for p in samples.files]
+        self.samples = samples
+        encoded = [os.fsencode(p) for p in samples.local_files]
         self.lengths = np.array([len(e) for e in encoded], dtype=np.int64)
         self.starts = np.zeros(len(encoded), dtype=np.int64)
         np.cumsum(self.lengths[:-1], out=self.starts[1:])
@@ -84,6 +85,7 @@ class _EpochSource:
         b, k = self.batches[self.next], self.keys[self.next]
         self.next += 1
         b = np.asarray(b, dtype=np.int64)
+        self.samples.ready(b)  # remote shards: their local copies, fetched if need be
         ranges = (np.tile(np.array([0, -1], np.int64), (len(b), 1)) if self.ranges is None
                   else self.ranges[b])
         return (self.path_matrix(b), np.ascontiguousarray(b).reshape(-1, 1),
