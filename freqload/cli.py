@@ -254,18 +254,50 @@ def _cmd_inspect(args) -> int:
 
 # ---- pack / unpack ---------------------------------------------------------------------
 
-def _cmd_pack(args) -> int:
-    from .pack import PackInterrupted, pack
+def _cmd_shards(args) -> int:
+    from .pack import PackInterrupted
+    from .shards import write_shards
 
     try:
-        man = pack(args.src, args.dst, args.mask, residual=args.residual, workers=args.workers,
-                   progress=None)
+        man = write_shards(args.src, args.dst, shard_size=args.shard_size,
+                           shuffle=not args.no_shuffle, seed=args.seed, prefix=args.prefix,
+                           progress=None)
+    except PackInterrupted as e:  # the partial manifest is saved: one line, no traceback
+        print(f"freqload shards: {e}", file=sys.stderr)
+        return 128 + int(e.signum)
+    except (FileNotFoundError, ValueError) as e:
+        print(f"freqload shards: error: {e}", file=sys.stderr)
+        return 2
+    t = man["totals"]
+    print(f"wrote {t['samples']} samples into {t['shards']} shards in {args.dst}: "
+          f"{t['bytes']:,} bytes ({'shuffled, seed ' + str(args.seed) if man['shuffle'] else 'in source order'}); "
+          f"read them with DCTLoader(\"{args.dst}/{args.prefix}-{{000000..{t['shards'] - 1:06d}}}.tar\")")
+    return 0
+
+
+def _cmd_pack(args) -> int:
+    from .pack import PackInterrupted, pack, pack_to_shards
+
+    try:
+        if args.format == "tar":
+            if args.residual:
+                raise ValueError("--residual needs --format folder (unpack reads folders)")
+            man = pack_to_shards(args.src, args.dst, args.mask, shard_size=args.shard_size,
+                                 workers=args.workers, progress=None)
+        else:
+            man = pack(args.src, args.dst, args.mask, residual=args.residual,
+                       workers=args.workers, progress=None)
     except PackInterrupted as e:  # the partial manifest is saved: one line, no traceback
         print(f"freqload pack: {e}", file=sys.stderr)
         return 128 + int(e.signum)
     except (FileNotFoundError, ValueError) as e:
         print(f"freqload pack: error: {str(e).removeprefix('pack: ')}", file=sys.stderr)
         return 2
+    if args.format == "tar":
+        t = man["totals"]
+        print(f"packed {t['samples']} files into {t['shards']} shards in {args.dst}: "
+              f"{t['bytes']:,} bytes")
+        return 0
     t = man["totals"]
     print(f"packed {t['packed']} files ({t['copied']} copied as they were) into {args.dst}: "
           f"{t['packed_bytes']:,} bytes, {t['packed_bytes'] / max(t['source_bytes'], 1):.1%} "
@@ -365,7 +397,25 @@ def main(argv=None) -> int:
     p.add_argument("--residual", action="store_true",
                    help="also write the dropped bands (DST/.residual) so unpack can rebuild")
     p.add_argument("--workers", type=int, default=None, help="processes (default: all CPUs)")
+    p.add_argument("--format", choices=("folder", "tar"), default="folder",
+                   help="folder: the source's layout mirrored (default); tar: shards as "
+                        "'freqload shards' writes them")
+    p.add_argument("--shard-size", default="1GB", help="with --format tar (default 1GB)")
     p.set_defaults(func=_cmd_pack)
+
+    t = sub.add_parser("shards", help="write a folder or file list as tar shards "
+                                      "(WebDataset layout, index files, manifest)")
+    t.add_argument("src", help="ImageFolder root, or a .txt file list")
+    t.add_argument("dst", help="folder for the shards")
+    t.add_argument("--shard-size", default="1GB",
+                   help="at most this many bytes per shard: 1GB, 500MB, 256MiB ... "
+                        "(default 1GB)")
+    t.add_argument("--no-shuffle", action="store_true",
+                   help="keep the source's order (default: a seeded random order, so that "
+                        "shuffling shards mixes classes)")
+    t.add_argument("--seed", type=int, default=0, help="the order's seed (default 0)")
+    t.add_argument("--prefix", default="shard", help="file names: PREFIX-000000.tar ...")
+    t.set_defaults(func=_cmd_shards)
 
     u = sub.add_parser("unpack", help="rebuild the original coefficients of a --residual pack")
     u.add_argument("packed")

@@ -221,6 +221,8 @@ class DCTLoader(EpochLoader):
         dataset = resolve_source(source, label_key, cache_dir)
         if isinstance(dataset, ShardSet):
             self._check_damage(dataset, on_error)
+            if dataset.cache is None:  # shards written by freqload pack --format tar
+                check_mask_for_paths(dataset.files, self.mask)
         elif not folder:  # a list: the folders its files lie in
             check_mask_for_paths(dataset.paths, self.mask)
         # batch size, shuffling, seed, shards, device, workers: as every loader does

@@ -98,10 +98,11 @@ def _atomic_write(path: str, data: bytes) -> None:
 class PackInterrupted(KeyboardInterrupt):
     """pack() stopped by SIGINT or SIGTERM; the partial manifest is saved (resumable)."""
 
-    def __init__(self, signum: int, done: int, total: int, dst: str):
+    def __init__(self, signum: int, done: int, total: int, dst: str,
+                 what: str = "files packed"):
         self.signum, self.done, self.total, self.dst = signum, done, total, dst
         super().__init__(f"interrupted by {signal.Signals(signum).name} with {done} of {total} "
-                         f"files packed into {dst}; run the same command again to resume")
+                         f"{what} into {dst}; run the same command again to resume")
 
 
 def _worker_init():
@@ -134,25 +135,35 @@ def _pack_one(job):
     return rel, _pack_data(rel, data, sha, dst, indices, residual)
 
 
-def _pack_data(rel, data, sha, dst, indices, residual) -> dict:
-    """Pack one source's bytes into dst/rel (and the residual): its manifest entry."""
-    entry = {"bytes": len(data), "sha256": sha}
-    out = os.path.join(dst, rel)
+def _pack_bytes(data, indices, residual: bool):
+    """One source file packed: (kind, packed bytes, residual bytes or None, reason).
+    kind "packed", or "copied" (the bytes as they were) when freqload cannot read it."""
     try:
         c = read_coefficients(data)
         if c.info.num_components not in (1, 3):
             raise FreqloadError("not 1 or 3 components")
         kept, rest = split_coefficients(c, ChannelMask(indices))
-        packed = write_jpeg(c, kept)
-        _atomic_write(out, packed)
-        entry.update(kind="packed", packed_bytes=len(packed))
-        if residual:
-            res = write_jpeg(c, rest)
-            _atomic_write(os.path.join(dst, RESIDUAL, rel), res)
-            entry["residual_bytes"] = len(res)
+        return "packed", write_jpeg(c, kept), (write_jpeg(c, rest) if residual else None), ""
     except FreqloadError as e:  # not a JPEG freqload reads: keep it as it is
-        _atomic_write(out, data)
-        entry.update(kind="copied", packed_bytes=len(data), reason=str(e)[:200])
+        return "copied", data, None, str(e)[:200]
+
+
+def _entry(data, sha, kind, packed, reason) -> dict:
+    """A file's manifest entry."""
+    entry = {"bytes": len(data), "sha256": sha, "kind": kind, "packed_bytes": len(packed)}
+    if reason:
+        entry["reason"] = reason
+    return entry
+
+
+def _pack_data(rel, data, sha, dst, indices, residual) -> dict:
+    """Pack one source's bytes into dst/rel (and the residual): its manifest entry."""
+    kind, packed, res, reason = _pack_bytes(data, indices, residual)
+    _atomic_write(os.path.join(dst, rel), packed)
+    entry = _entry(data, sha, kind, packed, reason)
+    if res is not None:
+        _atomic_write(os.path.join(dst, RESIDUAL, rel), res)
+        entry["residual_bytes"] = len(res)
     return entry
 
 
@@ -248,6 +259,41 @@ def pack(src: str, dst: str, mask="dctnet24", *, residual: bool = False,
     if os.path.exists(partial):
         os.remove(partial)
     return manifest
+
+
+def _packed_member(rel, data, indices):
+    """freqload pack --format tar's converter: (packed JPEG, or the bytes as they were;
+    manifest entry) for one source file."""
+    kind, packed, _, reason = _pack_bytes(data, indices, False)
+    return packed, _entry(data, _sha256(data), kind, packed, reason)
+
+
+def pack_to_shards(src: str, dst: str, mask="dctnet24", *, shard_size="1GB",
+                   shuffle: bool = True, seed: int = 0, workers: Optional[int] = None,
+                   progress: Optional[bool] = None) -> dict:
+    """``freqload pack --format tar``: pack every file of ``src`` (as :func:`pack` does)
+    straight into tar shards in ``dst`` (as :func:`freqload.shards.write_shards` writes
+    them: index files, a manifest with checksums, resumable). ``dst`` also gets a pack
+    manifest, so a loader reading these shards refuses a mask that needs dropped bands.
+    No residual (use the folder format for ``unpack``)."""
+    import functools
+
+    from .shards import write_shards
+
+    m = as_mask(mask)
+    src = os.path.abspath(src)
+    if not os.path.isdir(src):
+        raise FileNotFoundError(f"pack: the source {src} is not a folder")
+    convert = functools.partial(_packed_member, indices=tuple(m.indices))
+    man = write_shards(src, dst, shard_size=shard_size, shuffle=shuffle, seed=seed,
+                       prefix="packed", workers=workers, progress=progress, convert=convert,
+                       extra={"pack": {"format": FORMAT, "mask": list(m.indices)}},
+                       what="files packed")
+    _atomic_write(os.path.join(dst, MANIFEST), json.dumps(
+        {"format": FORMAT, "mask": list(m.indices), "mask_names": m.names, "residual": False,
+         "freqload_version": __version__, "source": src, "container": "tar shards",
+         "files": {}}, indent=1).encode())
+    return man
 
 
 class _Interruptible:
@@ -359,4 +405,5 @@ def unpack(packed: str, out: str, *, progress: Optional[bool] = None) -> int:
 
 
 __all__ = ["pack", "unpack", "read_manifest", "check_mask", "check_mask_for_paths",
-           "find_pack_root", "split_coefficients", "write_jpeg", "PackInterrupted", "MANIFEST"]
+           "find_pack_root", "split_coefficients", "write_jpeg", "PackInterrupted", "MANIFEST",
+           "pack_to_shards"]

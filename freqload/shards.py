@@ -24,6 +24,8 @@ loader refuses it when made, else it warns and goes on.
 from __future__ import annotations
 
 import glob as _glob
+import hashlib
+import io
 import json
 import os
 import re
@@ -33,8 +35,10 @@ from typing import Optional
 
 import numpy as np
 
-#: member extensions that hold a sample's image
-IMAGE_EXTS = ("jpg", "jpeg")
+#: member extensions that hold a sample's image: JPEG's first, then the other image
+#: formats a folder source keeps (they go through on_error, as from a folder)
+IMAGE_EXTS = ("jpg", "jpeg", "jpe", "jfif", "png", "gif", "bmp", "ppm", "pgm", "tif", "tiff",
+              "webp")
 _BRACE = re.compile(r"\{([^{}]*)\}")
 
 
@@ -158,8 +162,7 @@ def index_shard(path: str, label_key: Optional[str] = None) -> ShardIndex:
         idx.sizes.append(image.size if image is not None else 0)
         idx.labels.append(label)
         if image is None:
-            problem = problem or (f"sample {key!r} has no image member (."
-                                  + " / .".join(IMAGE_EXTS) + ")")
+            problem = problem or f"sample {key!r} has no image member (.jpg, .jpeg, .png ...)"
         if problem:
             idx.problems[n] = problem
 
@@ -201,8 +204,10 @@ def index_shard(path: str, label_key: Optional[str] = None) -> ShardIndex:
                     current[3] = (f"member {m.name!r} runs past the end of the shard "
                                   f"({m.offset_data + m.size} > {size} bytes): truncated tar")
                     continue
-                if ext.lower() in IMAGE_EXTS and current[1] is None:
-                    current[1] = m
+                if ext.lower() in IMAGE_EXTS and (
+                        current[1] is None or IMAGE_EXTS.index(ext.lower()) <
+                        IMAGE_EXTS.index(split_key(current[1].name)[1].lower())):
+                    current[1] = m  # the first JPEG member, else the first image
                 elif ext == label_ext:
                     try:
                         current[2] = _label(tar.extractfile(m).read(), ext, label_key)
@@ -458,3 +463,270 @@ def buffer_shuffle(stream: np.ndarray, size: int, rng: np.random.Generator) -> n
         b[slot] = src[j]
     tail = np.asarray(b, dtype=stream.dtype)[rng.permutation(size)]
     return np.concatenate([np.asarray(out, dtype=stream.dtype), tail])
+
+
+# ---- writing shards: freqload shards, freqload pack --format tar -----------------------
+
+#: the manifest of a folder of shards freqload wrote, and its partial form while writing
+SHARDS_MANIFEST = "freqload-shards.json"
+SHARDS_PARTIAL = ".freqload-shards.partial.json"
+SHARDS_FORMAT = "freqload-shards/1"
+_SIZE_UNITS = {"": 1, "B": 1, "K": 1000, "KB": 1000, "M": 1000**2, "MB": 1000**2,
+               "G": 1000**3, "GB": 1000**3, "T": 1000**4, "TB": 1000**4, "KIB": 1024,
+               "MIB": 1024**2, "GIB": 1024**3, "TIB": 1024**4}
+
+
+def parse_size(text) -> int:
+    """'1GB' (10^9), '500MiB' (2^20 units), '123456' -> bytes; ValueError otherwise."""
+    if isinstance(text, (int, np.integer)):
+        value = int(text)
+    else:
+        m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([A-Za-z]*)\s*", str(text))
+        if not m or m.group(2).upper() not in _SIZE_UNITS:
+            raise ValueError(f"not a size: {text!r} (say e.g. 1GB, 500MB, 256MiB or bytes)")
+        value = int(float(m.group(1)) * _SIZE_UNITS[m.group(2).upper()])
+    if value < 4096:
+        raise ValueError(f"shard size {text!r} is under 4 KB")
+    return value
+
+
+def _member_bytes(size: int) -> int:
+    """Bytes a member of ``size`` takes in a tar: its header and its data in 512-byte blocks."""
+    return 512 + -(-size // 512) * 512
+
+
+def dali_index(path: str) -> str:
+    """DALI's index of a shard (the v1.2 text ``wds2idx`` writes, what
+    ``fn.readers.webdataset(index_paths=...)`` reads): per sample, each member's
+    extension, data offset, size and name."""
+    samples: list = []
+    last = None
+    with tarfile.open(path, "r:") as tar:
+        for m in tar:
+            if not m.isfile():
+                continue
+            key, ext = split_key(m.name)
+            if key != last:
+                samples.append([])
+                last = key
+            samples[-1].append(f"{ext} {m.offset_data} {m.size} {m.name}")
+    return f"v1.2 {len(samples)}\n" + "".join(" ".join(s) + "\n" for s in samples)
+
+
+class ShardWriter:
+    """Writes samples, in order, into numbered tar shards of at most ``shard_size`` bytes
+    (a sample larger than that gets a shard of its own): ``{prefix}-000000.tar``, ... in
+    ``dst``, each with its freqload index file (``.index.json``) and DALI's (``.idx``).
+    Members get fixed metadata (mtime 0, uid/gid 0, mode 0644), so the same samples give
+    the same bytes. ``done`` lists the finished shards: name, samples, bytes, sha256."""
+
+    def __init__(self, dst: str, prefix: str, shard_size: int, first: int = 0):
+        self.dst, self.prefix, self.shard_size = dst, prefix, int(shard_size)
+        self.number = first
+        self.done: list = []
+        self._tar = None
+        self._path = None
+        self._bytes = 0
+        self._samples = 0
+
+    def add(self, key: str, members) -> None:
+        """One sample: ``members`` = [(extension, bytes), ...]."""
+        need = sum(_member_bytes(len(data)) for _, data in members)
+        # the file: its members, the two zero blocks that end a tar, padded to tar records
+        whole = -(-(self._bytes + need + 1024) // tarfile.RECORDSIZE) * tarfile.RECORDSIZE
+        if self._tar is not None and whole > self.shard_size:
+            self.finish()
+        if self._tar is None:
+            self._path = os.path.join(self.dst, f"{self.prefix}-{self.number:06d}.tar")
+            self._tar = tarfile.open(self._path + ".tmp", "w", format=tarfile.USTAR_FORMAT)
+            self._bytes = self._samples = 0
+        for ext, data in members:
+            info = tarfile.TarInfo(f"{key}.{ext}")
+            info.size, info.mtime, info.mode = len(data), 0, 0o644
+            self._tar.addfile(info, io.BytesIO(data))
+        self._bytes += need
+        self._samples += 1
+
+    def finish(self) -> None:
+        """Close the shard being written (its index files, then the shard, appear
+        complete or not at all)."""
+        if self._tar is None:
+            return
+        self._tar.close()
+        self._tar = None
+        tmp, path = self._path + ".tmp", self._path
+        with open(path + INDEX_SUFFIX + ".tmp", "wb") as f:
+            f.write(index_json(index_shard(tmp), os.path.getsize(tmp), None))
+        with open(path + ".idx.tmp", "w", encoding="utf-8") as f:
+            f.write(dali_index(tmp))
+        digest = hashlib.sha256()
+        with open(tmp, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        os.replace(path + INDEX_SUFFIX + ".tmp", path + INDEX_SUFFIX)
+        os.replace(path + ".idx.tmp", path + ".idx")
+        os.replace(tmp, path)
+        self.done.append({"name": os.path.basename(path), "samples": self._samples,
+                          "bytes": os.path.getsize(path), "sha256": digest.hexdigest()})
+        self.number += 1
+
+    def abandon(self) -> None:
+        """Drop the shard being written (an interrupted run writes it again)."""
+        if self._tar is not None:
+            self._tar.close()
+            self._tar = None
+            os.remove(self._path + ".tmp")
+
+
+def _file_sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _read_sample(job):
+    """(position, path, label, rel, convert) -> (position, image bytes, entry): the
+    source's bytes, or what ``convert`` makes of them (freqload pack: the packed JPEG)."""
+    pos, path, label, rel, convert = job
+    from .coefficients import read_file
+
+    data = read_file(path)
+    if convert is None:
+        return pos, data, None
+    out, entry = convert(rel, data)
+    return pos, out, entry
+
+
+def write_shards(source, dst: str, *, shard_size="1GB", shuffle: bool = True, seed: int = 0,
+                 prefix: str = "shard", workers: Optional[int] = None,
+                 progress: Optional[bool] = None, convert=None, extra: Optional[dict] = None,
+                 what: str = "samples written") -> dict:
+    """Write a data set (a folder or list source, see :mod:`freqload.sources`) as tar
+    shards in ``dst`` (``freqload shards``).
+
+    Each sample becomes ``<key>.jpg`` (the file's bytes, whatever its format: non-JPEG
+    files go through the loader's ``on_error`` as they would from a folder; the member
+    keeps the file's extension when it is not a JPEG one), ``<key>.cls`` (its label) and
+    ``<key>.json`` (``{"path", "label", "class"}``), key = its position, 9 digits. With
+    ``shuffle`` (default) the samples are written in a seeded random order, which is what
+    shard-level shuffling needs to mix classes; else in the source's order. Each shard
+    comes with its index files (freqload's and DALI's), and ``dst/freqload-shards.json``
+    records the settings and each shard's samples, bytes and SHA-256.
+
+    Resumable: an interrupted run (Ctrl-C, SIGTERM, a crash) leaves a partial manifest of
+    the shards it finished; the same command keeps those whose SHA-256 still matches and
+    writes the rest. Returns the manifest.
+
+    ``convert(rel, data) -> (bytes, entry)``: write something else than the source bytes
+    (run in ``workers`` processes, in order); ``extra``: more manifest fields (pack).
+    """
+    from . import __version__
+    from .pack import PackInterrupted, _atomic_write, _Interruptible, _worker_init
+    from .progress import Progress
+    from .sources import resolve_source
+
+    size = parse_size(shard_size)
+    samples = resolve_source(source)
+    if isinstance(samples, ShardSet):
+        raise ValueError("the source is tar shards already")
+    root = os.fspath(source) if isinstance(source, (str, os.PathLike)) and \
+        os.path.isdir(source) else None
+    dst = os.path.abspath(dst)
+    if root is not None and (dst == os.path.abspath(root)
+                             or dst.startswith(os.path.abspath(root) + os.sep)):
+        raise ValueError("the destination must not be inside the source")
+    n = len(samples)
+    order = (np.random.default_rng(seed).permutation(n) if shuffle else np.arange(n)).tolist()
+    settings = {"format": SHARDS_FORMAT, "source": os.path.abspath(root) if root else None,
+                "samples": n, "shuffle": bool(shuffle), "seed": int(seed) if shuffle else None,
+                "shard_size": size, "prefix": prefix,
+                "order_sha1": hashlib.sha1(np.asarray(order, np.int64).tobytes()).hexdigest(),
+                **(extra or {})}
+    os.makedirs(dst, exist_ok=True)
+    kept: list = []
+    for name in (SHARDS_MANIFEST, SHARDS_PARTIAL):
+        p = os.path.join(dst, name)
+        if os.path.exists(p):
+            with open(p, encoding="utf-8") as f:
+                old = json.load(f)
+            if {k: old.get(k) for k in settings} != settings:
+                raise ValueError(f"{dst} already holds shards written with other settings or "
+                                 "from another source; use an empty destination")
+            for s in old.get("shards", []):  # keep a prefix of finished, intact shards
+                p = os.path.join(dst, s["name"])
+                if not (os.path.exists(p) and os.path.getsize(p) == s["bytes"]
+                        and _file_sha256(p) == s["sha256"]):
+                    break
+                kept.append(s)
+            break
+    start = sum(s["samples"] for s in kept)
+    classes = samples.classes
+    manifest = dict(settings, freqload_version=__version__,
+                    classes=list(classes) if classes else None, shards=list(kept))
+    writer = ShardWriter(dst, prefix, size, first=len(kept))
+
+    def save(name):
+        manifest["shards"] = kept + writer.done
+        _atomic_write(os.path.join(dst, name), json.dumps(manifest, indent=1).encode())
+
+    entries: dict = {}
+    jobs = [(pos, samples.paths[i], int(samples.labels[i]),
+             os.path.relpath(samples.paths[i], root) if root else samples.paths[i], convert)
+            for pos, i in enumerate(order) if pos >= start]
+    workers = workers or (len(os.sched_getaffinity(0)) if convert is not None else 1)
+    with Progress(n, "writing shards", progress) as bar, _Interruptible() as stop:
+        bar.update(start)
+        pool = None
+        try:
+            if workers <= 1:
+                results = map(_read_sample, jobs)
+            else:
+                import multiprocessing
+
+                pool = multiprocessing.get_context().Pool(workers, initializer=_worker_init)
+                results = pool.imap(_read_sample, jobs, chunksize=4)
+            for (pos, path, label, rel, _), (_, data, entry) in zip(jobs, results):
+                ext = os.path.splitext(path)[1].lower().lstrip(".")
+                ext = "jpg" if ext in ("jpg", "jpeg", "jpe", "jfif", "") else ext
+                name = classes[label] if classes and 0 <= label < len(classes) else None
+                meta = {"path": rel, "label": label, "class": name}
+                if entry is not None:
+                    meta["pack"] = entry
+                    entries[rel] = entry
+                before = len(writer.done)
+                writer.add(f"{pos:09d}", [(ext, data), ("cls", str(label).encode()),
+                                          ("json", json.dumps(meta).encode())])
+                if len(writer.done) != before:
+                    save(SHARDS_PARTIAL)  # a finished shard: resumable from here
+                bar.update()
+            writer.finish()
+        except KeyboardInterrupt:
+            if pool is not None:
+                pool.terminate()
+                pool.join()
+                pool = None
+            writer.abandon()
+            save(SHARDS_PARTIAL)
+            raise PackInterrupted(stop.signum or 2, start + sum(s["samples"] for s in
+                                                                writer.done), n, dst,
+                                  what) from None
+        except BaseException:
+            writer.abandon()
+            save(SHARDS_PARTIAL)
+            raise
+        finally:
+            if pool is not None:
+                pool.close()
+                pool.join()
+    manifest["shards"] = kept + writer.done
+    manifest["totals"] = {"shards": len(manifest["shards"]), "samples": n,
+                          "bytes": sum(s["bytes"] for s in manifest["shards"])}
+    if entries:
+        manifest["pack_entries"] = len(entries)
+    _atomic_write(os.path.join(dst, SHARDS_MANIFEST), json.dumps(manifest, indent=1).encode())
+    partial = os.path.join(dst, SHARDS_PARTIAL)
+    if os.path.exists(partial):
+        os.remove(partial)
+    return manifest

@@ -294,3 +294,149 @@ def test_rgb_loader_reads_shards_as_files(tmp_path):
     b = RGBLoader(paths, batch_size=3, size=24, num_workers=0, device="cpu")
     for (xa, ya), (xb, yb) in zip(a, b):
         assert torch.equal(xa, xb) and torch.equal(ya, yb)
+
+
+# ---- writing shards --------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def source_folder(tmp_path_factory):
+    from test_loader import write_folder
+
+    root = tmp_path_factory.mktemp("tosrc")
+    write_folder(root, (5, 4))
+    from test_loader import _png
+
+    (root / "class1" / "zz_png_named.jpg").write_bytes(_png(rng_image(24, 32, seed=5)))
+    return str(root)
+
+
+def _hash(path):
+    import hashlib
+
+    return hashlib.sha256(open(path, "rb").read()).hexdigest()
+
+
+def test_write_shards_round_trip(source_folder, tmp_path):
+    """Every member is its source file's bytes (Python's tarfile, and DALI's own webdataset
+    reader with the .idx files written), shards keep to the size, the manifest's hashes
+    hold, and the loader gives what it gives on the folder."""
+    from freqload.shards import SHARDS_MANIFEST, write_shards
+    from freqload.sources import resolve_source
+
+    dst = str(tmp_path / "out")
+    man = write_shards(source_folder, dst, shard_size="24KB", shuffle=False, progress=False)
+    files = resolve_source(source_folder)
+    assert man["totals"]["samples"] == len(files) == 10 and man["totals"]["shards"] >= 3
+    assert json.load(open(os.path.join(dst, SHARDS_MANIFEST)))["shards"] == man["shards"]
+    position = 0
+    for s in man["shards"]:
+        p = os.path.join(dst, s["name"])
+        assert _hash(p) == s["sha256"] and os.path.getsize(p) == s["bytes"]
+        assert s["bytes"] <= 24000 or s["samples"] == 1
+        with tarfile.open(p) as t:
+            for _ in range(s["samples"]):
+                key = f"{position:09d}"
+                meta = json.loads(t.extractfile(key + ".json").read())
+                assert t.extractfile(key + ".jpg").read() == open(files.paths[position],
+                                                                  "rb").read()
+                assert int(t.extractfile(key + ".cls").read()) == files.labels[position] \
+                    == meta["label"]
+                assert meta["path"] == os.path.relpath(files.paths[position], source_folder)
+                position += 1
+    shards = [os.path.join(dst, s["name"]) for s in man["shards"]]
+    if HAVE_DALI:
+        from nvidia.dali import fn, pipeline_def
+
+        @pipeline_def(batch_size=10, num_threads=1, device_id=None)
+        def read():
+            return tuple(fn.readers.webdataset(paths=shards, index_paths=[p + ".idx" for p in
+                                                                          shards],
+                                               ext=["jpg", "cls"]))
+        pipe = read()
+        pipe.build()
+        jpg, cls = pipe.run()
+        for k in range(10):
+            assert bytes(np.asarray(jpg.at(k))) == open(files.paths[k], "rb").read()
+    for engine in ENGINE_NAMES:
+        a = DCTLoader(source_folder, batch_size=4, size=(4, 4), engine=engine, num_workers=1,
+                      normalize=False, on_error="fallback")
+        b = DCTLoader(shards, batch_size=4, size=(4, 4), engine=engine, num_workers=1,
+                      normalize=False, on_error="fallback")
+        for (xa, ya), (xb, yb) in zip(a, b):
+            assert torch.equal(xa, xb) and torch.equal(ya, yb)
+        assert b.stats.fallback == 1  # the PNG under a .jpg name
+
+
+def test_write_shards_shuffles_and_resumes(source_folder, tmp_path, monkeypatch):
+    import freqload.shards as shards_module
+    from freqload.pack import PackInterrupted
+    from freqload.shards import SHARDS_MANIFEST, SHARDS_PARTIAL, write_shards
+
+    whole = write_shards(source_folder, str(tmp_path / "whole"), shard_size="16KB", seed=3,
+                         progress=False)
+    order = np.random.default_rng(3).permutation(10)
+    files = freqload.sources.resolve_source(source_folder)
+    first = os.path.join(tmp_path / "whole", whole["shards"][0]["name"])
+    with tarfile.open(first) as t:
+        assert t.extractfile("000000000.jpg").read() == open(files.paths[order[0]],
+                                                             "rb").read()
+    real = shards_module._read_sample
+    calls = []
+
+    def interrupted(job):
+        calls.append(job[0])
+        if job[0] == 7:
+            raise KeyboardInterrupt
+        return real(job)
+    monkeypatch.setattr(shards_module, "_read_sample", interrupted)
+    dst = str(tmp_path / "resumed")
+    with pytest.raises(PackInterrupted, match="samples written"):
+        write_shards(source_folder, dst, shard_size="16KB", seed=3, progress=False)
+    partial = json.load(open(os.path.join(dst, SHARDS_PARTIAL)))
+    assert 0 < len(partial["shards"]) < len(whole["shards"])
+    assert not [f for f in os.listdir(dst) if f.endswith(".tmp")]
+    monkeypatch.setattr(shards_module, "_read_sample", real)
+    # a finished shard damaged since: written again, with those after it
+    damaged = os.path.join(dst, partial["shards"][-1]["name"])
+    with open(damaged, "r+b") as f:
+        f.seek(700)
+        f.write(b"\xff")
+    man = write_shards(source_folder, dst, shard_size="16KB", seed=3, progress=False)
+    assert [s["sha256"] for s in man["shards"]] == [s["sha256"] for s in whole["shards"]]
+    assert not os.path.exists(os.path.join(dst, SHARDS_PARTIAL))
+    assert os.path.exists(os.path.join(dst, SHARDS_MANIFEST))
+    with pytest.raises(ValueError, match="other settings"):
+        write_shards(source_folder, dst, shard_size="16KB", seed=4, progress=False)
+
+
+def test_pack_into_shards(source_folder, tmp_path):
+    """freqload pack --format tar: the packed shards give the originals' tensors where the
+    pack is exact (the mask's bands, "blocks", chroma="nearest"), and refuse a wider mask."""
+    from freqload.pack import pack_to_shards
+
+    dst = str(tmp_path / "packed")
+    man = pack_to_shards(source_folder, dst, "dctnet24", shard_size="1MB", shuffle=False,
+                         workers=1, progress=False)
+    shards = [os.path.join(dst, s["name"]) for s in man["shards"]]
+    kw = dict(batch_size=5, size=(4, 4), engine="torch", num_workers=0, normalize=False,
+              transform="blocks", chroma="nearest", on_error="skip")
+    a = [(x, y) for x, y in DCTLoader(source_folder, **kw)]
+    b = [(x, y) for x, y in DCTLoader(shards, **kw)]
+    for (xa, ya), (xb, yb) in zip(a, b):
+        assert torch.equal(xa, xb) and torch.equal(ya, yb)
+    with pytest.raises(ValueError, match="freqload pack"):
+        DCTLoader(shards, batch_size=2, mask="all", engine="torch", num_workers=0)
+
+
+def test_shards_command(source_folder, tmp_path, capsys):
+    from freqload.cli import main
+
+    dst = str(tmp_path / "cli")
+    assert main(["shards", source_folder, dst, "--shard-size", "30KB"]) == 0
+    out = capsys.readouterr().out
+    assert "wrote 10 samples into" in out and "shard-{000000.." in out
+    assert main(["shards", source_folder, str(tmp_path / "x"), "--shard-size", "lots"]) == 2
+    assert "not a size" in capsys.readouterr().err
+    assert main(["pack", source_folder, str(tmp_path / "p"), "--format", "tar",
+                 "--workers", "1"]) == 0
+    assert "packed 10 files into 1 shards" in capsys.readouterr().out
