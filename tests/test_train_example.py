@@ -1,8 +1,11 @@
-"""CI smoke test of examples/imagenet/train.py: torchrun, 2 processes on CPU (gloo).
+"""CI smoke tests under torchrun on CPU (gloo).
 
-On ../shared/data/photos/hymenoptera (generated two-class data where it is absent):
-a run stopped by --max-steps mid-epoch writes a checkpoint; --resume continues from
-that step to the end of the schedule; the training loss goes down.
+examples/imagenet/train.py, 2 processes, on ../shared/data/photos/hymenoptera (generated
+two-class data where it is absent): a run stopped by --max-steps mid-epoch writes a
+checkpoint; --resume continues from that step to the end of the schedule; the training
+loss goes down. And two nodes simulated on this machine (--nnodes=2, a rendezvous on
+127.0.0.1) of 2 processes each, reading tar shards: every sample exactly once per epoch
+across the 4 ranks, in each engine.
 """
 from __future__ import annotations
 
@@ -86,3 +89,44 @@ def test_torchrun_two_processes_checkpoint_and_resume(tmp_path):
     # each rank's loader state, at the start of the epoch after the last
     assert [(st["epoch"], st["batches_done"], st["plan"]["shard_id"]) for st in ck["loader"]] \
         == [(4, 0, 0), (4, 0, 1)]
+
+
+def _node(node_rank, port, args, cwd):
+    torchrun_bin = shutil.which("torchrun", path=os.path.dirname(sys.executable)) or "torchrun"
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
+    return subprocess.Popen(
+        [torchrun_bin, "--nnodes=2", "--nproc_per_node=2", f"--node_rank={node_rank}",
+         "--master_addr=127.0.0.1", f"--master_port={port}", *args],
+        cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+@pytest.mark.slow
+def test_two_nodes_read_every_shard_sample_once(tmp_path):
+    import socket
+
+    from conftest import HAVE_DALI
+    from test_shards import make_shards
+
+    counts = (7, 3, 9, 2, 5)  # uneven shard files, 26 samples
+    make_shards(str(tmp_path / "shards"), counts=counts, label=lambda k: k)
+    src = str(tmp_path / "shards" / "s-{000..004}.tar")
+    out = tmp_path / "ids.json"
+    engines = "torch,dali" if HAVE_DALI else "torch"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    script = os.path.join(HERE, "multinode_epoch.py")
+    nodes = [_node(r, port, [script, src, str(out), engines], tmp_path) for r in (0, 1)]
+    logs = [n.communicate(timeout=300)[0] for n in nodes]
+    assert [n.returncode for n in nodes] == [0, 0], "\n".join(x[-3000:] for x in logs)
+    ranks = json.loads(out.read_text())
+    assert len(ranks) == 4
+    for engine in engines.split(","):
+        assert [r[engine]["shard"] for r in ranks] == [0, 1, 2, 3]
+        assert {r[engine]["num_shards"] for r in ranks} == {4}
+        for epoch in (0, 1):
+            ids = [r[engine]["ids"][epoch] for r in ranks]
+            assert sorted(i for part in ids for i in part) == list(range(26))  # once each
+            assert max(map(len, ids)) - min(map(len, ids)) <= 1
+        assert ranks[0][engine]["ids"][0] != ranks[0][engine]["ids"][1]  # epochs differ
+        assert [r[engine]["ids"] for r in ranks] == [r["torch"]["ids"] for r in ranks]
