@@ -77,3 +77,72 @@ def run_rgb_dali(files, threads: int, batch: int, seconds: float, recipe: str, o
     elapsed = time.perf_counter() - t0
     n = crossed.samples_to_device
     return n / elapsed, (cpu_seconds() - c0) * 1e3 / n, crossed.bytes_to_device // n
+
+
+def write_bench_shards(files, folder: str, parts: int = 8) -> list[str]:
+    """The benchmark's files as about ``parts`` tar shards in ``folder`` (freqload shards,
+    a seeded random order); their paths."""
+    from freqload.shards import write_shards
+
+    total = sum(os.path.getsize(f) for f in files)
+    man = write_shards([(f, i) for i, f in enumerate(files)], folder,
+                       shard_size=max(total // parts, 1 << 20), progress=False)
+    return [os.path.join(folder, s["name"]) for s in man["shards"]]
+
+
+class LoopbackS3:
+    """An S3-compatible server (moto's standalone one, from the test extra) on 127.0.0.1
+    in a child process, with the AWS environment pointing at it while in use."""
+
+    def __init__(self):
+        import socket
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self):
+        import socket
+
+        self.proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1",
+                                      "-p", str(self.port)], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                break
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("moto's S3 server did not start (pip install moto[server])")
+                time.sleep(0.1)
+        self.env = {"AWS_ENDPOINT_URL": self.url, "AWS_ACCESS_KEY_ID": "bench",
+                    "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1"}
+        self.old = {k: os.environ.get(k) for k in self.env}
+        os.environ.update(self.env)
+        return self
+
+    def upload(self, paths, bucket: str = "bench") -> list[str]:
+        """Upload files (and their index files) into a new bucket: their s3:// URLs."""
+        import boto3
+
+        client = boto3.client("s3", endpoint_url=self.url)
+        client.create_bucket(Bucket=bucket)
+        urls = []
+        for p in paths:
+            for f in (p, p + ".index.json"):
+                if os.path.exists(f):
+                    client.upload_file(f, bucket, os.path.basename(f))
+            urls.append(f"s3://{bucket}/{os.path.basename(p)}")
+        return urls
+
+    def __exit__(self, *exc):
+        self.proc.terminate()
+        self.proc.wait(10)
+        for k, v in self.old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        return False

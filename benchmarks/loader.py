@@ -25,6 +25,11 @@ One run, same files, same thread count (default 2), batches of 64:
   dct24-dali-libjpeg, dct24-dali-train-libjpeg  dct24-dali and dct24-dali-train with
                      libjpeg entropy-decoding every file (FREQLOAD_ENTROPY=libjpeg while
                      the row's operator makes its decoders): what the fast path buys
+  dct24-dali-train-shards, dct24-torch-train-shards  dct24-dali-train / dct24-torch-train
+                     on the same files written as tar shards (freqload shards, ~8 shards,
+                     into a temporary folder): the shard source against the folder rows
+  dct24-dali-train-s3  the same shards from an S3-compatible server (moto) on 127.0.0.1,
+                     downloaded into a temporary cache each epoch
   rgb-dali-roi-u8    DALI's own ResNet-50 training recipe on the CPU: file reader,
                      decoders.image_random_crop (ROI decoding: only the crop is decoded),
                      resize 224, crop_mirror_normalize (random flip) to uint8 CHW: the
@@ -54,8 +59,8 @@ import sys
 import time
 import warnings
 
-from _common import (build_raw_reader, cpu_seconds, default_folder, list_jpegs, run_loader,
-                     run_raw, run_rgb_dali)
+from _common import (LoopbackS3, build_raw_reader, cpu_seconds, default_folder, list_jpegs,
+                     run_loader, run_raw, run_rgb_dali, write_bench_shards)
 
 from freqload.bench import DALI_RGB
 from freqload.engines.common import PLANES_COEFS, layout_view
@@ -87,7 +92,10 @@ RGB_ROWS = {name: how for name, how in DALI_RGB.items() if name != "rgb-dali-gpu
 #: each row's baseline (like with like); rows not listed: rgb-dali-roi-u8
 BASELINE = {"dct24-dali-eval": "rgb-dali-eval-u8", "dct24-dali+float": "rgb-dali-roi",
             "dct24-dali-train+float": "rgb-dali-roi", "rgb-dali-roi": "rgb-dali-roi",
-            "rgb-dali-full": "rgb-dali-roi", "rgb-dali-eval-u8": "rgb-dali-eval-u8"}
+            "rgb-dali-full": "rgb-dali-roi", "rgb-dali-eval-u8": "rgb-dali-eval-u8",
+            "dct24-dali-train-shards": "dct24-dali-train",
+            "dct24-dali-train-s3": "dct24-dali-train",
+            "dct24-torch-train-shards": "dct24-torch-train"}
 
 
 def main(argv=None) -> int:
@@ -126,10 +134,31 @@ def main(argv=None) -> int:
           f"{args.repeats} interleaved run(s) per row (median)",
           file=sys.stderr)
 
-    def loader(engine, normalize, regroup="cpu", transform="blocks", partial=True):
+    import contextlib
+    import tempfile
+
+    stack = contextlib.ExitStack()
+    shard_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-shards-"))
+    sources = {}
+
+    def source_of(kind):  # the files as listed, as local shards, or from loopback S3
+        if kind not in sources:
+            if kind == "files":
+                sources[kind] = source
+            elif kind == "shards":
+                sources[kind] = write_bench_shards(files, shard_dir) * args.repeat
+            else:
+                shards = source_of("shards")[:len(source_of("shards")) // args.repeat]
+                s3 = stack.enter_context(LoopbackS3())
+                sources[kind] = s3.upload(shards) * args.repeat
+        return sources[kind]
+
+    def loader(engine, normalize, regroup="cpu", transform="blocks", partial=True,
+               kind="files"):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return freqload.DCTLoader(source, batch_size=args.batch_size, mask="dctnet24",
+            return freqload.DCTLoader(source_of(kind), batch_size=args.batch_size,
+                                      mask="dctnet24",
                                       size=(56, 56), shuffle=True, engine=engine,
                                       num_workers=args.threads, normalize=normalize,
                                       device="cpu", regroup=regroup, transform=transform,
@@ -152,7 +181,10 @@ def main(argv=None) -> int:
                 "dct24-torch": ("torch", "cpu", False, "blocks"),
                 "dct24-torch-train": ("torch", "cpu", False, "train"),
                 "dct24-dali-planes": ("dali", "device", False, "blocks"),
-                "dct24-dali-device": ("dali", "device", False, "blocks")}[name]
+                "dct24-dali-device": ("dali", "device", False, "blocks"),
+                "dct24-dali-train-shards": ("dali", "cpu", False, "train", True, "shards"),
+                "dct24-torch-train-shards": ("torch", "cpu", False, "train", True, "shards"),
+                "dct24-dali-train-s3": ("dali", "cpu", False, "train", True, "s3")}[name]
             loaders[name] = loader(engine, normalize, regroup, transform, *partial)
         return loaders[name]
 
@@ -197,6 +229,13 @@ def main(argv=None) -> int:
         results.append({"pipeline": name, "img_per_s": rate, "cpu_ms_per_img": cpu,
                         "bytes_per_sample": nbytes, "vs_raw": vs_raw, "baseline": base,
                         "vs_baseline": vs_rgb})
+    stack.close()
+    for shards, folder in (("dct24-dali-train-shards", "dct24-dali-train"),
+                           ("dct24-torch-train-shards", "dct24-torch-train"),
+                           ("dct24-dali-train-s3", "dct24-dali-train")):
+        if shards in rows and folder in rows:
+            print(f"source: {shards} {rows[shards][0]:.1f} img/s vs {folder} (the files) "
+                  f"{rows[folder][0]:.1f}: {rows[shards][0] / rows[folder][0]:.3f}x")
     for fast, slow in (("dct24-dali", "dct24-dali-libjpeg"),
                        ("dct24-dali-train", "dct24-dali-train-libjpeg")):
         if fast in rows and slow in rows:

@@ -343,11 +343,11 @@ class ShardSet:
         current batch reads. Local shards: nothing to do."""
         if self.cache is None:
             return
-        first, last = {}, {}
+        first, last = {}, {}  # per URL (a list may name one file more than once)
         for j, b in enumerate(batches):
             for f in np.unique(self.shard[np.asarray(b, dtype=np.int64)]).tolist():
-                first.setdefault(f, j)
-                last[f] = j
+                first.setdefault(self.files[f], j)
+                last[self.files[f]] = j
         order = sorted(first, key=first.get)
         self._epoch.clear()
         self._epoch.update(order=order, first=first, last=last, queued=0, ahead=ahead)
@@ -355,15 +355,15 @@ class ShardSet:
 
     def _top_up(self, j: int) -> None:
         e = self._epoch
-        want = [f for f in e["order"][e["queued"]:] if e["first"][f] <= j]
+        want = [u for u in e["order"][e["queued"]:] if e["first"][u] <= j]
         n_ahead = 0
-        for f in e["order"][e["queued"] + len(want):]:
+        for u in e["order"][e["queued"] + len(want):]:
             if n_ahead >= e["ahead"]:
                 break
-            want.append(f)
+            want.append(u)
             n_ahead += 1
         e["queued"] += len(want)
-        self.cache.prefetch([self.files[f] for f in want])
+        self.cache.prefetch(want)
 
     def batch_done(self, j: int) -> None:
         """Batch ``j`` of those begin_epoch was given has been consumed: a temporary
@@ -371,9 +371,9 @@ class ShardSet:
         if self.cache is None or not self._epoch:
             return
         e = self._epoch
-        for f, last in e["last"].items():
+        for url, last in e["last"].items():
             if last == j:
-                self.cache.release(self.files[f])
+                self.cache.release(url)
         self._top_up(j + 1)
 
     @property

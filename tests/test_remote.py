@@ -138,3 +138,16 @@ def test_a_kept_cache_is_reused_and_errors_name_the_url(s3, tmp_path):
         DCTLoader(s3 + "/s-{003..004}.tar", batch_size=2, engine="torch", num_workers=0)
     with pytest.raises(FileNotFoundError, match="no shard files match"):
         DCTLoader(s3 + "/nothing-*.tar", batch_size=2, engine="torch", num_workers=0)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_list_naming_a_url_twice(local, s3, engine):
+    """A list may name a shard more than once (an epoch of repeats): its temporary copy is
+    kept until the last batch reading it under any of its names is done."""
+    root, paths = local
+    urls = [f"{s3}/s-000.tar", f"{s3}/s-001.tar"] * 3
+    _, want = _epoch([paths[0], paths[1]] * 3, engine)
+    loader, got = _epoch(urls, engine)
+    assert len(got) == len(want) == 7
+    for (xa, ya), (xb, yb) in zip(want, got):
+        assert torch.equal(xa, xb) and torch.equal(ya, yb)
