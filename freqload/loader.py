@@ -55,7 +55,13 @@ The one exception is marker-free damage below the rows a sample reads (see
 Shards, epochs and the last batch: see :mod:`freqload.sampler` (every epoch
 visits every sample exactly once across all shards with ``drop_last=False``).
 The loader advances its epoch after each complete pass; ``set_epoch(e)``
-sets it explicitly, as with torch's DistributedSampler.
+sets it explicitly, as with torch's DistributedSampler; ``state_dict()`` and
+``load_state_dict()`` resume in the middle of an epoch, reading nothing twice.
+
+Sources: folders, lists and tar shards, local or at ``s3://`` / ``http(s)://`` URLs
+(:mod:`freqload.sources`, :mod:`freqload.shards`, :mod:`freqload.remote`). What each
+sample reads is a byte range of a file (a whole image file, or a shard's member), read by
+the core on the engine's threads.
 """
 from __future__ import annotations
 

@@ -21,6 +21,11 @@ batches, the same number on every rank (what DistributedDataParallel
 needs); the samples left over are not seen that epoch (others will be,
 since the permutation changes). With ``drop_last=False`` ranks may differ by
 one batch when N is not a multiple of S * batch_size.
+
+Tar shard sources order their samples as :class:`ShardPlan` says (shard files shuffled,
+a bounded shuffle buffer, a contiguous part per rank), with the same last-batch rules.
+The loaders keep their position in the epoch's plan, so ``state_dict()`` /
+``load_state_dict()`` (:class:`EpochLoader`) resume exactly where a run stopped.
 """
 from __future__ import annotations
 
