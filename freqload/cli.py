@@ -254,45 +254,54 @@ def _cmd_inspect(args) -> int:
 
 # ---- pack / unpack ---------------------------------------------------------------------
 
-def _cmd_shards(args) -> int:
+def _long_job(command: str, job):
+    """Run pack / shards work: (its manifest, 0); an interruption is one line (the partial
+    manifest is saved: run it again to resume) and exit 128 + the signal; a usage error one
+    line and exit 2. No traceback either way."""
     from .pack import PackInterrupted
-    from .shards import write_shards
 
     try:
-        man = write_shards(args.src, args.dst, shard_size=args.shard_size,
-                           shuffle=not args.no_shuffle, seed=args.seed, prefix=args.prefix,
-                           progress=None)
-    except PackInterrupted as e:  # the partial manifest is saved: one line, no traceback
-        print(f"freqload shards: {e}", file=sys.stderr)
-        return 128 + int(e.signum)
+        return job(), 0
+    except PackInterrupted as e:
+        print(f"freqload {command}: {e}", file=sys.stderr)
+        return None, 128 + int(e.signum)
     except (FileNotFoundError, ValueError) as e:
-        print(f"freqload shards: error: {e}", file=sys.stderr)
-        return 2
+        print(f"freqload {command}: error: {str(e).removeprefix('pack: ')}", file=sys.stderr)
+        return None, 2
+
+
+def _cmd_shards(args) -> int:
+    from .shards import write_shards
+
+    man, rc = _long_job("shards", lambda: write_shards(
+        args.src, args.dst, shard_size=args.shard_size, shuffle=not args.no_shuffle,
+        seed=args.seed, prefix=args.prefix, progress=None))
+    if man is None:
+        return rc
     t = man["totals"]
+    order = f"shuffled, seed {args.seed}" if man["shuffle"] else "in source order"
+    last = t["shards"] - 1
     print(f"wrote {t['samples']} samples into {t['shards']} shards in {args.dst}: "
-          f"{t['bytes']:,} bytes ({'shuffled, seed ' + str(args.seed) if man['shuffle'] else 'in source order'}); "
-          f"read them with DCTLoader(\"{args.dst}/{args.prefix}-{{000000..{t['shards'] - 1:06d}}}.tar\")")
+          f"{t['bytes']:,} bytes ({order}); read them with "
+          f"DCTLoader(\"{args.dst}/{args.prefix}-{{000000..{last:06d}}}.tar\")")
     return 0
 
 
 def _cmd_pack(args) -> int:
-    from .pack import PackInterrupted, pack, pack_to_shards
+    from .pack import pack, pack_to_shards
 
-    try:
-        if args.format == "tar":
-            if args.residual:
-                raise ValueError("--residual needs --format folder (unpack reads folders)")
-            man = pack_to_shards(args.src, args.dst, args.mask, shard_size=args.shard_size,
-                                 workers=args.workers, progress=None)
-        else:
-            man = pack(args.src, args.dst, args.mask, residual=args.residual,
-                       workers=args.workers, progress=None)
-    except PackInterrupted as e:  # the partial manifest is saved: one line, no traceback
-        print(f"freqload pack: {e}", file=sys.stderr)
-        return 128 + int(e.signum)
-    except (FileNotFoundError, ValueError) as e:
-        print(f"freqload pack: error: {str(e).removeprefix('pack: ')}", file=sys.stderr)
-        return 2
+    def job():
+        if args.format == "folder":
+            return pack(args.src, args.dst, args.mask, residual=args.residual,
+                        workers=args.workers, progress=None)
+        if args.residual:
+            raise ValueError("--residual needs --format folder (unpack reads folders)")
+        return pack_to_shards(args.src, args.dst, args.mask, shard_size=args.shard_size,
+                              workers=args.workers, progress=None)
+
+    man, rc = _long_job("pack", job)
+    if man is None:
+        return rc
     if args.format == "tar":
         t = man["totals"]
         print(f"packed {t['samples']} files into {t['shards']} shards in {args.dst}: "

@@ -29,6 +29,7 @@ partial manifest is written first, and :class:`PackInterrupted` says how far it 
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import hashlib
 import json
@@ -219,34 +220,21 @@ def pack(src: str, dst: str, mask="dctnet24", *, residual: bool = False,
             for r in rels]
     with Progress(len(rels), "packing", progress) as bar, \
             _Interruptible() as stop:
-        pool = None
         try:
-            if workers <= 1:
-                results = map(_pack_one, jobs)
-            else:
-                pool = multiprocessing.get_context().Pool(workers, initializer=_worker_init)
-                results = pool.imap_unordered(_pack_one, jobs, chunksize=4)
-            saved = time.monotonic()
-            for rel, entry in results:
-                manifest["files"][rel] = entry
-                bar.update()
-                if time.monotonic() - saved > 5:
-                    save(PARTIAL)  # resumable, also after a SIGKILL
-                    saved = time.monotonic()
+            with worker_results(_pack_one, jobs, workers, ordered=False) as results:
+                saved = time.monotonic()
+                for rel, entry in results:
+                    manifest["files"][rel] = entry
+                    bar.update()
+                    if time.monotonic() - saved > 5:
+                        save(PARTIAL)  # resumable, also after a SIGKILL
+                        saved = time.monotonic()
         except KeyboardInterrupt:
-            # Ctrl-C, or SIGTERM turned into one: workers first (they ignore SIGINT),
-            # then the manifest of what finished, then one clear exception
-            if pool is not None:
-                pool.terminate()
-                pool.join()
-                pool = None
+            # Ctrl-C, or SIGTERM turned into one: the workers are ended (they ignore
+            # SIGINT), then the manifest of what finished, then one clear exception
             save(PARTIAL)
             raise PackInterrupted(stop.signum or signal.SIGINT, len(manifest["files"]),
                                   len(rels), dst) from None
-        finally:
-            if pool is not None:
-                pool.close()
-                pool.join()
     files = manifest["files"]
     manifest["totals"] = {
         "files": len(files), "packed": sum(e["kind"] == "packed" for e in files.values()),
@@ -294,6 +282,26 @@ def pack_to_shards(src: str, dst: str, mask="dctnet24", *, shard_size="1GB",
          "freqload_version": __version__, "source": src, "container": "tar shards",
          "files": {}}, indent=1).encode())
     return man
+
+
+@contextlib.contextmanager
+def worker_results(fn, jobs, workers: int, ordered: bool):
+    """``fn`` over ``jobs``: in this process (``workers`` <= 1) or in a pool of worker
+    processes that leave Ctrl-C to the parent and die with it; results in order, or as
+    they finish. When the body stops early (an exception: Ctrl-C, SIGTERM turned into
+    one), the workers are ended before it propagates; otherwise they are joined."""
+    if workers <= 1:
+        yield map(fn, jobs)
+        return
+    pool = multiprocessing.get_context().Pool(workers, initializer=_worker_init)
+    try:
+        yield (pool.imap if ordered else pool.imap_unordered)(fn, jobs, chunksize=4)
+    except BaseException:
+        pool.terminate()
+        pool.join()
+        raise
+    pool.close()
+    pool.join()
 
 
 class _Interruptible:

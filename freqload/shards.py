@@ -623,7 +623,7 @@ def write_shards(source, dst: str, *, shard_size="1GB", shuffle: bool = True, se
     (run in ``workers`` processes, in order); ``extra``: more manifest fields (pack).
     """
     from . import __version__
-    from .pack import PackInterrupted, _atomic_write, _Interruptible, _worker_init
+    from .pack import PackInterrupted, _atomic_write, _Interruptible, worker_results
     from .progress import Progress
     from .sources import resolve_source
 
@@ -678,48 +678,34 @@ def write_shards(source, dst: str, *, shard_size="1GB", shuffle: bool = True, se
     workers = workers or (len(os.sched_getaffinity(0)) if convert is not None else 1)
     with Progress(n, "writing shards", progress) as bar, _Interruptible() as stop:
         bar.update(start)
-        pool = None
         try:
-            if workers <= 1:
-                results = map(_read_sample, jobs)
-            else:
-                import multiprocessing
-
-                pool = multiprocessing.get_context().Pool(workers, initializer=_worker_init)
-                results = pool.imap(_read_sample, jobs, chunksize=4)
-            for (pos, path, label, rel, _), (_, data, entry) in zip(jobs, results):
-                ext = os.path.splitext(path)[1].lower().lstrip(".")
-                ext = "jpg" if ext in ("jpg", "jpeg", "jpe", "jfif", "") else ext
-                name = classes[label] if classes and 0 <= label < len(classes) else None
-                meta = {"path": rel, "label": label, "class": name}
-                if entry is not None:
-                    meta["pack"] = entry
-                    entries[rel] = entry
-                before = len(writer.done)
-                writer.add(f"{pos:09d}", [(ext, data), ("cls", str(label).encode()),
-                                          ("json", json.dumps(meta).encode())])
-                if len(writer.done) != before:
-                    save(SHARDS_PARTIAL)  # a finished shard: resumable from here
-                bar.update()
+            with worker_results(_read_sample, jobs, workers, ordered=True) as results:
+                for (pos, path, label, rel, _), (_, data, entry) in zip(jobs, results):
+                    ext = os.path.splitext(path)[1].lower().lstrip(".")
+                    ext = "jpg" if ext in ("jpg", "jpeg", "jpe", "jfif", "") else ext
+                    name = classes[label] if classes and 0 <= label < len(classes) else None
+                    meta = {"path": rel, "label": label, "class": name}
+                    if entry is not None:
+                        meta["pack"] = entry
+                        entries[rel] = entry
+                    before = len(writer.done)
+                    writer.add(f"{pos:09d}", [(ext, data), ("cls", str(label).encode()),
+                                              ("json", json.dumps(meta).encode())])
+                    if len(writer.done) != before:
+                        save(SHARDS_PARTIAL)  # a finished shard: resumable from here
+                    bar.update()
             writer.finish()
         except KeyboardInterrupt:
-            if pool is not None:
-                pool.terminate()
-                pool.join()
-                pool = None
             writer.abandon()
             save(SHARDS_PARTIAL)
-            raise PackInterrupted(stop.signum or 2, start + sum(s["samples"] for s in
-                                                                writer.done), n, dst,
-                                  what) from None
+            import signal
+
+            done = start + sum(s["samples"] for s in writer.done)
+            raise PackInterrupted(stop.signum or signal.SIGINT, done, n, dst, what) from None
         except BaseException:
             writer.abandon()
             save(SHARDS_PARTIAL)
             raise
-        finally:
-            if pool is not None:
-                pool.close()
-                pool.join()
     manifest["shards"] = kept + writer.done
     manifest["totals"] = {"shards": len(manifest["shards"]), "samples": n,
                           "bytes": sum(s["bytes"] for s in manifest["shards"])}

@@ -116,3 +116,14 @@ def fdct_plane(plane: np.ndarray) -> np.ndarray:
 
 def dequantized(coeffs, c: int) -> np.ndarray:
     return coeffs.components[c].astype(np.float64) * coeffs.quant_tables[c].astype(np.float64)
+
+
+def assert_same_batches(want, got) -> None:
+    """Two iterations (or lists) of (x, y) batches are the same: as many batches, each x
+    and y equal, tensor for tensor."""
+    import torch
+
+    want, got = list(want), list(got)
+    assert len(want) == len(got), f"{len(want)} batches against {len(got)}"
+    for k, ((xa, ya), (xb, yb)) in enumerate(zip(want, got)):
+        assert torch.equal(xa, xb) and torch.equal(ya, yb), f"batch {k} differs"

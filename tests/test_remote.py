@@ -19,7 +19,7 @@ from freqload import DCTLoader
 from freqload import remote
 from freqload.shards import INDEX_SUFFIX, write_index
 
-from conftest import ENGINES
+from conftest import ENGINES, assert_same_batches
 from test_shards import make_shards
 
 COUNTS = (4, 3, 5, 2)
@@ -115,8 +115,7 @@ def test_remote_shards_equal_local_ones(local, s3, http, engine, where):
     loader, got = _epoch(src, engine)
     assert loader.dataset.files[0].startswith(("s3://", "http://"))
     assert len(got) == len(want) == 5
-    for (xa, ya), (xb, yb) in zip(want, got):
-        assert torch.equal(xa, xb) and torch.equal(ya, yb)
+    assert_same_batches(want, got)
     # the temporary cache let go of every file once the batches reading it were done
     folder = loader.dataset.cache.folder
     assert not [f for f in os.listdir(folder) if f.endswith(".tar")]
@@ -132,8 +131,7 @@ def test_a_kept_cache_is_reused_and_errors_name_the_url(s3, tmp_path):
     stamps = {f: os.stat(os.path.join(cache, f)).st_mtime_ns for f in tars}
     again, second = _epoch(s3 + "/s-{000..003}.tar", "torch", cache_dir=cache)
     assert {f: os.stat(os.path.join(cache, f)).st_mtime_ns for f in tars} == stamps
-    for (xa, ya), (xb, yb) in zip(first, second):
-        assert torch.equal(xa, xb) and torch.equal(ya, yb)
+    assert_same_batches(first, second)
     with pytest.raises(FileNotFoundError, match=r"s3://data/train/s-004\.tar does not exist"):
         DCTLoader(s3 + "/s-{003..004}.tar", batch_size=2, engine="torch", num_workers=0)
     with pytest.raises(FileNotFoundError, match="no shard files match"):
@@ -149,5 +147,4 @@ def test_a_list_naming_a_url_twice(local, s3, engine):
     _, want = _epoch([paths[0], paths[1]] * 3, engine)
     loader, got = _epoch(urls, engine)
     assert len(got) == len(want) == 7
-    for (xa, ya), (xb, yb) in zip(want, got):
-        assert torch.equal(xa, xb) and torch.equal(ya, yb)
+    assert_same_batches(want, got)

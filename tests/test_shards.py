@@ -21,7 +21,7 @@ from freqload.sampler import ShardPlan
 from freqload.shards import buffer_shuffle, expand_braces, index_shard, shard_paths, split_key
 from freqload.transforms import sample_keys
 
-from conftest import ENGINES, HAVE_DALI, pillow_jpeg, rng_image
+from conftest import ENGINES, HAVE_DALI, assert_same_batches, pillow_jpeg, rng_image
 
 ENGINE_NAMES = ["dali", "torch"] if HAVE_DALI else ["torch"]
 
@@ -54,6 +54,15 @@ def make_shards(root, counts=(5, 4, 3), label=lambda k: k % 5, json_labels=False
                 k += 1
         paths.append(p)
     return paths
+
+
+def same_as_files(files, shards, engine, **kw):
+    """DCTLoader on the files and on the shards holding them (in the same order) gives the
+    same batches; returns the shards' loader."""
+    kw = dict(dict(size=(4, 4), num_workers=1, normalize=False), **kw)
+    b = DCTLoader(shards, engine=engine, **kw)
+    assert_same_batches(DCTLoader(files, engine=engine, **kw), b)
+    return b
 
 
 def member_bytes(shard: str, name: str) -> bytes:
@@ -130,18 +139,12 @@ def test_engines_agree_and_folders_match(tmp_path):
         p.write_bytes(_jpeg(k))
         files.append((str(p), k % 5))
     for engine in ENGINE_NAMES:
-        a = DCTLoader(files, batch_size=5, size=(4, 4), engine=engine, num_workers=1,
-                      normalize=False, transform="eval")
-        b = DCTLoader(paths, batch_size=5, size=(4, 4), engine=engine, num_workers=1,
-                      normalize=False, transform="eval")
-        for (xa, ya), (xb, yb) in zip(a, b):
-            assert torch.equal(xa, xb) and torch.equal(ya, yb)
+        same_as_files(files, paths, engine, batch_size=5, transform="eval")
     runs = [[(x.clone(), y.clone()) for x, y in DCTLoader(
         paths, batch_size=5, size=(4, 4), engine=e, num_workers=1, train=True, seed=3,
         normalize=False)] for e in ENGINE_NAMES]
     for got in runs[1:]:
-        for (xa, ya), (xb, yb) in zip(runs[0], got):
-            assert torch.equal(xa, xb) and torch.equal(ya, yb)
+        assert_same_batches(runs[0], got)
 
 
 @pytest.mark.parametrize("counts", [(5, 4, 3), (9, 2, 1), (1,) * 7, (30,), (0, 6, 0, 5)])
@@ -292,8 +295,7 @@ def test_rgb_loader_reads_shards_as_files(tmp_path):
         files.append((str(p), k % 5))
     a = RGBLoader(files, batch_size=3, size=24, num_workers=0, device="cpu")
     b = RGBLoader(paths, batch_size=3, size=24, num_workers=0, device="cpu")
-    for (xa, ya), (xb, yb) in zip(a, b):
-        assert torch.equal(xa, xb) and torch.equal(ya, yb)
+    assert_same_batches(a, b)
 
 
 # ---- writing shards --------------------------------------------------------------------
@@ -358,12 +360,7 @@ def test_write_shards_round_trip(source_folder, tmp_path):
         for k in range(10):
             assert bytes(np.asarray(jpg.at(k))) == open(files.paths[k], "rb").read()
     for engine in ENGINE_NAMES:
-        a = DCTLoader(source_folder, batch_size=4, size=(4, 4), engine=engine, num_workers=1,
-                      normalize=False, on_error="fallback")
-        b = DCTLoader(shards, batch_size=4, size=(4, 4), engine=engine, num_workers=1,
-                      normalize=False, on_error="fallback")
-        for (xa, ya), (xb, yb) in zip(a, b):
-            assert torch.equal(xa, xb) and torch.equal(ya, yb)
+        b = same_as_files(source_folder, shards, engine, batch_size=4, on_error="fallback")
         assert b.stats.fallback == 1  # the PNG under a .jpg name
 
 
@@ -422,8 +419,7 @@ def test_pack_into_shards(source_folder, tmp_path):
               transform="blocks", chroma="nearest", on_error="skip")
     a = [(x, y) for x, y in DCTLoader(source_folder, **kw)]
     b = [(x, y) for x, y in DCTLoader(shards, **kw)]
-    for (xa, ya), (xb, yb) in zip(a, b):
-        assert torch.equal(xa, xb) and torch.equal(ya, yb)
+    assert_same_batches(a, b)
     with pytest.raises(ValueError, match="freqload pack"):
         DCTLoader(shards, batch_size=2, mask="all", engine="torch", num_workers=0)
 
