@@ -22,7 +22,7 @@ from .coefficients import (DEFAULT_MAX_FILE_SIZE, DEFAULT_MAX_MEMORY, DEFAULT_MA
                            read_coefficients, read_header)
 from .channels import to_channels
 from .pixels import to_rgb
-from .transforms import Transform, crop, hflip, resize_crop
+from .transforms import Transform, crop, hflip, orient, resize_crop
 from .recipe import Recipe
 from . import _core
 
@@ -50,5 +50,5 @@ __all__ = [
     "ChannelMask", "ChannelStats", "Coefficients", "DCTLoader", "compute_channel_stats", "ComponentInfo", "DEFAULT_MAX_PIXELS", "DEFAULT_MAX_FILE_SIZE", "DEFAULT_MAX_SCANS", "DEFAULT_MAX_MEMORY", "DecodeError",
     "FreqloadError", "ImageTooLargeError", "JpegInfo", "UnsupportedImageError",
     "libjpeg_version", "read_coefficients", "read_header", "to_channels", "to_rgb",
-    "hflip", "crop", "resize_crop", "Recipe", "Transform",
+    "hflip", "crop", "orient", "resize_crop", "Recipe", "Transform",
 ]

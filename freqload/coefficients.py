@@ -111,6 +111,12 @@ class JpegInfo:
     quant_tables: Tuple[Optional[np.ndarray], ...]
     source: str = "jpeg"
     partial_decodable: bool = False
+    #: the EXIF Orientation tag, 1..8 (1: as stored, also without one): 2 mirrored, 3
+    #: rotated 180, 4 flipped, 5 transposed, 6 rotated 90 clockwise, 7 transversed, 8
+    #: rotated 270 clockwise, to be upright
+    orientation: int = 1
+    #: "" or why an EXIF orientation in the file was ignored (malformed: never an error)
+    exif_warning: str = ""
 
     @property
     def block_grid(self) -> tuple[int, int]:
@@ -208,7 +214,7 @@ def read_file(path, max_file_size: int = 0, offset: int = 0, length: int = -1) -
 
 def _info_from_native(t, source="jpeg") -> JpegInfo:
     (width, height, ncomp, color, adobe, jfif, precision, progressive, arithmetic,
-     restart, max_h, max_v, comps, quant, partial) = t
+     restart, max_h, max_v, comps, quant, partial, orientation, exif_warning) = t
     components = tuple(ComponentInfo(*c) for c in comps)
     tables = tuple(None if quant[c.quant_index] is None
                    else np.frombuffer(quant[c.quant_index], dtype=np.uint16)
@@ -216,7 +222,12 @@ def _info_from_native(t, source="jpeg") -> JpegInfo:
     return JpegInfo(width, height, ncomp, _COLOR_NAMES.get(color, "unknown"),
                     None if adobe < 0 else adobe, bool(jfif), precision, bool(progressive),
                     bool(arithmetic), restart, max_h, max_v, components, tables, source,
-                    bool(partial))
+                    bool(partial), orientation, _EXIF_WARNINGS.get(exif_warning, ""))
+
+
+#: why an EXIF orientation was ignored (fl_exif_orientation's warning codes)
+_EXIF_WARNINGS = {1: "malformed EXIF segment: its orientation is ignored",
+                  2: "EXIF Orientation is not a value 1..8: ignored"}
 
 
 def read_header(data) -> JpegInfo:

@@ -171,6 +171,12 @@ class DCTLoader(EpochLoader):
             (:class:`freqload.sampler.ShardPlan`; 0 or 1: shard order only). A sample
             moves at most this many places, so a rank reads only the files its part of
             the stream spans.
+        orientation: ``"exif"`` (default, as DALI's decoders and any viewer): the sample
+            of the picture turned upright by its EXIF Orientation tag - boxes drawn in
+            the upright picture, the resize mapping them back onto the stored
+            coefficients with the mirrors and transpose done on the output blocks (no
+            pixel lost); ``"blocks"`` on the coefficients oriented losslessly
+            (:func:`freqload.orient`). ``"ignore"``: the picture as stored.
         cache_dir: shards at ``s3://`` or ``http(s)://`` URLs are downloaded whole into a
             cache, a few ahead of the loader (:mod:`freqload.remote`). None: a temporary
             folder that holds only the files around the loader's position; a folder you
@@ -195,7 +201,8 @@ class DCTLoader(EpochLoader):
                  max_scans: int | None = DEFAULT_MAX_SCANS,
                  max_memory: int | None = DEFAULT_MAX_MEMORY, partial_decode: bool = True,
                  num_threads: int | None = None, label_key: str | None = None,
-                 shuffle_buffer: int = 1000, cache_dir: str | None = None):
+                 shuffle_buffer: int = 1000, cache_dir: str | None = None,
+                 orientation: str = "exif"):
         if engine not in ENGINES:
             raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
         if on_error not in ON_ERROR:
@@ -213,7 +220,7 @@ class DCTLoader(EpochLoader):
         self.recipe = Recipe(mask, size, chroma, dequantize,
                              Transform(transform, tuple(scale), tuple(ratio), flip, crop_ratio),
                              regroup, strict, max_pixels, max_file_size, max_scans, max_memory,
-                             partial_decode)
+                             partial_decode, orientation)
         self.mask = self.recipe.mask
         self.size = self.recipe.size
         self.transform = self.recipe.transform

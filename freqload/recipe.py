@@ -35,6 +35,8 @@ from .transforms import Transform
 
 #: regroup= names -> the core's fl_output_kind
 OUTPUT = {"cpu": _core.OUTPUT_CHANNELS, "device": _core.OUTPUT_PLANES}
+#: orientation= values: the picture as stored, or upright by its EXIF orientation
+ORIENTATION = ("ignore", "exif")
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
@@ -53,6 +55,9 @@ class Recipe:
         strict, max_pixels, max_file_size, max_scans, max_memory, partial_decode: the
             decode options, as :func:`freqload.read_coefficients` and DCTLoader document
             them (None or 0: no limit).
+        orientation: ``"ignore"`` (the picture as stored) or ``"exif"``: the sample of
+            the picture turned upright by its EXIF orientation (see
+            :func:`freqload.orient` and DCTLoader).
     Raises:
         ValueError: a value the core refuses, the message naming the argument.
     """
@@ -68,6 +73,7 @@ class Recipe:
     max_scans: Optional[int] = DEFAULT_MAX_SCANS
     max_memory: Optional[int] = DEFAULT_MAX_MEMORY
     partial_decode: bool = True
+    orientation: str = "ignore"
 
     def __post_init__(self):
         set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731
@@ -79,6 +85,9 @@ class Recipe:
             raise ValueError(f"regroup must be one of {sorted(OUTPUT)}, got {self.regroup!r}")
         if not isinstance(self.transform, Transform):
             set_("transform", Transform(self.transform))
+        if self.orientation not in ORIENTATION:
+            raise ValueError(f"orientation must be one of {ORIENTATION}, got "
+                             f"{self.orientation!r}")
         for name in ("dequantize", "strict", "partial_decode"):
             set_(name, bool(getattr(self, name)))
         set_("max_pixels", int(self.max_pixels or 0))
@@ -96,7 +105,7 @@ class Recipe:
             chroma=CHROMA[self.chroma], transform=self.transform.native(),
             output=OUTPUT[self.regroup], max_pixels=self.max_pixels, strict=self.strict,
             max_file_size=file_size, max_scans=scans, max_memory=memory,
-            partial_decode=self.partial_decode))
+            partial_decode=self.partial_decode, orient=self.orientation == "exif"))
 
     # -- views ---------------------------------------------------------------
     @property
@@ -155,7 +164,7 @@ class Recipe:
                 f"regroup={self.regroup!r}, strict={self.strict}, "
                 f"max_pixels={limit(self.max_pixels)}, max_file_size={limit(self.max_file_size)}, "
                 f"max_scans={limit(self.max_scans)}, max_memory={limit(self.max_memory)}, "
-                f"partial_decode={self.partial_decode})")
+                f"partial_decode={self.partial_decode}, orientation={self.orientation!r})")
 
 
 @functools.lru_cache(maxsize=256)

@@ -185,5 +185,7 @@ def planes_from_coefficients(coeffs, spec: Recipe, *, out: np.ndarray | None = N
     sampling = [(ci.h_samp, ci.v_samp) for ci in coeffs.info.components[:len(comps)]]
     payload = np.empty(spec.out_elements, dtype=np.int16) if out is None else out
     layout = np.zeros(LAYOUT_INTS, dtype=np.int32) if layout is None else layout
-    _core.sample_planes(comps, sampling, quant, spec.packed, payload, layout)
+    info = coeffs.info
+    _core.sample_planes(comps, sampling, quant, spec.packed, payload, layout, info.width,
+                        info.height, info.orientation)
     return payload[:int(layout_view(layout)["total"][0])], layout

@@ -329,4 +329,8 @@ class EpochLoader:
                              f"{len(self.sampler)} batches")
         self.epoch = int(state["epoch"])
         self._resume_at = self._position = done
-        self.stats = type(self.stats)(**state.get("stats", {}))
+        import dataclasses
+
+        known = {f.name for f in dataclasses.fields(self.stats)}
+        self.stats = type(self.stats)(**{k: v for k, v in state.get("stats", {}).items()
+                                         if k in known})

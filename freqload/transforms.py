@@ -191,7 +191,7 @@ def sample(coeffs: Coefficients, transform, mask=None, size=(56, 56), key: int =
     if out is None:
         out = np.empty((r.channels, r.out_h, r.out_w), dtype=np.int16)
     _core.sample(arrays, sampling, quant, coeffs.info.width, coeffs.info.height, r.packed,
-                 int(key) & (2**64 - 1), out)
+                 int(key) & (2**64 - 1), out, coeffs.info.orientation)
     return out
 
 
@@ -252,6 +252,61 @@ def hflip(coeffs: Coefficients) -> Coefficients:
     return _with_components(coeffs, out, width, coeffs.info.height)
 
 
+#: jpegtran's options for each EXIF orientation (what :func:`orient` equals, with -trim)
+JPEGTRAN_ORIENT = {2: ["-flip", "horizontal"], 3: ["-rotate", "180"], 4: ["-flip", "vertical"],
+                   5: ["-transpose"], 6: ["-rotate", "90"], 7: ["-transverse"],
+                   8: ["-rotate", "270"]}
+
+
+def orient(coeffs: Coefficients, orientation: int | None = None) -> Coefficients:
+    """The picture turned upright, in the DCT domain, losslessly: exactly ``jpegtran
+    -copy none -trim`` with the orientation's transform (:data:`JPEGTRAN_ORIENT`: 2
+    ``-flip horizontal``, 3 ``-rotate 180``, 4 ``-flip vertical``, 5 ``-transpose``, 6
+    ``-rotate 90``, 7 ``-transverse``, 8 ``-rotate 270``).
+
+    Mirrors reverse the block columns or rows and negate the odd horizontal or vertical
+    frequencies; a transpose swaps the block grid's axes, each block's frequencies, the
+    sampling factors and the quant tables. A mirrored axis is trimmed to whole MCUs first
+    (as ``-trim``), so chroma stays aligned; one smaller than an MCU keeps its one padded
+    MCU (jpegtran leaves such an edge untransformed). The core's ``fl_orient_fill``, the
+    function the loaders' ``orientation="exif"`` runs for ``transform="blocks"``.
+
+    Args:
+        orientation: the EXIF orientation 1..8; default: the file's own
+            (``coeffs.info.orientation``).
+    Returns:
+        new :class:`Coefficients` with ``info.orientation`` 1 (the same object for 1):
+        e.g. a 500x375 4:2:2 picture with orientation 6 becomes 375x496 (the mirrored
+        height trimmed to whole MCUs, then transposed) with 1x2 sampling: components
+        [62, 47, 64], [31, 47, 64], [31, 47, 64].
+    """
+    from .channels import core_arrays
+
+    o = coeffs.info.orientation if orientation is None else int(orientation)
+    if not 1 <= o <= 8:
+        raise ValueError(f"orientation must be 1..8, got {orientation!r}")
+    if o == 1:
+        return coeffs
+    arrays, sampling, quant = core_arrays(coeffs)
+    info = coeffs.info
+    width, height, plan = _core.orient_plan(arrays, sampling, quant, info.width, info.height, o)
+    outs = [np.empty((ah, aw, 64), dtype=np.int16) for *_, ah, aw in plan]
+    tables = _core.orient_fill(arrays, sampling, quant, info.width, info.height, o, outs)
+    comps, new_info, quants = [], [], []
+    for c, ((hs, vs, bh, bw, ah, aw), out, q) in enumerate(zip(plan, outs, tables)):
+        comps.append(out[:bh, :bw])
+        quants.append(np.frombuffer(q, dtype=np.uint16).copy())
+        new_info.append(ComponentInfo(info.components[c].id, hs, vs, c, bh, bw, ah, aw))
+    transposed = o >= 5
+    new = dataclasses.replace(
+        info, width=width, height=height, components=tuple(new_info),
+        max_h_samp=info.max_v_samp if transposed else info.max_h_samp,
+        max_v_samp=info.max_h_samp if transposed else info.max_v_samp,
+        quant_tables=tuple(quants), orientation=1)
+    return Coefficients(comps, quants, new, coeffs.warnings, coeffs.warning,
+                        coeffs.from_pixels)
+
+
 def crop(coeffs: Coefficients, top: int, left: int, height: int, width: int) -> Coefficients:
     """Lossless crop, exactly ``jpegtran -crop {width}x{height}+{left}+{top}``.
 
@@ -286,4 +341,4 @@ def crop(coeffs: Coefficients, top: int, left: int, height: int, width: int) -> 
 
 
 __all__ = ["Transform", "sample", "sample_keys", "random_resized_crop", "eval_box", "resize_crop",
-           "hflip", "crop"]
+           "hflip", "crop", "orient", "JPEGTRAN_ORIENT"]

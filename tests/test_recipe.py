@@ -18,16 +18,16 @@ from freqload.transforms import Transform
 
 
 def reference_pack(indices, size, *, dequantize, chroma, output, transform, max_pixels, strict,
-                   max_file_size, max_scans, max_memory, partial_decode) -> bytes:
+                   max_file_size, max_scans, max_memory, partial_decode, orient) -> bytes:
     """The packed form as fl_recipe.c's comment defines it, written with struct."""
     comp = bytes(i // 64 for i in indices)
     coef = bytes(i % 64 for i in indices)
     kind, *values = transform
-    return (b"FLR\x01" + struct.pack("<H", len(indices)) + comp + coef +
+    return (b"FLR\x02" + struct.pack("<H", len(indices)) + comp + coef +
             struct.pack("<iiBBBB", size[0], size[1], dequantize, chroma, output, kind) +
             struct.pack("<6d", *values) +
-            struct.pack("<QBQiQB", max_pixels, strict, max_file_size, max_scans, max_memory,
-                        partial_decode))
+            struct.pack("<QBQiQBB", max_pixels, strict, max_file_size, max_scans, max_memory,
+                        partial_decode, orient))
 
 
 @pytest.mark.parametrize("kw", [
@@ -39,6 +39,7 @@ def reference_pack(indices, size, *, dequantize, chroma, output, transform, max_
                                                                 (0.5, 2.0), 0.25)),
     dict(mask="all", size=(1, 8192), transform="eval", regroup="cpu"),
     dict(mask="dctnet24", regroup="device"),
+    dict(mask="dctnet24", transform="eval", orientation="exif"),
 ])
 def test_packed_form_is_the_documented_layout_and_round_trips(kw):
     r = Recipe(**kw)
@@ -48,7 +49,7 @@ def test_packed_form_is_the_documented_layout_and_round_trips(kw):
         else _core.CHROMA_NEAREST, output=1 if r.regroup == "device" else 0,
         transform=r.transform.native(), max_pixels=r.max_pixels, strict=r.strict,
         max_file_size=r.max_file_size, max_scans=r.max_scans, max_memory=r.max_memory,
-        partial_decode=r.partial_decode)
+        partial_decode=r.partial_decode, orient=r.orientation == "exif")
     assert r.packed == expect
     back = _core.unpack_recipe(r.packed)
     assert back["size"] == size
@@ -57,8 +58,8 @@ def test_packed_form_is_the_documented_layout_and_round_trips(kw):
     assert back["transform"] == r.transform.native()  # doubles travel as their bits
     assert (back["max_pixels"], back["max_file_size"], back["max_scans"], back["max_memory"]) \
         == (r.max_pixels, r.max_file_size, r.max_scans, r.max_memory)
-    assert (back["strict"], back["dequantize"], back["partial_decode"]) == \
-        (r.strict, r.dequantize, r.partial_decode)
+    assert (back["strict"], back["dequantize"], back["partial_decode"], back["orient"]) == \
+        (r.strict, r.dequantize, r.partial_decode, r.orientation == "exif")
     assert r.dali_arg == list(r.packed)
 
 
@@ -110,7 +111,7 @@ def test_the_core_refuses_bad_packed_bytes():
         b[at] = value
         return bytes(b)
 
-    for data, match in [(b"", "not a packed recipe"), (tampered(3, 2), "version 2"),
+    for data, match in [(b"", "not a packed recipe"), (tampered(3, 1), "version 1"),
                         (r.packed + b"\0", "wrong length"), (tampered(6, 5), "out of range"),
                         (tampered(7 + n, 0), "twice"), (tampered(out_h, 0), "size"),
                         (tampered(out_h + 10, 7), "regroup"),
@@ -151,7 +152,7 @@ def test_loader_builds_one_recipe_from_its_arguments(tmp_path):
                                 scale=(0.2, 0.9), max_scans=7, engine="torch", num_workers=0,
                                 device="cpu")
     assert loader.recipe == Recipe("dctnet24", (5, 6), transform=Transform("train", (0.2, 0.9)),
-                                   max_scans=7)
+                                   max_scans=7, orientation="exif")
     with pytest.raises(ValueError, match="regroup"):
         freqload.DCTLoader(str(tmp_path), batch_size=1, train=True, regroup="device",
                            engine="torch", num_workers=0, device="cpu")

@@ -165,6 +165,10 @@ typedef struct {
 struct fl_workspace {
   unsigned char *buf;
   size_t cap, used, want;
+  /* outside the arena: the transposed output's first pass, and oriented planes */
+  void *tbuf, *obuf;
+  size_t tcap, ocap;
+  uint16_t oquant[3][64]; /* the oriented planes' quant tables */
 };
 
 fl_workspace *fl_workspace_new(void) { return (fl_workspace *)calloc(1, sizeof(fl_workspace)); }
@@ -172,7 +176,21 @@ fl_workspace *fl_workspace_new(void) { return (fl_workspace *)calloc(1, sizeof(f
 void fl_workspace_free(fl_workspace *ws) {
   if (!ws) return;
   free(ws->buf);
+  free(ws->tbuf);
+  free(ws->obuf);
   free(ws);
+}
+
+/* *p grown to at least `need` bytes (contents not kept); NULL when out of memory */
+static void *grow(void **p, size_t *cap, size_t need) {
+  if (need > *cap) {
+    void *q = malloc(need);
+    if (!q) return NULL;
+    free(*p);
+    *p = q;
+    *cap = need;
+  }
+  return *p;
 }
 
 /* Start a sample: make room for what the last too-small round asked for. */
@@ -473,8 +491,8 @@ static int index_of(const axis_op *op, int j) {
 /* One component through its axis operators: the channels sel_k[8u + v] >= 0
  * (the output channel of frequency (u, v)). */
 static fl_status resize_component(fl_workspace *ws, const fl_coef_view *v, const axis_op *ov,
-                                  const axis_op *oh, int flip, const int sel_k[64], int out_h,
-                                  int out_w, int16_t *out16, float *out32) {
+                                  const axis_op *oh, int flip, int flip_v, const int sel_k[64],
+                                  int out_h, int out_w, int16_t *out16, float *out32) {
   int k, by, u, oy, t;
   float *H, *acc, *wv, qf[64];
   const size_t hstride = (size_t)out_w * oh->lanes, plane = (size_t)out_h * out_w;
@@ -504,12 +522,13 @@ static fl_status resize_component(fl_workspace *ws, const fl_coef_view *v, const
         int16_t *d16[8] = {0};
         float *d32[8] = {0};
         int neg[8] = {0};
+        const size_t row = (size_t)(flip_v ? out_h - 1 - oy : oy) * out_w;
         for (vv = 0; vv < 8; vv++) {
           const int ch = sel_k[8 * u + vv], jv = index_of(oh, vv);
           if (ch < 0) continue;
-          if (out16) d16[jv] = out16 + ch * plane + (size_t)oy * out_w;
-          else d32[jv] = out32 + ch * plane + (size_t)oy * out_w;
-          neg[jv] = flip && (vv & 1);
+          if (out16) d16[jv] = out16 + ch * plane + row;
+          else d32[jv] = out32 + ch * plane + row;
+          neg[jv] = (flip && (vv & 1)) ^ (flip_v && (u & 1));
         }
         write_rows(acc, oh->lanes, out_w, flip, d16, d32, neg);
       }
@@ -544,11 +563,53 @@ void fl_resize_rows(int num_components, const int *v_samp, int height, int out_h
   }
 }
 
+/* FL_TRANSPOSE: the resize onto the transposed grid (frequencies (u, v) -> (v, u)) into
+ * the workspace, then each channel's plane transposed into the output. */
+static fl_status resize_transposed(const fl_coef_view *comps, int num_components, int width,
+                                   int height, const fl_box *box, int flags,
+                                   const fl_channel_spec *spec, fl_workspace *ws,
+                                   int16_t *out16, float *out32, char *message,
+                                   size_t message_size) {
+  fl_channel_spec t = *spec;
+  uint8_t coef[FL_MAX_CHANNELS];
+  const size_t plane = (size_t)spec->out_h * spec->out_w, elem = out16 ? 2 : 4;
+  void *tmp;
+  fl_status st;
+  int k, y, x;
+  if (spec->count < 0 || spec->count > FL_MAX_CHANNELS) {
+    snprintf(message, message_size, "resize: bad arguments");
+    return FL_ERR_ARGUMENT;
+  }
+  for (k = 0; k < spec->count; k++) coef[k] = (uint8_t)(spec->coef[k] % 8 * 8 + spec->coef[k] / 8);
+  t.coef = coef;
+  t.out_h = spec->out_w;
+  t.out_w = spec->out_h;
+  tmp = grow(&ws->tbuf, &ws->tcap, plane * elem * (size_t)(spec->count ? spec->count : 1));
+  if (!tmp) {
+    snprintf(message, message_size, "resize: out of memory");
+    return FL_ERR_NOMEM;
+  }
+  st = fl_resize_channels(comps, num_components, width, height, box, flags & ~FL_TRANSPOSE, &t,
+                          ws, out16 ? (int16_t *)tmp : NULL, out32 ? (float *)tmp : NULL,
+                          message, message_size);
+  if (st != FL_OK) return st;
+  for (k = 0; k < spec->count; k++) /* out[k][y][x] = tmp[k][x][y] */
+    for (y = 0; y < spec->out_h; y++)
+      for (x = 0; x < spec->out_w; x++) {
+        const size_t from = k * plane + (size_t)x * spec->out_h + y, to = k * plane +
+                            (size_t)y * spec->out_w + x;
+        if (out16) out16[to] = ((const int16_t *)tmp)[from];
+        else out32[to] = ((const float *)tmp)[from];
+      }
+  return FL_OK;
+}
+
 fl_status fl_resize_channels(const fl_coef_view *comps, int num_components, int width,
-                             int height, const fl_box *box, int flip,
+                             int height, const fl_box *box, int flags,
                              const fl_channel_spec *spec, fl_workspace *ws, int16_t *out16,
                              float *out32, char *message, size_t message_size) {
   int c, k, max_h = 1, max_v = 1, round;
+  const int flip = (flags & FL_MIRROR_H) != 0, flip_v = (flags & FL_MIRROR_V) != 0;
   int sel[3][64];
   unsigned umask[3], vmask[3];
   const size_t plane = (size_t)spec->out_h * spec->out_w;
@@ -566,6 +627,9 @@ fl_status fl_resize_channels(const fl_coef_view *comps, int num_components, int 
              box->height, box->width);
     return FL_ERR_ARGUMENT;
   }
+  if (flags & FL_TRANSPOSE)
+    return resize_transposed(comps, num_components, width, height, box, flags, spec, ws, out16,
+                             out32, message, message_size);
   memset(sel, -1, sizeof sel);
   for (k = 0; k < spec->count; k++) {
     if (spec->component[k] > 2 || spec->coef[k] > 63) {
@@ -623,8 +687,8 @@ fl_status fl_resize_channels(const fl_coef_view *comps, int num_components, int 
           break;
         }
       }
-      st = resize_component(ws, v, &ov[owner[c]], &oh[owner[c]], flip, sel[c], spec->out_h,
-                            spec->out_w, out16, out32);
+      st = resize_component(ws, v, &ov[owner[c]], &oh[owner[c]], flip, flip_v, sel[c],
+                            spec->out_h, spec->out_w, out16, out32);
       if (st == FL_ERR_ARGUMENT) {
         snprintf(message, message_size,
                  "resize: component %d has %dx%d blocks, fewer than its pixels need", c,
@@ -637,4 +701,43 @@ fl_status fl_resize_channels(const fl_coef_view *comps, int num_components, int 
   }
   snprintf(message, message_size, "resize: out of memory");
   return FL_ERR_NOMEM;
+}
+
+fl_status fl_orient_views(const fl_coef_view *comps, int num_components, int *width,
+                          int *height, int orientation, fl_workspace *ws, fl_coef_view *views,
+                          char *message, size_t message_size) {
+  fl_oriented g;
+  fl_plane planes[3];
+  size_t total = 0, at = 0;
+  int16_t *base;
+  int c;
+  fl_status st = fl_orient_plan(comps, num_components, *width, *height, orientation, &g,
+                                message, message_size);
+  if (st != FL_OK) return st;
+  for (c = 0; c < num_components; c++) total += (size_t)g.alloc_h[c] * g.alloc_w[c] * 64;
+  base = (int16_t *)grow(&ws->obuf, &ws->ocap, total * sizeof(int16_t));
+  if (!base) {
+    snprintf(message, message_size, "orient: out of memory");
+    return FL_ERR_NOMEM;
+  }
+  for (c = 0; c < num_components; c++) {
+    planes[c].data = base + at;
+    planes[c].rows = g.alloc_h[c];
+    planes[c].cols = g.alloc_w[c];
+    planes[c].row_stride = (ptrdiff_t)g.alloc_w[c] * 64;
+    at += (size_t)g.alloc_h[c] * g.alloc_w[c] * 64;
+  }
+  fl_orient_fill(comps, &g, planes, ws->oquant);
+  for (c = 0; c < num_components; c++) {
+    views[c].data = planes[c].data;
+    views[c].row_stride = planes[c].row_stride;
+    views[c].blocks_h = g.blocks_h[c];
+    views[c].blocks_w = g.blocks_w[c];
+    views[c].h_samp = g.h_samp[c];
+    views[c].v_samp = g.v_samp[c];
+    views[c].quant = ws->oquant[c];
+  }
+  *width = g.width;
+  *height = g.height;
+  return FL_OK;
 }

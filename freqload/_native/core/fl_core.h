@@ -76,6 +76,10 @@ typedef struct {
    * (require_coefficients = 0) scan the data for one and count it here; decoding calls
    * scan only the part they skip, when they skip it. */
   int partial_decodable;
+  /* The EXIF Orientation tag (fl_exif_orientation): 1..8, 1 without one; exif_warning:
+   * FL_EXIF_OK, or why a tag there was ignored. */
+  int orientation;
+  int exif_warning;
   int quant_defined[4];     /* tables defined before the first scan */
   uint16_t quant[4][64];    /* raster order (index 8*row + col) */
   fl_component comp[FL_MAX_COMPONENTS];
@@ -137,6 +141,14 @@ fl_status fl_read_header(fl_decoder *d, const uint8_t *data, size_t size,
 void fl_decoder_set_libjpeg_only(fl_decoder *d, int on);
 int fl_decoder_libjpeg_only(const fl_decoder *d);
 int fl_decoder_fast_path_used(const fl_decoder *d);
+
+/* ---- EXIF orientation: fl_exif.c ------------------------------------- */
+
+enum { FL_EXIF_OK = 0, FL_EXIF_MALFORMED = 1, FL_EXIF_BAD_ORIENTATION = 2 };
+
+/* The Orientation tag of the first EXIF APP1 segment before SOS: 1 (as stored) .. 8,
+ * 1 without one. A malformed segment or value is ignored (1) with *warning saying so. */
+int fl_exif_orientation(const uint8_t *data, size_t size, int *warning);
 
 const char *fl_decoder_message(const fl_decoder *d); /* last error */
 int fl_decoder_warnings(const fl_decoder *d);        /* libjpeg warnings, last image */
@@ -207,6 +219,8 @@ typedef struct {
   int chroma;               /* fl_chroma */
   int out_h, out_w;         /* output grid in blocks (56 x 56 = 448 pixels) */
   fl_transform transform;   /* all zero: FL_TRANSFORM_BLOCKS */
+  int orient;               /* 1: the sample of the upright picture (EXIF orientation);
+                             * 0: as stored */
 } fl_channel_spec;
 
 /* The window fl_sample_channels takes from a luma grid of h8 x w8 blocks. */
@@ -320,6 +334,7 @@ typedef struct {
   int chroma;                         /* fl_chroma */
   fl_transform transform;
   int output;                         /* fl_output_kind */
+  int orient;                         /* 1: apply the EXIF orientation; 0: as stored */
   fl_options options;                 /* require_coefficients: always 1 for a sample */
 } fl_recipe;
 
@@ -333,6 +348,7 @@ fl_status fl_transform_check(const fl_transform *t, char *message, size_t messag
  * so nothing is rounded on the way). fl_recipe_pack writes at most FL_RECIPE_PACKED_MAX
  * bytes and returns how many; fl_recipe_unpack reads them back and checks the recipe. */
 #define FL_RECIPE_PACKED_MAX (8 + 2 * FL_MAX_CHANNELS + 128)
+#define FL_RECIPE_VERSION 2
 size_t fl_recipe_pack(const fl_recipe *r, uint8_t out[FL_RECIPE_PACKED_MAX]);
 fl_status fl_recipe_unpack(const uint8_t *data, size_t size, fl_recipe *r, char *message,
                            size_t message_size);
@@ -396,25 +412,66 @@ typedef struct fl_workspace fl_workspace;
 fl_workspace *fl_workspace_new(void);
 void fl_workspace_free(fl_workspace *ws);
 
+/* fl_resize_channels' flags: the output mirrored (columns, rows), then transposed. */
+enum { FL_MIRROR_H = 1, FL_MIRROR_V = 2, FL_TRANSPOSE = 4 };
+
 /* The dequantised coefficients of `box` (image pixels) resized onto the
  * spec's out_h x out_w block grid, the spec's channels only, optionally
- * mirrored: Pillow BILINEAR resize of each component's plane from the box
+ * mirrored and transposed (`flags`, exact in the DCT domain; with FL_TRANSPOSE the
+ * resize makes an out_w x out_h grid, transposed at the end): Pillow BILINEAR resize of each component's plane from the box
  * scaled into its coordinates, then the 8x8 DCT, computed in the DCT domain
  * (see fl_augment.c). Writes int16 (rounded, saturated) to out16 or float to
  * out32 (exactly one non-NULL), [count, out_h, out_w]. width/height: the
  * image's pixel size. spec->dequantize and spec->chroma are ignored (always
  * dequantised; chroma comes at full resolution by construction). */
 fl_status fl_resize_channels(const fl_coef_view *comps, int num_components, int width,
-                             int height, const fl_box *box, int flip,
+                             int height, const fl_box *box, int flags,
                              const fl_channel_spec *spec, fl_workspace *ws, int16_t *out16,
                              float *out32, char *message, size_t message_size);
 
 /* One sample by spec->transform: FL_TRANSFORM_BLOCKS -> fl_sample_channels;
  * EVAL -> fl_eval_box + fl_resize_channels; TRAIN -> fl_random_resized_crop(key)
- * + fl_resize_channels. */
+ * + fl_resize_channels. With spec->orient, of the upright picture (`orientation`: the
+ * image's EXIF orientation 1..8): "blocks" on the coefficients oriented losslessly
+ * (fl_orient_fill, jpegtran -trim's rules), "eval" and "train" with their boxes drawn
+ * in the upright picture and mapped back onto the stored one, the mirrors and the
+ * transpose done on the output blocks (no pixel lost). */
 fl_status fl_sample(const fl_coef_view *comps, int num_components, int width, int height,
-                    const fl_channel_spec *spec, uint64_t key, fl_workspace *ws, int16_t *out,
-                    char *message, size_t message_size);
+                    int orientation, const fl_channel_spec *spec, uint64_t key,
+                    fl_workspace *ws, int16_t *out, char *message, size_t message_size);
+
+/* spec->orient and FL_TRANSFORM_BLOCKS with a turned picture (orientation > 1): the
+ * coefficients oriented into the workspace's own planes (views[c] point there), the
+ * upright width and height in *width / *height. */
+fl_status fl_orient_views(const fl_coef_view *comps, int num_components, int *width,
+                          int *height, int orientation, fl_workspace *ws, fl_coef_view *views,
+                          char *message, size_t message_size);
+
+/* ---- orientation: fl_orient.c ------------------------------------------ */
+
+/* EXIF orientation 1..8 as operations on the stored picture: mirror horizontally (mh),
+ * vertically (mv), then transpose (tr). */
+void fl_orientation_ops(int orientation, int *mh, int *mv, int *tr);
+
+/* The upright picture's shape (fl_orient_plan) for fl_orient_fill. */
+typedef struct {
+  int width, height;               /* the upright picture, in pixels */
+  int num_components;
+  int h_samp[3], v_samp[3];        /* upright sampling (swapped by a transpose) */
+  int blocks_h[3], blocks_w[3];    /* upright block grids */
+  int alloc_h[3], alloc_w[3];      /* rounded up to whole MCUs: what fl_orient_fill writes */
+  int src_h[3], src_w[3];          /* the stored blocks kept (mirrored axes: whole MCUs) */
+  int mh, mv, tr;
+} fl_oriented;
+
+/* Shapes first: what orienting these coefficients gives (jpegtran -trim's rules: a
+ * mirrored axis is trimmed to whole MCUs; one smaller than an MCU keeps its padded MCU). */
+fl_status fl_orient_plan(const fl_coef_view *in, int num_components, int width, int height,
+                         int orientation, fl_oriented *g, char *message, size_t message_size);
+/* Then fill: out[c] holds g->alloc_h[c] x g->alloc_w[c] blocks; quant_out[c] gets the
+ * component's quant table, transposed with it. Lossless: only moves and negates. */
+void fl_orient_fill(const fl_coef_view *in, const fl_oriented *g, const fl_plane *out,
+                    uint16_t quant_out[][64]);
 
 /* ---- writing: fl_encode.c --------------------------------------------- */
 

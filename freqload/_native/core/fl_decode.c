@@ -555,6 +555,7 @@ fl_status fl_begin(fl_decoder *d, const uint8_t *data, size_t size,
     }
   }
   fill_info(&d->cinfo, info);
+  info->orientation = fl_exif_orientation(data, size, &info->exif_warning);
   /* Header-only reads answer "will a partial decode stop early?" exactly: a stray
    * marker anywhere in the scan makes it decode whole. Decoding calls leave this scan
    * to the part they skip (fl_read_coefficient_rows), which costs far less. */

@@ -2,13 +2,13 @@
  * The recipe of a sample (fl_recipe): its rules, its packed form, and the one decode
  * call both fronts make with it.
  *
- * The packed form, little-endian, version 1:
+ * The packed form, little-endian, version 2 (FL_RECIPE_VERSION):
  *
- *   "FLR" 0x01 | u16 count | count x u8 component | count x u8 coef |
+ *   "FLR" 0x02 | u16 count | count x u8 component | count x u8 coef |
  *   i32 out_h | i32 out_w | u8 dequantize | u8 chroma | u8 output | u8 transform kind |
  *   f64 scale_min, scale_max, ratio_min, ratio_max, flip_p, crop_ratio (IEEE bits) |
  *   u64 max_pixels | u8 strict | u64 max_file_size | i32 max_scans | u64 max_memory |
- *   u8 partial_decode
+ *   u8 partial_decode | u8 orient
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -135,7 +135,7 @@ static double bits_double(uint64_t v) {
   return d;
 }
 
-#define FIXED_BYTES (4 + 2 + 4 + 4 + 4 + 6 * 8 + 8 + 1 + 8 + 4 + 8 + 1)
+#define FIXED_BYTES (4 + 2 + 4 + 4 + 4 + 6 * 8 + 8 + 1 + 8 + 4 + 8 + 1 + 1)
 
 size_t fl_recipe_pack(const fl_recipe *r, uint8_t out[FL_RECIPE_PACKED_MAX]) {
   const fl_transform *t = &r->transform;
@@ -145,7 +145,7 @@ size_t fl_recipe_pack(const fl_recipe *r, uint8_t out[FL_RECIPE_PACKED_MAX]) {
   *p++ = 'F';
   *p++ = 'L';
   *p++ = 'R';
-  *p++ = 1;
+  *p++ = FL_RECIPE_VERSION;
   p = put(p, (uint64_t)count, 2);
   memcpy(p, r->component, (size_t)count);
   p += count;
@@ -169,6 +169,7 @@ size_t fl_recipe_pack(const fl_recipe *r, uint8_t out[FL_RECIPE_PACKED_MAX]) {
   p = put(p, (uint32_t)o->max_scans, 4);
   p = put(p, o->max_memory, 8);
   *p++ = (uint8_t)(o->partial_decode != 0);
+  *p++ = (uint8_t)(r->orient != 0);
   return (size_t)(p - out);
 }
 
@@ -179,10 +180,10 @@ fl_status fl_recipe_unpack(const uint8_t *data, size_t size, fl_recipe *r, char 
   memset(r, 0, sizeof *r);
   if (size < 6 || memcmp(data, "FLR", 3) != 0)
     return fail(message, message_size, "not a packed recipe (make one with freqload.Recipe)");
-  if (data[3] != 1) {
+  if (data[3] != FL_RECIPE_VERSION) {
     snprintf(message, message_size,
-             "packed recipe version %d, this build reads version 1 (rebuild the recipe with "
-             "this freqload)", data[3]);
+             "packed recipe version %d, this build reads version %d (rebuild the recipe with "
+             "this freqload)", data[3], FL_RECIPE_VERSION);
     return FL_ERR_ARGUMENT;
   }
   p += 4;
@@ -214,8 +215,10 @@ fl_status fl_recipe_unpack(const uint8_t *data, size_t size, fl_recipe *r, char 
   r->options.max_scans = (int32_t)(uint32_t)get(&p, 4);
   r->options.max_memory = get(&p, 8);
   r->options.partial_decode = *p++;
+  r->orient = *p++;
   r->options.require_coefficients = 1;
-  if (r->dequantize > 1 || r->options.strict > 1 || r->options.partial_decode > 1)
+  if (r->dequantize > 1 || r->options.strict > 1 || r->options.partial_decode > 1 ||
+      r->orient > 1)
     return fail(message, message_size, "packed recipe has a flag that is neither 0 nor 1");
   return fl_recipe_check(r, message, message_size);
 }
@@ -233,6 +236,7 @@ fl_channel_spec fl_recipe_spec(const fl_recipe *r) {
   spec.out_h = r->out_h;
   spec.out_w = r->out_w;
   spec.transform = r->transform;
+  spec.orient = r->orient;
   return spec;
 }
 

@@ -124,32 +124,56 @@ static fl_status crop_views(const fl_coef_view *comps, int num_components,
 
 /* What a sample takes from its image, decided once per image (before decoding, so
  * the decoder knows which rows it needs): kind 0 = the centre window
- * (FL_TRANSFORM_BLOCKS), 1 = `box` resized (and mirrored when `flip`), -1 = an
- * unknown transform. */
+ * (FL_TRANSFORM_BLOCKS), 2 = the same of the coefficients oriented upright
+ * (`orientation` > 1), 1 = `box` (stored picture's pixels) resized, `flags`
+ * (fl_resize_channels: mirrors, transpose) on the output, -1 = an unknown transform. */
 typedef struct {
   int kind;
   fl_box box;
-  int flip;
+  int flags;
+  int orientation;
 } sample_plan;
 
 static sample_plan plan_sample(const fl_channel_spec *spec, int width, int height,
-                               uint64_t key) {
+                               int orientation, uint64_t key) {
   sample_plan p;
+  fl_box up; /* the box in the upright picture */
+  int mh, mv, tr, flip = 0;
+  const int o = spec->orient && orientation >= 1 && orientation <= 8 ? orientation : 1;
+  const int uw = o >= 5 ? height : width, uh = o >= 5 ? width : height;
   memset(&p, 0, sizeof p);
+  p.orientation = o;
   switch (spec->transform.kind) {
     case FL_TRANSFORM_BLOCKS:
-      break;
+      p.kind = o > 1 ? 2 : 0;
+      return p;
     case FL_TRANSFORM_EVAL:
-      fl_eval_box(height, width, spec->out_h, spec->out_w, spec->transform.crop_ratio, &p.box);
-      p.kind = 1;
+      fl_eval_box(uh, uw, spec->out_h, spec->out_w, spec->transform.crop_ratio, &up);
       break;
     case FL_TRANSFORM_TRAIN:
-      p.flip = fl_random_resized_crop(key, height, width, &spec->transform, &p.box);
-      p.kind = 1;
+      flip = fl_random_resized_crop(key, uh, uw, &spec->transform, &up);
       break;
     default:
       p.kind = -1;
+      return p;
   }
+  /* upright = transpose?(mirrors(stored)): the box back through the transpose, then the
+   * mirrors; the output gets the same mirrors and transpose, and the train flip (of the
+   * upright columns) becomes a mirror of the rows when transposed */
+  fl_orientation_ops(o, &mh, &mv, &tr);
+  p.kind = 1;
+  p.box = up;
+  if (tr) {
+    p.box.top = up.left;
+    p.box.left = up.top;
+    p.box.height = up.width;
+    p.box.width = up.height;
+  }
+  if (mv) p.box.top = height - (p.box.top + p.box.height);
+  if (mh) p.box.left = width - (p.box.left + p.box.width);
+  if (tr) mv ^= flip;
+  else mh ^= flip;
+  p.flags = (mh ? FL_MIRROR_H : 0) | (mv ? FL_MIRROR_V : 0) | (tr ? FL_TRANSPOSE : 0);
   return p;
 }
 
@@ -173,8 +197,11 @@ static int plan_rows(const fl_info *info, const fl_channel_spec *spec, const sam
       return 0;
     for (c = 0; c < n; c++) rows[c] = cy0[c] + ch[c];
   } else if (p->kind == 1 && p->box.height > 0 && p->box.width > 0) {
-    fl_resize_rows(n, vs, info->height, spec->out_h, &p->box, rows);
-  } else {
+    /* the stored picture's rows the resize reads: its output rows are out_w when the
+     * output is transposed */
+    fl_resize_rows(n, vs, info->height, (p->flags & FL_TRANSPOSE) ? spec->out_w : spec->out_h,
+                   &p->box, rows);
+  } else { /* kind 2, the oriented blocks, may need any row: read them all */
     return 0;
   }
   for (c = 0; c < n; c++) { /* iMCU row r holds rows [r v_samp, (r + 1) v_samp) of component c */
@@ -325,7 +352,7 @@ static fl_status decode_views(fl_decoder *d, const uint8_t *data, size_t size,
   o.require_coefficients = 1; /* at most 3 components from here on */
   st = fl_begin(d, data, size, &o, info);
   if (st != FL_OK) return st;
-  *plan = plan_sample(spec, info->width, info->height, key);
+  *plan = plan_sample(spec, info->width, info->height, info->orientation, key);
   for (c = 0; c < info->num_components; c++)
     total += (size_t)info->comp[c].alloc_blocks_h * info->comp[c].alloc_blocks_w * 64;
   base = fl_decoder_scratch(d, total);
@@ -361,11 +388,18 @@ static fl_status decode_views(fl_decoder *d, const uint8_t *data, size_t size,
 static fl_status run_plan(const fl_coef_view *comps, int num_components, int width, int height,
                           const fl_channel_spec *spec, const sample_plan *p, fl_workspace *ws,
                           int16_t *out, char *message, size_t message_size) {
+  fl_coef_view upright[3];
+  fl_status st;
   switch (p->kind) {
     case 0:
       return fl_sample_channels(comps, num_components, spec, out, message, message_size);
+    case 2:
+      st = fl_orient_views(comps, num_components, &width, &height, p->orientation, ws, upright,
+                           message, message_size);
+      if (st != FL_OK) return st;
+      return fl_sample_channels(upright, num_components, spec, out, message, message_size);
     case 1:
-      return fl_resize_channels(comps, num_components, width, height, &p->box, p->flip, spec,
+      return fl_resize_channels(comps, num_components, width, height, &p->box, p->flags, spec,
                                 ws, out, NULL, message, message_size);
     default:
       snprintf(message, message_size, "unknown transform %d", spec->transform.kind);
@@ -374,9 +408,9 @@ static fl_status run_plan(const fl_coef_view *comps, int num_components, int wid
 }
 
 fl_status fl_sample(const fl_coef_view *comps, int num_components, int width, int height,
-                    const fl_channel_spec *spec, uint64_t key, fl_workspace *ws, int16_t *out,
-                    char *message, size_t message_size) {
-  const sample_plan p = plan_sample(spec, width, height, key);
+                    int orientation, const fl_channel_spec *spec, uint64_t key,
+                    fl_workspace *ws, int16_t *out, char *message, size_t message_size) {
+  const sample_plan p = plan_sample(spec, width, height, orientation, key);
   return run_plan(comps, num_components, width, height, spec, &p, ws, out, message,
                   message_size);
 }
@@ -409,6 +443,12 @@ fl_status fl_decode_planes(fl_decoder *d, const uint8_t *data, size_t size,
   crop.transform.kind = FL_TRANSFORM_BLOCKS;
   st = decode_views(d, data, size, opts, &crop, 0, &info, views, quant, &plan);
   if (info_out) *info_out = info;
+  if (st == FL_OK && plan.kind == 2) { /* the coefficients oriented upright first */
+    int w = info.width, h = info.height;
+    st = fl_orient_views(views, info.num_components, &w, &h, plan.orientation,
+                         fl_decoder_workspace(d), views, fl_decoder_message_buffer(d),
+                         FL_MESSAGE_MAX);
+  }
   if (st == FL_OK)
     st = fl_sample_planes(views, info.num_components, spec, out, capacity, layout,
                           fl_decoder_message_buffer(d), FL_MESSAGE_MAX);

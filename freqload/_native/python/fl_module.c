@@ -45,12 +45,12 @@ static int recipe_arg(const Py_buffer *b, fl_recipe *r) {
 }
 
 /* pack_recipe(component, coef, size, dequantize, chroma, transform, output, max_pixels, strict,
- *             max_file_size, max_scans, max_memory, partial_decode) -> bytes:
+ *             max_file_size, max_scans, max_memory, partial_decode, orient=False) -> bytes:
  * the one place Python's settings become an fl_recipe; checked by fl_recipe_check. */
 static PyObject *py_pack_recipe(PyObject *mod, PyObject *args, PyObject *kw) {
   static char *names[] = {"component", "coef", "size", "dequantize", "chroma", "transform",
                           "output", "max_pixels", "strict", "max_file_size", "max_scans",
-                          "max_memory", "partial_decode", NULL};
+                          "max_memory", "partial_decode", "orient", NULL};
   Py_buffer comp, coef;
   fl_recipe r;
   fl_transform *t = &r.transform;
@@ -59,12 +59,13 @@ static PyObject *py_pack_recipe(PyObject *mod, PyObject *args, PyObject *kw) {
   char message[FL_MESSAGE_MAX];
   PyObject *result = NULL;
   memset(&r, 0, sizeof r);
-  if (!PyArg_ParseTupleAndKeywords(args, kw, "y*y*(ii)pi(idddddd)iKpKiKp:pack_recipe", names,
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "y*y*(ii)pi(idddddd)iKpKiKp|p:pack_recipe", names,
                                    &comp, &coef, &r.out_h, &r.out_w, &r.dequantize, &r.chroma,
                                    &t->kind, &t->scale_min, &t->scale_max, &t->ratio_min,
                                    &t->ratio_max, &t->flip_p, &t->crop_ratio, &r.output,
                                    &max_pixels, &r.options.strict, &max_file_size,
-                                   &r.options.max_scans, &max_memory, &r.options.partial_decode))
+                                   &r.options.max_scans, &max_memory, &r.options.partial_decode,
+                                   &r.orient))
     return NULL;
   if (comp.len != coef.len || comp.len < 1 || comp.len > FL_MAX_CHANNELS) {
     PyErr_Format(PyExc_ValueError, "the mask must select 1..%d channels", FL_MAX_CHANNELS);
@@ -98,7 +99,7 @@ static PyObject *py_unpack_recipe(PyObject *mod, PyObject *args) {
   PyBuffer_Release(&b);
   if (!ok) return NULL;
   return Py_BuildValue(
-      "{s:y#,s:y#,s:(ii),s:N,s:i,s:(idddddd),s:i,s:K,s:N,s:K,s:i,s:K,s:N}", "component",
+      "{s:y#,s:y#,s:(ii),s:N,s:i,s:(idddddd),s:i,s:K,s:N,s:K,s:i,s:K,s:N,s:N}", "component",
       (const char *)r.component, (Py_ssize_t)r.count, "coef", (const char *)r.coef,
       (Py_ssize_t)r.count, "size", r.out_h, r.out_w, "dequantize", PyBool_FromLong(r.dequantize),
       "chroma", r.chroma, "transform", t->kind, t->scale_min, t->scale_max, t->ratio_min,
@@ -106,7 +107,8 @@ static PyObject *py_unpack_recipe(PyObject *mod, PyObject *args) {
       (unsigned long long)r.options.max_pixels, "strict", PyBool_FromLong(r.options.strict),
       "max_file_size", (unsigned long long)r.options.max_file_size, "max_scans",
       r.options.max_scans, "max_memory", (unsigned long long)r.options.max_memory,
-      "partial_decode", PyBool_FromLong(r.options.partial_decode));
+      "partial_decode", PyBool_FromLong(r.options.partial_decode), "orient",
+      PyBool_FromLong(r.orient));
 }
 
 /* recipe_out_elements(packed) -> int16 elements one sample's output takes */
@@ -212,12 +214,13 @@ static PyObject *info_tuple(const fl_info *info) {
     }
     PyTuple_SET_ITEM(quant, i, q);
   }
-  return Py_BuildValue("(iiiiiiiiiiiiNNi)", info->width, info->height,
+  return Py_BuildValue("(iiiiiiiiiiiiNNiii)", info->width, info->height,
                        info->num_components, info->color_space,
                        info->adobe_transform, info->jfif, info->precision,
                        info->progressive, info->arithmetic,
                        info->restart_interval, info->max_h_samp,
-                       info->max_v_samp, comps, quant, info->partial_decodable);
+                       info->max_v_samp, comps, quant, info->partial_decodable,
+                       info->orientation, info->exif_warning);
 fail:
   Py_XDECREF(comps);
   Py_XDECREF(quant);
@@ -672,8 +675,10 @@ done:
   return finish_call(ok, &v, (Py_buffer *const[]){&rb, &out}, 2);
 }
 
-/* sample_planes(components, sampling, quant, recipe, payload, layout): fl_sample_planes on
- * Coefficients arrays (the recipe's output kind is not consulted: this is the planes call) */
+/* sample_planes(components, sampling, quant, recipe, payload, layout, width=0, height=0,
+ * orientation=1): fl_sample_planes on Coefficients arrays (the recipe's output kind is not
+ * consulted: this is the planes call); with the recipe's orient and an orientation > 1, of
+ * the coefficients oriented upright (width and height: the picture's) */
 static PyObject *py_sample_planes(PyObject *mod, PyObject *args) {
   PyObject *comps, *sampling, *quants;
   Py_buffer rb, payload, layout;
@@ -682,10 +687,13 @@ static PyObject *py_sample_planes(PyObject *mod, PyObject *args) {
   fl_channel_spec spec;
   fl_planes_layout l;
   char message[FL_MESSAGE_MAX];
-  int ok = 0;
-  fl_status st;
-  if (!PyArg_ParseTuple(args, "OOOy*w*w*:sample_planes", &comps, &sampling, &quants, &rb,
-                        &payload, &layout))
+  int ok = 0, width = 0, height = 0, orientation = 1;
+  fl_status st = FL_OK;
+  fl_workspace *ws = NULL;
+  fl_coef_view upright[3];
+  const fl_coef_view *views;
+  if (!PyArg_ParseTuple(args, "OOOy*w*w*|iii:sample_planes", &comps, &sampling, &quants, &rb,
+                        &payload, &layout, &width, &height, &orientation))
     return NULL;
   if (views_from_python(&v, comps, sampling, quants) < 0 || !recipe_arg(&rb, &r)) goto done;
   if (layout.len != FL_LAYOUT_INTS * 4) {
@@ -694,11 +702,23 @@ static PyObject *py_sample_planes(PyObject *mod, PyObject *args) {
   }
   spec = fl_recipe_spec(&r);
   spec.transform.kind = FL_TRANSFORM_BLOCKS;
+  views = v.views;
+  if (r.orient && orientation > 1) {
+    if ((ws = fl_workspace_new()) == NULL) {
+      PyErr_NoMemory();
+      goto done;
+    }
+    st = fl_orient_views(v.views, (int)v.n, &width, &height, orientation, ws, upright, message,
+                         sizeof message);
+    views = upright;
+  }
   Py_BEGIN_ALLOW_THREADS
-  st = fl_sample_planes(v.views, (int)v.n, &spec, (int16_t *)payload.buf, (size_t)payload.len / 2,
-                        &l, message, sizeof message);
+  if (st == FL_OK)
+    st = fl_sample_planes(views, (int)v.n, &spec, (int16_t *)payload.buf,
+                          (size_t)payload.len / 2, &l, message, sizeof message);
   if (st == FL_OK) fl_layout_pack(&l, (int32_t *)layout.buf);
   Py_END_ALLOW_THREADS
+  fl_workspace_free(ws);
   if (st != FL_OK) {
     raise_status(st, message);
     goto done;
@@ -762,7 +782,7 @@ done:
   return finish_call(ok, &v, (Py_buffer *const[]){&comp, &coef, &out}, 3);
 }
 
-/* sample(components, sampling, quant, width, height, recipe, key, out): fl_sample on
+/* sample(components, sampling, quant, width, height, recipe, key, out, orientation=1): fl_sample on
  * Coefficients arrays; out int16 [C, out_h, out_w] of the recipe */
 static PyObject *py_sample(PyObject *mod, PyObject *args) {
   PyObject *comps, *sampling, *quants, *out_obj;
@@ -772,11 +792,11 @@ static PyObject *py_sample(PyObject *mod, PyObject *args) {
   fl_channel_spec spec;
   fl_workspace *ws;
   char message[FL_MESSAGE_MAX];
-  int width, height, count, oh, ow, ok = 0;
+  int width, height, count, oh, ow, ok = 0, orientation = 1;
   unsigned long long key;
   fl_status st;
-  if (!PyArg_ParseTuple(args, "OOOiiy*KO:sample", &comps, &sampling, &quants, &width, &height,
-                        &rb, &key, &out_obj))
+  if (!PyArg_ParseTuple(args, "OOOiiy*KO|i:sample", &comps, &sampling, &quants, &width, &height,
+                        &rb, &key, &out_obj, &orientation))
     return NULL;
   if (out_buffer(out_obj, &out, &count, &oh, &ow) < 0) {
     PyBuffer_Release(&rb);
@@ -790,7 +810,7 @@ static PyObject *py_sample(PyObject *mod, PyObject *args) {
   spec = fl_recipe_spec(&r);
   ws = fl_workspace_new();
   Py_BEGIN_ALLOW_THREADS
-  st = fl_sample(v.views, (int)v.n, width, height, &spec, (uint64_t)key, ws,
+  st = fl_sample(v.views, (int)v.n, width, height, orientation, &spec, (uint64_t)key, ws,
                  (int16_t *)out.buf, message, sizeof message);
   Py_END_ALLOW_THREADS
   fl_workspace_free(ws);
@@ -801,6 +821,95 @@ static PyObject *py_sample(PyObject *mod, PyObject *args) {
   ok = 1;
 done:
   return finish_call(ok, &v, (Py_buffer *const[]){&rb, &out}, 2);
+}
+
+/* orient_plan(components, sampling, quant, width, height, orientation) -> (width, height,
+ * ((h_samp, v_samp, blocks_h, blocks_w, alloc_h, alloc_w), ...)): fl_orient_plan */
+static PyObject *py_orient_plan(PyObject *mod, PyObject *args) {
+  PyObject *comps, *sampling, *quants, *list = NULL, *result = NULL;
+  views_t v;
+  fl_oriented g;
+  char message[FL_MESSAGE_MAX];
+  int width, height, orientation, c;
+  if (!PyArg_ParseTuple(args, "OOOiii:orient_plan", &comps, &sampling, &quants, &width, &height,
+                        &orientation))
+    return NULL;
+  if (views_from_python(&v, comps, sampling, quants) < 0) return NULL;
+  if (fl_orient_plan(v.views, (int)v.n, width, height, orientation, &g, message,
+                     sizeof message) != FL_OK) {
+    PyErr_SetString(PyExc_ValueError, message);
+    goto done;
+  }
+  if ((list = PyTuple_New(g.num_components)) == NULL) goto done;
+  for (c = 0; c < g.num_components; c++) {
+    PyObject *t = Py_BuildValue("(iiiiii)", g.h_samp[c], g.v_samp[c], g.blocks_h[c],
+                                g.blocks_w[c], g.alloc_h[c], g.alloc_w[c]);
+    if (t == NULL) goto done;
+    PyTuple_SET_ITEM(list, c, t);
+  }
+  result = Py_BuildValue("(iiO)", g.width, g.height, list);
+done:
+  Py_XDECREF(list);
+  views_release(&v);
+  return result;
+}
+
+/* orient_fill(components, sampling, quant, width, height, orientation, outs) -> quant
+ * tables (bytes per component): fl_orient_fill into outs[c], int16 [alloc_h, alloc_w, 64] */
+static PyObject *py_orient_fill(PyObject *mod, PyObject *args) {
+  PyObject *comps, *sampling, *quants, *outs, *fo = NULL, *result = NULL;
+  views_t v;
+  fl_oriented g;
+  fl_plane planes[3];
+  Py_buffer ob[3];
+  uint16_t quant[3][64];
+  char message[FL_MESSAGE_MAX];
+  int width, height, orientation, c, got = 0;
+  if (!PyArg_ParseTuple(args, "OOOiiiO:orient_fill", &comps, &sampling, &quants, &width,
+                        &height, &orientation, &outs))
+    return NULL;
+  if (views_from_python(&v, comps, sampling, quants) < 0) return NULL;
+  if (fl_orient_plan(v.views, (int)v.n, width, height, orientation, &g, message,
+                     sizeof message) != FL_OK) {
+    PyErr_SetString(PyExc_ValueError, message);
+    goto done;
+  }
+  fo = PySequence_Fast(outs, "outs must be a sequence");
+  if (fo == NULL) goto done;
+  if (PySequence_Fast_GET_SIZE(fo) != g.num_components) {
+    PyErr_SetString(PyExc_ValueError, "one output per component");
+    goto done;
+  }
+  for (c = 0; c < g.num_components; c++) {
+    if (PyObject_GetBuffer(PySequence_Fast_GET_ITEM(fo, c), &ob[c], PyBUF_CONTIG) < 0) goto done;
+    got++;
+    if (ob[c].len != (Py_ssize_t)g.alloc_h[c] * g.alloc_w[c] * 128) {
+      PyErr_Format(PyExc_ValueError, "output %d must be int16 [%d, %d, 64]", c, g.alloc_h[c],
+                   g.alloc_w[c]);
+      goto done;
+    }
+    planes[c].data = (int16_t *)ob[c].buf;
+    planes[c].rows = g.alloc_h[c];
+    planes[c].cols = g.alloc_w[c];
+    planes[c].row_stride = (ptrdiff_t)g.alloc_w[c] * 64;
+  }
+  Py_BEGIN_ALLOW_THREADS
+  fl_orient_fill(v.views, &g, planes, quant);
+  Py_END_ALLOW_THREADS
+  result = PyTuple_New(g.num_components);
+  for (c = 0; result && c < g.num_components; c++) {
+    PyObject *q = PyBytes_FromStringAndSize((const char *)quant[c], 128);
+    if (q == NULL) {
+      Py_CLEAR(result);
+      break;
+    }
+    PyTuple_SET_ITEM(result, c, q);
+  }
+done:
+  for (c = 0; c < got; c++) PyBuffer_Release(&ob[c]);
+  Py_XDECREF(fo);
+  views_release(&v);
+  return result;
 }
 
 /* write_jpeg(components, sampling, quant, width, height) -> bytes (fl_write_jpeg) */
@@ -928,6 +1037,12 @@ static PyMethodDef module_methods[] = {
     {"read_file", py_read_file, METH_VARARGS,
      "read_file(path, max_file_size, offset=0, length=-1) -> bytes (fl_read_file; "
      "max_file_size 0: no limit; length -1: to the end)"},
+    {"orient_plan", py_orient_plan, METH_VARARGS,
+     "orient_plan(components, sampling, quant, width, height, orientation) -> (width, height,"
+     " per component (h_samp, v_samp, blocks_h, blocks_w, alloc_h, alloc_w)) (fl_orient_plan)"},
+    {"orient_fill", py_orient_fill, METH_VARARGS,
+     "orient_fill(components, sampling, quant, width, height, orientation, outs) -> quant "
+     "tables: fl_orient_fill into outs[c] (int16 [alloc_h, alloc_w, 64])"},
     {"write_jpeg", py_write_jpeg, METH_VARARGS,
      "write_jpeg(components, sampling, quant, width, height) -> baseline JPEG bytes"},
     {"random_resized_crop", py_random_resized_crop, METH_VARARGS,
