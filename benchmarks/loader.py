@@ -137,7 +137,10 @@ def main(argv=None) -> int:
     import contextlib
     import tempfile
 
-    stack = contextlib.ExitStack()
+    stack = contextlib.ExitStack()  # closed below, or at exit if a row fails
+    import atexit
+
+    atexit.register(stack.close)
     shard_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-shards-"))
     sources = {}
 

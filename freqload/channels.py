@@ -52,7 +52,7 @@ def core_arrays(coeffs):
 
 
 def to_channels(coeffs, mask=None, *, dequantize: bool = True, chroma: str = "dct",
-                size: tuple[int, int] | None = None) -> np.ndarray:
+                size: tuple[int, int] | None = None, orientation: str = "ignore") -> np.ndarray:
     """Regroup a JPEG's coefficients into channels on the luma block grid.
 
     Args:
@@ -70,6 +70,10 @@ def to_channels(coeffs, mask=None, *, dequantize: bool = True, chroma: str = "dc
             whole; the components are cropped before chroma is aligned, as
             ``jpegtran -crop`` would) or a centred zero padding, per axis.
             This is what ``DCTLoader`` does to every image.
+        orientation: "ignore" (default: the coefficients as stored, exact access) or
+            "exif": of the picture turned upright by ``coeffs.info.orientation``
+            (:func:`freqload.orient`, lossless; what ``DCTLoader(transform="blocks")``
+            gives by default).
 
     Returns:
         int16 ``[C, H8, W8]``: C = ``len(mask)`` (192 without one), H8 x W8 =
@@ -83,8 +87,13 @@ def to_channels(coeffs, mask=None, *, dequantize: bool = True, chroma: str = "dc
         UnsupportedImageError: chroma sampled more finely than luma, or by a
             non-integer factor.
     """
-    from .recipe import recipe_for
+    from .recipe import ORIENTATION, recipe_for
+    from .transforms import orient
 
+    if orientation not in ORIENTATION:
+        raise ValueError(f"orientation must be one of {ORIENTATION}, got {orientation!r}")
+    if orientation == "exif":
+        coeffs = orient(coeffs)
     # size None: the whole grid (the recipe's size is then not used)
     r = recipe_for(mask, (1, 1) if size is None else size, chroma, dequantize)
     arrays, sampling, quant = core_arrays(coeffs)

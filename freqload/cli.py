@@ -131,11 +131,16 @@ def channel_grid(coeffs, mask=None, *, tile: int | None = None):
 def _cmd_show(args) -> int:
     from .coefficients import read_coefficients
 
-    c = read_coefficients(args.image, fallback="pixels")
+    from .transforms import orient
+
+    stored = read_coefficients(args.image, fallback="pixels")
+    c = orient(stored)  # the upright picture, as the loader sees it by default
     channel_grid(c, args.mask).save(args.output)
+    turned = (f", turned upright (EXIF orientation {stored.info.orientation})"
+              if stored.info.orientation != 1 else "")
     print(f"wrote {args.output}: {c.info.width}x{c.info.height} {c.info.sampling}, "
           f"{c.components[0].shape[0]}x{c.components[0].shape[1]} blocks per channel"
-          + (" (decoded from pixels)" if c.from_pixels else ""), file=sys.stderr)
+          + turned + (" (decoded from pixels)" if c.from_pixels else ""), file=sys.stderr)
     return 0
 
 
@@ -186,7 +191,9 @@ def inspect_file(path: str) -> dict:
                progressive=info.progressive, arithmetic=info.arithmetic,
                precision=info.precision, restart_interval=info.restart_interval,
                partial_decodable=info.partial_decodable,
-               blocks=list(info.block_grid))
+               blocks=list(info.block_grid), orientation=info.orientation)
+    if info.exif_warning:
+        out["exif_warning"] = info.exif_warning
     tables = {}
     for c, (ci, q) in enumerate(zip(info.components, info.quant_tables)):
         if q is not None and f"table {ci.quant_index}" not in tables:
@@ -226,6 +233,12 @@ def _fallback_works(path: str) -> bool:
         return False
 
 
+#: what each EXIF orientation asks of a viewer
+ORIENTATION_NAMES = {1: "as stored", 2: "mirrored", 3: "rotated 180", 4: "flipped vertically",
+                     5: "transposed", 6: "rotated 90 clockwise", 7: "transversed",
+                     8: "rotated 270 clockwise"}
+
+
 def _cmd_inspect(args) -> int:
     rows = [inspect_file(p) for p in args.images]
     if args.json:
@@ -240,6 +253,10 @@ def _cmd_inspect(args) -> int:
                   f"{', arithmetic' if r['arithmetic'] else ''}, restart interval "
                   f"{r['restart_interval']}, block grid {r['blocks'][0]}x{r['blocks'][1]}, "
                   f"{r['bytes']:,} bytes")
+            o = r["orientation"]
+            print(f"  EXIF orientation {o}: {ORIENTATION_NAMES[o]}"
+                  + (" (the loader turns it upright: orientation='exif')" if o != 1 else "")
+                  + (f"; {r['exif_warning']}" if r.get("exif_warning") else ""))
             for name, t in r["quant_tables"].items():
                 print(f"  quant {name}: estimated quality {t['estimated_quality']}")
                 for row in t["values"]:

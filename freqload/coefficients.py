@@ -247,7 +247,8 @@ def read_coefficients(data, *, strict: bool = True, max_pixels: int | None = DEF
                       fallback: str | None = None,
                       max_file_size: int | None = DEFAULT_MAX_FILE_SIZE,
                       max_scans: int | None = DEFAULT_MAX_SCANS,
-                      max_memory: int | None = DEFAULT_MAX_MEMORY) -> Coefficients:
+                      max_memory: int | None = DEFAULT_MAX_MEMORY,
+                      orientation: str = "ignore") -> Coefficients:
     """Entropy-decode a JPEG to its quantised DCT coefficients (no IDCT, no colour).
 
     Args:
@@ -270,6 +271,9 @@ def read_coefficients(data, *, strict: bool = True, max_pixels: int | None = DEF
             tiny scans each cost a pass over the image), checked while decoding.
         max_memory: refuse an image whose coefficient planes need more bytes.
             Each limit raises :class:`ImageTooLargeError` naming it; 0/None disables it.
+        orientation: "ignore" (default: the file's coefficients exactly as stored;
+            ``info.orientation`` says how to turn them) or "exif": turned upright by
+            the file's EXIF orientation, losslessly (:func:`freqload.orient`).
 
     Returns:
         :class:`Coefficients`: for a 448x448 4:2:0 file, components int16
@@ -280,6 +284,19 @@ def read_coefficients(data, *, strict: bool = True, max_pixels: int | None = DEF
     """
     if fallback not in (None, "pixels"):
         raise ValueError(f"fallback must be None or 'pixels', got {fallback!r}")
+    if orientation not in ("ignore", "exif"):
+        raise ValueError(f"orientation must be 'ignore' or 'exif', got {orientation!r}")
+    c = _read_coefficients(data, strict, max_pixels, fallback, max_file_size, max_scans,
+                           max_memory)
+    if orientation == "exif":
+        from .transforms import orient
+
+        return orient(c)
+    return c
+
+
+def _read_coefficients(data, strict, max_pixels, fallback, max_file_size, max_scans,
+                       max_memory) -> Coefficients:
     limit = int(max_pixels or 0)
     if limit < 0:
         raise ValueError("max_pixels must be positive (or None for no limit)")
@@ -326,6 +343,11 @@ def _coefficients_from_pixels(buf, limit: int, cause: str) -> Coefficients:
         raise
     except Exception as e:  # Pillow raises many types for undecodable input
         raise UnsupportedImageError(f"{cause}; Pillow could not decode it either: {e}") from e
+    try:  # the picture's EXIF orientation, as the file's own header would give it
+        orientation = int(im.getexif().get(0x0112, 1))
+    except Exception:  # Pillow's EXIF parser raises many types on a malformed segment
+        orientation = 1
+    orientation = orientation if 1 <= orientation <= 8 else 1
     gray = im.mode in ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")
     im = im.convert("L") if gray else im.convert("RGB").convert("YCbCr")
     arr = np.asarray(im, dtype=np.float64)
@@ -339,5 +361,5 @@ def _coefficients_from_pixels(buf, limit: int, cause: str) -> Coefficients:
     ones = np.ones(64, dtype=np.uint16)
     info = JpegInfo(w, h, n, "gray" if gray else "YCbCr", None, False, 8, False, False, 0,
                     1, 1, tuple(ComponentInfo(i + 1, 1, 1, 0, bh, bw, bh, bw) for i in range(n)),
-                    tuple(ones for _ in range(n)), source="pixels")
+                    tuple(ones for _ in range(n)), source="pixels", orientation=orientation)
     return Coefficients(comps, [ones] * n, info, 0, "", from_pixels=True)

@@ -29,10 +29,15 @@ class RGBSamples(torch.utils.data.Dataset):
     """Items are (index, epoch) -> (float32 [3, size, size] normalised, label)."""
 
     def __init__(self, paths, labels, size: int = 224, train: bool = True, seed: int = 0,
-                 crop_ratio: float = 0.875, samples=None):
+                 crop_ratio: float = 0.875, samples=None, orientation: str = "exif"):
         """samples: a sources.SampleList or shards.ShardSet to read items through
-        (``samples.where(i)``: tar members by byte range); None: the files ``paths``."""
+        (``samples.where(i)``: tar members by byte range); None: the files ``paths``.
+        orientation: "exif" turns each picture upright by its EXIF orientation (Pillow's
+        ``ImageOps.exif_transpose``) before cropping, as DCTLoader does; "ignore"."""
+        if orientation not in ("ignore", "exif"):
+            raise ValueError(f"orientation must be 'ignore' or 'exif', got {orientation!r}")
         self.paths, self.labels, self.samples = paths, labels, samples
+        self.orientation = orientation
         self.size, self.train, self.seed, self.crop_ratio = int(size), bool(train), seed, crop_ratio
         self.norm = Normalize(MEAN, STD)  # the one normalisation (freqload.device)
 
@@ -54,6 +59,10 @@ class RGBSamples(torch.utils.data.Dataset):
         else:
             src = self.paths[i]
         with Image.open(src) as im:
+            if self.orientation == "exif":
+                from PIL import ImageOps
+
+                im = ImageOps.exif_transpose(im)
             im = im.convert("RGB")
             # the boxes DCTLoader draws (the core's sampling, same seed/epoch/index keys), so
             # an A/B run sees the same crops and flips in both inputs
@@ -78,7 +87,7 @@ class RGBLoader(EpochLoader):
                  num_workers: int | None = None, prefetch: int = 2, device=None,
                  shard_id: int | None = None, num_shards: int | None = None,
                  label_key: str | None = None, shuffle_buffer: int = 1000,
-                 cache_dir: str | None = None):
+                 cache_dir: str | None = None, orientation: str = "exif"):
         # batch size, shuffling, seed, shards, device, workers: as every loader does
         self._setup_epochs(resolve_source(source, label_key, cache_dir), batch_size=batch_size,
                            train=train, shuffle=shuffle, seed=seed, drop_last=drop_last,
@@ -86,7 +95,7 @@ class RGBLoader(EpochLoader):
                            num_workers=num_workers, prefetch=prefetch,
                            shuffle_buffer=shuffle_buffer)
         self.samples = RGBSamples(self.dataset.paths, self.dataset.labels, size, train, seed,
-                                  samples=self.dataset)
+                                  samples=self.dataset, orientation=orientation)
         self.size = int(size)
         self.stats = TransferStats()
 

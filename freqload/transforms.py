@@ -223,9 +223,6 @@ def _component_blocks(coeffs: Coefficients, c: int, pixels: int, axis: int) -> i
     return -(-(-(-pixels * samp // max_samp)) // 8)
 
 
-_ODD_H = np.array([(k % 8) % 2 == 1 for k in range(64)])
-
-
 def hflip(coeffs: Coefficients) -> Coefficients:
     """Horizontal flip in the DCT domain, exactly ``jpegtran -flip horizontal -trim``.
 
@@ -239,17 +236,10 @@ def hflip(coeffs: Coefficients) -> Coefficients:
         ValueError: the image is narrower than one MCU.
     """
     mcu_w = _mcu(coeffs)[1]
-    width = coeffs.info.width // mcu_w * mcu_w
-    if width == 0:
+    if coeffs.info.width < mcu_w:
         raise ValueError(f"hflip: the image ({coeffs.info.width} px) is narrower than one MCU "
                          f"({mcu_w} px)")
-    out = []
-    for c, a in enumerate(coeffs.components):
-        bw = _component_blocks(coeffs, c, width, 1)
-        f = a[:, :bw][:, ::-1].copy()
-        f[..., _ODD_H] *= -1
-        out.append(f)
-    return _with_components(coeffs, out, width, coeffs.info.height)
+    return orient(coeffs, 2)  # the core's fl_orient_fill: mirror, trimmed as -trim
 
 
 #: jpegtran's options for each EXIF orientation (what :func:`orient` equals, with -trim)
@@ -296,7 +286,8 @@ def orient(coeffs: Coefficients, orientation: int | None = None) -> Coefficients
     for c, ((hs, vs, bh, bw, ah, aw), out, q) in enumerate(zip(plan, outs, tables)):
         comps.append(out[:bh, :bw])
         quants.append(np.frombuffer(q, dtype=np.uint16).copy())
-        new_info.append(ComponentInfo(info.components[c].id, hs, vs, c, bh, bw, ah, aw))
+        qi = c if o >= 5 else info.components[c].quant_index  # a transpose makes new tables
+        new_info.append(ComponentInfo(info.components[c].id, hs, vs, qi, bh, bw, ah, aw))
     transposed = o >= 5
     new = dataclasses.replace(
         info, width=width, height=height, components=tuple(new_info),

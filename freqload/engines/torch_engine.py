@@ -69,6 +69,24 @@ def _collate(items):
             from_pixels)
 
 
+class _Batches:
+    """The DataLoader's batch sampler: (index, key) pairs per batch, handed out by the main
+    process. Before a batch goes to a worker, the files it reads are made local (remote
+    shards: samples.ready), so a worker never downloads: a forked worker must not touch
+    the parent's network clients, whose locks a download thread may hold at the fork."""
+
+    def __init__(self, samples, batches, keys):
+        self.samples, self.batches, self.keys = samples, batches, keys
+
+    def __len__(self):
+        return len(self.batches)
+
+    def __iter__(self):
+        for b, k in zip(self.batches, self.keys):
+            self.samples.ready(b)
+            yield list(zip(b.tolist(), k.tolist()))
+
+
 class TorchEngine:
     name = "torch"
 
@@ -86,8 +104,7 @@ class TorchEngine:
         if self.num_workers > 0:
             kw = {"prefetch_factor": max(1, self.prefetch), "persistent_workers": False}
         dl = torch.utils.data.DataLoader(
-            self.dataset,
-            batch_sampler=[list(zip(b.tolist(), k.tolist())) for b, k in zip(batches, keys)],
+            self.dataset, batch_sampler=_Batches(self.dataset.samples, batches, keys),
             num_workers=self.num_workers, collate_fn=_collate, pin_memory=self.pin, **kw)
         for x, idx, status, offsets, layouts, messages, from_pixels in dl:
             yield HostBatch(x, idx, status, offsets, layouts, messages, from_pixels)
