@@ -218,7 +218,8 @@ native core does the work.)")
     .AddArg("recipe",
             "The sample's recipe, packed: freqload.Recipe(...).dali_arg (mask, size, chroma, "
             "dequantize, transform and its parameters, regroup, strict, limits, "
-            "partial_decode; see freqload.recipe).",
+            "partial_decode, orientation: the EXIF-upright picture's sample or the stored "
+            "one; see freqload.recipe).",
             DALI_INT_VEC)
     .AddOptionalArg("on_error",
                     "\"raise\": a bad sample fails the batch, naming the file; \"flag\": it is "
