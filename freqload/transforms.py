@@ -279,9 +279,9 @@ def orient(coeffs: Coefficients, orientation: int | None = None) -> Coefficients
         return coeffs
     arrays, sampling, quant = core_arrays(coeffs)
     info = coeffs.info
-    width, height, plan = _core.orient_plan(arrays, sampling, quant, info.width, info.height, o)
-    outs = [np.empty((ah, aw, 64), dtype=np.int16) for *_, ah, aw in plan]
-    tables = _core.orient_fill(arrays, sampling, quant, info.width, info.height, o, outs)
+    width, height, plan, _ = _core.orient(arrays, sampling, quant, info.width, info.height, o)
+    outs = [np.empty((ah, aw, 64), dtype=np.int16) for *_, ah, aw in plan]  # shapes, then fill
+    *_, tables = _core.orient(arrays, sampling, quant, info.width, info.height, o, outs)
     comps, new_info, quants = [], [], []
     for c, ((hs, vs, bh, bw, ah, aw), out, q) in enumerate(zip(plan, outs, tables)):
         comps.append(out[:bh, :bw])

@@ -823,16 +823,23 @@ done:
   return finish_call(ok, &v, (Py_buffer *const[]){&rb, &out}, 2);
 }
 
-/* orient_plan(components, sampling, quant, width, height, orientation) -> (width, height,
- * ((h_samp, v_samp, blocks_h, blocks_w, alloc_h, alloc_w), ...)): fl_orient_plan */
-static PyObject *py_orient_plan(PyObject *mod, PyObject *args) {
-  PyObject *comps, *sampling, *quants, *list = NULL, *result = NULL;
+/* orient(components, sampling, quant, width, height, orientation, outs=None) -> (width,
+ * height, ((h_samp, v_samp, blocks_h, blocks_w, alloc_h, alloc_w), ...), tables): the
+ * upright shape (fl_orient_plan); with outs (int16 [alloc_h, alloc_w, 64] per component)
+ * also fl_orient_fill into them, tables then the quant tables (bytes per component), else
+ * None. Shapes first, then fill: call it without outs, allocate, call it with them. */
+static PyObject *py_orient(PyObject *mod, PyObject *args) {
+  PyObject *comps, *sampling, *quants, *outs = Py_None, *fo = NULL, *list = NULL;
+  PyObject *tables = NULL, *result = NULL;
   views_t v;
   fl_oriented g;
+  fl_plane planes[3];
+  Py_buffer ob[3];
+  uint16_t quant[3][64];
   char message[FL_MESSAGE_MAX];
-  int width, height, orientation, c;
-  if (!PyArg_ParseTuple(args, "OOOiii:orient_plan", &comps, &sampling, &quants, &width, &height,
-                        &orientation))
+  int width, height, orientation, c, got = 0;
+  if (!PyArg_ParseTuple(args, "OOOiii|O:orient", &comps, &sampling, &quants, &width, &height,
+                        &orientation, &outs))
     return NULL;
   if (views_from_python(&v, comps, sampling, quants) < 0) return NULL;
   if (fl_orient_plan(v.views, (int)v.n, width, height, orientation, &g, message,
@@ -847,67 +854,45 @@ static PyObject *py_orient_plan(PyObject *mod, PyObject *args) {
     if (t == NULL) goto done;
     PyTuple_SET_ITEM(list, c, t);
   }
-  result = Py_BuildValue("(iiO)", g.width, g.height, list);
-done:
-  Py_XDECREF(list);
-  views_release(&v);
-  return result;
-}
-
-/* orient_fill(components, sampling, quant, width, height, orientation, outs) -> quant
- * tables (bytes per component): fl_orient_fill into outs[c], int16 [alloc_h, alloc_w, 64] */
-static PyObject *py_orient_fill(PyObject *mod, PyObject *args) {
-  PyObject *comps, *sampling, *quants, *outs, *fo = NULL, *result = NULL;
-  views_t v;
-  fl_oriented g;
-  fl_plane planes[3];
-  Py_buffer ob[3];
-  uint16_t quant[3][64];
-  char message[FL_MESSAGE_MAX];
-  int width, height, orientation, c, got = 0;
-  if (!PyArg_ParseTuple(args, "OOOiiiO:orient_fill", &comps, &sampling, &quants, &width,
-                        &height, &orientation, &outs))
-    return NULL;
-  if (views_from_python(&v, comps, sampling, quants) < 0) return NULL;
-  if (fl_orient_plan(v.views, (int)v.n, width, height, orientation, &g, message,
-                     sizeof message) != FL_OK) {
-    PyErr_SetString(PyExc_ValueError, message);
-    goto done;
-  }
-  fo = PySequence_Fast(outs, "outs must be a sequence");
-  if (fo == NULL) goto done;
-  if (PySequence_Fast_GET_SIZE(fo) != g.num_components) {
-    PyErr_SetString(PyExc_ValueError, "one output per component");
-    goto done;
-  }
-  for (c = 0; c < g.num_components; c++) {
-    if (PyObject_GetBuffer(PySequence_Fast_GET_ITEM(fo, c), &ob[c], PyBUF_CONTIG) < 0) goto done;
-    got++;
-    if (ob[c].len != (Py_ssize_t)g.alloc_h[c] * g.alloc_w[c] * 128) {
-      PyErr_Format(PyExc_ValueError, "output %d must be int16 [%d, %d, 64]", c, g.alloc_h[c],
-                   g.alloc_w[c]);
+  if (outs == Py_None) {
+    tables = Py_NewRef(Py_None);
+  } else {
+    fo = PySequence_Fast(outs, "outs must be a sequence");
+    if (fo == NULL) goto done;
+    if (PySequence_Fast_GET_SIZE(fo) != g.num_components) {
+      PyErr_SetString(PyExc_ValueError, "one output per component");
       goto done;
     }
-    planes[c].data = (int16_t *)ob[c].buf;
-    planes[c].rows = g.alloc_h[c];
-    planes[c].cols = g.alloc_w[c];
-    planes[c].row_stride = (ptrdiff_t)g.alloc_w[c] * 64;
-  }
-  Py_BEGIN_ALLOW_THREADS
-  fl_orient_fill(v.views, &g, planes, quant);
-  Py_END_ALLOW_THREADS
-  result = PyTuple_New(g.num_components);
-  for (c = 0; result && c < g.num_components; c++) {
-    PyObject *q = PyBytes_FromStringAndSize((const char *)quant[c], 128);
-    if (q == NULL) {
-      Py_CLEAR(result);
-      break;
+    for (c = 0; c < g.num_components; c++) {
+      if (PyObject_GetBuffer(PySequence_Fast_GET_ITEM(fo, c), &ob[c], PyBUF_CONTIG) < 0)
+        goto done;
+      got++;
+      if (ob[c].len != (Py_ssize_t)g.alloc_h[c] * g.alloc_w[c] * 128) {
+        PyErr_Format(PyExc_ValueError, "output %d must be int16 [%d, %d, 64]", c,
+                     g.alloc_h[c], g.alloc_w[c]);
+        goto done;
+      }
+      planes[c].data = (int16_t *)ob[c].buf;
+      planes[c].rows = g.alloc_h[c];
+      planes[c].cols = g.alloc_w[c];
+      planes[c].row_stride = (ptrdiff_t)g.alloc_w[c] * 64;
     }
-    PyTuple_SET_ITEM(result, c, q);
+    Py_BEGIN_ALLOW_THREADS
+    fl_orient_fill(v.views, &g, planes, quant);
+    Py_END_ALLOW_THREADS
+    if ((tables = PyTuple_New(g.num_components)) == NULL) goto done;
+    for (c = 0; c < g.num_components; c++) {
+      PyObject *q = PyBytes_FromStringAndSize((const char *)quant[c], 128);
+      if (q == NULL) goto done;
+      PyTuple_SET_ITEM(tables, c, q);
+    }
   }
+  result = Py_BuildValue("(iiOO)", g.width, g.height, list, tables);
 done:
   for (c = 0; c < got; c++) PyBuffer_Release(&ob[c]);
   Py_XDECREF(fo);
+  Py_XDECREF(list);
+  Py_XDECREF(tables);
   views_release(&v);
   return result;
 }
@@ -1037,12 +1022,10 @@ static PyMethodDef module_methods[] = {
     {"read_file", py_read_file, METH_VARARGS,
      "read_file(path, max_file_size, offset=0, length=-1) -> bytes (fl_read_file; "
      "max_file_size 0: no limit; length -1: to the end)"},
-    {"orient_plan", py_orient_plan, METH_VARARGS,
-     "orient_plan(components, sampling, quant, width, height, orientation) -> (width, height,"
-     " per component (h_samp, v_samp, blocks_h, blocks_w, alloc_h, alloc_w)) (fl_orient_plan)"},
-    {"orient_fill", py_orient_fill, METH_VARARGS,
-     "orient_fill(components, sampling, quant, width, height, orientation, outs) -> quant "
-     "tables: fl_orient_fill into outs[c] (int16 [alloc_h, alloc_w, 64])"},
+    {"orient", py_orient, METH_VARARGS,
+     "orient(components, sampling, quant, width, height, orientation, outs=None) -> (width, "
+     "height, per component (h_samp, v_samp, blocks_h, blocks_w, alloc_h, alloc_w), quant "
+     "tables or None): fl_orient_plan, and with outs fl_orient_fill into them"},
     {"write_jpeg", py_write_jpeg, METH_VARARGS,
      "write_jpeg(components, sampling, quant, width, height) -> baseline JPEG bytes"},
     {"random_resized_crop", py_random_resized_crop, METH_VARARGS,
