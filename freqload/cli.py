@@ -22,6 +22,110 @@ import sys
 import numpy as np
 
 
+# ---- errors: one line, an exit code, no traceback (unless --debug) --------------------
+
+class CommandError(Exception):
+    """A command failed (exit 1); the message says what and how to fix it."""
+    code = 1
+
+
+class UsageError(CommandError):
+    """The command line asks for something that cannot be (exit 2), found before any work."""
+    code = 2
+
+
+def _folder_of(path: str) -> str:
+    return os.path.dirname(os.path.abspath(path))
+
+
+def _check_output(path, option: str) -> None:
+    if isinstance(path, str) and path and not os.path.isdir(_folder_of(path)):
+        raise UsageError(f"{option} {path}: the folder {_folder_of(path)} does not exist")
+
+
+def _check_mask(mask, option: str = "--mask") -> None:
+    from .mask import as_mask
+
+    if mask is None:
+        return
+    try:
+        as_mask(mask)
+    except (ValueError, OSError) as e:
+        raise UsageError(f"{option} {mask}: {e}") from None
+
+
+def _check_at_least(args, name: str, low) -> None:
+    value = getattr(args, name, None)
+    if value is not None and value < low:
+        raise UsageError(f"--{name.replace('_', '-')} must be >= {low}, got {value}")
+
+
+def _validate(args) -> None:
+    """Every check that needs no work, before any is done."""
+    from .bench import PIPELINES
+
+    cmd = args.command
+    for name, low in (("batch_size", 1), ("threads", 0), ("repeats", 1), ("iters", 1),
+                      ("max_images", 0), ("workers", 1), ("k", 1)):
+        _check_at_least(args, name, low)
+    if getattr(args, "seconds", None) is not None and not args.seconds > 0:
+        raise UsageError(f"--seconds must be > 0, got {args.seconds}")
+    if cmd in ("stats", "show", "pack"):
+        _check_mask(args.mask)
+    if cmd == "mask":
+        if args.mask is not None:
+            _check_mask(args.mask, "mask")
+        if args.from_gate is None and (args.heatmap or args.k is not None):
+            raise UsageError("--heatmap and -k go with --from-gate (a mask alone has no gate "
+                             "statistics to draw)")
+        if args.from_gate is not None and args.k is None:
+            raise UsageError("--from-gate needs -k: how many channels to keep")
+        if args.from_gate is None and args.mask is None:
+            raise UsageError("give a mask (a preset such as dctnet24, or a mask file) or "
+                             "--from-gate STATS -k N")
+        if args.from_gate is not None and not os.path.isfile(args.from_gate):
+            raise UsageError(f"--from-gate {args.from_gate}: no such file")
+    for option in ("output", "json", "plot", "heatmap"):
+        _check_output(getattr(args, option, None), f"--{option}")
+    if cmd == "bench":
+        picked, dirs = [], []
+        for p in args.pipelines:
+            if p in PIPELINES:
+                picked.append(p)
+            elif os.path.isdir(p):
+                dirs.append(p)  # "bench --pipelines rgb-pil DIR": the folder after the list
+            else:
+                raise UsageError(f"--pipelines: unknown pipeline {p!r}; the pipelines are "
+                                 f"{', '.join(PIPELINES)}")
+        if dirs and (args.dir or args.data or len(dirs) > 1):
+            raise UsageError("give the data folder once (DIR or --data)")
+        if args.dir and args.data:
+            raise UsageError("give the data folder once (DIR or --data)")
+        args.dir = args.dir or args.data or (dirs[0] if dirs else None)
+        args.pipelines = picked or list(PIPELINES)
+        if args.dir and not os.path.isdir(args.dir):
+            raise UsageError(f"{args.dir} is not a folder (give a folder of JPEGs)")
+    if cmd == "stats" and not os.path.isdir(args.dir):
+        raise UsageError(f"{args.dir} is not a folder (give a folder of JPEGs, ImageFolder "
+                         "or flat)")
+    if cmd == "show" and not os.path.isfile(args.image):
+        raise UsageError(f"{args.image}: no such file")
+    if cmd == "inspect":
+        for p in args.images:
+            if os.path.isdir(p):
+                raise UsageError(f"{p} is a folder: give image files (e.g. {p}/*.jpg)")
+            if not os.path.isfile(p):
+                raise UsageError(f"{p}: no such file")
+    if cmd in ("pack", "shards") and not os.path.exists(args.src):
+        raise UsageError(f"{args.src}: no such folder or file list")
+    if cmd == "unpack":
+        from .pack import MANIFEST, read_manifest
+
+        if not os.path.isdir(args.packed) or read_manifest(args.packed) is None:
+            raise UsageError(f"{args.packed} is not a freqload pack (no {MANIFEST}; make one "
+                             "with freqload pack --residual)")
+
+
 # ---- bench --------------------------------------------------------------------------
 
 def _cmd_bench(args) -> int:
@@ -35,9 +139,7 @@ def _cmd_bench(args) -> int:
         root = bench.default_dataset(progress="always")
     files = bench.list_jpegs(root) if os.path.isdir(root) else []
     if not files:
-        raise SystemExit(f"freqload bench: no JPEG files under {root}")
-    if args.repeats < 1:
-        raise SystemExit(f"freqload bench: --repeats must be >= 1, got {args.repeats}")
+        raise CommandError(f"no JPEG files under {root}")
     threads = args.threads or len(os.sched_getaffinity(0))
     print(f"freqload bench: {len(files)} JPEGs from {root}, batch {args.batch_size}, "
           f"{threads} threads, " + (f"{args.iters} batches" if args.iters else
@@ -81,7 +183,8 @@ def _cmd_stats(args) -> int:
     paths = list(resolve_source(args.dir).paths) if os.path.isdir(args.dir) else []
     paths = [p for p in paths if p.lower().endswith((".jpg", ".jpeg"))] or list_jpegs(args.dir)
     if not paths:
-        raise SystemExit(f"freqload stats: no JPEG files under {args.dir}")
+        raise CommandError(f"no JPEG files under {args.dir} (.jpg or .jpeg, in the folder or "
+                           "its class folders)")
     stats = compute_channel_stats(paths, max_images=args.max_images or None, seed=args.seed,
                                   chroma=args.chroma, progress=None, mask=args.mask)
     stats.save(args.output)
@@ -349,16 +452,12 @@ def _cmd_mask(args) -> int:
         from .nn import GateStats, gate_heatmap, mask_from_gate_stats
 
         stats = GateStats.load(args.from_gate)
-        if args.k is None:
-            raise SystemExit("freqload mask --from-gate needs -k (how many channels to keep)")
         mask = mask_from_gate_stats(stats, args.k)
         if args.heatmap:
             gate_heatmap(stats, args.heatmap, mask=mask)
             print(f"wrote {args.heatmap}", file=sys.stderr)
-    elif args.mask:
-        mask = as_mask(args.mask)
     else:
-        raise SystemExit("freqload mask: give a mask (preset, index list file) or --from-gate")
+        mask = as_mask(args.mask)
     text = mask.to_json()
     if args.output:
         with open(args.output, "w", encoding="utf-8") as f:
@@ -373,14 +472,22 @@ def _cmd_mask(args) -> int:
 def main(argv=None) -> int:
     from .bench import PIPELINES
 
-    ap = argparse.ArgumentParser(prog="freqload", description="freqload's command line")
+    from . import __version__
+
+    ap = argparse.ArgumentParser(prog="freqload", description="freqload's command line: "
+                                 "benchmarks, channel statistics, pictures, inspection, packs "
+                                 "and shards")
+    ap.add_argument("--version", action="version", version=f"freqload {__version__}")
+    ap.add_argument("--debug", action="store_true",
+                    help="show the Python traceback of an error (default: one line)")
     sub = ap.add_subparsers(dest="command", required=True)
 
     b = sub.add_parser("bench", help="throughput and bytes: DCT loading against RGB pipelines")
     b.add_argument("dir", nargs="?", help="folder of JPEGs (default: an embedded synthetic set)")
-    b.add_argument("--pipelines", nargs="+", default=list(PIPELINES), choices=PIPELINES,
-                   metavar="P", help=f"any of {', '.join(PIPELINES)} (default: all)")
-    b.add_argument("--batch-size", type=int, default=64)
+    b.add_argument("--data", metavar="DIR", help="the folder of JPEGs, as an option")
+    b.add_argument("--pipelines", nargs="+", default=list(PIPELINES), metavar="P",
+                   help=f"any of {', '.join(PIPELINES)} (default: all)")
+    b.add_argument("--batch-size", type=int, default=64, help="images per batch (default 64)")
     b.add_argument("--threads", type=int, default=0, help="default: all CPUs")
     g = b.add_mutually_exclusive_group()
     g.add_argument("--seconds", type=float, default=10.0, help="per pipeline (default 10)")
@@ -457,7 +564,19 @@ def main(argv=None) -> int:
     m.set_defaults(func=_cmd_mask)
 
     args = ap.parse_args(argv)
-    return args.func(args)
+    try:
+        _validate(args)
+        return args.func(args)
+    except Exception as e:  # one line, an exit code; --debug for the traceback
+        if args.debug:
+            raise
+        from .errors import FreqloadError
+
+        if not isinstance(e, (CommandError, FreqloadError, OSError, ValueError, ImportError)):
+            raise  # a bug: keep its traceback
+        code = e.code if isinstance(e, CommandError) else 1
+        print(f"freqload {args.command}: error: {e}", file=sys.stderr)
+        return code
 
 
 if __name__ == "__main__":

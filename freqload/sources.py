@@ -6,6 +6,7 @@ source                                 samples
 a folder with class sub-folders        every image file below each class folder;
 (ImageFolder layout)                   label = index of the class in sorted order
                                        (as torchvision's ImageFolder)
+a flat folder of images                its image files, sorted; label -1
 a list of ``(path, label)`` pairs      as given, in order
 a list of paths                        as given, label -1
 a ``.txt`` file                        one ``path`` or ``path label`` per line,
@@ -74,8 +75,13 @@ class SampleList:
 
 def _image_folder(root: str) -> SampleList:
     classes = sorted(e.name for e in os.scandir(root) if e.is_dir() and not e.name.startswith("."))
-    if not classes:
-        raise ValueError(f"{root} has no class sub-folders (ImageFolder layout: root/class/img.jpg)")
+    if not classes:  # a flat folder: its images, unlabelled
+        flat = sorted(e.path for e in os.scandir(root)
+                      if e.is_file() and e.name.lower().endswith(IMAGE_EXTENSIONS))
+        if not flat:
+            raise ValueError(f"{root} has no class sub-folders and no image files (an "
+                             "ImageFolder is root/class/img.jpg; a flat folder root/img.jpg)")
+        return SampleList(tuple(flat), np.full(len(flat), -1, np.int64))
     paths, labels = [], []
     for label, name in enumerate(classes):
         for dirpath, dirnames, filenames in os.walk(os.path.join(root, name), followlinks=True):

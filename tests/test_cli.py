@@ -229,3 +229,71 @@ def test_bench_repeats_report_each_pipelines_median_run(monkeypatch):
     assert bench.speedups(out)["dct-24"] == pytest.approx(2.0)
     with pytest.raises(ValueError, match="repeats"):
         bench.run_bench([], ["dct-24"], repeats=0)
+
+
+# ---- user mistakes: one line, the command named, exit 2 (usage) or 1 (failure) ---------
+
+def _mistakes(folder, tmp):
+    empty = tmp / "empty"
+    empty.mkdir(exist_ok=True)
+    img = f"{folder}/class0/img0.jpg"
+    return [
+        (["mask", "nosuch"], 2, "mask nosuch: mask 'nosuch' is neither a preset"),
+        (["mask", "dctnet24", "--heatmap", str(tmp / "h.png")], 2, "go with --from-gate"),
+        (["mask"], 2, "give a mask"),
+        (["show", str(tmp / "missing.jpg"), "-o", str(tmp / "x.png")], 2, "no such file"),
+        (["show", img, "-o", str(tmp / "x.png"), "--mask", "bogus"], 2, "--mask bogus"),
+        (["show", img, "-o", str(tmp / "nodir" / "x.png")], 2, "does not exist"),
+        (["inspect", folder], 2, "is a folder: give image files"),
+        (["inspect", str(tmp / "missing.jpg")], 2, "no such file"),
+        (["stats", str(empty), "-o", str(tmp / "s.json")], 1, "no image files"),
+        (["stats", str(tmp / "nope"), "-o", str(tmp / "s.json")], 2, "is not a folder"),
+        (["stats", folder, "-o", str(tmp / "s.json"), "--max-images", "-5"], 2,
+         "--max-images must be >= 0, got -5"),
+        (["stats", folder, "-o", str(tmp / "s.json"), "--mask", "x"], 2, "--mask x"),
+        (["bench", folder, "--batch-size", "0"], 2, "--batch-size must be >= 1, got 0"),
+        (["bench", folder, "--threads", "-1"], 2, "--threads must be >= 0, got -1"),
+        (["bench", "--pipelines", "rgb-pil", "nonsense"], 2, "unknown pipeline 'nonsense'"),
+        (["bench", folder, "--data", folder], 2, "give the data folder once"),
+        (["pack", folder, str(tmp / "p"), "--mask", "bogus"], 2, "--mask bogus"),
+        (["pack", str(tmp / "nope"), str(tmp / "p")], 2, "no such folder"),
+        (["unpack", folder, str(tmp / "out")], 2, "is not a freqload pack"),
+        (["shards", folder, str(tmp / "sh"), "--shard-size", "lots"], 2, "not a size"),
+    ]
+
+
+def test_mistakes_end_in_one_line_and_an_exit_code(folder, tmp_path, capsys):
+    for argv, code, text in _mistakes(folder, tmp_path):
+        assert main(argv) == code, argv
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith(f"freqload {argv[0]}: error: "), (argv, err)
+        assert text in err[0], (argv, err)
+        assert "Traceback" not in err[0]
+
+
+def test_debug_shows_the_traceback_and_version(folder, tmp_path, capsys):
+    from freqload.cli import UsageError
+
+    with pytest.raises(UsageError, match="neither a preset"):
+        main(["--debug", "mask", "nosuch"])
+    with pytest.raises(freqload.FreqloadError):  # a failure's own exception, traceback and all
+        bad = tmp_path / "bad.jpg"
+        bad.write_bytes(b"\xff\xd8\xff\xdb" + b"\0" * 10)
+        main(["--debug", "show", str(bad), "-o", str(tmp_path / "x.png")])
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0 and capsys.readouterr().out.startswith("freqload ")
+
+
+def test_bench_takes_the_folder_after_the_pipelines(folder, capsys):
+    assert main(["bench", "--pipelines", "dct-24-i16", folder, "--iters", "1",
+                 "--batch-size", "2", "--threads", "1", "--engine", "torch"]) == 0
+    assert "dct-24-i16" in capsys.readouterr().out
+
+
+def test_a_flat_folder_is_a_source(tmp_path):
+    for k in range(3):
+        (tmp_path / f"{k}.jpg").write_bytes(pillow_jpeg(rng_image(16, 24, seed=k)))
+    s = freqload.sources.resolve_source(str(tmp_path))
+    assert len(s) == 3 and list(s.labels) == [-1, -1, -1]
+    assert main(["stats", str(tmp_path), "-o", str(tmp_path / "s.json")]) == 0
