@@ -177,6 +177,9 @@ class DCTLoader(EpochLoader):
             coefficients with the mirrors and transpose done on the output blocks (no
             pixel lost); ``"blocks"`` on the coefficients oriented losslessly
             (:func:`freqload.orient`). ``"ignore"``: the picture as stored.
+        label_fn: ``label_fn(path) -> int or class name``: each file's label, instead
+            of the source's (string labels become indices in sorted order,
+            ``loader.classes`` holding the names).
         cache_dir: shards at ``s3://`` or ``http(s)://`` URLs are downloaded whole into a
             cache, a few ahead of the loader (:mod:`freqload.remote`). None: a temporary
             folder that holds only the files around the loader's position; a folder you
@@ -202,7 +205,7 @@ class DCTLoader(EpochLoader):
                  max_memory: int | None = DEFAULT_MAX_MEMORY, partial_decode: bool = True,
                  num_threads: int | None = None, label_key: str | None = None,
                  shuffle_buffer: int = 1000, cache_dir: str | None = None,
-                 orientation: str = "exif"):
+                 orientation: str = "exif", label_fn=None):
         if engine not in ENGINES:
             raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
         if on_error not in ON_ERROR:
@@ -231,7 +234,12 @@ class DCTLoader(EpochLoader):
         folder = isinstance(source, (str, os.PathLike)) and os.path.isdir(source)
         if folder:
             check_mask(os.fspath(source), self.mask)
-        dataset = resolve_source(source, label_key, cache_dir)
+        if max(self.recipe.size) > 128:
+            h, w = self.recipe.size
+            warnings.warn(f"DCTLoader: size is in 8x8 blocks: {self.recipe.size} is a "
+                          f"{8 * h}x{8 * w}-pixel grid; for {h}x{w} pixels pass "
+                          f"size=({max(1, h // 8)}, {max(1, w // 8)})", stacklevel=2)
+        dataset = resolve_source(source, label_key, cache_dir, label_fn)
         if isinstance(dataset, ShardSet):
             self._check_damage(dataset, on_error)
             if dataset.cache is None:  # shards written by freqload pack --format tar
@@ -330,11 +338,13 @@ class DCTLoader(EpochLoader):
         path = self.dataset.names[i]
         name = STATUS_NAMES.get(status, "?")
         cls = STATUS_ERRORS.get(status, DecodeError)
+        hint = ('; DCTLoader(on_error="skip") drops such files (counted in loader.stats), '
+                '"fallback" also decodes unsupported ones from their pixels')
         if message:
-            raise cls(f"{path}: {message}")
+            raise cls(f"{path}: {message}{hint}")
         # no message (a status set outside the core): still never let it pass under "raise"
         raise cls(f"{path}: failed with status {status} ({name}) in the {self.engine.name} "
-                  f"engine")
+                  f"engine{hint}")
 
     def _apply_policy(self, hb: HostBatch) -> HostBatch:
         """The error policy on a finished batch: the engine already made every sample it

@@ -251,12 +251,22 @@ class EpochLoader:
                         ShardPlan(counts, self.batch_size, shuffle_buffer=shuffle_buffer, **kw))
         self.device = torch.device(device) if device is not None else torch.device(
             "cuda" if torch.cuda.is_available() else "cpu")
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"device={device!r}, but torch sees no CUDA GPU "
+                             "(torch.cuda.is_available() is False): use device='cpu', or a "
+                             "CUDA build of torch on a machine with a GPU")
         # None: all CPUs this process may use; 0: work in this process
         self.num_workers = default_workers() if num_workers is None else int(num_workers)
         self.prefetch = int(prefetch)
         self.epoch = 0
         self._position = 0   # batches of the plan consumed in the epoch being iterated
         self._resume_at = 0  # where the next iteration starts (load_state_dict)
+
+    @property
+    def classes(self):
+        """The class names, in label order, where the source has them (an ImageFolder's
+        class folders, string labels), else None."""
+        return getattr(self.dataset, "classes", None)
 
     @property
     def bytes_per_sample(self) -> int:

@@ -7,7 +7,9 @@ a folder with class sub-folders        every image file below each class folder;
 (ImageFolder layout)                   label = index of the class in sorted order
                                        (as torchvision's ImageFolder)
 a flat folder of images                its image files, sorted; label -1
-a list of ``(path, label)`` pairs      as given, in order
+a list of ``(path, label)`` pairs      as given, in order; string labels (class names)
+                                       become indices in sorted order (``classes``)
+one image file (by its extension)      that image, label -1
 a list of paths                        as given, label -1
 a ``.txt`` file                        one ``path`` or ``path label`` per line,
                                        relative paths from the file's folder
@@ -115,9 +117,41 @@ def _text_list(path: str) -> SampleList:
     return SampleList(tuple(paths), np.asarray(labels, dtype=np.int64))
 
 
-def resolve_source(source, label_key: Optional[str] = None, cache_dir: Optional[str] = None):
+def _labelled(paths, labels, label_fn=None) -> SampleList:
+    """Integer labels as given; string labels mapped to their index in sorted order (the
+    names kept as ``classes``); ``label_fn(path) -> int or str`` labels each path."""
+    if label_fn is not None:
+        labels = [label_fn(p) for p in paths]
+    if labels and all(isinstance(v, str) for v in labels):
+        classes = tuple(sorted(set(labels)))
+        index = {c: i for i, c in enumerate(classes)}
+        return SampleList(tuple(paths), np.asarray([index[v] for v in labels], np.int64),
+                          classes)
+    try:
+        ints = np.asarray([int(v) for v in labels], dtype=np.int64)
+    except (TypeError, ValueError):
+        raise TypeError("labels must be integers or strings (class names), all of one "
+                        f"kind; got {sorted({type(v).__name__ for v in labels})}") from None
+    return SampleList(tuple(paths), ints)
+
+
+def resolve_source(source, label_key: Optional[str] = None, cache_dir: Optional[str] = None,
+                   label_fn=None):
     """See the module docstring: a :class:`SampleList`, or for tar shards a
-    :class:`freqload.shards.ShardSet`. Raises ValueError / TypeError / FileNotFoundError."""
+    :class:`freqload.shards.ShardSet`. ``label_fn(path)``: each file's label (an int or a
+    class name), instead of the source's. Raises ValueError / TypeError /
+    FileNotFoundError."""
+    samples = _resolve(source, label_key, cache_dir)
+    if label_fn is not None:
+        from .shards import ShardSet
+
+        if isinstance(samples, ShardSet):
+            raise ValueError("label_fn= is for file sources (tar shards carry their labels)")
+        samples = _labelled(samples.paths, None, label_fn)
+    return samples
+
+
+def _resolve(source, label_key, cache_dir):
     from .shards import ShardSet, index_shards, is_shard_spec
 
     if isinstance(source, (SampleList, ShardSet)):
@@ -131,21 +165,37 @@ def resolve_source(source, label_key: Optional[str] = None, cache_dir: Optional[
         if os.path.isdir(s):
             return _image_folder(s)
         if os.path.isfile(s):
-            return _text_list(s)
+            if s.lower().endswith(IMAGE_EXTENSIONS):  # one image
+                return SampleList((s,), np.full(1, -1, np.int64))
+            try:
+                return _text_list(s)
+            except UnicodeDecodeError:
+                raise ValueError(f"source {s!r} is neither an image file (by its extension: "
+                                 f"{', '.join(IMAGE_EXTENSIONS)}) nor a text file list") from None
         raise FileNotFoundError(f"source {s!r} is neither a folder nor a file list")
+    forms = ("a folder, an image, a .txt file list, tar shards, or a list of paths or (path, "
+             "label) pairs")
+    if hasattr(source, "__getitem__") and hasattr(source, "__len__") and \
+            not isinstance(source, (list, tuple)):  # a Dataset: judged by its first item
+        first = source[0] if len(source) else None
+        if isinstance(first, tuple) and first and not isinstance(first[0], (str, os.PathLike)):
+            raise TypeError(f"source is a dataset of decoded items ({type(first[0]).__name__}, "
+                            "...): freqload reads the JPEG files themselves. Pass their paths "
+                            "and labels instead, e.g. torchvision ImageFolder's .samples")
     try:
         items = list(source)
     except TypeError:
-        raise TypeError("source must be a folder, a file list, or a list of paths or "
-                        f"(path, label) pairs; got {type(source).__name__}") from None
+        raise TypeError(f"source must be {forms}; got {type(source).__name__}") from None
     if not items:
         raise ValueError("source is empty")
     if all(isinstance(i, (str, os.PathLike)) for i in items):
         return SampleList(tuple(os.fspath(i) for i in items), np.full(len(items), -1, np.int64))
     paths, labels = [], []
     for i in items:
-        if not (isinstance(i, (tuple, list)) and len(i) == 2):
-            raise TypeError(f"source items must be paths or (path, label) pairs, got {i!r}")
+        if not (isinstance(i, (tuple, list)) and len(i) == 2 and
+                isinstance(i[0], (str, os.PathLike))):
+            raise TypeError(f"source items must be paths or (path, label) pairs, got "
+                            f"{type(i).__name__} {str(i)[:80]}")
         paths.append(os.fspath(i[0]))
-        labels.append(int(i[1]))
-    return SampleList(tuple(paths), np.asarray(labels, dtype=np.int64))
+        labels.append(i[1])
+    return _labelled(paths, labels)

@@ -93,6 +93,10 @@ def compute_channel_stats(paths, *, max_images: int | None = 1000, seed: int = 0
     Files freqload cannot read are skipped; at least one must be readable.
     ``mask``: compute only these channels (faster); None = all 192.
     """
+    if isinstance(paths, (str, os.PathLike)):  # a folder, an image or a list file
+        from .sources import resolve_source
+
+        paths = resolve_source(paths).paths
     paths = list(paths)
     if max_images is not None and len(paths) > max_images:
         pick = np.random.default_rng(seed).choice(len(paths), size=max_images, replace=False)

@@ -212,7 +212,8 @@ def test_the_engine_reports_the_error_nothing_decodes_again(dirty_folder, engine
     monkeypatch.setattr(coefficients, "_coefficients_from_pixels", no_decode)
     with pytest.raises(freqload.DecodeError) as got:
         collect(DCTLoader([truncated], batch_size=1, size=(6, 6), engine=engine, num_workers=1))
-    assert str(got.value) == f"{truncated}: {want.value}"
+    assert str(got.value).startswith(f"{truncated}: {want.value}; ")
+    assert 'on_error="skip"' in str(got.value) and '"fallback"' in str(got.value)
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -708,3 +709,43 @@ def test_dct_and_rgb_loaders_share_their_set_up(folder):
                      lambda: RGBLoader(folder, **args)):
             with pytest.raises(ValueError, match=match):
                 make()
+
+
+
+def test_sources_and_settings_users_get_wrong(tmp_path):
+    """One image as a source; string labels and label_fn; a dataset of decoded images
+    refused at its first item; device="cuda" without a GPU refused when made; a pixel
+    size warned about; compute_channel_stats on a path."""
+    img = tmp_path / "a" / "cat.jpg"
+    img.parent.mkdir()
+    img.write_bytes(pillow_jpeg(rng_image(32, 40, seed=1)))
+    dog = tmp_path / "a" / "dog.jpg"
+    dog.write_bytes(pillow_jpeg(rng_image(32, 40, seed=2)))
+    one = DCTLoader(str(img), batch_size=1, size=(2, 2), engine="torch", num_workers=0)
+    (x, y), = list(one)
+    assert x.shape[0] == 1 and int(y[0]) == -1
+    named = DCTLoader([(str(img), "cat"), (str(dog), "dog"), (str(img), "ant")], batch_size=3,
+                      size=(2, 2), engine="torch", num_workers=0)
+    assert named.classes == ("ant", "cat", "dog")
+    assert next(iter(named))[1].tolist() == [1, 2, 0]
+    by_fn = DCTLoader([str(img), str(dog)], batch_size=2, size=(2, 2), engine="torch",
+                      num_workers=0, label_fn=lambda p: os.path.basename(p)[:3])
+    assert by_fn.classes == ("cat", "dog") and next(iter(by_fn))[1].tolist() == [0, 1]
+
+    class Decoded(torch.utils.data.Dataset):  # what torchvision's ImageFolder yields
+        def __len__(self):
+            return 10**6
+
+        def __getitem__(self, i):
+            if i > 0:
+                raise AssertionError("iterated past the first item")
+            return Image.new("RGB", (4, 4)), 0
+    with pytest.raises(TypeError, match="decoded items.*Pass their paths"):
+        DCTLoader(Decoded(), batch_size=1, engine="torch", num_workers=0)
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="torch sees no CUDA GPU"):
+            DCTLoader(str(img), batch_size=1, engine="torch", num_workers=0, device="cuda")
+    with pytest.warns(UserWarning, match=r"size is in 8x8 blocks.*size=\(28, 28\)"):
+        DCTLoader(str(img), batch_size=1, size=(224, 224), engine="torch", num_workers=0)
+    stats = compute_channel_stats(str(img), progress=False)
+    assert stats.images == 1

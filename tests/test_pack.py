@@ -188,7 +188,8 @@ def test_pack_of_a_missing_folder_fails(tmp_path, capsys):
         pack(str(tmp_path / "nope"), str(tmp_path / "out"), progress=False)
     assert main(["pack", str(tmp_path / "nope"), str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("freqload pack: error: the source") and "Traceback" not in err
+    assert err.startswith("freqload pack: error: ") and "no such folder" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
 SLOW_PACK = '''
