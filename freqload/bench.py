@@ -349,14 +349,16 @@ def run_pipeline(name, files, *, batch_size=64, threads=2, seconds=10.0, iters=N
     raise ValueError(f"unknown pipeline {name!r}; choose from {PIPELINES}")
 
 
-def run_bench(files, pipelines=PIPELINES, *, repeats: int = 1, **kw) -> list[BenchResult]:
+def run_bench(files, pipelines=PIPELINES, *, repeats: int = 1, on_result=None,
+              **kw) -> list[BenchResult]:
     """Each pipeline's result; with ``repeats`` > 1 the pipelines run that many times,
     interleaved (all of them, then all again), and each reports its median run by img/s:
-    steadier ratios on a busy machine."""
+    steadier ratios on a busy machine. ``on_result(result, run)`` hears of each run as it
+    finishes."""
     if int(repeats) < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
     runs: dict = {name: [] for name in pipelines}
-    for _ in range(int(repeats)):
+    for run in range(int(repeats)):
         for name in pipelines:
             try:
                 runs[name].append(run_pipeline(name, files, **kw))
@@ -365,6 +367,8 @@ def run_bench(files, pipelines=PIPELINES, *, repeats: int = 1, **kw) -> list[Ben
                     raise
                 runs[name].append(BenchResult(name, math.nan, math.nan, 0, RGB_SIZE, 0, 0.0,
                                               skipped=f"{type(e).__name__}: {e}"))
+            if on_result is not None:
+                on_result(runs[name][-1], run)
     results = []
     for name in pipelines:
         ran = sorted((r for r in runs[name] if not r.skipped), key=lambda r: r.img_per_s)
@@ -396,9 +400,14 @@ def summary_table(results: list[BenchResult]) -> str:
         if r.skipped:
             lines.append(f"{r.pipeline:16s} skipped: {r.skipped}")
             continue
+        ratio, base = vs[r.pipeline], baseline_of(r.pipeline)
+        if math.isnan(ratio):  # its baseline was not among the pipelines run
+            ratio_text, base = "-", f"{base} (not run)"
+        else:
+            ratio_text = f"{ratio:.2f}"
         line = (f"{r.pipeline:16s} {r.img_per_s:8.1f} {r.cpu_ms_per_img:10.2f} "
                 f"{r.bytes_per_sample:12,d} {r.resolution:5d} {r.bytes_vs_uint8_rgb:12.3f} "
-                f"{vs[r.pipeline]:11.2f} {baseline_of(r.pipeline):16s}")
+                f"{ratio_text:>11s} {base:16s}")
         if gpu:
             fmt = lambda v: f"{v:.3f}" if v is not None else "-"  # noqa: E731
             line += f" {fmt(r.copy_ms_per_batch):>13s} {fmt(r.ready_ms_per_batch):>14s}"

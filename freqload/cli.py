@@ -140,6 +140,23 @@ def _cmd_bench(args) -> int:
     files = bench.list_jpegs(root) if os.path.isdir(root) else []
     if not files:
         raise CommandError(f"no JPEG files under {root}")
+    from .coefficients import read_header
+    from .errors import FreqloadError
+
+    good = []
+    for f in files:  # a file whose header does not read would stop every pipeline
+        try:
+            read_header(f)
+            good.append(f)
+        except (FreqloadError, OSError) as e:
+            if args.on_error == "raise":
+                raise CommandError(f"{f}: {e} (--on-error skip leaves such files out)") from None
+    if len(good) < len(files):
+        print(f"freqload bench: skipped {len(files) - len(good)} of {len(files)} files whose "
+              "JPEG header does not read (--on-error skip)", file=sys.stderr)
+    files = good
+    if not files:
+        raise CommandError(f"no readable JPEG files under {root}")
     threads = args.threads or len(os.sched_getaffinity(0))
     print(f"freqload bench: {len(files)} JPEGs from {root}, batch {args.batch_size}, "
           f"{threads} threads, " + (f"{args.iters} batches" if args.iters else
@@ -147,7 +164,12 @@ def _cmd_bench(args) -> int:
     results = bench.run_bench(files, args.pipelines, batch_size=args.batch_size,
                               threads=threads, seconds=args.seconds, iters=args.iters,
                               repeats=args.repeats,
-                              engine=args.engine, device=args.device, progress=None)
+                              engine=args.engine, device=args.device, progress=None,
+                              on_result=lambda r, run: print(
+                                  f"  {r.pipeline}: " + (f"skipped ({r.skipped})" if r.skipped
+                                                         else f"{r.img_per_s:.1f} img/s")
+                                  + (f" (run {run + 1} of {args.repeats})"
+                                     if args.repeats > 1 else ""), file=sys.stderr, flush=True))
     print(bench.summary_table(results))
     if args.json:
         out = []
@@ -469,7 +491,32 @@ def _cmd_mask(args) -> int:
     return 0
 
 
-def main(argv=None) -> int:
+#: one line per bench pipeline, for --help
+PIPELINE_HELP = {
+    "rgb-pil": "Pillow decode, RandomResizedCrop 224, flip, normalise (torchvision's recipe)",
+    "rgb-dali-roi": "DALI's training recipe: ROI decode of the crop, resize 224, flip, float",
+    "rgb-dali-roi-u8": "the same recipe to uint8 (normalised later on the device)",
+    "rgb-dali-full": "DALI full decode, then random_resized_crop 224 (not a baseline)",
+    "rgb-dali-gpu": "the ROI recipe with nvJPEG (needs a CUDA GPU)",
+    "rgb-dali-eval-u8": "DALI's validation recipe: resize 256, centre crop 224, uint8",
+    "dct-192": "DCTLoader(train=True), all 192 channels, 56x56 blocks, float32",
+    "dct-64": "the same with the dctnet64 mask",
+    "dct-48": "the same with the dctnet48 mask",
+    "dct-24": "the same with the dctnet24 mask",
+    "dct-24-i16": "dct-24 as int16, before normalisation",
+    "dct-24-eval-i16": "DCTLoader(train=False), dctnet24, int16",
+}
+
+
+def _presets_help() -> str:
+    from .mask import PRESETS
+
+    return ("mask presets: " + ", ".join(sorted(PRESETS)) + ", all (192); or a mask JSON "
+            "file (freqload mask ... -o FILE)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The freqload command's parser (every option with its help)."""
     from .bench import PIPELINES
 
     from . import __version__
@@ -482,13 +529,17 @@ def main(argv=None) -> int:
                     help="show the Python traceback of an error (default: one line)")
     sub = ap.add_subparsers(dest="command", required=True)
 
-    b = sub.add_parser("bench", help="throughput and bytes: DCT loading against RGB pipelines")
+    b = sub.add_parser(
+        "bench", help="throughput and bytes: DCT loading against RGB pipelines",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="pipelines:\n" + "\n".join(f"  {k:17s}{PIPELINE_HELP[k]}" for k in PIPELINES))
     b.add_argument("dir", nargs="?", help="folder of JPEGs (default: an embedded synthetic set)")
     b.add_argument("--data", metavar="DIR", help="the folder of JPEGs, as an option")
     b.add_argument("--pipelines", nargs="+", default=list(PIPELINES), metavar="P",
                    help=f"any of {', '.join(PIPELINES)} (default: all)")
     b.add_argument("--batch-size", type=int, default=64, help="images per batch (default 64)")
-    b.add_argument("--threads", type=int, default=0, help="default: all CPUs")
+    b.add_argument("--threads", type=int, default=0,
+                   help="decode threads or workers per pipeline (default 0: all CPUs)")
     g = b.add_mutually_exclusive_group()
     g.add_argument("--seconds", type=float, default=10.0, help="per pipeline (default 10)")
     g.add_argument("--iters", type=int, help="batches per pipeline instead of --seconds")
@@ -497,36 +548,45 @@ def main(argv=None) -> int:
                         "one's median run (default 1)")
     b.add_argument("--engine", choices=("dali", "torch", "auto"), default="dali",
                    help="DCTLoader engine for the dct-* rows (default dali)")
-    b.add_argument("--device", help="default: cuda when available, else cpu")
+    b.add_argument("--device", help="where batches go: cuda or cpu (default: cuda when "
+                                    "available, else cpu)")
+    b.add_argument("--on-error", choices=("skip", "raise"), default="skip",
+                   help="files whose JPEG header does not read: left out and counted "
+                        "(default), or stop")
     b.add_argument("--json", metavar="PATH", help="write the results as a JSON list")
     b.add_argument("--plot", metavar="PNG", help="bar charts of img/s and bytes/sample")
     b.set_defaults(func=_cmd_bench)
 
-    s = sub.add_parser("stats", help="per-channel mean/std (the loader's normalize= file)")
+    s = sub.add_parser("stats", help="per-channel mean/std (the loader's normalize= file)",
+                       epilog=_presets_help())
     s.add_argument("dir", help="folder of JPEGs (ImageFolder or flat)")
-    s.add_argument("-o", "--output", required=True, metavar="PATH")
+    s.add_argument("-o", "--output", required=True, metavar="PATH",
+                   help="the statistics file to write (JSON)")
     s.add_argument("--mask", help="compute only these channels (default: all 192)")
     s.add_argument("--max-images", type=int, default=1000,
                    help="a seeded random sample of this many (0: all; default 1000)")
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--chroma", choices=("dct", "nearest"), default="dct")
+    s.add_argument("--seed", type=int, default=0, help="the sample's seed (default 0)")
+    s.add_argument("--chroma", choices=("dct", "nearest"), default="dct",
+                   help="chroma alignment, as the loader's chroma= (default dct)")
     s.set_defaults(func=_cmd_stats)
 
-    w = sub.add_parser("show", help="a picture of an image's frequency channels")
-    w.add_argument("image")
-    w.add_argument("-o", "--output", required=True, metavar="PNG")
+    w = sub.add_parser("show", help="a picture of an image's frequency channels",
+                       epilog=_presets_help())
+    w.add_argument("image", help="a JPEG (other formats: decoded from pixels)")
+    w.add_argument("-o", "--output", required=True, metavar="PNG", help="the picture to write")
     w.add_argument("--mask", default="dctnet24", help="channels to frame (default dctnet24)")
     w.set_defaults(func=_cmd_show)
 
     i = sub.add_parser("inspect", help="header facts and what the loader would do")
-    i.add_argument("images", nargs="+")
-    i.add_argument("--json", action="store_true")
+    i.add_argument("images", nargs="+", help="image files")
+    i.add_argument("--json", action="store_true", help="print JSON instead of text")
     i.set_defaults(func=_cmd_inspect)
 
-    p = sub.add_parser("pack", help="copy a data set keeping only a mask's frequency bands")
-    p.add_argument("src")
-    p.add_argument("dst")
-    p.add_argument("--mask", default="dctnet24")
+    p = sub.add_parser("pack", help="copy a data set keeping only a mask's frequency bands",
+                       epilog=_presets_help())
+    p.add_argument("src", help="the folder to pack")
+    p.add_argument("dst", help="where the pack goes (a new or an interrupted pack's folder)")
+    p.add_argument("--mask", default="dctnet24", help="the bands to keep (default dctnet24)")
     p.add_argument("--residual", action="store_true",
                    help="also write the dropped bands (DST/.residual) so unpack can rebuild")
     p.add_argument("--workers", type=int, default=None, help="processes (default: all CPUs)")
@@ -551,11 +611,12 @@ def main(argv=None) -> int:
     t.set_defaults(func=_cmd_shards)
 
     u = sub.add_parser("unpack", help="rebuild the original coefficients of a --residual pack")
-    u.add_argument("packed")
-    u.add_argument("out")
+    u.add_argument("packed", help="a pack made with --residual")
+    u.add_argument("out", help="where the rebuilt JPEGs go")
     u.set_defaults(func=_cmd_unpack)
 
-    m = sub.add_parser("mask", help="write a channel mask file (from a preset or gate statistics)")
+    m = sub.add_parser("mask", help="write a channel mask file (from a preset or gate statistics)",
+                       epilog=_presets_help())
     m.add_argument("mask", nargs="?", help="a preset (dctnet24, ...) or a mask JSON file")
     m.add_argument("--from-gate", metavar="STATS", help="GateStats JSON (freqload.nn.GateStats.save)")
     m.add_argument("-k", type=int, help="with --from-gate: channels to keep (the most open)")
@@ -563,6 +624,11 @@ def main(argv=None) -> int:
     m.add_argument("--heatmap", metavar="PNG", help="with --from-gate: draw the gate frequencies")
     m.set_defaults(func=_cmd_mask)
 
+    return ap
+
+
+def main(argv=None) -> int:
+    ap = build_parser()
     args = ap.parse_args(argv)
     try:
         _validate(args)

@@ -297,3 +297,33 @@ def test_a_flat_folder_is_a_source(tmp_path):
     s = freqload.sources.resolve_source(str(tmp_path))
     assert len(s) == 3 and list(s.labels) == [-1, -1, -1]
     assert main(["stats", str(tmp_path), "-o", str(tmp_path / "s.json")]) == 0
+
+
+def test_every_option_has_help():
+    from freqload.cli import build_parser
+
+    ap = build_parser()
+    sub = next(a for a in ap._actions if isinstance(a, __import__("argparse")._SubParsersAction))
+    for name, parser in sub.choices.items():
+        for action in parser._actions:
+            if action.dest == "help":
+                continue
+            assert action.help, f"freqload {name} {action.option_strings or action.dest}"
+
+
+def test_bench_skips_unreadable_files_and_says_which_baseline_did_not_run(folder, tmp_path,
+                                                                          capsys):
+    import shutil
+
+    root = tmp_path / "with-bad"
+    shutil.copytree(folder, root)
+    (root / "class0" / "broken.jpg").write_bytes(b"\xff\xd8 not a jpeg")
+    assert main(["bench", str(root), "--pipelines", "dct-24-i16", "--iters", "1",
+                 "--batch-size", "2", "--threads", "1", "--engine", "torch"]) == 0
+    out, err = capsys.readouterr()
+    assert "skipped 1 of 11 files" in err and "dct-24-i16:" in err  # the row as it finished
+    row = next(line for line in out.splitlines() if line.startswith("dct-24-i16"))
+    assert " - " in row and "rgb-dali-roi-u8 (not run)" in row
+    assert main(["bench", str(root), "--pipelines", "dct-24-i16", "--iters", "1",
+                 "--on-error", "raise", "--engine", "torch"]) == 1
+    assert "broken.jpg" in capsys.readouterr().err
