@@ -216,8 +216,9 @@ def _measure(batches, *, seconds, iters, label, progress, device, warmup=2):
     it = iter(batches)
     for _ in range(warmup):
         next(it)
-    total = iters if iters else max(1, int(seconds * 10))
-    bar = Progress(total, f"{label:>13s}", progress)
+    # batches with --iters; else whole seconds of the run (the rate is then seconds/s)
+    total = iters if iters else max(1, math.ceil(seconds))
+    bar = Progress(total, f"{label:>13s}", progress, unit="batches" if iters else "s")
     c0, t0 = cpu_seconds(), time.perf_counter()
     n = done = 0
     ready = []
@@ -236,7 +237,7 @@ def _measure(batches, *, seconds, iters, label, progress, device, warmup=2):
             if done >= iters:
                 break
         else:
-            step = min(int(elapsed * 10), total) - bar.done
+            step = min(int(elapsed), total) - bar.done
             if step > 0:
                 bar.update(step)
             if elapsed >= seconds:

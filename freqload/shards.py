@@ -676,8 +676,8 @@ def write_shards(source, dst: str, *, shard_size="1GB", shuffle: bool = True, se
              os.path.relpath(samples.paths[i], root) if root else samples.paths[i], convert)
             for pos, i in enumerate(order) if pos >= start]
     workers = workers or (len(os.sched_getaffinity(0)) if convert is not None else 1)
-    with Progress(n, "writing shards", progress) as bar, _Interruptible() as stop:
-        bar.update(start)
+    with Progress(n, "writing shards", progress, initial=start, unit="samples") as bar, \
+            _Interruptible() as stop:
         try:
             with worker_results(_read_sample, jobs, workers, ordered=True) as results:
                 for (pos, path, label, rel, _), (_, data, entry) in zip(jobs, results):

@@ -327,3 +327,25 @@ def test_bench_skips_unreadable_files_and_says_which_baseline_did_not_run(folder
     assert main(["bench", str(root), "--pipelines", "dct-24-i16", "--iters", "1",
                  "--on-error", "raise", "--engine", "torch"]) == 1
     assert "broken.jpg" in capsys.readouterr().err
+
+
+def test_progress_plain_lines_where_stderr_is_not_a_terminal(monkeypatch, capsys):
+    """Off a terminal: a plain line every few seconds with count, rate, elapsed and ETA,
+    and a last one; the rate counts only this run (a resume's initial items not)."""
+    import freqload.progress as progress
+
+    clock = [100.0]
+    monkeypatch.setattr(progress.time, "perf_counter", lambda: clock[0])
+    monkeypatch.delenv("FREQLOAD_PROGRESS", raising=False)
+    with progress.Progress(100, "packing", initial=40, unit="files") as bar:
+        for _ in range(30):
+            clock[0] += 0.5
+            bar.update()
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines[0] == "packing: 50/100 files (50%), 2.0 files/s, 5.0 s elapsed, ETA 25.0 s"
+    assert lines[-1].startswith("packing: 70/100 files (70%), 2.0 files/s, 15.0 s elapsed")
+    assert len(lines) == 4
+    with progress.Progress(10, "quiet", enabled=False) as bar:
+        clock[0] += 60
+        bar.update(10)
+    assert capsys.readouterr().err == ""
