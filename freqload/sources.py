@@ -177,7 +177,10 @@ def _resolve(source, label_key, cache_dir):
              "label) pairs")
     if hasattr(source, "__getitem__") and hasattr(source, "__len__") and \
             not isinstance(source, (list, tuple)):  # a Dataset: judged by its first item
-        first = source[0] if len(source) else None
+        try:
+            first = source[0] if len(source) else None
+        except (KeyError, IndexError, TypeError):  # not indexed by position: judged below
+            first = None
         if isinstance(first, tuple) and first and not isinstance(first[0], (str, os.PathLike)):
             raise TypeError(f"source is a dataset of decoded items ({type(first[0]).__name__}, "
                             "...): freqload reads the JPEG files themselves. Pass their paths "
