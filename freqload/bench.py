@@ -423,31 +423,55 @@ def summary_table(results: list[BenchResult]) -> str:
     return "\n".join(lines)
 
 
-def plot(results: list[BenchResult], path) -> None:
-    """Two bar charts side by side (img/s, bytes/sample), drawn with Pillow."""
+#: bar colours of the bench plot: DCT rows, RGB rows
+PLOT_COLOURS = {"DCT input (freqload)": (40, 110, 200), "RGB input (baselines)": (200, 90, 40)}
+
+
+def plot(results: list[BenchResult], path, *, title: str = "") -> dict:
+    """Two bar charts side by side (img/s, bytes/sample), drawn with Pillow: a title
+    (``title``: the data set, batch, threads, device), each panel's axis label, a legend
+    telling DCT rows from RGB rows, and skipped pipelines listed as such. Returns what it
+    drew: {"title", "panels", "legend", "rows", "skipped"}."""
     from PIL import Image, ImageDraw
 
     rows = [r for r in results if not r.skipped]
-    panel_w, bar_h, gap, left, top = 420, 22, 8, 110, 30
-    h = top + len(rows) * (bar_h + gap) + 20
+    skipped = [r for r in results if r.skipped]
+    panel_w, bar_h, gap, left, top = 420, 22, 8, 110, 64
+    h = top + len(rows) * (bar_h + gap) + 36 + 16 * len(skipped)
     img = Image.new("RGB", (2 * panel_w + 40, h), "white")
     d = ImageDraw.Draw(img)
-    for p, (title, key, fmt) in enumerate((("images / s (higher is better)", "img_per_s",
+    heading = title or "freqload bench"
+    d.text((10, 6), heading, fill="black")
+    lx = 10
+    for name, colour in PLOT_COLOURS.items():  # the legend
+        d.rectangle([lx, 24, lx + 14, 36], fill=colour)
+        d.text((lx + 20, 24), name, fill="black")
+        lx += 30 + 7 * len(name)
+    panels = []
+    for p, (label, key, fmt) in enumerate((("images / s (higher is better)", "img_per_s",
                                              "{:.0f}"),
                                             ("bytes / sample to the device (lower is better)",
                                              "bytes_per_sample", "{:,.0f}"))):
         x0 = 10 + p * (panel_w + 20)
-        d.text((x0, 8), title, fill="black")
+        d.text((x0, 46), label, fill="black")  # the axis: what the bars measure
+        panels.append(label)
         vmax = max((getattr(r, key) for r in rows), default=1) or 1
         for i, r in enumerate(rows):
             y = top + i * (bar_h + gap)
             v = getattr(r, key)
             length = int((panel_w - left - 70) * v / vmax)
-            color = (40, 110, 200) if r.pipeline.startswith("dct") else (200, 90, 40)
+            colour = PLOT_COLOURS["DCT input (freqload)" if r.pipeline.startswith("dct")
+                                  else "RGB input (baselines)"]
             d.text((x0, y + 5), r.pipeline, fill="black")
-            d.rectangle([x0 + left, y, x0 + left + max(length, 1), y + bar_h], fill=color)
+            d.rectangle([x0 + left, y, x0 + left + max(length, 1), y + bar_h], fill=colour)
             d.text((x0 + left + length + 5, y + 5), fmt.format(v), fill="black")
+    y = top + len(rows) * (bar_h + gap) + 8
+    for r in skipped:
+        d.text((10, y), f"{r.pipeline}: skipped ({r.skipped})", fill=(120, 120, 120))
+        y += 16
     img.save(path)
+    return {"title": heading, "panels": panels, "legend": list(PLOT_COLOURS),
+            "rows": [r.pipeline for r in rows], "skipped": [r.pipeline for r in skipped]}
 
 
 def default_dataset(progress=True) -> str:

@@ -190,7 +190,10 @@ def _cmd_bench(args) -> int:
             json.dump(out, f, indent=1)
         print(f"wrote {args.json}", file=sys.stderr)
     if args.plot:
-        bench.plot(results, args.plot)
+        device = args.device or ("cuda" if __import__("torch").cuda.is_available() else "cpu")
+        bench.plot(results, args.plot, title=f"freqload bench: {len(files)} JPEGs from "
+                   f"{os.path.basename(os.path.abspath(root))}, batch {args.batch_size}, "
+                   f"{threads} threads, device {device}")
         print(f"wrote {args.plot}", file=sys.stderr)
     return 0
 
@@ -217,23 +220,30 @@ def _cmd_stats(args) -> int:
 
 # ---- show -----------------------------------------------------------------------------
 
-def channel_grid(coeffs, mask=None, *, tile: int | None = None):
+def channel_grid(coeffs, mask=None, *, tile: int | None = None, shared_scale: bool = False,
+                 info: dict | None = None):
     """PIL image: per component (Y, Cb, Cr) an 8x8 grid of its 64 frequency channels on
-    the luma block grid, log(1 + |x|) scaled per channel, the mask's channels framed red."""
+    the luma block grid, log(1 + |x|) scaled per channel (``shared_scale``: one scale for
+    all, so relative magnitudes show), the mask's channels framed red; a colour bar and a
+    legend below; greyscale pictures say they have no chroma. ``info``, when given, is
+    filled with what was drawn (components, scale, legend, note)."""
     from PIL import Image, ImageDraw
 
     from .channels import to_channels
+    from .drawing import colour_bar as _colour_bar
     from .mask import ChannelMask, as_mask
 
     x = to_channels(coeffs, ChannelMask.all())  # int16 [192, H8, W8], dequantised
     h8, w8 = x.shape[1:]
     scale = tile or max(1, min(6, 96 // max(h8, w8, 1)))
     th, tw = h8 * scale, w8 * scale
-    pad, gap, title = 3, 12, 16
+    pad, gap, title, foot = 3, 12, 16, 44
     marked = set(as_mask(mask).indices) if mask is not None else set()
     ncomp = len(coeffs.components)
-    W = ncomp * (8 * (tw + pad) + gap) + gap
-    H = 8 * (th + pad) + title + gap
+    logs = np.log1p(np.abs(x.astype(np.float64)))
+    top = float(logs[:64 * ncomp].max()) if shared_scale else None
+    W = max(ncomp * (8 * (tw + pad) + gap) + gap, 460)
+    H = 8 * (th + pad) + title + gap + foot
     img = Image.new("RGB", (W, H), "white")
     d = ImageDraw.Draw(img)
     for comp, name in enumerate(("Y", "Cb", "Cr")[:ncomp]):
@@ -242,14 +252,29 @@ def channel_grid(coeffs, mask=None, *, tile: int | None = None):
                if comp == 0 else name, fill="black")
         for k in range(64):
             ch = 64 * comp + k
-            v = np.log1p(np.abs(x[ch].astype(np.float64)))
-            v = (255 * v / v.max()) if v.max() > 0 else v
+            v = logs[ch]
+            vmax = top if shared_scale else v.max()
+            v = (255 * v / vmax) if vmax > 0 else v
             t = Image.fromarray(v.astype(np.uint8), "L").resize((tw, th), Image.NEAREST)
             r, c = divmod(k, 8)
             px, py = x0 + c * (tw + pad), title + r * (th + pad)
             img.paste(t.convert("RGB"), (px, py))
             if ch in marked:
                 d.rectangle([px - 1, py - 1, px + tw, py + th], outline=(220, 30, 30), width=2)
+    y = H - foot + 6
+    high = f"{top:.1f}" if shared_scale else "max of each channel"
+    _colour_bar(d, gap + 70, y, 150, 10, "0", f"log(1+|x|) {high}",
+                lambda f: (int(255 * f),) * 3)
+    legend = f"red frame: in the mask ({len(marked)} channels)" if marked else ""
+    note = "greyscale: no chroma channels (Cb, Cr)" if ncomp == 1 else ""
+    d.rectangle([gap, y + 18, gap + 12, y + 28], outline=(220, 30, 30), width=2)
+    d.text((gap + 18, y + 18), legend or "no mask framed", fill="black")
+    if note:
+        d.text((gap + 18 + 7 * len(legend or "no mask framed") + 12, y + 18), note,
+               fill=(120, 120, 120))
+    if info is not None:
+        info.update(components=("Y", "Cb", "Cr")[:ncomp], shared_scale=bool(shared_scale),
+                    scale_max=top, legend=legend, note=note)
     return img
 
 
@@ -260,7 +285,7 @@ def _cmd_show(args) -> int:
 
     stored = read_coefficients(args.image, fallback="pixels")
     c = orient(stored)  # the upright picture, as the loader sees it by default
-    channel_grid(c, args.mask).save(args.output)
+    channel_grid(c, args.mask, shared_scale=args.shared_scale).save(args.output)
     turned = (f", turned upright (EXIF orientation {stored.info.orientation})"
               if stored.info.orientation != 1 else "")
     print(f"wrote {args.output}: {c.info.width}x{c.info.height} {c.info.sampling}, "
@@ -575,6 +600,9 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("image", help="a JPEG (other formats: decoded from pixels)")
     w.add_argument("-o", "--output", required=True, metavar="PNG", help="the picture to write")
     w.add_argument("--mask", default="dctnet24", help="channels to frame (default dctnet24)")
+    w.add_argument("--shared-scale", action="store_true",
+                   help="one colour scale for all channels (default: each its own), so "
+                        "relative magnitudes show")
     w.set_defaults(func=_cmd_show)
 
     i = sub.add_parser("inspect", help="header facts and what the loader would do")

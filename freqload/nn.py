@@ -171,18 +171,24 @@ def mask_from_gate_stats(stats: GateStats, k: int) -> ChannelMask:
     return ChannelMask([stats.channels[i] for i in order[:k]])
 
 
+def _gate_colour(f: float) -> tuple:
+    """How often a gate was open, 0 (white) .. 1 (dark red)."""
+    return (255 - int(90 * f), 255 - int(255 * f), 255 - int(255 * f))
+
+
 def gate_heatmap(stats: GateStats, path, *, mask: Optional[ChannelMask] = None,
-                 cell: int = 28) -> None:
+                 cell: int = 28) -> dict:
     """A PNG like the paper's selection figure: per component (Y, Cb, Cr) an 8x8 grid of
     frequencies (row = vertical, column = horizontal), shade = how often the channel was
-    open (white 0 -> dark red 1); channels of ``mask`` are outlined."""
+    open (white 0 -> dark red 1, the colour bar below); channels of ``mask`` are outlined
+    in black and white, visible on light and dark cells alike. Returns what it drew."""
     from PIL import Image, ImageDraw
 
     freq = np.full(192, np.nan)
     freq[list(stats.channels)] = stats.frequency
-    pad, title = 12, 18
+    pad, title, foot = 12, 18, 30
     w = 3 * 8 * cell + 4 * pad
-    h = 8 * cell + 2 * pad + title
+    h = 8 * cell + 2 * pad + title + foot
     img = Image.new("RGB", (w, h), "white")
     d = ImageDraw.Draw(img)
     marked = set(mask.indices) if mask is not None else set()
@@ -195,11 +201,18 @@ def gate_heatmap(stats: GateStats, path, *, mask: Optional[ChannelMask] = None,
             box = [x0 + c * cell, title + pad + r * cell, x0 + (c + 1) * cell - 1,
                    title + pad + (r + 1) * cell - 1]
             f = freq[ch]
-            color = (230, 230, 230) if np.isnan(f) else (
-                255 - int(90 * f), 255 - int(255 * f), 255 - int(255 * f))
-            d.rectangle(box, fill=color, outline="black" if ch in marked else (200, 200, 200),
-                        width=2 if ch in marked else 1)
+            color = (230, 230, 230) if np.isnan(f) else _gate_colour(float(f))
+            d.rectangle(box, fill=color, outline=(200, 200, 200), width=1)
+            if ch in marked:  # black, then white inside: shows on any shade
+                d.rectangle(box, outline="black", width=2)
+                d.rectangle([box[0] + 2, box[1] + 2, box[2] - 2, box[3] - 2], outline="white",
+                            width=1)
+    from .drawing import colour_bar
+
+    colour_bar(d, pad + 40, h - foot + 8, 200, 10, "0", "1: always open", _gate_colour)
     img.save(path)
+    return {"components": ["Y", "Cb", "Cr"], "colour_bar": (0.0, 1.0),
+            "outlined": sorted(marked)}
 
 
 __all__ = ["FrequencyGate", "gate_loss", "GateStats", "mask_from_gate_stats", "gate_heatmap"]

@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 import freqload
@@ -349,3 +350,60 @@ def test_progress_plain_lines_where_stderr_is_not_a_terminal(monkeypatch, capsys
         clock[0] += 60
         bar.update(10)
     assert capsys.readouterr().err == ""
+
+
+# ---- pictures: what each draws ---------------------------------------------------------
+
+def test_bench_plot_title_legend_and_skipped_rows(folder, tmp_path, monkeypatch):
+    from freqload import bench
+
+    res = [bench.BenchResult("dct-24", 900.0, 1.1, 150528, 448, 10, 1.0),
+           bench.BenchResult("rgb-dali-roi", 450.0, 2.0, 602112, 224, 10, 1.0),
+           bench.BenchResult("rgb-dali-gpu", float("nan"), float("nan"), 0, 224, 0, 0.0,
+                             skipped="needs a CUDA GPU")]
+    drawn = bench.plot(res, tmp_path / "p.png", title="T")
+    assert drawn["title"] == "T" and drawn["rows"] == ["dct-24", "rgb-dali-roi"]
+    assert drawn["skipped"] == ["rgb-dali-gpu"] and len(drawn["legend"]) == 2
+    assert "images / s" in drawn["panels"][0] and "bytes / sample" in drawn["panels"][1]
+    Image.open(tmp_path / "p.png").verify()
+    seen = {}
+    real = bench.plot
+    monkeypatch.setattr(bench, "plot", lambda r, p, title="": seen.update(title=title) or
+                        real(r, p, title=title))
+    assert main(["bench", folder, "--pipelines", "dct-24-i16", "--iters", "1", "--batch-size",
+                 "2", "--threads", "1", "--engine", "torch", "--device", "cpu", "--plot",
+                 str(tmp_path / "b.png")]) == 0
+    assert seen["title"].endswith("batch 2, 1 threads, device cpu") and "10 JPEGs" in seen["title"]
+
+
+def test_show_colour_bar_legend_shared_scale_and_grey(folder, tmp_path):
+    from freqload.cli import channel_grid
+
+    c = freqload.read_coefficients(freqload.bench.list_jpegs(folder)[0])
+    info = {}
+    channel_grid(c, "dctnet24", shared_scale=True, info=info)
+    assert info["shared_scale"] and info["scale_max"] > 0
+    assert info["legend"] == "red frame: in the mask (24 channels)" and info["note"] == ""
+    grey = freqload.read_coefficients(pillow_jpeg(rng_image(40, 48, gray=True)))
+    info = {}
+    channel_grid(grey, None, info=info)
+    assert info["components"] == ("Y",) and "no chroma" in info["note"]
+    assert main(["show", freqload.bench.list_jpegs(folder)[0], "-o", str(tmp_path / "s.png"),
+                 "--shared-scale"]) == 0
+
+
+def test_gate_heatmap_colour_bar_and_an_outline_on_dark_cells(tmp_path):
+    from freqload.nn import GateStats, gate_heatmap
+
+    stats = GateStats()
+    stats.update(torch.from_numpy(np.linspace(0, 1, 192, dtype=np.float32))[None])
+    drawn = gate_heatmap(stats, tmp_path / "g.png", mask=freqload.ChannelMask([191]), cell=20)
+    assert drawn["colour_bar"] == (0.0, 1.0) and drawn["outlined"] == [191]
+    with Image.open(tmp_path / "g.png") as im:
+        px = np.asarray(im.convert("RGB"))
+    # channel 191: Cr, the last cell (row 7, column 7), the darkest; its outline has white
+    pad, title = 12, 18
+    x0 = pad + 2 * (8 * 20 + pad) + 7 * 20
+    y0 = title + pad + 7 * 20
+    inner = px[y0 + 2:y0 + 18, x0 + 2]  # the white line inside the black frame
+    assert (inner == 255).all(axis=1).any()
