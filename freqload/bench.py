@@ -171,7 +171,9 @@ def _dali_rgb_pipeline(files, batch_size, threads, gpu: bool, recipe: str = "roi
             kw.update(dtype=types.UINT8)
         return fn.crop_mirror_normalize(images, **kw)
 
-    p = pipe()
+    from .engines.dali_engine import keep_in_children
+
+    p = keep_in_children(pipe())  # a forked DataLoader worker must never destroy it
     p.build()
     return p
 

@@ -24,17 +24,28 @@ from .common import LAYOUT_INTS, OK, UNSUPPORTED, HostBatch, layout_view
 from .fallback import pixel_sample
 from .dali_build import load_operator
 
-# Every DALI pipeline made here. A forked child (a torch DataLoader worker, a
-# multiprocessing pool) has none of DALI's threads, so it must never destroy a pipeline
-# it inherited: DALI's executor destructor then waits for those threads forever, holding
-# the GIL. A pipeline left behind by an abandoned loop, not yet collected when the fork
-# happens, would otherwise be collected in the child. So the child keeps them all.
+# Every DALI pipeline made here (and by freqload.bench: keep_in_children). A forked child
+# (a torch DataLoader worker, a multiprocessing pool) has none of DALI's threads, so it
+# must never destroy a pipeline it inherited: DALI's executor destructor then waits for
+# those threads forever, holding the GIL. A pipeline left behind by an abandoned loop, not
+# yet collected when the fork happens, would otherwise be collected in the child. So the
+# child keeps them all, and freezes what the collector had not reached at the fork (a
+# pipeline anyone made, caught in a reference cycle): the child never finalizes it.
 _PIPELINES: "weakref.WeakSet" = weakref.WeakSet()
 _KEPT_IN_CHILD: list = []
 
 
+def keep_in_children(pipeline):
+    """Register a DALI pipeline made outside this module (see above); returns it."""
+    _PIPELINES.add(pipeline)
+    return pipeline
+
+
 def _keep_pipelines_in_child():
+    import gc
+
     _KEPT_IN_CHILD.extend(list(_PIPELINES))
+    gc.freeze()  # garbage of the parent's, DALI pipelines among it, stays unfinalized here
 
 
 os.register_at_fork(after_in_child=_keep_pipelines_in_child)
