@@ -749,3 +749,46 @@ def test_sources_and_settings_users_get_wrong(tmp_path):
         DCTLoader(str(img), batch_size=1, size=(224, 224), engine="torch", num_workers=0)
     stats = compute_channel_stats(str(img), progress=False)
     assert stats.images == 1
+
+
+@pytest.mark.skipif(not HAVE_DALI, reason="nvidia-dali is not installed (the CI installs it)")
+def test_a_forked_child_never_finalizes_a_dali_pipeline_left_as_garbage():
+    """A built and run DALI pipeline caught in a reference cycle, not yet collected at the
+    fork: the child's collector must not finalize it (DALI's executor destructor would wait
+    forever for threads the child does not have)."""
+    import gc
+    import signal
+    import time
+
+    import freqload.engines.dali_engine  # noqa: F401  (its at-fork hook)
+    from nvidia.dali import fn, pipeline_def, types
+
+    @pipeline_def(batch_size=2, num_threads=2, device_id=None)
+    def tiny():
+        return fn.random.uniform(range=[0.0, 1.0], shape=[4], dtype=types.FLOAT)
+
+    gc.disable()
+    try:
+        p = tiny()
+        p.build()
+        p.run()
+        holder = {"pipe": p}
+        holder["self"] = holder  # a cycle: only the collector frees it
+        del p, holder
+        pid = os.fork()
+        if pid == 0:  # the child: collect everything, then leave at once
+            gc.enable()
+            gc.collect()
+            os._exit(0)
+    finally:
+        gc.enable()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            assert os.waitstatus_to_exitcode(status) == 0
+            return
+        time.sleep(0.1)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    pytest.fail("the forked child hung finalizing the parent's DALI pipeline")
