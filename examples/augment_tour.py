@@ -88,7 +88,9 @@ def main() -> None:
           f"{'inf' if mse == 0 else f'{10 * math.log10(255 ** 2 / mse):.1f}'} dB")
 
     if c.info.num_components == 3:
-        Image.fromarray(np.concatenate([grid_to_pixels(x) for _, x in tiles], 1)).save(args.output)
+        from freqload.drawing import labelled_row
+
+        labelled_row([(name, grid_to_pixels(x)) for name, x in tiles]).save(args.output)
         print(f"wrote {args.output}: {', '.join(n for n, _ in tiles)} (rendered from coefficients)")
 
 

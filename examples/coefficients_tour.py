@@ -49,8 +49,10 @@ def main(argv=None):
     scale = sheet.shape[0] / rgb.shape[0]
     small = np.asarray(Image.fromarray(rgb).resize(
         (max(1, int(rgb.shape[1] * scale)), sheet.shape[0])))
-    canvas = np.concatenate([np.stack([sheet] * 3, -1), small], axis=1)
-    Image.fromarray(canvas).save(args.out)
+    from freqload.drawing import labelled_row
+
+    labelled_row([("the 24 dctnet24 channels, log |x|, each its own scale", sheet),
+                  ("to_rgb(coeffs)", small)]).save(args.out)
     print(f"wrote {args.out}: the 24 channels ({', '.join(mask.names[:4])}, ...) and to_rgb")
     return 0
 

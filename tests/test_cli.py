@@ -407,3 +407,32 @@ def test_gate_heatmap_colour_bar_and_an_outline_on_dark_cells(tmp_path):
     y0 = title + pad + 7 * 20
     inner = px[y0 + 2:y0 + 18, x0 + 2]  # the white line inside the black frame
     assert (inner == 255).all(axis=1).any()
+
+
+@pytest.mark.parametrize("tour,out", [("coefficients_tour.py", "--out"),
+                                      ("augment_tour.py", "-o")])
+def test_example_tours_label_their_panels(tour, out, tmp_path):
+    """The tours run on their default picture and write labelled panels (a caption strip
+    above each: freqload.drawing.labelled_row)."""
+    import os
+    import subprocess
+
+    script = os.path.join(os.path.dirname(__file__), "..", "examples", tour)
+    png = tmp_path / "tour.png"
+    r = subprocess.run([sys.executable, script, out, str(png)], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    with Image.open(png) as im:
+        px = np.asarray(im.convert("L"))
+    caption = px[:16]
+    assert (caption < 128).any() and (caption == 255).mean() > 0.8  # text on white
+
+
+def test_labelled_row():
+    from freqload.drawing import labelled_row
+
+    img = labelled_row([("a", np.zeros((10, 12), np.uint8)),
+                        ("b", np.full((8, 5, 3), 200, np.uint8))])
+    assert img.size == (6 + 12 + 6 + 5 + 6, 10 + 16 + 6)
+    px = np.asarray(img)
+    assert (px[16:26, 6:18] == 0).all() and (px[16:24, 24:29] == 200).all()
