@@ -8,7 +8,6 @@ the masked channel grid, and writes a picture of the 24 dctnet24 channels
 (log magnitude) next to the to_rgb reconstruction.
 """
 import argparse
-import io
 import sys
 
 import numpy as np

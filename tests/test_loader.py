@@ -637,21 +637,22 @@ def test_dali_error_mid_epoch_then_the_loader_and_forked_workers_still_work(fold
 
 
 @pytest.mark.skipif(not HAVE_DALI, reason="nvidia-dali is not installed (the CI installs it)")
-def test_a_forked_child_never_destroys_an_inherited_dali_pipeline(folder):
-    # an abandoned loader in a reference cycle: garbage the parent has not collected yet
-    # when it forks (a torch DataLoader worker); the child collecting it must not hang
+def _a_child_collects(make_garbage) -> None:
+    """Fork with what make_garbage() returns caught in a reference cycle (garbage the
+    parent has not collected yet, as when a torch DataLoader forks a worker); the child
+    collects everything and must not hang (DALI's executor destructor would wait for
+    threads the child does not have)."""
     import gc
     import signal
     import time
 
+    import freqload.engines.dali_engine  # noqa: F401  (its at-fork hook)
+
     gc.disable()
     try:
-        loader = DCTLoader(folder, batch_size=3, size=(4, 4), engine="dali", num_workers=2)
-        it = iter(loader)
-        next(it)  # abandoned mid-epoch: DALI's threads are busy with queued batches
-        cycle = {"loader": loader, "it": it}
+        cycle = {"garbage": make_garbage()}
         cycle["self"] = cycle
-        del loader, it, cycle
+        del cycle
         pid = os.fork()
         if pid == 0:  # the child: collect everything, then leave at once
             gc.enable()
@@ -663,14 +664,21 @@ def test_a_forked_child_never_destroys_an_inherited_dali_pipeline(folder):
     while time.monotonic() < deadline:
         done, status = os.waitpid(pid, os.WNOHANG)
         if done:
-            break
+            assert os.waitstatus_to_exitcode(status) == 0
+            return
         time.sleep(0.05)
-    else:
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-        pytest.fail("the forked child hung destroying an inherited DALI pipeline")
-    assert os.waitstatus_to_exitcode(status) == 0
-    gc.collect()
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    pytest.fail("the forked child hung finalizing a DALI pipeline it inherited")
+
+
+def test_a_forked_child_never_destroys_an_inherited_dali_pipeline(folder):
+    def abandoned_loader():  # mid-epoch: DALI's threads are busy with queued batches
+        loader = DCTLoader(folder, batch_size=3, size=(4, 4), engine="dali", num_workers=2)
+        it = iter(loader)
+        next(it)
+        return loader, it
+    _a_child_collects(abandoned_loader)
 
 
 def test_num_workers_is_the_name_num_threads_a_deprecated_alias(folder):
@@ -753,42 +761,17 @@ def test_sources_and_settings_users_get_wrong(tmp_path):
 
 @pytest.mark.skipif(not HAVE_DALI, reason="nvidia-dali is not installed (the CI installs it)")
 def test_a_forked_child_never_finalizes_a_dali_pipeline_left_as_garbage():
-    """A built and run DALI pipeline caught in a reference cycle, not yet collected at the
-    fork: the child's collector must not finalize it (DALI's executor destructor would wait
-    forever for threads the child does not have)."""
-    import gc
-    import signal
-    import time
-
-    import freqload.engines.dali_engine  # noqa: F401  (its at-fork hook)
+    """Any built and run DALI pipeline (not the loader's: one made by user code, or by
+    freqload.bench), garbage at the fork: the child freezes what it inherits."""
     from nvidia.dali import fn, pipeline_def, types
 
     @pipeline_def(batch_size=2, num_threads=2, device_id=None)
     def tiny():
         return fn.random.uniform(range=[0.0, 1.0], shape=[4], dtype=types.FLOAT)
 
-    gc.disable()
-    try:
+    def run_pipeline():
         p = tiny()
         p.build()
         p.run()
-        holder = {"pipe": p}
-        holder["self"] = holder  # a cycle: only the collector frees it
-        del p, holder
-        pid = os.fork()
-        if pid == 0:  # the child: collect everything, then leave at once
-            gc.enable()
-            gc.collect()
-            os._exit(0)
-    finally:
-        gc.enable()
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            assert os.waitstatus_to_exitcode(status) == 0
-            return
-        time.sleep(0.1)
-    os.kill(pid, signal.SIGKILL)
-    os.waitpid(pid, 0)
-    pytest.fail("the forked child hung finalizing the parent's DALI pipeline")
+        return p
+    _a_child_collects(run_pipeline)
