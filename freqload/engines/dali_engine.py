@@ -41,11 +41,25 @@ def keep_in_children(pipeline):
     return pipeline
 
 
+def _keep_in_child(self):
+    """A DALI Pipeline's __del__ in a forked child: keep its backend alive instead of
+    shutting it down (that waits for the parent's threads, which the child lacks)."""
+    pipe = getattr(self, "_pipe", None)
+    if pipe is not None:
+        _KEPT_IN_CHILD.append(pipe)
+
+
 def _keep_pipelines_in_child():
     import gc
+    import sys
 
     _KEPT_IN_CHILD.extend(list(_PIPELINES))
     gc.freeze()  # garbage of the parent's, DALI pipelines among it, stays unfinalized here
+    # and whatever still drops a pipeline here (garbage made of references the parent's
+    # other threads held, freed at the fork) keeps it: DALI's own __del__ would hang
+    dali = sys.modules.get("nvidia.dali.pipeline")
+    if dali is not None:
+        dali.Pipeline.__del__ = _keep_in_child
 
 
 os.register_at_fork(after_in_child=_keep_pipelines_in_child)
