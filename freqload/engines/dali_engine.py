@@ -49,20 +49,43 @@ def _keep_in_child(self):
         _KEPT_IN_CHILD.append(pipe)
 
 
+_GC_WAS_ENABLED = [True]
+
+
+def _collector_off_for_the_fork():
+    """Before a fork (this hook runs first: before-hooks run last-registered first): no
+    collection until the child has made DALI's pipelines safe. Other at-fork hooks run
+    before ours in the child and may allocate, which could start a collection there."""
+    import gc
+
+    _GC_WAS_ENABLED[0] = gc.isenabled()
+    gc.disable()
+
+
+def _collector_back_in_parent():
+    import gc
+
+    if _GC_WAS_ENABLED[0]:
+        gc.enable()
+
+
 def _keep_pipelines_in_child():
     import gc
     import sys
 
     _KEPT_IN_CHILD.extend(list(_PIPELINES))
-    gc.freeze()  # garbage of the parent's, DALI pipelines among it, stays unfinalized here
-    # and whatever still drops a pipeline here (garbage made of references the parent's
-    # other threads held, freed at the fork) keeps it: DALI's own __del__ would hang
+    # whatever drops a pipeline here keeps its backend: DALI's own __del__ would hang
     dali = sys.modules.get("nvidia.dali.pipeline")
     if dali is not None:
         dali.Pipeline.__del__ = _keep_in_child
+    gc.freeze()  # garbage of the parent's, DALI pipelines among it, stays unfinalized here
+    if _GC_WAS_ENABLED[0]:
+        gc.enable()
 
 
-os.register_at_fork(after_in_child=_keep_pipelines_in_child)
+os.register_at_fork(before=_collector_off_for_the_fork,
+                    after_in_parent=_collector_back_in_parent,
+                    after_in_child=_keep_pipelines_in_child)
 
 
 class _EpochSource:
