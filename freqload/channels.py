@@ -87,11 +87,11 @@ def to_channels(coeffs, mask=None, *, dequantize: bool = True, chroma: str = "dc
         UnsupportedImageError: chroma sampled more finely than luma, or by a
             non-integer factor.
     """
-    from .recipe import ORIENTATION, recipe_for
+    from .coefficients import check_orientation
+    from .recipe import recipe_for
     from .transforms import orient
 
-    if orientation not in ORIENTATION:
-        raise ValueError(f"orientation must be one of {ORIENTATION}, got {orientation!r}")
+    check_orientation(orientation)
     if orientation == "exif":
         coeffs = orient(coeffs)
     # size None: the whole grid (the recipe's size is then not used)

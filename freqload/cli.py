@@ -190,7 +190,9 @@ def _cmd_bench(args) -> int:
             json.dump(out, f, indent=1)
         print(f"wrote {args.json}", file=sys.stderr)
     if args.plot:
-        device = args.device or ("cuda" if __import__("torch").cuda.is_available() else "cpu")
+        import torch
+
+        device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
         bench.plot(results, args.plot, title=f"freqload bench: {len(files)} JPEGs from "
                    f"{os.path.basename(os.path.abspath(root))}, batch {args.batch_size}, "
                    f"{threads} threads, device {device}")

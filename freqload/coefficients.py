@@ -243,6 +243,16 @@ def read_header(data) -> JpegInfo:
     return _info_from_native(_decoder().begin(_as_bytes(data), 0, False, False))
 
 
+#: orientation= values: the picture as stored, or upright by its EXIF orientation
+ORIENTATION = ("ignore", "exif")
+
+
+def check_orientation(orientation) -> None:
+    """The one check of an ``orientation=`` argument (ValueError naming the values)."""
+    if orientation not in ORIENTATION:
+        raise ValueError(f"orientation must be one of {ORIENTATION}, got {orientation!r}")
+
+
 def read_coefficients(data, *, strict: bool = True, max_pixels: int | None = DEFAULT_MAX_PIXELS,
                       fallback: str | None = None,
                       max_file_size: int | None = DEFAULT_MAX_FILE_SIZE,
@@ -284,8 +294,7 @@ def read_coefficients(data, *, strict: bool = True, max_pixels: int | None = DEF
     """
     if fallback not in (None, "pixels"):
         raise ValueError(f"fallback must be None or 'pixels', got {fallback!r}")
-    if orientation not in ("ignore", "exif"):
-        raise ValueError(f"orientation must be 'ignore' or 'exif', got {orientation!r}")
+    check_orientation(orientation)
     c = _read_coefficients(data, strict, max_pixels, fallback, max_file_size, max_scans,
                            max_memory)
     if orientation == "exif":

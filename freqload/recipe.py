@@ -29,14 +29,12 @@ from typing import Optional, Tuple, Union
 from . import _core
 from .channels import CHROMA, check_size
 from .coefficients import (DEFAULT_MAX_FILE_SIZE, DEFAULT_MAX_MEMORY, DEFAULT_MAX_PIXELS,
-                           DEFAULT_MAX_SCANS, limits_tuple)
+                           DEFAULT_MAX_SCANS, check_orientation, limits_tuple)
 from .mask import PRESETS, ChannelMask, as_mask, split_channels
 from .transforms import Transform
 
 #: regroup= names -> the core's fl_output_kind
 OUTPUT = {"cpu": _core.OUTPUT_CHANNELS, "device": _core.OUTPUT_PLANES}
-#: orientation= values: the picture as stored, or upright by its EXIF orientation
-ORIENTATION = ("ignore", "exif")
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
@@ -85,9 +83,7 @@ class Recipe:
             raise ValueError(f"regroup must be one of {sorted(OUTPUT)}, got {self.regroup!r}")
         if not isinstance(self.transform, Transform):
             set_("transform", Transform(self.transform))
-        if self.orientation not in ORIENTATION:
-            raise ValueError(f"orientation must be one of {ORIENTATION}, got "
-                             f"{self.orientation!r}")
+        check_orientation(self.orientation)
         for name in ("dequantize", "strict", "partial_decode"):
             set_(name, bool(getattr(self, name)))
         set_("max_pixels", int(self.max_pixels or 0))

@@ -34,8 +34,9 @@ class RGBSamples(torch.utils.data.Dataset):
         (``samples.where(i)``: tar members by byte range); None: the files ``paths``.
         orientation: "exif" turns each picture upright by its EXIF orientation (Pillow's
         ``ImageOps.exif_transpose``) before cropping, as DCTLoader does; "ignore"."""
-        if orientation not in ("ignore", "exif"):
-            raise ValueError(f"orientation must be 'ignore' or 'exif', got {orientation!r}")
+        from .coefficients import check_orientation
+
+        check_orientation(orientation)
         self.paths, self.labels, self.samples = paths, labels, samples
         self.orientation = orientation
         self.size, self.train, self.seed, self.crop_ratio = int(size), bool(train), seed, crop_ratio

@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import DecodeError, FreqloadError, ImageTooLargeError, UnsupportedImageError
+from ..errors import FreqloadError
 from ..recipe import Recipe
-from .common import DECODE_ERROR, NO_MEMORY, OK, TOO_LARGE, UNREADABLE, UNSUPPORTED
+from .common import NO_MEMORY, OK, STATUS_ERRORS, UNREADABLE, UNSUPPORTED
 
-#: a failed fallback's exception -> the status its slot reports (STATUS_ERRORS reversed)
-_STATUS_OF = ((ImageTooLargeError, TOO_LARGE), (UnsupportedImageError, UNSUPPORTED),
-              (DecodeError, DECODE_ERROR), (FreqloadError, UNSUPPORTED))
+#: a failed fallback's exception class -> the status its slot reports (STATUS_ERRORS
+#: reversed; the core raises exactly these classes; the base class, there the unreadable
+#: file's, counts as unsupported here)
+_STATUS_OF = {cls: status for status, cls in STATUS_ERRORS.items() if cls is not FreqloadError}
 
 
 def pixel_sample(path: str, recipe: Recipe, key: int, out: np.ndarray,
@@ -65,7 +66,7 @@ def pixel_sample(path: str, recipe: Recipe, key: int, out: np.ndarray,
     except OSError as e:
         status, message = UNREADABLE, f"cannot read: {e.strerror or e}"
     except FreqloadError as e:
-        status = next(s for cls, s in _STATUS_OF if isinstance(e, cls))
+        status = _STATUS_OF.get(type(e), UNSUPPORTED)
         message = str(e)
     out[...] = 0
     if layout is not None:
