@@ -429,51 +429,90 @@ def summary_table(results: list[BenchResult]) -> str:
 PLOT_COLOURS = {"DCT input (freqload)": (40, 110, 200), "RGB input (baselines)": (200, 90, 40)}
 
 
-def plot(results: list[BenchResult], path, *, title: str = "") -> dict:
-    """Two bar charts side by side (img/s, bytes/sample), drawn with Pillow: a title
-    (``title``: the data set, batch, threads, device), each panel's axis label, a legend
-    telling DCT rows from RGB rows, and skipped pipelines listed as such. Returns what it
-    drew: {"title", "panels", "legend", "rows", "skipped"}."""
-    from PIL import Image, ImageDraw
+#: the bench plot's panels: (axis label, BenchResult field, value format)
+PLOT_PANELS = (("images / s (higher is better)", "img_per_s", "{:.0f}"),
+               ("bytes / sample to the device (lower is better)", "bytes_per_sample",
+                "{:,.0f}"))
 
+
+def _kind(r: BenchResult) -> str:
+    return "DCT input (freqload)" if r.pipeline.startswith("dct") else "RGB input (baselines)"
+
+
+def plot(results: list[BenchResult], path, *, title: str = "",
+         renderer: Optional[str] = None) -> dict:
+    """Two bar charts side by side (img/s, bytes/sample): a title (``title``: the data set,
+    batch, threads, device), each panel's axis label, a legend telling DCT rows from RGB
+    rows, and skipped pipelines listed as such. ``renderer``: "auto" (matplotlib when
+    installed, else Pillow), "matplotlib" or "pillow" (freqload.drawing). Returns what it
+    drew: {"title", "panels", "legend", "rows", "skipped", "renderer"}."""
+    from .drawing import pick_renderer
+
+    how = pick_renderer(renderer)
     rows = [r for r in results if not r.skipped]
     skipped = [r for r in results if r.skipped]
+    heading = title or "freqload bench"
+    (_plot_matplotlib if how == "matplotlib" else _plot_pillow)(rows, skipped, heading, path)
+    return {"title": heading, "panels": [p[0] for p in PLOT_PANELS], "legend": list(PLOT_COLOURS),
+            "rows": [r.pipeline for r in rows], "skipped": [r.pipeline for r in skipped],
+            "renderer": how}
+
+
+def _plot_pillow(rows, skipped, heading, path) -> None:
+    from PIL import Image, ImageDraw
+
     panel_w, bar_h, gap, left, top = 420, 22, 8, 110, 64
     h = top + len(rows) * (bar_h + gap) + 36 + 16 * len(skipped)
     img = Image.new("RGB", (2 * panel_w + 40, h), "white")
     d = ImageDraw.Draw(img)
-    heading = title or "freqload bench"
     d.text((10, 6), heading, fill="black")
     lx = 10
     for name, colour in PLOT_COLOURS.items():  # the legend
         d.rectangle([lx, 24, lx + 14, 36], fill=colour)
         d.text((lx + 20, 24), name, fill="black")
         lx += 30 + 7 * len(name)
-    panels = []
-    for p, (label, key, fmt) in enumerate((("images / s (higher is better)", "img_per_s",
-                                             "{:.0f}"),
-                                            ("bytes / sample to the device (lower is better)",
-                                             "bytes_per_sample", "{:,.0f}"))):
+    for p, (label, key, fmt) in enumerate(PLOT_PANELS):
         x0 = 10 + p * (panel_w + 20)
         d.text((x0, 46), label, fill="black")  # the axis: what the bars measure
-        panels.append(label)
         vmax = max((getattr(r, key) for r in rows), default=1) or 1
         for i, r in enumerate(rows):
             y = top + i * (bar_h + gap)
             v = getattr(r, key)
             length = int((panel_w - left - 70) * v / vmax)
-            colour = PLOT_COLOURS["DCT input (freqload)" if r.pipeline.startswith("dct")
-                                  else "RGB input (baselines)"]
             d.text((x0, y + 5), r.pipeline, fill="black")
-            d.rectangle([x0 + left, y, x0 + left + max(length, 1), y + bar_h], fill=colour)
+            d.rectangle([x0 + left, y, x0 + left + max(length, 1), y + bar_h],
+                        fill=PLOT_COLOURS[_kind(r)])
             d.text((x0 + left + length + 5, y + 5), fmt.format(v), fill="black")
     y = top + len(rows) * (bar_h + gap) + 8
     for r in skipped:
         d.text((10, y), f"{r.pipeline}: skipped ({r.skipped})", fill=(120, 120, 120))
         y += 16
     img.save(path)
-    return {"title": heading, "panels": panels, "legend": list(PLOT_COLOURS),
-            "rows": [r.pipeline for r in rows], "skipped": [r.pipeline for r in skipped]}
+
+
+def _plot_matplotlib(rows, skipped, heading, path) -> None:
+    from matplotlib.patches import Patch
+
+    from .drawing import mpl_figure
+
+    fig = mpl_figure(11, 1.6 + 0.35 * max(len(rows), 1) + 0.2 * len(skipped))
+    axes = fig.subplots(1, 2, sharey=True)
+    names = [r.pipeline for r in rows]
+    colours = [tuple(c / 255 for c in PLOT_COLOURS[_kind(r)]) for r in rows]
+    for ax, (label, key, fmt) in zip(axes, PLOT_PANELS):
+        values = [getattr(r, key) for r in rows]
+        bars = ax.barh(names, values, color=colours)
+        ax.bar_label(bars, labels=[fmt.format(v) for v in values], padding=3, fontsize=8)
+        ax.set_xlabel(label)
+        ax.invert_yaxis()
+        ax.margins(x=0.2)
+    fig.suptitle(heading)
+    fig.legend(handles=[Patch(color=tuple(c / 255 for c in v), label=k)
+                        for k, v in PLOT_COLOURS.items()], loc="outside upper right", ncols=2)
+    if skipped:
+        fig.supxlabel("skipped: " + "; ".join(f"{r.pipeline} ({r.skipped})" for r in skipped),
+                      color="grey", fontsize=8)
+    fig.savefig(path)
 
 
 def default_dataset(progress=True) -> str:

@@ -87,6 +87,13 @@ def _validate(args) -> None:
             raise UsageError(f"--from-gate {args.from_gate}: no such file")
     for option in ("output", "json", "plot", "heatmap"):
         _check_output(getattr(args, option, None), f"--{option}")
+    if hasattr(args, "renderer"):
+        from .drawing import pick_renderer
+
+        try:
+            pick_renderer(args.renderer)
+        except (ImportError, ValueError) as e:
+            raise UsageError(str(e) + ("" if args.renderer else " ($FREQLOAD_PLOT)")) from None
     if cmd == "bench":
         picked, dirs = [], []
         for p in args.pipelines:
@@ -195,7 +202,7 @@ def _cmd_bench(args) -> int:
         device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
         bench.plot(results, args.plot, title=f"freqload bench: {len(files)} JPEGs from "
                    f"{os.path.basename(os.path.abspath(root))}, batch {args.batch_size}, "
-                   f"{threads} threads, device {device}")
+                   f"{threads} threads, device {device}", renderer=args.renderer)
         print(f"wrote {args.plot}", file=sys.stderr)
     return 0
 
@@ -280,6 +287,68 @@ def channel_grid(coeffs, mask=None, *, tile: int | None = None, shared_scale: bo
     return img
 
 
+def show_channels(coeffs, path, mask=None, *, shared_scale: bool = False,
+                  renderer: str | None = None) -> dict:
+    """Write ``freqload show``'s picture of ``coeffs`` to ``path``: channel_grid's elements
+    (per component an 8x8 grid of frequency channels, log(1 + |x|), the mask framed red, a
+    colour bar, a legend, the greyscale note) drawn by matplotlib or Pillow (``renderer``,
+    freqload.drawing). Returns what was drawn, with "renderer"."""
+    from .drawing import pick_renderer
+
+    how = pick_renderer(renderer)
+    info = {"renderer": how}
+    if how == "pillow":
+        channel_grid(coeffs, mask, shared_scale=shared_scale, info=info).save(path)
+        return info
+    from matplotlib.patches import Patch, Rectangle
+
+    from .channels import to_channels
+    from .drawing import mpl_figure
+    from .mask import ChannelMask, as_mask
+
+    x = to_channels(coeffs, ChannelMask.all())  # int16 [192, H8, W8]
+    h8, w8 = x.shape[1:]
+    ncomp = len(coeffs.components)
+    logs = np.log1p(np.abs(x.astype(np.float64)))
+    top = float(logs[:64 * ncomp].max()) if shared_scale else None
+    marked = set(as_mask(mask).indices) if mask is not None else set()
+    fig = mpl_figure(3.6 * ncomp + 1, 5.4)
+    axes = np.atleast_1d(fig.subplots(1, ncomp))
+    for comp, (ax, name) in enumerate(zip(axes, ("Y", "Cb", "Cr"))):
+        mosaic = np.full((8 * (h8 + 1) - 1, 8 * (w8 + 1) - 1), np.nan)
+        for k in range(64):
+            r, c = divmod(k, 8)
+            v = logs[64 * comp + k]
+            vmax = v.max()
+            mosaic[r * (h8 + 1):r * (h8 + 1) + h8, c * (w8 + 1):c * (w8 + 1) + w8] = \
+                v if shared_scale else (v / vmax if vmax > 0 else v)
+            if 64 * comp + k in marked:
+                ax.add_patch(Rectangle((c * (w8 + 1) - 1, r * (h8 + 1) - 1), w8 + 1, h8 + 1,
+                                       fill=False, ec=(0.86, 0.12, 0.12), lw=1.5))
+        im = ax.imshow(np.ma.masked_invalid(mosaic), cmap="gray", vmin=0,
+                       vmax=top if shared_scale else 1.0, interpolation="nearest")
+        ax.set_title(name)
+        ax.set_xticks([(w8 + 1) * c + w8 / 2 for c in range(8)], range(8))
+        ax.set_yticks([(h8 + 1) * r + h8 / 2 for r in range(8)], range(8))
+        ax.set_xlabel("horizontal frequency")
+        if comp == 0:
+            ax.set_ylabel("vertical frequency")
+    fig.colorbar(im, ax=list(axes), orientation="horizontal", shrink=0.6,
+                 label="log(1+|x|)" if shared_scale else
+                 "log(1+|x|) / the channel's own maximum")
+    legend = f"red frame: in the mask ({len(marked)} channels)" if marked else ""
+    note = "greyscale: no chroma channels (Cb, Cr)" if ncomp == 1 else ""
+    if legend:
+        fig.legend(handles=[Patch(fill=False, ec=(0.86, 0.12, 0.12), label=legend)],
+                   loc="outside lower left")
+    if note:
+        fig.suptitle(note, color="grey", fontsize=9)
+    fig.savefig(path)
+    info.update(components=("Y", "Cb", "Cr")[:ncomp], shared_scale=bool(shared_scale),
+                scale_max=top, legend=legend, note=note)
+    return info
+
+
 def _cmd_show(args) -> int:
     from .coefficients import read_coefficients
 
@@ -287,7 +356,8 @@ def _cmd_show(args) -> int:
 
     stored = read_coefficients(args.image, fallback="pixels")
     c = orient(stored)  # the upright picture, as the loader sees it by default
-    channel_grid(c, args.mask, shared_scale=args.shared_scale).save(args.output)
+    show_channels(c, args.output, args.mask, shared_scale=args.shared_scale,
+                  renderer=args.renderer)
     turned = (f", turned upright (EXIF orientation {stored.info.orientation})"
               if stored.info.orientation != 1 else "")
     print(f"wrote {args.output}: {c.info.width}x{c.info.height} {c.info.sampling}, "
@@ -503,7 +573,7 @@ def _cmd_mask(args) -> int:
         stats = GateStats.load(args.from_gate)
         mask = mask_from_gate_stats(stats, args.k)
         if args.heatmap:
-            gate_heatmap(stats, args.heatmap, mask=mask)
+            gate_heatmap(stats, args.heatmap, mask=mask, renderer=args.renderer)
             print(f"wrote {args.heatmap}", file=sys.stderr)
     else:
         mask = as_mask(args.mask)
@@ -540,6 +610,15 @@ def _presets_help() -> str:
 
     return ("mask presets: " + ", ".join(sorted(PRESETS)) + ", all (192); or a mask JSON "
             "file (freqload mask ... -o FILE)")
+
+
+def _renderer_option(parser) -> None:
+    from .drawing import RENDERERS
+
+    parser.add_argument("--renderer", choices=RENDERERS, default=None,
+                        help="who draws the pictures: matplotlib (pip install 'freqload[plot]'),"
+                             " pillow, or auto: matplotlib when installed (default auto, or "
+                             "$FREQLOAD_PLOT)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -582,6 +661,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default), or stop")
     b.add_argument("--json", metavar="PATH", help="write the results as a JSON list")
     b.add_argument("--plot", metavar="PNG", help="bar charts of img/s and bytes/sample")
+    _renderer_option(b)
     b.set_defaults(func=_cmd_bench)
 
     s = sub.add_parser("stats", help="per-channel mean/std (the loader's normalize= file)",
@@ -605,6 +685,7 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--shared-scale", action="store_true",
                    help="one colour scale for all channels (default: each its own), so "
                         "relative magnitudes show")
+    _renderer_option(w)
     w.set_defaults(func=_cmd_show)
 
     i = sub.add_parser("inspect", help="header facts and what the loader would do")
@@ -652,6 +733,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("-k", type=int, help="with --from-gate: channels to keep (the most open)")
     m.add_argument("-o", "--output", metavar="PATH", help="mask JSON to write (default: stdout)")
     m.add_argument("--heatmap", metavar="PNG", help="with --from-gate: draw the gate frequencies")
+    _renderer_option(m)
     m.set_defaults(func=_cmd_mask)
 
     return ap

@@ -1,10 +1,54 @@
-"""Small drawing helpers the pictures share (Pillow): ``freqload show``, the gate heatmap."""
+"""What the pictures share: the renderer choice (matplotlib when installed, the ``[plot]``
+extra; Pillow otherwise) and small Pillow helpers (``freqload show``, the gate heatmap,
+the example tours).
+
+Every picture function takes ``renderer=``: ``"auto"`` (the default; the environment
+variable ``FREQLOAD_PLOT`` can set it), ``"matplotlib"`` or ``"pillow"``. Both renderers
+draw the same elements and the functions return the same description of what they drew.
+"""
 from __future__ import annotations
+
+import os
+
+RENDERERS = ("auto", "matplotlib", "pillow")
+
+
+def have_matplotlib() -> bool:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def pick_renderer(renderer: str | None = None) -> str:
+    """``"matplotlib"`` or ``"pillow"`` for a requested renderer (None: ``$FREQLOAD_PLOT``,
+    else ``"auto"``: matplotlib when it imports). Asking for matplotlib without it raises
+    ImportError with the install line."""
+    choice = renderer or os.environ.get("FREQLOAD_PLOT") or "auto"
+    if choice not in RENDERERS:
+        raise ValueError(f"renderer must be one of {', '.join(RENDERERS)}, got {choice!r}")
+    if choice == "pillow":
+        return "pillow"
+    if have_matplotlib():
+        return "matplotlib"
+    if choice == "matplotlib":
+        raise ImportError("the matplotlib renderer needs matplotlib: pip install "
+                          "'freqload[plot]' (or use renderer='pillow')")
+    return "pillow"
+
+
+def mpl_figure(width: float, height: float):
+    """A matplotlib Figure (inches) not registered with pyplot: no global state, no
+    display backend; ``fig.savefig(path)`` writes it."""
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), dpi=100, layout="constrained")
 
 
 def colour_bar(d, x, y, w, h, low: str, high: str, colour) -> None:
-    """A horizontal bar from ``colour(0.0)`` (low) to ``colour(1.0)`` (high), labelled at
-    both ends."""
+    """Pillow: a horizontal bar from ``colour(0.0)`` (low) to ``colour(1.0)`` (high),
+    labelled at both ends."""
     for k in range(w):
         d.line([x + k, y, x + k, y + h], fill=colour(k / max(w - 1, 1)))
     d.rectangle([x, y, x + w, y + h], outline="black")

@@ -177,21 +177,37 @@ def _gate_colour(f: float) -> tuple:
 
 
 def gate_heatmap(stats: GateStats, path, *, mask: Optional[ChannelMask] = None,
-                 cell: int = 28) -> dict:
+                 cell: int = 28, renderer: Optional[str] = None) -> dict:
     """A PNG like the paper's selection figure: per component (Y, Cb, Cr) an 8x8 grid of
     frequencies (row = vertical, column = horizontal), shade = how often the channel was
     open (white 0 -> dark red 1, the colour bar below); channels of ``mask`` are outlined
-    in black and white, visible on light and dark cells alike. Returns what it drew."""
-    from PIL import Image, ImageDraw
+    in black and white, visible on light and dark cells alike; channels the statistics do
+    not cover are grey. ``renderer``: "auto", "matplotlib" or "pillow"
+    (freqload.drawing). Returns what it drew."""
+    from .drawing import pick_renderer
 
+    how = pick_renderer(renderer)
     freq = np.full(192, np.nan)
     freq[list(stats.channels)] = stats.frequency
+    marked = set(mask.indices) if mask is not None else set()
+    if how == "matplotlib":
+        _gate_heatmap_matplotlib(freq, marked, path)
+    else:
+        _gate_heatmap_pillow(freq, marked, path, cell)
+    return {"components": ["Y", "Cb", "Cr"], "colour_bar": (0.0, 1.0),
+            "outlined": sorted(marked), "renderer": how}
+
+
+def _gate_heatmap_pillow(freq, marked, path, cell) -> None:
+    from PIL import Image, ImageDraw
+
+    from .drawing import colour_bar
+
     pad, title, foot = 12, 18, 30
     w = 3 * 8 * cell + 4 * pad
     h = 8 * cell + 2 * pad + title + foot
     img = Image.new("RGB", (w, h), "white")
     d = ImageDraw.Draw(img)
-    marked = set(mask.indices) if mask is not None else set()
     for comp, name in enumerate(("Y", "Cb", "Cr")):
         x0 = pad + comp * (8 * cell + pad)
         d.text((x0, 2), name, fill="black")
@@ -207,12 +223,38 @@ def gate_heatmap(stats: GateStats, path, *, mask: Optional[ChannelMask] = None,
                 d.rectangle(box, outline="black", width=2)
                 d.rectangle([box[0] + 2, box[1] + 2, box[2] - 2, box[3] - 2], outline="white",
                             width=1)
-    from .drawing import colour_bar
-
     colour_bar(d, pad + 40, h - foot + 8, 200, 10, "0", "1: always open", _gate_colour)
     img.save(path)
-    return {"components": ["Y", "Cb", "Cr"], "colour_bar": (0.0, 1.0),
-            "outlined": sorted(marked)}
+
+
+def _gate_heatmap_matplotlib(freq, marked, path) -> None:
+    from matplotlib.colors import LinearSegmentedColormap
+    from matplotlib.patches import Rectangle
+
+    from .drawing import mpl_figure
+
+    cmap = LinearSegmentedColormap.from_list(
+        "gate", [tuple(v / 255 for v in _gate_colour(f)) for f in (0.0, 0.5, 1.0)]
+    ).with_extremes(bad=(0.9, 0.9, 0.9))
+    fig = mpl_figure(10, 3.9)
+    axes = fig.subplots(1, 3)
+    for comp, (ax, name) in enumerate(zip(axes, ("Y", "Cb", "Cr"))):
+        grid = np.ma.masked_invalid(freq[64 * comp:64 * (comp + 1)].reshape(8, 8))
+        im = ax.imshow(grid, cmap=cmap, vmin=0.0, vmax=1.0)
+        ax.set_title(name)
+        ax.set_xlabel("horizontal frequency")
+        if comp == 0:
+            ax.set_ylabel("vertical frequency")
+        for ch in sorted(c for c in marked if 64 * comp <= c < 64 * (comp + 1)):
+            r, c = divmod(ch - 64 * comp, 8)
+            ax.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, fill=False, ec="black", lw=2.5))
+            ax.add_patch(Rectangle((c - 0.42, r - 0.42), 0.84, 0.84, fill=False, ec="white",
+                                   lw=1))
+    fig.colorbar(im, ax=axes, orientation="horizontal", shrink=0.5,
+                 label="how often the gate was open (0 .. 1: always)")
+    if marked:
+        fig.suptitle(f"outlined: the {len(marked)} selected channels")
+    fig.savefig(path)
 
 
 __all__ = ["FrequencyGate", "gate_loss", "GateStats", "mask_from_gate_stats", "gate_heatmap"]

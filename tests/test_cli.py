@@ -117,7 +117,7 @@ def test_show_writes_the_channel_grid(folder, tmp_path):
     assert main(["show", f, "-o", str(tmp_path / "s.png")]) == 0
     c = freqload.read_coefficients(f)
     with Image.open(tmp_path / "s.png") as im:
-        assert im.mode == "RGB" and im.size[0] > 3 * 8 * c.components[0].shape[1]
+        assert im.mode in ("RGB", "RGBA") and im.size[0] > 3 * 8 * c.components[0].shape[1]
     gray = tmp_path / "g.jpg"
     gray.write_bytes(pillow_jpeg(rng_image(40, 48, gray=True)))
     assert main(["show", str(gray), "-o", str(tmp_path / "g.png"), "--mask", "dctnet48"]) == 0
@@ -354,59 +354,163 @@ def test_progress_plain_lines_where_stderr_is_not_a_terminal(monkeypatch, capsys
 
 # ---- pictures: what each draws ---------------------------------------------------------
 
-def test_bench_plot_title_legend_and_skipped_rows(folder, tmp_path, monkeypatch):
+RENDERERS = ["pillow", pytest.param("matplotlib", marks=pytest.mark.skipif(
+    not __import__("freqload.drawing").drawing.have_matplotlib(),
+    reason="matplotlib not installed (the [plot] extra)"))]
+
+
+@pytest.fixture
+def figures(monkeypatch):
+    """The matplotlib figures the pictures make, kept to look at what they hold."""
+    from freqload import drawing
+
+    made = []
+    real = drawing.mpl_figure
+    monkeypatch.setattr(drawing, "mpl_figure", lambda *a, **k: made.append(real(*a, **k))
+                        or made[-1])
+    return made
+
+
+def _texts(fig) -> list[str]:
+    """Every piece of text on a matplotlib figure: titles, axis labels, legends, notes."""
+    from matplotlib.text import Text
+
+    return [t.get_text() for t in fig.findobj(Text) if t.get_text()]
+
+
+def _colour_bars(fig) -> list:
+    return [ax for ax in fig.axes if hasattr(ax, "_colorbar")]
+
+
+@pytest.mark.parametrize("renderer", RENDERERS)
+def test_bench_plot_title_legend_and_skipped_rows(folder, tmp_path, monkeypatch, renderer,
+                                                  figures):
     from freqload import bench
 
     res = [bench.BenchResult("dct-24", 900.0, 1.1, 150528, 448, 10, 1.0),
            bench.BenchResult("rgb-dali-roi", 450.0, 2.0, 602112, 224, 10, 1.0),
            bench.BenchResult("rgb-dali-gpu", float("nan"), float("nan"), 0, 224, 0, 0.0,
                              skipped="needs a CUDA GPU")]
-    drawn = bench.plot(res, tmp_path / "p.png", title="T")
+    drawn = bench.plot(res, tmp_path / "p.png", title="T", renderer=renderer)
+    assert drawn["renderer"] == renderer
     assert drawn["title"] == "T" and drawn["rows"] == ["dct-24", "rgb-dali-roi"]
     assert drawn["skipped"] == ["rgb-dali-gpu"] and len(drawn["legend"]) == 2
     assert "images / s" in drawn["panels"][0] and "bytes / sample" in drawn["panels"][1]
     Image.open(tmp_path / "p.png").verify()
+    if renderer == "matplotlib":  # the figure holds each element
+        (fig,) = figures
+        texts = _texts(fig)
+        assert fig._suptitle.get_text() == "T"
+        assert [ax.get_xlabel() for ax in fig.axes] == drawn["panels"]
+        assert set(drawn["legend"]) <= set(texts)
+        assert any("rgb-dali-gpu (needs a CUDA GPU)" in t for t in texts)
+        bars = [p for p in fig.axes[0].patches]
+        assert [b.get_width() for b in bars] == [900.0, 450.0]
     seen = {}
     real = bench.plot
-    monkeypatch.setattr(bench, "plot", lambda r, p, title="": seen.update(title=title) or
-                        real(r, p, title=title))
+    monkeypatch.setattr(bench, "plot", lambda r, p, title="", renderer=None: seen.update(
+        title=title, renderer=renderer) or real(r, p, title=title, renderer=renderer))
     assert main(["bench", folder, "--pipelines", "dct-24-i16", "--iters", "1", "--batch-size",
                  "2", "--threads", "1", "--engine", "torch", "--device", "cpu", "--plot",
-                 str(tmp_path / "b.png")]) == 0
+                 str(tmp_path / "b.png"), "--renderer", renderer]) == 0
     assert seen["title"].endswith("batch 2, 1 threads, device cpu") and "10 JPEGs" in seen["title"]
+    assert seen["renderer"] == renderer
 
 
-def test_show_colour_bar_legend_shared_scale_and_grey(folder, tmp_path):
-    from freqload.cli import channel_grid
+@pytest.mark.parametrize("renderer", RENDERERS)
+def test_show_colour_bar_legend_shared_scale_and_grey(folder, tmp_path, renderer, figures):
+    from freqload.cli import show_channels
 
     c = freqload.read_coefficients(freqload.bench.list_jpegs(folder)[0])
-    info = {}
-    channel_grid(c, "dctnet24", shared_scale=True, info=info)
+    info = shared = show_channels(c, tmp_path / "a.png", "dctnet24", shared_scale=True,
+                                  renderer=renderer)
+    assert info["renderer"] == renderer
     assert info["shared_scale"] and info["scale_max"] > 0
     assert info["legend"] == "red frame: in the mask (24 channels)" and info["note"] == ""
     grey = freqload.read_coefficients(pillow_jpeg(rng_image(40, 48, gray=True)))
-    info = {}
-    channel_grid(grey, None, info=info)
+    info = show_channels(grey, tmp_path / "b.png", None, renderer=renderer)
     assert info["components"] == ("Y",) and "no chroma" in info["note"]
+    for name in ("a.png", "b.png"):
+        Image.open(tmp_path / name).verify()
+    if renderer == "matplotlib":
+        colour, grey_fig = figures
+        (bar,) = _colour_bars(colour)
+        assert bar.get_xlabel() == "log(1+|x|)"
+        assert bar.get_xlim() == pytest.approx((0.0, shared["scale_max"]))  # one scale
+        assert [ax.get_title() for ax in colour.axes if ax not in (bar,)] == ["Y", "Cb", "Cr"]
+        assert "red frame: in the mask (24 channels)" in _texts(colour)
+        # 24 framed channels: one rectangle each on the component panels
+        assert sum(len(ax.patches) for ax in colour.axes) == 24
+        assert "greyscale: no chroma channels (Cb, Cr)" in _texts(grey_fig)
+        (bar,) = _colour_bars(grey_fig)
+        assert "own maximum" in bar.get_xlabel() and bar.get_xlim() == (0.0, 1.0)
     assert main(["show", freqload.bench.list_jpegs(folder)[0], "-o", str(tmp_path / "s.png"),
-                 "--shared-scale"]) == 0
+                 "--shared-scale", "--renderer", renderer]) == 0
 
 
-def test_gate_heatmap_colour_bar_and_an_outline_on_dark_cells(tmp_path):
+@pytest.mark.parametrize("renderer", RENDERERS)
+def test_gate_heatmap_colour_bar_and_an_outline_on_dark_cells(tmp_path, renderer, figures):
     from freqload.nn import GateStats, gate_heatmap
 
     stats = GateStats()
     stats.update(torch.from_numpy(np.linspace(0, 1, 192, dtype=np.float32))[None])
-    drawn = gate_heatmap(stats, tmp_path / "g.png", mask=freqload.ChannelMask([191]), cell=20)
+    drawn = gate_heatmap(stats, tmp_path / "g.png", mask=freqload.ChannelMask([191]), cell=20,
+                         renderer=renderer)
     assert drawn["colour_bar"] == (0.0, 1.0) and drawn["outlined"] == [191]
     with Image.open(tmp_path / "g.png") as im:
         px = np.asarray(im.convert("RGB"))
-    # channel 191: Cr, the last cell (row 7, column 7), the darkest; its outline has white
-    pad, title = 12, 18
-    x0 = pad + 2 * (8 * 20 + pad) + 7 * 20
-    y0 = title + pad + 7 * 20
-    inner = px[y0 + 2:y0 + 18, x0 + 2]  # the white line inside the black frame
-    assert (inner == 255).all(axis=1).any()
+    if renderer == "pillow":
+        # channel 191: Cr, the last cell (row 7, column 7), the darkest; its outline has white
+        pad, title = 12, 18
+        x0 = pad + 2 * (8 * 20 + pad) + 7 * 20
+        y0 = title + pad + 7 * 20
+        inner = px[y0 + 2:y0 + 18, x0 + 2]  # the white line inside the black frame
+        assert (inner == 255).all(axis=1).any()
+        return
+    (fig,) = figures
+    (bar,) = _colour_bars(fig)
+    assert bar.get_xlim() == (0.0, 1.0) and "gate was open" in bar.get_xlabel()
+    panels = [ax for ax in fig.axes if ax is not bar]
+    assert [ax.get_title() for ax in panels] == ["Y", "Cb", "Cr"]
+    # the outline: a black frame and a white one inside it, on the Cr panel's cell (7, 7)
+    frames = [(p.get_edgecolor()[:3], p.get_xy()) for p in panels[2].patches]
+    assert [f[0] for f in frames] == [(0.0, 0.0, 0.0), (1.0, 1.0, 1.0)]
+    assert frames[0][1] == (6.5, 6.5) and not panels[0].patches and not panels[1].patches
+    assert panels[2].images[0].get_array()[7, 7] == pytest.approx(1.0)
+
+
+def test_pictures_without_matplotlib(folder, tmp_path, monkeypatch, capsys):
+    """Without matplotlib (no [plot] extra): "auto" draws with Pillow, asking for
+    matplotlib says how to install it, and the command line refuses before any work."""
+    import sys
+
+    from freqload import bench, drawing
+    from freqload.nn import GateStats, gate_heatmap
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib fails
+    monkeypatch.delenv("FREQLOAD_PLOT", raising=False)
+    assert not drawing.have_matplotlib() and drawing.pick_renderer() == "pillow"
+    res = [bench.BenchResult("dct-24", 900.0, 1.1, 150528, 448, 10, 1.0)]
+    assert bench.plot(res, tmp_path / "p.png")["renderer"] == "pillow"
+    stats = GateStats()
+    stats.update(torch.rand(2, 192))
+    assert gate_heatmap(stats, tmp_path / "g.png")["renderer"] == "pillow"
+    for name in ("p.png", "g.png"):
+        Image.open(tmp_path / name).verify()
+    with pytest.raises(ImportError, match=r"pip install 'freqload\[plot\]'"):
+        bench.plot(res, tmp_path / "q.png", renderer="matplotlib")
+    image = freqload.bench.list_jpegs(folder)[0]
+    assert main(["show", image, "-o", str(tmp_path / "s.png"), "--renderer",
+                 "matplotlib"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("freqload show: error: the matplotlib renderer needs matplotlib")
+    assert not (tmp_path / "s.png").exists()
+    monkeypatch.setenv("FREQLOAD_PLOT", "svg")
+    assert main(["show", image, "-o", str(tmp_path / "s.png")]) == 2
+    assert "($FREQLOAD_PLOT)" in capsys.readouterr().err
+    monkeypatch.setenv("FREQLOAD_PLOT", "pillow")
+    assert main(["show", image, "-o", str(tmp_path / "s.png")]) == 0
+    Image.open(tmp_path / "s.png").verify()
 
 
 @pytest.mark.parametrize("tour,out", [("coefficients_tour.py", "--out"),
