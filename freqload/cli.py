@@ -66,12 +66,32 @@ def _validate(args) -> None:
 
     cmd = args.command
     for name, low in (("batch_size", 1), ("threads", 0), ("repeats", 1), ("iters", 1),
-                      ("max_images", 0), ("workers", 1), ("k", 1)):
+                      ("max_images", 0), ("workers", 1), ("k", 1), ("epochs", 1),
+                      ("seeds", 1), ("size", 1), ("rgb_size", 1), ("gate_k", 1),
+                      ("stats_images", 1), ("loader_workers", 0)):
         _check_at_least(args, name, low)
     if getattr(args, "seconds", None) is not None and not args.seconds > 0:
         raise UsageError(f"--seconds must be > 0, got {args.seconds}")
-    if cmd in ("stats", "show", "pack"):
+    if cmd in ("stats", "show", "pack", "compare"):
         _check_mask(args.mask)
+    if cmd == "compare":
+        from .models import CONFIGS
+
+        _compare_folders(args)
+        if args.arch not in CONFIGS or args.arch + "_dct" not in CONFIGS:
+            both = sorted(n for n in CONFIGS if n + "_dct" in CONFIGS)
+            raise UsageError(f"--arch {args.arch}: the model families with both inputs are "
+                             f"{', '.join(both)}")
+        if not args.lr > 0 or args.weight_decay < 0 or args.gate_weight < 0:
+            raise UsageError("--lr must be > 0, --weight-decay and --gate-weight >= 0")
+        if args.gate_k is not None and not args.gate:
+            raise UsageError("--gate-k goes with --gate")
+        from .sampler import resolve_device
+
+        try:
+            resolve_device(args.device)
+        except (ValueError, RuntimeError) as e:
+            raise UsageError(f"--device {args.device}: {e}") from None
     if cmd == "mask":
         if args.mask is not None:
             _check_mask(args.mask, "mask")
@@ -562,6 +582,52 @@ def _cmd_unpack(args) -> int:
     return 0
 
 
+# ---- compare --------------------------------------------------------------------------
+
+def _compare_folders(args) -> tuple[str, str]:
+    """(train, val) from DIR (DIR/train, DIR/val) or --train/--val, checked."""
+    if args.dir and (args.train or args.val):
+        raise UsageError("give DIR (with train/ and val/ inside) or --train and --val, not both")
+    if args.dir:
+        train, val = os.path.join(args.dir, "train"), os.path.join(args.dir, "val")
+    elif args.train and args.val:
+        train, val = args.train, args.val
+    else:
+        raise UsageError("give DIR (an ImageFolder root with train/ and val/) or both "
+                         "--train and --val")
+    for what, path in (("train", train), ("val", val)):
+        if not os.path.isdir(path):
+            raise UsageError(f"{path}: no such folder (the {what} ImageFolder: one "
+                             "sub-folder of JPEGs per class)")
+    return train, val
+
+
+def _cmd_compare(args) -> int:
+    from . import compare as cmp
+
+    train, val = _compare_folders(args)
+    report = cmp.compare(
+        train, val, arch=args.arch, epochs=args.epochs, seeds=range(args.seeds),
+        size=args.size, mask=args.mask, rgb_size=args.rgb_size, batch_size=args.batch_size,
+        lr=args.lr, weight_decay=args.weight_decay, device=args.device, engine=args.engine,
+        num_workers=args.loader_workers, gate=args.gate, gate_k=args.gate_k,
+        gate_weight=args.gate_weight, out_dir=args.out, stats_images=args.stats_images,
+        renderer=args.renderer,
+        on_variant=lambda v: print(f"finished {v['name']}: final top-1 "
+                                   f"{v['final_top1_mean']:.1f}%", file=sys.stderr))
+    print(cmp.table(report))
+    if args.json:
+        cmp.save_json(report, args.json)
+        print(f"wrote {args.json}", file=sys.stderr)
+    if args.plot:
+        cmp.plot(report, args.plot, renderer=args.renderer)
+        print(f"wrote {args.plot}", file=sys.stderr)
+    if "gate" in report:
+        for path in report["gate"]["files"].values():
+            print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
 # ---- mask -----------------------------------------------------------------------------
 
 def _cmd_mask(args) -> int:
@@ -735,6 +801,61 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--heatmap", metavar="PNG", help="with --from-gate: draw the gate frequencies")
     _renderer_option(m)
     m.set_defaults(func=_cmd_mask)
+
+    c = sub.add_parser(
+        "compare", help="train DCT and RGB input models on your data: accuracy and cost",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="The DCT and the RGB variant of one model family train with the same "
+               "optimiser,\nschedule, epochs, seeds and augmentation draws, at equal input "
+               "bytes per sample:\nDCT int16 2*C*s^2 = RGB uint8 3*r^2, so r = "
+               "round(s*sqrt(2C/3)) (28 blocks x 24 channels\n-> 112 pixels; --rgb-size "
+               "overrides). " + _presets_help())
+    c.add_argument("dir", nargs="?", help="an ImageFolder root holding train/ and val/")
+    c.add_argument("--train", metavar="DIR", help="the training ImageFolder (with --val)")
+    c.add_argument("--val", metavar="DIR", help="the validation ImageFolder (with --train)")
+    c.add_argument("--arch", default="resnet_mini",
+                   help="model family from freqload.models, trained as ARCH (RGB) and ARCH_dct"
+                        " (default resnet_mini: small, minutes on a CPU; also resnet18, "
+                        "resnet34, resnet50, mobilenet_v2)")
+    c.add_argument("--epochs", type=int, default=10, help="epochs per run (default 10)")
+    c.add_argument("--seeds", type=int, default=3,
+                   help="runs per variant, seeds 0..N-1 (weights, order, augmentation; "
+                        "default 3)")
+    c.add_argument("--size", type=int, default=28,
+                   help="DCT grid side in 8x8 blocks (default 28 = 224 pixels' worth)")
+    c.add_argument("--mask", default="dctnet24", help="the DCT variant's channels (default "
+                                                      "dctnet24)")
+    c.add_argument("--rgb-size", type=int, default=None,
+                   help="RGB side in pixels (default: the pairing rule)")
+    c.add_argument("--batch-size", type=int, default=32, help="images per batch (default 32)")
+    c.add_argument("--lr", type=float, default=0.05,
+                   help="SGD learning rate, cosine-decayed per step (default 0.05)")
+    c.add_argument("--weight-decay", type=float, default=5e-4, help="(default 5e-4)")
+    c.add_argument("--device", help="cuda or cpu (default: cuda when available)")
+    c.add_argument("--engine", choices=("dali", "torch", "auto"), default="auto",
+                   help="DCTLoader engine (default auto)")
+    c.add_argument("--workers", type=int, default=None, dest="loader_workers",
+                   help="loader threads / workers (default: all CPUs; 0: in this process)")
+    c.add_argument("--gate", action="store_true",
+                   help="also learn a mask: a FrequencyGate on all 192 channels with the gate"
+                        " loss (first seed), its K most open channels retrained on every seed")
+    c.add_argument("--gate-k", type=int, default=None,
+                   help="with --gate: channels in the learned mask (default: as many as "
+                        "--mask)")
+    c.add_argument("--gate-weight", type=float, default=0.5,
+                   help="with --gate: weight of the gate loss (mean fraction of open gates;"
+                        " default 0.5)")
+    c.add_argument("--out", default="freqload-compare", metavar="DIR",
+                   help="with --gate: where gate_stats.json, learned_mask.json and "
+                        "gate_heatmap.png go (default ./freqload-compare)")
+    c.add_argument("--stats-images", type=int, default=500,
+                   help="training pictures sampled for the DCT channels' mean/std "
+                        "(default 500)")
+    c.add_argument("--json", metavar="PATH", help="write the whole report as JSON")
+    c.add_argument("--plot", metavar="PNG",
+                   help="validation accuracy per epoch, each variant, seeds as bands")
+    _renderer_option(c)
+    c.set_defaults(func=_cmd_compare)
 
     return ap
 

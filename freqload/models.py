@@ -30,7 +30,8 @@ statistics come from), and its factory builds the family's one implementation fr
 the built model carries it as ``model.config``.
 ``create_model(name, mask="dctnet24", num_classes=1000, stats=None, **kw)``
 builds any of them (``resnet18``, ``resnet34``, ``resnet50``, ``mobilenet_v2``
-are the RGB ones); ``stats`` (a :class:`~freqload.stats.ChannelStats` file)
+are the RGB ones; ``resnet_mini`` / ``resnet_mini_dct`` are a small ResNet, one
+BasicBlock per stage at widths 16-128, that trains in minutes on a CPU); ``stats`` (a :class:`~freqload.stats.ChannelStats` file)
 gives the model an :class:`InputNorm` as ``model.input_norm``, for loaders
 that hand over raw values.
 """
@@ -47,6 +48,7 @@ from .mask import as_mask
 
 __all__ = ["InputNorm", "ResNet", "MobileNetV2", "resnet18", "resnet34", "resnet50",
            "mobilenet_v2", "resnet18_dct", "resnet34_dct", "resnet50_dct", "mobilenet_v2_dct",
+           "resnet_mini", "resnet_mini_dct",
            "create_model", "load_rgb_pretrained", "count_macs", "MODELS", "CONFIGS",
            "ModelConfig"]
 
@@ -129,30 +131,34 @@ class ResNet(nn.Module):
         in_channels: None for the RGB model (3-channel stem); C for DCT input, which then
             enters layer1 directly (no conv1/bn1/maxpool).
         layer2_stride: 2 (torchvision) or 1 (DCTNet's released ResNet-50).
+        width: layer1's channels (torchvision: 64); the stages have width x (1, 2, 4, 8).
+            Smaller widths make small models (``resnet_mini``: BasicBlocks (1, 1, 1, 1),
+            width 16, about 0.31 M parameters) for quick experiments (freqload compare).
     Input ``[B, 3, H, W]`` (RGB) or ``[B, C, H8, W8]`` (DCT); output ``[B, num_classes]``.
     """
 
     def __init__(self, block, layers: Sequence[int], num_classes: int = 1000,
-                 in_channels: Optional[int] = None, layer2_stride: int = 2):
+                 in_channels: Optional[int] = None, layer2_stride: int = 2, width: int = 64):
         super().__init__()
         if layer2_stride not in (1, 2):
             raise ValueError(f"layer2_stride must be 1 or 2, got {layer2_stride}")
         self.dct = in_channels is not None
         self.input_norm: nn.Module = nn.Identity()
-        self.inplanes = 64
+        width = int(width)
+        self.inplanes = width
         if not self.dct:
-            self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
-            self.bn1 = nn.BatchNorm2d(64)
+            self.conv1 = nn.Conv2d(3, width, 7, 2, 3, bias=False)
+            self.bn1 = nn.BatchNorm2d(width)
             self.relu = nn.ReLU(inplace=True)
             self.maxpool = nn.MaxPool2d(3, 2, 1)
         else:
             self.inplanes = int(in_channels)
-        self.layer1 = self._make_layer(block, 64, layers[0])
-        self.layer2 = self._make_layer(block, 128, layers[1], stride=layer2_stride)
-        self.layer3 = self._make_layer(block, 256, layers[2], stride=2)
-        self.layer4 = self._make_layer(block, 512, layers[3], stride=2)
+        self.layer1 = self._make_layer(block, width, layers[0])
+        self.layer2 = self._make_layer(block, 2 * width, layers[1], stride=layer2_stride)
+        self.layer3 = self._make_layer(block, 4 * width, layers[2], stride=2)
+        self.layer4 = self._make_layer(block, 8 * width, layers[3], stride=2)
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
-        self.fc = nn.Linear(512 * block.expansion, num_classes)
+        self.fc = nn.Linear(8 * width * block.expansion, num_classes)
         _init_weights(self)
 
     def _make_layer(self, block, planes, blocks, stride=1):
@@ -287,6 +293,7 @@ class ModelConfig:
     stem: Tuple[str, ...] = ()
     classifier: Tuple[str, ...] = ()
     norm: str = "stats"
+    kwargs: Tuple[Tuple[str, object], ...] = ()  #: the family class's keywords (width=16)
 
     @property
     def dct(self) -> bool:
@@ -296,6 +303,7 @@ class ModelConfig:
         """The model: ``[B, C, *grid]`` (DCT, C = len(mask)) or ``[B, 3, *grid]`` (RGB) ->
         ``[B, num_classes]``; ``kw`` goes to the family class (e.g. layer2_stride)."""
         cls = _FAMILIES[self.family]
+        kw = {**dict(self.kwargs), **kw}
         if self.dct:
             kw["in_channels"] = len(as_mask(mask))
         model = cls(*self.args, num_classes=num_classes, **kw)
@@ -305,20 +313,23 @@ class ModelConfig:
 
 _FAMILIES = {"resnet": ResNet, "mobilenet_v2": MobileNetV2}
 _RESNET = {"resnet18": (BasicBlock, (2, 2, 2, 2)), "resnet34": (BasicBlock, (3, 4, 6, 3)),
-           "resnet50": (Bottleneck, (3, 4, 6, 3))}
+           "resnet50": (Bottleneck, (3, 4, 6, 3)), "resnet_mini": (BasicBlock, (1, 1, 1, 1))}
+#: family keywords per base model (the small one for quick experiments: freqload compare)
+_KWARGS = {"resnet_mini": (("width", 16),)}
 
 
 def _configs() -> dict:
     out = {}
-    for base in ("resnet18", "resnet34", "resnet50", "mobilenet_v2"):
+    for base in ("resnet18", "resnet34", "resnet50", "mobilenet_v2", "resnet_mini"):
         family = "mobilenet_v2" if base == "mobilenet_v2" else "resnet"
         stem = ("features.0.",) if family == "mobilenet_v2" else ("conv1.", "bn1.")
         classifier = ("classifier.",) if family == "mobilenet_v2" else ("fc.",)
         args = _RESNET.get(base, ())
+        kwargs = _KWARGS.get(base, ())
         out[base] = ModelConfig(base, family, "rgb", args, (224, 224), stem, classifier,
-                                "imagenet")
+                                "imagenet", kwargs)
         out[base + "_dct"] = ModelConfig(base + "_dct", family, "dct", args, (56, 56), stem,
-                                         classifier, "stats")
+                                         classifier, "stats", kwargs)
     return out
 
 
@@ -344,6 +355,7 @@ resnet18, resnet34, resnet50, mobilenet_v2 = (_factory(CONFIGS[n]) for n in (
     "resnet18", "resnet34", "resnet50", "mobilenet_v2"))
 resnet18_dct, resnet34_dct, resnet50_dct, mobilenet_v2_dct = (_factory(CONFIGS[n]) for n in (
     "resnet18_dct", "resnet34_dct", "resnet50_dct", "mobilenet_v2_dct"))
+resnet_mini, resnet_mini_dct = _factory(CONFIGS["resnet_mini"]), _factory(CONFIGS["resnet_mini_dct"])
 
 #: every model by name: its factory (mask=, num_classes=, family keywords)
 MODELS: Dict[str, Callable[..., nn.Module]] = {name: globals()[name] for name in CONFIGS}

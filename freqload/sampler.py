@@ -192,6 +192,20 @@ class TransferStats:
         self.samples_to_device += x.shape[0] if samples is None else int(samples)
 
 
+def resolve_device(device=None) -> torch.device:
+    """``device`` as a torch.device (None: cuda when available, else cpu); a CUDA device
+    without a GPU torch can use is refused here (ValueError), not at the first batch."""
+    import torch
+
+    d = torch.device(device) if device is not None else torch.device(
+        "cuda" if torch.cuda.is_available() else "cpu")
+    if d.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r}, but torch sees no CUDA GPU "
+                         "(torch.cuda.is_available() is False): use device='cpu', or a "
+                         "CUDA build of torch on a machine with a GPU")
+    return d
+
+
 def default_workers() -> int:
     """The CPUs this process may use (the loaders' default num_workers)."""
     try:
@@ -249,12 +263,7 @@ class EpochLoader:
         counts = getattr(dataset, "counts", None)  # tar shards: samples per shard file
         self.sampler = (EpochPlan(len(dataset), self.batch_size, **kw) if counts is None else
                         ShardPlan(counts, self.batch_size, shuffle_buffer=shuffle_buffer, **kw))
-        self.device = torch.device(device) if device is not None else torch.device(
-            "cuda" if torch.cuda.is_available() else "cpu")
-        if self.device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(f"device={device!r}, but torch sees no CUDA GPU "
-                             "(torch.cuda.is_available() is False): use device='cpu', or a "
-                             "CUDA build of torch on a machine with a GPU")
+        self.device = resolve_device(device)
         # None: all CPUs this process may use; 0: work in this process
         self.num_workers = default_workers() if num_workers is None else int(num_workers)
         self.prefetch = int(prefetch)
