@@ -82,8 +82,10 @@ def _validate(args) -> None:
             both = sorted(n for n in CONFIGS if n + "_dct" in CONFIGS)
             raise UsageError(f"--arch {args.arch}: the model families with both inputs are "
                              f"{', '.join(both)}")
-        if not args.lr > 0 or args.weight_decay < 0 or args.gate_weight < 0:
-            raise UsageError("--lr must be > 0, --weight-decay and --gate-weight >= 0")
+        if not args.lr > 0 or not args.gate_lr_scale > 0:
+            raise UsageError("--lr and --gate-lr-scale must be > 0")
+        if args.weight_decay < 0 or args.gate_weight < 0:
+            raise UsageError("--weight-decay and --gate-weight must be >= 0")
         if args.gate_k is not None and not args.gate:
             raise UsageError("--gate-k goes with --gate")
         from .sampler import resolve_device
@@ -611,8 +613,8 @@ def _cmd_compare(args) -> int:
         size=args.size, mask=args.mask, rgb_size=args.rgb_size, batch_size=args.batch_size,
         lr=args.lr, weight_decay=args.weight_decay, device=args.device, engine=args.engine,
         num_workers=args.loader_workers, gate=args.gate, gate_k=args.gate_k,
-        gate_weight=args.gate_weight, out_dir=args.out, stats_images=args.stats_images,
-        renderer=args.renderer,
+        gate_weight=args.gate_weight, gate_lr_scale=args.gate_lr_scale, out_dir=args.out, stats_images=args.stats_images,
+        renderer=args.renderer, on_error=args.on_error,
         on_variant=lambda v: print(f"finished {v['name']}: final top-1 "
                                    f"{v['final_top1_mean']:.1f}%", file=sys.stderr))
     print(cmp.table(report))
@@ -836,15 +838,22 @@ def build_parser() -> argparse.ArgumentParser:
                    help="DCTLoader engine (default auto)")
     c.add_argument("--workers", type=int, default=None, dest="loader_workers",
                    help="loader threads / workers (default: all CPUs; 0: in this process)")
+    c.add_argument("--on-error", choices=("fallback", "skip", "raise"), default="fallback",
+                   help="files the DCT loader cannot decode as JPEG (a GIF named .jpg): "
+                        "decoded from pixels as the RGB loader reads them (default), "
+                        "skipped, or stop")
     c.add_argument("--gate", action="store_true",
                    help="also learn a mask: a FrequencyGate on all 192 channels with the gate"
                         " loss (first seed), its K most open channels retrained on every seed")
     c.add_argument("--gate-k", type=int, default=None,
                    help="with --gate: channels in the learned mask (default: as many as "
                         "--mask)")
-    c.add_argument("--gate-weight", type=float, default=0.5,
-                   help="with --gate: weight of the gate loss (mean fraction of open gates;"
-                        " default 0.5)")
+    c.add_argument("--gate-weight", type=float, default=0.003,
+                   help="with --gate: the gate loss per open channel (x the mean number of "
+                        "open channels per sample; default 0.003)")
+    c.add_argument("--gate-lr-scale", type=float, default=20.0,
+                   help="with --gate: the gate's learning rate as a multiple of --lr "
+                        "(default 20)")
     c.add_argument("--out", default="freqload-compare", metavar="DIR",
                    help="with --gate: where gate_stats.json, learned_mask.json and "
                         "gate_heatmap.png go (default ./freqload-compare)")

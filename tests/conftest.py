@@ -127,3 +127,34 @@ def assert_same_batches(want, got) -> None:
     assert len(want) == len(got), f"{len(want)} batches against {len(got)}"
     for k, ((xa, ya), (xb, yb)) in enumerate(zip(want, got)):
         assert torch.equal(xa, xb) and torch.equal(ya, yb), f"batch {k} differs"
+
+
+# ---- pictures: both renderers, and what a matplotlib figure holds ----------------------
+
+RENDERERS = ["pillow", pytest.param("matplotlib", marks=pytest.mark.skipif(
+    not __import__("freqload.drawing").drawing.have_matplotlib(),
+    reason="matplotlib not installed (the [plot] extra)"))]
+
+
+@pytest.fixture
+def figures(monkeypatch):
+    """The matplotlib figures the pictures make, kept to look at what they hold."""
+    from freqload import drawing
+
+    made = []
+    real = drawing.mpl_figure
+    monkeypatch.setattr(drawing, "mpl_figure", lambda *a, **k: made.append(real(*a, **k))
+                        or made[-1])
+    return made
+
+
+def mpl_texts(fig) -> list:
+    """Every piece of text on a matplotlib figure: titles, axis labels, legends, notes."""
+    from matplotlib.text import Text
+
+    return [t.get_text() for t in fig.findobj(Text) if t.get_text()]
+
+
+def colour_bars(fig) -> list:
+    """The colour bars' axes of a matplotlib figure."""
+    return [ax for ax in fig.axes if hasattr(ax, "_colorbar")]

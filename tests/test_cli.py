@@ -14,7 +14,7 @@ from PIL import Image
 import freqload
 from freqload.cli import estimate_quality, main
 
-from conftest import ENGINES, pillow_jpeg, rng_image
+from conftest import ENGINES, RENDERERS, colour_bars, mpl_texts, pillow_jpeg, rng_image
 
 
 @pytest.fixture(scope="module")
@@ -354,34 +354,6 @@ def test_progress_plain_lines_where_stderr_is_not_a_terminal(monkeypatch, capsys
 
 # ---- pictures: what each draws ---------------------------------------------------------
 
-RENDERERS = ["pillow", pytest.param("matplotlib", marks=pytest.mark.skipif(
-    not __import__("freqload.drawing").drawing.have_matplotlib(),
-    reason="matplotlib not installed (the [plot] extra)"))]
-
-
-@pytest.fixture
-def figures(monkeypatch):
-    """The matplotlib figures the pictures make, kept to look at what they hold."""
-    from freqload import drawing
-
-    made = []
-    real = drawing.mpl_figure
-    monkeypatch.setattr(drawing, "mpl_figure", lambda *a, **k: made.append(real(*a, **k))
-                        or made[-1])
-    return made
-
-
-def _texts(fig) -> list[str]:
-    """Every piece of text on a matplotlib figure: titles, axis labels, legends, notes."""
-    from matplotlib.text import Text
-
-    return [t.get_text() for t in fig.findobj(Text) if t.get_text()]
-
-
-def _colour_bars(fig) -> list:
-    return [ax for ax in fig.axes if hasattr(ax, "_colorbar")]
-
-
 @pytest.mark.parametrize("renderer", RENDERERS)
 def test_bench_plot_title_legend_and_skipped_rows(folder, tmp_path, monkeypatch, renderer,
                                                   figures):
@@ -399,7 +371,7 @@ def test_bench_plot_title_legend_and_skipped_rows(folder, tmp_path, monkeypatch,
     Image.open(tmp_path / "p.png").verify()
     if renderer == "matplotlib":  # the figure holds each element
         (fig,) = figures
-        texts = _texts(fig)
+        texts = mpl_texts(fig)
         assert fig._suptitle.get_text() == "T"
         assert [ax.get_xlabel() for ax in fig.axes] == drawn["panels"]
         assert set(drawn["legend"]) <= set(texts)
@@ -434,15 +406,15 @@ def test_show_colour_bar_legend_shared_scale_and_grey(folder, tmp_path, renderer
         Image.open(tmp_path / name).verify()
     if renderer == "matplotlib":
         colour, grey_fig = figures
-        (bar,) = _colour_bars(colour)
+        (bar,) = colour_bars(colour)
         assert bar.get_xlabel() == "log(1+|x|)"
         assert bar.get_xlim() == pytest.approx((0.0, shared["scale_max"]))  # one scale
         assert [ax.get_title() for ax in colour.axes if ax not in (bar,)] == ["Y", "Cb", "Cr"]
-        assert "red frame: in the mask (24 channels)" in _texts(colour)
+        assert "red frame: in the mask (24 channels)" in mpl_texts(colour)
         # 24 framed channels: one rectangle each on the component panels
         assert sum(len(ax.patches) for ax in colour.axes) == 24
-        assert "greyscale: no chroma channels (Cb, Cr)" in _texts(grey_fig)
-        (bar,) = _colour_bars(grey_fig)
+        assert "greyscale: no chroma channels (Cb, Cr)" in mpl_texts(grey_fig)
+        (bar,) = colour_bars(grey_fig)
         assert "own maximum" in bar.get_xlabel() and bar.get_xlim() == (0.0, 1.0)
     assert main(["show", freqload.bench.list_jpegs(folder)[0], "-o", str(tmp_path / "s.png"),
                  "--shared-scale", "--renderer", renderer]) == 0
@@ -468,7 +440,7 @@ def test_gate_heatmap_colour_bar_and_an_outline_on_dark_cells(tmp_path, renderer
         assert (inner == 255).all(axis=1).any()
         return
     (fig,) = figures
-    (bar,) = _colour_bars(fig)
+    (bar,) = colour_bars(fig)
     assert bar.get_xlim() == (0.0, 1.0) and "gate was open" in bar.get_xlabel()
     panels = [ax for ax in fig.axes if ax is not bar]
     assert [ax.get_title() for ax in panels] == ["Y", "Cb", "Cr"]
