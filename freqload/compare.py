@@ -185,8 +185,9 @@ class _Experiment:
                 n += x.shape[0]
         dt = time.perf_counter() - t0 if t0 is not None else 0.0
         crossed = ld.stats.bytes_to_device / max(ld.stats.samples_to_device, 1)
+        engine = ld.engine.name if v.input == "dct" else "torch DataLoader (Pillow)"
         return {"loader_img_per_s": n / dt if dt > 0 and n else None,
-                "crossed_bytes": int(round(crossed))}
+                "crossed_bytes": int(round(crossed)), "loader": engine}
 
     def run(self, v: Variant, seed: int, gate_stats=None) -> dict:
         """Train ``v`` with ``seed``; validation top-1 after every epoch. ``gate_stats``
@@ -314,7 +315,7 @@ def compare(train, val, *, arch: str = "resnet_mini", epochs: int = 10,
 
     Returns the report (JSON-ready): "format", "settings", "pairing", "variants" (per
     variant: name, input, size, channels, input_bytes, crossed_bytes, loader_img_per_s,
-    the summary over seeds - final_top1_mean/std, best_top1_mean/std, wall_s_mean,
+    loader (the engine that ran), the summary over seeds - final_top1_mean/std, best_top1_mean/std, wall_s_mean,
     cpu_s_mean - and "runs": per seed top1 and loss per epoch, wall_s, cpu_s), and with
     ``gate`` a "gate" entry (its files, k, the learned channels).
     """
@@ -427,6 +428,8 @@ def table(report: dict) -> str:
             f"{v['cpu_s_mean']:8.1f} {_opt(v['loader_img_per_s'], '{:.0f}'):>12s} "
             f"{v['input_bytes']:9,d} {v['crossed_bytes']:10,d}")
     lines.append("")
+    lines.append("loaders: " + ", ".join(f"{v['name']} {v['loader']}"
+                                         for v in report["variants"]))
     lines.append("top-1: mean ± standard deviation over seeds; wall/CPU s: mean per run "
                  "(training and validation, CPU of this process and its workers); loader "
                  "img/s: one training epoch of the loader alone")

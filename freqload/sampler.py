@@ -192,7 +192,7 @@ class TransferStats:
         self.samples_to_device += x.shape[0] if samples is None else int(samples)
 
 
-def resolve_device(device=None) -> torch.device:
+def resolve_device(device=None) -> "torch.device":  # noqa: F821
     """``device`` as a torch.device (None: cuda when available, else cpu); a CUDA device
     without a GPU torch can use is refused here (ValueError), not at the first batch."""
     import torch
@@ -245,8 +245,6 @@ class EpochLoader:
         dataset, batch_size, train, seed, sampler (an EpochPlan of this shard), device
         (default cuda when available), num_workers (default: the CPUs available), prefetch
         and epoch 0."""
-        import torch
-
         if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         if prefetch < 1:

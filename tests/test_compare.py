@@ -111,6 +111,7 @@ def test_compare_command_table_json_and_plot_agree(data, tmp_path, capsys, engin
     # what crossed: the DCT loader's int16 channels; RGBLoader's float32 pixels
     assert rows["dct-dctnet24"]["crossed"] == 24 * 4 * 4 * 2
     assert rows["rgb"]["crossed"] == 3 * 16 * 16 * 4
+    assert report["variants"][0]["loader"] == engine
     with Image.open(png) as im:
         im.verify()
 

@@ -17,7 +17,6 @@ import runpy
 import shlex
 import shutil
 import subprocess
-import sysconfig
 
 import pytest
 

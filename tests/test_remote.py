@@ -13,7 +13,6 @@ import sys
 import time
 
 import pytest
-import torch
 
 from freqload import DCTLoader
 from freqload import remote

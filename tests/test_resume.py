@@ -10,7 +10,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from freqload import DCTLoader
 from freqload.rgb import RGBLoader
