@@ -608,18 +608,30 @@ def _cmd_compare(args) -> int:
     from . import compare as cmp
 
     train, val = _compare_folders(args)
-    report = cmp.compare(
-        train, val, arch=args.arch, epochs=args.epochs, seeds=range(args.seeds),
-        size=args.size, mask=args.mask, rgb_size=args.rgb_size, batch_size=args.batch_size,
-        lr=args.lr, weight_decay=args.weight_decay, device=args.device, engine=args.engine,
-        num_workers=args.loader_workers, gate=args.gate, gate_k=args.gate_k,
-        gate_weight=args.gate_weight, gate_lr_scale=args.gate_lr_scale, out_dir=args.out, stats_images=args.stats_images,
-        renderer=args.renderer, on_error=args.on_error,
-        on_variant=lambda v: print(f"finished {v['name']}: final top-1 "
-                                   f"{v['final_top1_mean']:.1f}%", file=sys.stderr))
+
+    def finished(entry, report) -> None:
+        print(f"finished {entry['name']}: final top-1 {entry['final_top1_mean']:.1f}%",
+              file=sys.stderr)
+        if args.json:  # nothing lost: the variants done so far, "complete": false
+            cmp.save_json({**report, "complete": False}, args.json)
+
+    try:
+        report = cmp.compare(
+            train, val, arch=args.arch, epochs=args.epochs, seeds=range(args.seeds),
+            size=args.size, mask=args.mask, rgb_size=args.rgb_size,
+            batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
+            device=args.device, engine=args.engine, num_workers=args.loader_workers,
+            gate=args.gate, gate_k=args.gate_k, gate_weight=args.gate_weight,
+            gate_lr_scale=args.gate_lr_scale, out_dir=args.out,
+            stats_images=args.stats_images, renderer=args.renderer, on_error=args.on_error,
+            on_variant=finished)
+    except KeyboardInterrupt:
+        kept = f"; the finished variants are in {args.json}" if args.json else ""
+        print(f"freqload compare: interrupted{kept}", file=sys.stderr)
+        return 130
     print(cmp.table(report))
     if args.json:
-        cmp.save_json(report, args.json)
+        cmp.save_json({**report, "complete": True}, args.json)
         print(f"wrote {args.json}", file=sys.stderr)
     if args.plot:
         cmp.plot(report, args.plot, renderer=args.renderer)

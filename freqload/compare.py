@@ -294,7 +294,8 @@ def compare(train, val, *, arch: str = "resnet_mini", epochs: int = 10,
             gate_lr_scale: float = 20.0,
             out_dir: Optional[str] = None, stats_images: int = 500,
             progress: Optional[bool] = None, renderer: Optional[str] = None,
-            on_error: str = "fallback", on_variant: Optional[Callable[[dict], None]] = None) -> dict:
+            on_error: str = "fallback",
+            on_variant: Optional[Callable[[dict, dict], None]] = None) -> dict:
     """Train the DCT and the RGB variant of ``arch`` on ``train`` (an ImageFolder) and
     validate on ``val`` after every epoch, once per seed.
 
@@ -311,12 +312,14 @@ def compare(train, val, *, arch: str = "resnet_mini", epochs: int = 10,
         on_error: DCTLoader's policy for files it cannot decode as JPEG (default
             "fallback": decoded from pixels by Pillow, as the RGB loader reads them, so
             both variants see the same pictures; a GIF in a data set is common).
-        on_variant: called with each variant's finished report entry.
+        on_variant: ``on_variant(entry, report)`` after each variant: its entry and the
+            report so far (the command line saves it, so an interruption loses only the
+            variant in progress).
 
     Returns the report (JSON-ready): "format", "settings", "pairing", "variants" (per
     variant: name, input, size, channels, input_bytes, crossed_bytes, loader_img_per_s,
-    loader (the engine that ran), the summary over seeds - final_top1_mean/std, best_top1_mean/std, wall_s_mean,
-    cpu_s_mean - and "runs": per seed top1 and loss per epoch, wall_s, cpu_s), and with
+    loader (the engine that ran), the summary over seeds - final_top1_mean/std,
+    best_top1_mean/std, wall_s_mean, cpu_s_mean - and "runs": per seed top1 and loss per epoch, wall_s, cpu_s), and with
     ``gate`` a "gate" entry (its files, k, the learned channels).
     """
     seeds = [int(s) for s in seeds]
@@ -332,7 +335,8 @@ def compare(train, val, *, arch: str = "resnet_mini", epochs: int = 10,
     ex = _Experiment(train, val, arch=arch, epochs=epochs, batch_size=batch_size, lr=lr,
                      weight_decay=weight_decay, device=device, engine=engine,
                      num_workers=num_workers, gate_weight=gate_weight,
-                     gate_lr_scale=gate_lr_scale, stats_images=stats_images, progress=progress, on_error=on_error)
+                     gate_lr_scale=gate_lr_scale, stats_images=stats_images,
+                     progress=progress, on_error=on_error)
     report = {
         "format": FORMAT,
         "settings": {"train": os.fspath(train), "val": os.fspath(val), "arch": arch,
@@ -365,7 +369,7 @@ def compare(train, val, *, arch: str = "resnet_mini", epochs: int = 10,
                  **ex.loader_speed(v), **_summary(runs), "runs": runs}
         report["variants"].append(entry)
         if on_variant is not None:
-            on_variant(entry)
+            on_variant(entry, report)
 
     for v in variants:
         if v.gated:

@@ -246,3 +246,27 @@ def test_compare_on_hymenoptera_with_its_gif(tmp_path):
     assert st["classes"] == ["ants", "bees"] and st["train_images"] > 200
     for v in report["variants"]:
         assert len(v["runs"][0]["top1"]) == 1
+
+
+def test_an_interrupted_compare_keeps_the_finished_variants(data, tmp_path, capsys,
+                                                            monkeypatch):
+    """Ctrl-C during the RGB variant: one line, exit 130, and the JSON holds the DCT
+    variant that finished ("complete": false)."""
+    real = cmp._Experiment.run
+
+    def run(self, v, seed, gate_stats=None):
+        if v.input == "rgb":
+            raise KeyboardInterrupt
+        return real(self, v, seed, gate_stats)
+
+    monkeypatch.setattr(cmp._Experiment, "run", run)
+    js = tmp_path / "r.json"
+    assert main(["compare", data, "--epochs", "1", "--seeds", "1", "--size", "4",
+                 "--workers", "0", "--engine", "torch", "--stats-images", "10",
+                 "--json", str(js)]) == 130
+    err = capsys.readouterr().err
+    assert err.splitlines()[-1] == f"freqload compare: interrupted; the finished variants " \
+                                   f"are in {js}"
+    report = json.loads(js.read_text())
+    assert report["complete"] is False
+    assert [v["name"] for v in report["variants"]] == ["dct-dctnet24"]
