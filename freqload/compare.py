@@ -319,8 +319,9 @@ def compare(train, val, *, arch: str = "resnet_mini", epochs: int = 10,
     Returns the report (JSON-ready): "format", "settings", "pairing", "variants" (per
     variant: name, input, size, channels, input_bytes, crossed_bytes, loader_img_per_s,
     loader (the engine that ran), the summary over seeds - final_top1_mean/std,
-    best_top1_mean/std, wall_s_mean, cpu_s_mean - and "runs": per seed top1 and loss per epoch, wall_s, cpu_s), and with
-    ``gate`` a "gate" entry (its files, k, the learned channels).
+    best_top1_mean/std, wall_s_mean, cpu_s_mean - and "runs": per seed top1 and loss per
+    epoch, wall_s, cpu_s), and with ``gate`` a "gate" entry (its files, k, weight,
+    lr_scale, seed, the learned channels, each channel's mean open probability).
     """
     seeds = [int(s) for s in seeds]
     if not seeds:
