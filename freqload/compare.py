@@ -122,9 +122,9 @@ class _Experiment:
                 raise ValueError(f"--arch {arch}: no model {name!r} in freqload.models; "
                                  f"the families with both inputs are {', '.join(rgb)}")
         self.train_src, self.val_src = resolve_source(train), resolve_source(val)
-        for what, src in (("train", self.train_src), ("val", self.val_src)):
+        for what, path, src in (("train", train, self.train_src), ("val", val, self.val_src)):
             if not src.classes:
-                raise ValueError(f"the {what} folder {getattr(src, 'root', '')} has no class "
+                raise ValueError(f"the {what} folder {os.fspath(path)} has no class "
                                  "sub-folders (an ImageFolder: one folder per class)")
         if tuple(self.train_src.classes) != tuple(self.val_src.classes):
             raise ValueError(f"train and val have different classes: "

@@ -270,3 +270,17 @@ def test_an_interrupted_compare_keeps_the_finished_variants(data, tmp_path, caps
     report = json.loads(js.read_text())
     assert report["complete"] is False
     assert [v["name"] for v in report["variants"]] == ["dct-dctnet24"]
+
+
+def test_a_flat_folder_is_refused_naming_it(tmp_path, capsys):
+    """compare needs labels: a flat folder of JPEGs (no class sub-folders) is one line."""
+    from conftest import pillow_jpeg, rng_image
+
+    for split in ("train", "val"):
+        (tmp_path / split).mkdir()
+        (tmp_path / split / "a.jpg").write_bytes(pillow_jpeg(rng_image(16, 16)))
+    assert main(["compare", str(tmp_path), "--epochs", "1", "--seeds", "1", "--workers",
+                 "0"]) == 1
+    err = capsys.readouterr().err
+    assert err == (f"freqload compare: error: the train folder {tmp_path / 'train'} has no "
+                   "class sub-folders (an ImageFolder: one folder per class)\n")
