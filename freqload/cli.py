@@ -620,7 +620,8 @@ def _cmd_compare(args) -> int:
             train, val, arch=args.arch, epochs=args.epochs, seeds=range(args.seeds),
             size=args.size, mask=args.mask, rgb_size=args.rgb_size,
             batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
-            device=args.device, engine=args.engine, num_workers=args.loader_workers,
+            device=args.device, engine=args.engine, rgb_engine=args.rgb_engine,
+            num_workers=args.loader_workers,
             gate=args.gate, gate_k=args.gate_k, gate_weight=args.gate_weight,
             gate_lr_scale=args.gate_lr_scale, out_dir=args.out,
             stats_images=args.stats_images, renderer=args.renderer, on_error=args.on_error,
@@ -848,6 +849,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--device", help="cuda or cpu (default: cuda when available)")
     c.add_argument("--engine", choices=("dali", "torch", "auto"), default="auto",
                    help="DCTLoader engine (default auto)")
+    c.add_argument("--rgb-engine", choices=("dali", "torch", "auto"), default="auto",
+                   help="RGBLoader engine: dali (DALI's decoder and resize on the same "
+                        "boxes, uint8 crossing), torch (Pillow in workers), auto: dali where "
+                        "installed (default)")
     c.add_argument("--workers", type=int, default=None, dest="loader_workers",
                    help="loader threads / workers (default: all CPUs; 0: in this process)")
     c.add_argument("--on-error", choices=("fallback", "skip", "raise"), default="fallback",

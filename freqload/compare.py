@@ -15,7 +15,10 @@ blocks as int16 (``2 C s^2`` bytes); an RGB sample is 3 x r x r uint8 pixels
 (``3 r^2`` bytes). So ``r = round(s * sqrt(2 C / 3))``: s = 28 blocks of dctnet24 (24
 channels) pairs with r = 112 pixels, both 37,632 bytes. :func:`paired_rgb_size` computes
 it; ``rgb_size=`` overrides it. (What each loader actually moves to the device is
-reported too: DCTLoader the int16 channels, RGBLoader float32 pixels, 4 bytes each.)
+reported too: DCTLoader the int16 channels; RGBLoader uint8 pixels with its DALI engine,
+the default where DALI is installed, or float32 with its torch engine, 4 bytes each.)
+The RGB variant's loader is the strongest CPU one a user would pick: DALI's decoder
+(region-of-interest decoding) and resize on DALI's threads, on DCTLoader's boxes.
 
 With ``gate=True`` the paper's dynamic selection runs end to end: a model with a
 :class:`~freqload.nn.FrequencyGate` on all 192 channels is trained with the gate loss
@@ -110,8 +113,8 @@ class _Experiment:
     """The shared settings, the data and the loaders of one comparison."""
 
     def __init__(self, train, val, *, arch, epochs, batch_size, lr, weight_decay, device,
-                 engine, num_workers, gate_weight, gate_lr_scale, stats_images, progress,
-                 on_error):
+                 engine, rgb_engine, num_workers, gate_weight, gate_lr_scale, stats_images,
+                 progress, on_error):
         from .models import CONFIGS
         from .sampler import default_workers, resolve_device
         from .sources import resolve_source
@@ -134,7 +137,7 @@ class _Experiment:
         self.lr, self.weight_decay, self.gate_weight = float(lr), float(weight_decay), \
             float(gate_weight)
         self.device = resolve_device(device)
-        self.engine, self.on_error = engine, on_error
+        self.engine, self.rgb_engine, self.on_error = engine, rgb_engine, on_error
         self.gate_lr_scale = float(gate_lr_scale)
         self.num_workers = default_workers() if num_workers is None else int(num_workers)
         self.progress = progress
@@ -152,7 +155,7 @@ class _Experiment:
         if v.input == "rgb":
             from .rgb import RGBLoader
 
-            return RGBLoader(src, size=v.size, **common)
+            return RGBLoader(src, size=v.size, engine=self.rgb_engine, **common)
         from .loader import DCTLoader
 
         return DCTLoader(src, mask=ChannelMask(v.channels), size=(v.size, v.size),
@@ -185,7 +188,9 @@ class _Experiment:
                 n += x.shape[0]
         dt = time.perf_counter() - t0 if t0 is not None else 0.0
         crossed = ld.stats.bytes_to_device / max(ld.stats.samples_to_device, 1)
-        engine = ld.engine.name if v.input == "dct" else "torch DataLoader (Pillow)"
+        engine = ld.engine.name if v.input == "dct" else {
+            "dali": "dali (DALI's decoder and resize, uint8)",
+            "torch": "torch (Pillow in DataLoader workers, float32)"}[ld.engine_name]
         return {"loader_img_per_s": n / dt if dt > 0 and n else None,
                 "crossed_bytes": int(round(crossed)), "loader": engine}
 
@@ -289,6 +294,7 @@ def compare(train, val, *, arch: str = "resnet_mini", epochs: int = 10,
             seeds: Sequence[int] = (0, 1, 2), size: int = 28, mask="dctnet24",
             rgb_size: Optional[int] = None, batch_size: int = 32, lr: float = 0.05,
             weight_decay: float = 5e-4, device=None, engine: str = "auto",
+            rgb_engine: str = "auto",
             num_workers: Optional[int] = None, gate: bool = False,
             gate_k: Optional[int] = None, gate_weight: float = 0.003,
             gate_lr_scale: float = 20.0,
@@ -309,6 +315,9 @@ def compare(train, val, *, arch: str = "resnet_mini", epochs: int = 10,
             that mask on every seed; writes ``gate_stats.json``, ``learned_mask.json``
             and ``gate_heatmap.png`` into ``out_dir`` (required with ``gate``).
         engine, num_workers, device: the loaders' (device also the model's).
+        rgb_engine: RGBLoader's engine: "auto" (default: "dali" where DALI is installed,
+            DALI's decoder and resize on the same boxes, uint8 crossing: the strongest CPU
+            baseline), "dali" or "torch" (Pillow in DataLoader workers).
         on_error: DCTLoader's policy for files it cannot decode as JPEG (default
             "fallback": decoded from pixels by Pillow, as the RGB loader reads them, so
             both variants see the same pictures; a GIF in a data set is common).
@@ -335,6 +344,7 @@ def compare(train, val, *, arch: str = "resnet_mini", epochs: int = 10,
     rgb = int(rgb_size) if rgb_size else paired_rgb_size(size, c)
     ex = _Experiment(train, val, arch=arch, epochs=epochs, batch_size=batch_size, lr=lr,
                      weight_decay=weight_decay, device=device, engine=engine,
+                     rgb_engine=rgb_engine,
                      num_workers=num_workers, gate_weight=gate_weight,
                      gate_lr_scale=gate_lr_scale, stats_images=stats_images,
                      progress=progress, on_error=on_error)
@@ -344,7 +354,7 @@ def compare(train, val, *, arch: str = "resnet_mini", epochs: int = 10,
                      "epochs": epochs, "seeds": seeds, "batch_size": batch_size, "lr": lr,
                      "weight_decay": weight_decay, "optimizer": "SGD momentum 0.9 nesterov, "
                      "cosine per step", "device": str(ex.device), "engine": engine,
-                     "on_error": on_error, "num_workers": ex.num_workers, "classes": ex.classes,
+                     "rgb_engine": rgb_engine, "on_error": on_error, "num_workers": ex.num_workers, "classes": ex.classes,
                      "train_images": len(ex.train_src.paths),
                      "val_images": len(ex.val_src.paths)},
         "pairing": {"rule": "equal input bytes per sample: DCT int16 2*C*s^2 = RGB uint8 "

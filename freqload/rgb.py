@@ -1,12 +1,21 @@
 """RGBLoader: the RGB baseline with DCTLoader's interface, for A/B runs with the same script.
 
-torchvision's ImageNet recipe, written without torchvision: Pillow decode, then
-train: RandomResizedCrop(size) (torchvision's sampling, bilinear) + horizontal
-flip, the same boxes and flips DCTLoader draws for the same seed (the core's sampler); eval: resize the shorter side to size/crop_ratio + centre crop; to float,
-normalise with ImageNet's mean/std. In torch DataLoader worker processes; the
-same sources, shards, epochs and last-batch rules as DCTLoader
-(:mod:`freqload.sampler`). Yields ``(x float32 [B, 3, size, size], y int64 [B])``
-on ``device``; float32 crosses (``bytes_per_sample``, measured from the batches: 3 * size^2 * 4).
+torchvision's ImageNet recipe, written without torchvision: train: RandomResizedCrop(size)
+(torchvision's sampling, bilinear) + horizontal flip, the same boxes and flips DCTLoader
+draws for the same seed (the core's sampler); eval: resize the shorter side to
+size/crop_ratio + centre crop; normalised with ImageNet's mean/std. The same sources,
+shards, epochs and last-batch rules as DCTLoader (:mod:`freqload.sampler`). Yields
+``(x float32 [B, 3, size, size], y int64 [B])`` on ``device``. Two engines:
+
+- ``"torch"`` (default): Pillow decodes in torch DataLoader worker processes, which
+  normalise; float32 crosses (3 * size^2 * 4 bytes per sample).
+- ``"dali"``: DALI's CPU decoder (region-of-interest decoding of the box only) and
+  resize on DALI's threads (:mod:`freqload.engines.rgb_dali`), the strongest CPU
+  baseline; uint8 crosses (3 * size^2 bytes) and is normalised on the device.
+  Pixels differ slightly from Pillow's (another decoder's chroma upsampling, DALI's
+  resampling); the boxes and flips are the same.
+
+``bytes_per_sample`` is measured from the batches.
 """
 from __future__ import annotations
 
@@ -45,6 +54,17 @@ class RGBSamples(torch.utils.data.Dataset):
     def __len__(self):
         return len(self.paths)
 
+    def box(self, i: int, epoch: int, height: int, width: int):
+        """((top, left, h, w), flip) of sample ``i`` in ``epoch``, in the upright picture
+        (height x width pixels): the boxes DCTLoader draws (the core's sampling, the same
+        seed/epoch/index keys), so an A/B run sees the same crops and flips in both inputs.
+        Train: RandomResizedCrop and a flip; eval: Resize(size / crop_ratio) of the shorter
+        side, CenterCrop(size). Both engines draw through here."""
+        if self.train:
+            key = int(sample_keys(self.seed, epoch, [i])[0])
+            return random_resized_crop(key, height, width)
+        return _core.eval_box(height, width, self.size, self.size, float(self.crop_ratio)), False
+
     def __getitem__(self, item):
         from PIL import Image
 
@@ -65,14 +85,7 @@ class RGBSamples(torch.utils.data.Dataset):
 
                 im = ImageOps.exif_transpose(im)
             im = im.convert("RGB")
-            # the boxes DCTLoader draws (the core's sampling, same seed/epoch/index keys), so
-            # an A/B run sees the same crops and flips in both inputs
-            if self.train:
-                key = int(sample_keys(self.seed, epoch, [i])[0])
-                (top, left, h, w), flip = random_resized_crop(key, im.height, im.width)
-            else:  # Resize(size / crop_ratio) of the shorter side, CenterCrop(size)
-                (top, left, h, w), flip = _core.eval_box(im.height, im.width, s, s,
-                                                         float(self.crop_ratio)), False
+            (top, left, h, w), flip = self.box(i, epoch, im.height, im.width)
             im = im.resize((s, s), Image.BILINEAR, box=(left, top, left + w, top + h))
             if flip:
                 im = im.transpose(Image.FLIP_LEFT_RIGHT)
@@ -88,7 +101,10 @@ class RGBLoader(EpochLoader):
                  num_workers: int | None = None, prefetch: int = 2, device=None,
                  shard_id: int | None = None, num_shards: int | None = None,
                  label_key: str | None = None, shuffle_buffer: int = 1000,
-                 cache_dir: str | None = None, orientation: str = "exif"):
+                 cache_dir: str | None = None, orientation: str = "exif",
+                 engine: str = "torch"):
+        if engine not in ("torch", "dali", "auto"):
+            raise ValueError(f"engine must be 'torch', 'dali' or 'auto', got {engine!r}")
         # batch size, shuffling, seed, shards, device, workers: as every loader does
         self._setup_epochs(resolve_source(source, label_key, cache_dir), batch_size=batch_size,
                            train=train, shuffle=shuffle, seed=seed, drop_last=drop_last,
@@ -99,14 +115,40 @@ class RGBLoader(EpochLoader):
                                   samples=self.dataset, orientation=orientation)
         self.size = int(size)
         self.stats = TransferStats()
+        self.engine = None  # the torch engine: a DataLoader per epoch
+        if engine in ("dali", "auto"):
+            from .engines.rgb_dali import RGBDaliEngine
+
+            try:
+                self.engine = RGBDaliEngine(
+                    self.samples, self.dataset, size=self.size, batch_size=self.batch_size,
+                    num_threads=self.num_workers, prefetch=self.prefetch,
+                    pin=self.device.type == "cuda", orientation=orientation)
+            except ImportError:
+                if engine == "dali":
+                    raise
+            self._norm = Normalize([255 * m for m in MEAN], [255 * s for s in STD]).to(
+                self.device)
+        self.engine_name = "dali" if self.engine is not None else "torch"
 
     def _expected_bytes_per_sample(self) -> int:  # bytes_per_sample: sampler.EpochLoader
-        return 3 * self.size * self.size * 4
+        return 3 * self.size * self.size * (1 if self.engine is not None else 4)
 
     def __iter__(self):
         epoch = self.epoch
         plan = self._epoch_batches(epoch)
         self.dataset.begin_epoch(plan)  # remote shards: fetched ahead, in this order
+        if self.engine is not None:
+            labels = torch.as_tensor(np.asarray(self.dataset.labels, dtype=np.int64))
+            for j, (host, idx) in enumerate(self.engine.batches(plan, epoch)):
+                self._position += 1
+                self.dataset.batch_done(j)
+                self.stats.add(host)  # uint8 crosses
+                x = host.to(self.device, non_blocking=True)
+                y = labels[idx].to(self.device, non_blocking=True)
+                yield self._norm(x), y
+            self._end_epoch(epoch)
+            return
         batches = [[(int(i), epoch) for i in b] for b in plan]
         kw = {"prefetch_factor": self.prefetch} if self.num_workers > 0 else {}
         dl = torch.utils.data.DataLoader(self.samples, batch_sampler=batches,

@@ -21,7 +21,8 @@ from freqload.synthetic import make_class_folders
 
 from conftest import ENGINES, PHOTOS, RENDERERS, mpl_texts, needs_shared
 
-TINY = dict(epochs=2, size=4, batch_size=8, num_workers=0, stats_images=20, progress=False)
+TINY = dict(epochs=2, size=4, batch_size=8, num_workers=0, stats_images=20, progress=False,
+            rgb_engine="torch")
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +71,7 @@ def test_compare_command_table_json_and_plot_agree(data, tmp_path, capsys, engin
     js, png = tmp_path / "r.json", tmp_path / "acc.png"
     assert main(["compare", data, "--epochs", "2", "--seeds", "2", "--size", "4",
                  "--batch-size", "8", "--workers", "1", "--engine", engine,
+                 "--rgb-engine", engine,
                  "--stats-images", "20", "--json", str(js), "--plot", str(png),
                  "--renderer", "pillow"]) == 0
     out = capsys.readouterr().out
@@ -108,23 +110,24 @@ def test_compare_command_table_json_and_plot_agree(data, tmp_path, capsys, engin
         assert row["cpu"] == round(v["cpu_s_mean"], 1)
         assert row["img_s"] == f"{v['loader_img_per_s']:.0f}"
         assert row["input_bytes"] == v["input_bytes"] == 768
-    # what crossed: the DCT loader's int16 channels; RGBLoader's float32 pixels
+    # what crossed: the DCT loader's int16 channels; RGBLoader's uint8 pixels (DALI) or
+    # float32 ones (torch)
     assert rows["dct-dctnet24"]["crossed"] == 24 * 4 * 4 * 2
-    assert rows["rgb"]["crossed"] == 3 * 16 * 16 * 4
+    assert rows["rgb"]["crossed"] == 3 * 16 * 16 * (1 if engine == "dali" else 4)
     assert report["variants"][0]["loader"] == engine
+    assert report["variants"][1]["loader"].startswith(engine)
     with Image.open(png) as im:
         im.verify()
 
 
-def test_seeds_reproduce(data):
+@pytest.mark.parametrize("engine", ENGINES)
+def test_seeds_reproduce(data, engine):
     """The same seed gives the same run (weights, order, crops and flips); another seed
     another."""
-    a = cmp.compare(os.path.join(data, "train"), os.path.join(data, "val"), seeds=[3],
-                    engine="torch", **TINY)
-    b = cmp.compare(os.path.join(data, "train"), os.path.join(data, "val"), seeds=[3],
-                    engine="torch", **TINY)
-    c = cmp.compare(os.path.join(data, "train"), os.path.join(data, "val"), seeds=[4],
-                    engine="torch", **TINY)
+    kw = {**TINY, "engine": engine, "rgb_engine": engine, "num_workers": 1}
+    a = cmp.compare(os.path.join(data, "train"), os.path.join(data, "val"), seeds=[3], **kw)
+    b = cmp.compare(os.path.join(data, "train"), os.path.join(data, "val"), seeds=[3], **kw)
+    c = cmp.compare(os.path.join(data, "train"), os.path.join(data, "val"), seeds=[4], **kw)
     for va, vb, vc in zip(a["variants"], b["variants"], c["variants"]):
         assert va["runs"][0]["loss"] == vb["runs"][0]["loss"]
         assert va["runs"][0]["top1"] == vb["runs"][0]["top1"]

@@ -109,9 +109,12 @@ def test_state_at_an_epoch_end_and_mismatches(sources):
         loader.load_state_dict(bad)
 
 
-def test_rgb_loader_resumes_too(sources):
-    mk = lambda: RGBLoader(sources["folder"], batch_size=4, size=32, train=True, seed=3,
-                           num_workers=0, device="cpu")
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("kind", ["folder", "shards"])
+def test_rgb_loader_resumes_too(sources, engine, kind):
+    mk = lambda: RGBLoader(sources[kind], batch_size=4, size=32, train=True, seed=3,
+                           num_workers=0 if engine == "torch" else 1, device="cpu",
+                           engine=engine)
     ref = [(x.clone(), y.clone()) for x, y in mk()]
     first = mk()
     it = iter(first)

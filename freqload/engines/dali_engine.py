@@ -151,6 +151,46 @@ def _messages(message, status: np.ndarray) -> list:
             for r, st in zip(rows, status)]
 
 
+class EpochRunner:
+    """One DALI pipeline run epoch after epoch (both loaders' DALI engines use it). Each
+    epoch :meth:`epoch` points the pipeline's source at the epoch's batches and yields
+    ``pipe.run()``'s outputs until the source ends the epoch (StopIteration). An epoch
+    left early still has batches queued, so the next one starts a clean pipeline; a
+    second iteration started while one runs makes the first one fail when it resumes
+    (DALI serves one at a time)."""
+
+    def __init__(self, make):
+        self.make = make  # () -> a DALI pipeline, registered in _PIPELINES
+        self.pipe = make()
+        self._started = False
+        self._generation = 0
+
+    def epoch(self, start):
+        """``start()`` hands the source its batches; then the pipeline's outputs."""
+        self._generation += 1
+        generation = self._generation
+        if self._started == "abandoned":
+            del self.pipe
+            self.pipe = self.make()
+            self._started = False
+        start()
+        if self._started:
+            self.pipe.reset()
+        else:
+            self.pipe.build()
+        self._started = "abandoned"  # until the epoch runs to its end
+        while True:
+            if generation != self._generation:
+                raise RuntimeError("a newer iteration over this loader started; the DALI "
+                                   "engine serves one iteration at a time")
+            try:
+                out = self.pipe.run()
+            except StopIteration:
+                self._started = True
+                return
+            yield out
+
+
 class DaliEngine:
     name = "dali"
 
@@ -166,9 +206,7 @@ class DaliEngine:
         self.source = _EpochSource(samples)
         self.num_threads = max(1, int(num_threads))
         self.prefetch = max(1, int(prefetch))
-        self.pipe = self._pipeline(self.num_threads, self.prefetch)
-        self._started = False
-        self._generation = 0
+        self.runner = EpochRunner(lambda: self._pipeline(self.num_threads, self.prefetch))
 
     def _pipeline(self, num_threads, prefetch):
         from nvidia.dali import fn, pipeline_def
@@ -196,28 +234,8 @@ class DaliEngine:
         if not batches:
             return
         s = self.recipe
-        self._generation += 1
-        generation = self._generation
-        if self._started == "abandoned":
-            # an epoch left early still has batches queued: start a clean pipeline
-            del self.pipe
-            self.pipe = self._pipeline(self.num_threads, self.prefetch)
-            self._started = False
-        self.source.start(batches, keys)
-        if self._started:
-            self.pipe.reset()
-        else:
-            self.pipe.build()
-        self._started = "abandoned"  # until the epoch runs to its end
-        while True:
-            if generation != self._generation:
-                raise RuntimeError("DCTLoader: a newer iteration over this loader started; the "
-                                   "DALI engine serves one iteration at a time")
-            try:
-                x, status, index, layout, message, key = self.pipe.run()
-            except StopIteration:
-                self._started = True
-                return
+        for x, status, index, layout, message, key in self.runner.epoch(
+                lambda: self.source.start(batches, keys)):
             n = len(x)
             idx = np.asarray(index.as_array(), dtype=np.int64).reshape(-1)
             st = np.asarray(status.as_array(), dtype=np.int32).reshape(-1).copy()
