@@ -354,7 +354,8 @@ def compare(train, val, *, arch: str = "resnet_mini", epochs: int = 10,
                      "epochs": epochs, "seeds": seeds, "batch_size": batch_size, "lr": lr,
                      "weight_decay": weight_decay, "optimizer": "SGD momentum 0.9 nesterov, "
                      "cosine per step", "device": str(ex.device), "engine": engine,
-                     "rgb_engine": rgb_engine, "on_error": on_error, "num_workers": ex.num_workers, "classes": ex.classes,
+                     "rgb_engine": rgb_engine, "on_error": on_error,
+                     "num_workers": ex.num_workers, "classes": ex.classes,
                      "train_images": len(ex.train_src.paths),
                      "val_images": len(ex.val_src.paths)},
         "pairing": {"rule": "equal input bytes per sample: DCT int16 2*C*s^2 = RGB uint8 "
