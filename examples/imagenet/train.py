@@ -57,7 +57,9 @@ def parse_args(argv=None):
     ap.add_argument("--layer2-stride", type=int, default=2,
                     help="DCT ResNets: 2 standard FLOPs, 1 as DCTNet's ResNet-50")
     ap.add_argument("--workers", type=int, default=None, help="decode threads per process")
-    ap.add_argument("--engine", default="auto", help="DCTLoader engine: auto, dali, torch")
+    ap.add_argument("--engine", default="auto",
+                    help="the loader's engine: auto, dali, torch (RGB input: dali is DALI's "
+                         "decoder and resize on the same boxes, torch is Pillow)")
     ap.add_argument("--device", default=None, help="cuda or cpu (default: cuda if present)")
     ap.add_argument("--no-amp", action="store_true", help="no mixed precision on GPU")
     ap.add_argument("--output-dir", required=True, help="checkpoints and metrics.jsonl")
@@ -124,7 +126,7 @@ def make_loaders(args, device, train_dir, val_dir):
     else:
         from freqload.rgb import RGBLoader
 
-        kw = dict(common, size=args.image_size, num_workers=args.workers)
+        kw = dict(common, size=args.image_size, num_workers=args.workers, engine=args.engine)
         train = RGBLoader(train_dir, train=True, drop_last=True, **kw)
         val = RGBLoader(val_dir, train=False, **kw) if val_dir else None
     return train, val
