@@ -221,7 +221,10 @@ class _Experiment:
         with Progress(steps, f"{v.name} seed {seed}", self.progress) as bar:
             for epoch in range(self.epochs):
                 model.train()
-                total, seen, open_sum = 0.0, 0, 0.0
+                # sums kept on the device: no synchronisation per step
+                total = torch.zeros((), device=self.device)
+                open_sum = torch.zeros((), device=self.device)
+                seen = 0
                 for x, y in train:
                     out = model(x)
                     if v.gated:
@@ -229,20 +232,20 @@ class _Experiment:
                         g = gate_loss(gates)
                         # gate_weight per open channel: x the mean number open per sample
                         loss = F.cross_entropy(out, y) + self.gate_weight * gates.shape[1] * g
-                        open_sum += g.item() * y.shape[0]
+                        open_sum += g.detach() * y.shape[0]
                     else:
                         loss = F.cross_entropy(out, y)
                     opt.zero_grad(set_to_none=True)
                     loss.backward()
                     opt.step()
                     sched.step()
-                    total += loss.item() * y.shape[0]
+                    total += loss.detach() * y.shape[0]
                     seen += y.shape[0]
                     bar.update()
-                losses.append(total / max(seen, 1))
+                losses.append(total.item() / max(seen, 1))
                 top1.append(self.evaluate(model, val, v.gated))
                 if v.gated:
-                    opened.append(open_sum / max(seen, 1))
+                    opened.append(open_sum.item() / max(seen, 1))
                 _log(f"{v.name} seed {seed} epoch {epoch + 1}/{self.epochs}: train loss "
                      f"{losses[-1]:.4f}, val top-1 {top1[-1]:.2f}%"
                      + (f", gates open {opened[-1]:.1%}" if v.gated else ""))
