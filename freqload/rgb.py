@@ -94,7 +94,10 @@ class RGBSamples(torch.utils.data.Dataset):
 
 
 class RGBLoader(EpochLoader):
-    """The RGB baseline loader (see the module docstring); DCTLoader's core arguments."""
+    """The RGB baseline loader (see the module docstring); DCTLoader's core arguments, and
+    ``engine``: "torch" (default, Pillow in DataLoader workers), "dali" (DALI's decoder
+    and resize on the same boxes, uint8 crossing) or "auto" (DALI where installed, else
+    torch with a warning saying why)."""
 
     def __init__(self, source, *, batch_size: int, size: int = 224, train: bool = False,
                  shuffle: bool | None = None, seed: int = 0, drop_last: bool = False,
@@ -124,9 +127,13 @@ class RGBLoader(EpochLoader):
                     self.samples, self.dataset, size=self.size, batch_size=self.batch_size,
                     num_threads=self.num_workers, prefetch=self.prefetch,
                     pin=self.device.type == "cuda", orientation=orientation)
-            except ImportError:
+            except ImportError as e:
                 if engine == "dali":
                     raise
+                import warnings
+
+                warnings.warn(f"RGBLoader(engine='auto'): using the torch engine ({e})",
+                              stacklevel=2)
             self._norm = Normalize([255 * m for m in MEAN], [255 * s for s in STD]).to(
                 self.device)
         self.engine_name = "dali" if self.engine is not None else "torch"

@@ -18,8 +18,6 @@ from freqload.synthetic import encode_jpeg, natural_image
 
 from conftest import needs_dali, tool
 
-pytestmark = needs_dali
-
 SIZES = [(75, 50, "4:2:0"), (120, 90, "4:4:4"), (53, 97, "4:2:2"), (64, 64, "4:2:0"),
          (200, 131, "4:4:4"), (90, 160, "4:2:0")]
 
@@ -48,6 +46,7 @@ def batches(source, engine, **kw):
     return list(RGBLoader(source, engine=engine, **{**args, **kw}))
 
 
+@needs_dali
 @pytest.mark.parametrize("train", [False, True])
 def test_the_same_boxes_and_flips_as_the_torch_engine(pictures, train):
     for epoch in range(2):
@@ -67,6 +66,7 @@ def test_the_same_boxes_and_flips_as_the_torch_engine(pictures, train):
         assert (gaps < 30).sum() >= len(gaps) - 1, gaps
 
 
+@needs_dali
 def test_uint8_crosses(pictures):
     ld = RGBLoader(pictures, batch_size=3, size=32, num_workers=1, device="cpu",
                    engine="dali")
@@ -77,6 +77,7 @@ def test_uint8_crosses(pictures):
     assert ld.bytes_per_sample == 3 * 32 * 32
 
 
+@needs_dali
 def test_pictures_are_turned_upright(tmp_path):
     """A picture stored turned (jpegtran) and tagged gives the upright picture's samples
     (eval and train boxes drawn in the upright picture)."""
@@ -100,6 +101,7 @@ def test_pictures_are_turned_upright(tmp_path):
     assert psnr_per_sample(want[0][0], turned[0][0])[0] < 30
 
 
+@needs_dali
 def test_a_gif_among_the_jpegs_is_read_as_pillow_reads_it(pictures, tmp_path):
     """DALI's decoders do not read GIF; the engine hands Pillow's pixels to DALI as PNG."""
     rng = np.random.default_rng(8)
@@ -117,3 +119,15 @@ def test_a_gif_among_the_jpegs_is_read_as_pillow_reads_it(pictures, tmp_path):
 def test_engine_choice():
     with pytest.raises(ValueError, match="engine must be 'torch', 'dali' or 'auto'"):
         RGBLoader([], batch_size=1, engine="pillow")
+
+
+def test_auto_without_dali_says_why_and_uses_torch(pictures, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "nvidia.dali", None)  # import nvidia.dali fails
+    with pytest.warns(UserWarning, match=r"engine='auto'\): using the torch engine .*pip "
+                                         r"install 'freqload\[dali\]'"):
+        ld = RGBLoader(pictures, batch_size=3, size=32, engine="auto", device="cpu")
+    assert ld.engine_name == "torch" and ld.bytes_per_sample == 3 * 32 * 32 * 4
+    with pytest.raises(ImportError, match="needs nvidia-dali"):
+        RGBLoader(pictures, batch_size=3, size=32, engine="dali", device="cpu")
