@@ -273,8 +273,9 @@ def run_pipeline(name, files, *, batch_size=64, threads=2, seconds=10.0, iters=N
     """One pipeline's figures (see the module docstring)."""
     import torch
 
-    device = torch.device(device) if device is not None else torch.device(
-        "cuda" if torch.cuda.is_available() else "cpu")
+    from .sampler import resolve_device
+
+    device = resolve_device(device)
     kw = dict(seconds=seconds, iters=iters, label=name, progress=progress, device=device)
     if name == "rgb-pil":
         from .rgb import RGBLoader

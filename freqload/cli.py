@@ -75,13 +75,13 @@ def _validate(args) -> None:
     if cmd in ("stats", "show", "pack", "compare"):
         _check_mask(args.mask)
     if cmd == "compare":
-        from .models import CONFIGS
+        from .compare import check_arch
 
         _compare_folders(args)
-        if args.arch not in CONFIGS or args.arch + "_dct" not in CONFIGS:
-            both = sorted(n for n in CONFIGS if n + "_dct" in CONFIGS)
-            raise UsageError(f"--arch {args.arch}: the model families with both inputs are "
-                             f"{', '.join(both)}")
+        try:
+            check_arch(args.arch)
+        except ValueError as e:
+            raise UsageError(str(e)) from None
         if not args.lr > 0 or not args.gate_lr_scale > 0:
             raise UsageError("--lr and --gate-lr-scale must be > 0")
         if args.weight_decay < 0 or args.gate_weight < 0:
@@ -219,9 +219,9 @@ def _cmd_bench(args) -> int:
             json.dump(out, f, indent=1)
         print(f"wrote {args.json}", file=sys.stderr)
     if args.plot:
-        import torch
+        from .sampler import resolve_device
 
-        device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        device = resolve_device(args.device).type
         bench.plot(results, args.plot, title=f"freqload bench: {len(files)} JPEGs from "
                    f"{os.path.basename(os.path.abspath(root))}, batch {args.batch_size}, "
                    f"{threads} threads, device {device}", renderer=args.renderer)
@@ -251,6 +251,28 @@ def _cmd_stats(args) -> int:
 
 # ---- show -----------------------------------------------------------------------------
 
+def _channel_facts(coeffs, mask, shared_scale: bool):
+    """What both renderers of ``freqload show`` draw: levels float64 [192, H8, W8] in
+    [0, 1] (log(1 + |x|) over each channel's maximum, or over one maximum for all with
+    ``shared_scale``), the framed channels, and the description of the picture
+    (components, shared_scale, scale_max, legend, note)."""
+    from .channels import to_channels
+    from .mask import ChannelMask, as_mask
+
+    x = to_channels(coeffs, ChannelMask.all())  # int16 [192, H8, W8], dequantised
+    ncomp = len(coeffs.components)
+    logs = np.log1p(np.abs(x.astype(np.float64)))
+    top = float(logs[:64 * ncomp].max()) if shared_scale else None
+    vmax = np.full(192, top) if shared_scale else logs.reshape(192, -1).max(1)
+    levels = logs / np.where(vmax > 0, vmax, 1.0)[:, None, None]
+    marked = set(as_mask(mask).indices) if mask is not None else set()
+    info = {"components": ("Y", "Cb", "Cr")[:ncomp], "shared_scale": bool(shared_scale),
+            "scale_max": top,
+            "legend": f"red frame: in the mask ({len(marked)} channels)" if marked else "",
+            "note": "greyscale: no chroma channels (Cb, Cr)" if ncomp == 1 else ""}
+    return levels, marked, info
+
+
 def channel_grid(coeffs, mask=None, *, tile: int | None = None, shared_scale: bool = False,
                  info: dict | None = None):
     """PIL image: per component (Y, Cb, Cr) an 8x8 grid of its 64 frequency channels on
@@ -260,52 +282,43 @@ def channel_grid(coeffs, mask=None, *, tile: int | None = None, shared_scale: bo
     filled with what was drawn (components, scale, legend, note)."""
     from PIL import Image, ImageDraw
 
-    from .channels import to_channels
     from .drawing import colour_bar as _colour_bar
-    from .mask import ChannelMask, as_mask
 
-    x = to_channels(coeffs, ChannelMask.all())  # int16 [192, H8, W8], dequantised
-    h8, w8 = x.shape[1:]
+    levels, marked, facts = _channel_facts(coeffs, mask, shared_scale)
+    h8, w8 = levels.shape[1:]
     scale = tile or max(1, min(6, 96 // max(h8, w8, 1)))
     th, tw = h8 * scale, w8 * scale
     pad, gap, title, foot = 3, 12, 16, 44
-    marked = set(as_mask(mask).indices) if mask is not None else set()
-    ncomp = len(coeffs.components)
-    logs = np.log1p(np.abs(x.astype(np.float64)))
-    top = float(logs[:64 * ncomp].max()) if shared_scale else None
+    ncomp = len(facts["components"])
     W = max(ncomp * (8 * (tw + pad) + gap) + gap, 460)
     H = 8 * (th + pad) + title + gap + foot
     img = Image.new("RGB", (W, H), "white")
     d = ImageDraw.Draw(img)
-    for comp, name in enumerate(("Y", "Cb", "Cr")[:ncomp]):
+    for comp, name in enumerate(facts["components"]):
         x0 = gap + comp * (8 * (tw + pad) + gap)
         d.text((x0, 2), f"{name} (row = vertical, column = horizontal frequency)"
                if comp == 0 else name, fill="black")
         for k in range(64):
             ch = 64 * comp + k
-            v = logs[ch]
-            vmax = top if shared_scale else v.max()
-            v = (255 * v / vmax) if vmax > 0 else v
-            t = Image.fromarray(v.astype(np.uint8), "L").resize((tw, th), Image.NEAREST)
+            t = Image.fromarray((255 * levels[ch]).astype(np.uint8), "L").resize(
+                (tw, th), Image.NEAREST)
             r, c = divmod(k, 8)
             px, py = x0 + c * (tw + pad), title + r * (th + pad)
             img.paste(t.convert("RGB"), (px, py))
             if ch in marked:
                 d.rectangle([px - 1, py - 1, px + tw, py + th], outline=(220, 30, 30), width=2)
     y = H - foot + 6
-    high = f"{top:.1f}" if shared_scale else "max of each channel"
+    high = f"{facts['scale_max']:.1f}" if shared_scale else "max of each channel"
     _colour_bar(d, gap + 70, y, 150, 10, "0", f"log(1+|x|) {high}",
                 lambda f: (int(255 * f),) * 3)
-    legend = f"red frame: in the mask ({len(marked)} channels)" if marked else ""
-    note = "greyscale: no chroma channels (Cb, Cr)" if ncomp == 1 else ""
+    legend, note = facts["legend"], facts["note"]
     d.rectangle([gap, y + 18, gap + 12, y + 28], outline=(220, 30, 30), width=2)
     d.text((gap + 18, y + 18), legend or "no mask framed", fill="black")
     if note:
         d.text((gap + 18 + 7 * len(legend or "no mask framed") + 12, y + 18), note,
                fill=(120, 120, 120))
     if info is not None:
-        info.update(components=("Y", "Cb", "Cr")[:ncomp], shared_scale=bool(shared_scale),
-                    scale_max=top, legend=legend, note=note)
+        info.update(facts)
     return img
 
 
@@ -324,31 +337,25 @@ def show_channels(coeffs, path, mask=None, *, shared_scale: bool = False,
         return info
     from matplotlib.patches import Patch, Rectangle
 
-    from .channels import to_channels
     from .drawing import mpl_figure
-    from .mask import ChannelMask, as_mask
 
-    x = to_channels(coeffs, ChannelMask.all())  # int16 [192, H8, W8]
-    h8, w8 = x.shape[1:]
-    ncomp = len(coeffs.components)
-    logs = np.log1p(np.abs(x.astype(np.float64)))
-    top = float(logs[:64 * ncomp].max()) if shared_scale else None
-    marked = set(as_mask(mask).indices) if mask is not None else set()
+    levels, marked, facts = _channel_facts(coeffs, mask, shared_scale)
+    h8, w8 = levels.shape[1:]
+    ncomp = len(facts["components"])
+    top = facts["scale_max"] if shared_scale else 1.0  # the colour bar's units
     fig = mpl_figure(3.6 * ncomp + 1, 5.4)
     axes = np.atleast_1d(fig.subplots(1, ncomp))
-    for comp, (ax, name) in enumerate(zip(axes, ("Y", "Cb", "Cr"))):
+    for comp, (ax, name) in enumerate(zip(axes, facts["components"])):
         mosaic = np.full((8 * (h8 + 1) - 1, 8 * (w8 + 1) - 1), np.nan)
         for k in range(64):
             r, c = divmod(k, 8)
-            v = logs[64 * comp + k]
-            vmax = v.max()
             mosaic[r * (h8 + 1):r * (h8 + 1) + h8, c * (w8 + 1):c * (w8 + 1) + w8] = \
-                v if shared_scale else (v / vmax if vmax > 0 else v)
+                levels[64 * comp + k] * top
             if 64 * comp + k in marked:
                 ax.add_patch(Rectangle((c * (w8 + 1) - 1, r * (h8 + 1) - 1), w8 + 1, h8 + 1,
                                        fill=False, ec=(0.86, 0.12, 0.12), lw=1.5))
-        im = ax.imshow(np.ma.masked_invalid(mosaic), cmap="gray", vmin=0,
-                       vmax=top if shared_scale else 1.0, interpolation="nearest")
+        im = ax.imshow(np.ma.masked_invalid(mosaic), cmap="gray", vmin=0, vmax=top,
+                       interpolation="nearest")
         ax.set_title(name)
         ax.set_xticks([(w8 + 1) * c + w8 / 2 for c in range(8)], range(8))
         ax.set_yticks([(h8 + 1) * r + h8 / 2 for r in range(8)], range(8))
@@ -358,16 +365,13 @@ def show_channels(coeffs, path, mask=None, *, shared_scale: bool = False,
     fig.colorbar(im, ax=list(axes), orientation="horizontal", shrink=0.6,
                  label="log(1+|x|)" if shared_scale else
                  "log(1+|x|) / the channel's own maximum")
-    legend = f"red frame: in the mask ({len(marked)} channels)" if marked else ""
-    note = "greyscale: no chroma channels (Cb, Cr)" if ncomp == 1 else ""
-    if legend:
-        fig.legend(handles=[Patch(fill=False, ec=(0.86, 0.12, 0.12), label=legend)],
+    if facts["legend"]:
+        fig.legend(handles=[Patch(fill=False, ec=(0.86, 0.12, 0.12), label=facts["legend"])],
                    loc="outside lower left")
-    if note:
-        fig.suptitle(note, color="grey", fontsize=9)
+    if facts["note"]:
+        fig.suptitle(facts["note"], color="grey", fontsize=9)
     fig.savefig(path)
-    info.update(components=("Y", "Cb", "Cr")[:ncomp], shared_scale=bool(shared_scale),
-                scale_max=top, legend=legend, note=note)
+    info.update(facts)
     return info
 
 

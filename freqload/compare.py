@@ -105,6 +105,17 @@ class GatedModel(nn.Module):
         return self.body(x), gates
 
 
+def check_arch(arch: str) -> None:
+    """``arch`` must name a family of freqload.models with both inputs (ARCH and
+    ARCH_dct); ValueError listing them otherwise."""
+    from .models import CONFIGS
+
+    if arch not in CONFIGS or arch + "_dct" not in CONFIGS:
+        both = sorted(n for n in CONFIGS if n + "_dct" in CONFIGS)
+        raise ValueError(f"--arch {arch}: the model families with both inputs are "
+                         f"{', '.join(both)}")
+
+
 def _log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
@@ -115,15 +126,10 @@ class _Experiment:
     def __init__(self, train, val, *, arch, epochs, batch_size, lr, weight_decay, device,
                  engine, rgb_engine, num_workers, gate_weight, gate_lr_scale, stats_images,
                  progress, on_error):
-        from .models import CONFIGS
         from .sampler import default_workers, resolve_device
         from .sources import resolve_source
 
-        for name in (arch, arch + "_dct"):
-            if name not in CONFIGS:
-                rgb = sorted(n for n in CONFIGS if not n.endswith("_dct"))
-                raise ValueError(f"--arch {arch}: no model {name!r} in freqload.models; "
-                                 f"the families with both inputs are {', '.join(rgb)}")
+        check_arch(arch)
         self.train_src, self.val_src = resolve_source(train), resolve_source(val)
         for what, path, src in (("train", train, self.train_src), ("val", val, self.val_src)):
             if not src.classes:

@@ -65,6 +65,16 @@ class RGBSamples(torch.utils.data.Dataset):
             return random_resized_crop(key, height, width)
         return _core.eval_box(height, width, self.size, self.size, float(self.crop_ratio)), False
 
+    def upright(self, src):
+        """A PIL RGB image of ``src`` (a path or a file object), turned upright by its EXIF
+        orientation under orientation="exif": how both engines read with Pillow."""
+        from PIL import Image, ImageOps
+
+        with Image.open(src) as im:
+            if self.orientation == "exif":
+                im = ImageOps.exif_transpose(im)
+            return im.convert("RGB")
+
     def __getitem__(self, item):
         from PIL import Image
 
@@ -79,12 +89,7 @@ class RGBSamples(torch.utils.data.Dataset):
             src = io.BytesIO(read_file(path, 0, offset, length))
         else:
             src = self.paths[i]
-        with Image.open(src) as im:
-            if self.orientation == "exif":
-                from PIL import ImageOps
-
-                im = ImageOps.exif_transpose(im)
-            im = im.convert("RGB")
+        with self.upright(src) as im:
             (top, left, h, w), flip = self.box(i, epoch, im.height, im.width)
             im = im.resize((s, s), Image.BILINEAR, box=(left, top, left + w, top + h))
             if flip:

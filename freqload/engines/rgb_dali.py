@@ -34,7 +34,7 @@ class _BoxSource:
     boxes are; flips int32 [b]; indices [b, 1])."""
 
     def __init__(self, samples, dataset, orientation: str):
-        self.samples, self.dataset = samples, dataset
+        self.samples, self.dataset = samples, dataset  # RGBSamples: box(), upright()
         self.orientation = orientation
         self.batches: list = []
         self.epoch = 0
@@ -60,12 +60,7 @@ class _BoxSource:
         return np.frombuffer(data, dtype=np.uint8), h, w
 
     def _via_pillow(self, data: bytes):
-        from PIL import Image, ImageOps
-
-        with Image.open(io.BytesIO(data)) as im:
-            if self.orientation == "exif":
-                im = ImageOps.exif_transpose(im)
-            im = im.convert("RGB")
+        with self.samples.upright(io.BytesIO(data)) as im:  # as the torch engine reads it
             buf = io.BytesIO()
             im.save(buf, format="PNG", compress_level=1)
             return np.frombuffer(buf.getvalue(), dtype=np.uint8), im.height, im.width
