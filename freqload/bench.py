@@ -87,13 +87,10 @@ class BenchResult:
 
 
 def list_jpegs(root: str) -> list[str]:
-    """JPEG files under root (recursive, sorted)."""
-    out = []
-    for d, dirs, names in os.walk(root):
-        dirs.sort()
-        out += [os.path.join(d, n) for n in sorted(names)
-                if n.lower().endswith((".jpg", ".jpeg"))]
-    return out
+    """JPEG files under root (recursive, sorted; linked folders entered once)."""
+    from .sources import FolderWalk
+
+    return FolderWalk().files(root, lambda n: n.lower().endswith((".jpg", ".jpeg")))
 
 
 def _live_children_cpu() -> float:

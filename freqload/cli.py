@@ -521,8 +521,10 @@ def _cmd_inspect(args) -> int:
 
 def _long_job(command: str, job):
     """Run pack / shards work: (its manifest, 0); an interruption is one line (the partial
-    manifest is saved: run it again to resume) and exit 128 + the signal; a usage error one
-    line and exit 2. No traceback either way."""
+    manifest is saved: run it again to resume) and exit 128 + the signal; a request that
+    cannot be (the destination inside the source, another pack's settings) one line and
+    exit 2; files in the way and damaged manifests one line and exit 1. No traceback."""
+    from .errors import FreqloadError
     from .pack import PackInterrupted
 
     try:
@@ -530,9 +532,28 @@ def _long_job(command: str, job):
     except PackInterrupted as e:
         print(f"freqload {command}: {e}", file=sys.stderr)
         return None, 128 + int(e.signum)
+    except (FreqloadError, FileExistsError) as e:
+        print(f"freqload {command}: error: {_unprefixed(e, command)}", file=sys.stderr)
+        return None, 1
     except (FileNotFoundError, ValueError) as e:
-        print(f"freqload {command}: error: {str(e).removeprefix('pack: ')}", file=sys.stderr)
+        print(f"freqload {command}: error: {_unprefixed(e, command)}", file=sys.stderr)
         return None, 2
+
+
+def _unprefixed(e: Exception, command: str) -> str:
+    return str(e).removeprefix(f"{command}: ").removeprefix("pack: ")
+
+
+def _report_unreadable(command: str, unreadable: dict) -> int:
+    """Source files that could not be read: named on stderr (the manifest lists them
+    all); exit 1, since the output lacks them."""
+    if not unreadable:
+        return 0
+    shown = "; ".join(f"{p} ({why})" for p, why in list(unreadable.items())[:3])
+    more = f" ... ({len(unreadable) - 3} more)" if len(unreadable) > 3 else ""
+    print(f"freqload {command}: error: {len(unreadable)} source file(s) could not be read and "
+          f"are not in the output (the manifest lists them): {shown}{more}", file=sys.stderr)
+    return 1
 
 
 def _cmd_shards(args) -> int:
@@ -549,7 +570,7 @@ def _cmd_shards(args) -> int:
     print(f"wrote {t['samples']} samples into {t['shards']} shards in {args.dst}: "
           f"{t['bytes']:,} bytes ({order}); read them with "
           f"DCTLoader(\"{args.dst}/{args.prefix}-{{000000..{last:06d}}}.tar\")")
-    return 0
+    return _report_unreadable("shards", man.get("unreadable", {}))
 
 
 def _cmd_pack(args) -> int:
@@ -571,19 +592,23 @@ def _cmd_pack(args) -> int:
         t = man["totals"]
         print(f"packed {t['samples']} files into {t['shards']} shards in {args.dst}: "
               f"{t['bytes']:,} bytes")
-        return 0
+        return _report_unreadable("pack", man.get("unreadable", {}))
     t = man["totals"]
     print(f"packed {t['packed']} files ({t['copied']} copied as they were) into {args.dst}: "
           f"{t['packed_bytes']:,} bytes, {t['packed_bytes'] / max(t['source_bytes'], 1):.1%} "
           f"of {t['source_bytes']:,}" + (f"; residual {t['residual_bytes']:,} bytes"
                                          if args.residual else ""))
-    return 0
+    return _report_unreadable("pack", {os.path.join(args.src, r): e["reason"]
+                                       for r, e in man["files"].items()
+                                       if e["kind"] == "unreadable"})
 
 
 def _cmd_unpack(args) -> int:
     from .pack import unpack
 
-    n = unpack(args.packed, args.out, progress=None)
+    n, rc = _long_job("unpack", lambda: unpack(args.packed, args.out, progress=None))
+    if n is None:
+        return rc
     print(f"unpacked {n} files into {args.out}")
     return 0
 

@@ -573,11 +573,9 @@ def _plot_pillow(curves, title, xlabel, ylabel, path) -> None:
 
 def save_json(report: dict, path) -> None:
     """Write the report as JSON (atomically)."""
-    tmp = f"{os.fspath(path)}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(report, f, indent=1)
-        f.write("\n")
-    os.replace(tmp, path)
+    from .destination import atomic_write
+
+    atomic_write(os.fspath(path), (json.dumps(report, indent=1) + "\n").encode())
 
 
 __all__ = ["compare", "table", "plot", "save_json", "paired_rgb_size", "input_bytes",

@@ -240,8 +240,8 @@ class DCTLoader(EpochLoader):
                           f"{8 * h}x{8 * w}-pixel grid; for {h}x{w} pixels pass "
                           f"size=({max(1, h // 8)}, {max(1, w // 8)})", stacklevel=2)
         dataset = resolve_source(source, label_key, cache_dir, label_fn)
+        dataset.report_damage(on_error, "DCTLoader")
         if isinstance(dataset, ShardSet):
-            self._check_damage(dataset, on_error)
             if dataset.cache is None:  # shards written by freqload pack --format tar
                 check_mask_for_paths(dataset.files, self.mask)
         elif not folder:  # a list: the folders its files lie in
@@ -268,17 +268,6 @@ class DCTLoader(EpochLoader):
         self.engine = self._make_engine(engine)
 
     # -- set-up --------------------------------------------------------------------
-    @staticmethod
-    def _check_damage(shards: ShardSet, on_error: str) -> None:
-        """Shard files whose headers stop parsing: refused under on_error="raise" (the
-        samples past the damage cannot even be counted), else one warning each."""
-        for path, where in shards.damage.items():
-            if on_error == "raise":
-                raise DecodeError(f"{path}: {where}; on_error=\"skip\" reads the samples "
-                                  "before it")
-            warnings.warn(f"DCTLoader: {path}: {where}; the samples before it are read",
-                          stacklevel=4)
-
     def _make_engine(self, engine: str):
         pin = self.device.type == "cuda"
         paths = self.dataset  # what each sample reads: dataset.where(i)

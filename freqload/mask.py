@@ -157,7 +157,10 @@ class ChannelMask:
     @classmethod
     def from_json(cls, text: str) -> "ChannelMask":
         """Inverse of :meth:`to_json`; also accepts a bare JSON list of indices."""
-        data = json.loads(text)
+        return cls._from_data(json.loads(text))
+
+    @classmethod
+    def _from_data(cls, data) -> "ChannelMask":
         if isinstance(data, dict):
             if "indices" not in data:
                 raise ValueError("mask JSON needs an 'indices' list")
@@ -168,8 +171,14 @@ class ChannelMask:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "ChannelMask":
-        with open(path, encoding="utf-8") as f:
-            return cls.from_json(f.read())
+        """A mask file (:meth:`to_json`'s); ValueError naming the file when it is not."""
+        from .schema import read_json
+
+        data = read_json(os.fspath(path))
+        try:
+            return cls._from_data(data)
+        except (ValueError, TypeError) as e:
+            raise ValueError(f"{os.fspath(path)}: {e}") from None
 
     # -- views ---------------------------------------------------------------
     @property

@@ -120,10 +120,9 @@ class GateStats:
                            "open": self.open.tolist(), "samples": self.samples})
 
     def save(self, path) -> None:
-        tmp = f"{os.fspath(path)}.tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(self.to_json() + "\n")
-        os.replace(tmp, path)
+        from .destination import atomic_write
+
+        atomic_write(os.fspath(path), (self.to_json() + "\n").encode())
 
     @classmethod
     def load(cls, path) -> "GateStats":

@@ -35,7 +35,6 @@ import hashlib
 import json
 import multiprocessing
 import os
-import shutil
 import signal
 import threading
 import time
@@ -88,14 +87,6 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _atomic_write(path: str, data: bytes) -> None:
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    tmp = f"{path}.tmp"
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
-
-
 class PackInterrupted(KeyboardInterrupt):
     """pack() stopped by SIGINT or SIGTERM; the partial manifest is saved (resumable)."""
 
@@ -119,21 +110,25 @@ def _worker_init():
 
 
 def _pack_one(job):
-    """Worker: (rel, src, dst, indices, residual, recorded) -> (rel, manifest entry).
+    """Worker: (rel, src, dest, indices, residual, recorded) -> (rel, manifest entry).
 
     ``recorded``: the entry of an earlier run, or None. It stands when the source still
     has the recorded size and SHA-256 and the outputs exist; otherwise the file is
-    packed again (a changed source is detected by its hash)."""
-    rel, src, dst, indices, residual, recorded = job
-    with open(src, "rb") as f:
-        data = f.read()
+    packed again (a changed source is detected by its hash). A source that cannot be
+    read (a dangling link, no permission) gets an "unreadable" entry saying why."""
+    rel, src, dest, indices, residual, recorded = job
+    try:
+        with open(src, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        return rel, {"kind": "unreadable", "reason": e.strerror or str(e)}
     sha = _sha256(data)
     if recorded is not None and recorded.get("sha256") == sha and \
-            recorded.get("bytes") == len(data) and os.path.exists(os.path.join(dst, rel)) and \
-            (not residual or recorded.get("kind") != "packed"
-             or os.path.exists(os.path.join(dst, RESIDUAL, rel))):
+            recorded.get("bytes") == len(data) and os.path.exists(os.path.join(dest.root, rel)) \
+            and (not residual or recorded.get("kind") != "packed"
+                 or os.path.exists(os.path.join(dest.root, RESIDUAL, rel))):
         return rel, recorded
-    return rel, _pack_data(rel, data, sha, dst, indices, residual)
+    return rel, _pack_data(rel, data, sha, dest, indices, residual)
 
 
 def _pack_bytes(data, indices, residual: bool):
@@ -157,25 +152,27 @@ def _entry(data, sha, kind, packed, reason) -> dict:
     return entry
 
 
-def _pack_data(rel, data, sha, dst, indices, residual) -> dict:
-    """Pack one source's bytes into dst/rel (and the residual): its manifest entry."""
+def _pack_data(rel, data, sha, dest, indices, residual) -> dict:
+    """Pack one source's bytes into the destination's rel (and the residual): its
+    manifest entry."""
     kind, packed, res, reason = _pack_bytes(data, indices, residual)
-    _atomic_write(os.path.join(dst, rel), packed)
+    dest.write(rel, packed)
     entry = _entry(data, sha, kind, packed, reason)
     if res is not None:
-        _atomic_write(os.path.join(dst, RESIDUAL, rel), res)
+        dest.write(f"{RESIDUAL}/{rel}", res)
         entry["residual_bytes"] = len(res)
     return entry
 
 
-def _walk(src: str) -> list[str]:
-    rels = []
-    for d, dirs, names in os.walk(src):
-        dirs[:] = sorted(x for x in dirs if not x.startswith("."))
-        for n in sorted(names):
-            if not n.startswith("."):
-                rels.append(os.path.relpath(os.path.join(d, n), src))
-    return rels
+def _walk(src: str, dst: str) -> list[str]:
+    """The files under ``src`` to pack, relative to it: linked folders followed once (not
+    into ``dst``), hidden names and the source's own pack manifest left out."""
+    from .sources import FolderWalk
+
+    walk = FolderWalk(skip=[dst], hidden=False)
+    rels = [os.path.relpath(p, src) for p in walk.files(src)]
+    walk.warn(f"pack {src}")
+    return [r for r in rels if r not in (MANIFEST,)]
 
 
 def pack(src: str, dst: str, mask="dctnet24", *, residual: bool = False,
@@ -187,36 +184,42 @@ def pack(src: str, dst: str, mask="dctnet24", *, residual: bool = False,
     Raises:
         ValueError: dst holds a pack with another mask, or dst is inside src.
     """
+    from .destination import Destination
+
     src, dst = os.path.abspath(src), os.path.abspath(dst)
     if not os.path.isdir(src):
         raise FileNotFoundError(f"pack: the source {src} is not a folder")
-    if dst == src or dst.startswith(src + os.sep):
-        raise ValueError("pack: the destination must not be inside the source")
     m = as_mask(mask)
-    os.makedirs(dst, exist_ok=True)
+    dest = Destination(dst, sources=[src], command="pack")  # apart from the source
     done: dict = {}
     for name in (MANIFEST, PARTIAL):
-        p = os.path.join(dst, name)
-        if os.path.exists(p):
-            with open(p, encoding="utf-8") as f:
-                old = json.load(f)
-            if old.get("format") != FORMAT or list(old.get("mask", [])) != list(m.indices) \
-                    or bool(old.get("residual")) != bool(residual):
+        if os.path.lexists(os.path.join(dst, name)):
+            old = read_manifest(dst, name)
+            if list(old["mask"]) != list(m.indices) or old["residual"] != bool(residual) \
+                    or old.get("container") is not None:
                 raise ValueError(f"pack: {dst} already holds a pack with another mask or "
                                  f"residual setting; use an empty destination")
-            done.update(old.get("files", {}))
-    rels = _walk(src)
+            done.update(old["files"])
+            dest.claimed.update((MANIFEST, PARTIAL))
+    for rel, e in done.items():  # what an earlier run wrote (also before the journal)
+        if e["kind"] != "unreadable":
+            dest.claimed.add(rel)
+        if e["kind"] == "packed" and e.get("residual_bytes") is not None:
+            dest.claimed.add(f"{RESIDUAL}/{rel}")
+    rels = _walk(src, dst)
+    dest.refuse_foreign([MANIFEST, PARTIAL] + rels
+                        + ([f"{RESIDUAL}/{r}" for r in rels] if residual else []))
     manifest = {"format": FORMAT, "mask": list(m.indices), "mask_names": m.names,
                 "residual": bool(residual), "freqload_version": __version__,
                 "source": src, "files": {r: done[r] for r in rels if r in done}}
 
     def save(name):
-        _atomic_write(os.path.join(dst, name), json.dumps(manifest, indent=1).encode())
+        dest.write(name, json.dumps(manifest, indent=1).encode(), sync=True)
 
     workers = workers or len(os.sched_getaffinity(0))
     # every file goes through a worker: one packed before is kept when its source still
     # hashes to the recorded SHA-256 and its output exists (a resume), else packed again
-    jobs = [(r, os.path.join(src, r), dst, tuple(m.indices), residual, done.get(r))
+    jobs = [(r, os.path.join(src, r), dest, tuple(m.indices), residual, done.get(r))
             for r in rels]
     with Progress(len(rels), "packing", progress) as bar, \
             _Interruptible() as stop:
@@ -239,8 +242,9 @@ def pack(src: str, dst: str, mask="dctnet24", *, residual: bool = False,
     manifest["totals"] = {
         "files": len(files), "packed": sum(e["kind"] == "packed" for e in files.values()),
         "copied": sum(e["kind"] == "copied" for e in files.values()),
-        "source_bytes": sum(e["bytes"] for e in files.values()),
-        "packed_bytes": sum(e["packed_bytes"] for e in files.values()),
+        "unreadable": sum(e["kind"] == "unreadable" for e in files.values()),
+        "source_bytes": sum(e.get("bytes", 0) for e in files.values()),
+        "packed_bytes": sum(e.get("packed_bytes", 0) for e in files.values()),
         "residual_bytes": sum(e.get("residual_bytes", 0) for e in files.values())}
     save(MANIFEST)
     partial = os.path.join(dst, PARTIAL)
@@ -266,6 +270,7 @@ def pack_to_shards(src: str, dst: str, mask="dctnet24", *, shard_size="1GB",
     No residual (use the folder format for ``unpack``)."""
     import functools
 
+    from .destination import Destination
     from .shards import write_shards
 
     m = as_mask(mask)
@@ -276,11 +281,11 @@ def pack_to_shards(src: str, dst: str, mask="dctnet24", *, shard_size="1GB",
     man = write_shards(src, dst, shard_size=shard_size, shuffle=shuffle, seed=seed,
                        prefix="packed", workers=workers, progress=progress, convert=convert,
                        extra={"pack": {"format": FORMAT, "mask": list(m.indices)}},
-                       what="files packed")
-    _atomic_write(os.path.join(dst, MANIFEST), json.dumps(
+                       what="files packed", also_writes=[MANIFEST])
+    Destination(dst, sources=[src], command="pack").write(MANIFEST, json.dumps(
         {"format": FORMAT, "mask": list(m.indices), "mask_names": m.names, "residual": False,
          "freqload_version": __version__, "source": src, "container": "tar shards",
-         "files": {}}, indent=1).encode())
+         "files": {}}, indent=1).encode(), sync=True)
     return man
 
 
@@ -346,16 +351,58 @@ def find_pack_root(path: str) -> Optional[str]:
         d = parent
 
 
-def read_manifest(root: str) -> Optional[dict]:
-    """The pack manifest of a folder, or None when it is not a pack."""
-    p = os.path.join(root, MANIFEST)
+#: what a pack manifest's file entries may say of a source file
+KINDS = ("packed", "copied", "unreadable")
+
+
+def read_manifest(root: str, name: str = MANIFEST) -> Optional[dict]:
+    """The pack manifest of a folder (``name``: the manifest or the partial one of an
+    interrupted run), checked whole; None when there is none. A damaged one raises
+    :class:`~freqload.errors.ManifestError` naming the file and the field."""
+    from .errors import ManifestError
+    from .schema import Document
+
+    p = os.path.join(root, name)
     if not os.path.isfile(p):
         return None
-    with open(p, encoding="utf-8") as f:
-        d = json.load(f)
-    if d.get("format") != FORMAT:
-        raise ValueError(f"{p}: not a {FORMAT} manifest")
+    try:
+        doc = Document.load(p)
+        d = doc.mapping(doc.value)
+        if doc.field(d, "format") != FORMAT:
+            doc.fail("format", f"must be {FORMAT!r}, got {_short(d['format'])}")
+        mask = doc.sequence(doc.field(d, "mask"), "mask")
+        for k, v in enumerate(mask):
+            doc.integer(v, f"mask[{k}]", 0, 191)
+        if len(set(mask)) != len(mask):
+            doc.fail("mask", "names a channel twice")
+        d["residual"] = doc.boolean(doc.field(d, "residual", required=False, default=False),
+                                    "residual")
+        doc.string(doc.field(d, "source", required=False), "source", optional=True)
+        doc.string(doc.field(d, "container", required=False), "container", optional=True)
+        for rel, e in doc.mapping(doc.field(d, "files"), "files").items():
+            f = doc.name("files", rel)
+            doc.relpath(rel, f)
+            doc.mapping(e, f)
+            kind = doc.choice(doc.field(e, "kind", f), f + ".kind", KINDS)
+            if kind == "unreadable":
+                continue
+            doc.integer(doc.field(e, "bytes", f), f + ".bytes")
+            sha = doc.string(doc.field(e, "sha256", f), f + ".sha256")
+            if len(sha) != 64:
+                doc.fail(f + ".sha256", "must be 64 hex digits")
+            doc.integer(doc.field(e, "packed_bytes", f), f + ".packed_bytes")
+            if "residual_bytes" in e:
+                doc.integer(e["residual_bytes"], f + ".residual_bytes")
+    except ManifestError as e:
+        raise ManifestError(f"{e}. This file marks {root} as a freqload pack: repair it "
+                            "(running the same freqload pack command again rewrites it) or "
+                            "remove it if that folder is not a pack") from None
     return d
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def check_mask(root: str, mask) -> None:
@@ -386,28 +433,59 @@ def check_mask_for_paths(paths, mask) -> None:
 def unpack(packed: str, out: str, *, progress: Optional[bool] = None) -> int:
     """Rebuild the original coefficients from a pack made with residual=True: writes
     baseline JPEGs (same coefficients as the sources, not the same bytes) to ``out``.
-    Returns the number of files written."""
+    Returns the number of files written.
+
+    ``out`` must lie apart from the pack (real paths, both directions), files are written
+    only to the manifest's names inside ``out`` (checked relative paths), and files there
+    that freqload did not write are never overwritten (refused up front, naming them):
+    :mod:`freqload.destination`. A packed or residual file whose size is not the one the
+    manifest recorded raises :class:`~freqload.errors.IntegrityError` naming it."""
+    from .destination import Destination
+    from .errors import IntegrityError
+
+    if not os.path.isdir(packed):
+        raise FileNotFoundError(f"unpack: {packed} is not a folder")
     man = read_manifest(packed)
     if man is None:
         raise ValueError(f"{packed} is not a freqload pack (no {MANIFEST})")
     if not man.get("residual"):
         raise ValueError(f"{packed} was packed without --residual: the dropped bands are gone")
+    dest = Destination(out, sources=[packed], command="unpack")
+    files = {r: e for r, e in man["files"].items() if e["kind"] != "unreadable"}
+    dest.refuse_foreign(sorted(files))
+
+    def read_recorded(path: str, size: int) -> bytes:
+        with open(path, "rb") as f:
+            data = f.read()
+        if len(data) != size:
+            raise IntegrityError(f"{path} has {len(data):,} bytes, the pack's manifest says "
+                                 f"{size:,}: the pack was changed or damaged after packing")
+        return data
+
     n = 0
-    with Progress(len(man["files"]), "unpacking", progress) as bar:
-        for rel, entry in sorted(man["files"].items()):
+    with Progress(len(files), "unpacking", progress) as bar:
+        for rel, entry in sorted(files.items()):
             bar.update()
             src = os.path.join(packed, rel)
-            dst = os.path.join(out, rel)
-            if entry["kind"] != "packed":
-                os.makedirs(os.path.dirname(dst) or ".", exist_ok=True)
-                shutil.copyfile(src, dst)
+            data = read_recorded(src, entry["packed_bytes"])
+            if entry["kind"] == "copied":
+                dest.write(rel, data)
                 n += 1
                 continue
-            a = read_coefficients(src)
-            b = read_coefficients(os.path.join(packed, RESIDUAL, rel))
+            if "residual_bytes" not in entry:
+                raise IntegrityError(f"{os.path.join(packed, MANIFEST)}: files[{rel!r}] has no "
+                                     "residual_bytes in a --residual pack")
+            res = read_recorded(os.path.join(packed, RESIDUAL, rel), entry["residual_bytes"])
+            a, b = read_coefficients(data), read_coefficients(res)
+            # each coefficient is in one of the two: anything else is not this pair
+            if [x.shape for x in a.components] != [y.shape for y in b.components] or any(
+                    np.any((x != 0) & (y != 0)) for x, y in zip(a.components, b.components)):
+                raise IntegrityError(f"{src} and its residual do not split one image's "
+                                     "coefficients (they overlap or differ in shape): the "
+                                     "pack was changed after packing")
             whole = [x.astype(np.int16) + y.astype(np.int16)
                      for x, y in zip(a.components, b.components)]
-            _atomic_write(dst, write_jpeg(a, whole))
+            dest.write(rel, write_jpeg(a, whole))
             n += 1
     return n
 

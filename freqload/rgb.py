@@ -113,8 +113,19 @@ class RGBLoader(EpochLoader):
                  engine: str = "torch"):
         if engine not in ("torch", "dali", "auto"):
             raise ValueError(f"engine must be 'torch', 'dali' or 'auto', got {engine!r}")
+        dataset = resolve_source(source, label_key, cache_dir)
+        # RGBLoader has no error policy: a damaged shard, or a sample its index found bad
+        # (no label, two images ...), is refused here rather than met mid-epoch
+        dataset.report_damage("raise", "RGBLoader")
+        if dataset.problems:
+            from .errors import DecodeError
+
+            i, why = next(iter(dataset.problems.items()))
+            raise DecodeError(f"{dataset.names[i]}: {why} ({len(dataset.problems)} bad "
+                              "sample(s) in all; RGBLoader has no on_error: "
+                              "DCTLoader(on_error=\"skip\") skips them)")
         # batch size, shuffling, seed, shards, device, workers: as every loader does
-        self._setup_epochs(resolve_source(source, label_key, cache_dir), batch_size=batch_size,
+        self._setup_epochs(dataset, batch_size=batch_size,
                            train=train, shuffle=shuffle, seed=seed, drop_last=drop_last,
                            shard_id=shard_id, num_shards=num_shards, device=device,
                            num_workers=num_workers, prefetch=prefetch,

@@ -309,9 +309,20 @@ class EpochLoader:
         self.epoch = epoch + 1
         self._position = 0
 
+    def _source_identity(self) -> str:
+        """What the source is, for checking a saved state: a digest of every sample's name
+        (relative to the names' common folder, so a data set moved elsewhere is the same)
+        and label; computed once per loader."""
+        if getattr(self, "_source_sha1", None) is None:
+            from .sources import source_digest
+
+            self._source_sha1 = source_digest(self.dataset)
+        return self._source_sha1
+
     def state_dict(self) -> dict:
         """Where this loader is: the epoch, the batches of it consumed so far, and what
-        decides its order (checked on load), plus its counters. Take it between batches
+        decides its order and its samples (checked on load: the plan and a digest of the
+        source's sample names and labels), plus its counters. Take it between batches
         (after batch k of an epoch); a loader given it by :meth:`load_state_dict` yields
         batch k+1 of that epoch next, exactly the batches the uninterrupted iteration
         would have, without reading or decoding the first k again. A plain dict of
@@ -322,32 +333,52 @@ class EpochLoader:
         if done and done >= len(self.sampler):  # the last batch taken, the loop not yet
             epoch, done = epoch + 1, 0          # ended: the epoch is complete
         return {"format": "freqload-loader-state", "version": 1, "epoch": epoch,
-                "batches_done": done, "plan": self.sampler.identity(),
+                "batches_done": done,
+                "plan": dict(self.sampler.identity(), source=self._source_identity()),
                 "stats": dataclasses.asdict(self.stats)}
 
     def load_state_dict(self, state: dict) -> None:
         """Continue from :meth:`state_dict`'s state: the next iteration yields the rest of
-        its epoch. The loader must be made the same way (source, batch size, seed,
-        shuffling, shards of the same count and id, ...); ValueError says what differs."""
-        if not isinstance(state, dict) or state.get("format") != "freqload-loader-state":
+        its epoch. The loader must be made the same way (the same source - its samples'
+        names and labels -, batch size, seed, shuffling, shards of the same count and id,
+        ...); ValueError says what differs. The state is checked whole first: a field
+        missing or of the wrong kind raises :class:`~freqload.errors.ManifestError` (a
+        ValueError) naming it."""
+        import dataclasses
+        import warnings
+
+        from .schema import Document
+
+        doc = Document(state, "the loader state")
+        d = doc.mapping(state)
+        if d.get("format") != "freqload-loader-state":
             raise ValueError("not a freqload loader state (from loader.state_dict())")
-        if state.get("version") != 1:
-            raise ValueError(f"loader state version {state.get('version')!r} is not supported "
-                             "by this freqload (1)")
-        mine, theirs = self.sampler.identity(), state["plan"]
+        version = doc.field(d, "version")
+        if version != 1:
+            raise ValueError(f"loader state version {version!r} is not supported by this "
+                             "freqload (1)")
+        epoch = doc.integer(doc.field(d, "epoch"), "epoch")
+        done = doc.integer(doc.field(d, "batches_done"), "batches_done")
+        theirs = dict(doc.mapping(doc.field(d, "plan"), "plan"))
+        stats = doc.mapping(doc.field(d, "stats", required=False, default={}), "stats")
+        known = {f.name for f in dataclasses.fields(self.stats)}
+        counters = {k: doc.integer(v, f"stats.{k}") for k, v in stats.items() if k in known}
+        mine = dict(self.sampler.identity(), source=self._source_identity())
+        if "source" not in theirs:
+            warnings.warn("the loader state does not identify its source (an older freqload "
+                          "saved it): its plan is checked, its samples cannot be",
+                          stacklevel=2)
+            theirs["source"] = mine["source"]
         diff = [f"{k}: {theirs.get(k)!r} in the state, {mine.get(k)!r} here"
                 for k in sorted(set(mine) | set(theirs)) if mine.get(k) != theirs.get(k)]
         if diff:
-            raise ValueError("the state is of a loader that orders its samples differently: "
-                             + "; ".join(diff))
-        done = int(state["batches_done"])
-        if not 0 <= done <= len(self.sampler):
+            what = ("is of a loader over another source (its samples' names or labels "
+                    "differ)" if diff[0].startswith("source:") and len(diff) == 1 else
+                    "is of a loader that orders its samples differently")
+            raise ValueError(f"the state {what}: " + "; ".join(diff))
+        if not done <= len(self.sampler):
             raise ValueError(f"batches_done {done} is outside this epoch's "
                              f"{len(self.sampler)} batches")
-        self.epoch = int(state["epoch"])
+        self.epoch = epoch
         self._resume_at = self._position = done
-        import dataclasses
-
-        known = {f.name for f in dataclasses.fields(self.stats)}
-        self.stats = type(self.stats)(**{k: v for k, v in state.get("stats", {}).items()
-                                         if k in known})
+        self.stats = type(self.stats)(**counters)

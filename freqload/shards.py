@@ -23,6 +23,7 @@ loader refuses it when made, else it warns and goes on.
 """
 from __future__ import annotations
 
+import functools
 import glob as _glob
 import hashlib
 import io
@@ -30,6 +31,7 @@ import json
 import os
 import re
 import tarfile
+import warnings
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -42,26 +44,53 @@ IMAGE_EXTS = ("jpg", "jpeg", "jpe", "jfif", "png", "gif", "bmp", "ppm", "pgm", "
 _BRACE = re.compile(r"\{([^{}]*)\}")
 
 
-def expand_braces(spec: str) -> list[str]:
-    """``a-{000..002}.tar`` -> a-000.tar, a-001.tar, a-002.tar (zero padding as written);
-    ``{x,y}`` -> both; several braces expand left to right."""
-    m = _BRACE.search(spec)
-    if m is None:
-        return [spec]
-    body, head, tail = m.group(1), spec[:m.start()], spec[m.end():]
+#: the most names one source's brace patterns may expand to (a typo such as
+#: {0..99999999} is refused before anything is expanded)
+MAX_BRACE_NAMES = 1_000_000
+
+
+def _brace_items(body: str, spec: str):
+    """(count, items()) of one brace's alternatives, the items made only when asked."""
     r = re.fullmatch(r"(\d+)\.\.(\d+)", body)
     if r:
         lo, hi = int(r.group(1)), int(r.group(2))
         if hi < lo:
             raise ValueError(f"brace range {{{body}}} in {spec!r} runs backwards")
         width = len(r.group(1)) if r.group(1).startswith("0") else 0
-        items = [str(i).zfill(width) for i in range(lo, hi + 1)]
-    elif "," in body:
+        return hi - lo + 1, lambda: [str(i).zfill(width) for i in range(lo, hi + 1)]
+    if "," in body:
         items = body.split(",")
-    else:
-        raise ValueError(f"cannot expand {{{body}}} in {spec!r}: use {{first..last}} or "
-                         "{a,b,...}")
-    return [s for item in items for s in expand_braces(head + item + tail)]
+        return len(items), lambda: items
+    raise ValueError(f"cannot expand {{{body}}} in {spec!r}: use {{first..last}} or "
+                     "{a,b,...}")
+
+
+def count_braces(spec: str) -> int:
+    """How many names ``spec``'s braces expand to, without expanding them."""
+    total, rest = 1, spec
+    for m in _BRACE.finditer(rest):
+        total *= _brace_items(m.group(1), spec)[0]
+    return total
+
+
+def expand_braces(spec: str) -> list[str]:
+    """``a-{000..002}.tar`` -> a-000.tar, a-001.tar, a-002.tar (zero padding as written);
+    ``{x,y}`` -> both; several braces expand left to right. More than
+    :data:`MAX_BRACE_NAMES` names is refused (ValueError) before any is made."""
+    n = count_braces(spec)
+    if n > MAX_BRACE_NAMES:
+        raise ValueError(f"{spec!r} expands to {n:,} names, over {MAX_BRACE_NAMES:,}: a typo "
+                         "in a brace range?")
+    return _expand(spec)
+
+
+def _expand(spec: str) -> list[str]:
+    m = _BRACE.search(spec)
+    if m is None:
+        return [spec]
+    head, tail = spec[:m.start()], spec[m.end():]
+    _, items = _brace_items(m.group(1), spec)
+    return [s for item in items() for s in _expand(head + item + tail)]
 
 
 def is_shard_spec(source) -> bool:
@@ -124,172 +153,289 @@ class ShardIndex:
     problems: dict = field(default_factory=dict)  #: sample number -> what is wrong
     damage: str = ""  #: the headers stop parsing here (samples after it are unknown)
 
+    def table(self) -> tuple:
+        """Everything a loader takes from the index, for comparing two indexes."""
+        return (self.keys, self.members, self.offsets, self.sizes, self.labels,
+                self.problems, self.damage)
 
-def _label(data: bytes, ext: str, label_key: Optional[str]):
+
+#: the most bytes a label member (.cls, .json) may hold
+MAX_LABEL_BYTES = 1 << 20
+
+
+def _label(data: bytes, ext: str, label_key: Optional[str]) -> int:
     """The label in a .cls / .json member's bytes; ValueError saying why not."""
+    from .sources import check_label
+
+    if len(data) > MAX_LABEL_BYTES:
+        raise ValueError(f"{len(data):,} bytes, too large for a label")
     text = data.decode("utf-8").strip()
     if ext == "cls":
-        return int(text)
-    value = json.loads(text)
+        if not re.fullmatch(r"[+-]?[0-9]{1,40}", text):
+            raise ValueError(f"{text[:40]!r} is not an integer")
+        return check_label(int(text))
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise ValueError("its JSON is nested too deeply to read") from None
     if not isinstance(value, dict) or label_key not in value:
         raise ValueError(f"no field {label_key!r}")
-    if isinstance(value[label_key], bool) or not isinstance(value[label_key], int):
-        raise ValueError(f"field {label_key!r} is {value[label_key]!r}, not an integer")
-    return value[label_key]
+    try:
+        return check_label(value[label_key])
+    except ValueError as e:
+        raise ValueError(f"field {label_key!r}: {e}") from None
+
+
+class _Sample:
+    """A sample being gathered from consecutive members with one key."""
+    __slots__ = ("key", "images", "labels", "problem")
+
+    def __init__(self, key: str):
+        self.key, self.images, self.labels, self.problem = key, [], [], ""
 
 
 def index_shard(path: str, label_key: Optional[str] = None) -> ShardIndex:
-    """Read a shard's headers and label members: its samples, image ranges and labels.
+    """Read a shard's headers (:mod:`freqload.tar_headers`, a bounded reader) and label
+    members: its samples, image ranges and labels.
 
     Args:
         path: an uncompressed tar file.
         label_key: take labels from this field of each sample's ``.json`` member instead
             of its ``.cls`` member.
+
+    A sample is the run of consecutive members with one key (WebDataset's rule). What
+    makes a sample bad is in ``problems`` (each goes through the loader's ``on_error``):
+    no image member, more than one image or label member (which one is meant?), a label
+    that is not a class index, a key that an earlier sample of the shard used, a member
+    cut off by the file's end. Headers that stop parsing are ``damage``.
     """
+    from .tar_headers import read_tar_headers
+
     label_ext = "json" if label_key is not None else "cls"
     idx = ShardIndex(path)
-    size = os.path.getsize(path)
-    current = None  # the sample being gathered: [key, image member, label, problem]
-
-    def finish():
-        if current is None:
-            return
-        key, image, label, problem = current
-        n = len(idx.keys)
-        idx.keys.append(key)
-        idx.members.append(image.name if image is not None else "")
-        idx.offsets.append(image.offset_data if image is not None else 0)
-        idx.sizes.append(image.size if image is not None else 0)
-        idx.labels.append(label)
-        if image is None:
-            problem = problem or f"sample {key!r} has no image member (.jpg, .jpeg, .png ...)"
-        if problem:
-            idx.problems[n] = problem
-
     try:
-        with open(path, "rb") as f:
-            try:
-                tar = tarfile.open(fileobj=f, mode="r:")
-            except tarfile.ReadError as e:
-                raise ValueError(f"{path}: not an uncompressed tar file ({e}); shards must be "
-                                 "plain .tar (compressed ones cannot be read by range)") from None
-            last_end = 0
-            while True:
-                try:
-                    m = tar.next()
-                except tarfile.ReadError as e:
-                    if last_end > size:  # the file ends inside the last member: truncated,
-                        break            # that member's sample already says so
-                    # a header that does not parse
-                    last = current[0] if current is not None else None
-                    idx.damage = (f"the tar headers stop parsing after sample {last!r} ({e})"
-                                  if last is not None else f"the tar headers do not parse ({e})")
-                    break
-                if m is None:  # tarfile also ends quietly at a header it cannot parse:
-                    f.seek(tar.offset)  # a proper end is zero blocks or the file's end
-                    if f.read(tarfile.BLOCKSIZE).strip(b"\0"):
-                        last = current[0] if current is not None else None
-                        idx.damage = (f"the tar header at byte {tar.offset} does not parse"
-                                      + (f" (after sample {last!r})" if last is not None
-                                         else ""))
-                    break
-                if not m.isfile():
-                    continue
-                key, ext = split_key(m.name)
-                if current is None or key != current[0]:
-                    finish()
-                    current = [key, None, None, ""]
-                last_end = m.offset_data + m.size
-                if last_end > size:
-                    current[3] = (f"member {m.name!r} runs past the end of the shard "
-                                  f"({m.offset_data + m.size} > {size} bytes): truncated tar")
-                    continue
-                if ext.lower() in IMAGE_EXTS and (
-                        current[1] is None or IMAGE_EXTS.index(ext.lower()) <
-                        IMAGE_EXTS.index(split_key(current[1].name)[1].lower())):
-                    current[1] = m  # the first JPEG member, else the first image
-                elif ext == label_ext:
-                    try:
-                        current[2] = _label(tar.extractfile(m).read(), ext, label_key)
-                    except (ValueError, UnicodeDecodeError) as e:
-                        current[3] = f"member {m.name!r} holds no label: {e}"
-            finish()
-            current = None
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
     except OSError as e:
-        raise OSError(f"cannot read shard {path}: {e}") from e
+        raise OSError(e.errno, f"cannot read shard {path}: {e.strerror}") from None
+    try:
+        size = os.fstat(fd).st_size
+        walk = read_tar_headers(fd, size, key_of=lambda name: split_key(name)[0])
+        if not walk.members and walk.damage:
+            head = os.pread(fd, 2, 0)
+            how = ("gzip-compressed" if head == b"\x1f\x8b" else walk.damage)
+            raise ValueError(f"{path}: not an uncompressed tar file ({how}); shards must be "
+                             "plain .tar (compressed ones cannot be read by range)")
+        samples: list = []
+        for m in walk.members:
+            key, ext = split_key(m.name)
+            if not samples or samples[-1].key != key:
+                samples.append(_Sample(key))
+            s = samples[-1]
+            if m.past_end:
+                s.problem = (f"member {m.name!r} runs past the end of the shard "
+                             f"({m.offset + m.size} > {size} bytes): truncated tar")
+                continue
+            low = ext.lower()
+            if low in IMAGE_EXTS:
+                s.images.append(m)
+            elif low == label_ext:
+                s.labels.append(m)
+        seen: dict = {}
+        for n, s in enumerate(samples):
+            image = s.images[0] if len(s.images) == 1 else None
+            label = None
+            problem = s.problem
+            if not problem and len(s.images) > 1:
+                problem = (f"sample {s.key!r} has {len(s.images)} image members ("
+                           + ", ".join(m.name for m in s.images[:4]) + "): which is meant?")
+            if not problem and len(s.labels) > 1:
+                problem = (f"sample {s.key!r} has {len(s.labels)} label members ("
+                           + ", ".join(m.name for m in s.labels[:4]) + "): which is meant?")
+            if not problem and not s.images:
+                problem = f"sample {s.key!r} has no image member (.jpg, .jpeg, .png ...)"
+            if len(s.labels) == 1 and not problem:
+                m = s.labels[0]
+                try:
+                    if m.size > MAX_LABEL_BYTES:
+                        raise ValueError(f"{m.size:,} bytes, too large for a label")
+                    label = _label(os.pread(fd, m.size, m.offset), label_ext, label_key)
+                except (ValueError, UnicodeDecodeError) as e:
+                    problem = f"member {m.name!r} holds no label: {e}"
+            if s.key in seen:  # WebDataset would give two samples one key: refuse both
+                first = seen[s.key]
+                problem = problem or (f"sample key {s.key!r} is used twice in the shard "
+                                      f"(samples {first} and {n}): which is meant?")
+                idx.problems.setdefault(first, f"sample key {s.key!r} is used twice in the "
+                                               f"shard (samples {first} and {n})")
+            seen.setdefault(s.key, n)
+            idx.keys.append(s.key)
+            idx.members.append(image.name if image is not None else "")
+            idx.offsets.append(image.offset if image is not None else 0)
+            idx.sizes.append(image.size if image is not None else 0)
+            idx.labels.append(label)
+            if problem:
+                idx.problems[n] = problem
+        idx.damage = walk.damage
+    except OSError as e:
+        raise OSError(e.errno, f"cannot read shard {path}: {e.strerror or e}") from None
+    finally:
+        os.close(fd)
     return idx
 
 
 #: a shard's index file: beside it, its name plus this
 INDEX_SUFFIX = ".index.json"
 _INDEX_FORMAT = "freqload-shard-index"
+_INDEX_VERSION = 2
 
 
-def index_json(idx: ShardIndex, size: int, label_key: Optional[str]) -> bytes:
-    """A ShardIndex as its index file's bytes (JSON)."""
+def _digest(path: str) -> str:
+    """The SHA-256 of a file's bytes (hex)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def index_json(idx: ShardIndex, size: int, sha256: str, label_key: Optional[str]) -> bytes:
+    """A ShardIndex as its index file's bytes (JSON), tied to the shard's content: its
+    size and SHA-256."""
     samples = [[idx.keys[k], idx.members[k], idx.offsets[k], idx.sizes[k], idx.labels[k],
                 idx.problems.get(k)] for k in range(len(idx.keys))]
-    return json.dumps({"format": _INDEX_FORMAT, "version": 1, "bytes": size,
-                       "label_key": label_key, "damage": idx.damage,
+    return json.dumps({"format": _INDEX_FORMAT, "version": _INDEX_VERSION, "bytes": size,
+                       "sha256": sha256, "label_key": label_key, "damage": idx.damage,
                        "samples": samples}, separators=(",", ":")).encode()
 
 
 def write_index(path: str, label_key: Optional[str] = None) -> str:
-    """Index a local shard and write its index file (``path + INDEX_SUFFIX``), so loaders
-    (local, or reading a copy from s3:// / http(s)://) need not read its headers. Returns
-    the index file's path."""
+    """Index a local shard and write its index file (``path + INDEX_SUFFIX``), so a loader
+    reading the shard from ``s3://`` / ``http(s)://`` need not download it to count its
+    samples. The index records the shard's size and SHA-256: a loader that finds the
+    shard changed (another size at a HEAD request, another digest once downloaded) does
+    not trust it. Local shards are always indexed from their own headers. Returns the
+    index file's path."""
+    from .destination import atomic_write
+
     idx = index_shard(path, label_key)
     dest = path + INDEX_SUFFIX
-    tmp = dest + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(index_json(idx, os.path.getsize(path), label_key))
-    os.replace(tmp, dest)
+    atomic_write(dest, index_json(idx, os.path.getsize(path), _digest(path), label_key))
     return dest
 
 
-def parse_index(data: bytes, path: str, label_key: Optional[str]):
-    """(ShardIndex, shard bytes) from an index file's bytes, or None when it is not one
-    for these labels (then the shard is read instead)."""
-    try:
-        d = json.loads(data)
-    except ValueError:
+def parse_index(data: bytes, path: str, label_key: Optional[str], where: str = ""):
+    """(ShardIndex, shard bytes, shard SHA-256) from an index file's bytes, checked whole
+    (:class:`freqload.schema.Document`). None when it is an index for other labels or of
+    an older format without a digest (then the shard is read instead). A damaged index
+    raises :class:`~freqload.errors.ManifestError` naming the file (``where``) and the
+    field."""
+    from .schema import Document, parse_json
+
+    where = where or path + INDEX_SUFFIX
+    doc = Document(parse_json(data, where), where)
+    d = doc.mapping(doc.value)
+    if doc.field(d, "format") != _INDEX_FORMAT:
+        doc.fail("format", f"must be {_INDEX_FORMAT!r}, got {d['format']!r}")
+    version = doc.integer(doc.field(d, "version"), "version")
+    if version < _INDEX_VERSION:
+        return None  # no digest: not tied to the shard's content
+    if version != _INDEX_VERSION:
+        doc.fail("version", f"{version} is newer than this freqload reads ({_INDEX_VERSION})")
+    if doc.string(doc.field(d, "label_key"), "label_key", optional=True) != label_key:
         return None
-    if not isinstance(d, dict) or d.get("format") != _INDEX_FORMAT or d.get("version") != 1 \
-            or d.get("label_key") != label_key:
-        return None
-    idx = ShardIndex(path, damage=d.get("damage", ""))
-    for k, (key, member, offset, size, label, problem) in enumerate(d["samples"]):
-        idx.keys.append(key)
-        idx.members.append(member)
-        idx.offsets.append(int(offset))
-        idx.sizes.append(int(size))
-        idx.labels.append(label)
-        if problem:
+    size = doc.integer(doc.field(d, "bytes"), "bytes")
+    sha = doc.string(doc.field(d, "sha256"), "sha256")
+    if not re.fullmatch(r"[0-9a-f]{64}", sha):
+        doc.fail("sha256", f"must be 64 hex digits, got {sha[:70]!r}")
+    idx = ShardIndex(path, damage=doc.string(doc.field(d, "damage", required=False,
+                                                       default=""), "damage"))
+    for k, row in enumerate(doc.sequence(doc.field(d, "samples"), "samples")):
+        f = f"samples[{k}]"
+        key, member, offset, length, label, problem = doc.sequence(row, f, 6)
+        idx.keys.append(doc.string(key, f + "[0]"))
+        idx.members.append(doc.string(member, f + "[1]"))
+        offset, length = doc.integer(offset, f + "[2]"), doc.integer(length, f + "[3]")
+        if offset + length > size:
+            doc.fail(f, f"the member's bytes {offset}..{offset + length} run past the "
+                     f"shard's {size}")
+        idx.offsets.append(offset)
+        idx.sizes.append(length)
+        idx.labels.append(None if label is None else doc.integer(label, f + "[4]"))
+        if doc.string(problem, f + "[5]", optional=True):
             idx.problems[k] = problem
-    return idx, int(d["bytes"])
+    return idx, size, sha
 
 
 def _index_one(path: str, label_key: Optional[str], cache) -> ShardIndex:
-    """A shard's index: its index file where one matches (local: of the same size), else
-    its headers, read from the file (a remote one downloaded into the cache first)."""
+    """A shard's index. Local: read from its own headers (nothing to trust). Remote: its
+    index file where one is there, matches these labels and the shard's current size, else
+    the shard is downloaded into the cache and its headers read; the cache checks every
+    download against the index's size and SHA-256 (:meth:`ShardSet.check_download`)."""
     from . import remote
 
-    if remote.is_url(path):
-        data = remote.read(path + INDEX_SUFFIX)
-        found = parse_index(data, path, label_key) if data is not None else None
-        if found is not None:
-            cache.sizes[path] = found[1]
-            return found[0]
-        local = cache.ensure(path)
-        idx = index_shard(local, label_key)
-        idx.path = path
-        return idx
-    if os.path.isfile(path + INDEX_SUFFIX):
-        with open(path + INDEX_SUFFIX, "rb") as f:
-            found = parse_index(f.read(), path, label_key)
-        if found is not None and found[1] == os.path.getsize(path):
-            return found[0]
-    return index_shard(path, label_key)
+    if not remote.is_url(path):
+        return index_shard(path, label_key)
+    found, why = None, ""
+    data = remote.read(path + INDEX_SUFFIX)
+    if data is not None:
+        from .errors import ManifestError
+
+        try:
+            found = parse_index(data, path, label_key, path + INDEX_SUFFIX)
+        except ManifestError as e:
+            why = f"{e}; reading the shard itself"
+        if found is None and not why:
+            why = (f"{path + INDEX_SUFFIX} is for other labels or has no digest (an older "
+                   "freqload wrote it); reading the shard itself")
+    if found is not None:
+        idx, size, sha = found
+        actual = remote.size(path)
+        if actual is None or actual == size:
+            cache.expect(path, size, sha, functools.partial(_recheck, path, idx, label_key))
+            return idx
+        why = (f"{path + INDEX_SUFFIX} describes a shard of {size:,} bytes, but {path} has "
+               f"{actual:,} now: it changed since its index was written; reading the shard "
+               "itself (rewrite its index with freqload.shards.write_index)")
+    if why:
+        warnings.warn(f"DCTLoader: {why}", stacklevel=5)
+    local = cache.ensure(path)
+    idx = index_shard(local, label_key)
+    idx.path = path
+    # a later download (a temporary cache drops copies behind the loader) must be this one
+    size, sha = cache.recorded(path)
+    cache.expect(path, size, sha, functools.partial(_recheck, path, idx, label_key))
+    return idx
+
+
+def _recheck(url: str, idx: ShardIndex, label_key: Optional[str], local: str, got) -> None:
+    """A downloaded copy of ``url`` differs from what its index says (size or SHA-256):
+    read the copy's own headers. The same samples (keys, ranges, labels): the index still
+    describes it, accepted with a warning. Others: IntegrityError, since the loader's plan
+    was made from the index."""
+    from .errors import IntegrityError
+
+    actual = index_shard(local, label_key)
+    actual.path = url
+    mine, theirs = idx.table(), actual.table()
+    if mine == theirs:
+        warnings.warn(f"DCTLoader: {url} is not the file its index was made from (SHA-256 "
+                      f"{got[1][:16]}...), but holds the same samples; rewrite the index "
+                      "(freqload.shards.write_index)", stacklevel=2)
+        return
+    what = ("keys", "image members", "offsets", "sizes", "labels", "problems", "damage")
+    diff = "the number of samples" if len(idx.keys) != len(actual.keys) else next(
+        n for n, a, b in zip(what, mine, theirs) if a != b)
+    where = ""
+    if diff in what[:5]:
+        k = next(k for k, (a, b) in enumerate(zip(mine[what.index(diff)],
+                                                  theirs[what.index(diff)])) if a != b)
+        where = (f" (sample {k}: {mine[what.index(diff)][k]!r} in the index, "
+                 f"{theirs[what.index(diff)][k]!r} in the shard)")
+    raise IntegrityError(
+        f"{url} changed since its index was written: it has {got[0]:,} bytes, SHA-256 "
+        f"{got[1][:16]}..., and its {diff} differ from the index's{where}. The loader's "
+        "sample plan came from the index: rewrite the index (freqload.shards.write_index) "
+        "or remove it, and make the loader again")
 
 
 @dataclass(frozen=True)
@@ -328,6 +474,19 @@ class ShardSet:
         if self.cache is None:
             return self.files
         return tuple(self.cache.local(u) for u in self.files)
+
+    def report_damage(self, on_error: str, who: str) -> None:
+        """Shard files whose headers stop parsing (or that were cut short): refused under
+        on_error="raise" (the samples past the damage cannot even be counted), else one
+        warning each. ``who``: the loader, for messages."""
+        from .errors import DecodeError
+
+        for path, where in self.damage.items():
+            if on_error == "raise":
+                raise DecodeError(f"{path}: {where}; on_error=\"skip\" reads the samples "
+                                  "before it")
+            warnings.warn(f"{who}: {path}: {where}; the samples before it are read",
+                          stacklevel=4)
 
     def ready(self, batch) -> None:
         """Make sure the files a batch reads are local (remote shards: downloads any the
@@ -415,11 +574,21 @@ def index_shards(source, label_key: Optional[str] = None, progress=None,
 
     files = shard_paths(source)
     cache = remote.ShardCache(cache_dir) if any(remote.is_url(f) for f in files) else None
-    indexes = []
+    indexes: list = []
     with Progress(len(files), "indexing shards", progress if len(files) > 8 else False) as bar:
-        for f in files:
-            indexes.append(_index_one(f, label_key, cache))
-            bar.update()
+        one = functools.partial(_index_one, label_key=label_key, cache=cache)
+        if cache is None or len(files) == 1:
+            for f in files:
+                indexes.append(one(f))
+                bar.update()
+        else:  # requests overlap: index files, HEADs and downloads of many shards at once
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(min(16, len(files)),
+                                    thread_name_prefix="freqload-index") as pool:
+                for idx in pool.map(one, files):
+                    indexes.append(idx)
+                    bar.update()
     counts = np.array([len(i.keys) for i in indexes], dtype=np.int64)
     if counts.sum() == 0:
         raise ValueError(f"no samples in {len(files)} shard file(s) ({files[0]} ...)")
@@ -499,33 +668,47 @@ def dali_index(path: str) -> str:
     """DALI's index of a shard (the v1.2 text ``wds2idx`` writes, what
     ``fn.readers.webdataset(index_paths=...)`` reads): per sample, each member's
     extension, data offset, size and name."""
+    from .tar_headers import read_tar_headers
+
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    try:
+        walk = read_tar_headers(fd, os.fstat(fd).st_size)
+    finally:
+        os.close(fd)
+    if walk.damage:
+        raise ValueError(f"{path}: {walk.damage}")
     samples: list = []
     last = None
-    with tarfile.open(path, "r:") as tar:
-        for m in tar:
-            if not m.isfile():
-                continue
-            key, ext = split_key(m.name)
-            if key != last:
-                samples.append([])
-                last = key
-            samples[-1].append(f"{ext} {m.offset_data} {m.size} {m.name}")
+    for m in walk.members:
+        key, ext = split_key(m.name)
+        if key != last:
+            samples.append([])
+            last = key
+        samples[-1].append(f"{ext} {m.offset} {m.size} {m.name}")
     return f"v1.2 {len(samples)}\n" + "".join(" ".join(s) + "\n" for s in samples)
+
+
+def shard_file_names(name: str) -> tuple:
+    """A shard's file and the index files written beside it."""
+    return name, name + INDEX_SUFFIX, name + ".idx"
 
 
 class ShardWriter:
     """Writes samples, in order, into numbered tar shards of at most ``shard_size`` bytes
     (a sample larger than that gets a shard of its own): ``{prefix}-000000.tar``, ... in
-    ``dst``, each with its freqload index file (``.index.json``) and DALI's (``.idx``).
-    Members get fixed metadata (mtime 0, uid/gid 0, mode 0644), so the same samples give
-    the same bytes. ``done`` lists the finished shards: name, samples, bytes, sha256."""
+    the destination (a :class:`freqload.destination.Destination`), each with its freqload
+    index file (``.index.json``) and DALI's (``.idx``). Members get fixed metadata (mtime
+    0, uid/gid 0, mode 0644), so the same samples give the same bytes. ``done`` lists the
+    finished shards: name, samples, bytes, sha256. A shard is written under a temporary
+    name and renamed when complete, its index files first."""
 
-    def __init__(self, dst: str, prefix: str, shard_size: int, first: int = 0):
-        self.dst, self.prefix, self.shard_size = dst, prefix, int(shard_size)
+    def __init__(self, dest, prefix: str, shard_size: int, first: int = 0):
+        self.dest, self.prefix, self.shard_size = dest, prefix, int(shard_size)
         self.number = first
         self.done: list = []
         self._tar = None
-        self._path = None
+        self._file = None
+        self._name = self._tmp = None
         self._bytes = 0
         self._samples = 0
 
@@ -537,8 +720,16 @@ class ShardWriter:
         if self._tar is not None and whole > self.shard_size:
             self.finish()
         if self._tar is None:
-            self._path = os.path.join(self.dst, f"{self.prefix}-{self.number:06d}.tar")
-            self._tar = tarfile.open(self._path + ".tmp", "w", format=tarfile.USTAR_FORMAT)
+            import tempfile
+
+            self._name = f"{self.prefix}-{self.number:06d}.tar"
+            self.dest.path(self._name)  # checked to stay inside the destination
+            for n in shard_file_names(self._name):
+                self.dest.claim(n)
+            fd, self._tmp = tempfile.mkstemp(dir=self.dest.root, prefix=f".{self._name}.",
+                                             suffix=".tmp")
+            self._file = os.fdopen(fd, "wb")
+            self._tar = tarfile.open(fileobj=self._file, mode="w", format=tarfile.USTAR_FORMAT)
             self._bytes = self._samples = 0
         for ext, data in members:
             info = tarfile.TarInfo(f"{key}.{ext}")
@@ -553,90 +744,119 @@ class ShardWriter:
         if self._tar is None:
             return
         self._tar.close()
-        self._tar = None
-        tmp, path = self._path + ".tmp", self._path
-        with open(path + INDEX_SUFFIX + ".tmp", "wb") as f:
-            f.write(index_json(index_shard(tmp), os.path.getsize(tmp), None))
-        with open(path + ".idx.tmp", "w", encoding="utf-8") as f:
-            f.write(dali_index(tmp))
-        digest = hashlib.sha256()
-        with open(tmp, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-        os.replace(path + INDEX_SUFFIX + ".tmp", path + INDEX_SUFFIX)
-        os.replace(path + ".idx.tmp", path + ".idx")
-        os.replace(tmp, path)
-        self.done.append({"name": os.path.basename(path), "samples": self._samples,
-                          "bytes": os.path.getsize(path), "sha256": digest.hexdigest()})
+        self._file.close()
+        self._tar = self._file = None
+        tmp, name = self._tmp, self._name
+        size, sha = os.path.getsize(tmp), _digest(tmp)
+        self.dest.write(name + INDEX_SUFFIX, index_json(index_shard(tmp), size, sha, None))
+        self.dest.write(name + ".idx", dali_index(tmp).encode("utf-8"))
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, self.dest.path(name))
+        self.done.append({"name": name, "samples": self._samples, "bytes": size, "sha256": sha})
         self.number += 1
 
     def abandon(self) -> None:
         """Drop the shard being written (an interrupted run writes it again)."""
         if self._tar is not None:
             self._tar.close()
-            self._tar = None
-            os.remove(self._path + ".tmp")
-
-
-def _file_sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+            self._file.close()
+            self._tar = self._file = None
+            os.remove(self._tmp)
 
 
 def _read_sample(job):
     """(position, path, label, rel, convert) -> (position, image bytes, entry): the
-    source's bytes, or what ``convert`` makes of them (freqload pack: the packed JPEG)."""
+    source's bytes, or what ``convert`` makes of them (freqload pack: the packed JPEG).
+    A file that cannot be read gives (position, None, why)."""
     pos, path, label, rel, convert = job
     from .coefficients import read_file
 
-    data = read_file(path)
+    try:
+        data = read_file(path)
+    except OSError as e:
+        return pos, None, e.strerror or str(e)
     if convert is None:
         return pos, data, None
     out, entry = convert(rel, data)
     return pos, out, entry
 
 
+def read_shards_manifest(path: str, settings: Optional[dict] = None) -> dict:
+    """A shards manifest (``freqload-shards.json`` or its partial form), checked whole;
+    ManifestError naming the file and the field. With ``settings``: ValueError when it
+    was written with others."""
+    from .schema import Document
+
+    doc = Document.load(path)
+    d = doc.mapping(doc.value)
+    if doc.field(d, "format") != SHARDS_FORMAT:
+        doc.fail("format", f"must be {SHARDS_FORMAT!r}, got {d['format']!r}")
+    prefix = doc.string(doc.field(d, "prefix"), "prefix")
+    for k, sh in enumerate(doc.sequence(doc.field(d, "shards"), "shards")):
+        f = f"shards[{k}]"
+        doc.mapping(sh, f)
+        name = doc.relpath(doc.string(doc.field(sh, "name", f), f + ".name"), f + ".name")
+        if not re.fullmatch(re.escape(prefix) + r"-[0-9]{6}\.tar", name):
+            doc.fail(f + ".name", f"must be {prefix}-NNNNNN.tar, got {name!r}")
+        doc.integer(doc.field(sh, "samples", f), f + ".samples")
+        doc.integer(doc.field(sh, "bytes", f), f + ".bytes")
+        if not re.fullmatch(r"[0-9a-f]{64}",
+                            doc.string(doc.field(sh, "sha256", f), f + ".sha256")):
+            doc.fail(f + ".sha256", "must be 64 hex digits")
+    if settings is not None and {k: d.get(k) for k in settings} != settings:
+        differ = sorted(k for k in settings if d.get(k) != settings[k])
+        raise ValueError(f"{os.path.dirname(path)} already holds shards written with other "
+                         f"settings or from another source ({', '.join(differ)}); use an "
+                         "empty destination")
+    return d
+
+
 def write_shards(source, dst: str, *, shard_size="1GB", shuffle: bool = True, seed: int = 0,
                  prefix: str = "shard", workers: Optional[int] = None,
                  progress: Optional[bool] = None, convert=None, extra: Optional[dict] = None,
-                 what: str = "samples written") -> dict:
+                 what: str = "samples written", also_writes=()) -> dict:
     """Write a data set (a folder or list source, see :mod:`freqload.sources`) as tar
     shards in ``dst`` (``freqload shards``).
 
     Each sample becomes ``<key>.jpg`` (the file's bytes, whatever its format: non-JPEG
     files go through the loader's ``on_error`` as they would from a folder; the member
-    keeps the file's extension when it is not a JPEG one), ``<key>.cls`` (its label) and
-    ``<key>.json`` (``{"path", "label", "class"}``), key = its position, 9 digits. With
-    ``shuffle`` (default) the samples are written in a seeded random order, which is what
-    shard-level shuffling needs to mix classes; else in the source's order. Each shard
-    comes with its index files (freqload's and DALI's), and ``dst/freqload-shards.json``
-    records the settings and each shard's samples, bytes and SHA-256.
+    keeps the file's extension when it is not a JPEG one), ``<key>.cls`` (its label; none
+    for an unlabelled sample) and ``<key>.json`` (``{"path", "label", "class"}``), key =
+    its position, 9 digits. With ``shuffle`` (default) the samples are written in a seeded
+    random order, which is what shard-level shuffling needs to mix classes; else in the
+    source's order. Each shard comes with its index files (freqload's and DALI's), and
+    ``dst/freqload-shards.json`` records the settings and each shard's samples, bytes and
+    SHA-256. A source file that cannot be read (a dangling link) is left out and listed
+    in the manifest's ``unreadable`` (path: why).
+
+    Safe (:mod:`freqload.destination`): ``dst`` must lie apart from a folder source (real
+    paths, both directions), and files there that freqload did not write are never
+    overwritten: such a file where a shard would go is refused up front.
 
     Resumable: an interrupted run (Ctrl-C, SIGTERM, a crash) leaves a partial manifest of
     the shards it finished; the same command keeps those whose SHA-256 still matches and
     writes the rest. Returns the manifest.
 
     ``convert(rel, data) -> (bytes, entry)``: write something else than the source bytes
-    (run in ``workers`` processes, in order); ``extra``: more manifest fields (pack).
+    (run in ``workers`` processes, in order); ``extra``: more manifest fields (pack);
+    ``also_writes``: names of other files the caller writes into ``dst`` (checked up
+    front too).
     """
     from . import __version__
-    from .pack import PackInterrupted, _atomic_write, _Interruptible, worker_results
+    from .destination import Destination
+    from .pack import PackInterrupted, _Interruptible, worker_results
     from .progress import Progress
     from .sources import resolve_source
 
     size = parse_size(shard_size)
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", prefix):
+        raise ValueError(f"prefix {prefix!r}: use letters, digits, '.', '_' and '-'")
     samples = resolve_source(source)
     if isinstance(samples, ShardSet):
         raise ValueError("the source is tar shards already")
     root = os.fspath(source) if isinstance(source, (str, os.PathLike)) and \
         os.path.isdir(source) else None
-    dst = os.path.abspath(dst)
-    if root is not None and (dst == os.path.abspath(root)
-                             or dst.startswith(os.path.abspath(root) + os.sep)):
-        raise ValueError("the destination must not be inside the source")
+    command = "pack" if convert is not None else "shards"
     n = len(samples)
     order = (np.random.default_rng(seed).permutation(n) if shuffle else np.arange(n)).tolist()
     settings = {"format": SHARDS_FORMAT, "source": os.path.abspath(root) if root else None,
@@ -644,32 +864,39 @@ def write_shards(source, dst: str, *, shard_size="1GB", shuffle: bool = True, se
                 "shard_size": size, "prefix": prefix,
                 "order_sha1": hashlib.sha1(np.asarray(order, np.int64).tobytes()).hexdigest(),
                 **(extra or {})}
-    os.makedirs(dst, exist_ok=True)
-    kept: list = []
+    dst = os.path.abspath(dst)
+    old = None
     for name in (SHARDS_MANIFEST, SHARDS_PARTIAL):
         p = os.path.join(dst, name)
-        if os.path.exists(p):
-            with open(p, encoding="utf-8") as f:
-                old = json.load(f)
-            if {k: old.get(k) for k in settings} != settings:
-                raise ValueError(f"{dst} already holds shards written with other settings or "
-                                 "from another source; use an empty destination")
-            for s in old.get("shards", []):  # keep a prefix of finished, intact shards
-                p = os.path.join(dst, s["name"])
-                if not (os.path.exists(p) and os.path.getsize(p) == s["bytes"]
-                        and _file_sha256(p) == s["sha256"]):
-                    break
-                kept.append(s)
+        if os.path.isdir(dst) and os.path.lexists(p):
+            old = read_shards_manifest(p, settings)
             break
+    own = [SHARDS_MANIFEST, SHARDS_PARTIAL, *also_writes] if old is not None else []
+    for s in (old or {}).get("shards", []):
+        own += shard_file_names(s["name"])
+    dest = Destination(dst, sources=[root] if root else [], command=command, own=own)
+    pattern = re.compile(re.escape(prefix) + r"-[0-9]{6}\.tar(\.index\.json|\.idx)?")
+    dest.refuse_foreign([e.name for e in os.scandir(dst) if pattern.fullmatch(e.name)]
+                        + [SHARDS_MANIFEST, SHARDS_PARTIAL, *also_writes])
+    kept: list = []
+    for s in (old or {}).get("shards", []):  # keep a prefix of finished, intact shards
+        p = os.path.join(dst, s["name"])
+        if not (os.path.isfile(p) and os.path.getsize(p) == s["bytes"]
+                and _digest(p) == s["sha256"]):
+            break
+        kept.append(s)
     start = sum(s["samples"] for s in kept)
     classes = samples.classes
+    unreadable = dict((old or {}).get("unreadable", {})) if kept else {}
     manifest = dict(settings, freqload_version=__version__,
                     classes=list(classes) if classes else None, shards=list(kept))
-    writer = ShardWriter(dst, prefix, size, first=len(kept))
+    writer = ShardWriter(dest, prefix, size, first=len(kept))
 
     def save(name):
         manifest["shards"] = kept + writer.done
-        _atomic_write(os.path.join(dst, name), json.dumps(manifest, indent=1).encode())
+        if unreadable:
+            manifest["unreadable"] = unreadable
+        dest.write(name, json.dumps(manifest, indent=1).encode(), sync=True)
 
     entries: dict = {}
     jobs = [(pos, samples.paths[i], int(samples.labels[i]),
@@ -681,19 +908,26 @@ def write_shards(source, dst: str, *, shard_size="1GB", shuffle: bool = True, se
         try:
             with worker_results(_read_sample, jobs, workers, ordered=True) as results:
                 for (pos, path, label, rel, _), (_, data, entry) in zip(jobs, results):
+                    bar.update()
+                    if data is None:  # unreadable: named in the manifest, left out
+                        unreadable[rel] = entry
+                        continue
                     ext = os.path.splitext(path)[1].lower().lstrip(".")
                     ext = "jpg" if ext in ("jpg", "jpeg", "jpe", "jfif", "") else ext
                     name = classes[label] if classes and 0 <= label < len(classes) else None
-                    meta = {"path": rel, "label": label, "class": name}
+                    meta = {"path": rel, "label": label if label >= 0 else None,
+                            "class": name}
                     if entry is not None:
                         meta["pack"] = entry
                         entries[rel] = entry
                     before = len(writer.done)
-                    writer.add(f"{pos:09d}", [(ext, data), ("cls", str(label).encode()),
-                                              ("json", json.dumps(meta).encode())])
+                    members = [(ext, data)]
+                    if label >= 0:
+                        members.append(("cls", str(label).encode()))
+                    members.append(("json", json.dumps(meta).encode()))
+                    writer.add(f"{pos:09d}", members)
                     if len(writer.done) != before:
                         save(SHARDS_PARTIAL)  # a finished shard: resumable from here
-                    bar.update()
             writer.finish()
         except KeyboardInterrupt:
             writer.abandon()
@@ -707,11 +941,15 @@ def write_shards(source, dst: str, *, shard_size="1GB", shuffle: bool = True, se
             save(SHARDS_PARTIAL)
             raise
     manifest["shards"] = kept + writer.done
-    manifest["totals"] = {"shards": len(manifest["shards"]), "samples": n,
-                          "bytes": sum(s["bytes"] for s in manifest["shards"])}
+    manifest["totals"] = {"shards": len(manifest["shards"]),
+                          "samples": sum(s["samples"] for s in manifest["shards"]),
+                          "bytes": sum(s["bytes"] for s in manifest["shards"]),
+                          "unreadable": len(unreadable)}
+    if unreadable:
+        manifest["unreadable"] = unreadable
     if entries:
         manifest["pack_entries"] = len(entries)
-    _atomic_write(os.path.join(dst, SHARDS_MANIFEST), json.dumps(manifest, indent=1).encode())
+    dest.write(SHARDS_MANIFEST, json.dumps(manifest, indent=1).encode(), sync=True)
     partial = os.path.join(dst, SHARDS_PARTIAL)
     if os.path.exists(partial):
         os.remove(partial)

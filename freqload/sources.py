@@ -24,7 +24,9 @@ decides what happens to them.
 """
 from __future__ import annotations
 
+import operator
 import os
+import re
 from dataclasses import dataclass
 from typing import Optional
 
@@ -32,6 +34,29 @@ import numpy as np
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".gif", ".bmp", ".ppm", ".pgm",
                     ".tif", ".tiff", ".webp")
+
+
+#: labels are int64 class indices: 0 .. MAX_LABEL; -1 marks an unlabelled sample
+MAX_LABEL = (1 << 63) - 1
+UNLABELLED = -1
+
+
+def check_label(value, *, unlabelled_ok: bool = False) -> int:
+    """``value`` as a class index (an int 0..2^63-1; -1, unlabelled, where
+    ``unlabelled_ok``); ValueError saying why not. Booleans and floats are refused."""
+    if isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"label {value!r} is not an integer")
+    try:
+        value = operator.index(value)  # ints, numpy and torch integers; not 3.0 or "3"
+    except TypeError:
+        raise ValueError(f"label {value!r} is not an integer") from None
+    if value == UNLABELLED and unlabelled_ok:
+        return value
+    if value < 0:
+        raise ValueError(f"label {value} is negative (labels are class indices >= 0)")
+    if value > MAX_LABEL:
+        raise ValueError(f"label {value} is over 2^63 - 1 (labels are int64 class indices)")
+    return value
 
 
 @dataclass(frozen=True)
@@ -62,6 +87,9 @@ class SampleList:
     # what a ShardSet of remote shards does around an epoch; local files need nothing
     local_files = files
 
+    def report_damage(self, on_error: str, who: str) -> None:
+        pass  # files have no index to be damaged
+
     def ready(self, batch) -> None:
         pass
 
@@ -75,23 +103,114 @@ class SampleList:
         return len(self.paths)
 
 
+class FolderWalk:
+    """The files below folders, each folder entered once.
+
+    Linked folders are followed (data sets are often link farms), but a folder whose real
+    path was entered already - a loop such as ``c0/loop -> ..``, a second link to one
+    folder, a link into another class folder - or that lies in ``skip`` is not entered
+    again. Each link not followed is kept in ``not_followed`` as (link, why), and
+    :meth:`warn` says so once, so no file is listed twice and none silently changes class.
+    """
+
+    def __init__(self, skip=(), hidden: bool = True):
+        self.entered: set = set()
+        self.skip = tuple(os.path.realpath(s) for s in skip)
+        self.hidden = hidden  #: False: names starting with "." are left out
+        self.not_followed: list = []
+
+    def reserve(self, folder: str) -> None:
+        """Treat ``folder`` as listed elsewhere (another class): links into it are not
+        followed."""
+        self.entered.add(os.path.realpath(folder))
+
+    def files(self, top: str, keep=lambda name: True) -> list:
+        """The files below ``top`` whose names ``keep`` accepts, as os.walk orders them
+        (a folder's files sorted, then its sub-folders in sorted order)."""
+        out: list = []
+        self.entered.discard(os.path.realpath(top))  # reserved as a class: entered now
+        self._walk(top, keep, out)
+        return out
+
+    def _walk(self, folder: str, keep, out: list) -> None:
+        real = os.path.realpath(folder)
+        self.entered.add(real)
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as e:
+            self.not_followed.append((folder, f"cannot be listed: {e.strerror}"))
+            return
+        folders = []
+        for e in entries:
+            if not self.hidden and e.name.startswith("."):
+                continue
+            try:
+                is_dir = e.is_dir()
+            except OSError:
+                is_dir = False
+            if is_dir:
+                folders.append(e)
+            elif keep(e.name):
+                out.append(e.path)
+        for e in folders:
+            target = os.path.realpath(e.path)
+            if any(target == s or target.startswith(s + os.sep) for s in self.skip):
+                self.not_followed.append((e.path, f"leads to {target}, the destination"))
+            elif target in self.entered or (real + os.sep).startswith(target + os.sep):
+                self.not_followed.append((e.path, f"leads back to {target}, listed already "
+                                                  "(a loop or a second link)"))
+            else:
+                self._walk(e.path, keep, out)
+
+    def warn(self, what: str) -> None:
+        """One warning naming the links not followed, if any."""
+        if self.not_followed:
+            import warnings
+
+            link, why = self.not_followed[0]
+            more = f" (and {len(self.not_followed) - 1} more)" if len(self.not_followed) > 1 \
+                else ""
+            warnings.warn(f"{what}: {len(self.not_followed)} folder(s) not entered: {link} "
+                          f"{why}{more}", stacklevel=4)
+
+
+def _is_image(name: str) -> bool:
+    return name.lower().endswith(IMAGE_EXTENSIONS)
+
+
+def source_digest(samples) -> str:
+    """A digest of a source's samples: every name, relative to the names' common folder
+    (the same data set moved elsewhere digests the same), and every label."""
+    import hashlib
+
+    names = list(samples.names)
+    prefix = os.path.commonprefix(names) if names else ""
+    prefix = prefix[:prefix.rfind("/") + 1]
+    h = hashlib.sha1()
+    for n in names:
+        h.update(n[len(prefix):].encode("utf-8", "surrogateescape") + b"\0")
+    h.update(np.ascontiguousarray(samples.labels, dtype=np.int64).tobytes())
+    return h.hexdigest()[:16]
+
+
 def _image_folder(root: str) -> SampleList:
     classes = sorted(e.name for e in os.scandir(root) if e.is_dir() and not e.name.startswith("."))
+    walk = FolderWalk()
     if not classes:  # a flat folder: its images, unlabelled
-        flat = sorted(e.path for e in os.scandir(root)
-                      if e.is_file() and e.name.lower().endswith(IMAGE_EXTENSIONS))
+        flat = sorted(e.path for e in os.scandir(root) if e.is_file() and _is_image(e.name))
         if not flat:
             raise ValueError(f"{root} has no class sub-folders and no image files (an "
                              "ImageFolder is root/class/img.jpg; a flat folder root/img.jpg)")
         return SampleList(tuple(flat), np.full(len(flat), -1, np.int64))
+    walk.reserve(root)
+    for name in classes:
+        walk.reserve(os.path.join(root, name))
     paths, labels = [], []
     for label, name in enumerate(classes):
-        for dirpath, dirnames, filenames in os.walk(os.path.join(root, name), followlinks=True):
-            dirnames.sort()
-            for f in sorted(filenames):
-                if f.lower().endswith(IMAGE_EXTENSIONS):
-                    paths.append(os.path.join(dirpath, f))
-                    labels.append(label)
+        found = walk.files(os.path.join(root, name), _is_image)
+        paths += found
+        labels += [label] * len(found)
+    walk.warn(f"source {root}")
     if not paths:
         raise ValueError(f"no image files under {root} (extensions {', '.join(IMAGE_EXTENSIONS)})")
     return SampleList(tuple(paths), np.asarray(labels, dtype=np.int64), tuple(classes))
@@ -106,8 +225,11 @@ def _text_list(path: str) -> SampleList:
             if not line or line.startswith("#"):
                 continue
             parts = line.rsplit(None, 1)
-            if len(parts) == 2 and parts[1].lstrip("-").isdigit():
-                p, label = parts[0], int(parts[1])
+            if len(parts) == 2 and re.fullmatch(r"-?[0-9]+", parts[1]):
+                try:
+                    p, label = parts[0], check_label(int(parts[1]), unlabelled_ok=True)
+                except ValueError as e:
+                    raise ValueError(f"{path}, line {n}: {e}") from None
             else:
                 p, label = line, -1
             paths.append(p if os.path.isabs(p) else os.path.join(base, p))
@@ -127,12 +249,17 @@ def _labelled(paths, labels, label_fn=None) -> SampleList:
         index = {c: i for i, c in enumerate(classes)}
         return SampleList(tuple(paths), np.asarray([index[v] for v in labels], np.int64),
                           classes)
-    try:
-        ints = np.asarray([int(v) for v in labels], dtype=np.int64)
-    except (TypeError, ValueError):
+    if not all(hasattr(v, "__index__") and not isinstance(v, (bool, np.bool_))
+               for v in labels):
         raise TypeError("labels must be integers or strings (class names), all of one "
-                        f"kind; got {sorted({type(v).__name__ for v in labels})}") from None
-    return SampleList(tuple(paths), ints)
+                        f"kind; got {sorted({type(v).__name__ for v in labels})}")
+    ints = []
+    for p, v in zip(paths, labels):
+        try:
+            ints.append(check_label(v, unlabelled_ok=True))
+        except ValueError as e:
+            raise ValueError(f"{p}: {e}") from None
+    return SampleList(tuple(paths), np.asarray(ints, dtype=np.int64))
 
 
 def resolve_source(source, label_key: Optional[str] = None, cache_dir: Optional[str] = None,

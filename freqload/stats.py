@@ -65,24 +65,41 @@ class ChannelStats:
         return json.dumps(d)
 
     def save(self, path: str | os.PathLike) -> None:
-        tmp = f"{os.fspath(path)}.tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(self.to_json() + "\n")
-        os.replace(tmp, path)
+        from .destination import atomic_write
+
+        atomic_write(os.fspath(path), (self.to_json() + "\n").encode())
 
     @classmethod
-    def from_json(cls, text: str) -> "ChannelStats":
-        d = json.loads(text)
-        if not isinstance(d, dict) or d.get("format") != FORMAT:
-            raise ValueError(f"not a freqload stats file (expected format {FORMAT!r})")
-        computed = d.get("computed")
-        return cls(d["mean"], d["std"], int(d.get("images", 0)), d.get("chroma", "dct"),
-                   None if computed is None else tuple(int(i) for i in computed))
+    def from_json(cls, text: str, where: str = "stats JSON") -> "ChannelStats":
+        """Inverse of :meth:`to_json`, checked whole (ManifestError naming ``where`` and
+        the field; ValueError for values out of range)."""
+        from .schema import Document, parse_json
+
+        doc = Document(parse_json(text, where), where)
+        d = doc.mapping(doc.value)
+        if d.get("format") != FORMAT:
+            raise ValueError(f"{where}: not a freqload stats file (expected format {FORMAT!r})")
+        mean, std = (doc.sequence(doc.field(d, k), k, NUM_CHANNELS) for k in ("mean", "std"))
+        for k, values in (("mean", mean), ("std", std)):
+            for i, v in enumerate(values):
+                if isinstance(v, bool) or not isinstance(v, (int, float)):
+                    doc.fail(f"{k}[{i}]", f"must be a number, got {v!r}")
+        computed = doc.field(d, "computed", required=False)
+        if computed is not None:
+            computed = tuple(doc.integer(c, f"computed[{i}]", 0, NUM_CHANNELS - 1)
+                             for i, c in enumerate(doc.sequence(computed, "computed")))
+        try:
+            return cls(mean, std, doc.integer(doc.field(d, "images", required=False, default=0),
+                                              "images"),
+                       doc.string(doc.field(d, "chroma", required=False, default="dct"),
+                                  "chroma"), computed)
+        except ValueError as e:
+            raise ValueError(f"{where}: {e}") from None
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "ChannelStats":
-        with open(path, encoding="utf-8") as f:
-            return cls.from_json(f.read())
+        with open(path, "rb") as f:
+            return cls.from_json(f.read(), os.fspath(path))
 
 
 def compute_channel_stats(paths, *, max_images: int | None = 1000, seed: int = 0,

@@ -250,7 +250,7 @@ def test_damaged_headers(tmp_path):
     open(path, "wb").write(raw)
     damaged = index_shard(path)
     assert damaged.damage == f"the tar header at byte {header} does not parse (after " \
-        "sample 'k0001')"
+        "sample 'k0001'): its checksum is wrong"
     assert damaged.keys == ["k0000", "k0001"]
     with pytest.raises(freqload.DecodeError, match="does not parse.*on_error=.skip"):
         DCTLoader(path, batch_size=2, size=(4, 4), engine="torch", num_workers=0)

@@ -363,16 +363,17 @@ size_t fl_recipe_out_elements(const fl_recipe *r);
  * range) into *buf (grown with malloc as needed, *cap its size; never shrunk; free() it).
  * FL_OK with *size bytes; FL_ERR_TOO_LARGE when the bytes to read are over max_size
  * (> 0), nothing read; FL_ERR_UNREADABLE when the file cannot be read (errno in
- * *os_error) or the range runs past its end (a truncated archive; *os_error 0), or
- * FL_ERR_NOMEM, the message saying which (without the path: the caller names it). */
-fl_status fl_read_file(const char *path, uint64_t offset, int64_t length, uint64_t max_size,
+ * *os_error), the offset is negative or the range runs past its end (a truncated archive,
+ * a damaged index; *os_error 0), or FL_ERR_NOMEM, the message saying which (without the
+ * path: the caller names it). */
+fl_status fl_read_file(const char *path, int64_t offset, int64_t length, uint64_t max_size,
                        uint8_t **buf, size_t *cap, size_t *size, int *os_error, char *message,
                        size_t message_size);
 
 /* fl_read_file (that range of the file) into the decoder's own buffer (reused across
  * files), then fl_decode_sample on those bytes; the recipe's max_file_size applies.
  * *os_error: errno when the file could not be read (FL_ERR_UNREADABLE), else 0. */
-fl_status fl_decode_file(fl_decoder *d, const char *path, uint64_t offset, int64_t length,
+fl_status fl_decode_file(fl_decoder *d, const char *path, int64_t offset, int64_t length,
                          const fl_recipe *r, uint64_t key, int16_t *out, int32_t *layout,
                          fl_info *info, int *os_error);
 

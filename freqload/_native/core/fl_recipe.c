@@ -268,15 +268,20 @@ fl_status fl_decode_sample(fl_decoder *d, const uint8_t *data, size_t size, cons
 
 /* ---- reading a file --------------------------------------------------- */
 
-fl_status fl_read_file(const char *path, uint64_t offset, int64_t length, uint64_t max_size,
+fl_status fl_read_file(const char *path, int64_t start, int64_t length, uint64_t max_size,
                        uint8_t **buf, size_t *cap, size_t *size, int *os_error, char *message,
                        size_t message_size) {
   struct stat st;
   size_t want, got = 0;
-  uint64_t file_size;
+  uint64_t file_size, offset;
   int fd;
   *size = 0;
   *os_error = 0;
+  if (start < 0) { /* a damaged index: never a read before the file */
+    snprintf(message, message_size, "cannot read: negative offset %lld", (long long)start);
+    return FL_ERR_UNREADABLE;
+  }
+  offset = (uint64_t)start;
   fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0 || fstat(fd, &st) != 0) {
     *os_error = errno;
@@ -333,7 +338,7 @@ fl_status fl_read_file(const char *path, uint64_t offset, int64_t length, uint64
   return FL_OK;
 }
 
-fl_status fl_decode_file(fl_decoder *d, const char *path, uint64_t offset, int64_t length,
+fl_status fl_decode_file(fl_decoder *d, const char *path, int64_t offset, int64_t length,
                          const fl_recipe *r, uint64_t key, int16_t *out, int32_t *layout,
                          fl_info *info, int *os_error) {
   uint8_t **buf;

@@ -114,7 +114,6 @@ class JpegToDct : public ::dali::Operator<::dali::CPUBackend> {
                      "freqload.jpeg_to_dct: one (offset, length) pair per sample");
         range_values[2 * i] = rg.tensor<int64_t>(i)[0];
         range_values[2 * i + 1] = rg.tensor<int64_t>(i)[1];
-        DALI_ENFORCE(range_values[2 * i] >= 0, "freqload.jpeg_to_dct: a negative offset");
       }
       ranges = range_values.data();
     }
@@ -149,7 +148,8 @@ class JpegToDct : public ::dali::Operator<::dali::CPUBackend> {
               const char *chars = reinterpret_cast<const char *>(data);
               path.assign(chars, strnlen(chars, static_cast<size_t>(bytes)));
               int os_error = 0;
-              const uint64_t offset = ranges ? static_cast<uint64_t>(ranges[2 * i]) : 0;
+              // a bad range (negative, past the end) is the sample's status, not the batch's
+              const int64_t offset = ranges ? ranges[2 * i] : 0;
               const int64_t length = ranges ? ranges[2 * i + 1] : -1;
               s = fl_decode_file(d, path.c_str(), offset, length, &recipe_, key, o, layout,
                                  nullptr, &os_error);

@@ -407,7 +407,7 @@ static PyObject *raise_file_status(fl_status st, int os_error, PyObject *path,
  * or fl_decode_file (path: the sample's outcome as the DALI operator reports it, (status,
  * message), nothing raised for the file) on this thread's decoder, GIL released. */
 static PyObject *run_decode(DecoderObject *self, const Py_buffer *data, PyObject *path,
-                            unsigned long long offset, long long length, const Py_buffer *rb,
+                            long long offset, long long length, const Py_buffer *rb,
                             unsigned long long key, PyObject *out_obj, PyObject *layout_obj) {
   Py_buffer out, layout;
   PyObject *result = NULL;
@@ -431,7 +431,7 @@ static PyObject *run_decode(DecoderObject *self, const Py_buffer *data, PyObject
   release_data(self);
   Py_BEGIN_ALLOW_THREADS
   if (path)
-    st = fl_decode_file(self->dec, PyBytes_AS_STRING(path), (uint64_t)offset, (int64_t)length,
+    st = fl_decode_file(self->dec, PyBytes_AS_STRING(path), (int64_t)offset, (int64_t)length,
                         &r, (uint64_t)key, (int16_t *)out.buf,
                         have_layout ? (int32_t *)layout.buf : NULL, &info, &os_error);
   else
@@ -478,9 +478,9 @@ static PyObject *Decoder_decode(DecoderObject *self, PyObject *args) {
 static PyObject *Decoder_decode_file(DecoderObject *self, PyObject *args) {
   Py_buffer rb;
   PyObject *path = NULL, *out_obj, *layout_obj = Py_None, *result;
-  unsigned long long key, offset = 0;
-  long long length = -1;
-  if (!PyArg_ParseTuple(args, "O&y*KO|OKL:decode_file", PyUnicode_FSConverter, &path, &rb, &key,
+  unsigned long long key;
+  long long offset = 0, length = -1;
+  if (!PyArg_ParseTuple(args, "O&y*KO|OLL:decode_file", PyUnicode_FSConverter, &path, &rb, &key,
                         &out_obj, &layout_obj, &offset, &length))
     return NULL;
   result = run_decode(self, NULL, path, offset, length, &rb, key, out_obj, layout_obj);
@@ -923,18 +923,18 @@ static PyObject *py_write_jpeg(PyObject *mod, PyObject *args) {
  * (fl_read_file): the file, or its `length` bytes at `offset` */
 static PyObject *py_read_file(PyObject *mod, PyObject *args) {
   PyObject *path = NULL, *result = NULL;
-  unsigned long long max_size, offset = 0;
-  long long length = -1;
+  unsigned long long max_size;
+  long long offset = 0, length = -1;
   uint8_t *buf = NULL;
   size_t cap = 0, size = 0;
   int os_error = 0;
   char message[FL_MESSAGE_MAX];
   fl_status st;
-  if (!PyArg_ParseTuple(args, "O&K|KL:read_file", PyUnicode_FSConverter, &path, &max_size,
+  if (!PyArg_ParseTuple(args, "O&K|LL:read_file", PyUnicode_FSConverter, &path, &max_size,
                         &offset, &length))
     return NULL;
   Py_BEGIN_ALLOW_THREADS
-  st = fl_read_file(PyBytes_AS_STRING(path), (uint64_t)offset, (int64_t)length,
+  st = fl_read_file(PyBytes_AS_STRING(path), (int64_t)offset, (int64_t)length,
                     (uint64_t)max_size, &buf, &cap, &size, &os_error, message, sizeof message);
   Py_END_ALLOW_THREADS
   if (st != FL_OK)
