@@ -11,14 +11,15 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_DIR = os.path.join(HERE, "..", "..", "shared", "data", "photos", "imagenet-sample-500")
 
 
-from freqload.bench import cpu_seconds, list_jpegs  # noqa: E402,F401  (one home each)
+from freqload.data.sources import list_jpegs
+from freqload.tools.cpu_time import cpu_seconds
 
 
 def default_folder() -> str:
     """../shared/data/photos/imagenet-sample-500, else freqload bench's embedded set."""
     if os.path.isdir(DEFAULT_DIR):
         return DEFAULT_DIR
-    from freqload.bench import default_dataset
+    from freqload.tools.bench import default_dataset
 
     print("../shared/data is absent: using synthetic ImageNet-sized JPEGs", file=sys.stderr)
     return default_dataset(progress="always")
@@ -64,9 +65,9 @@ def run_loader(loader, seconds: float) -> tuple[float, float, int]:
 
 
 def run_rgb_dali(files, threads: int, batch: int, seconds: float, recipe: str, out: str):
-    """A DALI CPU RGB recipe (freqload.bench's), copied into torch tensors."""
-    from freqload.bench import dali_rgb_batches
-    from freqload.sampler import TransferStats
+    """A DALI CPU RGB recipe (freqload.tools.bench's), copied into torch tensors."""
+    from freqload.tools.bench import dali_rgb_batches
+    from freqload.loading.epochs import TransferStats
 
     it = dali_rgb_batches(files, batch, threads, recipe, out)
     for _ in range(3):
@@ -82,7 +83,7 @@ def run_rgb_dali(files, threads: int, batch: int, seconds: float, recipe: str, o
 def write_bench_shards(files, folder: str, parts: int = 8) -> list[str]:
     """The benchmark's files as about ``parts`` tar shards in ``folder`` (freqload shards,
     a seeded random order); their paths."""
-    from freqload.shards import write_shards
+    from freqload.tools.shards import write_shards
 
     total = sum(os.path.getsize(f) for f in files)
     man = write_shards([(f, i) for i, f in enumerate(files)], folder,

@@ -15,7 +15,7 @@ Prints img/s, MB/s of JPEG input and ratios against raw-libjpeg.
     python benchmarks/decode.py [DIR] [--seconds 5] [--threads 1 2] [--json out.json]
 
 DIR defaults to ../shared/data/photos/imagenet-sample-500 when it exists, else a
-cached set of synthetic ImageNet-sized JPEGs (freqload.synthetic).
+cached set of synthetic ImageNet-sized JPEGs (freqload.tools.synthetic).
 """
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ batches of 64, all CPUs as workers):
   dct24-torch-train        DCTLoader(train=True) to a normalised float32 tensor on the device
   dct24-torch-blocks-cpu   transform="blocks", regroup="cpu": chroma aligned on the host
   dct24-torch-blocks-dev   transform="blocks", regroup="device": planes cross, the regroup
-                           runs on the device (freqload.regroup)
+                           runs on the device (freqload.loading.regroup)
 
 Per row: img/s, bytes per sample that crossed host -> device (measured by the loader),
 and on CUDA the copy time of one pinned batch (CUDA events). Default DIR: the embedded
@@ -41,8 +41,9 @@ def main(argv=None) -> int:
     import torch
 
     import freqload
-    from freqload.bench import _copy_ms, default_dataset, list_jpegs
-    from freqload.stats import ChannelStats
+    from freqload.data.sources import list_jpegs
+    from freqload.tools.bench import _copy_ms, default_dataset
+    from freqload.loading.stats import ChannelStats
 
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     files = list_jpegs(args.dir or default_dataset(progress=False))

@@ -41,7 +41,8 @@ def loader(root, mask, transform, threads, seed=0):
 def fidelity(orig_root, packed_root, mask, transform, n=64):
     """(fraction of samples bit-identical, PSNR of the differing ones over all values)."""
     import freqload
-    from freqload.transforms import Transform, sample, sample_keys
+    from freqload.codec.resample import sample
+    from freqload.codec.transform import Transform, sample_keys
 
     files = list_jpegs(orig_root)[:n]
     same, err, count = 0, 0.0, 0
@@ -68,7 +69,8 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args(argv)
 
-    from freqload.pack import pack, read_manifest
+    from freqload.data.packs import read_manifest
+    from freqload.tools.pack import pack
 
     root = os.path.abspath(args.dir or default_folder())
     packed = os.path.join(HERE, ".build", f"pack-{args.mask}")

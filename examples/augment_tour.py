@@ -20,7 +20,8 @@ import numpy as np
 from PIL import Image
 
 import freqload
-from freqload.transforms import eval_box, random_resized_crop, resize_crop, sample_keys
+from freqload.codec.resample import resize_crop
+from freqload.codec.transform import eval_box, random_resized_crop, sample_keys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -40,7 +41,7 @@ def default_image() -> bytes:
 
 def grid_to_pixels(x: np.ndarray) -> np.ndarray:
     """float [192, h, w] dequantised YCbCr coefficients -> uint8 RGB [h*8, w*8, 3]."""
-    from freqload.dct import inverse_blocks
+    from freqload.codec.dct import inverse_blocks
 
     planes = [inverse_blocks(x[64 * c:64 * c + 64].transpose(1, 2, 0)) + 128 for c in range(3)]
     y, cb, cr = (p.astype(np.float64) for p in planes)
@@ -75,7 +76,7 @@ def main() -> None:
         print(f"train draw {i}: box {tuple(int(v) for v in box)}, flip={flip}")
 
     # the pixel-domain definition of the eval tile's luma, for comparison
-    from freqload.dct import forward_blocks, inverse_blocks
+    from freqload.codec.dct import forward_blocks, inverse_blocks
 
     y = inverse_blocks(c.components[0].astype(np.float64) * c.quant_tables[0])[:H, :W]
     t, l, h, w = eval_box(H, W, 28)
@@ -88,7 +89,7 @@ def main() -> None:
           f"{'inf' if mse == 0 else f'{10 * math.log10(255 ** 2 / mse):.1f}'} dB")
 
     if c.info.num_components == 3:
-        from freqload.drawing import labelled_row
+        from freqload.tools.pictures import labelled_row
 
         labelled_row([(name, grid_to_pixels(x)) for name, x in tiles]).save(args.output)
         print(f"wrote {args.output}: {', '.join(n for n, _ in tiles)} (rendered from coefficients)")

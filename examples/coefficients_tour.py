@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image
 
 import freqload
-from freqload.synthetic import encode_jpeg, natural_image
+from freqload.tools.synthetic import encode_jpeg, natural_image
 
 
 def main(argv=None):
@@ -48,7 +48,7 @@ def main(argv=None):
     scale = sheet.shape[0] / rgb.shape[0]
     small = np.asarray(Image.fromarray(rgb).resize(
         (max(1, int(rgb.shape[1] * scale)), sheet.shape[0])))
-    from freqload.drawing import labelled_row
+    from freqload.tools.pictures import labelled_row
 
     labelled_row([("the 24 dctnet24 channels, log |x|, each its own scale", sheet),
                   ("to_rgb(coeffs)", small)]).save(args.out)

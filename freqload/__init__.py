@@ -1,44 +1,54 @@
 """freqload: JPEG to DCT-coefficient data loading for learning in the frequency domain.
 
-The data path, one module per arrow::
+The package follows the data path, one layer per folder, each importing only the layers
+below it (an import-linter contract checks this):
 
-    JPEG bytes --read_coefficients--> Coefficients (quantised int16 per component)
-               --to_channels-------> int16 [C, H/8, W/8], only the masked channels
+============  ===================================================================
+``codec``     one JPEG -> its quantised DCT coefficients -> one sample (the native
+              core's Python face): :func:`read_coefficients`, :func:`to_channels`,
+              :class:`Recipe`, :class:`ChannelMask`, DCT-domain transforms
+``data``      where samples come from: folders, lists, tar shards, object storage,
+              packs (:class:`Source`, :func:`write_index`)
+``loading``   the loaders and their engines, batches on the device
+              (:class:`DCTLoader`, :class:`RGBLoader`, :class:`ChannelStats`)
+``models``    model adapters for DCT input and the frequency gate
+``tools``     the applications: the command line, benchmarks, ``compare``,
+              writing packs and shards (never imported by the layers above)
+============  ===================================================================
 
-``read_header``/``read_coefficients`` live in :mod:`freqload.coefficients`,
-``to_channels`` in :mod:`freqload.channels`, ``ChannelMask`` in
-:mod:`freqload.mask`, ``to_rgb`` (debugging) in :mod:`freqload.pixels`,
-``DCTLoader`` (batches on the device; needs torch) in :mod:`freqload.loader`,
-``hflip``/``crop``/``resize_crop`` (DCT-domain augmentation) in
-:mod:`freqload.transforms`, ``Recipe`` (everything that decides a loader sample, as
-every engine takes it) in :mod:`freqload.recipe`.
+``import freqload`` needs numpy only; what needs torch (the loaders, the models) loads
+on first use.
 """
 __version__ = "0.1.0"
 
-from .errors import DecodeError, FreqloadError, ImageTooLargeError, UnsupportedImageError
-from .mask import ChannelMask
-from .coefficients import (DEFAULT_MAX_FILE_SIZE, DEFAULT_MAX_MEMORY, DEFAULT_MAX_PIXELS,
-                           DEFAULT_MAX_SCANS, Coefficients, ComponentInfo, JpegInfo,
-                           read_coefficients, read_header)
-from .channels import to_channels
-from .pixels import to_rgb
-from .transforms import Transform, crop, hflip, orient, resize_crop
-from .recipe import Recipe
 from . import _core
+from .codec import (DEFAULT_MAX_FILE_SIZE, DEFAULT_MAX_MEMORY, DEFAULT_MAX_PIXELS,
+                    DEFAULT_MAX_SCANS, ChannelMask, Coefficients, ComponentInfo, JpegInfo,
+                    Recipe, Transform, crop, hflip, orient, read_coefficients, read_header,
+                    resize_crop, sample_keys, to_channels, to_rgb)
+from .data import Source, write_index
+from .errors import (DecodeError, FreqloadError, ImageTooLargeError, IntegrityError,
+                     ManifestError, UnsupportedImageError)
+
+#: names that need torch, and the module each comes from (loaded on first use)
+_LAZY = {"DCTLoader": "loading.dct_loader", "RGBLoader": "loading.rgb_loader",
+         "ChannelStats": "loading.stats", "compute_channel_stats": "loading.stats",
+         "create_model": "models.registry"}
+_SUBPACKAGES = ("codec", "data", "loading", "models")
 
 
 def __getattr__(name):
-    # torch-dependent parts load on first use, so `import freqload` needs numpy only
-    if name == "DCTLoader":
-        from .loader import DCTLoader
-        return DCTLoader
-    if name in ("ChannelStats", "compute_channel_stats"):
-        from . import stats
-        return getattr(stats, name)
-    if name in ("models", "nn", "bench", "pack", "rgb", "cli", "stats", "loader", "regroup"):
-        import importlib
+    import importlib
+
+    if name in _LAZY:
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    if name in _SUBPACKAGES:
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'freqload' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY) | set(_SUBPACKAGES))
 
 
 def libjpeg_version() -> str:
@@ -46,9 +56,10 @@ def libjpeg_version() -> str:
     return _core.libjpeg_version()
 
 
-__all__ = [
-    "ChannelMask", "ChannelStats", "Coefficients", "DCTLoader", "compute_channel_stats", "ComponentInfo", "DEFAULT_MAX_PIXELS", "DEFAULT_MAX_FILE_SIZE", "DEFAULT_MAX_SCANS", "DEFAULT_MAX_MEMORY", "DecodeError",
-    "FreqloadError", "ImageTooLargeError", "JpegInfo", "UnsupportedImageError",
-    "libjpeg_version", "read_coefficients", "read_header", "to_channels", "to_rgb",
-    "hflip", "crop", "orient", "resize_crop", "Recipe", "Transform",
-]
+__all__ = ["ChannelMask", "ChannelStats", "Coefficients", "ComponentInfo", "DCTLoader",
+           "DEFAULT_MAX_FILE_SIZE", "DEFAULT_MAX_MEMORY", "DEFAULT_MAX_PIXELS",
+           "DEFAULT_MAX_SCANS", "DecodeError", "FreqloadError", "ImageTooLargeError",
+           "IntegrityError", "JpegInfo", "ManifestError", "RGBLoader", "Recipe", "Source",
+           "Transform", "UnsupportedImageError", "compute_channel_stats", "create_model",
+           "crop", "hflip", "libjpeg_version", "orient", "read_coefficients", "read_header",
+           "resize_crop", "sample_keys", "to_channels", "to_rgb", "write_index"]

@@ -1,5 +1,6 @@
+"""``python -m freqload``: the command line (:mod:`freqload.tools.cli`)."""
 import sys
 
-from .cli import main
+from .tools.cli import main
 
 sys.exit(main())

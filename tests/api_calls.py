@@ -12,9 +12,11 @@ import tempfile
 import numpy as np
 
 import freqload
-from freqload import _core, transforms
-from freqload.cli import inspect_file
-from freqload.recipe import Recipe
+from freqload import _core
+from freqload.codec.resample import sample
+from freqload.codec.transform import Transform
+from freqload.tools.inspect import inspect_file
+from freqload.codec.recipe import Recipe
 
 LIMITS = dict(max_pixels=4_000_000, max_file_size=8 << 20, max_scans=100,
               max_memory=64 << 20)
@@ -64,4 +66,4 @@ def coefficient_paths(c):
     freqload.resize_crop(c, (0.5, 0.25, max(1.0, h / 2), max(1.0, w / 3)), (3, 4),
                          mask="dctnet24", flip=True)
     for kind in ("blocks", "eval", "train"):
-        transforms.sample(c, transforms.Transform(kind), "dctnet24", (4, 3), key=7)
+        sample(c, Transform(kind), "dctnet24", (4, 3), key=7)

@@ -88,7 +88,7 @@ def libjpeg_rgb(data: bytes) -> np.ndarray:
 
 
 def dct_matrix() -> np.ndarray:
-    """Orthonormal 8-point DCT-II, written out independently of freqload.dct."""
+    """Orthonormal 8-point DCT-II, written out independently of freqload.codec.dct."""
     m = np.zeros((8, 8))
     for k in range(8):
         for n in range(8):
@@ -132,14 +132,14 @@ def assert_same_batches(want, got) -> None:
 # ---- pictures: both renderers, and what a matplotlib figure holds ----------------------
 
 RENDERERS = ["pillow", pytest.param("matplotlib", marks=pytest.mark.skipif(
-    not __import__("freqload.drawing").drawing.have_matplotlib(),
+    not __import__("importlib").import_module("freqload.tools.pictures").have_matplotlib(),
     reason="matplotlib not installed (the [plot] extra)"))]
 
 
 @pytest.fixture
 def figures(monkeypatch):
     """The matplotlib figures the pictures make, kept to look at what they hold."""
-    from freqload import drawing
+    from freqload.tools import pictures as drawing
 
     made = []
     real = drawing.mpl_figure

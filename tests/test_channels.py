@@ -196,11 +196,11 @@ def test_sized_output_is_crop_then_align(name, size):
 
 @pytest.mark.parametrize("sub", [0, 2], ids=["4:4:4", "4:2:0"])
 def test_decode_channels_equals_read_then_to_channels(sub):
-    from freqload.coefficients import _decoder
-    from freqload.recipe import Recipe
+    from freqload.codec.read import thread_decoder
+    from freqload.codec.recipe import Recipe
 
     mask = ChannelMask.dctnet24()
-    dec = _decoder()
+    dec = thread_decoder()
     for i, (h, w) in enumerate([(149, 227), (480, 640), (300, 200), (8, 8)]):
         data = pillow_jpeg(rng_image(h, w, seed=i), subsampling=sub, quality=80 + i)
         for size in [(56, 56), (7, 9)]:

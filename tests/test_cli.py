@@ -12,7 +12,8 @@ import torch
 from PIL import Image
 
 import freqload
-from freqload.cli import estimate_quality, main
+from freqload.tools.cli import main
+from freqload.tools.inspect import estimate_quality
 
 from conftest import ENGINES, RENDERERS, colour_bars, mpl_texts, pillow_jpeg, rng_image
 
@@ -49,7 +50,7 @@ def test_bench_json_and_plot(folder, tmp_path, capsys, engine):
     by = {r["pipeline"]: r for r in rows}
     # bytes per sample are measured from the batches: compare with batches taken here
     from freqload import DCTLoader
-    from freqload.rgb import RGBLoader
+    from freqload.loading.rgb_loader import RGBLoader
 
     x, _ = next(iter(RGBLoader(folder, batch_size=3, size=224, train=True, num_workers=0,
                                device="cpu")))
@@ -93,7 +94,7 @@ def test_bench_skips_the_gpu_pipeline_without_a_gpu(folder, tmp_path):
 
 
 def test_stats_equal_numpy(folder, tmp_path):
-    files = freqload.bench.list_jpegs(folder)
+    files = freqload.data.sources.list_jpegs(folder)
     assert main(["stats", folder, "-o", str(tmp_path / "s.json"), "--max-images", "0"]) == 0
     stats = freqload.ChannelStats.load(tmp_path / "s.json")
     grids = np.concatenate([freqload.to_channels(freqload.read_coefficients(p)).reshape(192, -1)
@@ -113,7 +114,7 @@ def test_stats_equal_numpy(folder, tmp_path):
 
 
 def test_show_writes_the_channel_grid(folder, tmp_path):
-    f = freqload.bench.list_jpegs(folder)[0]
+    f = freqload.data.sources.list_jpegs(folder)[0]
     assert main(["show", f, "-o", str(tmp_path / "s.png")]) == 0
     c = freqload.read_coefficients(f)
     with Image.open(tmp_path / "s.png") as im:
@@ -193,7 +194,7 @@ def test_cpu_seconds_counts_live_worker_processes():
     import multiprocessing
     import time
 
-    from freqload.bench import cpu_seconds
+    from freqload.tools.cpu_time import cpu_seconds
 
     def spin(seconds):
         end = time.process_time() + seconds
@@ -215,7 +216,7 @@ def test_cpu_seconds_counts_live_worker_processes():
 
 
 def test_bench_repeats_report_each_pipelines_median_run(monkeypatch):
-    from freqload import bench
+    from freqload.tools import bench
 
     rates = {"rgb-dali-roi": iter([10.0, 30.0, 20.0]), "dct-24": iter([5.0, 50.0, 40.0])}
     order = []
@@ -273,7 +274,7 @@ def test_mistakes_end_in_one_line_and_an_exit_code(folder, tmp_path, capsys):
 
 
 def test_debug_shows_the_traceback_and_version(folder, tmp_path, capsys):
-    from freqload.cli import UsageError
+    from freqload.tools.cli import UsageError
 
     with pytest.raises(UsageError, match="neither a preset"):
         main(["--debug", "mask", "nosuch"])
@@ -295,13 +296,13 @@ def test_bench_takes_the_folder_after_the_pipelines(folder, capsys):
 def test_a_flat_folder_is_a_source(tmp_path):
     for k in range(3):
         (tmp_path / f"{k}.jpg").write_bytes(pillow_jpeg(rng_image(16, 24, seed=k)))
-    s = freqload.sources.resolve_source(str(tmp_path))
+    s = freqload.data.sources.resolve_source(str(tmp_path))
     assert len(s) == 3 and list(s.labels) == [-1, -1, -1]
     assert main(["stats", str(tmp_path), "-o", str(tmp_path / "s.json")]) == 0
 
 
 def test_every_option_has_help():
-    from freqload.cli import build_parser
+    from freqload.tools.cli import build_parser
 
     ap = build_parser()
     sub = next(a for a in ap._actions if isinstance(a, __import__("argparse")._SubParsersAction))
@@ -357,7 +358,7 @@ def test_progress_plain_lines_where_stderr_is_not_a_terminal(monkeypatch, capsys
 @pytest.mark.parametrize("renderer", RENDERERS)
 def test_bench_plot_title_legend_and_skipped_rows(folder, tmp_path, monkeypatch, renderer,
                                                   figures):
-    from freqload import bench
+    from freqload.tools import bench
 
     res = [bench.BenchResult("dct-24", 900.0, 1.1, 150528, 448, 10, 1.0),
            bench.BenchResult("rgb-dali-roi", 450.0, 2.0, 602112, 224, 10, 1.0),
@@ -391,9 +392,9 @@ def test_bench_plot_title_legend_and_skipped_rows(folder, tmp_path, monkeypatch,
 
 @pytest.mark.parametrize("renderer", RENDERERS)
 def test_show_colour_bar_legend_shared_scale_and_grey(folder, tmp_path, renderer, figures):
-    from freqload.cli import show_channels
+    from freqload.tools.show import show_channels
 
-    c = freqload.read_coefficients(freqload.bench.list_jpegs(folder)[0])
+    c = freqload.read_coefficients(freqload.data.sources.list_jpegs(folder)[0])
     info = shared = show_channels(c, tmp_path / "a.png", "dctnet24", shared_scale=True,
                                   renderer=renderer)
     assert info["renderer"] == renderer
@@ -416,13 +417,14 @@ def test_show_colour_bar_legend_shared_scale_and_grey(folder, tmp_path, renderer
         assert "greyscale: no chroma channels (Cb, Cr)" in mpl_texts(grey_fig)
         (bar,) = colour_bars(grey_fig)
         assert "own maximum" in bar.get_xlabel() and bar.get_xlim() == (0.0, 1.0)
-    assert main(["show", freqload.bench.list_jpegs(folder)[0], "-o", str(tmp_path / "s.png"),
+    assert main(["show", freqload.data.sources.list_jpegs(folder)[0], "-o", str(tmp_path / "s.png"),
                  "--shared-scale", "--renderer", renderer]) == 0
 
 
 @pytest.mark.parametrize("renderer", RENDERERS)
 def test_gate_heatmap_colour_bar_and_an_outline_on_dark_cells(tmp_path, renderer, figures):
-    from freqload.nn import GateStats, gate_heatmap
+    from freqload.models.gate import GateStats
+    from freqload.tools.pictures import gate_heatmap
 
     stats = GateStats()
     stats.update(torch.from_numpy(np.linspace(0, 1, 192, dtype=np.float32))[None])
@@ -456,8 +458,9 @@ def test_pictures_without_matplotlib(folder, tmp_path, monkeypatch, capsys):
     matplotlib says how to install it, and the command line refuses before any work."""
     import sys
 
-    from freqload import bench, drawing
-    from freqload.nn import GateStats, gate_heatmap
+    from freqload.tools import bench, pictures as drawing
+    from freqload.models.gate import GateStats
+    from freqload.tools.pictures import gate_heatmap
 
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib fails
     monkeypatch.delenv("FREQLOAD_PLOT", raising=False)
@@ -471,7 +474,7 @@ def test_pictures_without_matplotlib(folder, tmp_path, monkeypatch, capsys):
         Image.open(tmp_path / name).verify()
     with pytest.raises(ImportError, match=r"pip install 'freqload\[plot\]'"):
         bench.plot(res, tmp_path / "q.png", renderer="matplotlib")
-    image = freqload.bench.list_jpegs(folder)[0]
+    image = freqload.data.sources.list_jpegs(folder)[0]
     assert main(["show", image, "-o", str(tmp_path / "s.png"), "--renderer",
                  "matplotlib"]) == 2
     err = capsys.readouterr().err
@@ -489,7 +492,7 @@ def test_pictures_without_matplotlib(folder, tmp_path, monkeypatch, capsys):
                                       ("augment_tour.py", "-o")])
 def test_example_tours_label_their_panels(tour, out, tmp_path):
     """The tours run on their default picture and write labelled panels (a caption strip
-    above each: freqload.drawing.labelled_row)."""
+    above each: freqload.tools.pictures.labelled_row)."""
     import os
     import subprocess
 
@@ -505,7 +508,7 @@ def test_example_tours_label_their_panels(tour, out, tmp_path):
 
 
 def test_labelled_row():
-    from freqload.drawing import labelled_row
+    from freqload.tools.pictures import labelled_row
 
     img = labelled_row([("a", np.zeros((10, 12), np.uint8)),
                         ("b", np.full((8, 5, 3), 200, np.uint8))])

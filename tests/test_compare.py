@@ -1,6 +1,6 @@
-"""freqload compare: the DCT/RGB accuracy-and-cost A/B (freqload.compare, `freqload compare`).
+"""freqload compare: the DCT/RGB accuracy-and-cost A/B (freqload.tools.compare, `freqload compare`).
 
-Runs end to end on a small generated set (freqload.synthetic.make_class_folders) with
+Runs end to end on a small generated set (freqload.tools.synthetic.make_class_folders) with
 tiny settings; checks that the table, the JSON and the plot hold the same numbers, that
 seeds reproduce, that the gate mode writes a mask the loader takes. No test asserts an
 accuracy."""
@@ -15,9 +15,9 @@ import pytest
 from PIL import Image
 
 import freqload
-from freqload import compare as cmp
-from freqload.cli import main
-from freqload.synthetic import make_class_folders
+from freqload.tools import compare as cmp
+from freqload.tools.cli import main
+from freqload.tools.synthetic import make_class_folders
 
 from conftest import ENGINES, PHOTOS, RENDERERS, mpl_texts, needs_shared
 
@@ -135,7 +135,7 @@ def test_seeds_reproduce(data, engine):
 
 
 def test_gate_mode_writes_a_mask_the_loader_accepts(data, tmp_path):
-    from freqload.nn import GateStats, mask_from_gate_stats
+    from freqload.models.gate import GateStats, mask_from_gate_stats
 
     out = tmp_path / "gate"
     report = cmp.compare(os.path.join(data, "train"), os.path.join(data, "val"), seeds=[0, 1],

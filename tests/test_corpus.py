@@ -225,8 +225,8 @@ def test_every_manifest_file_gives_data_or_a_freqload_error():
 def test_one_call_sample_equals_read_then_to_channels(row):
     """fl_decode_sample (streams full-resolution components while decoding sequential
     files) against read_coefficients + to_channels, on every supported corpus file."""
-    from freqload.coefficients import _decoder
-    from freqload.recipe import Recipe
+    from freqload.codec.read import thread_decoder
+    from freqload.codec.recipe import Recipe
 
     p = path_of(row)
     data = open(p, "rb").read()
@@ -237,7 +237,7 @@ def test_one_call_sample_equals_read_then_to_channels(row):
             out = np.full((len(m), *size), 99, dtype=np.int16)
             recipe = Recipe(m, size, transform="blocks", max_pixels=0, max_file_size=0,
                             max_scans=0, max_memory=0)
-            _decoder().decode(data, recipe.packed, 0, out)
+            thread_decoder().decode(data, recipe.packed, 0, out)
             np.testing.assert_array_equal(out, freqload.to_channels(c, m, size=size))
 
 

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 import freqload
-from freqload.recipe import Recipe
+from freqload.codec.recipe import Recipe
 
 from conftest import needs_dali, pillow_jpeg, rng_image
 
@@ -23,7 +23,7 @@ def run_op(datas, recipe, *, keys=None, **kw):
     """One batch through fn.freqload.jpeg_to_dct: (x, status, layout) as numpy lists."""
     from nvidia.dali import fn, pipeline_def
 
-    from freqload.engines.dali_build import load_operator
+    from freqload.loading.engines.dali_build import load_operator
 
     load_operator()
     arrays = [np.frombuffer(d, dtype=np.uint8) for d in datas]
@@ -68,7 +68,8 @@ def test_bytes_input_matches_to_channels(files):
 
 
 def test_train_transform_takes_one_key_per_sample(files):
-    from freqload.transforms import Transform, sample
+    from freqload.codec.resample import sample
+    from freqload.codec.transform import Transform
 
     keys = [11, 12, 13]
     train = Recipe("dctnet24", 4, transform="train")

@@ -1,4 +1,4 @@
-"""freqload.device: the one normalisation and DCTLoader's post-stage.
+"""freqload.loading.device: the one normalisation and DCTLoader's post-stage.
 
 References: float64 (x - mean) / std computed here with numpy; the loader's own raw
 batches (normalize=None) for the post-stage.
@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import freqload
-from freqload.device import Normalize, PostStage
+from freqload.loading.device import Normalize, PostStage
 from freqload.models import InputNorm, create_model
 
 from conftest import pillow_jpeg, rng_image
@@ -37,7 +37,7 @@ def test_normalize_is_mean_std_to_float_rounding():
 
 def test_models_and_loaders_share_it(tmp_path):
     assert InputNorm is Normalize
-    from freqload.rgb import RGBSamples
+    from freqload.loading.rgb_loader import RGBSamples
 
     assert isinstance(RGBSamples([], [], 8).norm, Normalize)
     (tmp_path / "a").mkdir()

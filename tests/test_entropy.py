@@ -22,7 +22,7 @@ import pytest
 
 import freqload
 from freqload import _core
-from freqload.recipe import Recipe
+from freqload.codec.recipe import Recipe
 
 from conftest import CONFORMANCE, PHOTOS, manifest_rows, pillow_jpeg, rng_image, tool
 
@@ -40,7 +40,7 @@ SPEC = {(kind, partial): Recipe("dctnet24", 28, transform=kind, strict=False, ma
 
 def _read(dec, data: bytes, strict: bool):
     """All read_coefficients gives (or its error), and whether the fast path decoded it."""
-    from freqload import coefficients
+    from freqload.codec import read as coefficients
     before = getattr(coefficients._local, "decoder", None)
     coefficients._local.decoder = dec  # read_coefficients' per-thread decoder, for this call
     try:

@@ -15,9 +15,9 @@ import pytest
 
 import freqload
 from freqload import ImageTooLargeError
-from freqload.coefficients import _decoder
-from freqload.recipe import Recipe
-from freqload.transforms import Transform
+from freqload.codec.read import thread_decoder
+from freqload.codec.recipe import Recipe
+from freqload.codec.transform import Transform
 
 from conftest import ENGINES, pillow_jpeg, rng_image, tool
 
@@ -105,9 +105,9 @@ def test_many_threads_give_the_serial_results():
         c = freqload.read_coefficients(datas[i])
         out = [np.concatenate([a.ravel() for a in c.components])]
         for kind in ("blocks", "eval", "train"):
-            out.append(freqload.transforms.sample(c, Transform(kind), mask, (5, 6), key=i))
+            out.append(freqload.codec.resample.sample(c, Transform(kind), mask, (5, 6), key=i))
             x = np.empty((len(mask), 5, 6), dtype=np.int16)  # the engines' one-call path
-            _decoder().decode(datas[i], Recipe(mask, (5, 6), transform=kind).packed, i, x)
+            thread_decoder().decode(datas[i], Recipe(mask, (5, 6), transform=kind).packed, i, x)
             out.append(x)
         return out
 

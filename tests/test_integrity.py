@@ -1,5 +1,5 @@
 """Nothing lost, nothing silently wrong: damaged or unusual inputs to the sources and the
-writers (freqload.destination, freqload.tar_headers, freqload.schema, the shard index's
+writers (freqload.data.destination, freqload.data.tar_headers, freqload.schema, the shard index's
 content digest, remote downloads).
 
 Each test names the class of defect it covers. References: the source files' own bytes
@@ -25,8 +25,10 @@ import pytest
 import torch
 
 import freqload
-from freqload import DCTLoader, cli, remote
-from freqload.shards import INDEX_SUFFIX, index_shard, write_index
+from freqload import DCTLoader
+from freqload.data import remote
+from freqload.tools import cli
+from freqload.data.shards import INDEX_SUFFIX, index_shard, write_index
 
 from conftest import ENGINES, ROOT, assert_same_batches
 from test_shards import _add, _jpeg, make_shards
@@ -99,12 +101,12 @@ def test_writers_never_write_into_their_source(tmp_path, capsys, layout, command
 def _residual_pack(tmp_path) -> tuple[str, str]:
     src = photo_folder(tmp_path / "src")
     packed = str(tmp_path / "packed")
-    freqload.pack.pack(src, packed, "dctnet24", residual=True, workers=1, progress=False)
+    freqload.tools.pack.pack(src, packed, "dctnet24", residual=True, workers=1, progress=False)
     return src, packed
 
 
 def _edit_manifest(packed, edit) -> None:
-    p = os.path.join(packed, freqload.pack.MANIFEST)
+    p = os.path.join(packed, freqload.tools.pack.MANIFEST)
     with open(p) as f:
         man = json.load(f)
     edit(man)
@@ -184,7 +186,7 @@ def test_a_pack_resumes_over_its_own_files_without_a_manifest(tmp_path, capsys):
     src = photo_folder(tmp_path / "src")
     dst = tmp_path / "dst"
     assert run_cli(capsys, "pack", src, dst, "--workers", "1")[0] == 0
-    os.remove(dst / freqload.pack.MANIFEST)  # as if killed before any manifest
+    os.remove(dst / freqload.tools.pack.MANIFEST)  # as if killed before any manifest
     rc, err = run_cli(capsys, "pack", src, dst, "--workers", "1")
     assert rc == 0, err
     assert DCTLoader(str(dst), batch_size=8, engine="torch", **LOADER).dataset.labels.tolist() \
@@ -224,8 +226,8 @@ def test_a_negative_member_size_ends_the_index_instead_of_hanging(tmp_path):
 import warnings
 import freqload
 from freqload import DCTLoader
-from freqload.rgb import RGBLoader
-from freqload.shards import index_shard, write_index
+from freqload.loading.rgb_loader import RGBLoader
+from freqload.data.shards import index_shard, write_index
 p = {path!r}
 idx = index_shard(p)
 print("DAMAGE", idx.damage)
@@ -462,7 +464,7 @@ def test_folder_links_are_followed_once(tmp_path, capsys):
     with open(tmp_path / "shards" / "freqload-shards.json") as f:
         assert json.load(f)["totals"]["samples"] == 10
     with pytest.warns(UserWarning, match="not entered"):
-        man = freqload.pack.pack(root, str(tmp_path / "packed"), workers=1, progress=False)
+        man = freqload.tools.pack.pack(root, str(tmp_path / "packed"), workers=1, progress=False)
     assert man["totals"]["files"] == 10
 
 
@@ -569,7 +571,7 @@ def test_damaged_index_files_are_named_and_re_derived(tmp_path, server, damage, 
     """Class: damaged index files (valid JSON, wrong fields), including a negative offset.
     parse_index names the file and the field (ManifestError); a loader reading such an
     index from a server warns so and reads the shard itself: the same samples."""
-    from freqload.shards import parse_index
+    from freqload.data.shards import parse_index
 
     paths = make_shards(str(tmp_path / "s"), counts=(4,))
     write_index(paths[0])
@@ -621,7 +623,7 @@ def test_damaged_pack_manifests_are_named(tmp_path, capsys, damage, field):
     a folder holding a broken manifest), say which file and field is wrong: exit 1 and a
     ManifestError, no traceback."""
     _, packed = _residual_pack(tmp_path)
-    p = os.path.join(packed, freqload.pack.MANIFEST)
+    p = os.path.join(packed, freqload.tools.pack.MANIFEST)
     if damage == "truncate":
         with open(p, "rb") as f:
             data = f.read()
@@ -641,7 +643,7 @@ def test_a_negative_offset_is_the_sample_status_in_both_engines(tmp_path, engine
     """Class: a negative offset reaching an engine (an index damaged in memory). The core
     refuses it per sample: under skip the others come and the count is exact (the DALI
     engine used to abort its pipeline); under raise the message says why."""
-    from freqload.sources import resolve_source
+    from freqload.data.sources import resolve_source
 
     (path,) = make_shards(str(tmp_path), counts=(4,))
     shards = resolve_source(path)
@@ -674,7 +676,7 @@ def test_a_dangling_link_does_not_abort_pack_or_shards(tmp_path, capsys):
     os.symlink(str(tmp_path / "gone.jpg"), os.path.join(src, "c1", "dangling.jpg"))
     rc, err = run_cli(capsys, "pack", src, tmp_path / "packed", "--workers", "1")
     assert rc == 1 and "dangling.jpg" in err and "could not be read" in err, err
-    with open(tmp_path / "packed" / freqload.pack.MANIFEST) as f:
+    with open(tmp_path / "packed" / freqload.tools.pack.MANIFEST) as f:
         man = json.load(f)
     assert man["files"]["c1/dangling.jpg"]["kind"] == "unreadable"
     assert man["totals"]["packed"] == 6
@@ -687,7 +689,7 @@ def test_a_dangling_link_does_not_abort_pack_or_shards(tmp_path, capsys):
 def test_a_brace_range_typo_is_refused_before_expanding(tmp_path):
     """Class: a typo like {0..99999999}: refused by counting, in a fresh process with a
     deadline (expanding it would take minutes and gigabytes)."""
-    script = ("from freqload.shards import shard_paths\n"
+    script = ("from freqload.data.shards import shard_paths\n"
               "try:\n    shard_paths('x-{0..99999999}.tar')\n"
               "except ValueError as e:\n    print(e)\n")
     out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
@@ -698,7 +700,7 @@ def test_a_brace_range_typo_is_refused_before_expanding(tmp_path):
 def test_damaged_mask_and_stats_files_are_named(tmp_path):
     """Class: damaged JSON read back: a truncated mask file and a stats file with a field
     missing or of the wrong kind name the file (and the field)."""
-    from freqload.stats import ChannelStats
+    from freqload.loading.stats import ChannelStats
 
     mask = tmp_path / "mask.json"
     mask.write_text('{"indices": [0, 1, 2')

@@ -22,7 +22,7 @@ import torch
 import freqload
 from freqload import DCTLoader, DecodeError, FreqloadError
 from freqload import _core
-from freqload import coefficients as coefficients_module
+from freqload.codec import read as coefficients_module
 
 from conftest import (ENGINES, CONFORMANCE, PHOTOS, libjpeg_rgb, manifest_rows, needs_shared,
                       pillow_jpeg, rng_image, tool)
@@ -169,7 +169,7 @@ def test_frame_header_naming_a_table_above_3_is_a_decode_error(tmp_path):
             freqload.read_coefficients(bad, strict=False)
     path = tmp_path / "bad_table.jpg"
     path.write_bytes(with_quant_index(data, 0, 9))
-    from freqload.cli import main
+    from freqload.tools.cli import main
     assert main(["inspect", "--json", str(path)]) == 0  # reported, no traceback
     assert freqload.read_header(with_quant_index(data, 1, 3)).components[1].quant_index == 3
 
@@ -180,7 +180,7 @@ CORPUS = [r for r in manifest_rows() if "/huge/" not in r["path"]]
 
 
 @needs_shared
-def test_every_corpus_file_decodes_as_on_a_fresh_decoder():
+def test_every_corpus_file_decodes_as_on_a_freshthread_decoder():
     assert len(CORPUS) >= 370, len(CORPUS)  # the manifest's files, huge ones aside
     dec = _core.Decoder()
     for strict in (True, False):

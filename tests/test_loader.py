@@ -17,9 +17,9 @@ from PIL import Image
 
 import freqload
 from freqload import ChannelMask, DCTLoader, FreqloadError
-from freqload.sampler import EpochPlan
-from freqload.transforms import Transform, eval_box, random_resized_crop, sample_keys
-from freqload.stats import ChannelStats, compute_channel_stats
+from freqload.loading.sampler import EpochPlan
+from freqload.codec.transform import Transform, eval_box, random_resized_crop, sample_keys
+from freqload.loading.stats import ChannelStats, compute_channel_stats
 
 from conftest import ENGINES, HAVE_DALI, PHOTOS, pillow_jpeg, rng_image
 
@@ -45,7 +45,7 @@ def write_folder(root, n_per_class=(7, 6), extra=None):
 
 def reference(path, mask="dctnet24", size=(12, 10), transform="blocks", key=0):
     """The sample from the Python-level functions: to_channels for "blocks"; for the
-    resizing transforms the box from freqload.transforms and resize_crop, rounded."""
+    resizing transforms the box from freqload.codec.transform and resize_crop, rounded."""
     c = freqload.read_coefficients(path)
     if transform == "blocks":
         return freqload.to_channels(c, mask, size=size)
@@ -125,7 +125,7 @@ def test_dali_and_torch_engines_give_identical_tensors(folder, chroma, transform
 @pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("num_shards", [1, 2, 3])
 def test_every_sample_exactly_once_per_epoch_across_shards(folder, engine, num_shards):
-    files = freqload.sources.resolve_source(folder).paths
+    files = freqload.data.sources.resolve_source(folder).paths
     source = [(p, i) for i, p in enumerate(files)]  # label = identity
     loaders = [DCTLoader(source, batch_size=2, size=(4, 4), engine=engine, num_workers=1,
                          shuffle=True, seed=5, shard_id=s, num_shards=num_shards)
@@ -152,7 +152,7 @@ def test_every_sample_exactly_once_per_epoch_across_shards(folder, engine, num_s
     (9, 2, 5, True, [[], []]),
 ])
 def test_last_batch_table(n, shards, batch, drop_last, expect):
-    """The worked table in freqload.sampler's docstring."""
+    """The worked table in freqload.loading.sampler's docstring."""
     for s in range(shards):
         plan = EpochPlan(n, batch, shuffle=True, seed=0, shard_id=s, num_shards=shards,
                          drop_last=drop_last)
@@ -200,7 +200,7 @@ def test_the_engine_reports_the_error_nothing_decodes_again(dirty_folder, engine
     """The error the loader raises is the engine's own message, exactly what the core says
     for those bytes (reference: read_coefficients on the same file in this process, run
     before the loader); the loader never decodes a file a second time to rebuild it."""
-    import freqload.coefficients as coefficients
+    import freqload.codec.read as coefficients
 
     truncated = os.path.join(dirty_folder, "class1", "zz_truncated.jpg")
     with pytest.raises(freqload.DecodeError) as want:
@@ -209,7 +209,7 @@ def test_the_engine_reports_the_error_nothing_decodes_again(dirty_folder, engine
     def no_decode(*a, **k):
         raise AssertionError("the loader decoded a file again")
     monkeypatch.setattr(coefficients, "read_coefficients", no_decode)
-    monkeypatch.setattr(coefficients, "_coefficients_from_pixels", no_decode)
+    monkeypatch.setattr(coefficients, "coefficients_from_pixels", no_decode)
     with pytest.raises(freqload.DecodeError) as got:
         collect(DCTLoader([truncated], batch_size=1, size=(6, 6), engine=engine, num_workers=1))
     assert str(got.value).startswith(f"{truncated}: {want.value}; ")
@@ -234,7 +234,7 @@ def test_on_error_skip_and_fallback(dirty_folder, engine):
     png = freqload.read_coefficients(os.path.join(dirty_folder, "class0", "zz_png_named.jpg"),
                                      fallback="pixels")
     np.testing.assert_array_equal(torch.cat(xs)[png_row].numpy(),
-                                  freqload.transforms.sample(png, Transform("eval"), "dctnet24",
+                                  freqload.codec.resample.sample(png, Transform("eval"), "dctnet24",
                                                              (6, 6)))
 
 
@@ -246,12 +246,12 @@ def test_the_engine_makes_the_fallback_sample_in_its_slot(dirty_folder, engine, 
     its pixels with the sample's own key (train: a random box and flip), status OK and marked
     from_pixels. Reference: read_coefficients(fallback="pixels") then the recipe's sample,
     in this process. A file Pillow cannot read either keeps its failure, both messages in it."""
-    from freqload.engines.common import OK, UNSUPPORTED, layout_view
-    from freqload.regroup import DeviceRegroup
+    from freqload.loading.engines.common import OK, UNSUPPORTED, layout_view
+    from freqload.loading.regroup import DeviceRegroup
 
     garbage = tmp_path / "garbage.jpg"
     garbage.write_bytes(b"neither JPEG nor anything Pillow reads" * 10)
-    files = list(freqload.sources.resolve_source(dirty_folder).paths) + [str(garbage)]
+    files = list(freqload.data.sources.resolve_source(dirty_folder).paths) + [str(garbage)]
     # regroup="device" has the "blocks" transform only; "cpu" takes train's random box and flip
     loader = DCTLoader(files, batch_size=9, size=(5, 7), engine=engine, num_workers=1,
                        transform="train" if regroup == "cpu" else "blocks", seed=3,
@@ -265,14 +265,14 @@ def test_the_engine_makes_the_fallback_sample_in_its_slot(dirty_folder, engine, 
     assert "not JPEG data" in hb.messages[bad] and "Pillow could not decode" in hb.messages[bad]
     ref = freqload.read_coefficients(files[hb.index[png]], fallback="pixels")
     if regroup == "cpu":
-        want = freqload.transforms.sample(ref, loader.recipe, key=int(keys[png]))
+        want = freqload.codec.resample.sample(ref, loader.recipe, key=int(keys[png]))
         np.testing.assert_array_equal(hb.x[png].numpy(), want)
         assert not hb.x[bad].any()
     else:  # the slot's planes regroup to what regroup="cpu" makes of the reference
         total = int(layout_view(hb.layouts)["total"][png])
         planes = hb.x[hb.offsets[png]:hb.offsets[png] + total].clone()
         got = DeviceRegroup(loader.recipe)(planes, np.zeros(1, np.int64), hb.layouts[png:png + 1])
-        want = freqload.transforms.sample(ref, loader.recipe.replace(regroup="cpu"),
+        want = freqload.codec.resample.sample(ref, loader.recipe.replace(regroup="cpu"),
                                           key=int(keys[png]))
         np.testing.assert_array_equal(got[0].numpy(), want)
         assert layout_view(hb.layouts)["total"][bad] == 0
@@ -298,7 +298,7 @@ def test_hymenoptera_skip_epoch_counts_the_gif(engine):
 
 
 def test_stats_file_round_trip_and_normalisation(folder, tmp_path):
-    files = freqload.sources.resolve_source(folder).paths
+    files = freqload.data.sources.resolve_source(folder).paths
     stats = compute_channel_stats(files, max_images=None, progress=False)
     # numpy statement of the same statistics
     grids = np.concatenate([freqload.to_channels(freqload.read_coefficients(p)).reshape(192, -1)
@@ -337,10 +337,10 @@ def test_argument_errors(folder):
 
 
 def test_auto_engine_falls_back_to_torch_with_one_warning(folder, monkeypatch):
-    import freqload.engines.dali_engine as de
+    import freqload.loading.engines.dali_engine as de
 
     def broken(*a, **k):
-        raise freqload.engines.dali_build.OperatorBuildError("no compiler here")
+        raise freqload.loading.engines.dali_build.OperatorBuildError("no compiler here")
 
     monkeypatch.setattr(de, "DaliEngine", broken)
     with pytest.warns(UserWarning, match="torch engine.*no compiler here"):
@@ -352,7 +352,7 @@ def test_auto_engine_falls_back_to_torch_with_one_warning(folder, monkeypatch):
 
 @pytest.mark.skipif(not HAVE_DALI, reason="nvidia-dali is not installed (the CI installs it)")
 def test_operator_build_errors_say_what_to_install(monkeypatch, tmp_path):
-    from freqload.engines import dali_build
+    from freqload.loading.engines import dali_build
 
     monkeypatch.setenv("FREQLOAD_CACHE", str(tmp_path))  # force a fresh build
     monkeypatch.setattr(dali_build, "cuda_include_dirs", lambda: [])
@@ -379,7 +379,7 @@ def test_train_mode_defaults_and_transform_errors(folder):
 
 @pytest.mark.parametrize("engine", ENGINES)
 def test_an_epoch_left_early_does_not_leak_into_the_next(folder, engine):
-    files = freqload.sources.resolve_source(folder).paths
+    files = freqload.data.sources.resolve_source(folder).paths
     loader = DCTLoader([(p, i) for i, p in enumerate(files)], batch_size=3, size=(4, 4),
                        engine=engine, num_workers=2, shuffle=True, seed=2)
     for x, y in loader:
@@ -423,7 +423,7 @@ def test_regroup_device_with_error_policies(dirty_folder, engine):
 
 @pytest.mark.parametrize("engine", ENGINES)
 def test_missing_file_is_an_error_by_policy(folder, engine, tmp_path):
-    files = list(freqload.sources.resolve_source(folder).paths[:3]) + [str(tmp_path / "gone.jpg")]
+    files = list(freqload.data.sources.resolve_source(folder).paths[:3]) + [str(tmp_path / "gone.jpg")]
     with pytest.raises(FreqloadError, match="gone.jpg: cannot read"):
         collect(DCTLoader(files, batch_size=2, size=(4, 4), engine=engine, num_workers=1))
     skip = DCTLoader(files, batch_size=2, size=(4, 4), engine=engine, num_workers=1,
@@ -606,7 +606,7 @@ def test_engine_statuses_end_to_end(tmp_path, engine):
 
 @pytest.mark.skipif(not HAVE_DALI, reason="nvidia-dali is not installed (the CI installs it)")
 def test_dali_error_mid_epoch_then_the_loader_and_forked_workers_still_work(folder):
-    from freqload.engines import dali_engine
+    from freqload.loading.engines import dali_engine
 
     loader = DCTLoader(folder, batch_size=3, size=(4, 4), engine="dali", num_workers=2,
                        normalize=False, transform="blocks", seed=3, shuffle=True)
@@ -646,7 +646,7 @@ def _a_child_collects(make_garbage) -> None:
     import signal
     import time
 
-    import freqload.engines.dali_engine  # noqa: F401  (its at-fork hook)
+    import freqload.loading.engines.dali_engine  # noqa: F401  (its at-fork hook)
 
     gc.disable()
     try:
@@ -697,7 +697,7 @@ def test_num_workers_is_the_name_num_threads_a_deprecated_alias(folder):
 def test_dct_and_rgb_loaders_share_their_set_up(folder):
     """One set-up (sampler.EpochLoader._setup_epochs) for both loaders: the same arguments
     give the same shard's batches, device and workers, and the same argument errors."""
-    from freqload.rgb import RGBLoader
+    from freqload.loading.rgb_loader import RGBLoader
 
     kw = dict(batch_size=3, train=True, seed=7, shard_id=1, num_shards=2, drop_last=True,
               num_workers=0, device="cpu")
@@ -762,7 +762,7 @@ def test_sources_and_settings_users_get_wrong(tmp_path):
 @pytest.mark.skipif(not HAVE_DALI, reason="nvidia-dali is not installed (the CI installs it)")
 def test_a_forked_child_never_finalizes_a_dali_pipeline_left_as_garbage():
     """Any built and run DALI pipeline (not the loader's: one made by user code, or by
-    freqload.bench), garbage at the fork: the child freezes what it inherits."""
+    freqload.tools.bench), garbage at the fork: the child freezes what it inherits."""
     from nvidia.dali import fn, pipeline_def, types
 
     @pipeline_def(batch_size=2, num_threads=2, device_id=None)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from freqload import ChannelMask
-from freqload.mask import ZIGZAG, as_mask, channel_name
+from freqload.codec.mask import ZIGZAG, as_mask, channel_name
 
 
 def span(a, b):

@@ -17,7 +17,7 @@ from torch import nn
 import freqload
 from freqload import models
 from freqload.models import count_macs, create_model, load_rgb_pretrained
-from freqload.nn import FrequencyGate, GateStats, gate_loss, mask_from_gate_stats
+from freqload.models.gate import FrequencyGate, GateStats, gate_loss, mask_from_gate_stats
 
 # torchvision's model cards: parameters and GFLOPs (multiply-accumulates) at 224x224
 TORCHVISION = {"resnet18": (11_689_512, 1.81), "resnet34": (21_797_672, 3.66),
@@ -153,7 +153,7 @@ def test_load_rgb_pretrained_into_the_dct_body(rgb, tmp_path):
 
 
 def test_input_norm_from_stats(tmp_path):
-    from freqload.stats import ChannelStats
+    from freqload.loading.stats import ChannelStats
 
     mean = np.arange(192, dtype=np.float64)
     std = np.full(192, 2.0)
@@ -212,7 +212,7 @@ def test_gate_learns_the_useful_channels_on_a_toy_task():
 
 
 def test_gate_stats_round_trip_cli_and_heatmap(tmp_path):
-    from freqload.cli import main
+    from freqload.tools.cli import main
 
     stats = GateStats()  # all 192
     g = torch.zeros(4, 192)

@@ -15,7 +15,8 @@ from PIL import Image, ImageOps
 
 import freqload
 from freqload import DCTLoader
-from freqload.transforms import JPEGTRAN_ORIENT, eval_box, random_resized_crop
+from freqload.codec.lossless import JPEGTRAN_ORIENT
+from freqload.codec.transform import eval_box, random_resized_crop
 
 from conftest import (ENGINES, dequantized, fdct_plane, idct_plane, pillow_jpeg, rng_image,
                       tool)
@@ -194,7 +195,7 @@ def test_upright_resizes_against_the_pixel_reference(h, w, sub):
         uh, uw = (w, h) if o >= 5 else (h, w)
         for kind, key in (("eval", 0), ("train", 11), ("train", 12345)):
             r = freqload.Recipe("all", size=size, transform=kind, orientation="exif")
-            got = freqload.transforms.sample(c, r, key=key)
+            got = freqload.codec.resample.sample(c, r, key=key)
             if kind == "eval":
                 box, flip = eval_box(uh, uw, size, 0.875), False
             else:
@@ -241,7 +242,7 @@ def test_all_eight_give_the_upright_sample(tmp_path, engine, shape):
 
 
 def test_rgb_loader_turns_pictures_upright_too(tmp_path):
-    from freqload.rgb import RGBLoader
+    from freqload.loading.rgb_loader import RGBLoader
 
     if tool("jpegtran") is None:
         pytest.skip("jpegtran is not installed (the CI installs it)")

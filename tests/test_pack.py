@@ -13,8 +13,10 @@ import torch
 from PIL import Image
 
 import freqload
-from freqload import pack as packmod
-from freqload.pack import MANIFEST, PARTIAL, check_mask, pack, unpack
+from freqload.data.packs import find_pack_root
+from freqload.tools import pack as packmod
+from freqload.data.packs import MANIFEST, PARTIAL, check_mask
+from freqload.tools.pack import pack, unpack
 
 from conftest import ENGINES, pillow_jpeg, rng_image
 
@@ -155,7 +157,7 @@ def test_loader_on_packed_data_equals_the_originals(src, tmp_path, engine):
 
 
 def test_cli_pack_and_unpack(src, tmp_path, capsys):
-    from freqload.cli import main
+    from freqload.tools.cli import main
 
     dst, out = str(tmp_path / "p"), str(tmp_path / "u")
     assert main(["pack", src, dst, "--mask", "dctnet24", "--residual", "--workers", "1"]) == 0
@@ -178,11 +180,11 @@ def test_loader_finds_the_pack_from_any_folder_or_file_inside_it(src, tmp_path):
             freqload.DCTLoader(source, batch_size=2, mask="dctnet48", engine="torch",
                                num_workers=0)
         freqload.DCTLoader(source, batch_size=2, mask="dctnet24", engine="torch", num_workers=0)
-    assert packmod.find_pack_root(files[0]) == dst and packmod.find_pack_root(src) is None
+    assert find_pack_root(files[0]) == dst and find_pack_root(src) is None
 
 
 def test_pack_of_a_missing_folder_fails(tmp_path, capsys):
-    from freqload.cli import main
+    from freqload.tools.cli import main
 
     with pytest.raises(FileNotFoundError, match="not a folder"):
         pack(str(tmp_path / "nope"), str(tmp_path / "out"), progress=False)
@@ -194,7 +196,7 @@ def test_pack_of_a_missing_folder_fails(tmp_path, capsys):
 
 SLOW_PACK = '''
 import time
-import freqload.pack as p
+import freqload.tools.pack as p
 _real = p._pack_one
 def slow(job):
     time.sleep(0.05)
@@ -239,7 +241,7 @@ def test_interrupted_pack_stops_at_once_and_resumes_to_the_same_pack(tmp_path, h
     env = dict(os.environ, PYTHONPATH=str(tmp_path), FREQLOAD_PROGRESS="0")
     # Ctrl-C's handler as in a terminal: a test run started in the background by a
     # non-interactive shell passes SIGINT on ignored, and pack rightly leaves that alone
-    code = (f"import signal, sys, slowpack; from freqload.cli import main; "
+    code = (f"import signal, sys, slowpack; from freqload.tools.cli import main; "
             f"signal.signal(signal.SIGINT, signal.default_int_handler); "
             f"sys.exit(main(['pack', {str(root)!r}, {dst!r}, '--workers', '2']))")
     proc = subprocess.Popen([sys.executable, "-c", code], env=env, start_new_session=True,

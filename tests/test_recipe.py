@@ -13,8 +13,8 @@ import pytest
 
 import freqload
 from freqload import _core
-from freqload.recipe import Recipe, recipe_for
-from freqload.transforms import Transform
+from freqload.codec.recipe import Recipe, recipe_for
+from freqload.codec.transform import Transform
 
 
 def reference_pack(indices, size, *, dequantize, chroma, output, transform, max_pixels, strict,

@@ -5,8 +5,8 @@ import torch
 
 import freqload
 from freqload import ChannelMask
-from freqload.recipe import Recipe
-from freqload.regroup import DeviceRegroup, parse_layout, planes_from_coefficients
+from freqload.codec.recipe import Recipe
+from freqload.loading.regroup import DeviceRegroup, parse_layout, planes_from_coefficients
 
 from conftest import pillow_jpeg, rng_image
 from test_channels import SAMPLINGS, synthetic

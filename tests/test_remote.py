@@ -1,4 +1,4 @@
-"""Shards from object storage and web servers (freqload.remote), through both engines.
+"""Shards from object storage and web servers (freqload.data.remote), through both engines.
 
 A real S3-compatible server (moto's standalone server) and Python's http.server run on
 127.0.0.1 for these tests, as separate processes; nothing is mocked. Reference: the same
@@ -15,8 +15,8 @@ import time
 import pytest
 
 from freqload import DCTLoader
-from freqload import remote
-from freqload.shards import INDEX_SUFFIX, write_index
+from freqload.data import remote
+from freqload.data.shards import INDEX_SUFFIX, write_index
 
 from conftest import ENGINES, assert_same_batches
 from test_shards import make_shards

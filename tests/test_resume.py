@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from freqload import DCTLoader
-from freqload.rgb import RGBLoader
+from freqload.loading.rgb_loader import RGBLoader
 
 from conftest import ENGINES, assert_same_batches
 from test_loader import write_folder

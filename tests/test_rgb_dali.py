@@ -13,8 +13,8 @@ import pytest
 import torch
 from PIL import Image
 
-from freqload.rgb import STD, RGBLoader
-from freqload.synthetic import encode_jpeg, natural_image
+from freqload.loading.rgb_loader import STD, RGBLoader
+from freqload.tools.synthetic import encode_jpeg, natural_image
 
 from conftest import needs_dali, tool
 

@@ -1,7 +1,7 @@
-"""Tar shard sources (freqload.shards, sampler.ShardPlan) in both engines.
+"""Tar shard sources (freqload.data.shards, sampler.ShardPlan) in both engines.
 
 References: Python's own tarfile reads each member's bytes (not freqload's index), and
-each sample is checked against freqload.transforms.sample of those bytes with the
+each sample is checked against freqload.codec.resample.sample of those bytes with the
 sample's key; folders of the same images give the same tensors; the epoch plans are
 checked for exactly-once coverage across ranks."""
 from __future__ import annotations
@@ -17,9 +17,10 @@ import torch
 
 import freqload
 from freqload import DCTLoader
-from freqload.sampler import ShardPlan
-from freqload.shards import buffer_shuffle, expand_braces, index_shard, shard_paths, split_key
-from freqload.transforms import sample_keys
+from freqload.loading.sampler import ShardPlan
+from freqload.data.shards import expand_braces, index_shard, shard_paths, split_key
+from freqload.loading.sampler import buffer_shuffle
+from freqload.codec.transform import sample_keys
 
 from conftest import ENGINES, HAVE_DALI, assert_same_batches, pillow_jpeg, rng_image
 
@@ -98,9 +99,9 @@ def test_index_matches_tarfile(tmp_path):
         assert raw[idx.offsets[k]:idx.offsets[k] + idx.sizes[k]] == member_bytes(
             path, f"k{k:04d}.jpg") == _jpeg(k)
         # the core's reader takes the same range
-        assert freqload.coefficients.read_file(path, 0, idx.offsets[k], idx.sizes[k]) == _jpeg(k)
+        assert freqload.codec.read.read_file(path, 0, idx.offsets[k], idx.sizes[k]) == _jpeg(k)
     with pytest.raises(OSError, match="past the end of the file"):
-        freqload.coefficients.read_file(path, 0, len(raw) - 10, 100)
+        freqload.codec.read.read_file(path, 0, len(raw) - 10, 100)
     with pytest.raises(ValueError, match="not an uncompressed tar"):
         index_shard(str(tmp_path / "gz.tar") if (tmp_path / "gz.tar").write_bytes(
             b"\x1f\x8b" + b"\0" * 2000) else "")
@@ -123,7 +124,7 @@ def test_samples_are_the_members_decoded(tmp_path, engine):
     for row, i in enumerate(order.tolist()):
         s = int(np.searchsorted(counts, i, side="right") - 1)
         c = freqload.read_coefficients(member_bytes(paths[s], f"k{i:04d}.jpg"))
-        want = freqload.transforms.sample(c, loader.recipe, key=int(keys[row]))
+        want = freqload.codec.resample.sample(c, loader.recipe, key=int(keys[row]))
         np.testing.assert_array_equal(x[row].numpy(), want)
         assert int(y[row]) == i % 5
 
@@ -263,7 +264,7 @@ def test_damaged_headers(tmp_path):
 def test_index_files(tmp_path):
     """write_index's file gives the same index as reading the headers; a stale one (the
     shard changed size) or one for other labels is not used."""
-    from freqload.shards import INDEX_SUFFIX, _index_one, write_index
+    from freqload.data.shards import INDEX_SUFFIX, _index_one, write_index
 
     (path,) = make_shards(str(tmp_path), counts=(5,), json_labels=True)
     write_index(path, label_key="label")
@@ -285,7 +286,7 @@ def test_index_files(tmp_path):
 
 def test_rgb_loader_reads_shards_as_files(tmp_path):
     """RGBLoader on shards gives what it gives on the same images as files (shuffle off)."""
-    from freqload.rgb import RGBLoader
+    from freqload.loading.rgb_loader import RGBLoader
 
     paths = make_shards(str(tmp_path / "shards"), counts=(3, 4))
     files = []
@@ -322,8 +323,8 @@ def test_write_shards_round_trip(source_folder, tmp_path):
     """Every member is its source file's bytes (Python's tarfile, and DALI's own webdataset
     reader with the .idx files written), shards keep to the size, the manifest's hashes
     hold, and the loader gives what it gives on the folder."""
-    from freqload.shards import SHARDS_MANIFEST, write_shards
-    from freqload.sources import resolve_source
+    from freqload.tools.shards import SHARDS_MANIFEST, write_shards
+    from freqload.data.sources import resolve_source
 
     dst = str(tmp_path / "out")
     man = write_shards(source_folder, dst, shard_size="24KB", shuffle=False, progress=False)
@@ -365,14 +366,14 @@ def test_write_shards_round_trip(source_folder, tmp_path):
 
 
 def test_write_shards_shuffles_and_resumes(source_folder, tmp_path, monkeypatch):
-    import freqload.shards as shards_module
-    from freqload.pack import PackInterrupted
-    from freqload.shards import SHARDS_MANIFEST, SHARDS_PARTIAL, write_shards
+    import freqload.tools.shards as shards_module
+    from freqload.tools.jobs import PackInterrupted
+    from freqload.tools.shards import SHARDS_MANIFEST, SHARDS_PARTIAL, write_shards
 
     whole = write_shards(source_folder, str(tmp_path / "whole"), shard_size="16KB", seed=3,
                          progress=False)
     order = np.random.default_rng(3).permutation(10)
-    files = freqload.sources.resolve_source(source_folder)
+    files = freqload.data.sources.resolve_source(source_folder)
     first = os.path.join(tmp_path / "whole", whole["shards"][0]["name"])
     with tarfile.open(first) as t:
         assert t.extractfile("000000000.jpg").read() == open(files.paths[order[0]],
@@ -409,7 +410,7 @@ def test_write_shards_shuffles_and_resumes(source_folder, tmp_path, monkeypatch)
 def test_pack_into_shards(source_folder, tmp_path):
     """freqload pack --format tar: the packed shards give the originals' tensors where the
     pack is exact (the mask's bands, "blocks", chroma="nearest"), and refuse a wider mask."""
-    from freqload.pack import pack_to_shards
+    from freqload.tools.pack import pack_to_shards
 
     dst = str(tmp_path / "packed")
     man = pack_to_shards(source_folder, dst, "dctnet24", shard_size="1MB", shuffle=False,
@@ -425,7 +426,7 @@ def test_pack_into_shards(source_folder, tmp_path):
 
 
 def test_shards_command(source_folder, tmp_path, capsys):
-    from freqload.cli import main
+    from freqload.tools.cli import main
 
     dst = str(tmp_path / "cli")
     assert main(["shards", source_folder, dst, "--shard-size", "30KB"]) == 0

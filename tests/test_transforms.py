@@ -21,8 +21,9 @@ import pytest
 from PIL import Image
 
 import freqload
-from freqload.transforms import (Transform, crop, eval_box, hflip, random_resized_crop,
-                                 resize_crop, sample, sample_keys)
+from freqload.codec.lossless import crop, hflip
+from freqload.codec.resample import resize_crop, sample
+from freqload.codec.transform import Transform, eval_box, random_resized_crop, sample_keys
 
 from conftest import (CONFORMANCE, PHOTOS, dequantized, fdct_plane, idct_plane, needs_shared,
                       pillow_jpeg, rng_image, tool)

@@ -104,7 +104,7 @@ def ensure_stats(args, train_dir, main_rank):
         return
     path = os.path.join(args.output_dir, "stats.json")
     if main_rank and not os.path.exists(path):
-        from freqload.sources import resolve_source
+        from freqload.data.sources import resolve_source
 
         print(f"computing channel statistics of {train_dir} into {path} "
               f"(pass --stats to reuse a file)", file=sys.stderr, flush=True)
@@ -124,7 +124,7 @@ def make_loaders(args, device, train_dir, val_dir):
         train = freqload.DCTLoader(train_dir, train=True, drop_last=True, **kw)
         val = freqload.DCTLoader(val_dir, train=False, **kw) if val_dir else None
     else:
-        from freqload.rgb import RGBLoader
+        from freqload.loading.rgb_loader import RGBLoader
 
         kw = dict(common, size=args.image_size, num_workers=args.workers, engine=args.engine)
         train = RGBLoader(train_dir, train=True, drop_last=True, **kw)

@@ -1,0 +1,196 @@
+"""The recipe of a sample: everything that decides what one image becomes.
+
+A :class:`Recipe` holds the channels (a mask), the output grid in blocks, chroma
+alignment, dequantisation, the transform (``blocks``, ``eval``, ``train`` and its
+parameters), the output kind (``regroup="cpu"``: finished samples; ``"device"``: planes
+the device aligns) and the decode options (strictness, limits, partial decoding). It is
+built and checked once; every front then takes it whole, in its packed form
+(:attr:`Recipe.packed`): the Python extension (``Decoder.decode``, ``sample``,
+``to_channels``, ``recipe_out_elements``) and the DALI operator
+(``fn.freqload.jpeg_to_dct(..., recipe=recipe.dali_arg)``).
+
+Where each rule lives: Python turns the user's values into types and names (a preset
+name into a mask, ``"train"`` into a :class:`~freqload.codec.transform.Transform`, ``None``
+limits into 0); the native core's ``fl_recipe_check`` holds every rule on the values
+(ranges, combinations) and its message names the argument. The packed form is the
+core's (``fl_recipe_pack``): doubles travel as their IEEE bits, so the DALI engine
+draws exactly the boxes the torch engine draws.
+
+    >>> r = Recipe("dctnet24", size=(56, 56), transform="train")
+    >>> r.channels, r.out_h, r.out_w
+    (24, 56, 56)
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Optional, Tuple, Union
+
+from .. import _core
+from .mask import PRESETS, ChannelMask, as_mask, split_channels
+from .read import (DEFAULT_MAX_FILE_SIZE, DEFAULT_MAX_MEMORY, DEFAULT_MAX_PIXELS,
+                   DEFAULT_MAX_SCANS, check_orientation, limits_tuple)
+from .transform import Transform, check_size
+
+#: chroma= names -> the core's fl_chroma (what each does: freqload.codec.channels)
+CHROMA = {"dct": _core.CHROMA_DCT, "nearest": _core.CHROMA_NEAREST}
+#: regroup= names -> the core's fl_output_kind
+OUTPUT = {"cpu": _core.OUTPUT_CHANNELS, "device": _core.OUTPUT_PLANES}
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class Recipe:
+    """What one image becomes: int16 ``[channels, out_h, out_w]`` (``regroup="cpu"``) or
+    its planes + layout (``regroup="device"``).
+
+    Args:
+        mask: a ChannelMask, a preset name, a mask JSON file or channel indices.
+        size: output grid ``(out_h, out_w)`` in 8x8 blocks, or one int.
+        chroma: ``"dct"`` or ``"nearest"`` chroma alignment (see freqload.codec.channels).
+        dequantize: multiply by the quantisation tables (needed by eval and train).
+        transform: a :class:`~freqload.codec.transform.Transform` or its kind
+            (``"blocks"``, ``"eval"``, ``"train"`` with default parameters).
+        regroup: ``"cpu"`` or ``"device"`` (``transform="blocks"`` only).
+        strict, max_pixels, max_file_size, max_scans, max_memory, partial_decode: the
+            decode options, as :func:`freqload.read_coefficients` and DCTLoader document
+            them (None or 0: no limit).
+        orientation: ``"ignore"`` (the picture as stored) or ``"exif"``: the sample of
+            the picture turned upright by its EXIF orientation (see
+            :func:`freqload.orient` and DCTLoader).
+    Raises:
+        ValueError: a value the core refuses, the message naming the argument.
+    """
+    mask: Union[ChannelMask, str, list] = "dctnet24"
+    size: Union[int, Tuple[int, int]] = (56, 56)
+    chroma: str = "dct"
+    dequantize: bool = True
+    transform: Union[Transform, str] = "blocks"
+    regroup: str = "cpu"
+    strict: bool = True
+    max_pixels: Optional[int] = DEFAULT_MAX_PIXELS
+    max_file_size: Optional[int] = DEFAULT_MAX_FILE_SIZE
+    max_scans: Optional[int] = DEFAULT_MAX_SCANS
+    max_memory: Optional[int] = DEFAULT_MAX_MEMORY
+    partial_decode: bool = True
+    orientation: str = "ignore"
+
+    def __post_init__(self):
+        set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731
+        set_("mask", as_mask(self.mask))
+        set_("size", check_size(self.size))
+        if self.chroma not in CHROMA:
+            raise ValueError(f"chroma must be one of {sorted(CHROMA)}, got {self.chroma!r}")
+        if self.regroup not in OUTPUT:
+            raise ValueError(f"regroup must be one of {sorted(OUTPUT)}, got {self.regroup!r}")
+        if not isinstance(self.transform, Transform):
+            set_("transform", Transform(self.transform))
+        check_orientation(self.orientation)
+        for name in ("dequantize", "strict", "partial_decode"):
+            set_(name, bool(getattr(self, name)))
+        set_("max_pixels", int(self.max_pixels or 0))
+        if self.max_pixels < 0:
+            raise ValueError(f"max_pixels must be >= 0 (0 or None: no limit), got "
+                             f"{self.max_pixels}")
+        file_size, scans, memory = limits_tuple(self.max_file_size, self.max_scans,
+                                                self.max_memory)
+        set_("max_file_size", file_size)
+        set_("max_scans", scans)
+        set_("max_memory", memory)
+        component, coef = split_channels(self.mask.indices)
+        set_("_packed", _core.pack_recipe(
+            component=component, coef=coef, size=self.size, dequantize=self.dequantize,
+            chroma=CHROMA[self.chroma], transform=self.transform.native(),
+            output=OUTPUT[self.regroup], max_pixels=self.max_pixels, strict=self.strict,
+            max_file_size=file_size, max_scans=scans, max_memory=memory,
+            partial_decode=self.partial_decode, orient=self.orientation == "exif"))
+
+    # -- views ---------------------------------------------------------------
+    @property
+    def packed(self) -> bytes:
+        """The core's packed form (fl_recipe_pack): what every front takes."""
+        return self._packed
+
+    @property
+    def dali_arg(self) -> list:
+        """The packed form as the DALI operator's ``recipe`` argument (a list of ints)."""
+        return list(self._packed)
+
+    @property
+    def indices(self) -> tuple:
+        """Channel indices of the mask, ascending: the output's channel order."""
+        return self.mask.indices
+
+    @property
+    def channels(self) -> int:
+        return len(self.mask)
+
+    @property
+    def out_h(self) -> int:
+        return self.size[0]
+
+    @property
+    def out_w(self) -> int:
+        return self.size[1]
+
+    @property
+    def limits(self) -> tuple:
+        """(max_file_size, max_scans, max_memory), 0 = no limit."""
+        return (self.max_file_size, self.max_scans, self.max_memory)
+
+    @property
+    def out_elements(self) -> int:
+        """int16 elements of one sample's output (planes: the capacity)."""
+        return _core.recipe_out_elements(self._packed)
+
+    def replace(self, **changes) -> "Recipe":
+        """A new recipe with some settings changed (checked as a new one)."""
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        fields.update(changes)
+        return Recipe(**fields)
+
+    def __repr__(self) -> str:
+        t = self.transform
+        kind = t.kind
+        if t.kind == "train":
+            kind += f"(scale={t.scale}, ratio={tuple(round(v, 4) for v in t.ratio)}, flip={t.flip})"
+        elif t.kind == "eval":
+            kind += f"(crop_ratio={t.crop_ratio})"
+        limit = lambda v: v or "none"  # noqa: E731
+        return (f"Recipe(mask={self.mask!r} ({self.channels} channels), size={self.size}, "
+                f"transform={kind}, chroma={self.chroma!r}, dequantize={self.dequantize}, "
+                f"regroup={self.regroup!r}, strict={self.strict}, "
+                f"max_pixels={limit(self.max_pixels)}, max_file_size={limit(self.max_file_size)}, "
+                f"max_scans={limit(self.max_scans)}, max_memory={limit(self.max_memory)}, "
+                f"partial_decode={self.partial_decode}, orientation={self.orientation!r})")
+
+
+@functools.lru_cache(maxsize=256)
+def _cached(mask: ChannelMask, size: tuple, chroma: str, dequantize: bool,
+            transform: Transform) -> Recipe:
+    return Recipe(mask, size, chroma, dequantize, transform)
+
+
+_preset_mask = functools.lru_cache(maxsize=64)(as_mask)  # preset names and None only
+_transform_of = functools.lru_cache(maxsize=8)(Transform)  # kind names only
+
+
+def recipe_for(mask, size=(56, 56), chroma: str = "dct", dequantize: bool = True,
+               transform="blocks") -> Recipe:
+    """A Recipe with default decode options, built once per distinct argument set (the
+    per-image functions, to_channels and sample, ask for the same few again and again).
+    A repeated call converts nothing: preset names and transform kinds map to their
+    objects through small caches; a mask file or an index list is read each time (a file
+    may change)."""
+    if mask is None or (isinstance(mask, str) and (mask in PRESETS or mask == "all")):
+        mask = _preset_mask(mask)
+    elif not isinstance(mask, ChannelMask):
+        mask = as_mask(mask)
+    size = (size, size) if isinstance(size, int) else size
+    if not isinstance(size, tuple):
+        size = check_size(size)
+    if isinstance(transform, str):
+        transform = _transform_of(transform)
+    return _cached(mask, size, chroma, bool(dequantize), transform)
+
+
+__all__ = ["Recipe", "recipe_for", "CHROMA", "OUTPUT"]

@@ -1,0 +1,387 @@
+"""DCTLoader: a drop-in DataLoader that yields frequency-domain batches on the device.
+
+    loader = DCTLoader("imagenet/train", batch_size=64, mask="dctnet24", size=(56, 56))
+    for x, y in loader:      # x float32 [64, 24, 56, 56], y int64 [64], on cuda if present
+        ...
+
+Per image (native code, on the engine's threads): entropy decode, then the
+transform (:mod:`freqload.codec.transform`): train = RandomResizedCrop + flip, eval =
+resize shorter side + centre crop, both resampled in the DCT domain; or
+"blocks" = block-aligned centre crop / zero pad with chroma aligned), keeping
+only the mask's channels -> int16 [C, out_h, out_w]. Per batch (Python): the error policy, then only those
+int16 channels go host -> device (pinned, non_blocking); float conversion and
+normalisation happen on the device in torch.
+
+The loader's settings that decide a sample become one :class:`~freqload.codec.recipe.Recipe`
+(``loader.recipe``), checked once; both engines take it whole.
+
+Engines (same tensors for the same order, by construction: both call the
+core's ``fl_decode_sample`` with the packed recipe):
+
+==========  ==================================================================
+engine      where the per-image work runs
+==========  ==================================================================
+"dali"      DALI CPU pipeline: file reader + ``fn.freqload.jpeg_to_dct`` on
+            DALI's C++ thread pool (``num_workers`` threads)
+"torch"     torch DataLoader with ``num_workers`` worker processes calling
+            freqload's Python extension
+"auto"      "dali" when DALI and the operator build work, else "torch" with
+            one warning saying why
+==========  ==================================================================
+
+Bad files (``on_error``):
+
+============  ======================================================================
+on_error      a corrupt, unsupported (PNG, GIF, CMYK, 12-bit ...) or too-large file
+============  ======================================================================
+"raise"       raises its FreqloadError (DecodeError / UnsupportedImageError /
+              ImageTooLargeError) with the file's path and libjpeg's message, as the
+              engine reported it (the file is not decoded again)
+"skip"        dropped from its batch (that batch is one shorter; a batch left
+              empty is not yielded); counted in ``loader.stats.skipped``
+"fallback"    unsupported files are decoded by Pillow and forward-transformed
+              (not the file's own coefficients; ``stats.fallback``) by the engine,
+              where the sample is made (:mod:`freqload.loading.engines.fallback`); corrupt or
+              too-large ones are skipped as above
+============  ======================================================================
+
+The verdict on a file is the same in every epoch, engine and thread, whatever was
+decoded before it (each image gets a fresh libjpeg decompressor, and a partial decode
+that skipped a stray marker decodes the file whole): with the defaults, an epoch over
+good photos plus every corrupt file of the shared corpus yields exactly the photos.
+The one exception is marker-free damage below the rows a sample reads (see
+``partial_decode``).
+
+Shards, epochs and the last batch: see :mod:`freqload.loading.sampler` (every epoch
+visits every sample exactly once across all shards with ``drop_last=False``).
+The loader advances its epoch after each complete pass; ``set_epoch(e)``
+sets it explicitly, as with torch's DistributedSampler; ``state_dict()`` and
+``load_state_dict()`` resume in the middle of an epoch, reading nothing twice.
+
+Sources: folders, lists and tar shards, local or at ``s3://`` / ``http(s)://`` URLs
+(:mod:`freqload.data.sources`, :mod:`freqload.data.shards`, :mod:`freqload.data.remote`). What each
+sample reads is a byte range of a file (a whole image file, or a shard's member), read by
+the core on the engine's threads.
+"""
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..codec.read import (DEFAULT_MAX_FILE_SIZE, DEFAULT_MAX_MEMORY, DEFAULT_MAX_PIXELS,
+                          DEFAULT_MAX_SCANS)
+from ..codec.recipe import Recipe
+from ..codec.transform import sample_keys, Transform
+from ..data.packs import check_mask, check_mask_for_paths
+from ..data.shards import ShardSet
+from ..data.sources import resolve_source
+from ..errors import DecodeError, FreqloadError
+from .engines.common import HostBatch, layout_view, OK, STATUS_ERRORS, STATUS_NAMES, UNREADABLE
+from .engines.torch_engine import TorchEngine
+from .device import Normalize, PostStage
+from .epochs import EpochLoader, TransferStats
+from .regroup import DeviceRegroup
+
+ENGINES = ("auto", "dali", "torch")
+ON_ERROR = ("raise", "skip", "fallback")
+
+
+@dataclass
+class LoaderStats(TransferStats):
+    """Cumulative counts over the loader's life (all epochs); bytes_to_device and
+    samples_to_device from TransferStats."""
+    decoded: int = 0   #: samples decoded from their own coefficients
+    skipped: int = 0   #: samples dropped by on_error="skip" / "fallback"
+    fallback: int = 0  #: samples decoded from pixels by on_error="fallback"
+
+
+class DCTLoader(EpochLoader):
+    """Frequency-domain batches from a folder of JPEGs.
+
+    Args:
+        source: ImageFolder-style root (sorted class folders give labels), a list of
+            (path, label), a list of paths (label -1), a .txt file list, or tar shards
+            (``"train-{000000..000146}.tar"``, a glob, or a list: the WebDataset
+            convention, images read in place as byte ranges; see :mod:`freqload.data.sources`
+            and :mod:`freqload.data.shards`).
+        batch_size: samples per batch.
+        mask: ChannelMask, preset name, JSON path or index list (default "dctnet24").
+        size: output grid (out_h, out_w) in 8x8 blocks; (56, 56) = a 448-pixel image.
+        train: training mode: shuffles and uses transform "train" by default.
+        transform: how each image becomes the ``size`` grid (:mod:`freqload.codec.transform`):
+            "train" (RandomResizedCrop with ``scale``/``ratio``, then a horizontal flip
+            with probability ``flip``), "eval" (resize the shorter side to
+            ``max(size)*8/crop_ratio`` pixels, centre crop), or "blocks" (centre crop,
+            MCU-aligned, or zero padding; no resampling, exact quantised integers).
+            Default: "train" when ``train`` else "eval". Train and eval resample in the
+            DCT domain (Pillow-BILINEAR definition) and always dequantise.
+        scale, ratio, flip, crop_ratio: the transforms' parameters (torchvision's defaults).
+        shuffle: permute every epoch (default: ``train``).
+        seed: seeds the per-epoch permutation and the train transform's draws (same seed,
+            same order, same crops and flips, in both engines).
+        drop_last: see the last-batch table in :mod:`freqload.loading.sampler`.
+        num_workers: DALI threads / torch worker processes (default: CPUs available; 0 runs
+            the torch engine in this process, and DALI with one thread); the name
+            RGBLoader and torch's DataLoader use. ``num_threads`` is its deprecated alias
+            (a DeprecationWarning; both at once is an error).
+        prefetch: batches prepared ahead (DALI queue depth / torch prefetch_factor).
+        device: where batches go (default cuda when available, else cpu).
+        normalize: None -> float32 raw dequantised values; a stats file path or
+            :class:`~freqload.loading.stats.ChannelStats` -> float32 (x - mean) / std per channel;
+            False -> the int16 values as they crossed.
+        engine: "auto", "dali" or "torch" (table above).
+        shard_id, num_shards: this rank's shard; default from torch.distributed when it
+            is initialised, else a single shard.
+        on_error: "raise", "skip" or "fallback" (table above).
+        chroma, dequantize, strict, max_pixels: as in :func:`freqload.to_channels` and
+            :func:`freqload.read_coefficients` (chroma and dequantize=False: "blocks" only).
+        max_file_size, max_scans, max_memory: resource limits per file, as in
+            :func:`freqload.read_coefficients`; an image over one is a "too large" error
+            that ``on_error`` handles like any bad file.
+        regroup: where chroma is aligned and channels are masked. "cpu" (default): on the
+            host, so only the masked int16 channels travel. "device": the host stops at the
+            cropped component planes (the masked luma channels; per chroma component its
+            masked channels on its own grid, or all 64 coefficients where DCT-domain
+            upsampling needs them) and torch finishes on the device
+            (:mod:`freqload.loading.regroup`), for machines short of CPU cores. The tensors are
+            identical either way; "device" ships more bytes for subsampled chroma
+            (a 4:2:0 image at mask 24: 301,056 instead of 150,528) and the same for 4:4:4.
+            Supported with transform="blocks" only (the DCT-domain resize runs on the host).
+        partial_decode: stop entropy decoding once the rows the sample reads are decoded
+            (default True): the rows below the crop or the resize's reach are never
+            decoded - about 2% of the work on ImageNet photos with "blocks", more with
+            "eval", most with "train", whose crops often end well above the bottom. The
+            samples are identical either way. It applies to sequential files whose one
+            scan holds every component and that end with an EOI marker; progressive and
+            multi-scan files, and truncated ones (no EOI: their warning must come), are
+            read whole. A decode that stops early scans the bytes it skipped for stray
+            markers (SOI, SOF, DQT, DHT, bogus segments, misplaced RSTn) and, finding one,
+            decodes the file whole, so such damage meets the error policy in every epoch.
+            The price: damage *without* a marker (flipped bits, junk before the EOI)
+            lying wholly below the rows a sample reads goes unseen (the sample does not
+            contain it), so with ``strict`` such a file is not rejected, and under
+            "train" whether it is depends on the epoch's crop. False decodes every row
+            of every file, as :func:`freqload.read_coefficients`.
+        label_key: tar shards: take each sample's label from this field of its
+            ``.json`` member (default: the integer text of its ``.cls`` member).
+        shuffle_buffer: tar shards, when shuffling: samples in the shuffle buffer that
+            mixes the epoch's shard files (shuffled as a whole) into one stream
+            (:class:`freqload.loading.sampler.ShardPlan`; 0 or 1: shard order only). A sample
+            moves at most this many places, so a rank reads only the files its part of
+            the stream spans.
+        orientation: ``"exif"`` (default, as DALI's decoders and any viewer): the sample
+            of the picture turned upright by its EXIF Orientation tag - boxes drawn in
+            the upright picture, the resize mapping them back onto the stored
+            coefficients with the mirrors and transpose done on the output blocks (no
+            pixel lost); ``"blocks"`` on the coefficients oriented losslessly
+            (:func:`freqload.orient`). ``"ignore"``: the picture as stored.
+        label_fn: ``label_fn(path) -> int or class name``: each file's label, instead
+            of the source's (string labels become indices in sorted order,
+            ``loader.classes`` holding the names).
+        cache_dir: shards at ``s3://`` or ``http(s)://`` URLs are downloaded whole into a
+            cache, a few ahead of the loader (:mod:`freqload.data.remote`). None: a temporary
+            folder that holds only the files around the loader's position; a folder you
+            give keeps every file for later epochs and runs.
+
+    Iterating yields ``(x, y)``: x float32 ``[B, C, out_h, out_w]`` (int16 with
+    ``normalize=False``), y int64 ``[B]``, both on ``device``. With the defaults a
+    batch of 64 is x [64, 24, 56, 56]; 150,528 bytes per sample cross to the device
+    (a quarter of uint8 RGB at 448x448).
+    """
+
+    def __init__(self, source, *, batch_size: int, mask="dctnet24", size=(56, 56),
+                 train: bool = False, shuffle: bool | None = None, seed: int = 0,
+                 drop_last: bool = False, num_workers: int | None = None, prefetch: int = 2,
+                 device=None, normalize=None, engine: str = "auto", shard_id: int | None = None,
+                 num_shards: int | None = None, on_error: str = "raise", chroma: str = "dct",
+                 dequantize: bool = True, strict: bool = True,
+                 max_pixels: int | None = DEFAULT_MAX_PIXELS, regroup: str = "cpu",
+                 transform: str | None = None, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3),
+                 flip: float = 0.5, crop_ratio: float = 0.875,
+                 max_file_size: int | None = DEFAULT_MAX_FILE_SIZE,
+                 max_scans: int | None = DEFAULT_MAX_SCANS,
+                 max_memory: int | None = DEFAULT_MAX_MEMORY, partial_decode: bool = True,
+                 num_threads: int | None = None, label_key: str | None = None,
+                 shuffle_buffer: int = 1000, cache_dir: str | None = None,
+                 orientation: str = "exif", label_fn=None):
+        if engine not in ENGINES:
+            raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
+        if on_error not in ON_ERROR:
+            raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
+        if num_threads is not None:
+            if num_workers is not None:
+                raise ValueError("pass num_workers only (num_threads is its deprecated name)")
+            warnings.warn("DCTLoader(num_threads=...) is deprecated: use num_workers=... (the "
+                          "same count: DALI threads or torch worker processes)",
+                          DeprecationWarning, stacklevel=2)
+            num_workers = num_threads
+        if transform is None:
+            transform = "train" if train else "eval"
+        #: everything that decides a sample, checked once (freqload.codec.recipe)
+        self.recipe = Recipe(mask, size, chroma, dequantize,
+                             Transform(transform, tuple(scale), tuple(ratio), flip, crop_ratio),
+                             regroup, strict, max_pixels, max_file_size, max_scans, max_memory,
+                             partial_decode, orientation)
+        self.mask = self.recipe.mask
+        self.size = self.recipe.size
+        self.transform = self.recipe.transform
+        # data inside a freqload pack (at its root or any folder below) must hold the
+        # mask's bands: the dropped ones would read as zeros
+        folder = isinstance(source, (str, os.PathLike)) and os.path.isdir(source)
+        if folder:
+            check_mask(os.fspath(source), self.mask)
+        if max(self.recipe.size) > 128:
+            h, w = self.recipe.size
+            warnings.warn(f"DCTLoader: size is in 8x8 blocks: {self.recipe.size} is a "
+                          f"{8 * h}x{8 * w}-pixel grid; for {h}x{w} pixels pass "
+                          f"size=({max(1, h // 8)}, {max(1, w // 8)})", stacklevel=2)
+        dataset = resolve_source(source, label_key, cache_dir, label_fn)
+        dataset.report_damage(on_error, "DCTLoader")
+        if isinstance(dataset, ShardSet):
+            if dataset.cache is None:  # shards written by freqload pack --format tar
+                check_mask_for_paths(dataset.files, self.mask)
+        elif not folder:  # a list: the folders its files lie in
+            check_mask_for_paths(dataset.paths, self.mask)
+        # batch size, shuffling, seed, shards, device, workers: as every loader does
+        self._setup_epochs(dataset, batch_size=batch_size, train=train, shuffle=shuffle,
+                           seed=seed, drop_last=drop_last, shard_id=shard_id,
+                           num_shards=num_shards, device=device, num_workers=num_workers,
+                           prefetch=prefetch, shuffle_buffer=shuffle_buffer)
+        self.on_error = on_error
+        self.regroup = regroup
+        self._device_regroup = None
+        if regroup == "device":
+            self._device_regroup = DeviceRegroup(self.recipe)
+        self.normalize = normalize
+        norm = normalize if normalize is None or normalize is False else \
+            Normalize.from_stats(normalize, self.mask)
+        #: the batch's tail on the device (freqload.loading.device): regroup, then float / normalise
+        self.post = PostStage(norm, self._device_regroup).to(self.device)
+        self.stats = LoaderStats()
+        self.epoch = 0
+        self.engine = self._make_engine(engine)
+
+    # -- set-up --------------------------------------------------------------------
+    def _make_engine(self, engine: str):
+        pin = self.device.type == "cuda"
+        paths = self.dataset  # what each sample reads: dataset.where(i)
+        fallback = self.on_error == "fallback"  # the engine makes those samples from pixels
+        if engine in ("auto", "dali"):
+            try:
+                from .engines.dali_engine import DaliEngine
+
+                return DaliEngine(paths, self.recipe, num_threads=self.num_workers,
+                                  prefetch=self.prefetch, pin=pin, batch_size=self.batch_size,
+                                  fallback=fallback)
+            except (ImportError, FreqloadError, OSError, RuntimeError) as e:
+                if engine == "dali":
+                    raise
+                warnings.warn(f"DCTLoader: using the torch engine; the DALI engine is "
+                              f"unavailable: {e}", stacklevel=3)
+        return TorchEngine(paths, self.recipe, num_workers=self.num_workers,
+                           prefetch=self.prefetch, pin=pin, fallback=fallback)
+
+    @property
+    def num_threads(self) -> int:
+        """Deprecated name of :attr:`num_workers`."""
+        return self.num_workers
+
+    # -- the torch DataLoader surface (len, set_epoch: sampler.EpochLoader) -------------
+    def _expected_bytes_per_sample(self) -> int:  # bytes_per_sample: sampler.EpochLoader
+        return self.recipe.channels * self.recipe.out_h * self.recipe.out_w * 2
+
+    def host_batches(self, epoch: int):
+        """The engine's HostBatches of ``epoch`` for this shard, before the error policy
+        (from where a loaded state left off)."""
+        batches = self._epoch_batches(epoch)
+        self.dataset.begin_epoch(batches)  # remote shards: fetched ahead, in this order
+        if self.transform.kind == "train":
+            keys = [sample_keys(self.seed, epoch, b) for b in batches]
+        else:
+            keys = [np.zeros(len(b), dtype=np.uint64) for b in batches]
+        return self.engine.batches(batches, keys)
+
+    def __iter__(self):
+        epoch = self.epoch
+        for j, hb in enumerate(self.host_batches(epoch)):
+            self._position += 1  # consumed, even when the policy leaves nothing to yield
+            self.dataset.batch_done(j)  # remote shards: a temporary copy no longer read
+            hb = self._apply_policy(hb)
+            if len(hb.index) == 0:
+                continue
+            yield self._to_device(hb)
+        self._end_epoch(epoch)
+
+    # -- per batch ------------------------------------------------------------------
+    def _raise_for(self, i: int, status: int, message: str):
+        """The error of a sample the engine flagged, with the engine's own message (the
+        core's, libjpeg's included): nothing is decoded again to find out."""
+        path = self.dataset.names[i]
+        name = STATUS_NAMES.get(status, "?")
+        cls = STATUS_ERRORS.get(status, DecodeError)
+        hint = ('; DCTLoader(on_error="skip") drops such files (counted in loader.stats), '
+                '"fallback" also decodes unsupported ones from their pixels')
+        if message:
+            raise cls(f"{path}: {message}{hint}")
+        # no message (a status set outside the core): still never let it pass under "raise"
+        raise cls(f"{path}: failed with status {status} ({name}) in the {self.engine.name} "
+                  f"engine{hint}")
+
+    def _apply_policy(self, hb: HostBatch) -> HostBatch:
+        """The error policy on a finished batch: the engine already made every sample it
+        could (the pixel fallback included, in its own slot); what is left failed, and
+        so did the samples the source's index found bad (a tar sample without an image
+        or a label)."""
+        n = len(hb.index)
+        if self.dataset.problems:
+            for k, i in enumerate(hb.index.tolist()):
+                if i in self.dataset.problems:
+                    hb.status[k] = UNREADABLE
+                    hb.messages[k] = self.dataset.problems[i]
+                    if hb.from_pixels is not None:
+                        hb.from_pixels[k] = False
+        fell_back = int(hb.from_pixels.sum()) if hb.from_pixels is not None else 0
+        self.stats.fallback += fell_back
+        keep = hb.status == OK
+        bad = np.nonzero(~keep)[0]
+        self.stats.decoded += n - len(bad) - fell_back
+        if len(bad) == 0:
+            return hb
+        if self.on_error == "raise":
+            k = bad[0]
+            self._raise_for(int(hb.index[k]), int(hb.status[k]),
+                            hb.messages[k] if hb.messages is not None else "")
+        self.stats.skipped += len(bad)
+        rows = torch.from_numpy(np.nonzero(keep)[0])
+        if self.regroup == "device":  # per-sample planes back to back: keep the kept ones
+            total = layout_view(hb.layouts)["total"].astype(np.int64)
+            x = torch.cat([hb.x[hb.offsets[k]:hb.offsets[k] + total[k]] for k in rows.tolist()]
+                          or [hb.x[:0]])
+            offsets = np.concatenate([[0], np.cumsum(total[keep])[:-1]]).astype(np.int64)
+            out = HostBatch(x, hb.index[keep], hb.status[keep], offsets, hb.layouts[keep])
+        else:
+            out = HostBatch(hb.x.index_select(0, rows), hb.index[keep], hb.status[keep])
+        return out._replace(x=out.x.pin_memory()) if hb.x.is_pinned() and len(rows) else out
+
+    def _to_device(self, hb: HostBatch):
+        y = torch.from_numpy(self.dataset.labels[hb.index])
+        self.stats.add(hb.x, len(hb.index))  # regroup="device": x is the planes back to back
+        if self.device.type != "cpu":
+            x = hb.x.to(self.device, non_blocking=True)
+            y = y.to(self.device, non_blocking=True)
+        else:
+            x = hb.x
+        x = self.post(x, hb.offsets, hb.layouts)
+        if self._device_regroup is not None:  # the quant tables it moved itself
+            self.stats.bytes_to_device += self._device_regroup.last_bytes
+        return x, y
+
+    def __repr__(self) -> str:
+        return (f"DCTLoader({len(self.dataset)} samples, batch_size={self.batch_size}, "
+                f"mask={self.mask!r} ({len(self.mask)} channels), size={self.size}, "
+                f"engine={self.engine.name!r}, shard {self.sampler.shard_id}/"
+                f"{self.sampler.num_shards}, device={self.device})")

@@ -1,0 +1,70 @@
+"""What both engines share: the status codes and the batch they hand back. The sample's
+recipe is freqload.codec.recipe.Recipe."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, NamedTuple, Optional
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import torch
+
+from ... import _core
+from ...errors import DecodeError, FreqloadError, ImageTooLargeError, UnsupportedImageError
+
+#: int32 entries of a planes layout (fl_layout_pack)
+LAYOUT_INTS = _core.LAYOUT_INTS
+#: The planes layout as a named numpy type, field for field the int32 vector fl_layout_pack
+#: writes (fl_core.h: the window, num_components, total, per component its plane group,
+#: then the 3 quant tables). View layouts with :func:`layout_view`; read
+#: ``v["total"]``, ``v["groups"]["kind"]``, ``v["quant"][:, c]``, never offsets.
+LAYOUT_DTYPE = np.dtype([
+    ("y0", "<i4"), ("x0", "<i4"), ("rows", "<i4"), ("cols", "<i4"), ("dy", "<i4"),
+    ("dx", "<i4"), ("num_components", "<i4"), ("total", "<i4"),
+    ("groups", [("kind", "<i4"), ("count", "<i4"), ("h", "<i4"), ("w", "<i4"), ("fv", "<i4"),
+                ("fh", "<i4"), ("offset", "<i4")], (3,)),
+    ("quant", "<i4", (3, 64))])
+if LAYOUT_DTYPE.itemsize != 4 * LAYOUT_INTS:  # the core's layout changed without this
+    raise ImportError(f"freqload.loading.engines.common.LAYOUT_DTYPE ({LAYOUT_DTYPE.itemsize} bytes) "
+                      f"no longer mirrors the core's fl_layout_pack ({4 * LAYOUT_INTS} bytes)")
+#: fl_plane_group kinds: nothing, the channels on their own grid, all 64 coefficients
+PLANES_NONE, PLANES_CHANNELS, PLANES_COEFS = (_core.PLANES_NONE, _core.PLANES_CHANNELS,
+                                              _core.PLANES_COEFS)
+
+
+def layout_view(layouts) -> np.ndarray:
+    """int32 layouts ([LAYOUT_INTS] or [B, LAYOUT_INTS]) as LAYOUT_DTYPE records ([B]; a
+    view where the input is int32 and contiguous)."""
+    a = np.ascontiguousarray(layouts, dtype=np.int32).reshape(-1, LAYOUT_INTS)
+    return a.view(LAYOUT_DTYPE).reshape(-1)
+
+
+#: per-sample status codes: the core's fl_status
+OK, DECODE_ERROR, UNSUPPORTED, TOO_LARGE, NO_MEMORY, BAD_ARGUMENT, UNREADABLE = (
+    _core.STATUS_OK, _core.STATUS_DECODE, _core.STATUS_UNSUPPORTED, _core.STATUS_TOO_LARGE,
+    _core.STATUS_NOMEM, _core.STATUS_ARGUMENT, _core.STATUS_UNREADABLE)
+#: the error each of the core's image statuses raises in the loader (both engines report
+#: statuses, as the core gives them)
+STATUS_ERRORS = {DECODE_ERROR: DecodeError, UNSUPPORTED: UnsupportedImageError,
+                 TOO_LARGE: ImageTooLargeError, UNREADABLE: FreqloadError}
+#: what each status means, for messages
+STATUS_NAMES = {OK: "ok", DECODE_ERROR: "corrupt data", UNSUPPORTED: "unsupported image",
+                TOO_LARGE: "over a resource limit", NO_MEMORY: "out of memory",
+                BAD_ARGUMENT: "bad argument", UNREADABLE: "unreadable file"}
+
+
+class HostBatch(NamedTuple):
+    """One batch on the host. regroup="cpu": x is int16 [b, C, out_h, out_w]. regroup="device":
+    x is the samples' planes back to back (int16 [total]), sample k starting at offsets[k],
+    laid out as layouts[k] (int32 [LAYOUT_INTS]) says."""
+    x: "torch.Tensor"  #: pinned when asked
+    index: np.ndarray  #: int64 [b] sample indices into the loader's dataset
+    status: np.ndarray  #: int32 [b], OK or an error code (the sample is zeros then)
+    offsets: Optional[np.ndarray] = None  #: int64 [b] (regroup="device")
+    layouts: Optional[np.ndarray] = None  #: int32 [b, LAYOUT_INTS] (regroup="device")
+    #: per sample, the core's message for a non-zero status ("" when OK): the engine made
+    #: the sample, so it says what went wrong; nothing is decoded again to find out
+    messages: Optional[list] = None
+    #: bool [b]: the sample was made from the file's pixels by the engine's fallback
+    #: (engines.fallback; status OK), or None where no sample was
+    from_pixels: Optional[np.ndarray] = None

@@ -1,0 +1,184 @@
+"""RGBLoader: the RGB baseline with DCTLoader's interface, for A/B runs with the same script.
+
+torchvision's ImageNet recipe, written without torchvision: train: RandomResizedCrop(size)
+(torchvision's sampling, bilinear) + horizontal flip, the same boxes and flips DCTLoader
+draws for the same seed (the core's sampler); eval: resize the shorter side to
+size/crop_ratio + centre crop; normalised with ImageNet's mean/std. The same sources,
+shards, epochs and last-batch rules as DCTLoader (:mod:`freqload.loading.sampler`). Yields
+``(x float32 [B, 3, size, size], y int64 [B])`` on ``device``. Two engines:
+
+- ``"torch"`` (default): Pillow decodes in torch DataLoader worker processes, which
+  normalise; float32 crosses (3 * size^2 * 4 bytes per sample).
+- ``"dali"``: DALI's CPU decoder (region-of-interest decoding of the box only) and
+  resize on DALI's threads (:mod:`freqload.loading.engines.rgb_dali`), the strongest CPU
+  baseline; uint8 crosses (3 * size^2 bytes) and is normalised on the device.
+  Pixels differ slightly from Pillow's (another decoder's chroma upsampling, DALI's
+  resampling); the boxes and flips are the same.
+
+``bytes_per_sample`` is measured from the batches.
+"""
+from __future__ import annotations
+
+
+import numpy as np
+import torch
+import torch.utils.data
+
+from ..codec.read import check_orientation, read_file
+from ..codec.transform import random_resized_crop, sample_keys
+from ..data.sources import resolve_source
+from .. import _core
+from ..errors import DecodeError
+from .device import Normalize
+from .epochs import EpochLoader, TransferStats
+
+MEAN = (0.485, 0.456, 0.406)
+STD = (0.229, 0.224, 0.225)
+
+
+class RGBSamples(torch.utils.data.Dataset):
+    """Items are (index, epoch) -> (float32 [3, size, size] normalised, label)."""
+
+    def __init__(self, paths, labels, size: int = 224, train: bool = True, seed: int = 0,
+                 crop_ratio: float = 0.875, samples=None, orientation: str = "exif"):
+        """samples: a sources.SampleList or shards.ShardSet to read items through
+        (``samples.where(i)``: tar members by byte range); None: the files ``paths``.
+        orientation: "exif" turns each picture upright by its EXIF orientation (Pillow's
+        ``ImageOps.exif_transpose``) before cropping, as DCTLoader does; "ignore"."""
+        check_orientation(orientation)
+        self.paths, self.labels, self.samples = paths, labels, samples
+        self.orientation = orientation
+        self.size, self.train, self.seed, self.crop_ratio = int(size), bool(train), seed, crop_ratio
+        self.norm = Normalize(MEAN, STD)  # the one normalisation (freqload.loading.device)
+
+    def __len__(self):
+        return len(self.paths)
+
+    def box(self, i: int, epoch: int, height: int, width: int):
+        """((top, left, h, w), flip) of sample ``i`` in ``epoch``, in the upright picture
+        (height x width pixels): the boxes DCTLoader draws (the core's sampling, the same
+        seed/epoch/index keys), so an A/B run sees the same crops and flips in both inputs.
+        Train: RandomResizedCrop and a flip; eval: Resize(size / crop_ratio) of the shorter
+        side, CenterCrop(size). Both engines draw through here."""
+        if self.train:
+            key = int(sample_keys(self.seed, epoch, [i])[0])
+            return random_resized_crop(key, height, width)
+        return _core.eval_box(height, width, self.size, self.size, float(self.crop_ratio)), False
+
+    def upright(self, src):
+        """A PIL RGB image of ``src`` (a path or a file object), turned upright by its EXIF
+        orientation under orientation="exif": how both engines read with Pillow."""
+        from PIL import Image, ImageOps
+
+        with Image.open(src) as im:
+            if self.orientation == "exif":
+                im = ImageOps.exif_transpose(im)
+            return im.convert("RGB")
+
+    def __getitem__(self, item):
+        from PIL import Image
+
+        i, epoch = item if isinstance(item, tuple) else (item, 0)
+        s = self.size
+        if self.samples is not None and self.samples.file_of is not None:
+            import io
+
+            path, offset, length = self.samples.where(i)  # a tar member's bytes
+            src = io.BytesIO(read_file(path, 0, offset, length))
+        else:
+            src = self.paths[i]
+        with self.upright(src) as im:
+            (top, left, h, w), flip = self.box(i, epoch, im.height, im.width)
+            im = im.resize((s, s), Image.BILINEAR, box=(left, top, left + w, top + h))
+            if flip:
+                im = im.transpose(Image.FLIP_LEFT_RIGHT)
+            x = np.asarray(im, dtype=np.float32).transpose(2, 0, 1) / 255.0
+        return self.norm(torch.from_numpy(x)), int(self.labels[i])
+
+
+class RGBLoader(EpochLoader):
+    """The RGB baseline loader (see the module docstring); DCTLoader's core arguments, and
+    ``engine``: "torch" (default, Pillow in DataLoader workers), "dali" (DALI's decoder
+    and resize on the same boxes, uint8 crossing) or "auto" (DALI where installed, else
+    torch with a warning saying why)."""
+
+    def __init__(self, source, *, batch_size: int, size: int = 224, train: bool = False,
+                 shuffle: bool | None = None, seed: int = 0, drop_last: bool = False,
+                 num_workers: int | None = None, prefetch: int = 2, device=None,
+                 shard_id: int | None = None, num_shards: int | None = None,
+                 label_key: str | None = None, shuffle_buffer: int = 1000,
+                 cache_dir: str | None = None, orientation: str = "exif",
+                 engine: str = "torch"):
+        if engine not in ("torch", "dali", "auto"):
+            raise ValueError(f"engine must be 'torch', 'dali' or 'auto', got {engine!r}")
+        dataset = resolve_source(source, label_key, cache_dir)
+        # RGBLoader has no error policy: a damaged shard, or a sample its index found bad
+        # (no label, two images ...), is refused here rather than met mid-epoch
+        dataset.report_damage("raise", "RGBLoader")
+        if dataset.problems:
+            i, why = next(iter(dataset.problems.items()))
+            raise DecodeError(f"{dataset.names[i]}: {why} ({len(dataset.problems)} bad "
+                              "sample(s) in all; RGBLoader has no on_error: "
+                              "DCTLoader(on_error=\"skip\") skips them)")
+        # batch size, shuffling, seed, shards, device, workers: as every loader does
+        self._setup_epochs(dataset, batch_size=batch_size,
+                           train=train, shuffle=shuffle, seed=seed, drop_last=drop_last,
+                           shard_id=shard_id, num_shards=num_shards, device=device,
+                           num_workers=num_workers, prefetch=prefetch,
+                           shuffle_buffer=shuffle_buffer)
+        self.samples = RGBSamples(self.dataset.paths, self.dataset.labels, size, train, seed,
+                                  samples=self.dataset, orientation=orientation)
+        self.size = int(size)
+        self.stats = TransferStats()
+        self.engine = None  # the torch engine: a DataLoader per epoch
+        if engine in ("dali", "auto"):
+            from .engines.rgb_dali import RGBDaliEngine
+
+            try:
+                self.engine = RGBDaliEngine(
+                    self.samples, self.dataset, size=self.size, batch_size=self.batch_size,
+                    num_threads=self.num_workers, prefetch=self.prefetch,
+                    pin=self.device.type == "cuda", orientation=orientation)
+            except ImportError as e:
+                if engine == "dali":
+                    raise
+                import warnings
+
+                warnings.warn(f"RGBLoader(engine='auto'): using the torch engine ({e})",
+                              stacklevel=2)
+            self._norm = Normalize([255 * m for m in MEAN], [255 * s for s in STD]).to(
+                self.device)
+        self.engine_name = "dali" if self.engine is not None else "torch"
+
+    def _expected_bytes_per_sample(self) -> int:  # bytes_per_sample: sampler.EpochLoader
+        return 3 * self.size * self.size * (1 if self.engine is not None else 4)
+
+    def __iter__(self):
+        epoch = self.epoch
+        plan = self._epoch_batches(epoch)
+        self.dataset.begin_epoch(plan)  # remote shards: fetched ahead, in this order
+        if self.engine is not None:
+            labels = torch.as_tensor(np.asarray(self.dataset.labels, dtype=np.int64))
+            for j, (host, idx) in enumerate(self.engine.batches(plan, epoch)):
+                self._position += 1
+                self.dataset.batch_done(j)
+                self.stats.add(host)  # uint8 crosses
+                x = host.to(self.device, non_blocking=True)
+                y = labels[idx].to(self.device, non_blocking=True)
+                yield self._norm(x), y
+            self._end_epoch(epoch)
+            return
+        batches = [[(int(i), epoch) for i in b] for b in plan]
+        kw = {"prefetch_factor": self.prefetch} if self.num_workers > 0 else {}
+        dl = torch.utils.data.DataLoader(self.samples, batch_sampler=batches,
+                                         num_workers=self.num_workers,
+                                         pin_memory=self.device.type == "cuda", **kw)
+        for j, (x, y) in enumerate(dl):
+            self._position += 1
+            self.dataset.batch_done(j)
+            self.stats.add(x)
+            yield (x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True))
+        self._end_epoch(epoch)
+
+
+__all__ = ["RGBLoader", "RGBSamples", "MEAN", "STD"]
