@@ -63,7 +63,7 @@ from _common import (LoopbackS3, build_raw_reader, cpu_seconds, default_folder, 
                      run_loader, run_raw, run_rgb_dali, write_bench_shards)
 
 from freqload.tools.bench import DALI_RGB
-from freqload.loading.engines.common import PLANES_COEFS, layout_view
+from freqload.loading.host_batch import PLANES_COEFS, layout_view
 
 
 def run_host_part(loader, seconds: float) -> tuple[float, float, int]:

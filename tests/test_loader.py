@@ -246,7 +246,7 @@ def test_the_engine_makes_the_fallback_sample_in_its_slot(dirty_folder, engine, 
     its pixels with the sample's own key (train: a random box and flip), status OK and marked
     from_pixels. Reference: read_coefficients(fallback="pixels") then the recipe's sample,
     in this process. A file Pillow cannot read either keeps its failure, both messages in it."""
-    from freqload.loading.engines.common import OK, UNSUPPORTED, layout_view
+    from freqload.loading.host_batch import OK, UNSUPPORTED, layout_view
     from freqload.loading.regroup import DeviceRegroup
 
     garbage = tmp_path / "garbage.jpg"

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import _core
+from .._core import to_channels as native_to_channels
 from .coefficients import core_arrays
 from .lossless import orient
 from .read import check_orientation
@@ -77,7 +77,7 @@ def to_channels(coeffs, mask=None, *, dequantize: bool = True, chroma: str = "dc
     arrays, sampling, quant = core_arrays(coeffs)
     out_h, out_w = arrays[0].shape[:2] if size is None else r.size
     out = np.empty((r.channels, out_h, out_w), dtype=np.int16)
-    _core.to_channels(arrays, sampling, quant, r.packed, out, size is not None)
+    native_to_channels(arrays, sampling, quant, r.packed, out, size is not None)
     return out
 
 

@@ -12,14 +12,14 @@ import functools
 
 import numpy as np
 
-from .. import _core
+from .._core import dct_basis
 
 
 @functools.lru_cache(maxsize=None)
 def dct_matrix() -> np.ndarray:
     """float64 [8, 8] orthonormal DCT-II matrix ``D`` (read-only): the native core's own
     table (``fl_dct_basis``), so Python and C use one basis."""
-    d = np.frombuffer(_core.dct_basis(), dtype=np.float64).reshape(8, 8).copy()
+    d = np.frombuffer(dct_basis(), dtype=np.float64).reshape(8, 8).copy()
     d.setflags(write=False)
     return d
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import _core
+from .._core import write_jpeg as native_write_jpeg
 from .coefficients import Coefficients, core_arrays
 from .mask import ChannelMask, as_mask
 
@@ -40,7 +40,7 @@ def write_jpeg(coeffs: Coefficients, components=None) -> bytes:
     arrays, sampling, quant = core_arrays(coeffs)
     if components is not None:
         arrays = [np.ascontiguousarray(a, dtype=np.int16) for a in components]
-    return _core.write_jpeg(arrays, sampling, quant, coeffs.info.width, coeffs.info.height)
+    return native_write_jpeg(arrays, sampling, quant, coeffs.info.width, coeffs.info.height)
 
 
 __all__ = ["write_jpeg", "split_coefficients"]

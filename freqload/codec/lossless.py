@@ -13,7 +13,7 @@ import dataclasses
 
 import numpy as np
 
-from .. import _core
+from .._core import orient as native_orient
 from .coefficients import Coefficients, ComponentInfo, core_arrays
 
 def _mcu(coeffs: Coefficients) -> tuple[int, int]:
@@ -96,9 +96,9 @@ def orient(coeffs: Coefficients, orientation: int | None = None) -> Coefficients
         return coeffs
     arrays, sampling, quant = core_arrays(coeffs)
     info = coeffs.info
-    width, height, plan, _ = _core.orient(arrays, sampling, quant, info.width, info.height, o)
+    width, height, plan, _ = native_orient(arrays, sampling, quant, info.width, info.height, o)
     outs = [np.empty((ah, aw, 64), dtype=np.int16) for *_, ah, aw in plan]  # shapes, then fill
-    *_, tables = _core.orient(arrays, sampling, quant, info.width, info.height, o, outs)
+    *_, tables = native_orient(arrays, sampling, quant, info.width, info.height, o, outs)
     comps, new_info, quants = [], [], []
     for c, ((hs, vs, bh, bw, ah, aw), out, q) in enumerate(zip(plan, outs, tables)):
         comps.append(out[:bh, :bw])

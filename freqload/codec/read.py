@@ -38,19 +38,19 @@ import warnings as _warnings
 
 import numpy as np
 
-from .. import _core
+from .._core import (DEFAULT_MAX_FILE_SIZE, DEFAULT_MAX_MEMORY, DEFAULT_MAX_PIXELS,
+                     DEFAULT_MAX_SCANS, Decoder)
+from .._core import read_file as native_read_file
 from ..errors import FreqloadError, ImageTooLargeError, UnsupportedImageError
 from .coefficients import ComponentInfo, Coefficients, JpegInfo
 from .dct import forward_blocks
 from .lossless import orient
 
-#: Default pixel limit of read_coefficients (checked from the header).
-DEFAULT_MAX_PIXELS = _core.DEFAULT_MAX_PIXELS  # 100,000,000 (fl_core.h, one home)
-#: Default limits on the file, the scans of a progressive file, and the coefficient memory
-#: of one decode (each an ImageTooLargeError naming it; 0 or None disables one).
-DEFAULT_MAX_FILE_SIZE = _core.DEFAULT_MAX_FILE_SIZE  # 256 MiB
-DEFAULT_MAX_SCANS = _core.DEFAULT_MAX_SCANS  # 1000
-DEFAULT_MAX_MEMORY = _core.DEFAULT_MAX_MEMORY  # 2 GiB
+# The default limits come from the core (fl_core.h, their one home): DEFAULT_MAX_PIXELS
+# 100,000,000 pixels (read_coefficients checks it from the header); DEFAULT_MAX_FILE_SIZE
+# 256 MiB, DEFAULT_MAX_SCANS 1000 scans of a progressive file, DEFAULT_MAX_MEMORY 2 GiB of
+# coefficient planes in one decode (each an ImageTooLargeError naming it; 0 or None
+# disables one).
 
 
 def limits_tuple(max_file_size=DEFAULT_MAX_FILE_SIZE, max_scans=DEFAULT_MAX_SCANS,
@@ -66,13 +66,13 @@ _COLOR_NAMES = {0: "unknown", 1: "gray", 2: "YCbCr", 3: "RGB", 4: "CMYK", 5: "YC
 _local = threading.local()
 
 
-def thread_decoder() -> "_core.Decoder":
+def thread_decoder() -> "Decoder":
     """This thread's decoder (the core keeps one libjpeg decompressor per decoder, and
     every image starts on a fresh one inside it). The torch engine's workers decode with
     it; :func:`read_header` and :func:`read_coefficients` too."""
     dec = getattr(_local, "decoder", None)
     if dec is None:
-        dec = _local.decoder = _core.Decoder()
+        dec = _local.decoder = Decoder()
     return dec
 
 
@@ -99,7 +99,7 @@ def read_file(path, max_file_size: int = 0, offset: int = 0, length: int = -1) -
     end), read by the core's one file reader (``fl_read_file``, which both engines use
     too); over ``max_file_size`` (> 0) it is refused unread (:class:`ImageTooLargeError`).
     OSError when it cannot be read or the range runs past the file's end."""
-    return _core.read_file(os.fspath(path), int(max_file_size or 0), int(offset), int(length))
+    return native_read_file(os.fspath(path), int(max_file_size or 0), int(offset), int(length))
 
 
 def _info_from_native(t, source="jpeg") -> JpegInfo:

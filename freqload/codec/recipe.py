@@ -26,16 +26,17 @@ import dataclasses
 import functools
 from typing import Optional, Tuple, Union
 
-from .. import _core
+from .._core import (CHROMA_DCT, CHROMA_NEAREST, OUTPUT_CHANNELS, OUTPUT_PLANES, pack_recipe,
+                     recipe_out_elements)
 from .mask import PRESETS, ChannelMask, as_mask, split_channels
 from .read import (DEFAULT_MAX_FILE_SIZE, DEFAULT_MAX_MEMORY, DEFAULT_MAX_PIXELS,
                    DEFAULT_MAX_SCANS, check_orientation, limits_tuple)
 from .transform import Transform, check_size
 
 #: chroma= names -> the core's fl_chroma (what each does: freqload.codec.channels)
-CHROMA = {"dct": _core.CHROMA_DCT, "nearest": _core.CHROMA_NEAREST}
+CHROMA = {"dct": CHROMA_DCT, "nearest": CHROMA_NEAREST}
 #: regroup= names -> the core's fl_output_kind
-OUTPUT = {"cpu": _core.OUTPUT_CHANNELS, "device": _core.OUTPUT_PLANES}
+OUTPUT = {"cpu": OUTPUT_CHANNELS, "device": OUTPUT_PLANES}
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
@@ -97,7 +98,7 @@ class Recipe:
         set_("max_scans", scans)
         set_("max_memory", memory)
         component, coef = split_channels(self.mask.indices)
-        set_("_packed", _core.pack_recipe(
+        set_("_packed", pack_recipe(
             component=component, coef=coef, size=self.size, dequantize=self.dequantize,
             chroma=CHROMA[self.chroma], transform=self.transform.native(),
             output=OUTPUT[self.regroup], max_pixels=self.max_pixels, strict=self.strict,
@@ -140,7 +141,7 @@ class Recipe:
     @property
     def out_elements(self) -> int:
         """int16 elements of one sample's output (planes: the capacity)."""
-        return _core.recipe_out_elements(self._packed)
+        return recipe_out_elements(self._packed)
 
     def replace(self, **changes) -> "Recipe":
         """A new recipe with some settings changed (checked as a new one)."""

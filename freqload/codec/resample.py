@@ -18,7 +18,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .. import _core
+from .._core import resize_channels, sample as native_sample
 from .coefficients import Coefficients, core_arrays
 from .mask import as_mask
 from .recipe import Recipe, recipe_for
@@ -50,7 +50,7 @@ def resize_crop(coeffs: Coefficients, box: Sequence[float], size=(56, 56), *,
     arrays, sampling, quant = core_arrays(coeffs)
     comp_idx, coef_idx = m.component_arrays()
     out = np.empty((len(m), oh, ow), dtype=np.float32)
-    _core.resize_channels(arrays, sampling, quant, coeffs.info.width, coeffs.info.height,
+    resize_channels(arrays, sampling, quant, coeffs.info.width, coeffs.info.height,
                           (top, left, h, w), bool(flip), comp_idx, coef_idx, out)
     return out
 
@@ -75,7 +75,7 @@ def sample(coeffs: Coefficients, transform, mask=None, size=(56, 56), key: int =
     arrays, sampling, quant = core_arrays(coeffs)
     if out is None:
         out = np.empty((r.channels, r.out_h, r.out_w), dtype=np.int16)
-    _core.sample(arrays, sampling, quant, coeffs.info.width, coeffs.info.height, r.packed,
+    native_sample(arrays, sampling, quant, coeffs.info.width, coeffs.info.height, r.packed,
                  int(key) & (2**64 - 1), out, coeffs.info.orientation)
     return out
 

@@ -23,11 +23,13 @@ from typing import Tuple
 
 import numpy as np
 
-from .. import _core
+from .._core import MAX_GRID, TRANSFORM_BLOCKS, TRANSFORM_EVAL, TRANSFORM_TRAIN, check_transform
+from .._core import eval_box as native_eval_box
+from .._core import random_resized_crop as native_random_resized_crop
 
 #: transform names -> the core's fl_transform_kind
-KINDS = {"blocks": _core.TRANSFORM_BLOCKS, "eval": _core.TRANSFORM_EVAL,
-         "train": _core.TRANSFORM_TRAIN}
+KINDS = {"blocks": TRANSFORM_BLOCKS, "eval": TRANSFORM_EVAL,
+         "train": TRANSFORM_TRAIN}
 
 Box = Tuple[float, float, float, float]  # (top, left, height, width) in image pixels
 
@@ -56,7 +58,7 @@ class Transform:
                              f"pairs, flip and crop_ratio numbers; got scale={self.scale!r}, "
                              f"ratio={self.ratio!r}, flip={self.flip!r}, "
                              f"crop_ratio={self.crop_ratio!r}") from None
-        _core.check_transform(values)  # the value rules live in the core (fl_transform_check)
+        check_transform(values)  # the value rules live in the core (fl_transform_check)
 
     def native(self) -> tuple:
         """The core's fl_transform as a tuple of doubles, as given: the packed recipe
@@ -103,7 +105,7 @@ def random_resized_crop(key: int, height: int, width: int, *,
         ((top, left, h, w), flip): the box in whole pixels inside the image.
     """
     t = Transform("train", tuple(scale), tuple(ratio), flip)
-    top, left, h, w, f = _core.random_resized_crop(int(key) & (2**64 - 1), int(height),
+    top, left, h, w, f = native_random_resized_crop(int(key) & (2**64 - 1), int(height),
                                                    int(width), t.native())
     return (top, left, h, w), bool(f)
 
@@ -113,7 +115,7 @@ def eval_box(height: int, width: int, size=(56, 56), crop_ratio: float = 0.875) 
     output of ``size`` blocks. E.g. 500x375 (w x h), size 56 -> a centred 328.125-pixel
     square (448 = 0.875 * 512, the shorter side 375 resized to 512)."""
     oh, ow = check_size(size)
-    return _core.eval_box(int(height), int(width), oh, ow, float(crop_ratio))
+    return native_eval_box(int(height), int(width), oh, ow, float(crop_ratio))
 
 
 def check_size(size) -> tuple[int, int]:
@@ -124,8 +126,8 @@ def check_size(size) -> tuple[int, int]:
         h, w = (int(v) for v in size)
     except (TypeError, ValueError):
         raise ValueError(f"size must be (out_h, out_w) in 8x8 blocks, got {size!r}") from None
-    if h < 1 or w < 1 or h > _core.MAX_GRID or w > _core.MAX_GRID:
-        raise ValueError(f"size must be between 1 and {_core.MAX_GRID} blocks per side, got "
+    if h < 1 or w < 1 or h > MAX_GRID or w > MAX_GRID:
+        raise ValueError(f"size must be between 1 and {MAX_GRID} blocks per side, got "
                          f"{size!r}")
     return h, w
 

@@ -80,7 +80,7 @@ from ..data.packs import check_mask, check_mask_for_paths
 from ..data.shards import ShardSet
 from ..data.sources import resolve_source
 from ..errors import DecodeError, FreqloadError
-from .engines.common import HostBatch, layout_view, OK, STATUS_ERRORS, STATUS_NAMES, UNREADABLE
+from .host_batch import HostBatch, layout_view, OK, STATUS_ERRORS, STATUS_NAMES, UNREADABLE
 from .engines.torch_engine import TorchEngine
 from .device import Normalize, PostStage
 from .epochs import EpochLoader, TransferStats

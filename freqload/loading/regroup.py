@@ -12,7 +12,7 @@ Equality with the CPU path is exact, not approximate: the code below repeats
 ``fl_channels.c`` operation by operation in float32, the same multiplies and
 adds in the same order (torch runs each as its own rounded operation; the C
 core is compiled with ``-ffp-contract=off`` so it fuses none either), with the
-C core's own tables (``_core.upsample_tables``).
+C core's own tables (``upsample_tables``).
 """
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ from collections import defaultdict
 import numpy as np
 import torch
 
-from .. import _core
-from .engines.common import (LAYOUT_INTS, PLANES_CHANNELS as CHANNELS, PLANES_NONE as NONE,
+from .._core import sample_planes, upsample_tables
+from .host_batch import (LAYOUT_INTS, PLANES_CHANNELS as CHANNELS, PLANES_NONE as NONE,
                              layout_view)
 from ..codec.recipe import Recipe
 
@@ -56,7 +56,7 @@ class DeviceRegroup:
         key = (f, str(device))
         if key not in self._tables:
             A, P, N, first, last = (np.frombuffer(b, dtype=np.float32).copy()
-                                    for b in _core.upsample_tables(f))
+                                    for b in upsample_tables(f))
             self._tables[key] = (A.reshape(4, 8, 8), P.reshape(4, 8), N.reshape(4, 8), first, last)
         return self._tables[key]
 
@@ -186,6 +186,6 @@ def planes_from_coefficients(coeffs, spec: Recipe, *, out: np.ndarray | None = N
     payload = np.empty(spec.out_elements, dtype=np.int16) if out is None else out
     layout = np.zeros(LAYOUT_INTS, dtype=np.int32) if layout is None else layout
     info = coeffs.info
-    _core.sample_planes(comps, sampling, quant, spec.packed, payload, layout, info.width,
+    sample_planes(comps, sampling, quant, spec.packed, payload, layout, info.width,
                         info.height, info.orientation)
     return payload[:int(layout_view(layout)["total"][0])], layout

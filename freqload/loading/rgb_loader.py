@@ -27,7 +27,7 @@ import torch.utils.data
 from ..codec.read import check_orientation, read_file
 from ..codec.transform import random_resized_crop, sample_keys
 from ..data.sources import resolve_source
-from .. import _core
+from .._core import eval_box
 from ..errors import DecodeError
 from .device import Normalize
 from .epochs import EpochLoader, TransferStats
@@ -63,7 +63,7 @@ class RGBSamples(torch.utils.data.Dataset):
         if self.train:
             key = int(sample_keys(self.seed, epoch, [i])[0])
             return random_resized_crop(key, height, width)
-        return _core.eval_box(height, width, self.size, self.size, float(self.crop_ratio)), False
+        return eval_box(height, width, self.size, self.size, float(self.crop_ratio)), False
 
     def upright(self, src):
         """A PIL RGB image of ``src`` (a path or a file object), turned upright by its EXIF

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from ...codec.recipe import Recipe
-from .common import LAYOUT_INTS, OK, UNSUPPORTED, HostBatch, layout_view
+from ..host_batch import LAYOUT_INTS, OK, UNSUPPORTED, HostBatch, layout_view
 from .fallback import pixel_sample
 from .dali_build import load_operator
 

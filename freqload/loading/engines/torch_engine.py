@@ -15,7 +15,7 @@ import torch.utils.data
 
 from ...codec.read import thread_decoder
 from ...codec.recipe import Recipe
-from .common import LAYOUT_INTS, OK, UNSUPPORTED, HostBatch, layout_view
+from ..host_batch import LAYOUT_INTS, OK, UNSUPPORTED, HostBatch, layout_view
 from .fallback import pixel_sample
 
 

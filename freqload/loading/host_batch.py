@@ -1,5 +1,6 @@
-"""What both engines share: the status codes and the batch they hand back. The sample's
-recipe is freqload.codec.recipe.Recipe."""
+"""What the engines hand back: a batch on the host (:class:`HostBatch`), each sample's
+status code, and the planes layout of ``regroup="device"``. The sample's recipe is
+:class:`freqload.codec.recipe.Recipe`."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, NamedTuple, Optional
@@ -9,11 +10,11 @@ import numpy as np
 if TYPE_CHECKING:
     import torch
 
-from ... import _core
-from ...errors import DecodeError, FreqloadError, ImageTooLargeError, UnsupportedImageError
+from .._core import (LAYOUT_INTS, PLANES_CHANNELS, PLANES_COEFS, PLANES_NONE, STATUS_ARGUMENT,
+                     STATUS_DECODE, STATUS_NOMEM, STATUS_OK, STATUS_TOO_LARGE,
+                     STATUS_UNREADABLE, STATUS_UNSUPPORTED)
+from ..errors import DecodeError, FreqloadError, ImageTooLargeError, UnsupportedImageError
 
-#: int32 entries of a planes layout (fl_layout_pack)
-LAYOUT_INTS = _core.LAYOUT_INTS
 #: The planes layout as a named numpy type, field for field the int32 vector fl_layout_pack
 #: writes (fl_core.h: the window, num_components, total, per component its plane group,
 #: then the 3 quant tables). View layouts with :func:`layout_view`; read
@@ -25,11 +26,10 @@ LAYOUT_DTYPE = np.dtype([
                 ("fh", "<i4"), ("offset", "<i4")], (3,)),
     ("quant", "<i4", (3, 64))])
 if LAYOUT_DTYPE.itemsize != 4 * LAYOUT_INTS:  # the core's layout changed without this
-    raise ImportError(f"freqload.loading.engines.common.LAYOUT_DTYPE ({LAYOUT_DTYPE.itemsize} bytes) "
-                      f"no longer mirrors the core's fl_layout_pack ({4 * LAYOUT_INTS} bytes)")
-#: fl_plane_group kinds: nothing, the channels on their own grid, all 64 coefficients
-PLANES_NONE, PLANES_CHANNELS, PLANES_COEFS = (_core.PLANES_NONE, _core.PLANES_CHANNELS,
-                                              _core.PLANES_COEFS)
+    raise ImportError(f"freqload.loading.host_batch.LAYOUT_DTYPE ({LAYOUT_DTYPE.itemsize} "
+                      f"bytes) no longer mirrors the core's fl_layout_pack ({4 * LAYOUT_INTS} bytes)")
+# fl_plane_group kinds (imported from the core above): PLANES_NONE nothing,
+# PLANES_CHANNELS the channels on their own grid, PLANES_COEFS all 64 coefficients
 
 
 def layout_view(layouts) -> np.ndarray:
@@ -41,8 +41,8 @@ def layout_view(layouts) -> np.ndarray:
 
 #: per-sample status codes: the core's fl_status
 OK, DECODE_ERROR, UNSUPPORTED, TOO_LARGE, NO_MEMORY, BAD_ARGUMENT, UNREADABLE = (
-    _core.STATUS_OK, _core.STATUS_DECODE, _core.STATUS_UNSUPPORTED, _core.STATUS_TOO_LARGE,
-    _core.STATUS_NOMEM, _core.STATUS_ARGUMENT, _core.STATUS_UNREADABLE)
+    STATUS_OK, STATUS_DECODE, STATUS_UNSUPPORTED, STATUS_TOO_LARGE,
+    STATUS_NOMEM, STATUS_ARGUMENT, STATUS_UNREADABLE)
 #: the error each of the core's image statuses raises in the loader (both engines report
 #: statuses, as the core gives them)
 STATUS_ERRORS = {DECODE_ERROR: DecodeError, UNSUPPORTED: UnsupportedImageError,

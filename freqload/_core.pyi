@@ -1,0 +1,109 @@
+"""Type stub of freqload's native extension (``freqload/_native/python/fl_module.c``).
+
+The extension is the core's thin Python front: every function checks its buffers and
+calls one core function with the GIL released. Component arrays are int16
+``[blocks_h, blocks_w, 64]`` (C-contiguous in their last two axes), quant tables uint16
+``[64]``, ``sampling`` one ``(h_samp, v_samp)`` per component, a packed recipe the bytes
+:func:`pack_recipe` makes (what :class:`freqload.Recipe` holds as ``.packed``).
+"""
+from collections.abc import Sequence
+from typing import Any, Optional
+
+from typing_extensions import Buffer
+
+import numpy as np
+
+# -- constants (fl_core.h) -------------------------------------------------------------
+CHROMA_DCT: int
+CHROMA_NEAREST: int
+DEFAULT_MAX_FILE_SIZE: int
+DEFAULT_MAX_MEMORY: int
+DEFAULT_MAX_PIXELS: int
+DEFAULT_MAX_SCANS: int
+LAYOUT_INTS: int
+MAX_CHANNELS: int
+MAX_GRID: int
+OUTPUT_CHANNELS: int
+OUTPUT_PLANES: int
+PLANES_CHANNELS: int
+PLANES_COEFS: int
+PLANES_NONE: int
+STATUS_ARGUMENT: int
+STATUS_DECODE: int
+STATUS_NOMEM: int
+STATUS_OK: int
+STATUS_TOO_LARGE: int
+STATUS_UNREADABLE: int
+STATUS_UNSUPPORTED: int
+TRANSFORM_BLOCKS: int
+TRANSFORM_EVAL: int
+TRANSFORM_TRAIN: int
+
+_Components = Sequence[np.ndarray]
+_Sampling = Sequence[tuple[int, int]]
+_Quant = Sequence[np.ndarray]
+#: (kind, scale_min, scale_max, ratio_min, ratio_max, flip, crop_ratio)
+_Transform = tuple[int, float, float, float, float, float, float]
+
+
+class Decoder:
+    """Per-thread JPEG coefficient decoder (one libjpeg decompressor per image inside)."""
+
+    #: the last image's coefficients came from the fast entropy decoder
+    fast_path_used: bool
+    #: True: libjpeg entropy-decodes every file (no fast path); default from
+    #: FREQLOAD_ENTROPY=libjpeg
+    libjpeg_only: bool
+
+    def __init__(self) -> None: ...
+    def begin(self, data: Buffer, max_pixels: int, strict: bool, require_coefficients: bool,
+              limits: tuple[int, int, int] = ...) -> tuple[Any, ...]:
+        """Open an image and read its header: the header tuple (freqload.codec.read turns
+        it into a JpegInfo)."""
+    def fill(self, planes: Sequence[np.ndarray]) -> tuple[list[bytes], int, str]:
+        """Entropy-decode the open image into ``planes`` (int16 [alloc_h, alloc_w, 64] per
+        component): (quant tables as bytes, warnings, first warning). Always ends it."""
+    def end(self) -> None:
+        """Close the open image, if any."""
+    def decode(self, data: Buffer, recipe: bytes, key: int, out: np.ndarray,
+               layout: Optional[np.ndarray] = None) -> tuple[int, str, int, int]:
+        """One sample by a packed recipe: (warnings, first warning, width, height)."""
+    def decode_file(self, path: str | bytes, recipe: bytes, key: int, out: np.ndarray,
+                    layout: Optional[np.ndarray] = None, offset: int = 0,
+                    length: int = -1) -> tuple[int, str]:
+        """One sample from a file (or that byte range of it) the core reads: (status,
+        message), failures reported, not raised, as the DALI operator gives them."""
+
+
+def libjpeg_version() -> str: ...
+def read_file(path: str | bytes, max_file_size: int, offset: int = 0,
+              length: int = -1) -> bytes: ...
+def check_transform(transform: _Transform) -> None: ...
+def pack_recipe(*, component: Sequence[int], coef: Sequence[int], size: tuple[int, int],
+                dequantize: bool, chroma: int, transform: _Transform, output: int,
+                max_pixels: int, strict: bool, max_file_size: int, max_scans: int,
+                max_memory: int, partial_decode: bool, orient: bool) -> bytes: ...
+def unpack_recipe(packed: bytes) -> dict[str, Any]: ...
+def recipe_out_elements(packed: bytes) -> int: ...
+def random_resized_crop(key: int, height: int, width: int,
+                        transform: _Transform) -> tuple[int, int, int, int, int]: ...
+def eval_box(height: int, width: int, out_h: int, out_w: int,
+             crop_ratio: float) -> tuple[float, float, float, float]: ...
+def to_channels(components: _Components, sampling: _Sampling, quant: _Quant, recipe: bytes,
+                out: np.ndarray, sized: bool) -> None: ...
+def sample(components: _Components, sampling: _Sampling, quant: _Quant, width: int,
+           height: int, recipe: bytes, key: int, out: np.ndarray,
+           orientation: int = 1) -> None: ...
+def sample_planes(components: _Components, sampling: _Sampling, quant: _Quant, recipe: bytes,
+                  payload: np.ndarray, layout: np.ndarray, width: int = 0, height: int = 0,
+                  orientation: int = 1) -> None: ...
+def resize_channels(components: _Components, sampling: _Sampling, quant: _Quant, width: int,
+                    height: int, box: tuple[float, float, float, float], flip: bool,
+                    component: np.ndarray, coef: np.ndarray, out: np.ndarray) -> None: ...
+def orient(components: _Components, sampling: _Sampling, quant: _Quant, width: int,
+           height: int, orientation: int,
+           outs: Optional[Sequence[np.ndarray]] = None) -> tuple[Any, ...]: ...
+def write_jpeg(components: _Components, sampling: _Sampling, quant: _Quant, width: int,
+               height: int) -> bytes: ...
+def dct_basis() -> bytes: ...
+def upsample_tables(f: int) -> bytes: ...
