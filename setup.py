@@ -44,7 +44,8 @@ def static_archive_candidates():
     dirs = [libdir[0]] if libdir else []
     dirs += ["/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64",
              "/usr/lib", "/usr/local/lib", "/opt/libjpeg-turbo/lib64"]
-    return [os.path.join(d, "libjpeg.a") for d in dirs if os.path.exists(os.path.join(d, "libjpeg.a"))]
+    return [os.path.join(d, "libjpeg.a") for d in dirs
+            if os.path.exists(os.path.join(d, "libjpeg.a"))]
 
 
 def archive_links_into_shared_object(cc, archive, cflags):

@@ -4,15 +4,17 @@ from __future__ import annotations
 import os
 import shlex
 import subprocess
-import time
 import sys
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-DEFAULT_DIR = os.path.join(HERE, "..", "..", "shared", "data", "photos", "imagenet-sample-500")
-
+import time
 
 from freqload.data.sources import list_jpegs
 from freqload.tools.cpu_time import cpu_seconds
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DEFAULT_DIR = os.path.join(HERE, "..", "..", "shared", "data", "photos", "imagenet-sample-500")
+#: what the benchmark scripts take from here (list_jpegs and cpu_seconds passed through)
+__all__ = ["HERE", "DEFAULT_DIR", "LoopbackS3", "build_raw_reader", "cpu_seconds", "default_folder",
+           "list_jpegs", "run_loader", "run_raw", "run_rgb_dali", "write_bench_shards"]
 
 
 def default_folder() -> str:
@@ -66,8 +68,8 @@ def run_loader(loader, seconds: float) -> tuple[float, float, int]:
 
 def run_rgb_dali(files, threads: int, batch: int, seconds: float, recipe: str, out: str):
     """A DALI CPU RGB recipe (freqload.tools.bench's), copied into torch tensors."""
-    from freqload.tools.bench import dali_rgb_batches
     from freqload.loading.epochs import TransferStats
+    from freqload.tools.bench import dali_rgb_batches
 
     it = dali_rgb_batches(files, batch, threads, recipe, out)
     for _ in range(3):

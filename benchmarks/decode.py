@@ -29,6 +29,7 @@ import time
 
 from _common import build_raw_reader, default_folder, list_jpegs, run_raw
 
+
 def run_threads(fn, blobs: list[bytes], threads: int, seconds: float) -> float:
     """img/s of fn(blob) over `blobs`, round-robin per thread, for `seconds`."""
     counts = [0] * threads
@@ -67,8 +68,9 @@ def main(argv=None) -> int:
     ap.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     args = ap.parse_args(argv)
 
-    import freqload
     from PIL import Image
+
+    import freqload
 
     root = args.dir or default_folder()
     files = list_jpegs(root)

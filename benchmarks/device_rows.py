@@ -42,8 +42,8 @@ def main(argv=None) -> int:
 
     import freqload
     from freqload.data.sources import list_jpegs
-    from freqload.tools.bench import _copy_ms, default_dataset
     from freqload.loading.stats import ChannelStats
+    from freqload.tools.bench import _copy_ms, default_dataset
 
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     files = list_jpegs(args.dir or default_dataset(progress=False))
@@ -51,8 +51,9 @@ def main(argv=None) -> int:
     identity = ChannelStats(mean=np.zeros(192), std=np.ones(192))
     rows = []
     for name, kw in (("dct24-torch-train", dict(train=True)),
-                     ("dct24-torch-blocks-cpu", dict(transform="blocks")),
-                     ("dct24-torch-blocks-dev", dict(transform="blocks", regroup="device"))):
+                     ("dct24-torch-blocks-cpu", dict(recipe=freqload.Recipe(transform="blocks"))),
+                     ("dct24-torch-blocks-dev", dict(recipe=freqload.Recipe(transform="blocks",
+                                                                           regroup="device")))):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             loader = freqload.DCTLoader(source, batch_size=args.batch_size, mask="dctnet24",

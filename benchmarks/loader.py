@@ -44,7 +44,8 @@ Each row's "vs DALI" figure is its img/s over its baseline's (the table names it
 with like, int16 against uint8 and float32 against float32. The "blocks" rows have no
 augmentation and are compared with the training recipe only for scale.
 
-Each row runs whole epochs for at least --seconds (--repeats N: N interleaved runs, median); the file list is repeated --repeat
+Each row runs whole epochs for at least --seconds (--repeats N: N interleaved runs, median);
+the file list is repeated --repeat
 times per epoch so epoch boundaries do not dominate on a small folder. Reports img/s,
 CPU-ms/img (process + worker CPU time over images) and bytes per sample handed over.
 
@@ -59,11 +60,21 @@ import sys
 import time
 import warnings
 
-from _common import (LoopbackS3, build_raw_reader, cpu_seconds, default_folder, list_jpegs,
-                     run_loader, run_raw, run_rgb_dali, write_bench_shards)
-
-from freqload.tools.bench import DALI_RGB
+from freqload import Recipe
 from freqload.loading.host_batch import PLANES_COEFS, layout_view
+from freqload.tools.bench import DALI_RGB
+
+from _common import (
+    LoopbackS3,
+    build_raw_reader,
+    cpu_seconds,
+    default_folder,
+    list_jpegs,
+    run_loader,
+    run_raw,
+    run_rgb_dali,
+    write_bench_shards,
+)
 
 
 def run_host_part(loader, seconds: float) -> tuple[float, float, int]:
@@ -160,12 +171,12 @@ def main(argv=None) -> int:
                kind="files"):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return freqload.DCTLoader(source_of(kind), batch_size=args.batch_size,
-                                      mask="dctnet24",
-                                      size=(56, 56), shuffle=True, engine=engine,
-                                      num_workers=args.threads, normalize=normalize,
-                                      device="cpu", regroup=regroup, transform=transform,
-                                      partial_decode=partial)
+            return freqload.DCTLoader(source_of(kind),
+                                      recipe=Recipe(transform=transform, regroup=regroup,
+                                                    partial_decode=partial),
+                                      batch_size=args.batch_size, mask="dctnet24", size=(56, 56),
+                                      shuffle=True, engine=engine, num_workers=args.threads,
+                                      normalize=normalize, device="cpu")
 
     loaders = {}
 

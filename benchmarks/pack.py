@@ -23,8 +23,17 @@ import warnings
 
 import numpy as np
 
-from _common import (HERE, build_raw_reader, default_folder, list_jpegs, run_loader, run_raw,
-                     run_rgb_dali)
+from freqload import Recipe
+
+from _common import (
+    HERE,
+    build_raw_reader,
+    default_folder,
+    list_jpegs,
+    run_loader,
+    run_raw,
+    run_rgb_dali,
+)
 
 
 def loader(root, mask, transform, threads, seed=0):
@@ -33,9 +42,9 @@ def loader(root, mask, transform, threads, seed=0):
     source = [(os.path.join(root, os.path.relpath(f, root)), 0) for f in list_jpegs(root)] * 4
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return freqload.DCTLoader(source, batch_size=64, mask=mask, size=(56, 56),
-                                  shuffle=True, seed=seed, num_workers=threads, engine="dali",
-                                  device="cpu", normalize=False, transform=transform)
+        return freqload.DCTLoader(source, recipe=Recipe(transform=transform), batch_size=64,
+                                  mask=mask, size=(56, 56), shuffle=True, seed=seed,
+                                  num_workers=threads, engine="dali", device="cpu", normalize=False)
 
 
 def fidelity(orig_root, packed_root, mask, transform, n=64):

@@ -79,9 +79,9 @@ def main() -> None:
     from freqload.codec.dct import forward_blocks, inverse_blocks
 
     y = inverse_blocks(c.components[0].astype(np.float64) * c.quant_tables[0])[:H, :W]
-    t, l, h, w = eval_box(H, W, 28)
+    top, left, h, w = eval_box(H, W, 28)
     ref = Image.fromarray(y.astype(np.float32), mode="F").resize(
-        (224, 224), Image.BILINEAR, box=(l, t, l + w, t + h))
+        (224, 224), Image.BILINEAR, box=(left, top, left + w, top + h))
     ref_coef = forward_blocks(np.asarray(ref, dtype=np.float64))
     got = tiles[0][1][:64].transpose(1, 2, 0)
     mse = float(np.mean((got - ref_coef) ** 2))

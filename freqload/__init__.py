@@ -22,13 +22,36 @@ on first use.
 __version__ = "0.1.0"
 
 from . import _core
-from .codec import (DEFAULT_MAX_FILE_SIZE, DEFAULT_MAX_MEMORY, DEFAULT_MAX_PIXELS,
-                    DEFAULT_MAX_SCANS, ChannelMask, Coefficients, ComponentInfo, JpegInfo,
-                    Recipe, Transform, crop, hflip, orient, read_coefficients, read_header,
-                    resize_crop, sample_keys, to_channels, to_rgb)
+from .codec import (
+    DEFAULT_MAX_FILE_SIZE,
+    DEFAULT_MAX_MEMORY,
+    DEFAULT_MAX_PIXELS,
+    DEFAULT_MAX_SCANS,
+    ChannelMask,
+    Coefficients,
+    ComponentInfo,
+    JpegInfo,
+    Recipe,
+    Transform,
+    crop,
+    hflip,
+    orient,
+    read_coefficients,
+    read_header,
+    resize_crop,
+    sample_keys,
+    to_channels,
+    to_rgb,
+)
 from .data import Source, write_index
-from .errors import (DecodeError, FreqloadError, ImageTooLargeError, IntegrityError,
-                     ManifestError, UnsupportedImageError)
+from .errors import (
+    DecodeError,
+    FreqloadError,
+    ImageTooLargeError,
+    IntegrityError,
+    ManifestError,
+    UnsupportedImageError,
+)
 
 #: names that need torch, and the module each comes from (loaded on first use)
 _LAZY = {"DCTLoader": "loading.dct_loader", "RGBLoader": "loading.rgb_loader",

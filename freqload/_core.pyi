@@ -7,11 +7,10 @@ calls one core function with the GIL released. Component arrays are int16
 :func:`pack_recipe` makes (what :class:`freqload.Recipe` holds as ``.packed``).
 """
 from collections.abc import Sequence
-from typing import Any, Optional
-
-from typing_extensions import Buffer
+from typing import Any
 
 import numpy as np
+from typing_extensions import Buffer
 
 # -- constants (fl_core.h) -------------------------------------------------------------
 CHROMA_DCT: int
@@ -66,10 +65,10 @@ class Decoder:
     def end(self) -> None:
         """Close the open image, if any."""
     def decode(self, data: Buffer, recipe: bytes, key: int, out: np.ndarray,
-               layout: Optional[np.ndarray] = None) -> tuple[int, str, int, int]:
+               layout: np.ndarray | None = None) -> tuple[int, str, int, int]:
         """One sample by a packed recipe: (warnings, first warning, width, height)."""
     def decode_file(self, path: str | bytes, recipe: bytes, key: int, out: np.ndarray,
-                    layout: Optional[np.ndarray] = None, offset: int = 0,
+                    layout: np.ndarray | None = None, offset: int = 0,
                     length: int = -1) -> tuple[int, str]:
         """One sample from a file (or that byte range of it) the core reads: (status,
         message), failures reported, not raised, as the DALI operator gives them."""
@@ -102,7 +101,7 @@ def resize_channels(components: _Components, sampling: _Sampling, quant: _Quant,
                     component: np.ndarray, coef: np.ndarray, out: np.ndarray) -> None: ...
 def orient(components: _Components, sampling: _Sampling, quant: _Quant, width: int,
            height: int, orientation: int,
-           outs: Optional[Sequence[np.ndarray]] = None) -> tuple[Any, ...]: ...
+           outs: Sequence[np.ndarray] | None = None) -> tuple[Any, ...]: ...
 def write_jpeg(components: _Components, sampling: _Sampling, quant: _Quant, width: int,
                height: int) -> bytes: ...
 def dct_basis() -> bytes: ...

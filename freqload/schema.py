@@ -60,7 +60,7 @@ class Document:
         self.value, self.where = value, where
 
     @classmethod
-    def load(cls, path: str) -> "Document":
+    def load(cls, path: str) -> Document:
         return cls(read_json(path), path)
 
     def fail(self, field: str, problem: str):

@@ -9,7 +9,8 @@ DCTLoader(train=True, on_error="skip") over it for --epochs epochs. After each e
 checks that every good file gave its sample and that exactly the bad files were skipped
 (also with the default partial_decode=True: a decode that stops early checks the rows it
 skips for stray markers, the damage of every corrupt corpus file; --whole sets
-partial_decode=False), and records the process's resident memory (VmRSS). Fails (exit 1) on a wrong count, or when the peak resident memory of the
+partial_decode=False), and records the process's resident memory (VmRSS). Fails (exit 1)
+on a wrong count, or when the peak resident memory of the
 last third of the epochs exceeds that of the middle third by more than --max-growth-mb
 (allocators and DALI's buffer pools settle over the first epochs and then fluctuate: a
 leak shows as a peak that keeps rising).
@@ -76,10 +77,11 @@ def main(argv=None) -> int:
     good, bad = build(args.root)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        loader = freqload.DCTLoader(args.root, batch_size=64, train=True, on_error="skip",
-                                    engine=args.engine, num_workers=args.threads,
-                                    normalize=False, device="cpu",
-                                    partial_decode=not args.whole)
+        loader = freqload.DCTLoader(args.root,
+                                    recipe=freqload.Recipe(transform="train",
+                                                           partial_decode=not args.whole),
+                                    batch_size=64, train=True, on_error="skip", engine=args.engine,
+                                    num_workers=args.threads, normalize=False, device="cpu")
     good_label = loader.dataset.classes.index("good")
     print(f"soak: {good} good + {bad} bad files, {args.epochs} epochs, engine "
           f"{loader.engine.name}", flush=True)

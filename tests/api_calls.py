@@ -13,10 +13,10 @@ import numpy as np
 
 import freqload
 from freqload import _core
+from freqload.codec.recipe import Recipe
 from freqload.codec.resample import sample
 from freqload.codec.transform import Transform
 from freqload.tools.inspect import inspect_file
-from freqload.codec.recipe import Recipe
 
 LIMITS = dict(max_pixels=4_000_000, max_file_size=8 << 20, max_scans=100,
               max_memory=64 << 20)

@@ -7,6 +7,7 @@ import sys
 import torch.distributed as dist
 
 import freqload
+from freqload import Source
 
 
 def main(source, out, engines):
@@ -16,9 +17,9 @@ def main(source, out, engines):
     for engine in engines.split(","):
         ids = []
         for epoch in (0, 1):
-            loader = freqload.DCTLoader(source, batch_size=4, size=(4, 4), train=True,
-                                        seed=9, engine=engine, num_workers=1,
-                                        device="cpu", shuffle_buffer=5)
+            loader = freqload.DCTLoader(Source(source, shuffle_buffer=5), batch_size=4, size=(4, 4),
+                                        train=True, seed=9, engine=engine, num_workers=1,
+                                        device="cpu")
             loader.set_epoch(epoch)
             ids.append([int(v) for _, y in loader for v in y])
         mine[engine] = {"ids": ids, "batches": len(loader), "shard": loader.sampler.shard_id,

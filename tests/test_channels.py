@@ -12,7 +12,6 @@ import pytest
 import freqload
 from freqload import ChannelMask, Coefficients, ComponentInfo, JpegInfo, to_channels
 
-
 from conftest import dequantized, fdct_plane, idct_plane, pillow_jpeg, rng_image
 
 
@@ -123,7 +122,8 @@ def test_quantised_output():
         assert np.abs(q[64 * k:64 * (k + 1)] - steps).max() <= 0.5 + 1e-3
     nearest = to_channels(c, dequantize=False, chroma="nearest")
     np.testing.assert_array_equal(
-        nearest[64:128], np.repeat(np.repeat(c.components[1], 2, 0), 2, 1)[:6, :7].transpose(2, 0, 1))
+        nearest[64:128],
+        np.repeat(np.repeat(c.components[1], 2, 0), 2, 1)[:6, :7].transpose(2, 0, 1))
 
 
 def test_grayscale_gives_neutral_chroma():

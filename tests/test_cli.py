@@ -458,8 +458,9 @@ def test_pictures_without_matplotlib(folder, tmp_path, monkeypatch, capsys):
     matplotlib says how to install it, and the command line refuses before any work."""
     import sys
 
-    from freqload.tools import bench, pictures as drawing
     from freqload.models.gate import GateStats
+    from freqload.tools import bench
+    from freqload.tools import pictures as drawing
     from freqload.tools.pictures import gate_heatmap
 
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib fails

@@ -14,10 +14,24 @@ import pytest
 from PIL import Image
 
 import freqload
-from freqload import (DecodeError, FreqloadError, ImageTooLargeError, UnsupportedImageError,
-                      read_coefficients, read_header)
+from freqload import (
+    DecodeError,
+    FreqloadError,
+    ImageTooLargeError,
+    UnsupportedImageError,
+    read_coefficients,
+    read_header,
+)
 
-from conftest import dequantized, fdct_plane, idct_plane, libjpeg_luma, libjpeg_rgb, pillow_jpeg, rng_image
+from conftest import (
+    dequantized,
+    fdct_plane,
+    idct_plane,
+    libjpeg_luma,
+    libjpeg_rgb,
+    pillow_jpeg,
+    rng_image,
+)
 
 SUBSAMPLING = {0: "4:4:4", 1: "4:2:2", 2: "4:2:0"}
 SIZES = [(1, 1), (5, 7), (8, 8), (17, 9), (16, 33), (149, 227), (481, 640), (771, 1025),

@@ -162,8 +162,9 @@ def test_jpegtran_and_cjpeg_variants(tmp_path):
             assert compare(v)
         slow_variants = [_jpegtran(data, "-progressive"), _jpegtran(data, "-arithmetic")]
         ppm = tmp_path / "p.ppm"
-        from PIL import Image
         import io
+
+        from PIL import Image
         Image.open(io.BytesIO(data)).convert("RGB").save(ppm)
         slow_variants.append(subprocess.run([CJPEG, "-scans", str(scans), str(ppm)],
                                             capture_output=True, check=True).stdout)
@@ -179,8 +180,9 @@ def test_pillow_files_of_every_sampling_and_odd_size():
         assert compare(pillow_jpeg(rng_image(h, w, seed=k, gray=True), quality=90))
         # 4:1:1 and 2x2-sampled greyscale padding come from cjpeg where it is installed
         if CJPEG:
-            from PIL import Image
             import tempfile
+
+            from PIL import Image
             with tempfile.TemporaryDirectory() as d:
                 src = os.path.join(d, "a.ppm")
                 Image.fromarray(rng_image(h, w, seed=k)).save(src)

@@ -82,13 +82,14 @@ def test_loader_counts_files_over_a_limit_as_bad(tmp_path, engine):
         (root / f"{i}.jpg").write_bytes(data)
         sizes.append(len(data))
     limit = sorted(sizes)[3]  # the 2 largest files are over it
-    loader = freqload.DCTLoader(str(tmp_path / "data"), batch_size=4, size=(4, 4),
-                                engine=engine, num_workers=1, on_error="skip",
-                                max_file_size=limit)
+    loader = freqload.DCTLoader(str(tmp_path / "data"),
+                                recipe=Recipe(transform="eval", max_file_size=limit), batch_size=4,
+                                size=(4, 4), engine=engine, num_workers=1, on_error="skip")
     n = sum(len(y) for _, y in loader)
     assert n == 4 and loader.stats.skipped == 2
-    strict = freqload.DCTLoader(str(tmp_path / "data"), batch_size=4, size=(4, 4),
-                                engine=engine, num_workers=1, max_file_size=limit)
+    strict = freqload.DCTLoader(str(tmp_path / "data"),
+                                recipe=Recipe(transform="eval", max_file_size=limit), batch_size=4,
+                                size=(4, 4), engine=engine, num_workers=1)
     with pytest.raises(ImageTooLargeError, match="max_file_size"):
         list(strict)
 

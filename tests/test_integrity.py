@@ -25,10 +25,10 @@ import pytest
 import torch
 
 import freqload
-from freqload import DCTLoader
+from freqload import DCTLoader, Source
 from freqload.data import remote
-from freqload.tools import cli
 from freqload.data.shards import INDEX_SUFFIX, index_shard, write_index
+from freqload.tools import cli
 
 from conftest import ENGINES, ROOT, assert_same_batches
 from test_shards import _add, _jpeg, make_shards
@@ -413,7 +413,7 @@ def test_downloads_cut_short_are_never_accepted(tmp_path, server, engine):
         data = f.read()
     with open(half, "wb") as f:
         f.write(data[:len(data) // 2])
-    loader = DCTLoader(url, batch_size=2, engine=engine, cache_dir=str(cache), **LOADER)
+    loader = DCTLoader(Source(url, cache_dir=str(cache)), batch_size=2, engine=engine, **LOADER)
     assert_same_batches(DCTLoader(path, batch_size=2, engine=engine, **LOADER), loader)
 
 
@@ -536,7 +536,7 @@ def test_labels_that_are_not_class_indices_are_bad_samples(tmp_path, engine):
         ("big.jpg", _jpeg(1)), ("big.json", b'{"label": 100000000000000000000000}'),
         ("float.jpg", _jpeg(2)), ("float.json", b'{"label": 1e23}'),
         ("deep.jpg", _jpeg(3)), ("deep.json", b'{"label": ' + deep + b"}")])
-    skip = DCTLoader(jpath, batch_size=8, engine=engine, on_error="skip", label_key="label",
+    skip = DCTLoader(Source(jpath, label_key="label"), batch_size=8, engine=engine, on_error="skip",
                      **LOADER)
     assert ys(skip) == [2] and skip.stats.skipped == 3
     assert any("nested too deeply" in m for m in skip.dataset.problems.values())

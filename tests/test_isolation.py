@@ -20,14 +20,20 @@ import pytest
 import torch
 
 import freqload
-from freqload import DCTLoader, DecodeError, FreqloadError
-from freqload import _core
+from freqload import DCTLoader, DecodeError, FreqloadError, Recipe, _core
 from freqload.codec import read as coefficients_module
 
-from conftest import (ENGINES, CONFORMANCE, PHOTOS, libjpeg_rgb, manifest_rows, needs_shared,
-                      pillow_jpeg, rng_image, tool)
-
-
+from conftest import (
+    CONFORMANCE,
+    ENGINES,
+    PHOTOS,
+    libjpeg_rgb,
+    manifest_rows,
+    needs_shared,
+    pillow_jpeg,
+    rng_image,
+    tool,
+)
 
 # ---- crafting files ------------------------------------------------------------------
 
@@ -149,8 +155,9 @@ def test_loader_outcomes_do_not_depend_on_the_order(tmp_path, engine):
     for order in (["good.jpg", "no_dqt.jpg", "mjpeg.jpg"], ["no_dqt.jpg", "mjpeg.jpg", "good.jpg"],
                   ["mjpeg.jpg", "good.jpg", "no_dqt.jpg"]):
         source = [(str(tmp_path / n), k) for k, n in enumerate(order)]
-        loader = DCTLoader(source, batch_size=3, size=(8, 8), engine=engine, num_workers=1,
-                           strict=False, on_error="skip", normalize=False, transform="blocks")
+        loader = DCTLoader(source, recipe=Recipe(transform="blocks", strict=False), batch_size=3,
+                           size=(8, 8), engine=engine, num_workers=1, on_error="skip",
+                           normalize=False)
         got = {}
         for x, y in loader:
             got.update({order[int(k)]: s.numpy() for s, k in zip(x, y)})
@@ -209,9 +216,9 @@ def test_an_epoch_of_good_photos_and_every_corrupt_file_yields_the_photos(engine
                if r["expected"] == "corrupt"]
     assert len(photos) == 48 and len(corrupt) >= 240
     source = [(p, k) for k, p in enumerate(photos)] + [(p, -1) for p in corrupt]
-    loader = DCTLoader(source, batch_size=32, train=True, size=(4, 4), engine=engine,
-                       num_workers=2, on_error="skip", normalize=False, seed=11,
-                       transform=transform)
+    loader = DCTLoader(source, recipe=Recipe(transform=transform), batch_size=32, train=True,
+                       size=(4, 4), engine=engine, num_workers=2, on_error="skip", normalize=False,
+                       seed=11)
     for epoch in range(3):
         labels = torch.cat([y for _, y in loader]).tolist()
         assert sorted(labels) == list(range(48)), epoch

@@ -16,9 +16,9 @@ import torch
 from PIL import Image
 
 import freqload
-from freqload import ChannelMask, DCTLoader, FreqloadError
-from freqload.loading.sampler import EpochPlan
+from freqload import ChannelMask, DCTLoader, FreqloadError, Recipe, Source
 from freqload.codec.transform import Transform, eval_box, random_resized_crop, sample_keys
+from freqload.loading.sampler import EpochPlan
 from freqload.loading.stats import ChannelStats, compute_channel_stats
 
 from conftest import ENGINES, HAVE_DALI, PHOTOS, pillow_jpeg, rng_image
@@ -74,8 +74,8 @@ def collect(loader):
 @pytest.mark.parametrize("transform", ["blocks", "eval", "train"])
 @pytest.mark.parametrize("engine", ENGINES)
 def test_batches_match_per_file_references(folder, engine, transform):
-    loader = DCTLoader(folder, batch_size=4, size=(12, 10), engine=engine, num_workers=2,
-                       shuffle=True, seed=3, normalize=False, transform=transform)
+    loader = DCTLoader(folder, recipe=Recipe(transform=transform), batch_size=4, size=(12, 10),
+                       engine=engine, num_workers=2, shuffle=True, seed=3, normalize=False)
     assert loader.engine.name == engine
     assert len(loader) == 4  # 13 files, batches of 4
     order = np.concatenate(loader.sampler.batches(0))
@@ -103,9 +103,9 @@ def test_batches_match_per_file_references(folder, engine, transform):
 def test_dali_and_torch_engines_give_identical_tensors(folder, chroma, transform):
     out = {}
     for engine in ("dali", "torch"):
-        loader = DCTLoader(folder, batch_size=5, mask="dctnet48", size=(9, 14), engine=engine,
-                           num_workers=2, shuffle=True, seed=11, chroma=chroma,
-                           transform=transform)
+        loader = DCTLoader(folder, recipe=Recipe(transform=transform, chroma=chroma), batch_size=5,
+                           mask="dctnet48", size=(9, 14), engine=engine, num_workers=2,
+                           shuffle=True, seed=11)
         out[engine] = [collect(loader) for _ in range(2)]  # two epochs
     for (xd, yd), (xt, yt) in zip(out["dali"], out["torch"]):
         assert len(xd) == len(xt) == 3
@@ -253,9 +253,11 @@ def test_the_engine_makes_the_fallback_sample_in_its_slot(dirty_folder, engine, 
     garbage.write_bytes(b"neither JPEG nor anything Pillow reads" * 10)
     files = list(freqload.data.sources.resolve_source(dirty_folder).paths) + [str(garbage)]
     # regroup="device" has the "blocks" transform only; "cpu" takes train's random box and flip
-    loader = DCTLoader(files, batch_size=9, size=(5, 7), engine=engine, num_workers=1,
-                       transform="train" if regroup == "cpu" else "blocks", seed=3,
-                       on_error="fallback", regroup=regroup)
+    loader = DCTLoader(files,
+                       recipe=Recipe(transform="train" if regroup == "cpu" else "blocks",
+                                     regroup=regroup),
+                       batch_size=9, size=(5, 7), engine=engine, num_workers=1, seed=3,
+                       on_error="fallback")
     (hb,) = list(loader.host_batches(0))
     keys = sample_keys(3, 0, hb.index)
     png = next(k for k, i in enumerate(hb.index) if "png" in files[i])
@@ -318,7 +320,8 @@ def test_stats_file_round_trip_and_normalisation(folder, tmp_path):
     (x_raw, _), = list(raw)
     (x_norm, _), = list(norm)
     mean, std = stats.select(ChannelMask.dctnet24())
-    expect = (x_raw - torch.from_numpy(mean).view(1, -1, 1, 1)) / torch.from_numpy(std).view(1, -1, 1, 1)
+    mean_t, std_t = (torch.from_numpy(v).view(1, -1, 1, 1) for v in (mean, std))
+    expect = (x_raw - mean_t) / std_t
     torch.testing.assert_close(x_norm, expect)
     with pytest.raises(ValueError, match="stats file"):
         ChannelStats.from_json('{"mean": []}')
@@ -327,11 +330,16 @@ def test_stats_file_round_trip_and_normalisation(folder, tmp_path):
 def test_argument_errors(folder):
     for kw, match in [({"engine": "jax"}, "engine"), ({"on_error": "ignore"}, "on_error"),
                       ({"batch_size": 0}, "batch_size"), ({"size": (0, 3)}, "size"),
-                      ({"shard_id": 1}, "shard_id"), ({"chroma": "x"}, "chroma"),
-                      ({"regroup": "gpu"}, "regroup"), ({"mask": "dctnet7"}, "preset")]:
+                      ({"shard_id": 1}, "shard_id"), ({"recipe": dict(chroma="x")}, "chroma"),
+                      ({"recipe": dict(regroup="gpu")}, "regroup"),
+                      ({"mask": "dctnet7"}, "preset")]:
         args = {"batch_size": 2, **kw}
         with pytest.raises(ValueError, match=match):
+            if "recipe" in args:  # the recipe's values are checked where it is made
+                args["recipe"] = Recipe(**args["recipe"])
             DCTLoader(folder, **args)
+    with pytest.raises(TypeError, match="chroma: part of the recipe now"):
+        DCTLoader(folder, batch_size=2, chroma="dct")
     with pytest.raises(FileNotFoundError):
         DCTLoader("no/such/folder", batch_size=2)
 
@@ -368,13 +376,14 @@ def test_train_mode_defaults_and_transform_errors(folder):
     loader = DCTLoader(folder, batch_size=4, train=True, engine="torch", num_workers=0)
     assert loader.sampler.shuffle and loader.transform.kind == "train"
     assert DCTLoader(folder, batch_size=4, engine="torch", num_workers=0).transform.kind == "eval"
-    for kw, match in [({"regroup": "device"}, "transform='blocks'"),
-                      ({"dequantize": False}, "dequantize=False"),
-                      ({"transform": "random"}, "transform must be"),
-                      ({"scale": (0.5, 0.1)}, "scale"), ({"flip": 2}, "flip"),
-                      ({"crop_ratio": 0}, "crop_ratio")]:
+    for make, match in [(lambda: Recipe(transform="eval", regroup="device"), "transform='blocks'"),
+                        (lambda: Recipe(transform="eval", dequantize=False), "dequantize=False"),
+                        (lambda: Recipe(transform="random"), "transform must be"),
+                        (lambda: Recipe(transform=Transform("eval", scale=(0.5, 0.1))), "scale"),
+                        (lambda: Recipe(transform=Transform("eval", flip=2)), "flip"),
+                        (lambda: Recipe(transform=Transform("eval", crop_ratio=0)), "crop_ratio")]:
         with pytest.raises(ValueError, match=match):
-            DCTLoader(folder, batch_size=4, engine="torch", num_workers=0, **kw)
+            DCTLoader(folder, make(), batch_size=4, engine="torch", num_workers=0)
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -395,9 +404,10 @@ def test_an_epoch_left_early_does_not_leak_into_the_next(folder, engine):
 def test_regroup_device_gives_the_cpu_tensors(folder, engine, chroma):
     runs = {}
     for regroup in ("cpu", "device"):
-        loader = DCTLoader(folder, batch_size=5, mask="dctnet32", size=(11, 9), engine=engine,
-                           num_workers=2, shuffle=True, seed=4, chroma=chroma, regroup=regroup,
-                           normalize=False, transform="blocks")
+        loader = DCTLoader(folder,
+                           recipe=Recipe(transform="blocks", chroma=chroma, regroup=regroup),
+                           batch_size=5, mask="dctnet32", size=(11, 9), engine=engine,
+                           num_workers=2, shuffle=True, seed=4, normalize=False)
         runs[regroup] = (collect(loader), loader.bytes_per_sample)
     (xc, yc), cpu_bytes = runs["cpu"]
     (xd, yd), dev_bytes = runs["device"]
@@ -413,9 +423,9 @@ def test_regroup_device_gives_the_cpu_tensors(folder, engine, chroma):
 def test_regroup_device_with_error_policies(dirty_folder, engine):
     out = {}
     for regroup in ("cpu", "device"):
-        fb = DCTLoader(dirty_folder, batch_size=4, size=(6, 6), engine=engine, num_workers=1,
-                       on_error="fallback", normalize=False, regroup=regroup,
-                       transform="blocks")
+        fb = DCTLoader(dirty_folder, recipe=Recipe(transform="blocks", regroup=regroup),
+                       batch_size=4, size=(6, 6), engine=engine, num_workers=1, on_error="fallback",
+                       normalize=False)
         out[regroup] = torch.cat(collect(fb)[0])
         assert (fb.stats.decoded, fb.stats.skipped, fb.stats.fallback) == (6, 1, 1)
     assert torch.equal(out["cpu"], out["device"])
@@ -423,7 +433,8 @@ def test_regroup_device_with_error_policies(dirty_folder, engine):
 
 @pytest.mark.parametrize("engine", ENGINES)
 def test_missing_file_is_an_error_by_policy(folder, engine, tmp_path):
-    files = list(freqload.data.sources.resolve_source(folder).paths[:3]) + [str(tmp_path / "gone.jpg")]
+    files = list(freqload.data.sources.resolve_source(folder).paths[:3])
+    files.append(str(tmp_path / "gone.jpg"))
     with pytest.raises(FreqloadError, match="gone.jpg: cannot read"):
         collect(DCTLoader(files, batch_size=2, size=(4, 4), engine=engine, num_workers=1))
     skip = DCTLoader(files, batch_size=2, size=(4, 4), engine=engine, num_workers=1,
@@ -439,9 +450,11 @@ def test_partial_decode_gives_the_same_tensors(folder, engine, transform, regrou
     # small outputs: the rows below the crop (or the resize's reach) are never decoded
     runs = []
     for partial in (True, False):
-        loader = DCTLoader(folder, batch_size=4, size=(3, 4), engine=engine, num_workers=2,
-                           shuffle=True, seed=9, normalize=False, transform=transform,
-                           regroup=regroup, partial_decode=partial)
+        loader = DCTLoader(folder,
+                           recipe=Recipe(transform=transform, regroup=regroup,
+                                         partial_decode=partial),
+                           batch_size=4, size=(3, 4), engine=engine, num_workers=2, shuffle=True,
+                           seed=9, normalize=False)
         runs.append([collect(loader) for _ in range(2)])
     for (xa, ya), (xb, yb) in zip(*runs):
         assert torch.equal(torch.cat(xa), torch.cat(xb)) and torch.equal(torch.cat(ya),
@@ -491,9 +504,9 @@ def test_partial_decode_and_damage_below_the_crop(tmp_path, engine):
     # partial_decode: a stray marker in the unread rest of the scan makes the file decode
     # whole (and be rejected); damage without a marker below the crop goes unseen
     for partial, kept in ((True, ["good.jpg", "flipped_bits.jpg"]), (False, ["good.jpg"])):
-        loader = DCTLoader(source, batch_size=3, size=(8, 8), engine=engine, num_workers=2,
-                           normalize=False, transform="blocks", on_error="skip",
-                           partial_decode=partial)
+        loader = DCTLoader(source, recipe=Recipe(transform="blocks", partial_decode=partial),
+                           batch_size=3, size=(8, 8), engine=engine, num_workers=2, normalize=False,
+                           on_error="skip")
         xs, ys = collect(loader)
         assert [names[i] for i in torch.cat(ys).tolist()] == kept
         for x in torch.cat(xs):  # the damage lies below the centre crop: same sample
@@ -505,9 +518,9 @@ def test_partial_decode_and_damage_below_the_crop(tmp_path, engine):
 def test_dali_batches_handed_over_without_copy_stay_valid(folder):
     # On a CPU device the int16 batch is DALI's output buffer itself (no copy): it must
     # stay intact while held, however many batches DALI produces meanwhile.
-    loader = DCTLoader(folder, batch_size=2, size=(12, 10), engine="dali", num_workers=2,
-                       shuffle=True, seed=5, normalize=False, prefetch=3, device="cpu",
-                       transform="blocks")
+    loader = DCTLoader(folder, recipe=Recipe(transform="blocks"), batch_size=2, size=(12, 10),
+                       engine="dali", num_workers=2, shuffle=True, seed=5, normalize=False,
+                       prefetch=3, device="cpu")
     held = list(loader)
     snapshot = [(x.clone(), y.clone()) for x, y in held]
     assert not held[0][0].is_pinned()
@@ -539,8 +552,9 @@ def test_dali_engine_serves_one_iteration_at_a_time(folder):
 def test_cuda_batches_equal_cpu_batches(folder, engine, regroup):
     out = {}
     for device in ("cpu", "cuda"):
-        loader = DCTLoader(folder, batch_size=4, size=(8, 8), engine=engine, num_workers=2,
-                           shuffle=True, seed=1, device=device, regroup=regroup)
+        loader = DCTLoader(folder, recipe=Recipe(transform="eval", regroup=regroup), batch_size=4,
+                           size=(8, 8), engine=engine, num_workers=2, shuffle=True, seed=1,
+                           device=device)
         xs, ys = collect(loader)
         assert all(x.device.type == device for x in xs)
         out[device] = (torch.cat(xs).cpu(), torch.cat(ys).cpu())
@@ -564,7 +578,8 @@ def _flag(loader, status, row=1):
 
 @pytest.mark.parametrize("status,cls,name", [
     (1, freqload.DecodeError, "corrupt data"), (2, freqload.UnsupportedImageError, "unsupported"),
-    (3, freqload.ImageTooLargeError, "over a resource limit"), (4, freqload.DecodeError, "out of memory"),
+    (3, freqload.ImageTooLargeError, "over a resource limit"),
+    (4, freqload.DecodeError, "out of memory"),
     (5, freqload.DecodeError, "bad argument")])
 @pytest.mark.parametrize("engine", ENGINES)
 def test_engine_statuses_python_cannot_reproduce_still_count(folder, engine, status, cls, name):
@@ -594,8 +609,8 @@ def test_engine_statuses_end_to_end(tmp_path, engine):
               "big.jpg": freqload.ImageTooLargeError}
     for bad, cls in expect.items():
         source = [(str(tmp_path / "good.jpg"), 0), (str(tmp_path / bad), 1)]
-        loader = DCTLoader(source, batch_size=2, size=(4, 4), engine=engine, num_workers=1,
-                           max_pixels=100_000)
+        loader = DCTLoader(source, recipe=Recipe(transform="eval", max_pixels=100_000),
+                           batch_size=2, size=(4, 4), engine=engine, num_workers=1)
         with pytest.raises(cls, match=bad):
             collect(loader)
         hb = next(iter(loader.host_batches(0)))
@@ -608,8 +623,8 @@ def test_engine_statuses_end_to_end(tmp_path, engine):
 def test_dali_error_mid_epoch_then_the_loader_and_forked_workers_still_work(folder):
     from freqload.loading.engines import dali_engine
 
-    loader = DCTLoader(folder, batch_size=3, size=(4, 4), engine="dali", num_workers=2,
-                       normalize=False, transform="blocks", seed=3, shuffle=True)
+    loader = DCTLoader(folder, recipe=Recipe(transform="blocks"), batch_size=3, size=(4, 4),
+                       engine="dali", num_workers=2, normalize=False, seed=3, shuffle=True)
     calls = {"n": 0}
     real = dali_engine._EpochSource.__call__
 
@@ -630,8 +645,8 @@ def test_dali_error_mid_epoch_then_the_loader_and_forked_workers_still_work(fold
     # a torch loader with forked workers after an abandoned DALI pipeline: no deadlock
     # (a child must never destroy an inherited DALI pipeline)
     del loader
-    torch_loader = DCTLoader(folder, batch_size=3, size=(4, 4), engine="torch", num_workers=2,
-                             normalize=False, transform="blocks", seed=3, shuffle=True)
+    torch_loader = DCTLoader(folder, recipe=Recipe(transform="blocks"), batch_size=3, size=(4, 4),
+                             engine="torch", num_workers=2, normalize=False, seed=3, shuffle=True)
     xt, yt = collect(torch_loader)
     assert torch.equal(torch.cat(xt), torch.cat(xs)) and torch.equal(torch.cat(yt), torch.cat(ys))
 
@@ -736,8 +751,8 @@ def test_sources_and_settings_users_get_wrong(tmp_path):
                       size=(2, 2), engine="torch", num_workers=0)
     assert named.classes == ("ant", "cat", "dog")
     assert next(iter(named))[1].tolist() == [1, 2, 0]
-    by_fn = DCTLoader([str(img), str(dog)], batch_size=2, size=(2, 2), engine="torch",
-                      num_workers=0, label_fn=lambda p: os.path.basename(p)[:3])
+    by_fn = DCTLoader(Source([str(img), str(dog)], label_fn=lambda p: os.path.basename(p)[:3]),
+                      batch_size=2, size=(2, 2), engine="torch", num_workers=0)
     assert by_fn.classes == ("cat", "dog") and next(iter(by_fn))[1].tolist() == [0, 1]
 
     class Decoded(torch.utils.data.Dataset):  # what torchvision's ImageFolder yields

@@ -12,15 +12,14 @@ import io
 import numpy as np
 import pytest
 from PIL import Image, ImageOps
+from test_transforms import jpegtran, needs_jpegtran, psnr
 
 import freqload
-from freqload import DCTLoader
+from freqload import DCTLoader, Recipe
 from freqload.codec.lossless import JPEGTRAN_ORIENT
 from freqload.codec.transform import eval_box, random_resized_crop
 
-from conftest import (ENGINES, dequantized, fdct_plane, idct_plane, pillow_jpeg, rng_image,
-                      tool)
-from test_transforms import jpegtran, needs_jpegtran, psnr
+from conftest import ENGINES, dequantized, fdct_plane, idct_plane, pillow_jpeg, rng_image, tool
 
 #: jpegtran's transform that undoes each orientation (stored = this of the upright picture)
 INVERSE = {2: 2, 3: 3, 4: 4, 5: 5, 6: 8, 7: 7, 8: 6}
@@ -225,9 +224,11 @@ def test_all_eight_give_the_upright_sample(tmp_path, engine, shape):
     for kind, regroup in (("blocks", "cpu"), ("blocks", "device"), ("eval", "cpu"),
                           ("train", "cpu")):
         def one(path, orientation="exif"):  # one file: index 0, the same key every time
-            loader = DCTLoader([str(path)], batch_size=1, size=(4, 5), transform=kind,
-                               regroup=regroup, engine=engine, num_workers=1, seed=5,
-                               normalize=False, orientation=orientation)
+            loader = DCTLoader([str(path)],
+                               recipe=Recipe(transform=kind, regroup=regroup,
+                                             orientation=orientation),
+                               batch_size=1, size=(4, 5), engine=engine, num_workers=1, seed=5,
+                               normalize=False)
             (x, _), = list(loader)
             return x[0].numpy().astype(np.int32)
         want = one(plain)

@@ -13,13 +13,11 @@ import torch
 from PIL import Image
 
 import freqload
-from freqload.data.packs import find_pack_root
+from freqload.data.packs import MANIFEST, PARTIAL, check_mask, find_pack_root
 from freqload.tools import pack as packmod
-from freqload.data.packs import MANIFEST, PARTIAL, check_mask
 from freqload.tools.pack import pack, unpack
 
 from conftest import ENGINES, pillow_jpeg, rng_image
-
 
 
 @pytest.fixture()
@@ -136,19 +134,20 @@ def test_loader_on_packed_data_equals_the_originals(src, tmp_path, engine):
     dst = str(tmp_path / "packed")
     pack(src, dst, "dctnet24", workers=1, progress=False)
 
-    def run(root, **kw):
-        loader = freqload.DCTLoader(root, batch_size=3, mask="dctnet24", size=(6, 7),
+    def run(root, recipe):
+        loader = freqload.DCTLoader(root, recipe, batch_size=3, mask="dctnet24", size=(6, 7),
                                     engine=engine, num_workers=1, normalize=False,
-                                    on_error="skip", shuffle=True, seed=1, **kw)
+                                    on_error="skip", shuffle=True, seed=1)
         return torch.cat([x for x, _ in loader])
 
     # block crops with nearest chroma: only the kept bands are read -> bit-identical
-    a = run(src, transform="blocks", chroma="nearest")
-    b = run(dst, transform="blocks", chroma="nearest")
+    a = run(src, freqload.Recipe(transform="blocks", chroma="nearest"))
+    b = run(dst, freqload.Recipe(transform="blocks", chroma="nearest"))
     assert torch.equal(a, b)
     # DCT-domain chroma upsampling and resizing read neighbouring frequencies: close only
     for transform in ("blocks", "train"):
-        a, b = run(src, transform=transform).double(), run(dst, transform=transform).double()
+        recipe = freqload.Recipe(transform=transform)
+        a, b = run(src, recipe).double(), run(dst, recipe).double()
         assert a.shape == b.shape
         if transform == "train":
             assert not torch.equal(a, b)

@@ -48,7 +48,8 @@ def test_sdist_and_wheel(tmp_path):
     src = tmp_path / "src" / sdist.name[:-len(".tar.gz")]
     env = dict(os.environ, PYTHONPATH=str(site))
     # -P: the sdist's own freqload/ (no compiled core in it) must not shadow the wheel
-    where = subprocess.run([sys.executable, "-P", "-c", "import freqload; print(freqload.__file__)"],
+    where = subprocess.run([sys.executable, "-P", "-c",
+                            "import freqload; print(freqload.__file__)"],
                            cwd=src, env=env, capture_output=True, text=True)
     assert where.returncode == 0 and where.stdout.strip().startswith(str(site)), where
     r = subprocess.run([sys.executable, "-P", "-m", "pytest", "--collect-only", "-q",

@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 import torch
+from test_channels import SAMPLINGS, synthetic
 
 import freqload
 from freqload import ChannelMask
@@ -9,7 +10,6 @@ from freqload.codec.recipe import Recipe
 from freqload.loading.regroup import DeviceRegroup, parse_layout, planes_from_coefficients
 
 from conftest import pillow_jpeg, rng_image
-from test_channels import SAMPLINGS, synthetic
 
 
 def batch_of(coeff_list, spec):

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from freqload import DCTLoader
+from freqload import DCTLoader, Source
 from freqload.data import remote
 from freqload.data.shards import INDEX_SUFFIX, write_index
 
@@ -98,9 +98,10 @@ def http(local):
     proc.wait(10)
 
 
-def _epoch(src, engine, **kw):
-    loader = DCTLoader(src, batch_size=3, size=(4, 5), engine=engine, num_workers=1,
-                       train=True, seed=4, normalize=False, shuffle_buffer=3, **kw)
+def _epoch(src, engine, cache_dir=None):
+    loader = DCTLoader(Source(src, shuffle_buffer=3, cache_dir=cache_dir), batch_size=3,
+                       size=(4, 5), engine=engine, num_workers=1, train=True, seed=4,
+                       normalize=False)
     return loader, [(x.clone(), y.clone()) for x, y in loader]
 
 

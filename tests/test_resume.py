@@ -10,12 +10,12 @@ import json
 
 import numpy as np
 import pytest
+from test_loader import write_folder
 
-from freqload import DCTLoader
+from freqload import DCTLoader, Source
 from freqload.loading.rgb_loader import RGBLoader
 
 from conftest import ENGINES, assert_same_batches
-from test_loader import write_folder
 from test_shards import make_shards
 
 
@@ -27,9 +27,9 @@ def sources(tmp_path_factory):
     return {"folder": str(folder), "shards": str(root / "shards" / "s-{000..003}.tar")}
 
 
-def _dct(src, engine, **kw):
-    return DCTLoader(src, batch_size=3, size=(4, 5), engine=engine, num_workers=1, train=True,
-                     seed=11, normalize=False, **kw)
+def _dct(src, engine, shuffle_buffer=1000, **kw):
+    return DCTLoader(Source(src, shuffle_buffer=shuffle_buffer), batch_size=3, size=(4, 5),
+                     engine=engine, num_workers=1, train=True, seed=11, normalize=False, **kw)
 
 
 def _spy(loader):
@@ -112,9 +112,10 @@ def test_state_at_an_epoch_end_and_mismatches(sources):
 @pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("kind", ["folder", "shards"])
 def test_rgb_loader_resumes_too(sources, engine, kind):
-    mk = lambda: RGBLoader(sources[kind], batch_size=4, size=32, train=True, seed=3,
-                           num_workers=0 if engine == "torch" else 1, device="cpu",
-                           engine=engine)
+    def mk():
+        return RGBLoader(sources[kind], batch_size=4, size=32, train=True, seed=3,
+                         num_workers=0 if engine == "torch" else 1, device="cpu",
+                         engine=engine)
     ref = [(x.clone(), y.clone()) for x, y in mk()]
     first = mk()
     it = iter(first)

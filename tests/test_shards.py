@@ -16,11 +16,10 @@ import pytest
 import torch
 
 import freqload
-from freqload import DCTLoader
-from freqload.loading.sampler import ShardPlan
-from freqload.data.shards import expand_braces, index_shard, shard_paths, split_key
-from freqload.loading.sampler import buffer_shuffle
+from freqload import DCTLoader, Recipe, Source
 from freqload.codec.transform import sample_keys
+from freqload.data.shards import expand_braces, index_shard, shard_paths, split_key
+from freqload.loading.sampler import ShardPlan, buffer_shuffle
 
 from conftest import ENGINES, HAVE_DALI, assert_same_batches, pillow_jpeg, rng_image
 
@@ -112,9 +111,9 @@ def test_samples_are_the_members_decoded(tmp_path, engine):
     """Every yielded sample is the recipe's sample of its member's bytes (read by Python's
     tarfile) with its key; labels from .cls; both engines the same."""
     paths = make_shards(str(tmp_path))
-    loader = DCTLoader(str(tmp_path / "s-{000..002}.tar"), batch_size=4, size=(5, 6),
-                       engine=engine, num_workers=1, train=True, seed=7, normalize=False,
-                       shuffle_buffer=3)
+    loader = DCTLoader(Source(str(tmp_path / "s-{000..002}.tar"), shuffle_buffer=3), batch_size=4,
+                       size=(5, 6), engine=engine, num_workers=1, train=True, seed=7,
+                       normalize=False)
     order = loader.sampler.order(0)
     assert sorted(order.tolist()) == list(range(12))
     xs, ys = zip(*[(x.clone(), y.clone()) for x, y in loader])
@@ -140,7 +139,7 @@ def test_engines_agree_and_folders_match(tmp_path):
         p.write_bytes(_jpeg(k))
         files.append((str(p), k % 5))
     for engine in ENGINE_NAMES:
-        same_as_files(files, paths, engine, batch_size=5, transform="eval")
+        same_as_files(files, paths, engine, batch_size=5, recipe=Recipe(transform="eval"))
     runs = [[(x.clone(), y.clone()) for x, y in DCTLoader(
         paths, batch_size=5, size=(4, 4), engine=e, num_workers=1, train=True, seed=3,
         normalize=False)] for e in ENGINE_NAMES]
@@ -175,8 +174,9 @@ def test_plan_order_rules():
     plain = ShardPlan(counts, 4, shuffle=False, seed=0, shard_id=0, num_shards=1,
                       drop_last=False, shuffle_buffer=100)
     assert plain.order(0).tolist() == list(range(12)) == plain.order(1).tolist()
-    mk = lambda seed: ShardPlan(counts, 4, shuffle=True, seed=seed, shard_id=0, num_shards=1,
-                                drop_last=False, shuffle_buffer=3)
+    def mk(seed):
+        return ShardPlan(counts, 4, shuffle=True, seed=seed, shard_id=0, num_shards=1,
+                         drop_last=False, shuffle_buffer=3)
     assert mk(1).order(0).tolist() == mk(1).order(0).tolist()  # deterministic
     assert mk(1).order(0).tolist() != mk(1).order(1).tolist()  # epochs differ
     assert mk(1).order(0).tolist() != mk(2).order(0).tolist()  # seeds differ
@@ -323,8 +323,8 @@ def test_write_shards_round_trip(source_folder, tmp_path):
     """Every member is its source file's bytes (Python's tarfile, and DALI's own webdataset
     reader with the .idx files written), shards keep to the size, the manifest's hashes
     hold, and the loader gives what it gives on the folder."""
-    from freqload.tools.shards import SHARDS_MANIFEST, write_shards
     from freqload.data.sources import resolve_source
+    from freqload.tools.shards import SHARDS_MANIFEST, write_shards
 
     dst = str(tmp_path / "out")
     man = write_shards(source_folder, dst, shard_size="24KB", shuffle=False, progress=False)
@@ -417,7 +417,7 @@ def test_pack_into_shards(source_folder, tmp_path):
                          workers=1, progress=False)
     shards = [os.path.join(dst, s["name"]) for s in man["shards"]]
     kw = dict(batch_size=5, size=(4, 4), engine="torch", num_workers=0, normalize=False,
-              transform="blocks", chroma="nearest", on_error="skip")
+              recipe=Recipe(transform="blocks", chroma="nearest"), on_error="skip")
     a = [(x, y) for x, y in DCTLoader(source_folder, **kw)]
     b = [(x, y) for x, y in DCTLoader(shards, **kw)]
     assert_same_batches(a, b)

@@ -25,8 +25,17 @@ from freqload.codec.lossless import crop, hflip
 from freqload.codec.resample import resize_crop, sample
 from freqload.codec.transform import Transform, eval_box, random_resized_crop, sample_keys
 
-from conftest import (CONFORMANCE, PHOTOS, dequantized, fdct_plane, idct_plane, needs_shared,
-                      pillow_jpeg, rng_image, tool)
+from conftest import (
+    CONFORMANCE,
+    PHOTOS,
+    dequantized,
+    fdct_plane,
+    idct_plane,
+    needs_shared,
+    pillow_jpeg,
+    rng_image,
+    tool,
+)
 
 JPEGTRAN = tool("jpegtran")
 needs_jpegtran = pytest.mark.skipif(JPEGTRAN is None, reason="jpegtran is not installed "

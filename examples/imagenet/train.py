@@ -13,7 +13,8 @@ warm-up then cosine decay per step, weight decay (not on BatchNorm or biases), l
 smoothing, AMP (bfloat16) and channels_last on GPUs. A checkpoint is written at every
 epoch end (and when --max-steps stops a run): --resume PATH continues from it, at the
 same step, with the same data order; the loaders' states (loader.state_dict()) in it make
-a mid-epoch resume start at the next batch without reading the ones already trained on. Metrics (loss, top-1/top-5, img/s) are reduced over
+a mid-epoch resume start at the next batch without reading the ones already trained on.
+Metrics (loss, top-1/top-5, img/s) are reduced over
 ranks, printed by rank 0 and appended to OUTPUT_DIR/metrics.jsonl.
 """
 from __future__ import annotations

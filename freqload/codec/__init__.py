@@ -27,8 +27,15 @@ from .encode import split_coefficients, write_jpeg
 from .lossless import crop, hflip, orient
 from .mask import ChannelMask, as_mask
 from .pixels import to_rgb
-from .read import (DEFAULT_MAX_FILE_SIZE, DEFAULT_MAX_MEMORY, DEFAULT_MAX_PIXELS,
-                   DEFAULT_MAX_SCANS, read_coefficients, read_file, read_header)
+from .read import (
+                   DEFAULT_MAX_FILE_SIZE,
+                   DEFAULT_MAX_MEMORY,
+                   DEFAULT_MAX_PIXELS,
+                   DEFAULT_MAX_SCANS,
+                   read_coefficients,
+                   read_file,
+                   read_header,
+)
 from .recipe import Recipe
 from .resample import resize_crop, sample
 from .transform import Transform, eval_box, random_resized_crop, sample_keys

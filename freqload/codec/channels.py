@@ -32,7 +32,6 @@ from .read import check_orientation
 from .recipe import recipe_for
 
 
-
 def to_channels(coeffs, mask=None, *, dequantize: bool = True, chroma: str = "dct",
                 size: tuple[int, int] | None = None, orientation: str = "ignore") -> np.ndarray:
     """Regroup a JPEG's coefficients into channels on the luma block grid.

@@ -9,7 +9,7 @@ the block) and uint16 [64] quant tables.
 from __future__ import annotations
 
 import dataclasses
-from typing import NamedTuple, Optional, Tuple
+from typing import NamedTuple
 
 import numpy as np
 
@@ -50,7 +50,7 @@ class JpegInfo:
     height: int
     num_components: int
     color_space: str
-    adobe_transform: Optional[int]
+    adobe_transform: int | None
     jfif: bool
     precision: int
     progressive: bool
@@ -58,8 +58,8 @@ class JpegInfo:
     restart_interval: int
     max_h_samp: int
     max_v_samp: int
-    components: Tuple[ComponentInfo, ...]
-    quant_tables: Tuple[Optional[np.ndarray], ...]
+    components: tuple[ComponentInfo, ...]
+    quant_tables: tuple[np.ndarray | None, ...]
     source: str = "jpeg"
     partial_decodable: bool = False
     #: the EXIF Orientation tag, 1..8 (1: as stored, also without one): 2 mirrored, 3

@@ -15,7 +15,7 @@ import numpy as np
 from .._core import dct_basis
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def dct_matrix() -> np.ndarray:
     """float64 [8, 8] orthonormal DCT-II matrix ``D`` (read-only): the native core's own
     table (``fl_dct_basis``), so Python and C use one basis."""

@@ -16,6 +16,7 @@ import numpy as np
 from .._core import orient as native_orient
 from .coefficients import Coefficients, ComponentInfo, core_arrays
 
+
 def _mcu(coeffs: Coefficients) -> tuple[int, int]:
     info = coeffs.info
     return 8 * info.max_v_samp, 8 * info.max_h_samp

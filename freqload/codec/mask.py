@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -101,7 +101,7 @@ class ChannelMask:
     # -- constructors ------------------------------------------------------
     @classmethod
     def from_components(cls, y: Sequence[int] = (), cb: Sequence[int] = (),
-                        cr: Sequence[int] | None = None) -> "ChannelMask":
+                        cr: Sequence[int] | None = None) -> ChannelMask:
         """Build from per-component raster indices (0..63); ``cr`` defaults to ``cb``."""
         cr = cb if cr is None else cr
         out = []
@@ -113,7 +113,7 @@ class ChannelMask:
         return cls(out)
 
     @classmethod
-    def preset(cls, name: str) -> "ChannelMask":
+    def preset(cls, name: str) -> ChannelMask:
         """One of ``dctnet24``, ``dctnet32``, ``dctnet48``, ``dctnet64`` or ``all``."""
         if name == "all":
             return cls.all()
@@ -123,28 +123,28 @@ class ChannelMask:
         return cls.from_components(y, c, c)
 
     @classmethod
-    def dctnet24(cls) -> "ChannelMask":
+    def dctnet24(cls) -> ChannelMask:
         return cls.preset("dctnet24")
 
     @classmethod
-    def dctnet32(cls) -> "ChannelMask":
+    def dctnet32(cls) -> ChannelMask:
         return cls.preset("dctnet32")
 
     @classmethod
-    def dctnet48(cls) -> "ChannelMask":
+    def dctnet48(cls) -> ChannelMask:
         return cls.preset("dctnet48")
 
     @classmethod
-    def dctnet64(cls) -> "ChannelMask":
+    def dctnet64(cls) -> ChannelMask:
         return cls.preset("dctnet64")
 
     @classmethod
-    def all(cls) -> "ChannelMask":
+    def all(cls) -> ChannelMask:
         """All 192 channels."""
         return cls(range(NUM_CHANNELS))
 
     @classmethod
-    def zigzag(cls, y: int = 0, cb: int = 0, cr: int | None = None) -> "ChannelMask":
+    def zigzag(cls, y: int = 0, cb: int = 0, cr: int | None = None) -> ChannelMask:
         """The first ``y`` / ``cb`` / ``cr`` coefficients of each component in zigzag order.
 
         ``cr`` defaults to ``cb``. ``ChannelMask.zigzag(y=6, cb=3)`` keeps
@@ -157,12 +157,12 @@ class ChannelMask:
         return cls.from_components(ZIGZAG[:y], ZIGZAG[:cb], ZIGZAG[:cr])
 
     @classmethod
-    def from_json(cls, text: str) -> "ChannelMask":
+    def from_json(cls, text: str) -> ChannelMask:
         """Inverse of :meth:`to_json`; also accepts a bare JSON list of indices."""
         return cls._from_data(json.loads(text))
 
     @classmethod
-    def _from_data(cls, data) -> "ChannelMask":
+    def _from_data(cls, data) -> ChannelMask:
         if isinstance(data, dict):
             if "indices" not in data:
                 raise ValueError("mask JSON needs an 'indices' list")
@@ -172,7 +172,7 @@ class ChannelMask:
         return cls(data)
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "ChannelMask":
+    def load(cls, path: str | os.PathLike) -> ChannelMask:
         """A mask file (:meth:`to_json`'s); ValueError naming the file when it is not."""
         data = read_json(os.fspath(path))
         try:

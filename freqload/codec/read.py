@@ -38,11 +38,16 @@ import warnings as _warnings
 
 import numpy as np
 
-from .._core import (DEFAULT_MAX_FILE_SIZE, DEFAULT_MAX_MEMORY, DEFAULT_MAX_PIXELS,
-                     DEFAULT_MAX_SCANS, Decoder)
+from .._core import (
+    DEFAULT_MAX_FILE_SIZE,
+    DEFAULT_MAX_MEMORY,
+    DEFAULT_MAX_PIXELS,
+    DEFAULT_MAX_SCANS,
+    Decoder,
+)
 from .._core import read_file as native_read_file
 from ..errors import FreqloadError, ImageTooLargeError, UnsupportedImageError
-from .coefficients import ComponentInfo, Coefficients, JpegInfo
+from .coefficients import Coefficients, ComponentInfo, JpegInfo
 from .dct import forward_blocks
 from .lossless import orient
 
@@ -66,7 +71,7 @@ _COLOR_NAMES = {0: "unknown", 1: "gray", 2: "YCbCr", 3: "RGB", 4: "CMYK", 5: "YC
 _local = threading.local()
 
 
-def thread_decoder() -> "Decoder":
+def thread_decoder() -> Decoder:
     """This thread's decoder (the core keeps one libjpeg decompressor per decoder, and
     every image starts on a fresh one inside it). The torch engine's workers decode with
     it; :func:`read_header` and :func:`read_coefficients` too."""

@@ -14,11 +14,12 @@
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
-from .._core import resize_channels, sample as native_sample
+from .._core import resize_channels
+from .._core import sample as native_sample
 from .coefficients import Coefficients, core_arrays
 from .mask import as_mask
 from .recipe import Recipe, recipe_for

@@ -19,7 +19,6 @@ Boxes:
 from __future__ import annotations
 
 import dataclasses
-from typing import Tuple
 
 import numpy as np
 
@@ -31,7 +30,7 @@ from .._core import random_resized_crop as native_random_resized_crop
 KINDS = {"blocks": TRANSFORM_BLOCKS, "eval": TRANSFORM_EVAL,
          "train": TRANSFORM_TRAIN}
 
-Box = Tuple[float, float, float, float]  # (top, left, height, width) in image pixels
+Box = tuple[float, float, float, float]  # (top, left, height, width) in image pixels
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,8 +42,8 @@ class Transform:
     resampling: exact integers, the only kind ``regroup="device"`` supports).
     """
     kind: str = "eval"
-    scale: Tuple[float, float] = (0.08, 1.0)
-    ratio: Tuple[float, float] = (3 / 4, 4 / 3)
+    scale: tuple[float, float] = (0.08, 1.0)
+    ratio: tuple[float, float] = (3 / 4, 4 / 3)
     flip: float = 0.5
     crop_ratio: float = 0.875
 

@@ -17,7 +17,6 @@ read as zeros. A damaged manifest is reported, naming the file and the field.
 from __future__ import annotations
 
 import os
-from typing import Optional
 
 from ..codec.mask import as_mask, channel_name
 from ..errors import ManifestError
@@ -29,7 +28,7 @@ RESIDUAL = ".residual"
 FORMAT = "freqload-pack/1"
 
 
-def find_pack_root(path: str) -> Optional[str]:
+def find_pack_root(path: str) -> str | None:
     """The pack folder holding ``path`` (itself or the nearest parent folder with a pack
     manifest), or None."""
     d = os.path.abspath(path)
@@ -48,7 +47,7 @@ def find_pack_root(path: str) -> Optional[str]:
 KINDS = ("packed", "copied", "unreadable")
 
 
-def read_manifest(root: str, name: str = MANIFEST) -> Optional[dict]:
+def read_manifest(root: str, name: str = MANIFEST) -> dict | None:
     """The pack manifest of a folder (``name``: the manifest or the partial one of an
     interrupted run), checked whole; None when there is none. A damaged one raises
     :class:`~freqload.errors.ManifestError` naming the file and the field."""

@@ -14,20 +14,19 @@ S3-compatible servers (MinIO, Ceph, moto ...). http(s) uses the standard library
 """
 from __future__ import annotations
 
-import fnmatch
 import fcntl
+import fnmatch
 import hashlib
 import http.client
 import json
 import os
-import socket
 import shutil
+import socket
 import tempfile
 import threading
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from typing import Optional
 
 from ..errors import IntegrityError
 from .destination import atomic_write
@@ -149,7 +148,7 @@ def fetch(url: str, dest: str) -> tuple[int, str]:
             os.remove(tmp)
 
 
-def size(url: str) -> Optional[int]:
+def size(url: str) -> int | None:
     """The object's size in bytes as the server says now (a HEAD request), or None where
     the server does not say. FileNotFoundError when it does not exist."""
     if url.startswith("s3://"):
@@ -173,7 +172,7 @@ def size(url: str) -> Optional[int]:
         raise _http_error(url, e, "reach") from e
 
 
-def read(url: str) -> Optional[bytes]:
+def read(url: str) -> bytes | None:
     """A small object's bytes (an index file), or None when it does not exist."""
     if url.startswith("s3://"):
         bucket, key = _bucket_key(url)
@@ -238,12 +237,12 @@ class ShardCache:
         workers: downloads at once, ahead of the loader.
     """
 
-    def __init__(self, folder: Optional[str] = None, workers: int = 4):
+    def __init__(self, folder: str | None = None, workers: int = 4):
         self.keep = folder is not None
         self.folder = folder or tempfile.mkdtemp(prefix="freqload-shards-")
         os.makedirs(self.folder, exist_ok=True)
         self.workers = int(workers)
-        self._pool: Optional[ThreadPoolExecutor] = None
+        self._pool: ThreadPoolExecutor | None = None
         self._owner = os.getpid()  # the process whose pool this is
         self._creator = os.getpid()  # the process that removes a temporary folder
         self._lock = threading.Lock()

@@ -31,7 +31,6 @@ import os
 import re
 import warnings
 from dataclasses import dataclass, field
-from typing import Optional
 
 import numpy as np
 
@@ -167,7 +166,7 @@ class ShardIndex:
 MAX_LABEL_BYTES = 1 << 20
 
 
-def _label(data: bytes, ext: str, label_key: Optional[str]) -> int:
+def _label(data: bytes, ext: str, label_key: str | None) -> int:
     """The label in a .cls / .json member's bytes; ValueError saying why not."""
     if len(data) > MAX_LABEL_BYTES:
         raise ValueError(f"{len(data):,} bytes, too large for a label")
@@ -196,7 +195,7 @@ class _Sample:
         self.key, self.images, self.labels, self.problem = key, [], [], ""
 
 
-def index_shard(path: str, label_key: Optional[str] = None) -> ShardIndex:
+def index_shard(path: str, label_key: str | None = None) -> ShardIndex:
     """Read a shard's headers (:mod:`freqload.data.tar_headers`, a bounded reader) and label
     members: its samples, image ranges and labels.
 
@@ -298,7 +297,7 @@ def digest(path: str) -> str:
     return digest.hexdigest()
 
 
-def index_json(idx: ShardIndex, size: int, sha256: str, label_key: Optional[str]) -> bytes:
+def index_json(idx: ShardIndex, size: int, sha256: str, label_key: str | None) -> bytes:
     """A ShardIndex as its index file's bytes (JSON), tied to the shard's content: its
     size and SHA-256."""
     samples = [[idx.keys[k], idx.members[k], idx.offsets[k], idx.sizes[k], idx.labels[k],
@@ -308,7 +307,7 @@ def index_json(idx: ShardIndex, size: int, sha256: str, label_key: Optional[str]
                        "samples": samples}, separators=(",", ":")).encode()
 
 
-def write_index(path: str, label_key: Optional[str] = None) -> str:
+def write_index(path: str, label_key: str | None = None) -> str:
     """Index a local shard and write its index file (``path + INDEX_SUFFIX``), so a loader
     reading the shard from ``s3://`` / ``http(s)://`` need not download it to count its
     samples. The index records the shard's size and SHA-256: a loader that finds the
@@ -321,7 +320,7 @@ def write_index(path: str, label_key: Optional[str] = None) -> str:
     return dest
 
 
-def parse_index(data: bytes, path: str, label_key: Optional[str], where: str = ""):
+def parse_index(data: bytes, path: str, label_key: str | None, where: str = ""):
     """(ShardIndex, shard bytes, shard SHA-256) from an index file's bytes, checked whole
     (:class:`freqload.schema.Document`). None when it is an index for other labels or of
     an older format without a digest (then the shard is read instead). A damaged index
@@ -362,7 +361,7 @@ def parse_index(data: bytes, path: str, label_key: Optional[str], where: str = "
     return idx, size, sha
 
 
-def _index_one(path: str, label_key: Optional[str], cache) -> ShardIndex:
+def _index_one(path: str, label_key: str | None, cache) -> ShardIndex:
     """A shard's index. Local: read from its own headers (nothing to trust). Remote: its
     index file where one is there, matches these labels and the shard's current size, else
     the shard is downloaded into the cache and its headers read; the cache checks every
@@ -399,7 +398,7 @@ def _index_one(path: str, label_key: Optional[str], cache) -> ShardIndex:
     return idx
 
 
-def _recheck(url: str, idx: ShardIndex, label_key: Optional[str], local: str, got) -> None:
+def _recheck(url: str, idx: ShardIndex, label_key: str | None, local: str, got) -> None:
     """A downloaded copy of ``url`` differs from what its index says (size or SHA-256):
     read the copy's own headers. The same samples (keys, ranges, labels): the index still
     describes it, accepted with a warning. Others: IntegrityError, since the loader's plan
@@ -550,8 +549,8 @@ class _ShardPaths:
         return (self.files[s] for s in self.shard)
 
 
-def index_shards(source, label_key: Optional[str] = None, progress=None,
-                 cache_dir: Optional[str] = None) -> ShardSet:
+def index_shards(source, label_key: str | None = None, progress=None,
+                 cache_dir: str | None = None) -> ShardSet:
     """Index every shard of a source (:func:`shard_paths`) into one :class:`ShardSet`.
     Each shard's index file is used where one matches (:func:`write_index`), else its
     headers are read (a remote shard is downloaded for that: write index files to

@@ -32,8 +32,9 @@ import hashlib
 import os
 import re
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any
 
 import numpy as np
 
@@ -52,7 +53,7 @@ class SampleList:
     sample its own whole file)."""
     paths: tuple[str, ...]
     labels: np.ndarray  #: int64 [N]
-    classes: Optional[tuple[str, ...]] = None
+    classes: tuple[str, ...] | None = None
     file_of = offsets = lengths = None
     problems = None  #: none known before reading (a ShardSet's index knows some)
 
@@ -274,9 +275,9 @@ class Source:
     Example: ``Source("s3://bucket/train-{000000..000146}.tar", cache_dir="/scratch")``.
     """
     spec: Any
-    label_key: Optional[str] = None
-    label_fn: Optional[Callable] = None
-    cache_dir: Optional[str] = None
+    label_key: str | None = None
+    label_fn: Callable | None = None
+    cache_dir: str | None = None
     shuffle_buffer: int = 1000
 
     def __post_init__(self):
@@ -297,7 +298,7 @@ def as_source(source) -> Source:
     return source if isinstance(source, Source) else Source(source)
 
 
-def resolve_source(source, label_key: Optional[str] = None, cache_dir: Optional[str] = None,
+def resolve_source(source, label_key: str | None = None, cache_dir: str | None = None,
                    label_fn=None):
     """See the module docstring: a :class:`SampleList`, or for tar shards a
     :class:`freqload.data.shards.ShardSet` (a :class:`Source` resolves with its own

@@ -1,19 +1,21 @@
 """DCTLoader: a drop-in DataLoader that yields frequency-domain batches on the device.
 
-    loader = DCTLoader("imagenet/train", batch_size=64, mask="dctnet24", size=(56, 56))
+    loader = DCTLoader("imagenet/train", batch_size=64, train=True)
     for x, y in loader:      # x float32 [64, 24, 56, 56], y int64 [64], on cuda if present
         ...
 
-Per image (native code, on the engine's threads): entropy decode, then the
-transform (:mod:`freqload.codec.transform`): train = RandomResizedCrop + flip, eval =
-resize shorter side + centre crop, both resampled in the DCT domain; or
-"blocks" = block-aligned centre crop / zero pad with chroma aligned), keeping
-only the mask's channels -> int16 [C, out_h, out_w]. Per batch (Python): the error policy, then only those
-int16 channels go host -> device (pinned, non_blocking); float conversion and
-normalisation happen on the device in torch.
+    recipe = Recipe("dctnet24", (28, 28), transform="train", partial_decode=False)
+    loader = DCTLoader(Source("s3://bucket/train-{000..146}.tar", cache_dir="/scratch"),
+                       recipe, batch_size=64, train=True)
 
-The loader's settings that decide a sample become one :class:`~freqload.codec.recipe.Recipe`
-(``loader.recipe``), checked once; both engines take it whole.
+Per image (native code, on the engine's threads): entropy decode, then what the
+:class:`~freqload.codec.recipe.Recipe` says - the transform (train = RandomResizedCrop +
+flip, eval = resize the shorter side + centre crop, both resampled in the DCT domain; or
+blocks = block-aligned centre crop / zero padding with chroma aligned), keeping only the
+mask's channels -> int16 [C, out_h, out_w]. Per batch (Python): the error policy, then
+only those int16 channels go host -> device (pinned, non_blocking); float conversion and
+normalisation happen on the device in torch (:mod:`freqload.loading.device`). The recipe
+is checked once and both engines take it whole.
 
 Engines (same tensors for the same order, by construction: both call the
 core's ``fl_decode_sample`` with the packed recipe):
@@ -41,15 +43,15 @@ on_error      a corrupt, unsupported (PNG, GIF, CMYK, 12-bit ...) or too-large f
               empty is not yielded); counted in ``loader.stats.skipped``
 "fallback"    unsupported files are decoded by Pillow and forward-transformed
               (not the file's own coefficients; ``stats.fallback``) by the engine,
-              where the sample is made (:mod:`freqload.loading.engines.fallback`); corrupt or
-              too-large ones are skipped as above
+              where the sample is made (:mod:`freqload.loading.engines.fallback`);
+              corrupt or too-large ones are skipped as above
 ============  ======================================================================
 
 The verdict on a file is the same in every epoch, engine and thread, whatever was
 decoded before it (each image gets a fresh libjpeg decompressor, and a partial decode
 that skipped a stray marker decodes the file whole): with the defaults, an epoch over
 good photos plus every corrupt file of the shared corpus yields exactly the photos.
-The one exception is marker-free damage below the rows a sample reads (see
+The one exception is marker-free damage below the rows a sample reads (see the recipe's
 ``partial_decode``).
 
 Shards, epochs and the last batch: see :mod:`freqload.loading.sampler` (every epoch
@@ -59,9 +61,9 @@ sets it explicitly, as with torch's DistributedSampler; ``state_dict()`` and
 ``load_state_dict()`` resume in the middle of an epoch, reading nothing twice.
 
 Sources: folders, lists and tar shards, local or at ``s3://`` / ``http(s)://`` URLs
-(:mod:`freqload.data.sources`, :mod:`freqload.data.shards`, :mod:`freqload.data.remote`). What each
-sample reads is a byte range of a file (a whole image file, or a shard's member), read by
-the core on the engine's threads.
+(:mod:`freqload.data.sources`, :mod:`freqload.data.shards`, :mod:`freqload.data.remote`).
+What each sample reads is a byte range of a file (a whole image file, or a shard's
+member), read by the core on the engine's threads.
 """
 from __future__ import annotations
 
@@ -72,18 +74,16 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..codec.read import (DEFAULT_MAX_FILE_SIZE, DEFAULT_MAX_MEMORY, DEFAULT_MAX_PIXELS,
-                          DEFAULT_MAX_SCANS)
 from ..codec.recipe import Recipe
-from ..codec.transform import sample_keys, Transform
+from ..codec.transform import sample_keys
 from ..data.packs import check_mask, check_mask_for_paths
 from ..data.shards import ShardSet
-from ..data.sources import resolve_source
+from ..data.sources import as_source
 from ..errors import DecodeError, FreqloadError
-from .host_batch import HostBatch, layout_view, OK, STATUS_ERRORS, STATUS_NAMES, UNREADABLE
-from .engines.torch_engine import TorchEngine
 from .device import Normalize, PostStage
-from .epochs import EpochLoader, TransferStats
+from .engines.torch_engine import TorchEngine
+from .epochs import EpochLoader, TransferStats, moved_keywords
+from .host_batch import OK, STATUS_ERRORS, STATUS_NAMES, UNREADABLE, HostBatch, layout_view
 from .regroup import DeviceRegroup
 
 ENGINES = ("auto", "dali", "torch")
@@ -100,26 +100,27 @@ class LoaderStats(TransferStats):
 
 
 class DCTLoader(EpochLoader):
-    """Frequency-domain batches from a folder of JPEGs.
+    """Frequency-domain batches from JPEGs, on the device.
+
+    What each image becomes is the :class:`~freqload.Recipe` (mask, grid size, transform,
+    chroma, decode options, orientation: all documented there); the loader's own
+    arguments say how samples are batched, ordered, made and delivered.
 
     Args:
-        source: ImageFolder-style root (sorted class folders give labels), a list of
-            (path, label), a list of paths (label -1), a .txt file list, or tar shards
-            (``"train-{000000..000146}.tar"``, a glob, or a list: the WebDataset
-            convention, images read in place as byte ranges; see :mod:`freqload.data.sources`
-            and :mod:`freqload.data.shards`).
+        source: where the samples are: an ImageFolder-style root (sorted class folders give
+            labels), a list of (path, label), a list of paths (label -1), a .txt file
+            list, tar shards (``"train-{000000..000146}.tar"``, a glob or a list; local,
+            ``s3://`` or ``http(s)://``), or a :class:`~freqload.Source` with the options
+            of reading them (``label_key``, ``label_fn``, ``cache_dir``,
+            ``shuffle_buffer``). See :mod:`freqload.data.sources`.
+        recipe: what each image becomes (:class:`~freqload.Recipe`). Default: the
+            ``"train"`` transform when ``train`` else ``"eval"``, mask dctnet24, a 56x56
+            block grid, EXIF orientation applied.
         batch_size: samples per batch.
-        mask: ChannelMask, preset name, JSON path or index list (default "dctnet24").
-        size: output grid (out_h, out_w) in 8x8 blocks; (56, 56) = a 448-pixel image.
-        train: training mode: shuffles and uses transform "train" by default.
-        transform: how each image becomes the ``size`` grid (:mod:`freqload.codec.transform`):
-            "train" (RandomResizedCrop with ``scale``/``ratio``, then a horizontal flip
-            with probability ``flip``), "eval" (resize the shorter side to
-            ``max(size)*8/crop_ratio`` pixels, centre crop), or "blocks" (centre crop,
-            MCU-aligned, or zero padding; no resampling, exact quantised integers).
-            Default: "train" when ``train`` else "eval". Train and eval resample in the
-            DCT domain (Pillow-BILINEAR definition) and always dequantise.
-        scale, ratio, flip, crop_ratio: the transforms' parameters (torchvision's defaults).
+        train: training mode: shuffles by default, and picks the train transform when no
+            recipe is given.
+        mask, size: shortcuts that replace the recipe's mask and grid
+            (``DCTLoader(src, batch_size=64, size=28)``).
         shuffle: permute every epoch (default: ``train``).
         seed: seeds the per-epoch permutation and the train transform's draws (same seed,
             same order, same crops and flips, in both engines).
@@ -130,62 +131,13 @@ class DCTLoader(EpochLoader):
             (a DeprecationWarning; both at once is an error).
         prefetch: batches prepared ahead (DALI queue depth / torch prefetch_factor).
         device: where batches go (default cuda when available, else cpu).
-        normalize: None -> float32 raw dequantised values; a stats file path or
-            :class:`~freqload.loading.stats.ChannelStats` -> float32 (x - mean) / std per channel;
-            False -> the int16 values as they crossed.
         engine: "auto", "dali" or "torch" (table above).
+        normalize: None -> float32 raw dequantised values; a stats file path or
+            :class:`~freqload.ChannelStats` -> float32 (x - mean) / std per channel;
+            False -> the int16 values as they crossed.
+        on_error: "raise", "skip" or "fallback" (table above).
         shard_id, num_shards: this rank's shard; default from torch.distributed when it
             is initialised, else a single shard.
-        on_error: "raise", "skip" or "fallback" (table above).
-        chroma, dequantize, strict, max_pixels: as in :func:`freqload.to_channels` and
-            :func:`freqload.read_coefficients` (chroma and dequantize=False: "blocks" only).
-        max_file_size, max_scans, max_memory: resource limits per file, as in
-            :func:`freqload.read_coefficients`; an image over one is a "too large" error
-            that ``on_error`` handles like any bad file.
-        regroup: where chroma is aligned and channels are masked. "cpu" (default): on the
-            host, so only the masked int16 channels travel. "device": the host stops at the
-            cropped component planes (the masked luma channels; per chroma component its
-            masked channels on its own grid, or all 64 coefficients where DCT-domain
-            upsampling needs them) and torch finishes on the device
-            (:mod:`freqload.loading.regroup`), for machines short of CPU cores. The tensors are
-            identical either way; "device" ships more bytes for subsampled chroma
-            (a 4:2:0 image at mask 24: 301,056 instead of 150,528) and the same for 4:4:4.
-            Supported with transform="blocks" only (the DCT-domain resize runs on the host).
-        partial_decode: stop entropy decoding once the rows the sample reads are decoded
-            (default True): the rows below the crop or the resize's reach are never
-            decoded - about 2% of the work on ImageNet photos with "blocks", more with
-            "eval", most with "train", whose crops often end well above the bottom. The
-            samples are identical either way. It applies to sequential files whose one
-            scan holds every component and that end with an EOI marker; progressive and
-            multi-scan files, and truncated ones (no EOI: their warning must come), are
-            read whole. A decode that stops early scans the bytes it skipped for stray
-            markers (SOI, SOF, DQT, DHT, bogus segments, misplaced RSTn) and, finding one,
-            decodes the file whole, so such damage meets the error policy in every epoch.
-            The price: damage *without* a marker (flipped bits, junk before the EOI)
-            lying wholly below the rows a sample reads goes unseen (the sample does not
-            contain it), so with ``strict`` such a file is not rejected, and under
-            "train" whether it is depends on the epoch's crop. False decodes every row
-            of every file, as :func:`freqload.read_coefficients`.
-        label_key: tar shards: take each sample's label from this field of its
-            ``.json`` member (default: the integer text of its ``.cls`` member).
-        shuffle_buffer: tar shards, when shuffling: samples in the shuffle buffer that
-            mixes the epoch's shard files (shuffled as a whole) into one stream
-            (:class:`freqload.loading.sampler.ShardPlan`; 0 or 1: shard order only). A sample
-            moves at most this many places, so a rank reads only the files its part of
-            the stream spans.
-        orientation: ``"exif"`` (default, as DALI's decoders and any viewer): the sample
-            of the picture turned upright by its EXIF Orientation tag - boxes drawn in
-            the upright picture, the resize mapping them back onto the stored
-            coefficients with the mirrors and transpose done on the output blocks (no
-            pixel lost); ``"blocks"`` on the coefficients oriented losslessly
-            (:func:`freqload.orient`). ``"ignore"``: the picture as stored.
-        label_fn: ``label_fn(path) -> int or class name``: each file's label, instead
-            of the source's (string labels become indices in sorted order,
-            ``loader.classes`` holding the names).
-        cache_dir: shards at ``s3://`` or ``http(s)://`` URLs are downloaded whole into a
-            cache, a few ahead of the loader (:mod:`freqload.data.remote`). None: a temporary
-            folder that holds only the files around the loader's position; a folder you
-            give keeps every file for later epochs and runs.
 
     Iterating yields ``(x, y)``: x float32 ``[B, C, out_h, out_w]`` (int16 with
     ``normalize=False``), y int64 ``[B]``, both on ``device``. With the defaults a
@@ -193,21 +145,14 @@ class DCTLoader(EpochLoader):
     (a quarter of uint8 RGB at 448x448).
     """
 
-    def __init__(self, source, *, batch_size: int, mask="dctnet24", size=(56, 56),
-                 train: bool = False, shuffle: bool | None = None, seed: int = 0,
-                 drop_last: bool = False, num_workers: int | None = None, prefetch: int = 2,
-                 device=None, normalize=None, engine: str = "auto", shard_id: int | None = None,
-                 num_shards: int | None = None, on_error: str = "raise", chroma: str = "dct",
-                 dequantize: bool = True, strict: bool = True,
-                 max_pixels: int | None = DEFAULT_MAX_PIXELS, regroup: str = "cpu",
-                 transform: str | None = None, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3),
-                 flip: float = 0.5, crop_ratio: float = 0.875,
-                 max_file_size: int | None = DEFAULT_MAX_FILE_SIZE,
-                 max_scans: int | None = DEFAULT_MAX_SCANS,
-                 max_memory: int | None = DEFAULT_MAX_MEMORY, partial_decode: bool = True,
-                 num_threads: int | None = None, label_key: str | None = None,
-                 shuffle_buffer: int = 1000, cache_dir: str | None = None,
-                 orientation: str = "exif", label_fn=None):
+    def __init__(self, source, recipe: Recipe | None = None, *, batch_size: int,
+                 train: bool = False, mask=None, size=None, shuffle: bool | None = None,
+                 seed: int = 0, drop_last: bool = False, num_workers: int | None = None,
+                 prefetch: int = 2, device=None, engine: str = "auto", normalize=None,
+                 on_error: str = "raise", shard_id: int | None = None,
+                 num_shards: int | None = None, num_threads: int | None = None, **moved):
+        if moved:
+            raise moved_keywords("DCTLoader", sorted(moved))
         if engine not in ENGINES:
             raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
         if on_error not in ON_ERROR:
@@ -219,27 +164,28 @@ class DCTLoader(EpochLoader):
                           "same count: DALI threads or torch worker processes)",
                           DeprecationWarning, stacklevel=2)
             num_workers = num_threads
-        if transform is None:
-            transform = "train" if train else "eval"
+        if recipe is None:
+            recipe = Recipe(transform="train" if train else "eval")
+        elif not isinstance(recipe, Recipe):
+            raise TypeError(f"recipe must be a freqload.Recipe, got {type(recipe).__name__}")
+        shortcuts = {k: v for k, v in (("mask", mask), ("size", size)) if v is not None}
         #: everything that decides a sample, checked once (freqload.codec.recipe)
-        self.recipe = Recipe(mask, size, chroma, dequantize,
-                             Transform(transform, tuple(scale), tuple(ratio), flip, crop_ratio),
-                             regroup, strict, max_pixels, max_file_size, max_scans, max_memory,
-                             partial_decode, orientation)
+        self.recipe = recipe.replace(**shortcuts) if shortcuts else recipe
         self.mask = self.recipe.mask
         self.size = self.recipe.size
         self.transform = self.recipe.transform
+        source = as_source(source)
         # data inside a freqload pack (at its root or any folder below) must hold the
         # mask's bands: the dropped ones would read as zeros
-        folder = isinstance(source, (str, os.PathLike)) and os.path.isdir(source)
+        folder = isinstance(source.spec, (str, os.PathLike)) and os.path.isdir(source.spec)
         if folder:
-            check_mask(os.fspath(source), self.mask)
+            check_mask(os.fspath(source.spec), self.mask)
         if max(self.recipe.size) > 128:
             h, w = self.recipe.size
             warnings.warn(f"DCTLoader: size is in 8x8 blocks: {self.recipe.size} is a "
                           f"{8 * h}x{8 * w}-pixel grid; for {h}x{w} pixels pass "
                           f"size=({max(1, h // 8)}, {max(1, w // 8)})", stacklevel=2)
-        dataset = resolve_source(source, label_key, cache_dir, label_fn)
+        dataset = source.resolve()
         dataset.report_damage(on_error, "DCTLoader")
         if isinstance(dataset, ShardSet):
             if dataset.cache is None:  # shards written by freqload pack --format tar
@@ -250,16 +196,17 @@ class DCTLoader(EpochLoader):
         self._setup_epochs(dataset, batch_size=batch_size, train=train, shuffle=shuffle,
                            seed=seed, drop_last=drop_last, shard_id=shard_id,
                            num_shards=num_shards, device=device, num_workers=num_workers,
-                           prefetch=prefetch, shuffle_buffer=shuffle_buffer)
+                           prefetch=prefetch, shuffle_buffer=source.shuffle_buffer)
         self.on_error = on_error
-        self.regroup = regroup
+        self.regroup = self.recipe.regroup
         self._device_regroup = None
-        if regroup == "device":
+        if self.regroup == "device":
             self._device_regroup = DeviceRegroup(self.recipe)
         self.normalize = normalize
         norm = normalize if normalize is None or normalize is False else \
             Normalize.from_stats(normalize, self.mask)
-        #: the batch's tail on the device (freqload.loading.device): regroup, then float / normalise
+        #: the batch's tail on the device (freqload.loading.device): regroup, then float /
+        #: normalise
         self.post = PostStage(norm, self._device_regroup).to(self.device)
         self.stats = LoaderStats()
         self.epoch = 0

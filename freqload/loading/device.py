@@ -50,7 +50,7 @@ class Normalize(nn.Module):
                              .view(1, -1, 1, 1))
 
     @classmethod
-    def from_stats(cls, stats, mask=None) -> "Normalize":
+    def from_stats(cls, stats, mask=None) -> Normalize:
         """From a ChannelStats (or its file), for the channels of ``mask`` (default: all
         the stats hold)."""
         if not isinstance(stats, ChannelStats):
@@ -90,7 +90,7 @@ class PostStage:
         self.normalize = normalize
         self.regroup = regroup
 
-    def to(self, device) -> "PostStage":
+    def to(self, device) -> PostStage:
         if isinstance(self.normalize, Normalize):
             self.normalize = self.normalize.to(device)
         return self

@@ -180,4 +180,29 @@ class EpochLoader:
         self.stats = type(self.stats)(**counters)
 
 
-__all__ = ["EpochLoader", "TransferStats"]
+#: keywords the loaders took before the recipe and the source became objects: where each went
+MOVED = {**{name: "recipe" for name in (
+    "chroma", "dequantize", "strict", "max_pixels", "regroup", "transform", "scale", "ratio",
+    "flip", "crop_ratio", "max_file_size", "max_scans", "max_memory", "partial_decode",
+    "orientation")},
+    **{name: "source" for name in ("label_key", "label_fn", "cache_dir", "shuffle_buffer")}}
+
+
+def moved_keywords(who: str, names) -> TypeError:
+    """The TypeError for keywords that now belong to the Recipe or the Source."""
+    recipe = [n for n in names if MOVED.get(n) == "recipe"]
+    source = [n for n in names if MOVED.get(n) == "source"]
+    other = [n for n in names if n not in MOVED]
+    parts = []
+    if recipe:
+        parts.append(f"{', '.join(recipe)}: part of the recipe now, "
+                     f"{who}(source, recipe=freqload.Recipe({recipe[0]}=...), ...)")
+    if source:
+        parts.append(f"{', '.join(source)}: part of the source now, "
+                     f"{who}(freqload.Source(path, {source[0]}=...), ...)")
+    if other:
+        parts.append(f"unexpected keyword argument(s) {', '.join(map(repr, other))}")
+    return TypeError(f"{who}: " + "; ".join(parts))
+
+
+__all__ = ["EpochLoader", "TransferStats", "MOVED", "moved_keywords"]

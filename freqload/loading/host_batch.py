@@ -3,16 +3,26 @@ status code, and the planes layout of ``regroup="device"``. The sample's recipe 
 :class:`freqload.codec.recipe.Recipe`."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple, Optional
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
 if TYPE_CHECKING:
     import torch
 
-from .._core import (LAYOUT_INTS, PLANES_CHANNELS, PLANES_COEFS, PLANES_NONE, STATUS_ARGUMENT,
-                     STATUS_DECODE, STATUS_NOMEM, STATUS_OK, STATUS_TOO_LARGE,
-                     STATUS_UNREADABLE, STATUS_UNSUPPORTED)
+from .._core import (
+    LAYOUT_INTS,
+    PLANES_CHANNELS,
+    PLANES_COEFS,
+    PLANES_NONE,
+    STATUS_ARGUMENT,
+    STATUS_DECODE,
+    STATUS_NOMEM,
+    STATUS_OK,
+    STATUS_TOO_LARGE,
+    STATUS_UNREADABLE,
+    STATUS_UNSUPPORTED,
+)
 from ..errors import DecodeError, FreqloadError, ImageTooLargeError, UnsupportedImageError
 
 #: The planes layout as a named numpy type, field for field the int32 vector fl_layout_pack
@@ -27,7 +37,8 @@ LAYOUT_DTYPE = np.dtype([
     ("quant", "<i4", (3, 64))])
 if LAYOUT_DTYPE.itemsize != 4 * LAYOUT_INTS:  # the core's layout changed without this
     raise ImportError(f"freqload.loading.host_batch.LAYOUT_DTYPE ({LAYOUT_DTYPE.itemsize} "
-                      f"bytes) no longer mirrors the core's fl_layout_pack ({4 * LAYOUT_INTS} bytes)")
+                      "bytes) no longer mirrors the core's fl_layout_pack "
+                      f"({4 * LAYOUT_INTS} bytes)")
 # fl_plane_group kinds (imported from the core above): PLANES_NONE nothing,
 # PLANES_CHANNELS the channels on their own grid, PLANES_COEFS all 64 coefficients
 
@@ -57,14 +68,20 @@ class HostBatch(NamedTuple):
     """One batch on the host. regroup="cpu": x is int16 [b, C, out_h, out_w]. regroup="device":
     x is the samples' planes back to back (int16 [total]), sample k starting at offsets[k],
     laid out as layouts[k] (int32 [LAYOUT_INTS]) says."""
-    x: "torch.Tensor"  #: pinned when asked
+    x: torch.Tensor  #: pinned when asked
     index: np.ndarray  #: int64 [b] sample indices into the loader's dataset
     status: np.ndarray  #: int32 [b], OK or an error code (the sample is zeros then)
-    offsets: Optional[np.ndarray] = None  #: int64 [b] (regroup="device")
-    layouts: Optional[np.ndarray] = None  #: int32 [b, LAYOUT_INTS] (regroup="device")
+    offsets: np.ndarray | None = None  #: int64 [b] (regroup="device")
+    layouts: np.ndarray | None = None  #: int32 [b, LAYOUT_INTS] (regroup="device")
     #: per sample, the core's message for a non-zero status ("" when OK): the engine made
     #: the sample, so it says what went wrong; nothing is decoded again to find out
-    messages: Optional[list] = None
+    messages: list | None = None
     #: bool [b]: the sample was made from the file's pixels by the engine's fallback
     #: (engines.fallback; status OK), or None where no sample was
-    from_pixels: Optional[np.ndarray] = None
+    from_pixels: np.ndarray | None = None
+
+
+__all__ = ["HostBatch", "LAYOUT_DTYPE", "LAYOUT_INTS", "layout_view", "PLANES_NONE",
+           "PLANES_CHANNELS", "PLANES_COEFS", "OK", "DECODE_ERROR", "UNSUPPORTED",
+           "TOO_LARGE", "NO_MEMORY", "BAD_ARGUMENT", "UNREADABLE", "STATUS_ERRORS",
+           "STATUS_NAMES"]

@@ -22,9 +22,10 @@ import numpy as np
 import torch
 
 from .._core import sample_planes, upsample_tables
-from .host_batch import (LAYOUT_INTS, PLANES_CHANNELS as CHANNELS, PLANES_NONE as NONE,
-                             layout_view)
 from ..codec.recipe import Recipe
+from .host_batch import LAYOUT_INTS, layout_view
+from .host_batch import PLANES_CHANNELS as CHANNELS
+from .host_batch import PLANES_NONE as NONE
 
 
 def parse_layout(v) -> dict:

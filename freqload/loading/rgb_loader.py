@@ -19,18 +19,17 @@ shards, epochs and last-batch rules as DCTLoader (:mod:`freqload.loading.sampler
 """
 from __future__ import annotations
 
-
 import numpy as np
 import torch
 import torch.utils.data
 
+from .._core import eval_box
 from ..codec.read import check_orientation, read_file
 from ..codec.transform import random_resized_crop, sample_keys
-from ..data.sources import resolve_source
-from .._core import eval_box
+from ..data.sources import as_source
 from ..errors import DecodeError
 from .device import Normalize
-from .epochs import EpochLoader, TransferStats
+from .epochs import EpochLoader, TransferStats, moved_keywords
 
 MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
@@ -97,21 +96,30 @@ class RGBSamples(torch.utils.data.Dataset):
 
 
 class RGBLoader(EpochLoader):
-    """The RGB baseline loader (see the module docstring); DCTLoader's core arguments, and
-    ``engine``: "torch" (default, Pillow in DataLoader workers), "dali" (DALI's decoder
-    and resize on the same boxes, uint8 crossing) or "auto" (DALI where installed, else
-    torch with a warning saying why)."""
+    """The RGB baseline loader (see the module docstring), with DCTLoader's arguments.
+
+    Args:
+        source: as DCTLoader's (a path, list, shards, or a :class:`~freqload.Source`).
+        size: the output's side in pixels (224: ``x`` float32 ``[B, 3, 224, 224]``).
+        batch_size, train, shuffle, seed, drop_last, num_workers, prefetch, device,
+            shard_id, num_shards: as DCTLoader's.
+        engine: "torch" (default, Pillow in DataLoader workers), "dali" (DALI's decoder
+            and resize on the same boxes, uint8 crossing) or "auto" (DALI where
+            installed, else torch with a warning saying why).
+        orientation: "exif" (default: upright, as DCTLoader) or "ignore".
+    """
 
     def __init__(self, source, *, batch_size: int, size: int = 224, train: bool = False,
                  shuffle: bool | None = None, seed: int = 0, drop_last: bool = False,
                  num_workers: int | None = None, prefetch: int = 2, device=None,
-                 shard_id: int | None = None, num_shards: int | None = None,
-                 label_key: str | None = None, shuffle_buffer: int = 1000,
-                 cache_dir: str | None = None, orientation: str = "exif",
-                 engine: str = "torch"):
+                 engine: str = "torch", shard_id: int | None = None,
+                 num_shards: int | None = None, orientation: str = "exif", **moved):
+        if moved:
+            raise moved_keywords("RGBLoader", sorted(moved))
         if engine not in ("torch", "dali", "auto"):
             raise ValueError(f"engine must be 'torch', 'dali' or 'auto', got {engine!r}")
-        dataset = resolve_source(source, label_key, cache_dir)
+        source = as_source(source)
+        dataset = source.resolve()
         # RGBLoader has no error policy: a damaged shard, or a sample its index found bad
         # (no label, two images ...), is refused here rather than met mid-epoch
         dataset.report_damage("raise", "RGBLoader")
@@ -125,7 +133,7 @@ class RGBLoader(EpochLoader):
                            train=train, shuffle=shuffle, seed=seed, drop_last=drop_last,
                            shard_id=shard_id, num_shards=num_shards, device=device,
                            num_workers=num_workers, prefetch=prefetch,
-                           shuffle_buffer=shuffle_buffer)
+                           shuffle_buffer=source.shuffle_buffer)
         self.samples = RGBSamples(self.dataset.paths, self.dataset.labels, size, train, seed,
                                   samples=self.dataset, orientation=orientation)
         self.size = int(size)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..codec.channels import to_channels
-from ..codec.mask import as_mask, channel_name, ChannelMask, NUM_CHANNELS
+from ..codec.mask import NUM_CHANNELS, ChannelMask, as_mask, channel_name
 from ..codec.read import read_coefficients
 from ..data.destination import atomic_write
 from ..data.sources import resolve_source
@@ -46,7 +46,8 @@ class ChannelStats:
         if self.mean.shape != (NUM_CHANNELS,) or self.std.shape != (NUM_CHANNELS,):
             raise ValueError(f"stats need {NUM_CHANNELS} means and stds, got "
                              f"{self.mean.shape} and {self.std.shape}")
-        if not (np.isfinite(self.mean).all() and np.isfinite(self.std).all()) or (self.std <= 0).any():
+        finite = np.isfinite(self.mean).all() and np.isfinite(self.std).all()
+        if not finite or (self.std <= 0).any():
             raise ValueError("stats must be finite with positive std")
 
     def select(self, mask) -> tuple[np.ndarray, np.ndarray]:
@@ -71,7 +72,7 @@ class ChannelStats:
         atomic_write(os.fspath(path), (self.to_json() + "\n").encode())
 
     @classmethod
-    def from_json(cls, text: str, where: str = "stats JSON") -> "ChannelStats":
+    def from_json(cls, text: str, where: str = "stats JSON") -> ChannelStats:
         """Inverse of :meth:`to_json`, checked whole (ManifestError naming ``where`` and
         the field; ValueError for values out of range)."""
         doc = Document(parse_json(text, where), where)
@@ -96,7 +97,7 @@ class ChannelStats:
             raise ValueError(f"{where}: {e}") from None
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "ChannelStats":
+    def load(cls, path: str | os.PathLike) -> ChannelStats:
         with open(path, "rb") as f:
             return cls.from_json(f.read(), os.fspath(path))
 

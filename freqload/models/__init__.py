@@ -17,10 +17,26 @@ Needs torch. Imports the codec layer (masks) and the loaders' device post-stage
 """
 from .gate import FrequencyGate, GateStats, gate_loss, mask_from_gate_stats
 from .mobilenet import MobileNetV2
-from .registry import (CONFIGS, MODELS, InputNorm, ModelConfig, check_arch, count_macs,
-                       create_model, load_rgb_pretrained, mobilenet_v2, mobilenet_v2_dct,
-                       resnet18, resnet18_dct, resnet34, resnet34_dct, resnet50,
-                       resnet50_dct, resnet_mini, resnet_mini_dct)
+from .registry import (
+                       CONFIGS,
+                       MODELS,
+                       InputNorm,
+                       ModelConfig,
+                       check_arch,
+                       count_macs,
+                       create_model,
+                       load_rgb_pretrained,
+                       mobilenet_v2,
+                       mobilenet_v2_dct,
+                       resnet18,
+                       resnet18_dct,
+                       resnet34,
+                       resnet34_dct,
+                       resnet50,
+                       resnet50_dct,
+                       resnet_mini,
+                       resnet_mini_dct,
+)
 from .resnet import ResNet
 
 __all__ = ["CONFIGS", "MODELS", "FrequencyGate", "GateStats", "InputNorm", "MobileNetV2",

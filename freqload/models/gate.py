@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Optional
 
 import numpy as np
 import torch
@@ -47,7 +46,7 @@ class FrequencyGate(nn.Module):
     eval mode the gates are deterministic: open where the open logit is larger.
     """
 
-    def __init__(self, channels: int = 192, hidden: Optional[int] = None,
+    def __init__(self, channels: int = 192, hidden: int | None = None,
                  temperature: float = 1.0, hard: bool = True, open_bias: float = 3.0):
         super().__init__()
         hidden = int(hidden or channels)
@@ -125,7 +124,7 @@ class GateStats:
         atomic_write(os.fspath(path), (self.to_json() + "\n").encode())
 
     @classmethod
-    def load(cls, path) -> "GateStats":
+    def load(cls, path) -> GateStats:
         """Read a file written by :meth:`save`.
 
         Raises:

@@ -1,12 +1,10 @@
 """torchvision's weight initialisation, for every model family here."""
 from __future__ import annotations
 
-from typing import Optional
-
 from torch import nn
 
 
-def init_weights(model: nn.Module, linear_std: Optional[float] = None) -> None:
+def init_weights(model: nn.Module, linear_std: float | None = None) -> None:
     """torchvision's initialisation: Kaiming-normal (fan_out, ReLU) convolutions, unit
     BatchNorm, and N(0, linear_std) linear layers when given (else PyTorch's default)."""
     for m in model.modules():

@@ -2,8 +2,6 @@
 DCT variant drops features.0, the first stride-2 convolution)."""
 from __future__ import annotations
 
-from typing import Optional
-
 import torch
 from torch import nn
 
@@ -52,7 +50,7 @@ class MobileNetV2(nn.Module):
     SETTING = [[1, 16, 1, 1], [6, 24, 2, 2], [6, 32, 3, 2], [6, 64, 4, 2], [6, 96, 3, 1],
                [6, 160, 3, 2], [6, 320, 1, 1]]
 
-    def __init__(self, num_classes: int = 1000, in_channels: Optional[int] = None,
+    def __init__(self, num_classes: int = 1000, in_channels: int | None = None,
                  width_mult: float = 1.0, dropout: float = 0.2):
         super().__init__()
         self.dct = in_channels is not None

@@ -37,8 +37,8 @@ BasicBlock per stage at widths 16-128, that trains in minutes on a CPU); ``stats
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Dict, Sequence, Tuple
 
 import torch
 from torch import nn
@@ -71,11 +71,11 @@ class ModelConfig:
     family: str
     input: str
     args: tuple = ()
-    grid: Tuple[int, int] = (56, 56)
-    stem: Tuple[str, ...] = ()
-    classifier: Tuple[str, ...] = ()
+    grid: tuple[int, int] = (56, 56)
+    stem: tuple[str, ...] = ()
+    classifier: tuple[str, ...] = ()
     norm: str = "stats"
-    kwargs: Tuple[Tuple[str, object], ...] = ()  #: the family class's keywords (width=16)
+    kwargs: tuple[tuple[str, object], ...] = ()  #: the family class's keywords (width=16)
 
     @property
     def dct(self) -> bool:
@@ -116,7 +116,7 @@ def _configs() -> dict:
 
 
 #: every model by name: its config (ModelConfig)
-CONFIGS: Dict[str, ModelConfig] = _configs()
+CONFIGS: dict[str, ModelConfig] = _configs()
 
 
 def _factory(config: ModelConfig) -> Callable[..., nn.Module]:
@@ -141,7 +141,7 @@ resnet_mini, resnet_mini_dct = (_factory(CONFIGS[n]) for n in ("resnet_mini",
                                                                 "resnet_mini_dct"))
 
 #: every model by name: its factory (mask=, num_classes=, family keywords)
-MODELS: Dict[str, Callable[..., nn.Module]] = {name: globals()[name] for name in CONFIGS}
+MODELS: dict[str, Callable[..., nn.Module]] = {name: globals()[name] for name in CONFIGS}
 
 
 def create_model(name: str, *, mask="dctnet24", num_classes: int = 1000, stats=None,

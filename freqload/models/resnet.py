@@ -2,7 +2,7 @@
 variant drops the stem: the block grid enters layer1)."""
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -72,7 +72,7 @@ class ResNet(nn.Module):
     """
 
     def __init__(self, block, layers: Sequence[int], num_classes: int = 1000,
-                 in_channels: Optional[int] = None, layer2_stride: int = 2, width: int = 64):
+                 in_channels: int | None = None, layer2_stride: int = 2, width: int = 64):
         super().__init__()
         if layer2_stride not in (1, 2):
             raise ValueError(f"layer2_stride must be 1 or 2, got {layer2_stride}")

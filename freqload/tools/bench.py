@@ -40,9 +40,20 @@ import math
 import os
 import time
 import warnings
-from typing import Optional
 
 import numpy as np
+
+from ..codec.mask import ChannelMask
+from ..loading.dct_loader import DCTLoader
+from ..loading.device import resolve_device
+from ..loading.epochs import TransferStats
+from ..loading.rgb_loader import MEAN, STD, RGBLoader
+from ..loading.stats import ChannelStats
+from ..progress import Progress
+from . import pictures
+from .cpu_time import cpu_seconds
+from .pictures import pick_renderer
+from .synthetic import make_jpeg_folder
 
 PIPELINES = ("rgb-pil", "rgb-dali-roi", "rgb-dali-roi-u8", "rgb-dali-full", "rgb-dali-gpu",
              "rgb-dali-eval-u8", "dct-192", "dct-64", "dct-48", "dct-24", "dct-24-i16",
@@ -58,17 +69,7 @@ DALI_RGB = {"rgb-dali-roi": ("roi", "float"), "rgb-dali-roi-u8": ("roi", "uint8"
 BASELINE = {"dct-24-i16": "rgb-dali-roi-u8", "rgb-dali-roi-u8": "rgb-dali-roi-u8",
             "dct-24-eval-i16": "rgb-dali-eval-u8", "rgb-dali-eval-u8": "rgb-dali-eval-u8"}
 DEFAULT_BASELINE = "rgb-dali-roi"
-from ..codec.mask import ChannelMask
-from ..loading.dct_loader import DCTLoader
-from ..loading.device import resolve_device
-from ..loading.epochs import TransferStats
-from ..loading.rgb_loader import MEAN, RGBLoader, STD
-from ..loading.stats import ChannelStats
-from ..progress import Progress
-from .cpu_time import cpu_seconds
-from . import pictures
-from .pictures import pick_renderer
-from .synthetic import make_jpeg_folder
+
 RGB_SIZE = 224
 DCT_SIZE = 56  # blocks: a 448-pixel grid
 
@@ -83,8 +84,8 @@ class BenchResult:
     images: int
     seconds: float
     engine: str = ""
-    copy_ms_per_batch: Optional[float] = None  #: GPU only: host-to-device copy (CUDA events)
-    ready_ms_per_batch: Optional[float] = None  #: GPU only: wait for a normalised device batch
+    copy_ms_per_batch: float | None = None  #: GPU only: host-to-device copy (CUDA events)
+    ready_ms_per_batch: float | None = None  #: GPU only: wait for a normalised device batch
     skipped: str = ""  #: why the pipeline did not run ("" when it ran)
     #: "measured" (from the batches that crossed) or how the figure was computed
     bytes_source: str = "measured"
@@ -212,7 +213,7 @@ def _measure(batches, *, seconds, iters, label, progress, device, warmup=2):
     return n, elapsed, cpu, (float(np.mean(ready)) * 1e3 if ready else None)
 
 
-def _copy_ms(shape, dtype, device) -> Optional[float]:
+def _copy_ms(shape, dtype, device) -> float | None:
     """Mean host-to-device copy of one pinned batch, by CUDA events (GPU only)."""
     import torch
 
@@ -395,7 +396,7 @@ def _kind(r: BenchResult) -> str:
 
 
 def plot(results: list[BenchResult], path, *, title: str = "",
-         renderer: Optional[str] = None) -> dict:
+         renderer: str | None = None) -> dict:
     """Two bar charts side by side (img/s, bytes/sample): a title (``title``: the data set,
     batch, threads, device), each panel's axis label, a legend telling DCT rows from RGB
     rows, and skipped pipelines listed as such. ``renderer``: "auto" (matplotlib when

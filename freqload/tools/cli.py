@@ -1,6 +1,7 @@
 """The ``freqload`` command line (also ``python -m freqload``).
 
-    freqload bench [DIR] [--pipelines rgb-dali-roi dct-24 ...] [--seconds 10 | --iters N] [--repeats 3]
+    freqload bench [DIR] [--pipelines rgb-dali-roi dct-24 ...] [--seconds 10 | --iters N]
+                   [--repeats 3]
                    [--batch-size 64] [--threads N] [--engine dali|torch] [--json out.json]
                    [--plot out.png]
     freqload stats DIR -o stats.json [--mask M] [--max-images 1000]
@@ -19,24 +20,22 @@ import math
 import os
 import sys
 
-
-from . import bench, compare, inspect, show
-from ..codec.mask import as_mask, PRESETS
+from .. import __version__
+from ..codec.mask import PRESETS, as_mask
 from ..codec.read import read_header
 from ..data.packs import MANIFEST, read_manifest
 from ..data.sources import list_jpegs, resolve_source
+from ..errors import FreqloadError
 from ..loading.device import resolve_device
 from ..loading.stats import compute_channel_stats
 from ..models.gate import GateStats, mask_from_gate_stats
 from ..models.registry import check_arch
-from .. import __version__
-from ..errors import FreqloadError
+from . import bench, compare, inspect, show
 from .bench import PIPELINES
 from .jobs import PackInterrupted
 from .pack import pack, pack_to_shards, unpack
-from .pictures import gate_heatmap, pick_renderer, RENDERERS
+from .pictures import RENDERERS, gate_heatmap, pick_renderer
 from .shards import write_shards
-
 
 # ---- errors: one line, an exit code, no traceback (unless --debug) --------------------
 
@@ -547,7 +546,8 @@ def build_parser() -> argparse.ArgumentParser:
     m = sub.add_parser("mask", help="write a channel mask file (from a preset or gate statistics)",
                        epilog=_presets_help())
     m.add_argument("mask", nargs="?", help="a preset (dctnet24, ...) or a mask JSON file")
-    m.add_argument("--from-gate", metavar="STATS", help="GateStats JSON (freqload.models.GateStats.save)")
+    m.add_argument("--from-gate", metavar="STATS",
+                   help="GateStats JSON (freqload.models.GateStats.save)")
     m.add_argument("-k", type=int, help="with --from-gate: channels to keep (the most open)")
     m.add_argument("-o", "--output", metavar="PATH", help="mask JSON to write (default: stdout)")
     m.add_argument("--heatmap", metavar="PNG", help="with --from-gate: draw the gate frequencies")

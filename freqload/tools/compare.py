@@ -46,14 +46,14 @@ import math
 import os
 import sys
 import time
-from typing import Callable, Optional, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..codec.mask import as_mask, ChannelMask, PRESETS
+from ..codec.mask import PRESETS, ChannelMask, as_mask
 from ..data.destination import atomic_write
 from ..data.sources import resolve_source
 from ..loading.dct_loader import DCTLoader
@@ -61,11 +61,11 @@ from ..loading.device import resolve_device
 from ..loading.rgb_loader import RGBLoader
 from ..loading.sampler import default_workers
 from ..loading.stats import compute_channel_stats
-from ..models.gate import FrequencyGate, gate_loss, GateStats, mask_from_gate_stats
 from ..models import CONFIGS, create_model
+from ..models.gate import FrequencyGate, GateStats, gate_loss, mask_from_gate_stats
 from ..progress import Progress
-from .cpu_time import cpu_seconds
 from . import pictures
+from .cpu_time import cpu_seconds
 from .pictures import gate_heatmap, pick_renderer
 
 #: the report's format tag
@@ -91,7 +91,7 @@ class Variant:
     name: str
     input: str
     size: int
-    channels: Optional[list] = None
+    channels: list | None = None
     gated: bool = False
 
     @property
@@ -297,16 +297,16 @@ def _summary(runs: list[dict]) -> dict:
 
 def compare(train, val, *, arch: str = "resnet_mini", epochs: int = 10,
             seeds: Sequence[int] = (0, 1, 2), size: int = 28, mask="dctnet24",
-            rgb_size: Optional[int] = None, batch_size: int = 32, lr: float = 0.05,
+            rgb_size: int | None = None, batch_size: int = 32, lr: float = 0.05,
             weight_decay: float = 5e-4, device=None, engine: str = "auto",
             rgb_engine: str = "auto",
-            num_workers: Optional[int] = None, gate: bool = False,
-            gate_k: Optional[int] = None, gate_weight: float = 0.003,
+            num_workers: int | None = None, gate: bool = False,
+            gate_k: int | None = None, gate_weight: float = 0.003,
             gate_lr_scale: float = 20.0,
-            out_dir: Optional[str] = None, stats_images: int = 500,
-            progress: Optional[bool] = None, renderer: Optional[str] = None,
+            out_dir: str | None = None, stats_images: int = 500,
+            progress: bool | None = None, renderer: str | None = None,
             on_error: str = "fallback",
-            on_variant: Optional[Callable[[dict, dict], None]] = None) -> dict:
+            on_variant: Callable[[dict, dict], None] | None = None) -> dict:
     """Train the DCT and the RGB variant of ``arch`` on ``train`` (an ImageFolder) and
     validate on ``val`` after every epoch, once per seed.
 
@@ -473,7 +473,7 @@ def _colour(v: dict) -> tuple:
     return _COLOURS["learned"] if v["name"].startswith("dct-learned") else _COLOURS["dct"]
 
 
-def plot(report: dict, path, *, renderer: Optional[str] = None) -> dict:
+def plot(report: dict, path, *, renderer: str | None = None) -> dict:
     """Validation top-1 per epoch, one line per variant (the mean over seeds) and a band
     from the lowest to the highest seed; a title with the settings, axis labels, a
     legend. ``renderer``: "auto", "matplotlib" or "pillow" (freqload.tools.pictures). Returns

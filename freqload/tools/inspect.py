@@ -15,7 +15,6 @@ import numpy as np
 from ..codec.read import read_coefficients, read_header, thread_decoder
 from ..errors import DecodeError, FreqloadError, UnsupportedImageError
 
-
 # ITU-T T.81 Annex K tables (raster order), the base of libjpeg's quality scaling
 _STD_LUMA = np.array([16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55,
                       14, 13, 16, 24, 40, 57, 69, 56, 14, 17, 22, 29, 51, 87, 80, 62,

@@ -35,7 +35,6 @@ import json
 import os
 import signal
 import time
-from typing import Optional
 
 import numpy as np
 
@@ -50,6 +49,7 @@ from ..errors import FreqloadError, IntegrityError
 from ..progress import Progress
 from .jobs import Interruptible, PackInterrupted, worker_results
 from .shards import write_shards
+
 
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
@@ -120,7 +120,7 @@ def _walk(src: str, dst: str) -> list[str]:
 
 
 def pack(src: str, dst: str, mask="dctnet24", *, residual: bool = False,
-         workers: Optional[int] = None, progress: Optional[bool] = None) -> dict:
+         workers: int | None = None, progress: bool | None = None) -> dict:
     """Pack every file under ``src`` into ``dst`` (see the module docstring).
 
     Returns the manifest (also written to ``dst/freqload-pack.json``): its "totals" hold
@@ -203,8 +203,8 @@ def _packed_member(rel, data, indices):
 
 
 def pack_to_shards(src: str, dst: str, mask="dctnet24", *, shard_size="1GB",
-                   shuffle: bool = True, seed: int = 0, workers: Optional[int] = None,
-                   progress: Optional[bool] = None) -> dict:
+                   shuffle: bool = True, seed: int = 0, workers: int | None = None,
+                   progress: bool | None = None) -> dict:
     """``freqload pack --format tar``: pack every file of ``src`` (as :func:`pack` does)
     straight into tar shards in ``dst`` (as :func:`freqload.tools.shards.write_shards` writes
     them: index files, a manifest with checksums, resumable). ``dst`` also gets a pack
@@ -227,7 +227,7 @@ def pack_to_shards(src: str, dst: str, mask="dctnet24", *, shard_size="1GB",
     return man
 
 
-def unpack(packed: str, out: str, *, progress: Optional[bool] = None) -> int:
+def unpack(packed: str, out: str, *, progress: bool | None = None) -> int:
     """Rebuild the original coefficients from a pack made with residual=True: writes
     baseline JPEGs (same coefficients as the sources, not the same bytes) to ``out``.
     Returns the number of files written.

@@ -9,7 +9,7 @@ draw the same elements and the functions return the same description of what the
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -90,8 +90,8 @@ def _gate_colour(f: float) -> tuple:
     return (255 - int(90 * f), 255 - int(255 * f), 255 - int(255 * f))
 
 
-def gate_heatmap(stats: GateStats, path, *, mask: Optional[ChannelMask] = None,
-                 cell: int = 28, renderer: Optional[str] = None) -> dict:
+def gate_heatmap(stats: GateStats, path, *, mask: ChannelMask | None = None,
+                 cell: int = 28, renderer: str | None = None) -> dict:
     """A PNG like the paper's selection figure: per component (Y, Cb, Cr) an 8x8 grid of
     frequencies (row = vertical, column = horizontal), shade = how often the channel was
     open (white 0 -> dark red 1, the colour bar below); channels of ``mask`` are outlined
@@ -163,9 +163,6 @@ def _gate_heatmap_matplotlib(freq, marked, path) -> None:
     if marked:
         fig.suptitle(f"outlined: the {len(marked)} selected channels")
     fig.savefig(path)
-
-
-__all__ = ["FrequencyGate", "gate_loss", "GateStats", "mask_from_gate_stats", "gate_heatmap"]
 
 
 __all__ = ["RENDERERS", "have_matplotlib", "pick_renderer", "mpl_figure", "colour_bar",

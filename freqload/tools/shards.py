@@ -15,7 +15,6 @@ import re
 import signal
 import tarfile
 import tempfile
-from typing import Optional
 
 import numpy as np
 
@@ -28,7 +27,6 @@ from ..data.tar_headers import read_tar_headers
 from ..progress import Progress
 from ..schema import Document
 from .jobs import Interruptible, PackInterrupted, worker_results
-
 
 #: the manifest of a folder of shards freqload wrote, and its partial form while writing
 SHARDS_MANIFEST = "freqload-shards.json"
@@ -169,7 +167,7 @@ def _read_sample(job):
     return pos, out, entry
 
 
-def read_shards_manifest(path: str, settings: Optional[dict] = None) -> dict:
+def read_shards_manifest(path: str, settings: dict | None = None) -> dict:
     """A shards manifest (``freqload-shards.json`` or its partial form), checked whole;
     ManifestError naming the file and the field. With ``settings``: ValueError when it
     was written with others."""
@@ -198,8 +196,8 @@ def read_shards_manifest(path: str, settings: Optional[dict] = None) -> dict:
 
 
 def write_shards(source, dst: str, *, shard_size="1GB", shuffle: bool = True, seed: int = 0,
-                 prefix: str = "shard", workers: Optional[int] = None,
-                 progress: Optional[bool] = None, convert=None, extra: Optional[dict] = None,
+                 prefix: str = "shard", workers: int | None = None,
+                 progress: bool | None = None, convert=None, extra: dict | None = None,
                  what: str = "samples written", also_writes=()) -> dict:
     """Write a data set (a folder or list source, see :mod:`freqload.data.sources`) as tar
     shards in ``dst`` (``freqload shards``).

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..codec.channels import to_channels
 from ..codec.lossless import orient
-from ..codec.mask import as_mask, ChannelMask
+from ..codec.mask import ChannelMask, as_mask
 from ..codec.read import read_coefficients
 from . import pictures
 from .pictures import colour_bar, pick_renderer

@@ -27,7 +27,8 @@ def natural_image(width: int, height: int, rng: np.random.Generator) -> np.ndarr
     f = np.sqrt(fx * fx + fy * fy)
     f[0, 0] = 1.0
     amp = 1.0 / f
-    base = rng.normal(size=(height, width // 2 + 1)) + 1j * rng.normal(size=(height, width // 2 + 1))
+    shape = (height, width // 2 + 1)
+    base = rng.normal(size=shape) + 1j * rng.normal(size=shape)
     planes = []
     for c in range(3):
         own = rng.normal(size=base.shape) + 1j * rng.normal(size=base.shape)

@@ -25,8 +25,8 @@ import tempfile
 import threading
 
 from ..._native.build_config import CORE_CFLAGS, CORE_HEADERS, CORE_SOURCES
-from ...errors import FreqloadError
 from ...cache_dir import default_cache_dir
+from ...errors import FreqloadError
 
 _NATIVE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                        "_native")
@@ -104,7 +104,8 @@ def operator_path() -> str:
     compile_flags = sysconfig.get_compile_flags()
     link_flags = sysconfig.get_link_flags()
     key = f"{dali.__version__}|{' '.join(compile_flags)}|{sys.platform}"
-    folder = os.path.join(default_cache_dir(), "dali-ops", f"{dali.__version__}-{_source_hash(key)}")
+    folder = os.path.join(default_cache_dir(), "dali-ops",
+                          f"{dali.__version__}-{_source_hash(key)}")
     lib = os.path.join(folder, "libfreqload_dali.so")
     if os.path.exists(lib):
         return lib
@@ -133,7 +134,8 @@ def operator_path() -> str:
             objs = []
             for rel in _C_SOURCES:
                 obj = os.path.join(tmp, os.path.basename(rel) + ".o")
-                _run([cc, "-fPIC", *CORE_CFLAGS, *jpeg_cflags, "-c", os.path.join(_NATIVE, rel), "-o", obj])
+                _run([cc, "-fPIC", *CORE_CFLAGS, *jpeg_cflags, "-c", os.path.join(_NATIVE, rel),
+                      "-o", obj])
                 objs.append(obj)
             for rel in _CXX_SOURCES:
                 obj = os.path.join(tmp, os.path.basename(rel) + ".o")

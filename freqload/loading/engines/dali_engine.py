@@ -21,8 +21,8 @@ import torch
 
 from ...codec.recipe import Recipe
 from ..host_batch import LAYOUT_INTS, OK, UNSUPPORTED, HostBatch, layout_view
-from .fallback import pixel_sample
 from .dali_build import load_operator
+from .fallback import pixel_sample
 
 # Every DALI pipeline made here (and by freqload.tools.bench: keep_in_children). A forked child
 # (a torch DataLoader worker, a multiprocessing pool) has none of DALI's threads, so it
@@ -31,7 +31,7 @@ from .dali_build import load_operator
 # yet collected when the fork happens, would otherwise be collected in the child. So the
 # child keeps them all, and freezes what the collector had not reached at the fork (a
 # pipeline anyone made, caught in a reference cycle): the child never finalizes it.
-_PIPELINES: "weakref.WeakSet" = weakref.WeakSet()
+_PIPELINES: weakref.WeakSet = weakref.WeakSet()
 _KEPT_IN_CHILD: list = []
 
 

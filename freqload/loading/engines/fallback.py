@@ -24,8 +24,8 @@ from ...codec.read import coefficients_from_pixels, read_file
 from ...codec.recipe import Recipe
 from ...codec.resample import sample
 from ...errors import FreqloadError
-from ..regroup import planes_from_coefficients
 from ..host_batch import NO_MEMORY, OK, STATUS_ERRORS, UNREADABLE, UNSUPPORTED
+from ..regroup import planes_from_coefficients
 
 #: a failed fallback's exception class -> the status its slot reports (STATUS_ERRORS
 #: reversed; the core raises exactly these classes; the base class, there the unreadable

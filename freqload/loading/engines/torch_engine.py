@@ -19,7 +19,6 @@ from ..host_batch import LAYOUT_INTS, OK, UNSUPPORTED, HostBatch, layout_view
 from .fallback import pixel_sample
 
 
-
 class _Samples(torch.utils.data.Dataset):
     def __init__(self, samples, recipe: Recipe, fallback: bool):
         self.samples = samples  # sample i reads samples.where(i): (file, offset, length)
