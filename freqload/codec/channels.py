@@ -74,7 +74,7 @@ def to_channels(coeffs, mask=None, *, dequantize: bool = True, chroma: str = "dc
     # size None: the whole grid (the recipe's size is then not used)
     r = recipe_for(mask, (1, 1) if size is None else size, chroma, dequantize)
     arrays, sampling, quant = core_arrays(coeffs)
-    out_h, out_w = arrays[0].shape[:2] if size is None else r.size
+    out_h, out_w = arrays[0].shape[:2] if size is None else r.grid
     out = np.empty((r.channels, out_h, out_w), dtype=np.int16)
     native_to_channels(arrays, sampling, quant, r.packed, out, size is not None)
     return out

@@ -61,10 +61,10 @@ from .lossless import orient
 def limits_tuple(max_file_size=DEFAULT_MAX_FILE_SIZE, max_scans=DEFAULT_MAX_SCANS,
                  max_memory=DEFAULT_MAX_MEMORY) -> tuple[int, int, int]:
     """The native core's (max_file_size, max_scans, max_memory); None -> 0 (no limit)."""
-    out = tuple(int(v or 0) for v in (max_file_size, max_scans, max_memory))
-    if any(v < 0 for v in out):
+    file_size, scans, memory = (int(v or 0) for v in (max_file_size, max_scans, max_memory))
+    if min(file_size, scans, memory) < 0:
         raise ValueError("limits must be >= 0 (0 or None: no limit)")
-    return out
+    return file_size, scans, memory
 
 
 _COLOR_NAMES = {0: "unknown", 1: "gray", 2: "YCbCr", 3: "RGB", 4: "CMYK", 5: "YCCK"}
@@ -251,8 +251,8 @@ def coefficients_from_pixels(buf, limit: int, cause: str) -> Coefficients:
         orientation = 1
     orientation = orientation if 1 <= orientation <= 8 else 1
     gray = im.mode in ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")
-    im = im.convert("L") if gray else im.convert("RGB").convert("YCbCr")
-    arr = np.asarray(im, dtype=np.float64)
+    ycc = im.convert("L") if gray else im.convert("RGB").convert("YCbCr")
+    arr = np.asarray(ycc, dtype=np.float64)
     planes = [arr] if gray else [arr[..., i] for i in range(3)]
     bh, bw = -(-h // 8), -(-w // 8)
     comps = []

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from typing import cast
 
 from .._core import (
     CHROMA_DCT,
@@ -129,6 +130,8 @@ class Recipe:
     max_memory: int | None = DEFAULT_MAX_MEMORY
     partial_decode: bool = True
     orientation: str = "exif"
+    #: the core's packed form, made by __post_init__
+    _packed: bytes = dataclasses.field(init=False, repr=False, compare=False, default=b"")
 
     def __post_init__(self):
         set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731
@@ -152,10 +155,10 @@ class Recipe:
         set_("max_file_size", file_size)
         set_("max_scans", scans)
         set_("max_memory", memory)
-        component, coef = split_channels(self.mask.indices)
+        component, coef = split_channels(self.channel_mask.indices)
         set_("_packed", pack_recipe(
             component=component, coef=coef, size=self.size, dequantize=self.dequantize,
-            chroma=CHROMA[self.chroma], transform=self.transform.native(),
+            chroma=CHROMA[self.chroma], transform=self.spec.native(),
             output=OUTPUT[self.regroup], max_pixels=self.max_pixels, strict=self.strict,
             max_file_size=file_size, max_scans=scans, max_memory=memory,
             partial_decode=self.partial_decode, orient=self.orientation == "exif"))
@@ -172,21 +175,37 @@ class Recipe:
         return list(self._packed)
 
     @property
+    def channel_mask(self) -> ChannelMask:
+        """The mask (``mask`` as given becomes a ChannelMask when the recipe is made)."""
+        return cast(ChannelMask, self.mask)
+
+    @property
+    def grid(self) -> tuple[int, int]:
+        """(out_h, out_w): ``size`` as the recipe holds it once made."""
+        return cast(tuple[int, int], self.size)
+
+    @property
+    def spec(self) -> Transform:
+        """The transform (``transform`` as given becomes a Transform when the recipe is
+        made)."""
+        return cast(Transform, self.transform)
+
+    @property
     def indices(self) -> tuple:
         """Channel indices of the mask, ascending: the output's channel order."""
-        return self.mask.indices
+        return self.channel_mask.indices
 
     @property
     def channels(self) -> int:
-        return len(self.mask)
+        return len(self.channel_mask)
 
     @property
     def out_h(self) -> int:
-        return self.size[0]
+        return self.grid[0]
 
     @property
     def out_w(self) -> int:
-        return self.size[1]
+        return self.grid[1]
 
     @property
     def limits(self) -> tuple:
@@ -200,12 +219,12 @@ class Recipe:
 
     def replace(self, **changes) -> Recipe:
         """A new recipe with some settings changed (checked as a new one)."""
-        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init}
         fields.update(changes)
         return Recipe(**fields)
 
     def __repr__(self) -> str:
-        t = self.transform
+        t = self.spec
         kind = t.kind
         if t.kind == "train":
             kind += f"(scale={t.scale}, ratio={tuple(round(v, 4) for v in t.ratio)}, flip={t.flip})"

@@ -101,6 +101,8 @@ def check_mask(root: str, mask) -> None:
     if pack_root is None:
         return
     man = read_manifest(pack_root)
+    if man is None:  # the manifest went away since it was found
+        return
     missing = sorted(set(as_mask(mask).indices) - set(man["mask"]))
     if missing:
         inside = "" if os.path.abspath(root) == pack_root else f" (inside the pack {pack_root})"

@@ -210,7 +210,7 @@ def glob(url: str) -> list[str]:
                          "http(s) shards")
     bucket, pattern = _bucket_key(url)
     prefix = pattern[:min((pattern.find(c) for c in "*?[" if c in pattern), default=0)]
-    found = []
+    found: list[str] = []
     for page in _s3().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         found.extend(o["Key"] for o in page.get("Contents", ())
                      if fnmatch.fnmatchcase(o["Key"], pattern))

@@ -40,7 +40,7 @@ from ..schema import Document, parse_json
 from . import remote
 from .destination import atomic_write
 from .labels import check_label
-from .tar_headers import read_tar_headers
+from .tar_headers import TarMember, read_tar_headers
 
 #: member extensions that hold a sample's image: JPEG's first, then the other image
 #: formats a folder source keeps (they go through on_error, as from a folder)
@@ -114,7 +114,9 @@ def shard_paths(source) -> list[str]:
     globs list the bucket). FileNotFoundError names local files that are missing (a URL
     is checked when its index is read)."""
     specs = [source] if isinstance(source, (str, os.PathLike)) else list(source)
-    out, missing, named = [], [], 0
+    out: list[str] = []
+    missing: list[str] = []
+    named = 0
     for spec in specs:
         for s in expand_braces(os.fspath(spec)):
             if remote.is_url(s) and not any(c in s for c in "*?["):
@@ -192,7 +194,9 @@ class _Sample:
     __slots__ = ("key", "images", "labels", "problem")
 
     def __init__(self, key: str):
-        self.key, self.images, self.labels, self.problem = key, [], [], ""
+        self.key, self.problem = key, ""
+        self.images: list[TarMember] = []
+        self.labels: list[TarMember] = []
 
 
 def index_shard(path: str, label_key: str | None = None) -> ShardIndex:
@@ -441,11 +445,11 @@ class ShardSet:
     problems: dict           #: sample -> why it is bad, known from the index
     damage: dict             #: shard file -> where its headers stop parsing
     counts: np.ndarray       #: int64 [files]: samples per shard file
-    cache: object = None     #: remote.ShardCache when the files are URLs
+    cache: remote.ShardCache | None = None  #: when the files are URLs
     _epoch: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
-    def paths(self) -> tuple:
+    def paths(self) -> _ShardPaths:
         """The shard file of each sample (what the engines open)."""
         return _ShardPaths(self.files, self.shard)
 
@@ -489,12 +493,13 @@ class ShardSet:
         current batch reads. Local shards: nothing to do."""
         if self.cache is None:
             return
-        first, last = {}, {}  # per URL (a list may name one file more than once)
+        first: dict[str, int] = {}  # per URL (a list may name one file more than once)
+        last: dict[str, int] = {}
         for j, b in enumerate(batches):
             for f in np.unique(self.shard[np.asarray(b, dtype=np.int64)]).tolist():
                 first.setdefault(self.files[f], j)
                 last[self.files[f]] = j
-        order = sorted(first, key=first.get)
+        order = sorted(first, key=lambda u: first[u])
         self._epoch.clear()
         self._epoch.update(order=order, first=first, last=last, queued=0, ahead=ahead)
         self._top_up(0)
@@ -509,7 +514,8 @@ class ShardSet:
             want.append(u)
             n_ahead += 1
         e["queued"] += len(want)
-        self.cache.prefetch(want)
+        if self.cache is not None:
+            self.cache.prefetch(want)
 
     def batch_done(self, j: int) -> None:
         """Batch ``j`` of those begin_epoch was given has been consumed: a temporary
@@ -578,7 +584,12 @@ def index_shards(source, label_key: str | None = None, progress=None,
         raise ValueError(f"no samples in {len(files)} shard file(s) ({files[0]} ...)")
     labelled = any(lab is not None for i in indexes for lab in i.labels)
     what = f".json field {label_key!r}" if label_key is not None else ".cls member"
-    shard, offsets, lengths, labels, names, problems = [], [], [], [], [], {}
+    shard: list[int] = []
+    offsets: list[int] = []
+    lengths: list[int] = []
+    labels: list[int] = []
+    names: list[str] = []
+    problems: dict[int, str] = {}
     for s, idx in enumerate(indexes):
         base = len(shard)
         for k in range(len(idx.keys)):

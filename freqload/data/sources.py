@@ -123,8 +123,8 @@ class FolderWalk:
         self.entered.add(real)
         try:
             entries = sorted(os.scandir(folder), key=lambda e: e.name)
-        except OSError as e:
-            self.not_followed.append((folder, f"cannot be listed: {e.strerror}"))
+        except OSError as error:
+            self.not_followed.append((folder, f"cannot be listed: {error.strerror}"))
             return
         folders = []
         for e in entries:
@@ -138,15 +138,15 @@ class FolderWalk:
                 folders.append(e)
             elif keep(e.name):
                 out.append(e.path)
-        for e in folders:
-            target = os.path.realpath(e.path)
+        for sub in folders:
+            target = os.path.realpath(sub.path)
             if any(target == s or target.startswith(s + os.sep) for s in self.skip):
-                self.not_followed.append((e.path, f"leads to {target}, the destination"))
+                self.not_followed.append((sub.path, f"leads to {target}, the destination"))
             elif target in self.entered or (real + os.sep).startswith(target + os.sep):
-                self.not_followed.append((e.path, f"leads back to {target}, listed already "
-                                                  "(a loop or a second link)"))
+                self.not_followed.append((sub.path, f"leads back to {target}, listed already "
+                                                    "(a loop or a second link)"))
             else:
-                self._walk(e.path, keep, out)
+                self._walk(sub.path, keep, out)
 
     def warn(self, what: str) -> None:
         """One warning naming the links not followed, if any."""

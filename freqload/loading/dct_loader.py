@@ -145,6 +145,8 @@ class DCTLoader(EpochLoader):
     (a quarter of uint8 RGB at 448x448).
     """
 
+    stats: LoaderStats
+
     def __init__(self, source, recipe: Recipe | None = None, *, batch_size: int,
                  train: bool = False, mask=None, size=None, shuffle: bool | None = None,
                  seed: int = 0, drop_last: bool = False, num_workers: int | None = None,
@@ -171,18 +173,18 @@ class DCTLoader(EpochLoader):
         shortcuts = {k: v for k, v in (("mask", mask), ("size", size)) if v is not None}
         #: everything that decides a sample, checked once (freqload.codec.recipe)
         self.recipe = recipe.replace(**shortcuts) if shortcuts else recipe
-        self.mask = self.recipe.mask
-        self.size = self.recipe.size
-        self.transform = self.recipe.transform
+        self.mask = self.recipe.channel_mask
+        self.size = self.recipe.grid
+        self.transform = self.recipe.spec
         source = as_source(source)
         # data inside a freqload pack (at its root or any folder below) must hold the
         # mask's bands: the dropped ones would read as zeros
         folder = isinstance(source.spec, (str, os.PathLike)) and os.path.isdir(source.spec)
         if folder:
             check_mask(os.fspath(source.spec), self.mask)
-        if max(self.recipe.size) > 128:
-            h, w = self.recipe.size
-            warnings.warn(f"DCTLoader: size is in 8x8 blocks: {self.recipe.size} is a "
+        if max(self.size) > 128:
+            h, w = self.size
+            warnings.warn(f"DCTLoader: size is in 8x8 blocks: {self.size} is a "
                           f"{8 * h}x{8 * w}-pixel grid; for {h}x{w} pixels pass "
                           f"size=({max(1, h // 8)}, {max(1, w // 8)})", stacklevel=2)
         dataset = source.resolve()
@@ -284,11 +286,15 @@ class DCTLoader(EpochLoader):
         so did the samples the source's index found bad (a tar sample without an image
         or a label)."""
         n = len(hb.index)
+        messages = hb.messages
+        if messages is None:  # every engine gives them; a batch made elsewhere may not
+            messages = [""] * n
+            hb = hb._replace(messages=messages)
         if self.dataset.problems:
             for k, i in enumerate(hb.index.tolist()):
                 if i in self.dataset.problems:
                     hb.status[k] = UNREADABLE
-                    hb.messages[k] = self.dataset.problems[i]
+                    messages[k] = self.dataset.problems[i]
                     if hb.from_pixels is not None:
                         hb.from_pixels[k] = False
         fell_back = int(hb.from_pixels.sum()) if hb.from_pixels is not None else 0
@@ -300,13 +306,13 @@ class DCTLoader(EpochLoader):
             return hb
         if self.on_error == "raise":
             k = bad[0]
-            self._raise_for(int(hb.index[k]), int(hb.status[k]),
-                            hb.messages[k] if hb.messages is not None else "")
+            self._raise_for(int(hb.index[k]), int(hb.status[k]), messages[k])
         self.stats.skipped += len(bad)
         rows = torch.from_numpy(np.nonzero(keep)[0])
-        if self.regroup == "device":  # per-sample planes back to back: keep the kept ones
-            total = layout_view(hb.layouts)["total"].astype(np.int64)
-            x = torch.cat([hb.x[hb.offsets[k]:hb.offsets[k] + total[k]] for k in rows.tolist()]
+        if hb.offsets is not None and hb.layouts is not None:  # regroup="device": per-sample
+            total = layout_view(hb.layouts)["total"].astype(np.int64)  # planes back to back
+            starts = hb.offsets
+            x = torch.cat([hb.x[starts[k]:starts[k] + total[k]] for k in rows.tolist()]
                           or [hb.x[:0]])
             offsets = np.concatenate([[0], np.cumsum(total[keep])[:-1]]).astype(np.int64)
             out = HostBatch(x, hb.index[keep], hb.status[keep], offsets, hb.layouts[keep])

@@ -13,6 +13,8 @@ One home for it, whatever the loader or model:
 """
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import torch
 from torch import nn
@@ -72,8 +74,10 @@ class Normalize(nn.Module):
         squeeze = x.dim() == 3
         if squeeze:
             x = x.unsqueeze(0)
-        y = x * self.scale  # int16 -> float32 and the scale in one pass, then the shift
-        y = y.sub_(self.shift) if y.dtype == torch.float32 else y.float().sub_(self.shift)
+        # the buffers registered in __init__: float32 [1, C, 1, 1]
+        scale, shift = cast(torch.Tensor, self.scale), cast(torch.Tensor, self.shift)
+        y = x * scale  # int16 -> float32 and the scale in one pass, then the shift
+        y = y.sub_(shift) if y.dtype == torch.float32 else y.float().sub_(shift)
         return y.squeeze(0) if squeeze else y
 
 

@@ -69,7 +69,7 @@ class HostBatch(NamedTuple):
     x is the samples' planes back to back (int16 [total]), sample k starting at offsets[k],
     laid out as layouts[k] (int32 [LAYOUT_INTS]) says."""
     x: torch.Tensor  #: pinned when asked
-    index: np.ndarray  #: int64 [b] sample indices into the loader's dataset
+    index: np.ndarray  # type: ignore[assignment]  #: int64 [b] sample indices (shadows tuple.index)
     status: np.ndarray  #: int32 [b], OK or an error code (the sample is zeros then)
     offsets: np.ndarray | None = None  #: int64 [b] (regroup="device")
     layouts: np.ndarray | None = None  #: int32 [b, LAYOUT_INTS] (regroup="device")

@@ -31,7 +31,7 @@ from .host_batch import PLANES_NONE as NONE
 def parse_layout(v) -> dict:
     """One layout (int32 [LAYOUT_INTS], fl_layout_pack) as a dict of its named fields."""
     r = layout_view(v)[0]
-    out = {name: int(r[name]) for name in ("y0", "x0", "rows", "cols", "dy", "dx",
+    out: dict = {name: int(r[name]) for name in ("y0", "x0", "rows", "cols", "dy", "dx",
                                             "num_components", "total")}
     out["groups"] = [{k: int(g[k]) for k in g.dtype.names} for g in r["groups"]]
     return out
@@ -46,11 +46,12 @@ class DeviceRegroup:
 
     def __init__(self, spec: Recipe):
         self.spec = spec
-        comp, coef = (np.frombuffer(b, dtype=np.uint8) for b in spec.mask.component_arrays())
+        comp, coef = (np.frombuffer(b, dtype=np.uint8)
+                      for b in spec.channel_mask.component_arrays())
         #: per component: (output channel numbers, raster indices), in mask order
         self.select = [(np.nonzero(comp == c)[0], coef[comp == c].astype(np.int64))
                        for c in range(3)]
-        self._tables = {}
+        self._tables: dict = {}
         self.last_bytes = 0  #: bytes the last call moved to the device itself (quant tables)
 
     def tables(self, f: int, device):

@@ -137,12 +137,13 @@ class ShardPlan(EpochPlan):
         self.counts = counts
         self.starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
         self.shuffle_buffer = int(shuffle_buffer)
-        self._cached = (None, None)
+        self._cached: tuple[int | None, np.ndarray | None] = (None, None)
 
     def stream(self, epoch: int) -> np.ndarray:
         """All N sample ids of ``epoch`` in stream order (every rank's parts together)."""
-        if self._cached[0] == epoch:
-            return self._cached[1]
+        cached_epoch, cached = self._cached
+        if cached_epoch == epoch and cached is not None:
+            return cached
         files = (np.random.default_rng([self.seed, int(epoch), 0]).permutation(len(self.counts))
                  if self.shuffle else np.arange(len(self.counts)))
         out = np.concatenate([np.arange(self.starts[f], self.starts[f] + self.counts[f])

@@ -72,7 +72,7 @@ class ChannelStats:
         atomic_write(os.fspath(path), (self.to_json() + "\n").encode())
 
     @classmethod
-    def from_json(cls, text: str, where: str = "stats JSON") -> ChannelStats:
+    def from_json(cls, text: str | bytes, where: str = "stats JSON") -> ChannelStats:
         """Inverse of :meth:`to_json`, checked whole (ManifestError naming ``where`` and
         the field; ValueError for values out of range)."""
         doc = Document(parse_json(text, where), where)
@@ -89,10 +89,10 @@ class ChannelStats:
             computed = tuple(doc.integer(c, f"computed[{i}]", 0, NUM_CHANNELS - 1)
                              for i, c in enumerate(doc.sequence(computed, "computed")))
         try:
-            return cls(mean, std, doc.integer(doc.field(d, "images", required=False, default=0),
-                                              "images"),
-                       doc.string(doc.field(d, "chroma", required=False, default="dct"),
-                                  "chroma"), computed)
+            images = doc.integer(doc.field(d, "images", required=False, default=0), "images")
+            chroma = doc.string(doc.field(d, "chroma", required=False, default="dct"), "chroma")
+            return cls(np.asarray(mean, np.float64), np.asarray(std, np.float64), images,
+                       chroma, computed)
         except ValueError as e:
             raise ValueError(f"{where}: {e}") from None
 

@@ -64,7 +64,8 @@ class FrequencyGate(nn.Module):
         with torch.no_grad():
             bias = torch.zeros(channels, 2)
             bias[:, 1] = open_bias
-            self.logits.bias.copy_(bias.reshape(-1))
+            if self.logits.bias is not None:  # made with bias=True above
+                self.logits.bias.copy_(bias.reshape(-1))
 
     def gate_logits(self, x: torch.Tensor) -> torch.Tensor:
         """``[B, C, 2]`` logits (closed, open)."""

@@ -59,7 +59,7 @@ class MobileNetV2(nn.Module):
         self.last_channel = _make_divisible(1280 * max(1.0, width_mult))
         features: list[nn.Module] = [nn.Identity() if self.dct
                                      else ConvBNReLU6(3, input_channel, stride=2)]
-        if self.dct:
+        if in_channels is not None:
             input_channel = int(in_channels)
         for t, c, n, s in self.SETTING:
             out = _make_divisible(c * width_mult)

@@ -120,12 +120,13 @@ CONFIGS: dict[str, ModelConfig] = _configs()
 
 
 def _factory(config: ModelConfig) -> Callable[..., nn.Module]:
-    if config.dct:
-        def make(mask="dctnet24", num_classes: int = 1000, **kw) -> nn.Module:
-            return config.build(mask=mask, num_classes=num_classes, **kw)
-    else:
-        def make(num_classes: int = 1000, **kw) -> nn.Module:
-            return config.build(num_classes=num_classes, **kw)
+    def make_dct(mask="dctnet24", num_classes: int = 1000, **kw) -> nn.Module:
+        return config.build(mask=mask, num_classes=num_classes, **kw)
+
+    def make_rgb(num_classes: int = 1000, **kw) -> nn.Module:
+        return config.build(num_classes=num_classes, **kw)
+
+    make: Callable[..., nn.Module] = make_dct if config.dct else make_rgb
     make.__name__ = config.name
     shape = (f"[B, C, {config.grid[0]}, {config.grid[1]}], C = len(mask)" if config.dct
              else f"[B, 3, {config.grid[0]}, {config.grid[1]}]")
@@ -190,8 +191,10 @@ def load_rgb_pretrained(model: nn.Module, path_or_state, *, verbose: bool = True
                          "(create_model or a factory: its config names the stem and "
                          "classifier)")
     dct, stem, classifier = config.dct, config.stem, config.classifier
-    adapted = set(model.adapted_keys()) if hasattr(model, "adapted_keys") else set()
-    report = {"loaded": [], "adapted": [], "missing": [], "unexpected": [], "dropped_stem": []}
+    adapted_keys = getattr(model, "adapted_keys", None)
+    adapted = set(adapted_keys()) if callable(adapted_keys) else set()
+    report: dict[str, list[str]] = {"loaded": [], "adapted": [], "missing": [],
+                                    "unexpected": [], "dropped_stem": []}
     new = {}
     for k, v in state.items():
         if dct and k.startswith(stem):

@@ -80,7 +80,7 @@ class ResNet(nn.Module):
         self.input_norm: nn.Module = nn.Identity()
         width = int(width)
         self.inplanes = width
-        if not self.dct:
+        if in_channels is None:
             self.conv1 = nn.Conv2d(3, width, 7, 2, 3, bias=False)
             self.bn1 = nn.BatchNorm2d(width)
             self.relu = nn.ReLU(inplace=True)

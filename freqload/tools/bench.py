@@ -109,7 +109,8 @@ def _dali_rgb_pipeline(files, batch_size, threads, gpu: bool, recipe: str = "roi
     from nvidia.dali import fn, pipeline_def, types
 
     @pipeline_def(batch_size=batch_size, num_threads=threads,
-                  device_id=0 if gpu else None, seed=0, prefetch_queue_depth=2)
+                  device_id=0 if gpu else None,  # type: ignore[arg-type]  # None: CPU only
+                  seed=0, prefetch_queue_depth=2)
     def pipe():
         jpegs, labels = fn.readers.file(files=files, labels=[0] * len(files),
                                         random_shuffle=recipe != "eval", name="reader")
@@ -459,7 +460,7 @@ def _plot_matplotlib(rows, skipped, heading, path) -> None:
         ax.invert_yaxis()
         ax.margins(x=0.2)
     fig.suptitle(heading)
-    fig.legend(handles=[Patch(color=tuple(c / 255 for c in v), label=k)
+    fig.legend(handles=[Patch(color=(v[0] / 255, v[1] / 255, v[2] / 255), label=k)
                         for k, v in PLOT_COLOURS.items()], loc="outside upper right", ncols=2)
     if skipped:
         fig.supxlabel("skipped: " + "; ".join(f"{r.pipeline} ({r.skipped})" for r in skipped),

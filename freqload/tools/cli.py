@@ -215,8 +215,8 @@ def _cmd_bench(args) -> int:
                  "threads": threads, "files": len(files)}
             out.append({k: (None if isinstance(v, float) and math.isnan(v) else v)
                         for k, v in d.items()})
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump(out, f, indent=1)
+        with open(args.json, "w", encoding="utf-8") as stream:
+            json.dump(out, stream, indent=1)
         print(f"wrote {args.json}", file=sys.stderr)
     if args.plot:
         device = resolve_device(args.device).type

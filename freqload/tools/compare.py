@@ -47,6 +47,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -95,13 +96,20 @@ class Variant:
     gated: bool = False
 
     @property
+    def grid_channels(self) -> list:
+        """The DCT variant's channels (ValueError for an RGB variant)."""
+        if self.channels is None:
+            raise ValueError(f"variant {self.name} has no DCT channels")
+        return self.channels
+
+    @property
     def bytes(self) -> int:
         return input_bytes(self.input, self.size, len(self.channels or ()) or 3)
 
     def describe(self) -> str:
         if self.input == "rgb":
             return f"RGB 3x{self.size}x{self.size} px"
-        what = f"{len(self.channels)} ch" + (" gated" if self.gated else "")
+        what = f"{len(self.grid_channels)} ch" + (" gated" if self.gated else "")
         return f"DCT {what}, {self.size}x{self.size} blocks"
 
 
@@ -167,7 +175,7 @@ class _Experiment:
                       num_workers=self.num_workers)
         if v.input == "rgb":
             return RGBLoader(src, size=v.size, engine=self.rgb_engine, **common)
-        return DCTLoader(src, mask=ChannelMask(v.channels), size=(v.size, v.size),
+        return DCTLoader(src, mask=ChannelMask(v.grid_channels), size=(v.size, v.size),
                          normalize=self.stats, engine=self.engine, on_error=self.on_error,
                          **common)
 
@@ -175,10 +183,10 @@ class _Experiment:
         k = len(self.classes)
         if v.input == "rgb":
             return create_model(self.arch, num_classes=k)
-        body = create_model(self.arch + "_dct", mask=ChannelMask(v.channels), num_classes=k)
+        body = create_model(self.arch + "_dct", mask=ChannelMask(v.grid_channels), num_classes=k)
         if v.gated:
             # starts open with p = 0.73 (logit margin 1), where its gradients are not small
-            return GatedModel(FrequencyGate(len(v.channels), open_bias=1.0), body)
+            return GatedModel(FrequencyGate(len(v.grid_channels), open_bias=1.0), body)
         return body
 
     def loader_speed(self, v: Variant) -> dict:
@@ -208,10 +216,11 @@ class _Experiment:
         model = self.model(v).to(self.device)
         train = self.loader(v, train=True, seed=seed)
         val = self.loader(v, train=False, seed=seed)
-        groups = [{"params": [p for n, p in model.named_parameters()
-                              if not n.startswith("gate.")]}]
+        groups: list[dict[str, Any]] = [{"params": [p for n, p in model.named_parameters()
+                                                    if not n.startswith("gate.")]}]
         if v.gated:  # the gate learns faster, undecayed (a few hundred steps on small sets)
-            groups.append({"params": list(model.gate.parameters()), "weight_decay": 0.0,
+            gate = cast(GatedModel, model).gate
+            groups.append({"params": list(gate.parameters()), "weight_decay": 0.0,
                            "lr": self.lr * self.gate_lr_scale})
         opt = torch.optim.SGD(groups, lr=self.lr, momentum=0.9, nesterov=True,
                               weight_decay=self.weight_decay)
@@ -353,7 +362,7 @@ def compare(train, val, *, arch: str = "resnet_mini", epochs: int = 10,
                      num_workers=num_workers, gate_weight=gate_weight,
                      gate_lr_scale=gate_lr_scale, stats_images=stats_images,
                      progress=progress, on_error=on_error)
-    report = {
+    report: dict[str, Any] = {
         "format": FORMAT,
         "settings": {"train": os.fspath(train), "val": os.fspath(val), "arch": arch,
                      "epochs": epochs, "seeds": seeds, "batch_size": batch_size, "lr": lr,
@@ -393,10 +402,11 @@ def compare(train, val, *, arch: str = "resnet_mini", epochs: int = 10,
             finish(v, [ex.run(v, seeds[0], gate_stats=stats)])
             k = int(gate_k or c)
             learned = mask_from_gate_stats(stats, k)
-            os.makedirs(out_dir, exist_ok=True)
-            files = {"gate_stats": os.path.join(out_dir, "gate_stats.json"),
-                     "mask": os.path.join(out_dir, "learned_mask.json"),
-                     "heatmap": os.path.join(out_dir, "gate_heatmap.png")}
+            folder = cast(str, out_dir)  # required with gate (checked above)
+            os.makedirs(folder, exist_ok=True)
+            files = {"gate_stats": os.path.join(folder, "gate_stats.json"),
+                     "mask": os.path.join(folder, "learned_mask.json"),
+                     "heatmap": os.path.join(folder, "gate_heatmap.png")}
             stats.save(files["gate_stats"])
             learned.save(files["mask"])
             gate_heatmap(stats, files["heatmap"], mask=learned, renderer=renderer)

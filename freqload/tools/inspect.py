@@ -69,9 +69,9 @@ def inspect_file(path: str) -> dict:
                 "estimated_quality": round(estimate_quality(q, chroma=c > 0), 1)}
     out["quant_tables"] = tables
     try:
-        c = read_coefficients(path)
+        coeffs = read_coefficients(path)
         out["loader"] = "decode"
-        out["warnings"] = c.warnings
+        out["warnings"] = coeffs.warnings
         # which entropy decoder read it: the fast path, or libjpeg (progressive,
         # arithmetic, multi-scan, damaged, or FREQLOAD_ENTROPY=libjpeg)
         out["entropy"] = "fast path" if thread_decoder().fast_path_used else "libjpeg"

@@ -35,6 +35,7 @@ import json
 import os
 import signal
 import time
+from typing import Any
 
 import numpy as np
 
@@ -137,6 +138,8 @@ def pack(src: str, dst: str, mask="dctnet24", *, residual: bool = False,
     for name in (MANIFEST, PARTIAL):
         if os.path.lexists(os.path.join(dst, name)):
             old = read_manifest(dst, name)
+            if old is None:  # gone since it was seen
+                continue
             if list(old["mask"]) != list(m.indices) or old["residual"] != bool(residual) \
                     or old.get("container") is not None:
                 raise ValueError(f"pack: {dst} already holds a pack with another mask or "
@@ -151,7 +154,7 @@ def pack(src: str, dst: str, mask="dctnet24", *, residual: bool = False,
     rels = _walk(src, dst)
     dest.refuse_foreign([MANIFEST, PARTIAL] + rels
                         + ([f"{RESIDUAL}/{r}" for r in rels] if residual else []))
-    manifest = {"format": FORMAT, "mask": list(m.indices), "mask_names": m.names,
+    manifest: dict[str, Any] = {"format": FORMAT, "mask": list(m.indices), "mask_names": m.names,
                 "residual": bool(residual), "freqload_version": __version__,
                 "source": src, "files": {r: done[r] for r in rels if r in done}}
 

@@ -15,6 +15,7 @@ import re
 import signal
 import tarfile
 import tempfile
+from typing import BinaryIO, NamedTuple
 
 import numpy as np
 
@@ -92,13 +93,11 @@ class ShardWriter:
     finished shards: name, samples, bytes, sha256. A shard is written under a temporary
     name and renamed when complete, its index files first."""
 
-    def __init__(self, dest, prefix: str, shard_size: int, first: int = 0):
+    def __init__(self, dest: Destination, prefix: str, shard_size: int, first: int = 0):
         self.dest, self.prefix, self.shard_size = dest, prefix, int(shard_size)
         self.number = first
         self.done: list = []
-        self._tar = None
-        self._file = None
-        self._name = self._tmp = None
+        self._open: _OpenShard | None = None  # the shard being written
         self._bytes = 0
         self._samples = 0
 
@@ -107,34 +106,34 @@ class ShardWriter:
         need = sum(_member_bytes(len(data)) for _, data in members)
         # the file: its members, the two zero blocks that end a tar, padded to tar records
         whole = -(-(self._bytes + need + 1024) // tarfile.RECORDSIZE) * tarfile.RECORDSIZE
-        if self._tar is not None and whole > self.shard_size:
+        if self._open is not None and whole > self.shard_size:
             self.finish()
-        if self._tar is None:
-            self._name = f"{self.prefix}-{self.number:06d}.tar"
-            self.dest.path(self._name)  # checked to stay inside the destination
-            for n in shard_file_names(self._name):
+        if self._open is None:
+            name = f"{self.prefix}-{self.number:06d}.tar"
+            self.dest.path(name)  # checked to stay inside the destination
+            for n in shard_file_names(name):
                 self.dest.claim(n)
-            fd, self._tmp = tempfile.mkstemp(dir=self.dest.root, prefix=f".{self._name}.",
-                                             suffix=".tmp")
-            self._file = os.fdopen(fd, "wb")
-            self._tar = tarfile.open(fileobj=self._file, mode="w", format=tarfile.USTAR_FORMAT)
+            fd, tmp = tempfile.mkstemp(dir=self.dest.root, prefix=f".{name}.", suffix=".tmp")
+            file = os.fdopen(fd, "wb")
+            self._open = _OpenShard(name, tmp, file, tarfile.open(
+                fileobj=file, mode="w", format=tarfile.USTAR_FORMAT))
             self._bytes = self._samples = 0
         for ext, data in members:
             info = tarfile.TarInfo(f"{key}.{ext}")
             info.size, info.mtime, info.mode = len(data), 0, 0o644
-            self._tar.addfile(info, io.BytesIO(data))
+            self._open.tar.addfile(info, io.BytesIO(data))
         self._bytes += need
         self._samples += 1
 
     def finish(self) -> None:
         """Close the shard being written (its index files, then the shard, appear
         complete or not at all)."""
-        if self._tar is None:
+        if self._open is None:
             return
-        self._tar.close()
-        self._file.close()
-        self._tar = self._file = None
-        tmp, name = self._tmp, self._name
+        name, tmp, file, tar = self._open
+        tar.close()
+        file.close()
+        self._open = None
         size, sha = os.path.getsize(tmp), digest(tmp)
         self.dest.write(name + INDEX_SUFFIX, index_json(index_shard(tmp), size, sha, None))
         self.dest.write(name + ".idx", dali_index(tmp).encode("utf-8"))
@@ -145,11 +144,20 @@ class ShardWriter:
 
     def abandon(self) -> None:
         """Drop the shard being written (an interrupted run writes it again)."""
-        if self._tar is not None:
-            self._tar.close()
-            self._file.close()
-            self._tar = self._file = None
-            os.remove(self._tmp)
+        if self._open is not None:
+            _, tmp, file, tar = self._open
+            tar.close()
+            file.close()
+            self._open = None
+            os.remove(tmp)
+
+
+class _OpenShard(NamedTuple):
+    """The shard a ShardWriter is writing: its name, temporary file, and tar writer."""
+    name: str
+    tmp: str
+    file: BinaryIO
+    tar: tarfile.TarFile
 
 
 def _read_sample(job):
@@ -292,9 +300,10 @@ def write_shards(source, dst: str, *, shard_size="1GB", shuffle: bool = True, se
                         continue
                     ext = os.path.splitext(path)[1].lower().lstrip(".")
                     ext = "jpg" if ext in ("jpg", "jpeg", "jpe", "jfif", "") else ext
-                    name = classes[label] if classes and 0 <= label < len(classes) else None
+                    class_name = (classes[label] if classes and 0 <= label < len(classes)
+                                  else None)
                     meta = {"path": rel, "label": label if label >= 0 else None,
-                            "class": name}
+                            "class": class_name}
                     if entry is not None:
                         meta["pack"] = entry
                         entries[rel] = entry

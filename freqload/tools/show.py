@@ -64,7 +64,7 @@ def channel_grid(coeffs, mask=None, *, tile: int | None = None, shared_scale: bo
         for k in range(64):
             ch = 64 * comp + k
             t = Image.fromarray((255 * levels[ch]).astype(np.uint8), "L").resize(
-                (tw, th), Image.NEAREST)
+                (tw, th), Image.Resampling.NEAREST)
             r, c = divmod(k, 8)
             px, py = x0 + c * (tw + pad), title + r * (th + pad)
             img.paste(t.convert("RGB"), (px, py))

@@ -54,8 +54,8 @@ def pixel_sample(path: str, recipe: Recipe, key: int, out: np.ndarray,
     """
 
     try:
-        data = read_file(path, recipe.max_file_size, offset, length)
-        coeffs = coefficients_from_pixels(data, recipe.max_pixels, cause)
+        data = read_file(path, int(recipe.max_file_size or 0), offset, length)
+        coeffs = coefficients_from_pixels(data, int(recipe.max_pixels or 0), cause)
         if layout is None:
             sample(coeffs, recipe, key=key, out=out)
         else:

@@ -9,6 +9,8 @@ unsupported file, into the same slot.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 import torch.utils.data
@@ -99,7 +101,7 @@ class TorchEngine:
 
     def batches(self, batches: list[np.ndarray], keys: list[np.ndarray]):
         """HostBatch per index batch; keys: uint64 per sample (the train transform's draws)."""
-        kw = {}
+        kw: dict[str, Any] = {}
         if self.num_workers > 0:
             kw = {"prefetch_factor": max(1, self.prefetch), "persistent_workers": False}
         dl = torch.utils.data.DataLoader(
