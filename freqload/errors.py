@@ -1,4 +1,4 @@
-"""The freqload exception family.
+"""The freqload exception family::
 
     FreqloadError                 every error freqload raises about an image
     ├── DecodeError               corrupt data; carries libjpeg's own message

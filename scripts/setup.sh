@@ -45,10 +45,10 @@ if ! "$VENV/bin/python" -c 'import torch' >/dev/null 2>&1; then
   echo "setup: installing ${FREQLOAD_TORCH:-torch==2.13.0}" >&2
   "${PIP[@]}" "${FREQLOAD_TORCH:-torch==2.13.0}"
 fi
-echo "setup: installing freqload (editable, with the dali and test extras) into $VENV" >&2
-"${PIP[@]}" -e ".[dali,test]"
+echo "setup: installing freqload (editable, with the dali, test, lint and docs extras) into $VENV" >&2
+"${PIP[@]}" -e ".[dali,test,lint,docs]"
 # DALI's headers need CUDA's to build the operator: the toolkit, or these wheels
-if ! "$VENV/bin/python" -c 'from freqload.engines.dali_build import cuda_include_dirs as c; raise SystemExit(not c())' >/dev/null 2>&1; then
+if ! "$VENV/bin/python" -c 'from freqload.loading.engines.dali_build import cuda_include_dirs as c; raise SystemExit(not c())' >/dev/null 2>&1; then
   echo "setup: no CUDA toolkit headers; installing them from pip for the DALI operator" >&2
   "${PIP[@]}" "nvidia-cuda-runtime==13.0.*" "nvidia-cuda-crt==13.0.*" "nvidia-cuda-cccl==13.0.*"
 fi

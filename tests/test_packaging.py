@@ -33,13 +33,14 @@ def test_sdist_and_wheel(tmp_path):
     for need in ("LICENSE", "README.md", "Makefile", "setup.py", "pyproject.toml",
                  "tests/conftest.py", "tests/native/fl_driver.c", "scripts/setup.sh",
                  "examples/imagenet/train.py", "benchmarks/loader.py", ".ci/run",
-                 "freqload/py.typed", "freqload/_native/core/fl_core.h"):
+                 "freqload/py.typed", "freqload/_native/core/fl_core.h", "freqload/_core.pyi",
+                 "docs/index.md", "docs/conf.py", "conftest.py", "CHANGELOG.md"):
         assert need in names, need
     assert not [n for n in names if n.endswith(".so")]
     with zipfile.ZipFile(wheel) as z:
         inside = z.namelist()
     assert any(n.startswith("freqload/_core") and n.endswith(".so") for n in inside)
-    assert "freqload/py.typed" in inside
+    assert "freqload/py.typed" in inside and "freqload/_core.pyi" in inside
     assert any(n.endswith("licenses/LICENSE") for n in inside)
     site = tmp_path / "site"
     r = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-index",

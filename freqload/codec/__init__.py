@@ -2,21 +2,21 @@
 
 The Python face of the native core (``freqload/_native/core``), one module per job:
 
-==================  ================================================================
-module              what it does
-==================  ================================================================
-``read``            bytes -> header facts (:func:`read_header`) and quantised DCT
-                    coefficients (:func:`read_coefficients`); the core's file reader
-``coefficients``    :class:`Coefficients`, :class:`JpegInfo`: what a read gives
-``mask``            :class:`ChannelMask`: which of the 192 frequency channels to keep
-``transform``       :class:`Transform` (train / eval / blocks) and the boxes it draws
-``recipe``          :class:`Recipe`: everything that decides one sample, checked once
-``channels``        :func:`to_channels`: the (H/8, W/8, 192) grid, masked
-``resample``        :func:`resize_crop`, :func:`sample`: DCT-domain resizing
-``lossless``        :func:`hflip`, :func:`crop`, :func:`orient`: jpegtran's operations
-``encode``          coefficients -> baseline JPEG bytes (what ``freqload pack`` writes)
-``dct``, ``pixels`` the 8x8 DCT, and pixels back from coefficients (for looking)
-==================  ================================================================
+====================  ================================================================
+module                what it does
+====================  ================================================================
+``read``              bytes -> header facts (:func:`read_header`) and quantised DCT
+                      coefficients (:func:`read_coefficients`); the core's file reader
+``coefficients``      :class:`Coefficients`, :class:`JpegInfo`: what a read gives
+``mask``              :class:`ChannelMask`: which of the 192 frequency channels to keep
+``transform``         :class:`Transform` (train / eval / blocks) and the boxes it draws
+``recipe``            :class:`Recipe`: everything that decides one sample, checked once
+``channels``          :func:`to_channels`: the (H/8, W/8, 192) grid, masked
+``resample``          :func:`resize_crop`, :func:`sample`: DCT-domain resizing
+``lossless``          :func:`hflip`, :func:`crop`, :func:`orient`: jpegtran's operations
+``encode``            coefficients -> baseline JPEG bytes (what ``freqload pack`` writes)
+``dct``, ``pixels``   the 8x8 DCT, and pixels back from coefficients (for looking)
+====================  ================================================================
 
 This layer imports only the native extension and freqload's base modules (errors,
 schema); everything above it (data sources, loaders, models, the tools) imports it.

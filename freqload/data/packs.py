@@ -1,7 +1,7 @@
 """Pack manifests: how a loader knows it reads a ``freqload pack`` copy of a data set.
 
 A pack (written by ``freqload pack``, :mod:`freqload.tools.pack`) keeps only a mask's
-frequency bands; its root holds ``freqload-pack.json``:
+frequency bands; its root holds ``freqload-pack.json``::
 
     DST/                      the folder layout of SRC, mirrored
     DST/freqload-pack.json    manifest: format, mask, freqload version, and per file

@@ -101,8 +101,9 @@ class RGBLoader(EpochLoader):
     Args:
         source: as DCTLoader's (a path, list, shards, or a :class:`~freqload.Source`).
         size: the output's side in pixels (224: ``x`` float32 ``[B, 3, 224, 224]``).
-        batch_size, train, shuffle, seed, drop_last, num_workers, prefetch, device,
-            shard_id, num_shards: as DCTLoader's.
+        batch_size: samples per batch; ``train``, ``shuffle``, ``seed``, ``drop_last``,
+            ``num_workers``, ``prefetch``, ``device``, ``shard_id`` and ``num_shards`` as
+            DCTLoader's.
         engine: "torch" (default, Pillow in DataLoader workers), "dali" (DALI's decoder
             and resize on the same boxes, uint8 crossing) or "auto" (DALI where
             installed, else torch with a warning saying why).

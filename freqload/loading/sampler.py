@@ -97,7 +97,7 @@ class ShardPlan(EpochPlan):
         counts: samples per shard file, in the source's order (sample ids run through the
             files in that order).
         shuffle_buffer: the shuffle buffer's size in samples (see below).
-        The rest as :class:`EpochPlan`.
+        batch_size, shuffle, seed, shard_id, num_shards, drop_last: as :class:`EpochPlan`.
 
     The order of epoch e (shuffle on):
 

@@ -4,7 +4,7 @@ Each JPEG becomes a standard baseline JPEG with the same size, sampling and quan
 tables, in which every coefficient outside the mask is zero, and Huffman tables
 optimised for what is left: fewer symbols to entropy-decode, so loading is faster
 than the original's Huffman limit, and the files are smaller. The kept
-coefficients are stored exactly (libjpeg's transcoder: no DCT, no quantisation).
+coefficients are stored exactly (libjpeg's transcoder: no DCT, no quantisation)::
 
     DST/                      the folder layout of SRC, mirrored
     DST/freqload-pack.json    manifest: format, mask, freqload version, and per file
