@@ -338,8 +338,8 @@ def test_argument_errors(folder):
             if "recipe" in args:  # the recipe's values are checked where it is made
                 args["recipe"] = Recipe(**args["recipe"])
             DCTLoader(folder, **args)
-    with pytest.raises(TypeError, match="chroma: part of the recipe now"):
-        DCTLoader(folder, batch_size=2, chroma="dct")
+    with pytest.raises(TypeError, match="unexpected keyword argument.*'colour'"):
+        DCTLoader(folder, batch_size=2, colour="dct")
     with pytest.raises(FileNotFoundError):
         DCTLoader("no/such/folder", batch_size=2)
 

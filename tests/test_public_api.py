@@ -10,6 +10,7 @@ import sys
 import pytest
 
 import freqload
+
 from conftest import ROOT
 
 
@@ -38,11 +39,37 @@ def test_the_loaders_take_the_recipe_and_keep_few_parameters():
     assert len(rgb) <= 15
 
 
-@pytest.mark.parametrize("keyword, where", [("transform", "recipe"), ("chroma", "recipe"),
-                                            ("cache_dir", "source"), ("label_key", "source")])
-def test_moved_keywords_say_where_they_went(keyword, where):
-    with pytest.raises(TypeError, match=f"{keyword}: part of the {where} now"):
-        freqload.DCTLoader("no/such/folder", batch_size=2, **{keyword: None})
-    if where == "source":
-        with pytest.raises(TypeError, match=f"{keyword}: part of the {where} now"):
-            freqload.RGBLoader("no/such/folder", batch_size=2, **{keyword: None})
+def test_the_old_keywords_still_work_with_a_deprecation_warning(tmp_path):
+    """The keywords before the recipe and the source were objects: the same loader as the
+    new form, a DeprecationWarning saying where each goes; unknown keywords and old
+    keywords beside the object they belong to are TypeErrors."""
+    from conftest import assert_same_batches, pillow_jpeg, rng_image
+
+    for c in range(2):
+        (tmp_path / f"c{c}").mkdir()
+        for k in range(3):
+            (tmp_path / f"c{c}" / f"{k}.jpg").write_bytes(
+                pillow_jpeg(rng_image(40 + 8 * k, 48, seed=10 * c + k), subsampling=2))
+    kw = dict(batch_size=4, size=(4, 4), engine="torch", num_workers=0, normalize=False,
+              train=True, seed=3)
+    with pytest.warns(DeprecationWarning, match=r"recipe=freqload.Recipe\(...\)\) for chroma, "
+                                                 r"scale.*Source\(path, ...\)\) for "
+                                                 "shuffle_buffer"):
+        old = freqload.DCTLoader(str(tmp_path), chroma="nearest", scale=(0.5, 1.0),
+                                 shuffle_buffer=10, **kw)
+    new = freqload.DCTLoader(freqload.Source(str(tmp_path), shuffle_buffer=10),
+                             freqload.Recipe(chroma="nearest",
+                                             transform=freqload.Transform("train", (0.5, 1.0))),
+                             **kw)
+    assert old.recipe == new.recipe
+    assert_same_batches(old, new)
+    with pytest.raises(TypeError, match="unexpected keyword argument.*'colour'"):
+        freqload.DCTLoader(str(tmp_path), batch_size=2, colour="red")
+    with pytest.raises(TypeError, match="chroma go in the recipe given"):
+        freqload.DCTLoader(str(tmp_path), freqload.Recipe(), batch_size=2, chroma="dct")
+    with pytest.raises(TypeError, match="cache_dir go in the Source given"):
+        freqload.DCTLoader(freqload.Source(str(tmp_path)), batch_size=2, cache_dir="x")
+    with pytest.raises(TypeError, match="unexpected keyword argument.*'chroma'"):
+        freqload.RGBLoader(str(tmp_path), batch_size=2, chroma="dct")
+    with pytest.warns(DeprecationWarning, match="Source"):
+        freqload.RGBLoader(str(tmp_path), batch_size=2, size=16, label_fn=lambda p: 0)

@@ -139,6 +139,11 @@ class DCTLoader(EpochLoader):
         shard_id, num_shards: this rank's shard; default from torch.distributed when it
             is initialised, else a single shard.
 
+    The keywords DCTLoader took before the recipe and the source were objects (``chroma``,
+    ``transform``, ``scale`` ... ``orientation``; ``label_key``, ``label_fn``,
+    ``cache_dir``, ``shuffle_buffer``) still work, with a DeprecationWarning saying where
+    each goes (:func:`freqload.loading.epochs.moved_keywords`).
+
     Iterating yields ``(x, y)``: x float32 ``[B, C, out_h, out_w]`` (int16 with
     ``normalize=False``), y int64 ``[B]``, both on ``device``. With the defaults a
     batch of 64 is x [64, 24, 56, 56]; 150,528 bytes per sample cross to the device
@@ -153,8 +158,9 @@ class DCTLoader(EpochLoader):
                  prefetch: int = 2, device=None, engine: str = "auto", normalize=None,
                  on_error: str = "raise", shard_id: int | None = None,
                  num_shards: int | None = None, num_threads: int | None = None, **moved):
-        if moved:
-            raise moved_keywords("DCTLoader", sorted(moved))
+        if moved:  # the keywords before the recipe and the source were objects
+            recipe, source = moved_keywords("DCTLoader", moved, recipe=recipe, source=source,
+                                            train=train)
         if engine not in ENGINES:
             raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
         if on_error not in ON_ERROR:

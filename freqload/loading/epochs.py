@@ -14,7 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..data.sources import source_digest
+from ..codec.recipe import Recipe
+from ..codec.transform import Transform
+from ..data.sources import Source, source_digest
 from ..schema import Document
 from .device import resolve_device
 from .sampler import EpochPlan, ShardPlan, default_workers, shards_of
@@ -180,29 +182,52 @@ class EpochLoader:
         self.stats = type(self.stats)(**counters)
 
 
-#: keywords the loaders took before the recipe and the source became objects: where each went
-MOVED = {**{name: "recipe" for name in (
-    "chroma", "dequantize", "strict", "max_pixels", "regroup", "transform", "scale", "ratio",
-    "flip", "crop_ratio", "max_file_size", "max_scans", "max_memory", "partial_decode",
-    "orientation")},
-    **{name: "source" for name in ("label_key", "label_fn", "cache_dir", "shuffle_buffer")}}
+#: keywords the loaders took before the recipe and the source became objects, by the object
+#: each belongs to now; still accepted, with a DeprecationWarning (see moved_keywords)
+RECIPE_KEYWORDS = ("chroma", "dequantize", "strict", "max_pixels", "regroup", "max_file_size",
+                   "max_scans", "max_memory", "partial_decode", "orientation")
+TRANSFORM_KEYWORDS = ("transform", "scale", "ratio", "flip", "crop_ratio")
+SOURCE_KEYWORDS = ("label_key", "label_fn", "cache_dir", "shuffle_buffer")
 
 
-def moved_keywords(who: str, names) -> TypeError:
-    """The TypeError for keywords that now belong to the Recipe or the Source."""
-    recipe = [n for n in names if MOVED.get(n) == "recipe"]
-    source = [n for n in names if MOVED.get(n) == "source"]
-    other = [n for n in names if n not in MOVED]
-    parts = []
-    if recipe:
-        parts.append(f"{', '.join(recipe)}: part of the recipe now, "
-                     f"{who}(source, recipe=freqload.Recipe({recipe[0]}=...), ...)")
-    if source:
-        parts.append(f"{', '.join(source)}: part of the source now, "
-                     f"{who}(freqload.Source(path, {source[0]}=...), ...)")
-    if other:
-        parts.append(f"unexpected keyword argument(s) {', '.join(map(repr, other))}")
-    return TypeError(f"{who}: " + "; ".join(parts))
+def moved_keywords(who: str, keywords: dict, *, recipe, source, train: bool,
+                   takes_recipe: bool = True):
+    """(recipe, source) with the old keywords put where they belong now: the recipe's
+    (``chroma=``, ``transform=``, ``scale=`` ...) into a :class:`~freqload.Recipe` (the
+    transform's kind defaulting to "train" or "eval" by ``train``, as before), the
+    source's (``label_key=``, ``cache_dir=`` ...) into a :class:`~freqload.Source`. One
+    DeprecationWarning says where each went. TypeError for a keyword no loader takes, and
+    for old keywords beside the object they belong to."""
+    recipe_names = (RECIPE_KEYWORDS + TRANSFORM_KEYWORDS) if takes_recipe else ()
+    unknown = [k for k in keywords if k not in recipe_names + SOURCE_KEYWORDS]
+    if unknown:
+        raise TypeError(f"{who}() got unexpected keyword argument(s) "
+                        f"{', '.join(map(repr, unknown))}")
+    for_recipe = {k: v for k, v in keywords.items() if k in recipe_names}
+    for_source = {k: v for k, v in keywords.items() if k in SOURCE_KEYWORDS}
+    hints = []
+    if for_recipe:
+        if recipe is not None:
+            raise TypeError(f"{who}: {', '.join(for_recipe)} go in the recipe given, not "
+                            "beside it")
+        kind = for_recipe.pop("transform", None) or ("train" if train else "eval")
+        params = {k: for_recipe.pop(k) for k in TRANSFORM_KEYWORDS[1:] if k in for_recipe}
+        params = {k: tuple(v) if k in ("scale", "ratio") else v for k, v in params.items()}
+        transform = (dataclasses.replace(kind, **params) if isinstance(kind, Transform)
+                     else Transform(kind, **params))
+        recipe = Recipe(transform=transform, **for_recipe)
+        hints.append(f"{who}(source, recipe=freqload.Recipe(...)) for "
+                     f"{', '.join(k for k in keywords if k in recipe_names)}")
+    if for_source:
+        if isinstance(source, Source):
+            raise TypeError(f"{who}: {', '.join(for_source)} go in the Source given, not "
+                            "beside it")
+        source = Source(source, **for_source)
+        hints.append(f"{who}(freqload.Source(path, ...)) for {', '.join(for_source)}")
+    warnings.warn(f"{who}: these keywords are deprecated and will be removed; use "
+                  + "; ".join(hints), DeprecationWarning, stacklevel=3)
+    return recipe, source
 
 
-__all__ = ["EpochLoader", "TransferStats", "MOVED", "moved_keywords"]
+__all__ = ["EpochLoader", "TransferStats", "moved_keywords", "RECIPE_KEYWORDS",
+           "TRANSFORM_KEYWORDS", "SOURCE_KEYWORDS"]

@@ -115,8 +115,9 @@ class RGBLoader(EpochLoader):
                  num_workers: int | None = None, prefetch: int = 2, device=None,
                  engine: str = "torch", shard_id: int | None = None,
                  num_shards: int | None = None, orientation: str = "exif", **moved):
-        if moved:
-            raise moved_keywords("RGBLoader", sorted(moved))
+        if moved:  # the keywords before the source was an object
+            _, source = moved_keywords("RGBLoader", moved, recipe=None, source=source,
+                                       train=train, takes_recipe=False)
         if engine not in ("torch", "dali", "auto"):
             raise ValueError(f"engine must be 'torch', 'dali' or 'auto', got {engine!r}")
         source = as_source(source)
