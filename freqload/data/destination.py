@@ -185,6 +185,9 @@ class Destination:
         return p
 
     def __getstate__(self):
+        # a worker only claims and writes (the parent checked up front), and each job
+        # carries its own copy: the sets, which grow with the data set, stay behind
         state = dict(self.__dict__)
-        state["claimed"] = set()  # a worker only claims; the parent checked up front
+        state["claimed"] = set()
+        state["_folders_ok"] = set()
         return state

@@ -114,8 +114,14 @@ def check_mask(root: str, mask) -> None:
 
 
 def check_mask_for_paths(paths, mask) -> None:
-    """check_mask for every folder the files of a list source lie in (each folder once)."""
+    """check_mask for the packs the files of a list source lie in: each pack's manifest
+    read and checked once, however many of its folders the list names."""
+    first_folder: dict = {}  # pack root -> the first folder of the list inside it
     for d in sorted({os.path.abspath(d) for d in {os.path.dirname(p) for p in paths}}):
+        root = find_pack_root(d)
+        if root is not None:
+            first_folder.setdefault(root, d)
+    for d in first_folder.values():
         check_mask(d, mask)
 
 

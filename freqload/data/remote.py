@@ -134,9 +134,7 @@ def fetch(url: str, dest: str) -> tuple[int, str]:
                     length = r.headers.get("Content-Length")
                     announced = int(length) if length and length.isdigit() else None
                     got = _copy_counted(r, f, digest)
-            except (urllib.error.URLError, OSError, http.client.HTTPException) as e:
-                if isinstance(e, FileNotFoundError) and not isinstance(e, urllib.error.URLError):
-                    raise
+            except (OSError, http.client.HTTPException) as e:  # URLError is an OSError
                 raise _http_error(url, e) from e
         if announced is not None and got != announced:
             raise OSError(f"cannot download {url}: cut short, {got:,} of the {announced:,} "
@@ -186,20 +184,16 @@ def read(url: str) -> bytes | None:
         with urllib.request.urlopen(url, timeout=TIMEOUT) as r:
             length = r.headers.get("Content-Length")
             data = r.read()
-        if length and length.isdigit() and len(data) != int(length):
-            raise OSError(f"cannot read {url}: cut short, {len(data):,} of the {int(length):,} "
-                          "bytes announced arrived")
-        return data
     except urllib.error.HTTPError as e:
         if e.code == 404:
             return None
         raise _http_error(url, e, "read") from e
-    except (urllib.error.URLError, http.client.HTTPException) as e:
+    except (OSError, http.client.HTTPException) as e:  # URLError is an OSError
         raise _http_error(url, e, "read") from e
-    except OSError as e:
-        if str(e).startswith("cannot read "):
-            raise
-        raise _http_error(url, e, "read") from e
+    if length and length.isdigit() and len(data) != int(length):
+        raise OSError(f"cannot read {url}: cut short, {len(data):,} of the {int(length):,} "
+                      "bytes announced arrived")
+    return data
 
 
 def glob(url: str) -> list[str]:
@@ -248,6 +242,7 @@ class ShardCache:
         self._lock = threading.Lock()
         #: url -> (bytes, sha256, recheck(local copy, (bytes, sha256)) or None)
         self.expected: dict = {}
+        self._records: dict = {}  # local copy -> (bytes, mtime_ns, sha256) of its record
 
     def local(self, url: str) -> str:
         """Where ``url``'s copy lives (whether or not it is there yet)."""
@@ -266,27 +261,34 @@ class ShardCache:
 
     def _recorded(self, path: str):
         """(size, sha256) of a complete copy, from its record; None when the copy or its
-        record is missing or they disagree (size, modification time)."""
+        record is missing or they disagree (size, modification time). A record read once
+        is remembered: later calls (a torch worker asks per sample) cost one stat."""
         try:
-            with open(self._record_path(path), encoding="utf-8") as f:
-                rec = json.load(f)
             st = os.stat(path)
-            if isinstance(rec, dict) and rec.get("bytes") == st.st_size and \
-                    rec.get("mtime_ns") == st.st_mtime_ns and isinstance(rec.get("sha256"), str):
-                return st.st_size, rec["sha256"]
+            known = self._records.get(path)
+            if known is None or known[:2] != (st.st_size, st.st_mtime_ns):
+                with open(self._record_path(path), encoding="utf-8") as f:
+                    rec = json.load(f)
+                if not (isinstance(rec, dict) and rec.get("bytes") == st.st_size
+                        and rec.get("mtime_ns") == st.st_mtime_ns
+                        and isinstance(rec.get("sha256"), str)):
+                    return None
+                known = self._records[path] = (st.st_size, st.st_mtime_ns, rec["sha256"])
+            return known[0], known[2]
         except (OSError, ValueError):
-            pass
-        return None
+            return None
 
     def _download(self, url: str, path: str):
         try:
             os.remove(self._record_path(path))  # the record goes first, comes back last
         except FileNotFoundError:
             pass
+        self._records.pop(path, None)
         got, sha = fetch(url, path)
+        mtime = os.stat(path).st_mtime_ns
         atomic_write(self._record_path(path), json.dumps(
-            {"url": url, "bytes": got, "sha256": sha,
-             "mtime_ns": os.stat(path).st_mtime_ns}).encode())
+            {"url": url, "bytes": got, "sha256": sha, "mtime_ns": mtime}).encode())
+        self._records[path] = (got, mtime, sha)
         return got, sha
 
     def recorded(self, url: str):
@@ -336,6 +338,7 @@ class ShardCache:
         """The batches reading ``url`` are done: delete a temporary cache's copy."""
         if not self.keep:
             p = self.local(url)
+            self._records.pop(p, None)
             for q in (self._record_path(p), p, p + ".lock"):
                 try:
                     os.remove(q)

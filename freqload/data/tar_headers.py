@@ -33,7 +33,8 @@ BLOCK = 512
 #: the most bytes a GNU long-name or pax header may hold (real ones hold a few hundred)
 MAX_META = 1 << 20
 _FILE_TYPES = (b"0", b"\0", b"7")
-_SKIP_TYPES = (b"1", b"2", b"3", b"4", b"5", b"6", b"g", b"K", b"V", b"N", b"D", b"M", b"S")
+#: stepped over: links, devices, folders, FIFOs, GNU's long link names and special members
+_SKIP_TYPES = (b"1", b"2", b"3", b"4", b"5", b"6", b"K", b"V", b"N", b"D", b"M", b"S")
 
 
 class TarMember(NamedTuple):
@@ -155,7 +156,7 @@ def read_tar_headers(fd: int, size: int, key_of=lambda name: name) -> TarWalk:
                 raise _Bad("its checksum is wrong")
             length = _number(block[124:136])
             kind = block[156:157]
-            if kind in (b"x", b"X", b"L") or (kind == b"g"):
+            if kind in (b"x", b"X", b"L", b"g"):  # extended headers (g: global, ignored)
                 if not 0 <= length <= MAX_META:
                     raise _Bad(f"an extended header of {length} bytes")
                 data = os.pread(fd, length, pos + BLOCK)
