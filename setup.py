@@ -22,7 +22,7 @@ NATIVE = os.path.join("freqload", "_native")
 # the core's sources and flags, shared with the DALI operator's build
 BUILD = runpy.run_path(os.path.join(NATIVE, "build_config.py"))
 SOURCES = [os.path.join(NATIVE, *rel.split("/")) for rel in BUILD["CORE_SOURCES"]] + [
-    os.path.join(NATIVE, "python", "fl_module.c")]
+    os.path.join(NATIVE, "python", "fl_module.c"), os.path.join(NATIVE, "python", "fl_pool_type.c")]
 
 
 def pkg_config(*args):

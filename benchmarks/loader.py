@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Loader throughput: DCTLoader (DALI and torch engines) against DALI's CPU RGB recipe.
+"""Loader throughput: DCTLoader (native, DALI and torch engines) against DALI's CPU RGB recipe.
 
 One run, same files, same thread count (default 2), batches of 64:
 
@@ -14,6 +14,10 @@ One run, same files, same thread count (default 2), batches of 64:
   dct24-dali-eval    the same with the eval transform (resize shorter side, centre crop)
   dct24-dali+float   dct24-dali with float32 conversion (normalize=None); on a GPU machine
                      this step runs on the device, here on the CPU
+  dct24-native, dct24-native-train, dct24-native-eval, dct24-native-train+float,
+  dct24-native-planes, dct24-native-train-shards  the dct24-dali rows of the same names on
+                     the native engine (the core's own thread pool, num_workers threads);
+                     "engines:" lines compare each with its DALI row
   dct24-torch        DCTLoader(engine="torch", transform="blocks"), int16 batches,
                      num_workers worker processes
   dct24-torch-train  the torch engine with train=True
@@ -106,7 +110,16 @@ BASELINE = {"dct24-dali-eval": "rgb-dali-eval-u8", "dct24-dali+float": "rgb-dali
             "rgb-dali-full": "rgb-dali-roi", "rgb-dali-eval-u8": "rgb-dali-eval-u8",
             "dct24-dali-train-shards": "dct24-dali-train",
             "dct24-dali-train-s3": "dct24-dali-train",
-            "dct24-torch-train-shards": "dct24-torch-train"}
+            "dct24-torch-train-shards": "dct24-torch-train",
+            "dct24-native-eval": "rgb-dali-eval-u8", "dct24-native-train+float": "rgb-dali-roi",
+            "dct24-native-train-shards": "dct24-native-train"}
+#: the engines compared row by row: native against DALI (the same samples)
+ENGINE_PAIRS = (("dct24-native", "dct24-dali"), ("dct24-native-train", "dct24-dali-train"),
+                ("dct24-native-eval", "dct24-dali-eval"),
+                ("dct24-native-train+float", "dct24-dali-train+float"),
+                ("dct24-native-planes", "dct24-dali-planes"),
+                ("dct24-native-train-shards", "dct24-dali-train-shards"),
+                ("dct24-torch", "dct24-dali"), ("dct24-torch-train", "dct24-dali-train"))
 
 
 def main(argv=None) -> int:
@@ -117,7 +130,9 @@ def main(argv=None) -> int:
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--repeat", type=int, default=4, help="file list repeats per epoch")
     ap.add_argument("--rows", nargs="+",
-                    default=["raw-libjpeg", "dct24-dali", "dct24-dali-whole", "dct24-dali-train",
+                    default=["raw-libjpeg", "dct24-native", "dct24-native-train",
+                             "dct24-native-eval", "dct24-dali", "dct24-dali-whole",
+                             "dct24-dali-train",
                              "dct24-dali-train-whole", "dct24-dali-eval",
                              "dct24-dali+float", "dct24-torch", "dct24-torch-train",
                              "dct24-dali-train+float", "dct24-dali-planes",
@@ -192,6 +207,12 @@ def main(argv=None) -> int:
                 "dct24-dali-eval": ("dali", "cpu", False, "eval"),
                 "dct24-dali+float": ("dali", "cpu", None, "blocks"),
                 "dct24-dali-train+float": ("dali", "cpu", None, "train"),
+                "dct24-native": ("native", "cpu", False, "blocks"),
+                "dct24-native-train": ("native", "cpu", False, "train"),
+                "dct24-native-eval": ("native", "cpu", False, "eval"),
+                "dct24-native-train+float": ("native", "cpu", None, "train"),
+                "dct24-native-planes": ("native", "device", False, "blocks"),
+                "dct24-native-train-shards": ("native", "cpu", False, "train", True, "shards"),
                 "dct24-torch": ("torch", "cpu", False, "blocks"),
                 "dct24-torch-train": ("torch", "cpu", False, "train"),
                 "dct24-dali-planes": ("dali", "device", False, "blocks"),
@@ -209,7 +230,7 @@ def main(argv=None) -> int:
             if name == "raw-libjpeg":
                 rate, cpu = run_raw(build_raw_reader(), files, args.threads, args.seconds)
                 runs[name].append((rate, cpu, None))
-            elif name == "dct24-dali-planes":
+            elif name.endswith("-planes"):
                 runs[name].append(run_host_part(get_loader(name), args.seconds))
             elif name.endswith("-libjpeg"):
                 # the operator makes its decoders on its first run, reading the variable
@@ -246,10 +267,15 @@ def main(argv=None) -> int:
     stack.close()
     for shards, folder in (("dct24-dali-train-shards", "dct24-dali-train"),
                            ("dct24-torch-train-shards", "dct24-torch-train"),
+                           ("dct24-native-train-shards", "dct24-native-train"),
                            ("dct24-dali-train-s3", "dct24-dali-train")):
         if shards in rows and folder in rows:
             print(f"source: {shards} {rows[shards][0]:.1f} img/s vs {folder} (the files) "
                   f"{rows[folder][0]:.1f}: {rows[shards][0] / rows[folder][0]:.3f}x")
+    for engine, dali in ENGINE_PAIRS:
+        if engine in rows and dali in rows:
+            print(f"engines: {engine} {rows[engine][0]:.1f} img/s vs {dali} "
+                  f"{rows[dali][0]:.1f}: {rows[engine][0] / rows[dali][0]:.3f}x")
     for fast, slow in (("dct24-dali", "dct24-dali-libjpeg"),
                        ("dct24-dali-train", "dct24-dali-train-libjpeg")):
         if fast in rows and slow in rows:

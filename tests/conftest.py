@@ -31,7 +31,7 @@ except ImportError:
 needs_dali = pytest.mark.skipif(not HAVE_DALI,
                                 reason="nvidia-dali is not installed (the CI installs it)")
 #: both engines as a parameter: the DALI case is reported as a skip, never dropped
-ENGINES = [pytest.param("dali", marks=needs_dali), "torch"]
+ENGINES = [pytest.param("dali", marks=needs_dali), "native"]
 
 
 def manifest_rows():

@@ -57,7 +57,7 @@ def test_bench_json_and_plot(folder, tmp_path, capsys, engine):
     assert by["rgb-pil"]["bytes_per_sample"] == x.numel() * x.element_size() // 3
     for name, mask in (("dct-24", "dctnet24"), ("dct-192", "all")):
         x, _ = next(iter(DCTLoader(folder, batch_size=3, mask=mask, train=True, num_workers=0,
-                                   engine="torch", normalize=False, device="cpu")))
+                                   engine="native", normalize=False, device="cpu")))
         assert by[name]["bytes_per_sample"] == x.numel() * x.element_size() // 3
     if "rgb-dali-roi" in by:  # DALI's float32 / uint8 CHW batches
         assert by["rgb-dali-roi"]["bytes_per_sample"] == by["rgb-pil"]["bytes_per_sample"]
@@ -72,7 +72,7 @@ def test_bench_json_and_plot(folder, tmp_path, capsys, engine):
         assert by["rgb-dali-eval-u8"]["bytes_per_sample"] == 3 * 224 * 224
         assert by["dct-24-eval-i16"]["baseline"] == "rgb-dali-eval-u8"
     x, _ = next(iter(DCTLoader(folder, batch_size=3, mask="dctnet24", train=True,
-                               num_workers=0, engine="torch", normalize=False, device="cpu")))
+                               num_workers=0, engine="native", normalize=False, device="cpu")))
     assert by["dct-24-i16"]["bytes_per_sample"] == x.numel() * x.element_size() // 3
     assert by["dct-24-eval-i16"]["bytes_per_sample"] == x.numel() * x.element_size() // 3
     assert all(r["bytes_source"] == "measured" for r in rows)
@@ -289,7 +289,7 @@ def test_debug_shows_the_traceback_and_version(folder, tmp_path, capsys):
 
 def test_bench_takes_the_folder_after_the_pipelines(folder, capsys):
     assert main(["bench", "--pipelines", "dct-24-i16", folder, "--iters", "1",
-                 "--batch-size", "2", "--threads", "1", "--engine", "torch"]) == 0
+                 "--batch-size", "2", "--threads", "1", "--engine", "native"]) == 0
     assert "dct-24-i16" in capsys.readouterr().out
 
 
@@ -321,13 +321,13 @@ def test_bench_skips_unreadable_files_and_says_which_baseline_did_not_run(folder
     shutil.copytree(folder, root)
     (root / "class0" / "broken.jpg").write_bytes(b"\xff\xd8 not a jpeg")
     assert main(["bench", str(root), "--pipelines", "dct-24-i16", "--iters", "1",
-                 "--batch-size", "2", "--threads", "1", "--engine", "torch"]) == 0
+                 "--batch-size", "2", "--threads", "1", "--engine", "native"]) == 0
     out, err = capsys.readouterr()
     assert "skipped 1 of 11 files" in err and "dct-24-i16:" in err  # the row as it finished
     row = next(line for line in out.splitlines() if line.startswith("dct-24-i16"))
     assert " - " in row and "rgb-dali-roi-u8 (not run)" in row
     assert main(["bench", str(root), "--pipelines", "dct-24-i16", "--iters", "1",
-                 "--on-error", "raise", "--engine", "torch"]) == 1
+                 "--on-error", "raise", "--engine", "native"]) == 1
     assert "broken.jpg" in capsys.readouterr().err
 
 
@@ -384,7 +384,7 @@ def test_bench_plot_title_legend_and_skipped_rows(folder, tmp_path, monkeypatch,
     monkeypatch.setattr(bench, "plot", lambda r, p, title="", renderer=None: seen.update(
         title=title, renderer=renderer) or real(r, p, title=title, renderer=renderer))
     assert main(["bench", folder, "--pipelines", "dct-24-i16", "--iters", "1", "--batch-size",
-                 "2", "--threads", "1", "--engine", "torch", "--device", "cpu", "--plot",
+                 "2", "--threads", "1", "--engine", "native", "--device", "cpu", "--plot",
                  str(tmp_path / "b.png"), "--renderer", renderer]) == 0
     assert seen["title"].endswith("batch 2, 1 threads, device cpu") and "10 JPEGs" in seen["title"]
     assert seen["renderer"] == renderer

@@ -71,7 +71,7 @@ def test_compare_command_table_json_and_plot_agree(data, tmp_path, capsys, engin
     js, png = tmp_path / "r.json", tmp_path / "acc.png"
     assert main(["compare", data, "--epochs", "2", "--seeds", "2", "--size", "4",
                  "--batch-size", "8", "--workers", "1", "--engine", engine,
-                 "--rgb-engine", engine,
+                 "--rgb-engine", "torch" if engine == "native" else engine,
                  "--stats-images", "20", "--json", str(js), "--plot", str(png),
                  "--renderer", "pillow"]) == 0
     out = capsys.readouterr().out
@@ -115,7 +115,7 @@ def test_compare_command_table_json_and_plot_agree(data, tmp_path, capsys, engin
     assert rows["dct-dctnet24"]["crossed"] == 24 * 4 * 4 * 2
     assert rows["rgb"]["crossed"] == 3 * 16 * 16 * (1 if engine == "dali" else 4)
     assert report["variants"][0]["loader"] == engine
-    assert report["variants"][1]["loader"].startswith(engine)
+    assert report["variants"][1]["loader"].startswith("torch" if engine == "native" else engine)
     with Image.open(png) as im:
         im.verify()
 
@@ -124,7 +124,7 @@ def test_compare_command_table_json_and_plot_agree(data, tmp_path, capsys, engin
 def test_seeds_reproduce(data, engine):
     """The same seed gives the same run (weights, order, crops and flips); another seed
     another."""
-    kw = {**TINY, "engine": engine, "rgb_engine": engine, "num_workers": 1}
+    kw = {**TINY, "engine": engine, "rgb_engine": "torch" if engine == "native" else engine, "num_workers": 1}
     a = cmp.compare(os.path.join(data, "train"), os.path.join(data, "val"), seeds=[3], **kw)
     b = cmp.compare(os.path.join(data, "train"), os.path.join(data, "val"), seeds=[3], **kw)
     c = cmp.compare(os.path.join(data, "train"), os.path.join(data, "val"), seeds=[4], **kw)
@@ -139,7 +139,7 @@ def test_gate_mode_writes_a_mask_the_loader_accepts(data, tmp_path):
 
     out = tmp_path / "gate"
     report = cmp.compare(os.path.join(data, "train"), os.path.join(data, "val"), seeds=[0, 1],
-                         engine="torch", gate=True, gate_k=8, out_dir=str(out), **TINY)
+                         engine="native", gate=True, gate_k=8, out_dir=str(out), **TINY)
     names = [v["name"] for v in report["variants"]]
     assert names == ["dct-dctnet24", "rgb", "dct-gated192", "dct-learned8"]
     gated, learned = report["variants"][2], report["variants"][3]
@@ -159,7 +159,7 @@ def test_gate_mode_writes_a_mask_the_loader_accepts(data, tmp_path):
     Image.open(files["heatmap"]).verify()
     # the loader takes the written file as its mask
     ld = freqload.DCTLoader(os.path.join(data, "val"), batch_size=4, mask=files["mask"],
-                            size=(4, 4), engine="torch", num_workers=0, device="cpu")
+                            size=(4, 4), engine="native", num_workers=0, device="cpu")
     x, _ = next(iter(ld))
     assert x.shape == (4, 8, 4, 4)
     assert "gate: trained on all 192 channels" in cmp.table(report)
@@ -244,7 +244,7 @@ def test_compare_on_hymenoptera_with_its_gif(tmp_path):
     default on_error="fallback", as the RGB loader reads it): one epoch, one seed."""
     root = os.path.join(PHOTOS, "hymenoptera")
     report = cmp.compare(os.path.join(root, "train"), os.path.join(root, "val"), seeds=[0],
-                         engine="torch", **{**TINY, "epochs": 1, "batch_size": 32})
+                         engine="native", **{**TINY, "epochs": 1, "batch_size": 32})
     st = report["settings"]
     assert st["classes"] == ["ants", "bees"] and st["train_images"] > 200
     for v in report["variants"]:
@@ -265,7 +265,7 @@ def test_an_interrupted_compare_keeps_the_finished_variants(data, tmp_path, caps
     monkeypatch.setattr(cmp._Experiment, "run", run)
     js = tmp_path / "r.json"
     assert main(["compare", data, "--epochs", "1", "--seeds", "1", "--size", "4",
-                 "--workers", "0", "--engine", "torch", "--stats-images", "10",
+                 "--workers", "0", "--engine", "native", "--stats-images", "10",
                  "--json", str(js)]) == 130
     err = capsys.readouterr().err
     assert err.splitlines()[-1] == f"freqload compare: interrupted; the finished variants " \

@@ -47,7 +47,7 @@ def test_models_and_loaders_share_it(tmp_path):
                                            max_images=None)
     path = tmp_path / "stats.json"
     stats.save(path)
-    kw = dict(batch_size=3, size=(5, 5), engine="torch", num_workers=0, device="cpu")
+    kw = dict(batch_size=3, size=(5, 5), engine="native", num_workers=0, device="cpu")
     (raw, _), = list(freqload.DCTLoader(str(tmp_path), **kw))
     (norm, _), = list(freqload.DCTLoader(str(tmp_path), normalize=str(path), **kw))
     (i16, _), = list(freqload.DCTLoader(str(tmp_path), normalize=False, **kw))

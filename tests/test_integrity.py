@@ -189,7 +189,7 @@ def test_a_pack_resumes_over_its_own_files_without_a_manifest(tmp_path, capsys):
     os.remove(dst / freqload.tools.pack.MANIFEST)  # as if killed before any manifest
     rc, err = run_cli(capsys, "pack", src, dst, "--workers", "1")
     assert rc == 0, err
-    assert DCTLoader(str(dst), batch_size=8, engine="torch", **LOADER).dataset.labels.tolist() \
+    assert DCTLoader(str(dst), batch_size=8, engine="native", **LOADER).dataset.labels.tolist() \
         == [0, 0, 0, 1, 1, 1]
 
 
@@ -234,12 +234,12 @@ print("DAMAGE", idx.damage)
 print("KEYS", idx.keys)
 write_index(p)
 try:
-    DCTLoader(p, batch_size=2, size=(4, 4), engine="torch", num_workers=0)
+    DCTLoader(p, batch_size=2, size=(4, 4), engine="native", num_workers=0)
 except freqload.DecodeError as e:
     print("RAISE", e)
 with warnings.catch_warnings(record=True) as w:
     warnings.simplefilter("always")
-    n = len(DCTLoader(p, batch_size=2, size=(4, 4), engine="torch", num_workers=0,
+    n = len(DCTLoader(p, batch_size=2, size=(4, 4), engine="native", num_workers=0,
                       on_error="skip").dataset)
     print("SKIP", n, len(w))
 try:
@@ -277,7 +277,7 @@ def test_a_local_index_is_never_trusted_over_the_shard(tmp_path):
     (path,) = make_shards(str(tmp_path), counts=(5,))
     write_index(path)
     _relabel(path)
-    loader = DCTLoader(path, batch_size=5, engine="torch", **LOADER)
+    loader = DCTLoader(path, batch_size=5, engine="native", **LOADER)
     assert ys(loader) == [(k + 1) % 5 for k in range(5)]
     # shifted offsets: sample 0's range moved onto sample 1's image
     write_index(path)
@@ -293,8 +293,8 @@ def test_a_local_index_is_never_trusted_over_the_shard(tmp_path):
                 files.append(str(tmp_path / m.name))
                 with open(files[-1], "wb") as f:
                     f.write(t.extractfile(m).read())
-    x_shard = torch.cat([x for x, _ in DCTLoader(path, batch_size=5, engine="torch", **LOADER)])
-    x_files = torch.cat([x for x, _ in DCTLoader(files, batch_size=5, engine="torch", **LOADER)])
+    x_shard = torch.cat([x for x, _ in DCTLoader(path, batch_size=5, engine="native", **LOADER)])
+    x_files = torch.cat([x for x, _ in DCTLoader(files, batch_size=5, engine="native", **LOADER)])
     assert torch.equal(x_shard, x_files)
 
 
@@ -454,7 +454,7 @@ def test_folder_links_are_followed_once(tmp_path, capsys):
     os.symlink("..", os.path.join(root, "c0", "loop"))
     os.symlink(os.path.join(root, "c1"), os.path.join(root, "c0", "c1-again"))
     with pytest.warns(UserWarning, match=r"2 folder\(s\) not entered"):
-        loader = DCTLoader(root, batch_size=4, engine="torch", **LOADER)
+        loader = DCTLoader(root, batch_size=4, engine="native", **LOADER)
     assert loader.dataset.labels.tolist() == [0] * 5 + [1] * 5
     assert [os.path.relpath(p, root) for p in loader.dataset.paths] == \
         [f"c{c}/img{k}.jpg" for c in range(2) for k in range(5)]
@@ -497,7 +497,7 @@ def test_a_state_of_another_source_is_refused(tmp_path):
         os.makedirs(b / f"c{c}")
         for k in range(3):
             (b / f"c{c}" / f"other{k}.jpg").write_bytes(_jpeg(50 + k))
-    kw = dict(batch_size=2, engine="torch", train=True, **LOADER)
+    kw = dict(batch_size=2, engine="native", train=True, **LOADER)
     la = DCTLoader(a, **kw)
     it = iter(la)
     next(it)
@@ -549,13 +549,13 @@ def test_labels_of_file_lists_are_checked(tmp_path):
     with open(p, "wb") as f:
         f.write(_jpeg(0))
     with pytest.raises(ValueError, match=r"a\.jpg: label .* over 2\^63"):
-        DCTLoader([(p, 2 ** 64)], batch_size=1, engine="torch", **LOADER)
+        DCTLoader([(p, 2 ** 64)], batch_size=1, engine="native", **LOADER)
     with pytest.raises(ValueError, match="negative"):
-        DCTLoader([(p, -3)], batch_size=1, engine="torch", **LOADER)
+        DCTLoader([(p, -3)], batch_size=1, engine="native", **LOADER)
     (tmp_path / "list.txt").write_text(f"{p} 99999999999999999999999\n")
     with pytest.raises(ValueError, match=r"list\.txt, line 1: label"):
-        DCTLoader(str(tmp_path / "list.txt"), batch_size=1, engine="torch", **LOADER)
-    assert DCTLoader([(p, -1)], batch_size=1, engine="torch", **LOADER).dataset.labels[0] == -1
+        DCTLoader(str(tmp_path / "list.txt"), batch_size=1, engine="native", **LOADER)
+    assert DCTLoader([(p, -1)], batch_size=1, engine="native", **LOADER).dataset.labels[0] == -1
 
 
 @pytest.mark.parametrize("damage, field", [
@@ -584,8 +584,8 @@ def test_damaged_index_files_are_named_and_re_derived(tmp_path, server, damage, 
     server.add_folder(tmp_path / "s")
     server.files["s-000.tar" + INDEX_SUFFIX] = data
     with pytest.warns(UserWarning, match=r"index\.json: " + field):
-        loader = DCTLoader(f"{server.url}/s-000.tar", batch_size=3, engine="torch", **LOADER)
-    assert_same_batches(DCTLoader(paths, batch_size=3, engine="torch", **LOADER), loader)
+        loader = DCTLoader(f"{server.url}/s-000.tar", batch_size=3, engine="native", **LOADER)
+    assert_same_batches(DCTLoader(paths, batch_size=3, engine="native", **LOADER), loader)
 
 
 @pytest.mark.parametrize("tamper, field", [
@@ -601,10 +601,10 @@ def test_damaged_index_files_are_named_and_re_derived(tmp_path, server, damage, 
 def test_a_tampered_state_is_refused_naming_the_field(tmp_path, tamper, field):
     """Class: tampered loader states: a ValueError (ManifestError) naming the field, before
     anything changes; never a KeyError, nor a failure in the middle of the next epoch."""
-    loader = DCTLoader(photo_folder(tmp_path / "a"), batch_size=2, engine="torch", **LOADER)
+    loader = DCTLoader(photo_folder(tmp_path / "a"), batch_size=2, engine="native", **LOADER)
     state = loader.state_dict()
     tamper(state)
-    fresh = DCTLoader(str(tmp_path / "a"), batch_size=2, engine="torch", **LOADER)
+    fresh = DCTLoader(str(tmp_path / "a"), batch_size=2, engine="native", **LOADER)
     with pytest.raises(ValueError, match="the loader state: " + field):
         fresh.load_state_dict(state)
     assert fresh.epoch == 0 and ys(fresh) == [0, 0, 0, 1, 1, 1]
@@ -635,7 +635,7 @@ def test_damaged_pack_manifests_are_named(tmp_path, capsys, damage, field):
     assert rc == 1 and "freqload-pack.json" in err and (field.replace("\\", "") in err or
                                                         "not valid JSON" in err), err
     with pytest.raises(freqload.errors.ManifestError, match=r"freqload-pack\.json: "):
-        DCTLoader(os.path.join(packed, "c0"), batch_size=2, engine="torch", **LOADER)
+        DCTLoader(os.path.join(packed, "c0"), batch_size=2, engine="native", **LOADER)
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -664,7 +664,7 @@ def test_a_stalled_server_is_named(tmp_path, server, monkeypatch):
     monkeypatch.setattr(remote, "TIMEOUT", 1.0, raising=False)
     t0 = time.monotonic()
     with pytest.raises(OSError, match=r"s-000\.tar: no data for 1 s"):
-        DCTLoader(f"{server.url}/s-000.tar", batch_size=2, engine="torch", **LOADER)
+        DCTLoader(f"{server.url}/s-000.tar", batch_size=2, engine="native", **LOADER)
     assert time.monotonic() - t0 < server.stall
 
 
@@ -705,7 +705,7 @@ def test_damaged_mask_and_stats_files_are_named(tmp_path):
     mask = tmp_path / "mask.json"
     mask.write_text('{"indices": [0, 1, 2')
     with pytest.raises(ValueError, match=r"mask\.json: not valid JSON \(cut short\?\)"):
-        DCTLoader(photo_folder(tmp_path / "a"), batch_size=2, engine="torch", mask=str(mask),
+        DCTLoader(photo_folder(tmp_path / "a"), batch_size=2, engine="native", mask=str(mask),
                   **LOADER)
     stats = tmp_path / "stats.json"
     good = json.loads(ChannelStats(np.zeros(192), np.ones(192)).to_json())

@@ -100,26 +100,26 @@ def test_batches_match_per_file_references(folder, engine, transform):
 @pytest.mark.skipif(not HAVE_DALI, reason="nvidia-dali is not installed (the CI installs it)")
 @pytest.mark.parametrize("chroma,transform", [("dct", "blocks"), ("nearest", "blocks"),
                                               ("dct", "eval"), ("dct", "train")])
-def test_dali_and_torch_engines_give_identical_tensors(folder, chroma, transform):
+def test_dali_and_native_engines_give_identical_tensors(folder, chroma, transform):
     out = {}
-    for engine in ("dali", "torch"):
+    for engine in ("dali", "native"):
         loader = DCTLoader(folder, recipe=Recipe(transform=transform, chroma=chroma), batch_size=5,
                            mask="dctnet48", size=(9, 14), engine=engine, num_workers=2,
                            shuffle=True, seed=11)
         out[engine] = [collect(loader) for _ in range(2)]  # two epochs
-    for (xd, yd), (xt, yt) in zip(out["dali"], out["torch"]):
+    for (xd, yd), (xt, yt) in zip(out["dali"], out["native"]):
         assert len(xd) == len(xt) == 3
         for a, b in zip(xd, xt):
             assert a.dtype == torch.float32 and torch.equal(a, b)
         for a, b in zip(yd, yt):
             assert torch.equal(a, b)
     # the two epochs are different permutations
-    assert not torch.equal(torch.cat(out["torch"][0][1]), torch.cat(out["torch"][1][1]))
+    assert not torch.equal(torch.cat(out["native"][0][1]), torch.cat(out["native"][1][1]))
     if transform == "train":  # and, sample by sample, different crops
         def by_label(run):
             x, y = torch.cat(run[0]), torch.cat(run[1])
             return x[torch.argsort(y, stable=True)]
-        assert not torch.equal(by_label(out["torch"][0]), by_label(out["torch"][1]))
+        assert not torch.equal(by_label(out["native"][0]), by_label(out["native"][1]))
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -314,8 +314,8 @@ def test_stats_file_round_trip_and_normalisation(folder, tmp_path):
     np.testing.assert_array_equal(again.std, stats.std)
     assert again.images == len(files)
 
-    raw = DCTLoader(folder, batch_size=13, size=(8, 8), engine="torch", num_workers=0)
-    norm = DCTLoader(folder, batch_size=13, size=(8, 8), engine="torch", num_workers=0,
+    raw = DCTLoader(folder, batch_size=13, size=(8, 8), engine="native", num_workers=0)
+    norm = DCTLoader(folder, batch_size=13, size=(8, 8), engine="native", num_workers=0,
                      normalize=str(path))
     (x_raw, _), = list(raw)
     (x_norm, _), = list(norm)
@@ -344,16 +344,18 @@ def test_argument_errors(folder):
         DCTLoader("no/such/folder", batch_size=2)
 
 
-def test_auto_engine_falls_back_to_torch_with_one_warning(folder, monkeypatch):
+def test_auto_is_native_and_torch_is_a_deprecated_name_for_it(folder, monkeypatch, recwarn):
     import freqload.loading.engines.dali_engine as de
 
     def broken(*a, **k):
         raise freqload.loading.engines.dali_build.OperatorBuildError("no compiler here")
 
     monkeypatch.setattr(de, "DaliEngine", broken)
-    with pytest.warns(UserWarning, match="torch engine.*no compiler here"):
-        loader = DCTLoader(folder, batch_size=4, engine="auto", num_workers=0)
-    assert loader.engine.name == "torch"
+    loader = DCTLoader(folder, batch_size=4, engine="auto", num_workers=0)
+    assert loader.engine.name == "native" and not recwarn.list  # DALI never consulted
+    with pytest.warns(DeprecationWarning, match='engine="torch".*removed.*native'):
+        old = DCTLoader(folder, batch_size=4, engine="torch", num_workers=0)
+    assert old.engine.name == "native"
     with pytest.raises(FreqloadError, match="no compiler here"):
         DCTLoader(folder, batch_size=4, engine="dali")
 
@@ -373,9 +375,9 @@ def test_operator_build_errors_say_what_to_install(monkeypatch, tmp_path):
 
 
 def test_train_mode_defaults_and_transform_errors(folder):
-    loader = DCTLoader(folder, batch_size=4, train=True, engine="torch", num_workers=0)
+    loader = DCTLoader(folder, batch_size=4, train=True, engine="native", num_workers=0)
     assert loader.sampler.shuffle and loader.transform.kind == "train"
-    assert DCTLoader(folder, batch_size=4, engine="torch", num_workers=0).transform.kind == "eval"
+    assert DCTLoader(folder, batch_size=4, engine="native", num_workers=0).transform.kind == "eval"
     for make, match in [(lambda: Recipe(transform="eval", regroup="device"), "transform='blocks'"),
                         (lambda: Recipe(transform="eval", dequantize=False), "dequantize=False"),
                         (lambda: Recipe(transform="random"), "transform must be"),
@@ -383,7 +385,7 @@ def test_train_mode_defaults_and_transform_errors(folder):
                         (lambda: Recipe(transform=Transform("eval", flip=2)), "flip"),
                         (lambda: Recipe(transform=Transform("eval", crop_ratio=0)), "crop_ratio")]:
         with pytest.raises(ValueError, match=match):
-            DCTLoader(folder, make(), batch_size=4, engine="torch", num_workers=0)
+            DCTLoader(folder, make(), batch_size=4, engine="native", num_workers=0)
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -646,7 +648,7 @@ def test_dali_error_mid_epoch_then_the_loader_and_forked_workers_still_work(fold
     # (a child must never destroy an inherited DALI pipeline)
     del loader
     torch_loader = DCTLoader(folder, recipe=Recipe(transform="blocks"), batch_size=3, size=(4, 4),
-                             engine="torch", num_workers=2, normalize=False, seed=3, shuffle=True)
+                             engine="native", num_workers=2, normalize=False, seed=3, shuffle=True)
     xt, yt = collect(torch_loader)
     assert torch.equal(torch.cat(xt), torch.cat(xs)) and torch.equal(torch.cat(yt), torch.cat(ys))
 
@@ -697,16 +699,16 @@ def test_a_forked_child_never_destroys_an_inherited_dali_pipeline(folder):
 
 
 def test_num_workers_is_the_name_num_threads_a_deprecated_alias(folder):
-    loader = DCTLoader(folder, batch_size=4, engine="torch", num_workers=0)
+    loader = DCTLoader(folder, batch_size=4, engine="native", num_workers=0)
     assert loader.num_workers == 0 == loader.num_threads
     with pytest.warns(DeprecationWarning, match="num_workers"):
-        old = DCTLoader(folder, batch_size=4, engine="torch", num_threads=0)
+        old = DCTLoader(folder, batch_size=4, engine="native", num_threads=0)
     assert old.num_workers == 0
     assert torch.equal(collect(old)[0][0], collect(loader)[0][0])
     with pytest.raises(ValueError, match="num_workers only"):
-        DCTLoader(folder, batch_size=4, engine="torch", num_workers=0, num_threads=0)
+        DCTLoader(folder, batch_size=4, engine="native", num_workers=0, num_threads=0)
     with pytest.raises(ValueError, match="num_workers must be >= 0"):
-        DCTLoader(folder, batch_size=4, engine="torch", num_workers=-1)
+        DCTLoader(folder, batch_size=4, engine="native", num_workers=-1)
 
 
 def test_dct_and_rgb_loaders_share_their_set_up(folder):
@@ -716,7 +718,7 @@ def test_dct_and_rgb_loaders_share_their_set_up(folder):
 
     kw = dict(batch_size=3, train=True, seed=7, shard_id=1, num_shards=2, drop_last=True,
               num_workers=0, device="cpu")
-    dct = DCTLoader(folder, engine="torch", size=(4, 4), **kw)
+    dct = DCTLoader(folder, engine="native", size=(4, 4), **kw)
     rgb = RGBLoader(folder, size=32, **kw)
     for epoch in range(3):
         assert [list(b) for b in dct.sampler.batches(epoch)] == \
@@ -728,7 +730,7 @@ def test_dct_and_rgb_loaders_share_their_set_up(folder):
         args = dict(kw, **bad)
         if "shard_id" in bad:
             args.pop("num_shards")
-        for make in (lambda: DCTLoader(folder, engine="torch", **args),
+        for make in (lambda: DCTLoader(folder, engine="native", **args),
                      lambda: RGBLoader(folder, **args)):
             with pytest.raises(ValueError, match=match):
                 make()
@@ -744,15 +746,15 @@ def test_sources_and_settings_users_get_wrong(tmp_path):
     img.write_bytes(pillow_jpeg(rng_image(32, 40, seed=1)))
     dog = tmp_path / "a" / "dog.jpg"
     dog.write_bytes(pillow_jpeg(rng_image(32, 40, seed=2)))
-    one = DCTLoader(str(img), batch_size=1, size=(2, 2), engine="torch", num_workers=0)
+    one = DCTLoader(str(img), batch_size=1, size=(2, 2), engine="native", num_workers=0)
     (x, y), = list(one)
     assert x.shape[0] == 1 and int(y[0]) == -1
     named = DCTLoader([(str(img), "cat"), (str(dog), "dog"), (str(img), "ant")], batch_size=3,
-                      size=(2, 2), engine="torch", num_workers=0)
+                      size=(2, 2), engine="native", num_workers=0)
     assert named.classes == ("ant", "cat", "dog")
     assert next(iter(named))[1].tolist() == [1, 2, 0]
     by_fn = DCTLoader(Source([str(img), str(dog)], label_fn=lambda p: os.path.basename(p)[:3]),
-                      batch_size=2, size=(2, 2), engine="torch", num_workers=0)
+                      batch_size=2, size=(2, 2), engine="native", num_workers=0)
     assert by_fn.classes == ("cat", "dog") and next(iter(by_fn))[1].tolist() == [0, 1]
 
     class Decoded(torch.utils.data.Dataset):  # what torchvision's ImageFolder yields
@@ -764,12 +766,12 @@ def test_sources_and_settings_users_get_wrong(tmp_path):
                 raise AssertionError("iterated past the first item")
             return Image.new("RGB", (4, 4)), 0
     with pytest.raises(TypeError, match="decoded items.*Pass their paths"):
-        DCTLoader(Decoded(), batch_size=1, engine="torch", num_workers=0)
+        DCTLoader(Decoded(), batch_size=1, engine="native", num_workers=0)
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="torch sees no CUDA GPU"):
-            DCTLoader(str(img), batch_size=1, engine="torch", num_workers=0, device="cuda")
+            DCTLoader(str(img), batch_size=1, engine="native", num_workers=0, device="cuda")
     with pytest.warns(UserWarning, match=r"size is in 8x8 blocks.*size=\(28, 28\)"):
-        DCTLoader(str(img), batch_size=1, size=(224, 224), engine="torch", num_workers=0)
+        DCTLoader(str(img), batch_size=1, size=(224, 224), engine="native", num_workers=0)
     stats = compute_channel_stats(str(img), progress=False)
     assert stats.images == 1
 

@@ -125,8 +125,8 @@ def test_loader_checks_the_pack_mask(src, tmp_path):
     pack(src, dst, "dctnet32", workers=1, progress=False)
     check_mask(dst, "dctnet24")  # a subset: fine
     with pytest.raises(ValueError, match="dropped"):
-        freqload.DCTLoader(dst, batch_size=2, mask="dctnet48", engine="torch", num_workers=0)
-    freqload.DCTLoader(dst, batch_size=2, mask="dctnet24", engine="torch", num_workers=0)
+        freqload.DCTLoader(dst, batch_size=2, mask="dctnet48", engine="native", num_workers=0)
+    freqload.DCTLoader(dst, batch_size=2, mask="dctnet24", engine="native", num_workers=0)
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -176,9 +176,9 @@ def test_loader_finds_the_pack_from_any_folder_or_file_inside_it(src, tmp_path):
     files = [os.path.join(inside, "a", f) for f in sorted(os.listdir(os.path.join(inside, "a")))]
     for source in (inside, files, [(f, 0) for f in files]):
         with pytest.raises(ValueError, match="inside the pack .*dropped"):
-            freqload.DCTLoader(source, batch_size=2, mask="dctnet48", engine="torch",
+            freqload.DCTLoader(source, batch_size=2, mask="dctnet48", engine="native",
                                num_workers=0)
-        freqload.DCTLoader(source, batch_size=2, mask="dctnet24", engine="torch", num_workers=0)
+        freqload.DCTLoader(source, batch_size=2, mask="dctnet24", engine="native", num_workers=0)
     assert find_pack_root(files[0]) == dst and find_pack_root(src) is None
 
 

@@ -50,7 +50,7 @@ def test_the_old_keywords_still_work_with_a_deprecation_warning(tmp_path):
         for k in range(3):
             (tmp_path / f"c{c}" / f"{k}.jpg").write_bytes(
                 pillow_jpeg(rng_image(40 + 8 * k, 48, seed=10 * c + k), subsampling=2))
-    kw = dict(batch_size=4, size=(4, 4), engine="torch", num_workers=0, normalize=False,
+    kw = dict(batch_size=4, size=(4, 4), engine="native", num_workers=0, normalize=False,
               train=True, seed=3)
     with pytest.warns(DeprecationWarning, match=r"recipe=freqload.Recipe\(...\)\) for chroma, "
                                                  r"scale.*Source\(path, ...\)\) for "

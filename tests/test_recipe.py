@@ -151,13 +151,13 @@ def test_loader_builds_one_recipe_from_its_arguments(tmp_path):
     loader = freqload.DCTLoader(str(tmp_path),
                                 recipe=Recipe(transform=Transform("train", scale=(0.2, 0.9)),
                                               max_scans=7),
-                                batch_size=1, size=(5, 6), train=True, engine="torch",
+                                batch_size=1, size=(5, 6), train=True, engine="native",
                                 num_workers=0, device="cpu")
     assert loader.recipe == Recipe("dctnet24", (5, 6), transform=Transform("train", (0.2, 0.9)),
                                    max_scans=7, orientation="exif")
     with pytest.raises(ValueError, match="regroup"):
         freqload.DCTLoader(str(tmp_path), recipe=Recipe(transform="train", regroup="device"),
-                           batch_size=1, train=True, engine="torch", num_workers=0, device="cpu")
+                           batch_size=1, train=True, engine="native", num_workers=0, device="cpu")
 
 
 def test_mutated_packed_recipes_never_crash_the_core():

@@ -125,17 +125,17 @@ def test_remote_shards_equal_local_ones(local, s3, http, engine, where):
 
 def test_a_kept_cache_is_reused_and_errors_name_the_url(s3, tmp_path):
     cache = str(tmp_path / "cache")
-    loader, first = _epoch(s3 + "/s-{000..003}.tar", "torch", cache_dir=cache)
+    loader, first = _epoch(s3 + "/s-{000..003}.tar", "native", cache_dir=cache)
     tars = sorted(f for f in os.listdir(cache) if f.endswith(".tar"))
     assert len(tars) == 4  # kept
     stamps = {f: os.stat(os.path.join(cache, f)).st_mtime_ns for f in tars}
-    again, second = _epoch(s3 + "/s-{000..003}.tar", "torch", cache_dir=cache)
+    again, second = _epoch(s3 + "/s-{000..003}.tar", "native", cache_dir=cache)
     assert {f: os.stat(os.path.join(cache, f)).st_mtime_ns for f in tars} == stamps
     assert_same_batches(first, second)
     with pytest.raises(FileNotFoundError, match=r"s3://data/train/s-004\.tar does not exist"):
-        DCTLoader(s3 + "/s-{003..004}.tar", batch_size=2, engine="torch", num_workers=0)
+        DCTLoader(s3 + "/s-{003..004}.tar", batch_size=2, engine="native", num_workers=0)
     with pytest.raises(FileNotFoundError, match="no shard files match"):
-        DCTLoader(s3 + "/nothing-*.tar", batch_size=2, engine="torch", num_workers=0)
+        DCTLoader(s3 + "/nothing-*.tar", batch_size=2, engine="native", num_workers=0)
 
 
 @pytest.mark.parametrize("engine", ENGINES)

@@ -75,17 +75,17 @@ def test_resume_mid_epoch_yields_the_rest_exactly(sources, engine, kind):
 
 
 def test_state_at_an_epoch_end_and_mismatches(sources):
-    loader = _dct(sources["folder"], "torch")
+    loader = _dct(sources["folder"], "native")
     for _ in loader:
         pass
     state = loader.state_dict()
     assert (state["epoch"], state["batches_done"]) == (1, 0)
-    taken = _dct(sources["folder"], "torch")
+    taken = _dct(sources["folder"], "native")
     it = iter(taken)
     for _ in range(len(taken)):  # every batch taken, the loop not yet ended
         next(it)
     assert taken.state_dict() == dict(state, stats=taken.state_dict()["stats"])
-    again = _dct(sources["folder"], "torch")
+    again = _dct(sources["folder"], "native")
     again.load_state_dict(state)
     asked = _spy(again)
     n = sum(1 for _ in again)
@@ -93,13 +93,13 @@ def test_state_at_an_epoch_end_and_mismatches(sources):
     for kw, what in (({"batch_size": 4}, "batch_size"), ({"seed": 12}, "seed"),
                      ({"shard_id": 1, "num_shards": 2}, "num_shards"),
                      ({"shuffle": False}, "shuffle")):
-        args = dict(batch_size=3, size=(4, 5), engine="torch", num_workers=0, train=True,
+        args = dict(batch_size=3, size=(4, 5), engine="native", num_workers=0, train=True,
                     seed=11)
         args.update(kw)
         other = DCTLoader(sources["folder"], **args)
         with pytest.raises(ValueError, match=what):
             other.load_state_dict(state)
-    shards = _dct(sources["shards"], "torch", shuffle_buffer=2)
+    shards = _dct(sources["shards"], "native", shuffle_buffer=2)
     with pytest.raises(ValueError, match="plan: 'files' in the state, 'shards' here"):
         shards.load_state_dict(state)
     with pytest.raises(ValueError, match="not a freqload loader state"):
@@ -114,8 +114,8 @@ def test_state_at_an_epoch_end_and_mismatches(sources):
 def test_rgb_loader_resumes_too(sources, engine, kind):
     def mk():
         return RGBLoader(sources[kind], batch_size=4, size=32, train=True, seed=3,
-                         num_workers=0 if engine == "torch" else 1, device="cpu",
-                         engine=engine)
+                         num_workers=0 if engine == "native" else 1, device="cpu",
+                         engine="torch" if engine == "native" else engine)  # Pillow
     ref = [(x.clone(), y.clone()) for x, y in mk()]
     first = mk()
     it = iter(first)

@@ -23,7 +23,7 @@ from freqload.loading.sampler import ShardPlan, buffer_shuffle
 
 from conftest import ENGINES, HAVE_DALI, assert_same_batches, pillow_jpeg, rng_image
 
-ENGINE_NAMES = ["dali", "torch"] if HAVE_DALI else ["torch"]
+ENGINE_NAMES = ["dali", "native"] if HAVE_DALI else ["native"]
 
 
 def _add(tar, name, data: bytes):
@@ -254,9 +254,9 @@ def test_damaged_headers(tmp_path):
         "sample 'k0001'): its checksum is wrong"
     assert damaged.keys == ["k0000", "k0001"]
     with pytest.raises(freqload.DecodeError, match="does not parse.*on_error=.skip"):
-        DCTLoader(path, batch_size=2, size=(4, 4), engine="torch", num_workers=0)
+        DCTLoader(path, batch_size=2, size=(4, 4), engine="native", num_workers=0)
     with pytest.warns(UserWarning, match="does not parse"):
-        loader = DCTLoader(path, batch_size=2, size=(4, 4), engine="torch", num_workers=0,
+        loader = DCTLoader(path, batch_size=2, size=(4, 4), engine="native", num_workers=0,
                            on_error="skip")
     assert len(loader.dataset) == 2
 
@@ -416,13 +416,13 @@ def test_pack_into_shards(source_folder, tmp_path):
     man = pack_to_shards(source_folder, dst, "dctnet24", shard_size="1MB", shuffle=False,
                          workers=1, progress=False)
     shards = [os.path.join(dst, s["name"]) for s in man["shards"]]
-    kw = dict(batch_size=5, size=(4, 4), engine="torch", num_workers=0, normalize=False,
+    kw = dict(batch_size=5, size=(4, 4), engine="native", num_workers=0, normalize=False,
               recipe=Recipe(transform="blocks", chroma="nearest"), on_error="skip")
     a = [(x, y) for x, y in DCTLoader(source_folder, **kw)]
     b = [(x, y) for x, y in DCTLoader(shards, **kw)]
     assert_same_batches(a, b)
     with pytest.raises(ValueError, match="freqload pack"):
-        DCTLoader(shards, batch_size=2, mask="all", engine="torch", num_workers=0)
+        DCTLoader(shards, batch_size=2, mask="all", engine="native", num_workers=0)
 
 
 def test_shards_command(source_folder, tmp_path, capsys):

@@ -111,7 +111,7 @@ def test_two_nodes_read_every_shard_sample_once(tmp_path):
     make_shards(str(tmp_path / "shards"), counts=counts, label=lambda k: k)
     src = str(tmp_path / "shards" / "s-{000..004}.tar")
     out = tmp_path / "ids.json"
-    engines = "torch,dali" if HAVE_DALI else "torch"
+    engines = "native,dali" if HAVE_DALI else "native"
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -129,4 +129,4 @@ def test_two_nodes_read_every_shard_sample_once(tmp_path):
             assert sorted(i for part in ids for i in part) == list(range(26))  # once each
             assert max(map(len, ids)) - min(map(len, ids)) <= 1
         assert ranks[0][engine]["ids"][0] != ranks[0][engine]["ids"][1]  # epochs differ
-        assert [r[engine]["ids"] for r in ranks] == [r["torch"]["ids"] for r in ranks]
+        assert [r[engine]["ids"] for r in ranks] == [r["native"]["ids"] for r in ranks]

@@ -17,18 +17,25 @@ only those int16 channels go host -> device (pinned, non_blocking); float conver
 normalisation happen on the device in torch (:mod:`freqload.loading.device`). The recipe
 is checked once and both engines take it whole.
 
-Engines (same tensors for the same order, by construction: both call the
-core's ``fl_decode_sample`` with the packed recipe):
+Engines (same tensors, statuses and messages for the same order, by construction: both
+call the core's batch entry point ``fl_decode_items`` with the packed recipe):
 
 ==========  ==================================================================
 engine      where the per-image work runs
 ==========  ==================================================================
-"dali"      DALI CPU pipeline: file reader + ``fn.freqload.jpeg_to_dct`` on
-            DALI's C++ thread pool (``num_workers`` threads)
-"torch"     torch DataLoader with ``num_workers`` worker processes calling
-            freqload's Python extension
-"auto"      "dali" when DALI and the operator build work, else "torch" with
-            one warning saying why
+"native"    the core's own thread pool (``num_workers`` pthreads, each with its
+            own decoder; 0: the consuming thread decodes), whole batches into
+            the batch's buffer, pinned for CUDA; no worker processes, no
+            Python per sample (:mod:`freqload.loading.engines.native_engine`)
+"dali"      DALI CPU pipeline: ``fn.freqload.jpeg_to_dct`` reads and decodes on
+            DALI's C++ thread pool (``num_workers`` threads); for users who run
+            DALI pipelines anyway
+"auto"      "native": measured at least as fast as "dali" on train, eval and
+            blocks (docs/benchmarks.md), with no DALI to install or operator to
+            build
+"torch"     deprecated: the DataLoader worker-process engine was removed (0.69x
+            the DALI engine on train, memory duplicated per process, forks);
+            the name now gives "native" with a DeprecationWarning
 ==========  ==================================================================
 
 Bad files (``on_error``):
@@ -79,14 +86,13 @@ from ..codec.transform import sample_keys
 from ..data.packs import check_mask, check_mask_for_paths
 from ..data.shards import ShardSet
 from ..data.sources import as_source
-from ..errors import DecodeError, FreqloadError
+from ..errors import DecodeError
 from .device import Normalize, PostStage
-from .engines.torch_engine import TorchEngine
 from .epochs import EpochLoader, TransferStats, moved_keywords
 from .host_batch import OK, STATUS_ERRORS, STATUS_NAMES, UNREADABLE, HostBatch, layout_view
 from .regroup import DeviceRegroup
 
-ENGINES = ("auto", "dali", "torch")
+ENGINES = ("auto", "native", "dali", "torch")  # "torch": deprecated, gives "native"
 ON_ERROR = ("raise", "skip", "fallback")
 
 
@@ -125,13 +131,14 @@ class DCTLoader(EpochLoader):
         seed: seeds the per-epoch permutation and the train transform's draws (same seed,
             same order, same crops and flips, in both engines).
         drop_last: see the last-batch table in :mod:`freqload.loading.sampler`.
-        num_workers: DALI threads / torch worker processes (default: CPUs available; 0 runs
-            the torch engine in this process, and DALI with one thread); the name
-            RGBLoader and torch's DataLoader use. ``num_threads`` is its deprecated alias
-            (a DeprecationWarning; both at once is an error).
-        prefetch: batches prepared ahead (DALI queue depth / torch prefetch_factor).
+        num_workers: decoding threads: the native pool's / DALI's (default: CPUs
+            available; 0: the native engine decodes in the consuming thread, DALI runs one
+            thread); the name RGBLoader and torch's DataLoader use. ``num_threads`` is its
+            deprecated alias (a DeprecationWarning; both at once is an error).
+        prefetch: batches in flight ahead of the one being consumed (the native pool's
+            queue / DALI's queue depth).
         device: where batches go (default cuda when available, else cpu).
-        engine: "auto", "dali" or "torch" (table above).
+        engine: "auto" (= "native"), "native" or "dali" (table above).
         normalize: None -> float32 raw dequantised values; a stats file path or
             :class:`~freqload.ChannelStats` -> float32 (x - mean) / std per channel;
             False -> the int16 values as they crossed.
@@ -163,6 +170,11 @@ class DCTLoader(EpochLoader):
                                             train=train)
         if engine not in ENGINES:
             raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
+        if engine == "torch":
+            warnings.warn('DCTLoader(engine="torch") is deprecated: the worker-process engine '
+                          'was removed; engine="native" (the core\'s own threads, the same '
+                          'samples) is used instead', DeprecationWarning, stacklevel=2)
+            engine = "native"
         if on_error not in ON_ERROR:
             raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
         if num_threads is not None:
@@ -225,20 +237,16 @@ class DCTLoader(EpochLoader):
         pin = self.device.type == "cuda"
         paths = self.dataset  # what each sample reads: dataset.where(i)
         fallback = self.on_error == "fallback"  # the engine makes those samples from pixels
-        if engine in ("auto", "dali"):
-            try:
-                from .engines.dali_engine import DaliEngine
+        if engine == "dali":  # raises OperatorBuildError with what to install
+            from .engines.dali_engine import DaliEngine
 
-                return DaliEngine(paths, self.recipe, num_threads=self.num_workers,
-                                  prefetch=self.prefetch, pin=pin, batch_size=self.batch_size,
-                                  fallback=fallback)
-            except (ImportError, FreqloadError, OSError, RuntimeError) as e:
-                if engine == "dali":
-                    raise
-                warnings.warn(f"DCTLoader: using the torch engine; the DALI engine is "
-                              f"unavailable: {e}", stacklevel=3)
-        return TorchEngine(paths, self.recipe, num_workers=self.num_workers,
-                           prefetch=self.prefetch, pin=pin, fallback=fallback)
+            return DaliEngine(paths, self.recipe, num_threads=self.num_workers,
+                              prefetch=self.prefetch, pin=pin, batch_size=self.batch_size,
+                              fallback=fallback)
+        from .engines.native_engine import NativeEngine
+
+        return NativeEngine(paths, self.recipe, num_workers=self.num_workers,
+                            prefetch=self.prefetch, pin=pin, fallback=fallback)
 
     @property
     def num_threads(self) -> int:

@@ -234,7 +234,7 @@ def _copy_ms(shape, dtype, device) -> float | None:
 
 
 def run_pipeline(name, files, *, batch_size=64, threads=2, seconds=10.0, iters=None,
-                 engine="dali", device=None, progress=None) -> BenchResult:
+                 engine="auto", device=None, progress=None) -> BenchResult:
     """One pipeline's figures (see the module docstring)."""
     import torch
 

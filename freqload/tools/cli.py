@@ -2,7 +2,7 @@
 
     freqload bench [DIR] [--pipelines rgb-dali-roi dct-24 ...] [--seconds 10 | --iters N]
                    [--repeats 3]
-                   [--batch-size 64] [--threads N] [--engine dali|torch] [--json out.json]
+                   [--batch-size 64] [--threads N] [--engine auto|native|dali] [--json out.json]
                    [--plot out.png]
     freqload stats DIR -o stats.json [--mask M] [--max-images 1000]
     freqload show IMG -o channels.png [--mask dctnet24]
@@ -469,8 +469,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--repeats", type=int, default=1,
                    help="run all pipelines this many times, interleaved, and report each "
                         "one's median run (default 1)")
-    b.add_argument("--engine", choices=("dali", "torch", "auto"), default="dali",
-                   help="DCTLoader engine for the dct-* rows (default dali)")
+    b.add_argument("--engine", choices=("auto", "native", "dali", "torch"), default="auto",
+                   help="DCTLoader engine for the dct-* rows (default auto: native; torch is "
+                        "a deprecated name of native)")
     b.add_argument("--device", help="where batches go: cuda or cpu (default: cuda when "
                                     "available, else cpu)")
     b.add_argument("--on-error", choices=("skip", "raise"), default="skip",
@@ -584,8 +585,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="SGD learning rate, cosine-decayed per step (default 0.05)")
     c.add_argument("--weight-decay", type=float, default=5e-4, help="(default 5e-4)")
     c.add_argument("--device", help="cuda or cpu (default: cuda when available)")
-    c.add_argument("--engine", choices=("dali", "torch", "auto"), default="auto",
-                   help="DCTLoader engine (default auto)")
+    c.add_argument("--engine", choices=("auto", "native", "dali", "torch"), default="auto",
+                   help="DCTLoader engine (default auto: native; torch is a deprecated name "
+                        "of native)")
     c.add_argument("--rgb-engine", choices=("dali", "torch", "auto"), default="auto",
                    help="RGBLoader engine: dali (DALI's decoder and resize on the same "
                         "boxes, uint8 crossing), torch (Pillow in workers), auto: dali where "

@@ -384,6 +384,67 @@ fl_status fl_decode_file(fl_decoder *d, const char *path, int64_t offset, int64_
 fl_status fl_decode_sample(fl_decoder *d, const uint8_t *data, size_t size, const fl_recipe *r,
                            uint64_t key, int16_t *out, int32_t *layout, fl_info *info);
 
+/* ---- batches: fl_batch.c ----------------------------------------------------------- */
+
+/* One sample of a batch: encoded bytes (path NULL), or the `length` bytes at `offset` of
+ * the file at `path` (NUL-terminated; (0, -1): the whole file; a tar member: its range),
+ * read by the core (fl_decode_file). `key` draws the train transform. */
+typedef struct {
+  const uint8_t *data;
+  size_t size;
+  const char *path;
+  int64_t offset, length;
+  uint64_t key;
+} fl_item;
+
+/* Where a batch goes, caller-owned, slot s of each: out + s * out_stride (int16, at least
+ * fl_recipe_out_elements; zeros on failure), status[s] (an fl_status), layouts + s *
+ * FL_LAYOUT_INTS (FL_OUTPUT_PLANES only, else may be NULL) and messages + s *
+ * FL_MESSAGE_MAX (NUL-terminated, "" when OK; may be NULL). */
+typedef struct {
+  int16_t *out;
+  size_t out_stride;
+  int32_t *status;
+  int32_t *layouts;
+  char *messages;
+} fl_batch_out;
+
+/* The batch entry point, on this thread's decoder: items[0..n) into slots first..first+n
+ * of out, each sample its own status and message (a bad file never disturbs the others).
+ * d NULL: every item fails with FL_ERR_NOMEM. Both engines' threads call this: the
+ * native pool (below) and the DALI operator. */
+void fl_decode_items(fl_decoder *d, const fl_recipe *r, const fl_item *items, int n,
+                     const fl_batch_out *out, size_t first);
+
+/* The core's own thread pool: `threads` pthreads (0: none; fl_job_wait's caller decodes),
+ * each with its own decoder, decoding the submitted jobs' items in submission order
+ * (several jobs in flight, no barrier between them). Free every job before its pool. */
+#define FL_POOL_MAX_THREADS 1024
+typedef struct fl_pool fl_pool;
+typedef struct fl_job fl_job;
+fl_pool *fl_pool_new(int threads, char *message, size_t message_size);
+int fl_pool_threads(const fl_pool *p);
+/* Stops taking items (queued jobs are cancelled), lets the threads finish the items they
+ * hold and joins them; jobs can still be waited for and freed, and later submits are
+ * cancelled at once. */
+void fl_pool_stop(fl_pool *p);
+/* fl_pool_stop, then frees the pool (its jobs must be freed already). */
+void fl_pool_free(fl_pool *p);
+/* A batch: the recipe is copied; items and out stay the caller's and must stay alive
+ * until the job is done (fl_job_wait) or freed. NULL (message says why) on bad
+ * arguments. */
+fl_job *fl_pool_submit(fl_pool *p, const fl_recipe *r, const fl_item *items, int n,
+                       const fl_batch_out *out, char *message, size_t message_size);
+/* Wait until every item is decoded (or, cancelled, every item taken is): 1 when done, 0
+ * when timeout_s (< 0: none) passed first. */
+int fl_job_wait(fl_job *j, double timeout_s);
+/* No more items of j are taken; those being decoded finish. */
+void fl_job_cancel(fl_job *j);
+/* Items taken so far (all of them once the job is done, unless cancelled). */
+int fl_job_taken(const fl_job *j);
+/* Cancel, wait for the items being decoded, free. */
+void fl_job_free(fl_job *j);
+
 /* ---- augmentation in the DCT domain: fl_augment.c --------------------- */
 
 /* A box in image pixels (may be fractional). */

@@ -8,10 +8,10 @@
 //   [FL_LAYOUT_INTS], message)
 //
 // Thin by design: the recipe (everything that decides a sample) arrives packed and is
-// read and checked once by the core (fl_recipe_unpack); each sample is one
-// fl_decode_sample call on the thread pool's thread, with one libjpeg decompressor per
-// thread, reused. The same function serves freqload's Python extension, so both engines
-// produce the same tensors.
+// read and checked once by the core (fl_recipe_unpack); each sample is one call of the
+// core's batch entry point (fl_decode_items) on the thread pool's thread, with one libjpeg
+// decompressor per thread, reused. The native engine's pool runs the same function, so
+// both engines produce the same tensors, statuses and messages.
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -119,49 +119,38 @@ class JpegToDct : public ::dali::Operator<::dali::CPUBackend> {
     }
     EnsureDecoders(tp.NumThreads() + 1);
     std::vector<std::string> errors(n);
-    const size_t out_elems = fl_recipe_out_elements(&recipe_);
     for (int i = 0; i < n; i++) {
       const int64_t bytes = in.tensor_shape(i).num_elements();
       tp.AddWork(
           [&, i, bytes](int thread_id) {
             const size_t slot = static_cast<size_t>(thread_id + 1);
-            int16_t *o = out.mutable_tensor<int16_t>(i);
-            int32_t *st = status.mutable_tensor<int32_t>(i);
             char *msg = reinterpret_cast<char *>(messages.mutable_tensor<uint8_t>(i));
             std::memset(msg, 0, FL_MESSAGE_MAX);
-            if (slot >= decoders_.size()) {
-              *st = FL_ERR_ARGUMENT;
-              std::memset(o, 0, out_elems * sizeof(int16_t));
-              errors[i] = "internal error: thread index out of range";
-              std::snprintf(msg, FL_MESSAGE_MAX, "%s", errors[i].c_str());
-              return;
-            }
-            fl_decoder *d = decoders_[slot];
             const uint8_t *data = in.tensor<uint8_t>(i);
-            const uint64_t key = keys ? static_cast<uint64_t>(keys[i]) : 0;
-            int32_t *layout = planes_ ? layouts.mutable_tensor<int32_t>(i) : nullptr;
-            fl_status s;
+            fl_item item{};
+            item.key = keys ? static_cast<uint64_t>(keys[i]) : 0;
             std::string path;
             if (paths_) {  // the input is a file path: the core reads it (fl_read_file)
               // a batch of paths may come as one NUL-padded uint8 matrix: a path ends at
               // its first NUL (a path cannot contain one)
               const char *chars = reinterpret_cast<const char *>(data);
               path.assign(chars, strnlen(chars, static_cast<size_t>(bytes)));
-              int os_error = 0;
+              item.path = path.c_str();
               // a bad range (negative, past the end) is the sample's status, not the batch's
-              const int64_t offset = ranges ? ranges[2 * i] : 0;
-              const int64_t length = ranges ? ranges[2 * i + 1] : -1;
-              s = fl_decode_file(d, path.c_str(), offset, length, &recipe_, key, o, layout,
-                                 nullptr, &os_error);
+              item.offset = ranges ? ranges[2 * i] : 0;
+              item.length = ranges ? ranges[2 * i + 1] : -1;
             } else {
-              s = fl_decode_sample(d, data, static_cast<size_t>(bytes), &recipe_, key, o, layout,
-                                   nullptr);
+              item.data = data;
+              item.size = static_cast<size_t>(bytes);
             }
-            *st = static_cast<int32_t>(s);
-            if (s != FL_OK) {  // the core zeroed the output; the message goes out with it
-              std::snprintf(msg, FL_MESSAGE_MAX, "%s", fl_decoder_message(d));
-              errors[i] = (path.empty() ? "" : path + ": ") + fl_decoder_message(d);
-            }
+            // the core's batch entry point, one sample at a time on this thread (the
+            // native engine's pool runs the same function); no decoder: a failed sample
+            fl_batch_out o{out.mutable_tensor<int16_t>(i), 0, status.mutable_tensor<int32_t>(i),
+                           planes_ ? layouts.mutable_tensor<int32_t>(i) : nullptr, msg};
+            fl_decode_items(slot < decoders_.size() ? decoders_[slot] : nullptr, &recipe_,
+                            &item, 1, &o, 0);
+            if (*o.status != FL_OK)  // the core zeroed the output; the message goes out with it
+              errors[i] = (path.empty() ? "" : path + ": ") + msg;
           },
           bytes);
     }

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "../core/fl_core.h"
+#include "fl_pool_type.h"
 
 static PyObject *DecodeError, *UnsupportedImageError, *ImageTooLargeError,
     *FreqloadError;
@@ -1061,6 +1062,10 @@ PyMODINIT_FUNC PyInit__core(void) {
   Py_INCREF(&DecoderType);
   if (PyModule_AddObject(m, "Decoder", (PyObject *)&DecoderType) < 0) {
     Py_DECREF(&DecoderType);
+    Py_DECREF(m);
+    return NULL;
+  }
+  if (fl_add_pool_types(m) < 0) {
     Py_DECREF(m);
     return NULL;
   }

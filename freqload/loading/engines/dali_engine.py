@@ -20,9 +20,9 @@ import numpy as np
 import torch
 
 from ...codec.recipe import Recipe
-from ..host_batch import LAYOUT_INTS, OK, UNSUPPORTED, HostBatch, layout_view
+from ..host_batch import LAYOUT_INTS, UNSUPPORTED, HostBatch
 from .dali_build import load_operator
-from .fallback import pixel_sample
+from .slots import FileTable, fall_back, messages_from_rows, pack_planes
 
 # Every DALI pipeline made here (and by freqload.tools.bench: keep_in_children). A forked child
 # (a torch DataLoader worker, a multiprocessing pool) has none of DALI's threads, so it
@@ -98,29 +98,11 @@ class _EpochSource:
     range for a tar shard."""
 
     def __init__(self, samples):
-        self.file_of = samples.file_of  # None: sample i is file i
-        self.ranges = (None if samples.offsets is None else
-                       np.stack([samples.offsets, samples.lengths], axis=1).astype(np.int64))
         self.samples = samples
-        encoded = [os.fsencode(p) for p in samples.local_files]
-        self.lengths = np.array([len(e) for e in encoded], dtype=np.int64)
-        self.starts = np.zeros(len(encoded), dtype=np.int64)
-        np.cumsum(self.lengths[:-1], out=self.starts[1:])
-        self.blob = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+        self.table = FileTable(samples)
         self.batches: list[np.ndarray] = []
         self.keys: list[np.ndarray] = []
         self.next = 0
-
-    def path_matrix(self, batch: np.ndarray) -> np.ndarray:
-        """uint8 [len(batch), longest]: row k = the path of sample batch[k], NUL-padded."""
-        if self.file_of is not None:
-            batch = self.file_of[batch]
-        lengths = self.lengths[batch]
-        cols = np.arange(int(lengths.max()) if len(batch) else 0)
-        inside = cols[None, :] < lengths[:, None]
-        out = np.zeros(inside.shape, dtype=np.uint8)
-        out[inside] = self.blob[(self.starts[batch][:, None] + cols[None, :])[inside]]
-        return out
 
     def start(self, batches, keys):
         self.batches = batches
@@ -134,21 +116,9 @@ class _EpochSource:
         self.next += 1
         b = np.asarray(b, dtype=np.int64)
         self.samples.ready(b)  # remote shards: their local copies, fetched if need be
-        ranges = (np.tile(np.array([0, -1], np.int64), (len(b), 1)) if self.ranges is None
-                  else self.ranges[b])
-        return (self.path_matrix(b), np.ascontiguousarray(b).reshape(-1, 1),
+        return (self.table.path_matrix(b), np.ascontiguousarray(b).reshape(-1, 1),
                 np.ascontiguousarray(k, dtype=np.uint64).view(np.int64).reshape(-1, 1),
-                ranges)
-
-
-def _messages(message, status: np.ndarray) -> list:
-    """Each sample's message (the operator's fourth output), "" where the status is OK; read
-    only when some sample failed."""
-    if not status.any():
-        return [""] * len(status)
-    rows = np.asarray(message.as_array(), dtype=np.uint8)
-    return [bytes(r).split(b"\0", 1)[0].decode("utf-8", "replace") if st else ""
-            for r, st in zip(rows, status)]
+                self.table.byte_ranges(b))
 
 
 class EpochRunner:
@@ -239,30 +209,17 @@ class DaliEngine:
             n = len(x)
             idx = np.asarray(index.as_array(), dtype=np.int64).reshape(-1)
             st = np.asarray(status.as_array(), dtype=np.int32).reshape(-1).copy()
-            messages = _messages(message, st)
-            retry = np.nonzero(st == UNSUPPORTED)[0] if self.fallback else ()
+            messages = messages_from_rows(message.as_array, st)
+            retry = self.fallback and bool((st == UNSUPPORTED).any())
             from_pixels = np.zeros(n, dtype=bool)
-
-            def fall_back(slots, layouts=None):  # the pixel fallback, into the batch's slots
-                keys = np.asarray(key.as_array()).reshape(-1).view(np.uint64)
-                for k in retry:
-                    path, offset, length = self.samples.where(int(idx[k]))
-                    st[k], messages[k] = pixel_sample(
-                        path, s, int(keys[k]), slots[k],
-                        None if layouts is None else layouts[k], messages[k], offset, length)
-                    from_pixels[k] = st[k] == OK
-
+            keys = np.asarray(key.as_array()).reshape(-1).view(np.uint64) if retry else None
             if s.regroup == "device":
                 layouts = np.array(layout.as_array(), dtype=np.int32).reshape(n, LAYOUT_INTS)
                 planes = np.asarray(x.as_tensor())  # [n, capacity] view; only the used part travels
-                if len(retry):
-                    fall_back(planes, layouts)  # DALI's output buffer: this batch's own
-                used = layout_view(layouts)["total"].astype(np.int64)
-                offsets = np.concatenate([[0], np.cumsum(used)[:-1]]).astype(np.int64)
-                host = torch.empty(int(used.sum()), dtype=torch.int16, pin_memory=self.pin)
-                flat = host.numpy()
-                for k in range(n):
-                    flat[offsets[k]:offsets[k] + used[k]] = planes[k, :used[k]]
+                if retry:  # into DALI's output buffer: this batch's own
+                    from_pixels = fall_back(self.samples, s, idx, keys, st, messages, planes,
+                                            layouts)
+                host, offsets = pack_planes(planes, layouts, self.pin)
                 yield HostBatch(host, idx, st, offsets, layouts, messages, from_pixels)
                 continue
             if self.pin or not x.is_dense_tensor():
@@ -274,6 +231,6 @@ class DaliEngine:
                 # (the default) allocates every output afresh and frees it only when the
                 # last reference goes, which the view below holds (test_loader checks it).
                 host = torch.from_numpy(np.asarray(x.as_tensor()))
-            if len(retry):
-                fall_back(host.numpy())
+            if retry:
+                from_pixels = fall_back(self.samples, s, idx, keys, st, messages, host.numpy())
             yield HostBatch(host, idx, st, messages=messages, from_pixels=from_pixels)
