@@ -7,7 +7,10 @@
 #   scripts/sanitize.sh tsan [THREADS]    ThreadSanitizer: the driver's --threads mode (every
 #                                         file's samples from THREADS threads at once, default
 #                                         4, each thread in its own order, against a fresh
-#                                         decoder's); any race or difference fails
+#                                         decoder's), then its --pool mode (the core's thread
+#                                         pool of THREADS threads, seven batches in flight, one
+#                                         cancelled, one freed unfinished, racing on the lazy
+#                                         tables); any race or difference fails
 #   scripts/sanitize.sh diff [N]          differential fuzzing of the fast entropy decoder:
 #                                         ASan + UBSan driver, every corpus file and photo
 #                                         and N seeded mutations of each (default 50) decoded
@@ -51,7 +54,9 @@ case "$mode" in
       -o "$out/fl_driver_tsan" tests/native/fl_driver.c $srcs $jpeg -lm -lpthread
     TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
       "$out/fl_driver_tsan" --threads "${2:-4}" "${corpus[@]}"
-    echo "tsan: clean over ${#corpus[@]} files"
+    TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+      "$out/fl_driver_tsan" --pool "${2:-4}" "${corpus[@]}"
+    echo "tsan: clean over ${#corpus[@]} files (threads and pool)"
     ;;
   diff)
     photos=()

@@ -84,6 +84,19 @@ def test_driver_threads_give_what_a_fresh_decoder_gives(driver, tmp_path):
     assert f"{len(files)} inputs x 3 threads, 0 samples differ" in res.stdout
 
 
+@pytest.mark.parametrize("threads", [3, 0])
+def test_driver_pool_gives_what_a_fresh_decoder_gives(driver, tmp_path, threads):
+    """--pool: the core's thread pool with seven batches in flight (five recipes, bytes and
+    path items, one cancelled, one freed unfinished); every slot's status, message, values
+    and layout equal a serial decode on a fresh decoder. 0 threads: the waiter decodes."""
+    files = _inputs(tmp_path)
+    res = subprocess.run([driver, "--pool", str(threads), *files], capture_output=True,
+                         text=True, timeout=600)
+    assert res.returncode == 0, res.stdout + res.stderr[-2000:]
+    assert (f"{len(files)} inputs x 7 jobs on a pool of {threads} threads, 0 slots differ"
+            in res.stdout), res.stdout
+
+
 def test_driver_fast_entropy_path_matches_libjpeg_under_damage(driver, tmp_path):
     """--differential: each input and seeded mutations of it (bit flips, cut and repeated
     spans, stray and renumbered markers, truncation, bytes before the EOI) decoded by the

@@ -15,6 +15,13 @@
  *   visiting the files in a different order (so each decode follows a different file);
  *   any difference fails (exit 1). scripts/sanitize.sh tsan runs it under ThreadSanitizer.
  *
+ *   fl_driver --pool N FILES...: the core's thread pool (fl_pool, N threads) with several
+ *   jobs in flight at once (five recipes: blocks, eval, train, planes, orient; bytes and
+ *   path items; one job cancelled as it runs, one freed unfinished); every slot's status,
+ *   message, values and layout must equal a serial fl_decode_sample on a fresh decoder
+ *   (exit 1 otherwise). The pool runs first, so its threads race to build the lazily
+ *   made tables. scripts/sanitize.sh tsan runs it under ThreadSanitizer too.
+ *
  *   fl_driver --differential N FILES...: every file and N seeded mutations of it (bit
  *   flips, byte changes, truncation, stray and misnumbered markers, cut and repeated
  *   spans) decoded twice, by the fast entropy path and by libjpeg alone: status,
@@ -256,6 +263,168 @@ static int run_threads(int threads, const file_set *files) {
   return bad ? 1 : 0;
 }
 
+/* ---- --pool: the core's thread pool, several jobs in flight ------------------------ */
+
+static fl_recipe pool_recipe(int which) {
+  fl_recipe r;
+  char msg[FL_MESSAGE_MAX];
+  memset(&r, 0, sizeof r);
+  r.count = 24;
+  memcpy(r.component, comp24, 24);
+  memcpy(r.coef, coef24, 24);
+  r.out_h = 7;
+  r.out_w = 9;
+  r.dequantize = 1;
+  r.chroma = which == 1 ? FL_CHROMA_NEAREST : FL_CHROMA_DCT;
+  r.transform.kind = which == 1 ? FL_TRANSFORM_EVAL : which == 2 ? FL_TRANSFORM_TRAIN
+                                                                  : FL_TRANSFORM_BLOCKS;
+  r.transform.scale_min = 0.08;
+  r.transform.scale_max = 1.0;
+  r.transform.ratio_min = 0.75;
+  r.transform.ratio_max = 4.0 / 3;
+  r.transform.flip_p = 0.5;
+  r.transform.crop_ratio = 0.875;
+  r.output = which == 3 ? FL_OUTPUT_PLANES : FL_OUTPUT_CHANNELS;
+  r.orient = which == 4;
+  r.options.max_pixels = 20000000;
+  r.options.strict = which == 2;
+  r.options.require_coefficients = 1;
+  r.options.max_scans = 200;
+  r.options.max_memory = (uint64_t)1 << 28;
+  r.options.partial_decode = which != 1;
+  if (fl_recipe_check(&r, msg, sizeof msg) != FL_OK) {
+    fprintf(stderr, "pool recipe %d: %s\n", which, msg);
+    abort();
+  }
+  return r;
+}
+
+typedef struct {
+  fl_recipe recipe;
+  fl_item *items;
+  fl_batch_out out;
+  int n;
+  fl_job *job;
+} pool_batch;
+
+static void pool_batch_make(pool_batch *b, int which, const file_set *files, char **paths,
+                            int use_paths) {
+  b->recipe = pool_recipe(which);
+  b->n = files->count;
+  b->items = (fl_item *)calloc((size_t)b->n + 1, sizeof(fl_item));
+  b->out.out_stride = fl_recipe_out_elements(&b->recipe);
+  b->out.out = (int16_t *)calloc((size_t)b->n * b->out.out_stride + 1, sizeof(int16_t));
+  b->out.status = (int32_t *)calloc((size_t)b->n + 1, sizeof(int32_t));
+  b->out.layouts = which == 3 ? (int32_t *)calloc((size_t)b->n * FL_LAYOUT_INTS, 4) : NULL;
+  b->out.messages = (char *)calloc((size_t)b->n + 1, FL_MESSAGE_MAX);
+  if (!b->items || !b->out.out || !b->out.status || !b->out.messages ||
+      (which == 3 && !b->out.layouts))
+    abort();
+  for (int i = 0; i < b->n; i++) {
+    b->items[i].key = 1000003u * (uint64_t)i + (uint64_t)which;
+    if (use_paths) {
+      b->items[i].path = paths[i];
+      b->items[i].length = -1;
+    } else {
+      b->items[i].data = files->data[i];
+      b->items[i].size = files->size[i];
+    }
+  }
+}
+
+static void pool_batch_free(pool_batch *b) {
+  free(b->items);
+  free(b->out.out);
+  free(b->out.status);
+  free(b->out.layouts);
+  free(b->out.messages);
+}
+
+/* Slots [0, upto) of b against a serial decode on a fresh decoder: differences. */
+static int pool_batch_check(const pool_batch *b, const file_set *files, int upto) {
+  char msg[FL_MESSAGE_MAX];
+  const size_t stride = b->out.out_stride;
+  int16_t *want = (int16_t *)calloc(stride + 1, sizeof(int16_t));
+  int32_t layout[FL_LAYOUT_INTS];
+  int bad = 0;
+  if (!want) abort();
+  for (int i = 0; i < upto; i++) {
+    fl_decoder *fresh = fl_decoder_new(msg, sizeof msg);
+    fl_status st;
+    if (!fresh) abort();
+    memset(layout, 0, sizeof layout);
+    for (size_t e = 0; e < stride; e++) want[e] = (int16_t)0x5a5a; /* every slot written? */
+    st = fl_decode_sample(fresh, files->data[i], files->size[i], &b->recipe, b->items[i].key,
+                          want, layout, NULL);
+    /* planes: the layout's total (its 8th entry) is what a slot holds */
+    const size_t used = b->out.layouts ? (size_t)layout[7] : stride;
+    if ((int32_t)st != b->out.status[i] ||
+        memcmp(want, b->out.out + (size_t)i * stride, used * sizeof(int16_t)) != 0 ||
+        strcmp(st == FL_OK ? "" : fl_decoder_message(fresh),
+               b->out.messages + (size_t)i * FL_MESSAGE_MAX) != 0 ||
+        (b->out.layouts &&
+         memcmp(layout, b->out.layouts + (size_t)i * FL_LAYOUT_INTS, sizeof layout) != 0)) {
+      fprintf(stderr, "pool: slot %d (recipe output %d, transform %d) differs: status %d vs %d"
+              " (values %d, message %d, layout %d)\n",
+              i, b->recipe.output, b->recipe.transform.kind, (int)b->out.status[i], (int)st,
+              memcmp(want, b->out.out + (size_t)i * stride, used * sizeof(int16_t)) != 0,
+              strcmp(st == FL_OK ? "" : fl_decoder_message(fresh),
+                     b->out.messages + (size_t)i * FL_MESSAGE_MAX) != 0,
+              b->out.layouts && memcmp(layout, b->out.layouts + (size_t)i * FL_LAYOUT_INTS,
+                                       sizeof layout) != 0);
+      bad++;
+    }
+    fl_decoder_free(fresh);
+  }
+  free(want);
+  return bad;
+}
+
+static int run_pool(int threads, const file_set *files, char **paths) {
+  char msg[FL_MESSAGE_MAX];
+  enum { JOBS = 7 };
+  pool_batch b[JOBS];
+  int bad = 0, cancelled_taken;
+  fl_pool *pool = fl_pool_new(threads, msg, sizeof msg);
+  if (!pool) {
+    fprintf(stderr, "fl_pool_new: %s\n", msg);
+    return 1;
+  }
+  /* 0..4: the five recipes on bytes; 5: blocks from paths (the core reads the files);
+   * 6: train again, cancelled while it runs */
+  for (int k = 0; k < JOBS; k++) {
+    pool_batch_make(&b[k], k < 5 ? k : k == 5 ? 0 : 2, files, paths, k == 5);
+    b[k].job = fl_pool_submit(pool, &b[k].recipe, b[k].items, b[k].n, &b[k].out, msg,
+                              sizeof msg);
+    if (!b[k].job) {
+      fprintf(stderr, "fl_pool_submit: %s\n", msg);
+      abort();
+    }
+  }
+  fl_job_cancel(b[6].job);
+  for (int k = 0; k < JOBS; k++) fl_job_wait(b[k].job, -1);
+  cancelled_taken = fl_job_taken(b[6].job);
+  /* one more job, freed unfinished: fl_job_free waits for the items being decoded */
+  {
+    pool_batch extra;
+    pool_batch_make(&extra, 2, files, paths, 0);
+    extra.job = fl_pool_submit(pool, &extra.recipe, extra.items, extra.n, &extra.out, msg,
+                               sizeof msg);
+    fl_job_free(extra.job);
+    pool_batch_free(&extra);
+  }
+  for (int k = 0; k < JOBS; k++) fl_job_free(b[k].job);
+  fl_pool_free(pool);
+  for (int k = 0; k < JOBS; k++) {
+    bad += pool_batch_check(&b[k], files, k == 6 ? 0 : b[k].n);
+    pool_batch_free(&b[k]);
+  }
+  (void)cancelled_taken;
+  printf("fl_driver: %d inputs x %d jobs on a pool of %d threads, %d slots differ from a "
+         "fresh decoder's\n", files->count, JOBS, threads, bad);
+  return bad ? 1 : 0;
+}
+
 /* ---- --differential: the fast entropy path against libjpeg alone ---------------- */
 
 /* Everything a caller sees from the decoding calls on one input, hashed: status,
@@ -432,16 +601,22 @@ int main(int argc, char **argv) {
            inputs, fast_inputs, bad);
     return bad ? 1 : 0;
   }
-  if (argc > 2 && strcmp(argv[1], "--threads") == 0) {
+  if (argc > 2 && (strcmp(argv[1], "--threads") == 0 || strcmp(argv[1], "--pool") == 0)) {
     file_set files;
+    char **paths = (char **)calloc((size_t)argc, sizeof(char *));
     int rc;
     files.data = (uint8_t **)calloc((size_t)argc, sizeof(uint8_t *));
     files.size = (size_t *)calloc((size_t)argc, sizeof(size_t));
     files.count = 0;
     init_masks();
     for (i = 3; i < argc; i++)
-      if (read_file(argv[i], &files.data[files.count], &files.size[files.count])) files.count++;
-    rc = run_threads(atoi(argv[2]) > 0 ? atoi(argv[2]) : 2, &files);
+      if (read_file(argv[i], &files.data[files.count], &files.size[files.count]))
+        paths[files.count++] = argv[i];
+    if (strcmp(argv[1], "--pool") == 0)
+      rc = run_pool(atoi(argv[2]) >= 0 ? atoi(argv[2]) : 2, &files, paths);
+    else
+      rc = run_threads(atoi(argv[2]) > 0 ? atoi(argv[2]) : 2, &files);
+    free(paths);
     for (i = 0; i < files.count; i++) free(files.data[i]);
     free(files.data);
     free(files.size);

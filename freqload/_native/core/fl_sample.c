@@ -257,6 +257,7 @@ fl_status fl_sample_planes(const fl_coef_view *comps, int num_components,
                             message_size);
   if (st != FL_OK) return st;
   layout->num_components = num_components;
+  memset(layout->quant, 0, sizeof layout->quant); /* components without planes: zeros */
   for (c = 0; c < 3; c++) {
     fl_plane_group *g = &layout->group[c];
     uint8_t zero[64], coef[64];
