@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Loader soak: many epochs over good photos mixed with every corrupt file of the corpus.
 
-    python scripts/soak.py [--epochs 20] [--engine dali] [--threads 2]
+    python scripts/soak.py [--epochs 20] [--engine native] [--threads 2]
 
 Builds (once, with symlinks) a folder of ../shared/data/photos/imagenet-sample-500 plus
 every "corrupt" and "not-jpeg" file of ../shared/data/jpeg-conformance, then runs
@@ -62,7 +62,7 @@ def build(root: str) -> tuple[int, int]:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--epochs", type=int, default=20)
-    ap.add_argument("--engine", default="dali")
+    ap.add_argument("--engine", default="native")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--max-growth-mb", type=float, default=50.0)
     ap.add_argument("--whole", action="store_true",

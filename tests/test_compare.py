@@ -124,7 +124,8 @@ def test_compare_command_table_json_and_plot_agree(data, tmp_path, capsys, engin
 def test_seeds_reproduce(data, engine):
     """The same seed gives the same run (weights, order, crops and flips); another seed
     another."""
-    kw = {**TINY, "engine": engine, "rgb_engine": "torch" if engine == "native" else engine, "num_workers": 1}
+    kw = {**TINY, "engine": engine, "rgb_engine": "torch" if engine == "native" else engine,
+          "num_workers": 1}
     a = cmp.compare(os.path.join(data, "train"), os.path.join(data, "val"), seeds=[3], **kw)
     b = cmp.compare(os.path.join(data, "train"), os.path.join(data, "val"), seeds=[3], **kw)
     c = cmp.compare(os.path.join(data, "train"), os.path.join(data, "val"), seeds=[4], **kw)

@@ -229,7 +229,7 @@ def coefficients_from_pixels(buf, limit: int, cause: str) -> Coefficients:
 
     ``limit``: max_pixels (0: none); ``cause``: why the file's own coefficients could not
     be read (the core's message), kept in the error when Pillow fails too."""
-    from PIL import Image
+    from PIL import Image, UnidentifiedImageError
 
     try:
         with _warnings.catch_warnings():
@@ -244,7 +244,11 @@ def coefficients_from_pixels(buf, limit: int, cause: str) -> Coefficients:
     except FreqloadError:
         raise
     except Exception as e:  # Pillow raises many types for undecodable input
-        raise UnsupportedImageError(f"{cause}; Pillow could not decode it either: {e}") from e
+        # (its "cannot identify image file <_io.BytesIO object at 0x...>" names a buffer's
+        # address: not the file, and different every time)
+        why = ("not an image format it knows" if isinstance(e, UnidentifiedImageError)
+               else str(e))
+        raise UnsupportedImageError(f"{cause}; Pillow could not decode it either: {why}") from e
     try:  # the picture's EXIF orientation, as the file's own header would give it
         orientation = int(im.getexif().get(0x0112, 1))
     except Exception:  # Pillow's EXIF parser raises many types on a malformed segment
