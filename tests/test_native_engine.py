@@ -279,3 +279,19 @@ def test_a_forked_child_makes_its_own_pool(photos):
     os.close(w)
     os.waitpid(pid, 0)
     assert os.read(r, 16) == b"ok"
+
+
+def test_batch_buffers_are_reused_only_when_nothing_refers_to_them(photos):
+    """normalize=False on the CPU hands the engine's own buffer on: a consumer that keeps
+    every batch gets distinct, intact batches; one that drops them gets the same memory
+    back (the buffers are recycled, not re-allocated)."""
+    kept = [(x, y) for x, y in _loader(photos, shuffle=False)]
+    again = [(x.clone(), y) for x, y in _loader(photos, shuffle=False)]
+    assert len({x.data_ptr() for x, _ in kept}) == len(kept) == 10
+    assert all(torch.equal(a, b) for (a, _), (b, _) in zip(kept, again))
+    loader = _loader(photos, shuffle=False)
+    pointers = set()
+    for x, _ in loader:
+        pointers.add(x.data_ptr())
+        view = x[1:]  # noqa: F841  (a view alone keeps the buffer from reuse too)
+    assert len(pointers) <= loader.engine.prefetch + 3

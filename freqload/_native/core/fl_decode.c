@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <jpeglib.h>
 #include <jerror.h>
@@ -323,11 +324,13 @@ void fl_decoder_set_libjpeg_only(fl_decoder *d, int on) { d->libjpeg_only = on !
 int fl_decoder_libjpeg_only(const fl_decoder *d) { return d->libjpeg_only; }
 int fl_decoder_fast_path_used(const fl_decoder *d) { return d->fast_path_used; }
 
+static void scratch_release(fl_decoder *d);
+
 void fl_decoder_free(fl_decoder *d) {
   if (d == NULL) return;
   jpeg_destroy_decompress(&d->cinfo);
   free(d->row_pointers);
-  free(d->scratch);
+  scratch_release(d);
   free(d->file);
   free(d->entropy);
   fl_workspace_free(d->workspace);
@@ -339,25 +342,30 @@ fl_workspace *fl_decoder_workspace(fl_decoder *d) {
   return d->workspace;
 }
 
+/* The planes come straight from the kernel (mmap), not from malloc: given back
+ * (fl_decoder_trim_scratch), they leave the process at once, where a thread's malloc arena
+ * would keep them, so each thread of a pool holds only what its usual image needs. */
+static void scratch_release(fl_decoder *d) {
+  if (d->scratch) munmap(d->scratch, d->scratch_cap * sizeof(int16_t));
+  d->scratch = NULL;
+  d->scratch_cap = 0;
+}
+
 int16_t *fl_decoder_scratch(fl_decoder *d, size_t elems) {
   if (elems > d->scratch_cap) {
-    int16_t *p;
-    free(d->scratch); /* contents need not survive: no realloc copy */
-    d->scratch_cap = 0;
-    p = (int16_t *)malloc(elems * sizeof(int16_t));
-    d->scratch = p;
-    if (p == NULL) return NULL;
+    void *p;
+    scratch_release(d); /* contents need not survive: nothing copied */
+    p = mmap(NULL, elems * sizeof(int16_t), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+             -1, 0);
+    if (p == MAP_FAILED) return NULL;
+    d->scratch = (int16_t *)p;
     d->scratch_cap = elems;
   }
   return d->scratch;
 }
 
 void fl_decoder_trim_scratch(fl_decoder *d, size_t keep_bytes) {
-  if (d->scratch_cap * sizeof(int16_t) > keep_bytes) {
-    free(d->scratch);
-    d->scratch = NULL;
-    d->scratch_cap = 0;
-  }
+  if (d->scratch_cap * sizeof(int16_t) > keep_bytes) scratch_release(d);
 }
 
 char *fl_decoder_message_buffer(fl_decoder *d) { return d->message; }

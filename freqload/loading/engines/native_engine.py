@@ -20,6 +20,7 @@ still open is closed the same way. Nothing on this path forks.
 from __future__ import annotations
 
 import atexit
+import sys
 import weakref
 from collections import deque
 
@@ -41,6 +42,32 @@ def _close_pools():
         pool.close()
 
 
+class _Buffers:
+    """The batches' buffers, reused once nothing outside this engine refers to them.
+
+    A buffer the loader handed on (as a tensor, or any view of it) stays referenced by
+    that tensor's storage; once the consumer drops it, only this list holds the array and
+    the next batch of that shape is written into it. So the threads write into memory
+    that is already mapped (no page faults, no malloc heap growing with the batches in
+    flight), and a consumer that keeps its batches simply gets new ones. At most `limit`
+    buffers are kept for reuse."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.arrays: list[np.ndarray] = []
+
+    def take(self, shape: tuple) -> np.ndarray:
+        for a in self.arrays:
+            # referenced by this list, the loop variable and getrefcount's argument only
+            if a.shape == shape and sys.getrefcount(a) == 3:
+                return a
+        a = np.empty(shape, dtype=np.int16)
+        if len(self.arrays) >= self.limit:  # a consumer keeping batches: forget the oldest
+            self.arrays.pop(0)
+        self.arrays.append(a)
+        return a
+
+
 class _Batch:
     """One submitted batch: the job and the buffers it writes into."""
 
@@ -52,11 +79,13 @@ class _Batch:
         self.index = index
         self.keys = np.ascontiguousarray(keys, dtype=np.uint64)
         if r.regroup == "device":  # fixed-capacity slots, packed after
-            self.x = torch.empty((n, r.out_elements), dtype=torch.int16)
+            self.x = torch.from_numpy(engine.buffers.take((n, r.out_elements)))
             self.layouts = np.empty((n, LAYOUT_INTS), dtype=np.int32)
         else:  # the batch's own buffer: what the loader hands on
-            self.x = torch.empty((n, r.channels, r.out_h, r.out_w), dtype=torch.int16,
-                                 pin_memory=engine.pin)
+            shape = (n, r.channels, r.out_h, r.out_w)
+            # pinned: torch's caching host allocator reuses its blocks itself
+            self.x = (torch.empty(shape, dtype=torch.int16, pin_memory=True) if engine.pin
+                      else torch.from_numpy(engine.buffers.take(shape)))
             self.layouts = None
         self.status = np.empty(n, dtype=np.int32)
         self.messages = np.empty((n, MESSAGE_MAX), dtype=np.uint8)
@@ -81,6 +110,8 @@ class NativeEngine:
         self.pin = bool(pin)
         self.fallback = bool(fallback)
         self.table = FileTable(samples)
+        # in flight, the one being handed over, the consumer's current and previous one
+        self.buffers = _Buffers(self.prefetch + 3)
 
     def batches(self, batches: list[np.ndarray], keys: list[np.ndarray]):
         """HostBatch per index batch; keys: uint64 per sample (the train transform's draws)."""
