@@ -115,14 +115,14 @@ def _loader(photos, **kw):
 
 def test_breaking_out_of_an_epoch_stops_every_thread_and_frees_every_batch(photos):
     gc.collect()
-    before = _threads()
     loader = _loader(photos)
     for cycle in range(3):
         it = iter(loader)
         next(it)
-        assert _threads() == before + 3 and len(native_engine._OPEN) == 1  # batches in flight
+        running = _threads()  # the pool's 3 among them, batches in flight
+        assert len(native_engine._OPEN) == 1
         del it  # the loop left early: the generator is closed
-        assert _threads() == before and not native_engine._OPEN
+        assert _threads() == running - 3 and not native_engine._OPEN
     # a whole epoch after an abandoned one: the same batches as a fresh loader's
     assert [y.tolist() for _, y in loader] == [y.tolist() for _, y in _loader(photos)]
 
@@ -137,7 +137,7 @@ def test_an_exception_in_the_consumer_stops_the_pool(photos):
 
     with pytest.raises(RuntimeError, match="training step"):
         consume()
-    assert _threads() == before and not native_engine._OPEN
+    assert _threads() <= before and not native_engine._OPEN
 
 
 def test_ctrl_c_while_waiting_stops_the_pool(photos, monkeypatch):
@@ -170,7 +170,7 @@ def test_ctrl_c_while_waiting_stops_the_pool(photos, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         for _ in _loader(photos):
             pass
-    assert len(calls) == 3 and _threads() == before and not native_engine._OPEN
+    assert len(calls) == 3 and _threads() <= before and not native_engine._OPEN
 
 
 def test_a_real_sigint_interrupts_a_wait(tmp_path):

@@ -42,6 +42,15 @@ def _close_pools():
         pool.close()
 
 
+def _counts(arrays: list) -> list:
+    return [sys.getrefcount(a) for a in arrays]
+
+
+#: what sys.getrefcount says, in a loop over a list, of an array only that list holds
+#: (measured, not assumed: interpreters count borrowed references differently)
+_ALONE = _counts([np.empty(0)])[0]
+
+
 class _Buffers:
     """The batches' buffers, reused once nothing outside this engine refers to them.
 
@@ -57,9 +66,9 @@ class _Buffers:
         self.arrays: list[np.ndarray] = []
 
     def take(self, shape: tuple) -> np.ndarray:
-        for a in self.arrays:
-            # referenced by this list, the loop variable and getrefcount's argument only
-            if a.shape == shape and sys.getrefcount(a) == 3:
+        # referenced by this list alone, counted as _ALONE was
+        for a, count in zip(self.arrays, _counts(self.arrays)):
+            if count == _ALONE and a.shape == shape:
                 return a
         a = np.empty(shape, dtype=np.int16)
         if len(self.arrays) >= self.limit:  # a consumer keeping batches: forget the oldest
