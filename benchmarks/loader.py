@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Loader throughput: DCTLoader (native, DALI and torch engines) against DALI's CPU RGB recipe.
+"""Loader throughput: DCTLoader (native and DALI engines) against DALI's CPU RGB recipe.
 
 One run, same files, same thread count (default 2), batches of 64:
 
@@ -18,9 +18,6 @@ One run, same files, same thread count (default 2), batches of 64:
   dct24-native-planes, dct24-native-train-shards  the dct24-dali rows of the same names on
                      the native engine (the core's own thread pool, num_workers threads);
                      "engines:" lines compare each with its DALI row
-  dct24-torch        DCTLoader(engine="torch", transform="blocks"), int16 batches,
-                     num_workers worker processes
-  dct24-torch-train  the torch engine with train=True
   dct24-dali-planes  regroup="device", host part only: the DALI engine's planes at native
                      resolution, as they would cross (bytes include the quant tables the
                      device needs); the alignment itself then runs on the device
@@ -29,7 +26,7 @@ One run, same files, same thread count (default 2), batches of 64:
   dct24-dali-libjpeg, dct24-dali-train-libjpeg  dct24-dali and dct24-dali-train with
                      libjpeg entropy-decoding every file (FREQLOAD_ENTROPY=libjpeg while
                      the row's operator makes its decoders): what the fast path buys
-  dct24-dali-train-shards, dct24-torch-train-shards  dct24-dali-train / dct24-torch-train
+  dct24-dali-train-shards  dct24-dali-train
                      on the same files written as tar shards (freqload shards, ~8 shards,
                      into a temporary folder): the shard source against the folder rows
   dct24-dali-train-s3  the same shards from an S3-compatible server (moto) on 127.0.0.1,
@@ -110,7 +107,6 @@ BASELINE = {"dct24-dali-eval": "rgb-dali-eval-u8", "dct24-dali+float": "rgb-dali
             "rgb-dali-full": "rgb-dali-roi", "rgb-dali-eval-u8": "rgb-dali-eval-u8",
             "dct24-dali-train-shards": "dct24-dali-train",
             "dct24-dali-train-s3": "dct24-dali-train",
-            "dct24-torch-train-shards": "dct24-torch-train",
             "dct24-native-eval": "rgb-dali-eval-u8", "dct24-native-train+float": "rgb-dali-roi",
             "dct24-native-train-shards": "dct24-native-train"}
 #: the engines compared row by row: native against DALI (the same samples)
@@ -118,8 +114,7 @@ ENGINE_PAIRS = (("dct24-native", "dct24-dali"), ("dct24-native-train", "dct24-da
                 ("dct24-native-eval", "dct24-dali-eval"),
                 ("dct24-native-train+float", "dct24-dali-train+float"),
                 ("dct24-native-planes", "dct24-dali-planes"),
-                ("dct24-native-train-shards", "dct24-dali-train-shards"),
-                ("dct24-torch", "dct24-dali"), ("dct24-torch-train", "dct24-dali-train"))
+                ("dct24-native-train-shards", "dct24-dali-train-shards"))
 
 
 def main(argv=None) -> int:
@@ -134,7 +129,7 @@ def main(argv=None) -> int:
                              "dct24-native-eval", "dct24-dali", "dct24-dali-whole",
                              "dct24-dali-train",
                              "dct24-dali-train-whole", "dct24-dali-eval",
-                             "dct24-dali+float", "dct24-torch", "dct24-torch-train",
+                             "dct24-dali+float",
                              "dct24-dali-train+float", "dct24-dali-planes",
                              "dct24-dali-device", "rgb-dali-roi-u8", "rgb-dali-roi",
                              "rgb-dali-eval-u8", "rgb-dali-full"])
@@ -213,12 +208,9 @@ def main(argv=None) -> int:
                 "dct24-native-train+float": ("native", "cpu", None, "train"),
                 "dct24-native-planes": ("native", "device", False, "blocks"),
                 "dct24-native-train-shards": ("native", "cpu", False, "train", True, "shards"),
-                "dct24-torch": ("torch", "cpu", False, "blocks"),
-                "dct24-torch-train": ("torch", "cpu", False, "train"),
                 "dct24-dali-planes": ("dali", "device", False, "blocks"),
                 "dct24-dali-device": ("dali", "device", False, "blocks"),
                 "dct24-dali-train-shards": ("dali", "cpu", False, "train", True, "shards"),
-                "dct24-torch-train-shards": ("torch", "cpu", False, "train", True, "shards"),
                 "dct24-dali-train-s3": ("dali", "cpu", False, "train", True, "s3")}[name]
             loaders[name] = loader(engine, normalize, regroup, transform, *partial)
         return loaders[name]
@@ -266,7 +258,6 @@ def main(argv=None) -> int:
                         "vs_baseline": vs_rgb})
     stack.close()
     for shards, folder in (("dct24-dali-train-shards", "dct24-dali-train"),
-                           ("dct24-torch-train-shards", "dct24-torch-train"),
                            ("dct24-native-train-shards", "dct24-native-train"),
                            ("dct24-dali-train-s3", "dct24-dali-train")):
         if shards in rows and folder in rows:
@@ -282,7 +273,6 @@ def main(argv=None) -> int:
             print(f"fast entropy path: {fast} {rows[fast][0]:.1f} img/s vs {slow} "
                   f"{rows[slow][0]:.1f}: {rows[fast][0] / rows[slow][0]:.3f}x")
     for aug, base in (("dct24-dali-train", "dct24-dali"), ("dct24-dali-eval", "dct24-dali"),
-                      ("dct24-torch-train", "dct24-torch"),
                       ("dct24-dali-train-whole", "dct24-dali-whole")):
         if aug in rows and base in rows:
             print(f"augmentation cost: {aug} {rows[aug][1]:.2f} CPU-ms/img vs {base} "

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The native core under sanitizers, one command each (see the README's "Hardening"):
 #   scripts/sanitize.sh asan              ASan + UBSan build of the core + tests/native/fl_driver.c,
-#                                         run over every file of ../shared/data/jpeg-conformance
-#                                         (any report fails the run)
+#                                         run over every file of ../shared/data/jpeg-conformance,
+#                                         then its --pool mode (any report fails the run)
 #   scripts/sanitize.sh valgrind          the same driver (-O1 -g) under valgrind memcheck
 #   scripts/sanitize.sh tsan [THREADS]    ThreadSanitizer: the driver's --threads mode (every
 #                                         file's samples from THREADS threads at once, default
@@ -40,7 +40,9 @@ case "$mode" in
       -o "$out/fl_driver_asan" tests/native/fl_driver.c $srcs $jpeg -lm -lpthread
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
       "$out/fl_driver_asan" "${corpus[@]}"
-    echo "asan+ubsan: clean over ${#corpus[@]} files"
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+      "$out/fl_driver_asan" --pool 3 "${corpus[@]}"
+    echo "asan+ubsan: clean over ${#corpus[@]} files (every entry point, then the pool)"
     ;;
   valgrind)
     ${CC:-gcc} -std=c99 -D_GNU_SOURCE -O1 -g -o "$out/fl_driver" tests/native/fl_driver.c $srcs $jpeg -lm -lpthread

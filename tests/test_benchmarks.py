@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from conftest import ROOT, needs_dali, pillow_jpeg, rng_image
+from conftest import HAVE_DALI, ROOT, needs_dali, pillow_jpeg, rng_image
 
 
 @needs_dali
@@ -31,3 +31,41 @@ def test_loader_benchmark_rows_and_the_libjpeg_comparison(tmp_path):
                for r in got.values())
     assert "fast entropy path: dct24-dali " in res.stdout
     assert "fast entropy path: dct24-dali-train " in res.stdout
+
+
+def _small_folder(tmp_path):
+    folder = tmp_path / "jpegs" / "c"
+    folder.mkdir(parents=True)
+    for k in range(6):
+        (folder / f"{k}.jpg").write_bytes(pillow_jpeg(rng_image(120 + 8 * k, 160, seed=k),
+                                                      quality=85, subsampling=2))
+    return folder.parent
+
+
+@needs_dali
+def test_loader_benchmark_engine_rows(tmp_path):
+    out = tmp_path / "rows.json"
+    rows = ["dct24-native", "dct24-dali", "dct24-native-planes", "dct24-dali-planes"]
+    res = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "loader.py"),
+                          str(_small_folder(tmp_path)), "--seconds", "0.2", "--repeat", "2",
+                          "--batch-size", "4", "--rows", *rows, "--json", str(out)],
+                         capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert {r["pipeline"] for r in json.loads(out.read_text())["results"]} == set(rows)
+    assert "engines: dct24-native " in res.stdout
+    assert "engines: dct24-native-planes " in res.stdout
+
+
+def test_memory_benchmark_runs_each_engine(tmp_path):
+    out = tmp_path / "mem.json"
+    engines = ["native", "process"] + (["dali"] if HAVE_DALI else [])
+    res = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "memory.py"),
+                          str(_small_folder(tmp_path)), "--epochs", "1", "--workers", "1", "2",
+                          "--engines", *engines, "--json", str(out)],
+                         capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    got = json.loads(out.read_text())["results"]
+    assert [(r["engine"], r["workers"]) for r in got] == [(e, w) for e in engines for w in (1, 2)]
+    assert all(r["samples"] == 6 and r["peak_rss_mb"] > r["base_rss_mb"] > 0 for r in got)
+    assert max(r["processes"] for r in got if r["engine"] == "process") > 1  # forked workers
+    assert {r["processes"] for r in got if r["engine"] != "process"} == {1}
