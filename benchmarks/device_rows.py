@@ -3,12 +3,12 @@
 
     python benchmarks/device_rows.py [DIR] [--device cuda|cpu] [--seconds 5]
 
-Rows (torch engine, so it runs where DALI is not installed; mask dctnet24, 56x56 blocks,
+Rows (native engine, so it runs where DALI is not installed; mask dctnet24, 56x56 blocks,
 batches of 64, all CPUs as workers):
 
-  dct24-torch-train        DCTLoader(train=True) to a normalised float32 tensor on the device
-  dct24-torch-blocks-cpu   transform="blocks", regroup="cpu": chroma aligned on the host
-  dct24-torch-blocks-dev   transform="blocks", regroup="device": planes cross, the regroup
+  dct24-native-train        DCTLoader(train=True) to a normalised float32 tensor on the device
+  dct24-native-blocks-cpu   transform="blocks", regroup="cpu": chroma aligned on the host
+  dct24-native-blocks-dev   transform="blocks", regroup="device": planes cross, the regroup
                            runs on the device (freqload.loading.regroup)
 
 Per row: img/s, bytes per sample that crossed host -> device (measured by the loader),
@@ -50,14 +50,14 @@ def main(argv=None) -> int:
     source = [(f, 0) for f in files] * max(1, 1000 // max(len(files), 1))
     identity = ChannelStats(mean=np.zeros(192), std=np.ones(192))
     rows = []
-    for name, kw in (("dct24-torch-train", dict(train=True)),
-                     ("dct24-torch-blocks-cpu", dict(recipe=freqload.Recipe(transform="blocks"))),
-                     ("dct24-torch-blocks-dev", dict(recipe=freqload.Recipe(transform="blocks",
+    for name, kw in (("dct24-native-train", dict(train=True)),
+                     ("dct24-native-blocks-cpu", dict(recipe=freqload.Recipe(transform="blocks"))),
+                     ("dct24-native-blocks-dev", dict(recipe=freqload.Recipe(transform="blocks",
                                                                            regroup="device")))):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             loader = freqload.DCTLoader(source, batch_size=args.batch_size, mask="dctnet24",
-                                        size=(56, 56), engine="torch", device=device,
+                                        size=(56, 56), engine="native", device=device,
                                         normalize=identity, drop_last=True, **kw)
         n, t0 = 0, None
         while t0 is None or time.perf_counter() - t0 < args.seconds:

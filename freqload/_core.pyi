@@ -21,6 +21,8 @@ DEFAULT_MAX_PIXELS: int
 DEFAULT_MAX_SCANS: int
 LAYOUT_INTS: int
 MAX_CHANNELS: int
+MESSAGE_MAX: int
+POOL_MAX_THREADS: int
 MAX_GRID: int
 OUTPUT_CHANNELS: int
 OUTPUT_PLANES: int
@@ -72,6 +74,46 @@ class Decoder:
                     length: int = -1) -> tuple[int, str]:
         """One sample from a file (or that byte range of it) the core reads: (status,
         message), failures reported, not raised, as the DALI operator gives them."""
+
+
+class Job:
+    """A batch submitted to a :class:`Pool` (fl_job): freeing it cancels what is not yet
+    taken and waits for what is being decoded."""
+
+    #: items taken by the threads so far
+    taken: int
+    #: items in the job
+    size: int
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """True once every item is decoded (cancelled: every item taken); waits with the
+        GIL released, in slices, so a signal raises here."""
+    def cancel(self) -> None:
+        """No more items are taken; those being decoded finish."""
+    def release(self) -> None:
+        """Cancel, wait for the items being decoded, let go of the buffers."""
+
+
+class Pool:
+    """The core's own decoding threads (fl_pool): ``threads`` pthreads, each with its own
+    decoder (0: :meth:`Job.wait`'s caller decodes), taking the oldest job's items first."""
+
+    threads: int
+    closed: bool
+
+    def __init__(self, threads: int) -> None: ...
+    def submit(self, recipe: bytes, blob: Buffer, starts: Buffer, lengths: Buffer,
+               files: Buffer, keys: Buffer, out: Buffer, status: Buffer,
+               layouts: Buffer | None = None, messages: Buffer | None = None,
+               ranges: Buffer | None = None, paths: bool = True) -> Job:
+        """A batch: sample k reads entry ``files[k]`` of the (starts, lengths) table over
+        ``blob`` (int64 arrays): a file path (``ranges[k]`` = (offset, length) of it) or,
+        with ``paths=False``, the encoded bytes themselves; ``keys`` uint64 [n]. Writes
+        int16 ``out`` (n x recipe_out_elements), int32 ``status`` [n], int32 ``layouts``
+        [n, LAYOUT_INTS] (planes recipes) and uint8 ``messages`` [n, MESSAGE_MAX]; every
+        buffer is held until the job is released."""
+    def close(self) -> None:
+        """No more jobs; the threads finish the items they hold and are joined."""
 
 
 def libjpeg_version() -> str: ...

@@ -21,8 +21,8 @@ def test_gpu_check_dry_run_prints_the_device_rows():
     out = json.loads(res.stdout)
     assert out["device"] == "cpu" and out["cuda"] is None
     rows = {r["pipeline"]: r for r in out["rows"]}
-    assert set(rows) == {"dct24-torch-train", "dct24-torch-blocks-cpu", "dct24-torch-blocks-dev"}
-    assert rows["dct24-torch-train"]["bytes_per_sample"] == 24 * 56 * 56 * 2
-    assert rows["dct24-torch-blocks-cpu"]["bytes_per_sample"] == 24 * 56 * 56 * 2
-    assert rows["dct24-torch-blocks-dev"]["bytes_per_sample"] > 0
+    assert set(rows) == {"dct24-native-train", "dct24-native-blocks-cpu", "dct24-native-blocks-dev"}
+    assert rows["dct24-native-train"]["bytes_per_sample"] == 24 * 56 * 56 * 2
+    assert rows["dct24-native-blocks-cpu"]["bytes_per_sample"] == 24 * 56 * 56 * 2
+    assert rows["dct24-native-blocks-dev"]["bytes_per_sample"] > 0
     assert all(r["images"] > 0 and r["img_per_s"] > 0 for r in rows.values())

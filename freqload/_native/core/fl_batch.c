@@ -132,6 +132,9 @@ static void *worker(void *arg) {
   char message[FL_MESSAGE_MAX];
   fl_decoder *d = fl_decoder_new(message, sizeof message); /* NULL: its items fail */
   int first, count;
+#ifdef __linux__
+  pthread_setname_np(pthread_self(), "freqload-pool"); /* in top -H, gdb, py-spy */
+#endif
   pthread_mutex_lock(&p->lock);
   for (;;) {
     fl_job *j;

@@ -131,12 +131,12 @@ class NativeEngine:
         inflight: deque[_Batch] = deque()
         todo = iter(zip(batches, keys))
 
-        def submit() -> None:
-            for b, k in todo:
-                b = np.ascontiguousarray(b, dtype=np.int64)
+        def submit() -> None:  # the next batch, if any, to the pool
+            item = next(todo, None)
+            if item is not None:
+                b = np.ascontiguousarray(item[0], dtype=np.int64)
                 self.samples.ready(b)  # remote shards: their local copies, fetched if need be
-                inflight.append(_Batch(self, pool, b, k))
-                return
+                inflight.append(_Batch(self, pool, b, item[1]))
 
         try:
             for _ in range(self.prefetch):
