@@ -121,6 +121,11 @@ class _EpochSource:
                 self.table.byte_ranges(b))
 
 
+def _drawn(key) -> np.ndarray:
+    """uint64 [b]: each sample's transform key, as the pipeline passed it on (int64)."""
+    return np.asarray(key.as_array()).reshape(-1).view(np.uint64)
+
+
 class EpochRunner:
     """One DALI pipeline run epoch after epoch (both loaders' DALI engines use it). Each
     epoch :meth:`epoch` points the pipeline's source at the epoch's batches and yields
@@ -212,12 +217,11 @@ class DaliEngine:
             messages = messages_from_rows(message.as_array, st)
             retry = self.fallback and bool((st == UNSUPPORTED).any())
             from_pixels = np.zeros(n, dtype=bool)
-            keys = np.asarray(key.as_array()).reshape(-1).view(np.uint64) if retry else None
             if s.regroup == "device":
                 layouts = np.array(layout.as_array(), dtype=np.int32).reshape(n, LAYOUT_INTS)
                 planes = np.asarray(x.as_tensor())  # [n, capacity] view; only the used part travels
                 if retry:  # into DALI's output buffer: this batch's own
-                    from_pixels = fall_back(self.samples, s, idx, keys, st, messages, planes,
+                    from_pixels = fall_back(self.samples, s, idx, _drawn(key), st, messages, planes,
                                             layouts)
                 host, offsets = pack_planes(planes, layouts, self.pin)
                 yield HostBatch(host, idx, st, offsets, layouts, messages, from_pixels)
@@ -232,5 +236,6 @@ class DaliEngine:
                 # last reference goes, which the view below holds (test_loader checks it).
                 host = torch.from_numpy(np.asarray(x.as_tensor()))
             if retry:
-                from_pixels = fall_back(self.samples, s, idx, keys, st, messages, host.numpy())
+                from_pixels = fall_back(self.samples, s, idx, _drawn(key), st, messages,
+                                        host.numpy())
             yield HostBatch(host, idx, st, messages=messages, from_pixels=from_pixels)

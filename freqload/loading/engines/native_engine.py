@@ -85,6 +85,7 @@ class _Batch:
     def __init__(self, engine: NativeEngine, pool, index: np.ndarray, keys: np.ndarray):
         r = engine.recipe
         n = len(index)
+        self.layouts: np.ndarray | None
         self.index = index
         self.keys = np.ascontiguousarray(keys, dtype=np.uint64)
         if r.regroup == "device":  # fixed-capacity slots, packed after
@@ -163,7 +164,7 @@ class NativeEngine:
         messages = messages_from_rows(b.messages, st)
         from_pixels = np.zeros(len(st), dtype=bool)
         retry = self.fallback and bool((st == UNSUPPORTED).any())
-        if s.regroup == "device":
+        if b.layouts is not None:  # regroup="device"
             planes = b.x.numpy()
             if retry:
                 from_pixels = fall_back(self.samples, s, b.index, b.keys, st, messages, planes,
