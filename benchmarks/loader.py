@@ -45,7 +45,8 @@ Each row's "vs DALI" figure is its img/s over its baseline's (the table names it
 with like, int16 against uint8 and float32 against float32. The "blocks" rows have no
 augmentation and are compared with the training recipe only for scale.
 
-Each row runs whole epochs for at least --seconds (--repeats N: N interleaved runs, median);
+Each row runs whole epochs for at least --seconds (--repeats N: N interleaved runs, median;
+each repeat starts one row later than the one before, so rows take turns going first);
 the file list is repeated --repeat
 times per epoch so epoch boundaries do not dominate on a small folder. Reports img/s,
 CPU-ms/img (process + worker CPU time over images) and bytes per sample handed over.
@@ -217,7 +218,10 @@ def main(argv=None) -> int:
 
     runs = {name: [] for name in args.rows}
     for rep in range(args.repeats):
-        for name in args.rows:
+        # each repeat starts one row later: over as many repeats as rows, every row runs
+        # once in every position (a row's neighbours and the machine's drift even out)
+        k = rep % len(args.rows)
+        for name in args.rows[k:] + args.rows[:k]:
             print(f"  {name} ({rep + 1}/{args.repeats}) ...", file=sys.stderr, flush=True)
             if name == "raw-libjpeg":
                 rate, cpu = run_raw(build_raw_reader(), files, args.threads, args.seconds)
