@@ -10,7 +10,8 @@ below it (an import-linter contract checks this):
 ``data``      where samples come from: folders, lists, tar shards, object storage,
               packs (:class:`Source`, :func:`write_index`)
 ``loading``   the loaders and their engines, batches on the device
-              (:class:`DCTLoader`, :class:`RGBLoader`, :class:`ChannelStats`)
+              (:class:`DCTLoader`, :class:`RGBLoader`, :class:`ChannelStats`,
+              :class:`MixUp`, :class:`CutMix`)
 ``models``    model adapters for DCT input and the frequency gate
 ``tools``     the applications: the command line, benchmarks, ``compare``,
               writing packs and shards (never imported by the layers above)
@@ -55,6 +56,7 @@ from .errors import (
 
 #: names that need torch, and the module each comes from (loaded on first use)
 _LAZY = {"DCTLoader": "loading.dct_loader", "RGBLoader": "loading.rgb_loader",
+         "MixUp": "loading.mixing", "CutMix": "loading.mixing",
          "ChannelStats": "loading.stats", "compute_channel_stats": "loading.stats",
          "create_model": "models.registry"}
 _SUBPACKAGES = ("codec", "data", "loading", "models")
@@ -79,10 +81,11 @@ def libjpeg_version() -> str:
     return _core.libjpeg_version()
 
 
-__all__ = ["ChannelMask", "ChannelStats", "Coefficients", "ComponentInfo", "DCTLoader",
-           "DEFAULT_MAX_FILE_SIZE", "DEFAULT_MAX_MEMORY", "DEFAULT_MAX_PIXELS",
+__all__ = ["ChannelMask", "ChannelStats", "Coefficients", "ComponentInfo", "CutMix",
+           "DCTLoader", "DEFAULT_MAX_FILE_SIZE", "DEFAULT_MAX_MEMORY", "DEFAULT_MAX_PIXELS",
            "DEFAULT_MAX_SCANS", "DecodeError", "FreqloadError", "ImageTooLargeError",
-           "IntegrityError", "JpegInfo", "ManifestError", "RGBLoader", "Recipe", "Source",
-           "Transform", "UnsupportedImageError", "compute_channel_stats", "create_model",
-           "crop", "hflip", "libjpeg_version", "orient", "read_coefficients", "read_header",
-           "resize_crop", "sample_keys", "to_channels", "to_rgb", "write_index"]
+           "IntegrityError", "JpegInfo", "ManifestError", "MixUp", "RGBLoader", "Recipe",
+           "Source", "Transform", "UnsupportedImageError", "compute_channel_stats",
+           "create_model", "crop", "hflip", "libjpeg_version", "orient", "read_coefficients",
+           "read_header", "resize_crop", "sample_keys", "to_channels", "to_rgb",
+           "write_index"]
