@@ -10,16 +10,16 @@ component, a scale of all 64 coefficients plus, for luma, a shift of the DC coef
 (which is 8 x the block's mean of ``Y - 128``). With ``Y = 0.299 R + 0.587 G + 0.114 B``
 and ``Cb, Cr`` zero on grey:
 
-=====================  ==========================  =====================  ===================
-operation (factor f)   pixels                      luma Y (64 coefs)      chroma Cb, Cr
-=====================  ==========================  =====================  ===================
-brightness             ``f * rgb``                 ``f*v``; DC ``+1024(f-1)``  ``f*v``
-contrast               ``f*rgb + (1-f)*mean(g)``   ``f*v``; DC ``+8(1-f)(m-128)`` ``f*v``
-saturation             ``f*rgb + (1-f)*g``         unchanged              ``f*v``
-grayscale              ``g`` in all three          unchanged              ``0``
-invert                 ``255 - rgb``               ``-v``; DC ``-8``      ``-v``
-hue (YCbCr, h)         rotate (Cb, Cr) by 2*pi*h   unchanged              rotated pairs
-=====================  ==========================  =====================  ===================
+====================  =========================  ==================================  ==============
+operation (factor f)  pixels                     luma Y (all 64 coefficients)        chroma Cb, Cr
+====================  =========================  ==================================  ==============
+brightness            ``f * rgb``                ``f*v``; DC ``+ 1024 (f-1)``        ``f*v``
+contrast              ``f*rgb + (1-f)*mean(g)``  ``f*v``; DC ``+ 8 (1-f)(m-128)``    ``f*v``
+saturation            ``f*rgb + (1-f)*g``        unchanged                           ``f*v``
+grayscale             ``g`` in all three         unchanged                           ``0``
+invert                ``255 - rgb``              ``-v``; DC ``- 8``                  ``-v``
+hue (YCbCr, h)        (Cb, Cr) by 2*pi*h         unchanged                           rotated pairs
+====================  =========================  ==================================  ==============
 
 What is not exact, and why:
 
