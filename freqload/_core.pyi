@@ -24,11 +24,15 @@ MAX_CHANNELS: int
 MESSAGE_MAX: int
 POOL_MAX_THREADS: int
 MAX_GRID: int
+OP_KINDS: int
 OUTPUT_CHANNELS: int
 OUTPUT_PLANES: int
 PLANES_CHANNELS: int
 PLANES_COEFS: int
 PLANES_NONE: int
+POLICY_MAX_OPS: int
+POLICY_RAND_AUGMENT: int
+POLICY_TRIVIAL_WIDE: int
 STATUS_ARGUMENT: int
 STATUS_DECODE: int
 STATUS_NOMEM: int
@@ -147,4 +151,10 @@ def orient(components: _Components, sampling: _Sampling, quant: _Quant, width: i
 def write_jpeg(components: _Components, sampling: _Sampling, quant: _Quant, width: int,
                height: int) -> bytes: ...
 def dct_basis() -> bytes: ...
+def policy_draw(kind: int, num_ops: int, magnitude: int, num_bins: int, keys: np.ndarray,
+                height: int, width: int, ops: np.ndarray, magnitudes: np.ndarray) -> int:
+    """Every key's augmentation ops (fl_policy_draw) into int32 ``ops`` and float64
+    ``magnitudes`` [n, count]; returns count (ops per sample)."""
+def policy_magnitude(kind: int, op: int, bin: int, num_bins: int, height: int,
+                     width: int) -> tuple[float, bool] | None: ...
 def upsample_tables(f: int) -> tuple[bytes, bytes, bytes, bytes, bytes]: ...

@@ -34,17 +34,6 @@
 
 /* ---- random crop boxes ---------------------------------------------- */
 
-static uint64_t splitmix64(uint64_t *state) {
-  uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
-static double uniform(uint64_t *state) { /* [0, 1) */
-  return (double)(splitmix64(state) >> 11) * (1.0 / 9007199254740992.0);
-}
-
 int fl_random_resized_crop(uint64_t key, int height, int width, const fl_transform *t,
                            fl_box *box) {
   uint64_t s = key;
@@ -52,13 +41,13 @@ int fl_random_resized_crop(uint64_t key, int height, int width, const fl_transfo
   const double lr0 = log(t->ratio_min), lr1 = log(t->ratio_max);
   int attempt, flip;
   for (attempt = 0; attempt < 10; attempt++) {
-    double target = area * (t->scale_min + (t->scale_max - t->scale_min) * uniform(&s));
-    double aspect = exp(lr0 + (lr1 - lr0) * uniform(&s));
+    double target = area * (t->scale_min + (t->scale_max - t->scale_min) * fl_uniform(&s));
+    double aspect = exp(lr0 + (lr1 - lr0) * fl_uniform(&s));
     double w = nearbyint(sqrt(target * aspect)); /* Python's round(): half to even */
     double h = nearbyint(sqrt(target / aspect));
     if (w > 0 && w <= width && h > 0 && h <= height) {
-      box->top = floor(uniform(&s) * (height - h + 1));
-      box->left = floor(uniform(&s) * (width - w + 1));
+      box->top = floor(fl_uniform(&s) * (height - h + 1));
+      box->left = floor(fl_uniform(&s) * (width - w + 1));
       box->height = h;
       box->width = w;
       goto done;
@@ -76,7 +65,7 @@ int fl_random_resized_crop(uint64_t key, int height, int width, const fl_transfo
     box->left = floor((width - w) / 2);
   }
 done:
-  flip = uniform(&s) < t->flip_p;
+  flip = fl_uniform(&s) < t->flip_p;
   return flip;
 }
 

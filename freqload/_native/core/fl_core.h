@@ -509,6 +509,45 @@ fl_status fl_orient_views(const fl_coef_view *comps, int num_components, int *wi
                           int *height, int orientation, fl_workspace *ws, fl_coef_view *views,
                           char *message, size_t message_size);
 
+/* ---- augmentation policies: fl_policy.c --------------------------------------------- */
+
+/* torchvision.transforms.v2's automatic augmentation ops, in its _AUGMENTATION_SPACE
+ * order (TrivialAugmentWide, RandAugment). */
+typedef enum {
+  FL_OP_IDENTITY = 0, FL_OP_SHEAR_X, FL_OP_SHEAR_Y, FL_OP_TRANSLATE_X, FL_OP_TRANSLATE_Y,
+  FL_OP_ROTATE, FL_OP_BRIGHTNESS, FL_OP_COLOR, FL_OP_CONTRAST, FL_OP_SHARPNESS,
+  FL_OP_POSTERIZE, FL_OP_SOLARIZE, FL_OP_AUTOCONTRAST, FL_OP_EQUALIZE, FL_OP_KINDS
+} fl_op_kind;
+
+typedef enum { FL_POLICY_NONE = 0, FL_POLICY_TRIVIAL_WIDE = 1, FL_POLICY_RAND_AUGMENT = 2 } fl_policy_kind;
+
+#define FL_POLICY_MAX_OPS 16
+
+typedef struct {
+  int kind;      /* fl_policy_kind */
+  int num_ops;   /* RandAugment: ops per sample (2) */
+  int magnitude; /* RandAugment: the magnitude bin (9) */
+  int num_bins;  /* magnitude bins (31) */
+} fl_policy;
+
+/* One drawn op: its kind and magnitude (signed where the op is; the units are
+ * torchvision's: shear as a factor, translate in pixels, rotate in degrees, brightness /
+ * color / contrast / sharpness as factor - 1, posterize in bits, solarize as a fraction
+ * of the value range; 0 for ops without one). */
+typedef struct {
+  int op;
+  double magnitude;
+} fl_op;
+
+fl_status fl_policy_check(const fl_policy *p, char *message, size_t message_size);
+/* Bin `bin` of op's magnitudes under policy `kind` for an image of height x width pixels
+ * (RandAugment's translations scale with it): 1 with *value and *is_signed, or 0 for an
+ * op without magnitudes. */
+int fl_policy_magnitude(int kind, int op, int bin, int num_bins, int height, int width,
+                        double *value, int *is_signed);
+/* The ops a sample with `key` gets (at most FL_POLICY_MAX_OPS, in order): their count. */
+int fl_policy_draw(const fl_policy *p, uint64_t key, int height, int width, fl_op *ops);
+
 /* ---- orientation: fl_orient.c ------------------------------------------ */
 
 /* EXIF orientation 1..8 as operations on the stored picture: mirror horizontally (mh),

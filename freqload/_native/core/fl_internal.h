@@ -24,6 +24,19 @@ void fl_decoder_file_buffer(fl_decoder *d, uint8_t ***buf, size_t **cap);
 /* The decoder's fl_workspace (created with the decoder). */
 fl_workspace *fl_decoder_workspace(fl_decoder *d);
 
+/* The draws' random stream (splitmix64), seeded with a sample's key: the crop's
+ * (fl_random_resized_crop) and the augmentation policy's (fl_policy_draw, its own seed). */
+static inline uint64_t fl_splitmix64(uint64_t *state) {
+  uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+static inline double fl_uniform(uint64_t *state) { /* [0, 1), 53 bits */
+  return (double)(fl_splitmix64(state) >> 11) * (1.0 / 9007199254740992.0);
+}
+
 /* An AVX2 and a default build of a hot loop, chosen at load time (an ifunc). Off with
  * -DFL_NO_CLONES: ThreadSanitizer's runtime is not up when ifunc resolvers run. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(FL_NO_CLONES)

@@ -1003,7 +1003,70 @@ static PyObject *py_libjpeg_version(PyObject *mod, PyObject *unused) {
   return PyUnicode_FromString(fl_libjpeg_version());
 }
 
+
+/* policy_draw(kind, num_ops, magnitude, num_bins, keys, height, width, ops, magnitudes)
+ * -> count: every key's ops (fl_policy_draw) into int32 ops [n, count] and float64
+ * magnitudes [n, count] (count: 1 for TrivialAugmentWide, num_ops for RandAugment). */
+static PyObject *py_policy_draw(PyObject *mod, PyObject *args) {
+  fl_policy p;
+  Py_buffer keys, ops, mags;
+  int height, width, count = 0, ok = 0;
+  char message[FL_MESSAGE_MAX];
+  if (!PyArg_ParseTuple(args, "iiiiy*iiw*w*:policy_draw", &p.kind, &p.num_ops, &p.magnitude,
+                        &p.num_bins, &keys, &height, &width, &ops, &mags))
+    return NULL;
+  if (fl_policy_check(&p, message, sizeof message) != FL_OK) {
+    PyErr_SetString(PyExc_ValueError, message);
+    goto done;
+  }
+  count = p.kind == FL_POLICY_TRIVIAL_WIDE ? 1 : p.kind == FL_POLICY_RAND_AUGMENT ? p.num_ops : 0;
+  {
+    const Py_ssize_t n = keys.len / 8;
+    if (keys.len % 8 || ops.len < n * count * 4 || mags.len < n * count * 8) {
+      PyErr_SetString(PyExc_ValueError, "policy_draw: uint64 keys [n], int32 ops and float64 "
+                                        "magnitudes [n, count]");
+      goto done;
+    }
+    const uint64_t *k = (const uint64_t *)keys.buf;
+    int32_t *o = (int32_t *)ops.buf;
+    double *m = (double *)mags.buf;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++) {
+      fl_op drawn[FL_POLICY_MAX_OPS];
+      fl_policy_draw(&p, k[i], height, width, drawn);
+      for (int j = 0; j < count; j++) {
+        o[i * count + j] = drawn[j].op;
+        m[i * count + j] = drawn[j].magnitude;
+      }
+    }
+    Py_END_ALLOW_THREADS
+  }
+  ok = 1;
+done:
+  PyBuffer_Release(&keys);
+  PyBuffer_Release(&ops);
+  PyBuffer_Release(&mags);
+  return ok ? PyLong_FromLong(count) : NULL;
+}
+
+/* policy_magnitude(kind, op, bin, num_bins, height, width) -> (value, signed) or None */
+static PyObject *py_policy_magnitude(PyObject *mod, PyObject *args) {
+  int kind, op, bin, num_bins, height, width, is_signed;
+  double value;
+  if (!PyArg_ParseTuple(args, "iiiiii:policy_magnitude", &kind, &op, &bin, &num_bins, &height,
+                        &width))
+    return NULL;
+  if (!fl_policy_magnitude(kind, op, bin, num_bins, height, width, &value, &is_signed))
+    Py_RETURN_NONE;
+  return Py_BuildValue("(dO)", value, is_signed ? Py_True : Py_False);
+}
+
 static PyMethodDef module_methods[] = {
+    {"policy_draw", py_policy_draw, METH_VARARGS,
+     "policy_draw(kind, num_ops, magnitude, num_bins, keys, height, width, ops, magnitudes) "
+     "-> count: every key's augmentation ops"},
+    {"policy_magnitude", py_policy_magnitude, METH_VARARGS,
+     "policy_magnitude(kind, op, bin, num_bins, height, width) -> (value, signed) or None"},
     {"to_channels", py_to_channels, METH_VARARGS,
      "to_channels(components, sampling, quant, recipe, out, sized)"},
     {"resize_channels", py_resize_channels, METH_VARARGS,
@@ -1087,6 +1150,10 @@ PyMODINIT_FUNC PyInit__core(void) {
                      PyLong_FromUnsignedLongLong(FL_DEFAULT_MAX_FILE_SIZE));
   PyModule_AddIntConstant(m, "DEFAULT_MAX_SCANS", FL_DEFAULT_MAX_SCANS);
   PyModule_AddObject(m, "DEFAULT_MAX_MEMORY", PyLong_FromUnsignedLongLong(FL_DEFAULT_MAX_MEMORY));
+  PyModule_AddIntConstant(m, "OP_KINDS", FL_OP_KINDS);
+  PyModule_AddIntConstant(m, "POLICY_MAX_OPS", FL_POLICY_MAX_OPS);
+  PyModule_AddIntConstant(m, "POLICY_TRIVIAL_WIDE", FL_POLICY_TRIVIAL_WIDE);
+  PyModule_AddIntConstant(m, "POLICY_RAND_AUGMENT", FL_POLICY_RAND_AUGMENT);
   PyModule_AddIntConstant(m, "STATUS_OK", FL_OK);
   PyModule_AddIntConstant(m, "STATUS_DECODE", FL_ERR_DECODE);
   PyModule_AddIntConstant(m, "STATUS_UNSUPPORTED", FL_ERR_UNSUPPORTED);

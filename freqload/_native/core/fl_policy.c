@@ -1,0 +1,121 @@
+/*
+ * Augmentation policies: which operations a sample gets, drawn from its key.
+ *
+ * The op lists and magnitude bins are torchvision.transforms.v2's (_auto_augment.py:
+ * TrivialAugmentWide and RandAugment's _AUGMENTATION_SPACE, forward()), in the same
+ * order, drawn in the same order (op, then the bin where the op has magnitudes, then
+ * the sign where it is signed), from a splitmix64 stream of the key with a seed of its
+ * own (not the crop's), so a sample's augmentation is the same on any engine, thread,
+ * worker or rank, and the RGB baseline can take the same draws. See fl_core.h.
+ */
+#include <math.h>
+#include <stdio.h>
+
+#include "fl_core.h"
+#include "fl_internal.h"
+
+/* The policy stream's seed: the key mixed with a constant of its own, so the ops are
+ * independent of the crop and flip the same key draws. */
+#define FL_POLICY_SEED 0xD1B54A32D192ED03ull
+
+static double linspace(double a, double b, int i, int n) {
+  return n == 1 ? a : a + (b - a) * (double)i / (double)(n - 1);
+}
+
+int fl_policy_magnitude(int kind, int op, int bin, int num_bins, int height, int width,
+                        double *value, int *is_signed) {
+  const int trivial = kind == FL_POLICY_TRIVIAL_WIDE;
+  *value = 0.0;
+  *is_signed = 0;
+  if (bin < 0 || bin >= num_bins) return 0;
+  switch (op) {
+  case FL_OP_SHEAR_X:
+  case FL_OP_SHEAR_Y:
+    *value = linspace(0.0, trivial ? 0.99 : 0.3, bin, num_bins);
+    *is_signed = 1;
+    return 1;
+  case FL_OP_TRANSLATE_X:
+    *value = linspace(0.0, trivial ? 32.0 : 150.0 / 331.0 * width, bin, num_bins);
+    *is_signed = 1;
+    return 1;
+  case FL_OP_TRANSLATE_Y:
+    *value = linspace(0.0, trivial ? 32.0 : 150.0 / 331.0 * height, bin, num_bins);
+    *is_signed = 1;
+    return 1;
+  case FL_OP_ROTATE:
+    *value = linspace(0.0, trivial ? 135.0 : 30.0, bin, num_bins);
+    *is_signed = 1;
+    return 1;
+  case FL_OP_BRIGHTNESS:
+  case FL_OP_COLOR:
+  case FL_OP_CONTRAST:
+  case FL_OP_SHARPNESS:
+    *value = linspace(0.0, trivial ? 0.99 : 0.9, bin, num_bins);
+    *is_signed = 1;
+    return 1;
+  case FL_OP_POSTERIZE: /* bits: 8 - bin / ((n - 1) / (6 or 4)), rounded half to even */
+    *value = num_bins == 1 ? 8.0
+                           : rint(8.0 - (double)bin / ((double)(num_bins - 1) /
+                                                       (trivial ? 6.0 : 4.0)));
+    return 1;
+  case FL_OP_SOLARIZE: /* the threshold as a fraction of the value range (1 .. 0) */
+    *value = linspace(1.0, 0.0, bin, num_bins);
+    return 1;
+  default: /* identity, autocontrast, equalize: no magnitude */
+    return 0;
+  }
+}
+
+fl_status fl_policy_check(const fl_policy *p, char *message, size_t message_size) {
+  if (p->kind == FL_POLICY_NONE) return FL_OK;
+  if (p->kind != FL_POLICY_TRIVIAL_WIDE && p->kind != FL_POLICY_RAND_AUGMENT) {
+    snprintf(message, message_size, "augment: unknown policy %d", p->kind);
+    return FL_ERR_ARGUMENT;
+  }
+  if (p->num_bins < 1 || p->num_bins > 1000) {
+    snprintf(message, message_size, "augment: num_magnitude_bins must be 1..1000, got %d",
+             p->num_bins);
+    return FL_ERR_ARGUMENT;
+  }
+  if (p->kind == FL_POLICY_RAND_AUGMENT) {
+    if (p->num_ops < 0 || p->num_ops > FL_POLICY_MAX_OPS) {
+      snprintf(message, message_size, "augment: num_ops must be 0..%d, got %d",
+               FL_POLICY_MAX_OPS, p->num_ops);
+      return FL_ERR_ARGUMENT;
+    }
+    if (p->magnitude < 0 || p->magnitude >= p->num_bins) {
+      snprintf(message, message_size,
+               "augment: magnitude must be a bin 0..%d (num_magnitude_bins - 1), got %d",
+               p->num_bins - 1, p->magnitude);
+      return FL_ERR_ARGUMENT;
+    }
+  }
+  return FL_OK;
+}
+
+int fl_policy_draw(const fl_policy *p, uint64_t key, int height, int width, fl_op *ops) {
+  uint64_t s = key ^ FL_POLICY_SEED;
+  int count;
+  if (p->kind == FL_POLICY_TRIVIAL_WIDE)
+    count = 1;
+  else if (p->kind == FL_POLICY_RAND_AUGMENT)
+    count = p->num_ops;
+  else
+    return 0;
+  for (int k = 0; k < count; k++) {
+    const int op = (int)(fl_uniform(&s) * FL_OP_KINDS);
+    double value;
+    int is_signed;
+    /* the bin only where the op has magnitudes (TrivialAugmentWide draws it, RandAugment's
+     * is fixed), then the sign only where the op is signed: torchvision's order */
+    if (fl_policy_magnitude(p->kind, op, 0, p->num_bins, height, width, &value, &is_signed)) {
+      const int bin = p->kind == FL_POLICY_TRIVIAL_WIDE ? (int)(fl_uniform(&s) * p->num_bins)
+                                                        : p->magnitude;
+      fl_policy_magnitude(p->kind, op, bin, p->num_bins, height, width, &value, &is_signed);
+      if (is_signed && fl_uniform(&s) < 0.5) value = -value;
+    }
+    ops[k].op = op;
+    ops[k].magnitude = value;
+  }
+  return count;
+}
