@@ -155,6 +155,10 @@ def policy_draw(kind: int, num_ops: int, magnitude: int, num_bins: int, keys: np
                 height: int, width: int, ops: np.ndarray, magnitudes: np.ndarray) -> int:
     """Every key's augmentation ops (fl_policy_draw) into int32 ``ops`` and float64
     ``magnitudes`` [n, count]; returns count (ops per sample)."""
+def erasing_draw(keys: np.ndarray, height: int, width: int, p: float, scale_min: float,
+                 scale_max: float, ratio_min: float, ratio_max: float,
+                 boxes: np.ndarray) -> None:
+    """Every key's RandomErasing box (fl_erasing_draw) into int32 ``boxes`` [n, 4]."""
 def policy_magnitude(kind: int, op: int, bin: int, num_bins: int, height: int,
                      width: int) -> tuple[float, bool] | None: ...
 def upsample_tables(f: int) -> tuple[bytes, bytes, bytes, bytes, bytes]: ...

@@ -548,6 +548,14 @@ int fl_policy_magnitude(int kind, int op, int bin, int num_bins, int height, int
 /* The ops a sample with `key` gets (at most FL_POLICY_MAX_OPS, in order): their count. */
 int fl_policy_draw(const fl_policy *p, uint64_t key, int height, int width, fl_op *ops);
 
+/* torchvision.transforms.v2.RandomErasing's draw on a height x width grid, from `key` (a
+ * stream of its own): with probability p, up to 10 tries of an area in [scale_min,
+ * scale_max] of the grid and an aspect in [ratio_min, ratio_max] (log-uniform), sides
+ * rounded half to even, kept when both are smaller than the grid, then a uniform corner.
+ * 1 with box = (top, left, height, width), or 0 (nothing erased). */
+int fl_erasing_draw(uint64_t key, int height, int width, double p, double scale_min,
+                    double scale_max, double ratio_min, double ratio_max, int box[4]);
+
 /* ---- orientation: fl_orient.c ------------------------------------------ */
 
 /* EXIF orientation 1..8 as operations on the stored picture: mirror horizontally (mh),

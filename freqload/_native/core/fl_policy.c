@@ -119,3 +119,30 @@ int fl_policy_draw(const fl_policy *p, uint64_t key, int height, int width, fl_o
   }
   return count;
 }
+
+/* ---- random erasing ------------------------------------------------------------------ */
+
+#define FL_ERASING_SEED 0x8CB92BA72F3D8DD7ull
+
+int fl_erasing_draw(uint64_t key, int height, int width, double p, double scale_min,
+                    double scale_max, double ratio_min, double ratio_max, int box[4]) {
+  uint64_t s = key ^ FL_ERASING_SEED;
+  const double area = (double)height * (double)width;
+  const double lr0 = log(ratio_min), lr1 = log(ratio_max);
+  box[0] = box[1] = box[2] = box[3] = 0;
+  if (!(fl_uniform(&s) < p)) return 0; /* torchvision: torch.rand(1) >= p keeps the image */
+  for (int attempt = 0; attempt < 10; attempt++) {
+    const double erase_area = area * (scale_min + (scale_max - scale_min) * fl_uniform(&s));
+    const double aspect = exp(lr0 + (lr1 - lr0) * fl_uniform(&s));
+    /* Python's round(): half to even, as rint in the default rounding mode */
+    const int h = (int)rint(sqrt(erase_area * aspect));
+    const int w = (int)rint(sqrt(erase_area / aspect));
+    if (!(h < height && w < width)) continue;
+    box[0] = (int)(fl_uniform(&s) * (height - h + 1)); /* top */
+    box[1] = (int)(fl_uniform(&s) * (width - w + 1));  /* left */
+    box[2] = h;
+    box[3] = w;
+    return 1;
+  }
+  return 0; /* ten misses: torchvision leaves the image as it is */
+}

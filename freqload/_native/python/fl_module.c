@@ -1061,10 +1061,48 @@ static PyObject *py_policy_magnitude(PyObject *mod, PyObject *args) {
   return Py_BuildValue("(dO)", value, is_signed ? Py_True : Py_False);
 }
 
+/* erasing_draw(keys, height, width, p, scale_min, scale_max, ratio_min, ratio_max, boxes):
+ * every key's box (fl_erasing_draw) into int32 boxes [n, 4] (top, left, height, width;
+ * all zero where nothing is erased). */
+static PyObject *py_erasing_draw(PyObject *mod, PyObject *args) {
+  Py_buffer keys, boxes;
+  int height, width, ok = 0;
+  double p, s0, s1, r0, r1;
+  if (!PyArg_ParseTuple(args, "y*iidddddw*:erasing_draw", &keys, &height, &width, &p, &s0, &s1,
+                        &r0, &r1, &boxes))
+    return NULL;
+  const Py_ssize_t n = keys.len / 8;
+  if (keys.len % 8 || boxes.len < n * 16) {
+    PyErr_SetString(PyExc_ValueError, "erasing_draw: uint64 keys [n], int32 boxes [n, 4]");
+  } else if (!(p >= 0 && p <= 1) || !(s0 > 0 && s0 <= s1 && s1 <= 1) || !(r0 > 0 && r0 <= r1) ||
+             height < 1 || width < 1) {
+    PyErr_SetString(PyExc_ValueError, "erasing_draw: p in [0, 1], 0 < scale_min <= scale_max "
+                                      "<= 1, 0 < ratio_min <= ratio_max, a grid of >= 1x1");
+  } else {
+    const uint64_t *k = (const uint64_t *)keys.buf;
+    int32_t *b = (int32_t *)boxes.buf;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++) {
+      int box[4];
+      fl_erasing_draw(k[i], height, width, p, s0, s1, r0, r1, box);
+      for (int j = 0; j < 4; j++) b[4 * i + j] = box[j];
+    }
+    Py_END_ALLOW_THREADS
+    ok = 1;
+  }
+  PyBuffer_Release(&keys);
+  PyBuffer_Release(&boxes);
+  if (!ok) return NULL;
+  Py_RETURN_NONE;
+}
+
 static PyMethodDef module_methods[] = {
     {"policy_draw", py_policy_draw, METH_VARARGS,
      "policy_draw(kind, num_ops, magnitude, num_bins, keys, height, width, ops, magnitudes) "
      "-> count: every key's augmentation ops"},
+    {"erasing_draw", py_erasing_draw, METH_VARARGS,
+     "erasing_draw(keys, height, width, p, scale_min, scale_max, ratio_min, ratio_max, "
+     "boxes): every key's RandomErasing box"},
     {"policy_magnitude", py_policy_magnitude, METH_VARARGS,
      "policy_magnitude(kind, op, bin, num_bins, height, width) -> (value, signed) or None"},
     {"to_channels", py_to_channels, METH_VARARGS,
