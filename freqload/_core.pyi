@@ -155,6 +155,8 @@ def policy_draw(kind: int, num_ops: int, magnitude: int, num_bins: int, keys: np
                 height: int, width: int, ops: np.ndarray, magnitudes: np.ndarray) -> int:
     """Every key's augmentation ops (fl_policy_draw) into int32 ``ops`` and float64
     ``magnitudes`` [n, count]; returns count (ops per sample)."""
+def key_uniforms(keys: np.ndarray, stream: int, out: np.ndarray) -> None:
+    """float64 ``out`` [n, k]: k uniforms in [0, 1) of each key's stream ``stream``."""
 def erasing_draw(keys: np.ndarray, height: int, width: int, p: float, scale_min: float,
                  scale_max: float, ratio_min: float, ratio_max: float,
                  boxes: np.ndarray) -> None:

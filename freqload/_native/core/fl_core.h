@@ -556,6 +556,11 @@ int fl_policy_draw(const fl_policy *p, uint64_t key, int height, int width, fl_o
 int fl_erasing_draw(uint64_t key, int height, int width, double p, double scale_min,
                     double scale_max, double ratio_min, double ratio_max, int box[4]);
 
+/* n uniforms in [0, 1) of a key's stream `stream` (a constant naming what draws them,
+ * mixed into the key): the draws of operations defined outside the core (colour jitter,
+ * random grayscale) on the same splitmix64 stream as everything else. */
+void fl_key_uniforms(uint64_t key, uint64_t stream, int n, double *out);
+
 /* ---- orientation: fl_orient.c ------------------------------------------ */
 
 /* EXIF orientation 1..8 as operations on the stored picture: mirror horizontally (mh),

@@ -146,3 +146,10 @@ int fl_erasing_draw(uint64_t key, int height, int width, double p, double scale_
   }
   return 0; /* ten misses: torchvision leaves the image as it is */
 }
+
+/* ---- a key's own uniforms -------------------------------------------------------------- */
+
+void fl_key_uniforms(uint64_t key, uint64_t stream, int n, double *out) {
+  uint64_t s = key ^ stream;
+  for (int i = 0; i < n; i++) out[i] = fl_uniform(&s);
+}

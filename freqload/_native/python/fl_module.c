@@ -1096,10 +1096,36 @@ static PyObject *py_erasing_draw(PyObject *mod, PyObject *args) {
   Py_RETURN_NONE;
 }
 
+/* key_uniforms(keys, stream, out): out float64 [n, k] = k uniforms of each key's stream. */
+static PyObject *py_key_uniforms(PyObject *mod, PyObject *args) {
+  Py_buffer keys, out;
+  unsigned long long stream;
+  int ok = 0;
+  if (!PyArg_ParseTuple(args, "y*Kw*:key_uniforms", &keys, &stream, &out)) return NULL;
+  const Py_ssize_t n = keys.len / 8;
+  if (keys.len % 8 || (n > 0 && (out.len % (n * 8) != 0))) {
+    PyErr_SetString(PyExc_ValueError, "key_uniforms: uint64 keys [n], float64 out [n, k]");
+  } else {
+    const int k = n > 0 ? (int)(out.len / (n * 8)) : 0;
+    const uint64_t *kk = (const uint64_t *)keys.buf;
+    double *o = (double *)out.buf;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++) fl_key_uniforms(kk[i], (uint64_t)stream, k, o + i * k);
+    Py_END_ALLOW_THREADS
+    ok = 1;
+  }
+  PyBuffer_Release(&keys);
+  PyBuffer_Release(&out);
+  if (!ok) return NULL;
+  Py_RETURN_NONE;
+}
+
 static PyMethodDef module_methods[] = {
     {"policy_draw", py_policy_draw, METH_VARARGS,
      "policy_draw(kind, num_ops, magnitude, num_bins, keys, height, width, ops, magnitudes) "
      "-> count: every key's augmentation ops"},
+    {"key_uniforms", py_key_uniforms, METH_VARARGS,
+     "key_uniforms(keys, stream, out): each key's uniforms of a stream of its own"},
     {"erasing_draw", py_erasing_draw, METH_VARARGS,
      "erasing_draw(keys, height, width, p, scale_min, scale_max, ratio_min, ratio_max, "
      "boxes): every key's RandomErasing box"},
