@@ -8,11 +8,10 @@ import itertools
 import numpy as np
 import pytest
 import torch
+from test_color import _photos, jpeg_grey, pixel_op, rgb
 
 import freqload
 from freqload.loading.jitter import OPS, ColorJitter, RandomGrayscale
-
-from test_color import _photos, jpeg_grey, pixel_op, rgb
 
 
 def test_parameters_follow_torchvisions_ranges_and_orders():
