@@ -75,84 +75,142 @@ def _channels(mask, x: torch.Tensor) -> tuple:
     return _layout(channels)
 
 
-def _per_sample(f, x: torch.Tensor) -> torch.Tensor:
-    """float or [B] -> [B, 1, 1, 1] on x's device and dtype."""
-    t = torch.as_tensor(f, dtype=x.dtype, device=x.device)
-    if t.dim() == 0:
-        t = t.expand(x.shape[0])
-    if t.shape != (x.shape[0],):
-        raise ValueError(f"a factor per sample: a float or [{x.shape[0]}], got {tuple(t.shape)}")
-    return t.view(-1, 1, 1, 1)
+def _per_sample(f, n: int) -> np.ndarray:
+    """float or [B] (array, tensor, bools) -> float64 [B]."""
+    if isinstance(f, torch.Tensor):
+        f = f.detach().cpu().numpy()
+    t = np.asarray(f, dtype=np.float64)
+    if t.ndim == 0:
+        t = np.full(n, float(t))
+    if t.shape != (n,):
+        raise ValueError(f"a factor per sample: a float or [{n}], got {tuple(t.shape)}")
+    return t
 
 
-def _scaled(x, luma, chroma, dc_shift, layout) -> torch.Tensor:
-    comp, _, y_dc, _, _ = layout
-    is_luma = torch.as_tensor(comp == 0, device=x.device).view(1, -1, 1, 1)
-    out = x * torch.where(is_luma, luma, chroma)
-    if y_dc is not None and dc_shift is not None:
-        out[:, y_dc] += dc_shift.view(-1, 1, 1)
-    return out
+class ColorMap:
+    """A per-sample affine map of the (Y, Cb, Cr) coefficients, composed operation by
+    operation and applied in one pass: luma ``alpha * v`` (all 64 coefficients) plus
+    ``beta`` on its DC, chroma ``M @ (Cb, Cr)`` at every frequency (a 2x2 matrix per
+    sample). Every colour operation here is such a map, and so is any sequence of them:
+    contrast's shift uses the sample's mean luma DC *at that point*, ``alpha * mu + beta``
+    with ``mu`` the input's, so the composition is exact too.
+
+    Args:
+        x: the batch the map will apply to (its luma DC mean is read when the mask has
+            it; contrast needs it).
+        mask: the batch's channels.
+    """
+
+    def __init__(self, x: torch.Tensor, mask):
+        self.layout = _channels(mask, x)
+        n = x.shape[0]
+        self.n = n
+        self.alpha = np.ones(n)
+        self.beta = np.zeros(n)
+        self.m = np.tile(np.eye(2), (n, 1, 1))
+        y_dc = self.layout[2]
+        self.mu = None if y_dc is None else \
+            x[:, y_dc].mean(dim=(-2, -1)).detach().cpu().double().numpy()
+
+    def brightness(self, f) -> ColorMap:
+        f = _per_sample(f, self.n)
+        self.alpha, self.beta = f * self.alpha, f * self.beta + 1024.0 * (f - 1)
+        self.m = f[:, None, None] * self.m
+        return self
+
+    def contrast(self, f) -> ColorMap:
+        if self.mu is None:
+            raise ValueError("contrast needs the luma DC channel (0) in the mask: the "
+                             "sample's mean grey comes from it")
+        f = _per_sample(f, self.n)
+        mean_dc = self.alpha * self.mu + self.beta  # 8 x (mean Y - 128), after the map so far
+        self.alpha, self.beta = f * self.alpha, f * self.beta + (1 - f) * mean_dc
+        self.m = f[:, None, None] * self.m
+        return self
+
+    def saturation(self, f) -> ColorMap:
+        self.m = _per_sample(f, self.n)[:, None, None] * self.m
+        return self
+
+    def grayscale(self, apply=True) -> ColorMap:
+        keep = 1.0 - _per_sample(apply, self.n)
+        self.m = keep[:, None, None] * self.m
+        return self
+
+    def invert(self, apply=True) -> ColorMap:
+        s = 1.0 - 2.0 * _per_sample(apply, self.n)
+        self.alpha, self.beta = s * self.alpha, s * self.beta + DC_PER_LEVEL * (s - 1) / 2
+        self.m = s[:, None, None] * self.m
+        return self
+
+    def hue(self, h) -> ColorMap:
+        if self.layout[4]:
+            raise ValueError("hue needs Cb and Cr of the same frequencies: the mask holds "
+                             f"chroma channels without their partner ({len(self.layout[4])} "
+                             "of them)")
+        t = 2 * math.pi * _per_sample(h, self.n)
+        c, s = np.cos(t), np.sin(t)
+        rot = np.stack([np.stack([c, -s], -1), np.stack([s, c], -1)], -2)  # [B, 2, 2]
+        self.m = rot @ self.m
+        return self
+
+    def apply(self, x: torch.Tensor) -> torch.Tensor:
+        """The composed map on x (a new tensor)."""
+        comp, _, y_dc, pairs, lone = self.layout
+        dev, dt = x.device, x.dtype
+
+        def t(a):
+            return torch.as_tensor(a, dtype=dt, device=dev)
+
+        m = self.m
+        rotates = bool((m[:, 0, 1] != 0).any() or (m[:, 1, 0] != 0).any()
+                       or (m[:, 0, 0] != m[:, 1, 1]).any())
+        # one pass where chroma is only scaled: a scale per sample and channel
+        scale = np.where(comp[None, :] == 0, self.alpha[:, None], m[:, 0, 0][:, None])
+        out = x * t(scale)[:, :, None, None]
+        if y_dc is not None:
+            out[:, y_dc] += t(self.beta).view(-1, 1, 1)
+        if rotates:  # hue: every (Cb, Cr) pair through its 2x2 matrix
+            cb = torch.tensor([p[0] for p in pairs], device=dev)
+            cr = torch.tensor([p[1] for p in pairs], device=dev)
+            mt = t(m)
+            u, v = x[:, cb], x[:, cr]
+            out[:, cb] = mt[:, 0, 0].view(-1, 1, 1, 1) * u + mt[:, 0, 1].view(-1, 1, 1, 1) * v
+            out[:, cr] = mt[:, 1, 0].view(-1, 1, 1, 1) * u + mt[:, 1, 1].view(-1, 1, 1, 1) * v
+        return out
 
 
 def brightness(x: torch.Tensor, mask, factor) -> torch.Tensor:
     """torchvision ``adjust_brightness(rgb, f)``: ``f * rgb``."""
-    lay = _channels(mask, x)
-    f = _per_sample(factor, x)
-    return _scaled(x, f, f, (1024.0 * (f - 1)).view(-1), lay)
+    return ColorMap(x, mask).brightness(factor).apply(x)
 
 
 def contrast(x: torch.Tensor, mask, factor) -> torch.Tensor:
     """torchvision ``adjust_contrast(rgb, f)``: ``f * rgb + (1 - f) * m``, m the sample's
     mean grey (here its mean Y, from the luma DC channel)."""
-    lay = _channels(mask, x)
-    if lay[2] is None:
-        raise ValueError("contrast needs the luma DC channel (0) in the mask: the sample's "
-                         "mean grey comes from it")
-    f = _per_sample(factor, x)
-    m_minus_128 = x[:, lay[2]].mean(dim=(-2, -1)) / DC_PER_LEVEL  # [B]
-    return _scaled(x, f, f, DC_PER_LEVEL * (1 - f.view(-1)) * m_minus_128, lay)
+    return ColorMap(x, mask).contrast(factor).apply(x)
 
 
 def saturation(x: torch.Tensor, mask, factor) -> torch.Tensor:
     """torchvision ``adjust_saturation(rgb, f)``: ``f * rgb + (1 - f) * grey``."""
-    lay = _channels(mask, x)
-    f = _per_sample(factor, x)
-    return _scaled(x, torch.ones_like(f), f, None, lay)
+    return ColorMap(x, mask).saturation(factor).apply(x)
 
 
 def grayscale(x: torch.Tensor, mask, apply=True) -> torch.Tensor:
     """torchvision ``rgb_to_grayscale(rgb, 3)``: the grey in all three channels (chroma
     zero). ``apply``: a bool or bool [B], the samples to turn grey."""
-    lay = _channels(mask, x)
-    keep = 1.0 - _per_sample(torch.as_tensor(apply, dtype=x.dtype), x)
-    return _scaled(x, torch.ones_like(keep), keep, None, lay)
+    return ColorMap(x, mask).grayscale(apply).apply(x)
 
 
 def invert(x: torch.Tensor, mask, apply=True) -> torch.Tensor:
     """torchvision ``invert(rgb)``: ``255 - rgb``. ``apply``: a bool or bool [B]."""
-    lay = _channels(mask, x)
-    s = 1.0 - 2.0 * _per_sample(torch.as_tensor(apply, dtype=x.dtype), x)  # -1 where applied
-    return _scaled(x, s, s, (DC_PER_LEVEL * (s.view(-1) - 1) / 2), lay)
+    return ColorMap(x, mask).invert(apply).apply(x)
 
 
 def hue(x: torch.Tensor, mask, factor) -> torch.Tensor:
     """YCbCr hue: (Cb, Cr) of every frequency rotated by ``2 * pi * factor`` (factor in
     [-0.5, 0.5], torchvision's range; not torchvision's HSV hue, see the module)."""
-    lay = _channels(mask, x)
-    _, _, _, pairs, lone = lay
-    if lone:
-        raise ValueError("hue needs Cb and Cr of the same frequencies: the mask holds "
-                         f"chroma channels without their partner ({len(lone)} of them)")
-    theta = 2 * math.pi * _per_sample(factor, x)
-    c, s = torch.cos(theta), torch.sin(theta)
-    out = x.clone()
-    if pairs:
-        cb = torch.tensor([p[0] for p in pairs], device=x.device)
-        cr = torch.tensor([p[1] for p in pairs], device=x.device)
-        u, v = x[:, cb], x[:, cr]
-        out[:, cb] = c * u - s * v
-        out[:, cr] = s * u + c * v
-    return out
+    return ColorMap(x, mask).hue(factor).apply(x)
 
 
-__all__ = ["brightness", "contrast", "grayscale", "hue", "invert", "saturation"]
+__all__ = ["ColorMap", "brightness", "contrast", "grayscale", "hue", "invert", "saturation"]

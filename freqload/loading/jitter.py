@@ -8,8 +8,9 @@ probability ``p``), but come from each sample's key (:func:`freqload.sample_keys
 core's stream with a seed of their own (``fl_key_uniforms``), so every engine, worker and
 rank draws the same, and the RGB baseline can take the same parameters. The operations
 are :mod:`freqload.loading.color`'s: exact before clipping, hue as the YCbCr rotation.
-The order is kept sample by sample: four stages, in each of which every sample applies
-the operation whose turn it is (the others are identities for it).
+The order is kept sample by sample: the four operations are composed into one per-sample
+affine map of the coefficients (:class:`freqload.loading.color.ColorMap`), stage by
+stage, each sample taking the operation whose turn it is, and applied in one pass.
 """
 from __future__ import annotations
 
@@ -77,18 +78,13 @@ class ColorJitter:
         if len(order) != x.shape[0]:
             raise ValueError(f"one key per sample: {len(order)} keys for a batch of "
                              f"{x.shape[0]}")
-        f = torch.from_numpy(factors).to(x.device, x.dtype)
-        turn = torch.from_numpy(order).to(x.device)
-        for stage in range(4):
+        cmap = color.ColorMap(x, mask)
+        for stage in range(4):  # each sample's op of this stage; identities for the others
             for k, name in enumerate(OPS):
-                if self.ranges[name] is None:
-                    continue
-                now = turn[:, stage] == k
-                if not bool(now.any()):
-                    continue
-                identity = 0.0 if name == "hue" else 1.0
-                x = getattr(color, name)(x, mask, torch.where(now, f[:, k], identity))
-        return x
+                if self.ranges[name] is not None:
+                    identity = 0.0 if name == "hue" else 1.0
+                    getattr(cmap, name)(np.where(order[:, stage] == k, factors[:, k], identity))
+        return cmap.apply(x)  # one pass: the composed per-sample map
 
     def __repr__(self) -> str:
         return "ColorJitter(" + ", ".join(f"{k}={v}" for k, v in self.ranges.items()) + ")"
