@@ -69,3 +69,14 @@ def test_memory_benchmark_runs_each_engine(tmp_path):
     assert all(r["samples"] == 6 and r["peak_rss_mb"] > r["base_rss_mb"] > 0 for r in got)
     assert max(r["processes"] for r in got if r["engine"] == "process") > 1  # forked workers
     assert {r["processes"] for r in got if r["engine"] != "process"} == {1}
+
+
+def test_augment_benchmark_runs(tmp_path):
+    out = tmp_path / "aug.json"
+    res = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "augment.py"),
+                          "--batch", "4", "--size", "8", "--iters", "1", "--repeats", "1",
+                          "--json", str(out)], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    rows = json.loads(out.read_text())["rows"]
+    assert {r["op"] for r in rows} >= {"MixUp", "CutMix", "RandomErasing(0.5)", "hue"}
+    assert all(r["ms_per_batch"] > 0 for r in rows)
