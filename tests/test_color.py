@@ -147,3 +147,44 @@ def test_clear_errors(grids):
         color.brightness(g, "dctnet24", 0.5)
     with pytest.raises(ValueError, match="a factor per sample"):
         color.brightness(g, "all", torch.ones(2))
+
+
+def _sharpen_pixels(img, f):
+    """torchvision's adjust_sharpness on float planes: f * img + (1 - f) * degenerate, the
+    degenerate the 3x3 kernel [[1,1,1],[1,5,1],[1,1,1]]/13 inside, the border kept."""
+    k = np.array([[1, 1, 1], [1, 5, 1], [1, 1, 1]]) / 13
+    out = []
+    for ch in img:
+        deg = ch.copy()
+        acc = np.zeros_like(ch[1:-1, 1:-1])
+        for dy in (-1, 0, 1):
+            for dx in (-1, 0, 1):
+                acc += k[dy + 1, dx + 1] * ch[1 + dy:ch.shape[0] - 1 + dy,
+                                              1 + dx:ch.shape[1] - 1 + dx]
+        deg[1:-1, 1:-1] = acc
+        out.append(f * ch + (1 - f) * deg)
+    return np.stack(out)
+
+
+@pytest.mark.parametrize("f", [0.01, 0.5, 1.99])
+def test_sharpness_is_a_close_per_frequency_approximation(grids, f):
+    """Measured here on 10 photos: min 38.1 / 44.0 / 38.3 dB for f = 0.01 / 0.5 / 1.99,
+    5.7 to 6.1 dB (median 9.8) above leaving each photo as it is; the tests ask for 35 dB
+    and 4 dB."""
+    worst = gain = float("inf")
+    for g in grids:
+        src = rgb(g)
+        want = np.clip(_sharpen_pixels(src, f), 0, 255)
+        got = _psnr(np.clip(rgb(color.sharpness(g, "all", f)), 0, 255), want)
+        worst = min(worst, got)
+        gain = min(gain, got - _psnr(np.clip(src, 0, 255), want))
+    assert worst > 35 and gain > 4, (worst, gain)
+
+
+def test_a_composed_map_equals_the_operations_one_after_another(grids):
+    g = grids[0].repeat(2, 1, 1, 1)
+    f = torch.tensor([0.7, 1.6], dtype=g.dtype)
+    step = color.hue(color.sharpness(color.contrast(color.brightness(g, "all", f), "all", 1.3),
+                                     "all", f), "all", 0.12)
+    once = color.ColorMap(g, "all").brightness(f).contrast(1.3).sharpness(f).hue(0.12).apply(g)
+    assert torch.allclose(step, once, atol=1e-9)

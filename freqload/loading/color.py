@@ -108,6 +108,7 @@ class ColorMap:
         self.alpha = np.ones(n)
         self.beta = np.zeros(n)
         self.m = np.tile(np.eye(2), (n, 1, 1))
+        self.gain = None  # [B, C] per-frequency gains (sharpness), None: all 1
         y_dc = self.layout[2]
         self.mu = None if y_dc is None else \
             x[:, y_dc].mean(dim=(-2, -1)).detach().cpu().double().numpy()
@@ -143,6 +144,24 @@ class ColorMap:
         self.m = s[:, None, None] * self.m
         return self
 
+    def sharpness(self, f) -> ColorMap:
+        """torchvision ``adjust_sharpness(rgb, f)``: ``f * rgb + (1 - f) * smooth(rgb)``,
+        smooth the 3x3 kernel ``[[1, 1, 1], [1, 5, 1], [1, 1, 1]] / 13``. Approximate: the
+        kernel is ``(4 * identity + box3 x box3) / 13``, and ``box3`` multiplies a DCT
+        basis cosine of frequency k by ``1 + 2 cos(pi k / 8)`` wherever its neighbours
+        lie inside the block; so each coefficient (u, v) is scaled by
+        ``f + (1 - f) * (4 + (1 + 2 cos(pi u/8)) (1 + 2 cos(pi v/8))) / 13``. What differs
+        from the pixel filter: pixels on block edges see their block mirrored instead of
+        the next block, and torchvision leaves the image's one-pixel border unfiltered.
+        Linear and the same for every component, so it composes with the colour maps."""
+        f = _per_sample(f, self.n)
+        coef = self.layout[1]
+        u, v = coef // 8, coef % 8
+        smooth = (4 + (1 + 2 * np.cos(np.pi * u / 8)) * (1 + 2 * np.cos(np.pi * v / 8))) / 13
+        g = f[:, None] + (1 - f[:, None]) * smooth[None, :]
+        self.gain = g if self.gain is None else self.gain * g
+        return self
+
     def hue(self, h) -> ColorMap:
         if self.layout[4]:
             raise ValueError("hue needs Cb and Cr of the same frequencies: the mask holds "
@@ -167,6 +186,8 @@ class ColorMap:
                        or (m[:, 0, 0] != m[:, 1, 1]).any())
         # one pass where chroma is only scaled: a scale per sample and channel
         scale = np.where(comp[None, :] == 0, self.alpha[:, None], m[:, 0, 0][:, None])
+        if self.gain is not None:  # per frequency: commutes with the colour maps (the DC
+            scale = scale * self.gain  # gain is 1, every component at a frequency alike)
         out = x * t(scale)[:, :, None, None]
         if y_dc is not None:
             out[:, y_dc] += t(self.beta).view(-1, 1, 1)
@@ -175,6 +196,9 @@ class ColorMap:
             cr = torch.tensor([p[1] for p in pairs], device=dev)
             mt = t(m)
             u, v = x[:, cb], x[:, cr]
+            if self.gain is not None:  # Cb and Cr of a pair share their frequency's gain
+                gp = t(self.gain[:, [p[0] for p in pairs]])[:, :, None, None]
+                u, v = u * gp, v * gp
             out[:, cb] = mt[:, 0, 0].view(-1, 1, 1, 1) * u + mt[:, 0, 1].view(-1, 1, 1, 1) * v
             out[:, cr] = mt[:, 1, 0].view(-1, 1, 1, 1) * u + mt[:, 1, 1].view(-1, 1, 1, 1) * v
         return out
@@ -207,10 +231,17 @@ def invert(x: torch.Tensor, mask, apply=True) -> torch.Tensor:
     return ColorMap(x, mask).invert(apply).apply(x)
 
 
+def sharpness(x: torch.Tensor, mask, factor) -> torch.Tensor:
+    """torchvision ``adjust_sharpness(rgb, f)``, approximated per frequency (see
+    :meth:`ColorMap.sharpness`)."""
+    return ColorMap(x, mask).sharpness(factor).apply(x)
+
+
 def hue(x: torch.Tensor, mask, factor) -> torch.Tensor:
     """YCbCr hue: (Cb, Cr) of every frequency rotated by ``2 * pi * factor`` (factor in
     [-0.5, 0.5], torchvision's range; not torchvision's HSV hue, see the module)."""
     return ColorMap(x, mask).hue(factor).apply(x)
 
 
-__all__ = ["ColorMap", "brightness", "contrast", "grayscale", "hue", "invert", "saturation"]
+__all__ = ["ColorMap", "brightness", "contrast", "grayscale", "hue", "invert", "saturation",
+           "sharpness"]
