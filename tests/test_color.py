@@ -188,3 +188,28 @@ def test_a_composed_map_equals_the_operations_one_after_another(grids):
                                      "all", f), "all", 0.12)
     once = color.ColorMap(g, "all").brightness(f).contrast(1.3).sharpness(f).hue(0.12).apply(g)
     assert torch.allclose(step, once, atol=1e-9)
+
+
+def test_policy_colour_ops_are_the_colour_operations_in_order(grids):
+    """TrivialAugmentWide / RandAugment draws: Brightness, Color, Contrast, Sharpness
+    with factor 1 + magnitude (torchvision's _apply_image_or_video_transform), in each
+    sample's order; Identity done; the rest left undone and marked so."""
+    from freqload.codec.policy import OP_NAMES, RandAugment
+
+    g = grids[0].repeat(64, 1, 1, 1)
+    keys = freqload.sample_keys(0, 0, np.arange(64))
+    ops, mags = RandAugment(num_ops=2, magnitude=20).draw(keys, g.shape[-2] * 8,
+                                                          g.shape[-1] * 8)
+    out, done = color.apply_policy_ops(g, "all", ops, mags)
+    colour = {"Brightness", "Color", "Contrast", "Sharpness", "Identity"}
+    assert np.array_equal(done, np.isin(ops, [OP_NAMES.index(n) for n in colour]))
+    method = {"Brightness": color.brightness, "Color": color.saturation,
+              "Contrast": color.contrast, "Sharpness": color.sharpness}
+    for s in range(64):
+        want = g[s:s + 1]
+        for o, m in zip(ops[s], mags[s]):
+            name = OP_NAMES[o]
+            if name in method:
+                want = method[name](want, "all", 1.0 + m)
+        assert torch.allclose(out[s:s + 1], want, atol=1e-9)
+    assert done.any() and not done.all()

@@ -47,6 +47,7 @@ import numpy as np
 import torch
 
 from ..codec.mask import as_mask
+from ..codec.policy import OP_NAMES
 
 #: luma DC shift per unit of a grey-level offset: DC = 8 x the block's mean
 DC_PER_LEVEL = 8.0
@@ -243,5 +244,39 @@ def hue(x: torch.Tensor, mask, factor) -> torch.Tensor:
     return ColorMap(x, mask).hue(factor).apply(x)
 
 
-__all__ = ["ColorMap", "brightness", "contrast", "grayscale", "hue", "invert", "saturation",
-           "sharpness"]
+
+
+#: the policy ops (freqload.codec.policy.OP_NAMES) a ColorMap applies: op -> its method;
+#: their magnitudes are ``factor - 1`` (torchvision's ``_apply_image_or_video_transform``:
+#: adjust_brightness / adjust_saturation / adjust_contrast / adjust_sharpness with
+#: ``1.0 + magnitude``)
+POLICY_COLOR_OPS = {"Brightness": "brightness", "Color": "saturation", "Contrast": "contrast",
+                    "Sharpness": "sharpness"}
+
+
+def apply_policy_ops(x: torch.Tensor, mask, ops: np.ndarray, magnitudes: np.ndarray):
+    """The colour-family ops of drawn policy ops (:meth:`freqload.codec.policy.
+    TrivialAugmentWide.draw`: int ``ops`` and ``magnitudes`` ``[B, k]``), in each
+    sample's order, as one composed map; Identity is nothing to do.
+
+    Returns ``(x', done)``: done bool ``[B, k]`` marks the ops applied here (Identity and
+    the colour family); the others (geometric, posterize, solarize, autocontrast,
+    equalize) are left to their own stage."""
+    ops = np.asarray(ops)
+    magnitudes = np.asarray(magnitudes, dtype=np.float64)
+    if ops.shape != magnitudes.shape or ops.ndim != 2 or ops.shape[0] != x.shape[0]:
+        raise ValueError(f"ops and magnitudes: [B, k] for a batch of {x.shape[0]}, got "
+                         f"{ops.shape} and {magnitudes.shape}")
+    cmap = ColorMap(x, mask)
+    done = ops == OP_NAMES.index("Identity")
+    for stage in range(ops.shape[1]):
+        for name, method in POLICY_COLOR_OPS.items():
+            now = ops[:, stage] == OP_NAMES.index(name)
+            if now.any():
+                getattr(cmap, method)(np.where(now, 1.0 + magnitudes[:, stage], 1.0))
+                done[:, stage] |= now
+    return cmap.apply(x), done
+
+
+__all__ = ["ColorMap", "POLICY_COLOR_OPS", "apply_policy_ops", "brightness", "contrast",
+           "grayscale", "hue", "invert", "saturation", "sharpness"]
