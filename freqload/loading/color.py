@@ -163,6 +163,19 @@ class ColorMap:
         self.gain = g if self.gain is None else self.gain * g
         return self
 
+    def posterize(self, bits) -> ColorMap:
+        """torchvision ``posterize(rgb, bits)`` (``x & ~(2**(8 - bits) - 1)``: each value
+        floored to a multiple of ``q = 2**(8 - bits)``), approximated by its mean effect:
+        every value lowered by ``(q - 1) / 2``, what the floor takes on average when the
+        low bits are spread evenly. No coefficient can show the banding itself (a
+        per-pixel rounding); an equal shift of R, G and B is a luma DC shift only."""
+        b = _per_sample(bits, self.n)
+        if ((b < 0) | (b > 8)).any():
+            raise ValueError("posterize: bits in 0..8")
+        q = 2.0 ** (8 - np.rint(b))
+        self.beta = self.beta - DC_PER_LEVEL * (q - 1) / 2
+        return self
+
     def hue(self, h) -> ColorMap:
         if self.layout[4]:
             raise ValueError("hue needs Cb and Cr of the same frequencies: the mask holds "
@@ -238,6 +251,30 @@ def sharpness(x: torch.Tensor, mask, factor) -> torch.Tensor:
     return ColorMap(x, mask).sharpness(factor).apply(x)
 
 
+def posterize(x: torch.Tensor, mask, bits) -> torch.Tensor:
+    """torchvision ``posterize(rgb, bits)``, approximated by its mean shift (see
+    :meth:`ColorMap.posterize`)."""
+    return ColorMap(x, mask).posterize(bits).apply(x)
+
+
+def solarize(x: torch.Tensor, mask, threshold) -> torch.Tensor:
+    """torchvision ``solarize(rgb, t)`` (``255 - x`` where ``x >= t``), approximated block
+    by block: a block whose mean luma is at least ``t`` is inverted whole (every
+    coefficient negated, its luma DC less 8, as :func:`invert`), the others kept.
+    ``threshold``: 0..255 per sample (the policies' magnitude is its fraction of 255).
+    Needs the luma DC channel (the blocks' means)."""
+    comp, _, y_dc, _, _ = _channels(mask, x)
+    if y_dc is None:
+        raise ValueError("solarize needs the luma DC channel (0) in the mask: the blocks' "
+                         "mean luma comes from it")
+    t = torch.as_tensor(_per_sample(threshold, x.shape[0]), dtype=x.dtype, device=x.device)
+    mean_luma = x[:, y_dc] / DC_PER_LEVEL + 128  # [B, H, W]
+    flip = (mean_luma >= t.view(-1, 1, 1)).unsqueeze(1)  # [B, 1, H, W]
+    out = torch.where(flip, -x, x)
+    out[:, y_dc] = torch.where(flip[:, 0], out[:, y_dc] - DC_PER_LEVEL, out[:, y_dc])
+    return out
+
+
 def hue(x: torch.Tensor, mask, factor) -> torch.Tensor:
     """YCbCr hue: (Cb, Cr) of every frequency rotated by ``2 * pi * factor`` (factor in
     [-0.5, 0.5], torchvision's range; not torchvision's HSV hue, see the module)."""
@@ -252,6 +289,7 @@ def hue(x: torch.Tensor, mask, factor) -> torch.Tensor:
 #: ``1.0 + magnitude``)
 POLICY_COLOR_OPS = {"Brightness": "brightness", "Color": "saturation", "Contrast": "contrast",
                     "Sharpness": "sharpness"}
+#: posterize's magnitude is its bits; solarize's the threshold's fraction of 255
 
 
 def apply_policy_ops(x: torch.Tensor, mask, ops: np.ndarray, magnitudes: np.ndarray):
@@ -259,9 +297,9 @@ def apply_policy_ops(x: torch.Tensor, mask, ops: np.ndarray, magnitudes: np.ndar
     TrivialAugmentWide.draw`: int ``ops`` and ``magnitudes`` ``[B, k]``), in each
     sample's order, as one composed map; Identity is nothing to do.
 
-    Returns ``(x', done)``: done bool ``[B, k]`` marks the ops applied here (Identity and
-    the colour family); the others (geometric, posterize, solarize, autocontrast,
-    equalize) are left to their own stage."""
+    Returns ``(x', done)``: done bool ``[B, k]`` marks the ops applied here (Identity, the
+    colour family, posterize, and solarize where the mask has the luma DC); the others
+    (geometric, autocontrast, equalize) are left to their own stage."""
     ops = np.asarray(ops)
     magnitudes = np.asarray(magnitudes, dtype=np.float64)
     if ops.shape != magnitudes.shape or ops.ndim != 2 or ops.shape[0] != x.shape[0]:
@@ -269,14 +307,25 @@ def apply_policy_ops(x: torch.Tensor, mask, ops: np.ndarray, magnitudes: np.ndar
                          f"{ops.shape} and {magnitudes.shape}")
     cmap = ColorMap(x, mask)
     done = ops == OP_NAMES.index("Identity")
+    posterize_op, solarize_op = OP_NAMES.index("Posterize"), OP_NAMES.index("Solarize")
     for stage in range(ops.shape[1]):
         for name, method in POLICY_COLOR_OPS.items():
             now = ops[:, stage] == OP_NAMES.index(name)
             if now.any():
                 getattr(cmap, method)(np.where(now, 1.0 + magnitudes[:, stage], 1.0))
                 done[:, stage] |= now
+        now = ops[:, stage] == posterize_op
+        if now.any():
+            cmap.posterize(np.where(now, magnitudes[:, stage], 8.0))
+            done[:, stage] |= now
+        now = ops[:, stage] == solarize_op
+        if now.any() and cmap.layout[2] is not None:  # not linear: the map so far first
+            x = solarize(cmap.apply(x), mask, np.where(now, 255.0 * magnitudes[:, stage],
+                                                       np.inf))
+            cmap = ColorMap(x, mask)
+            done[:, stage] |= now
     return cmap.apply(x), done
 
 
 __all__ = ["ColorMap", "POLICY_COLOR_OPS", "apply_policy_ops", "brightness", "contrast",
-           "grayscale", "hue", "invert", "saturation", "sharpness"]
+           "grayscale", "hue", "invert", "posterize", "saturation", "sharpness", "solarize"]
