@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import freqload
-from freqload.loading import color
+from freqload.loading import color, geometry
 
 from conftest import PHOTOS, idct_plane, pillow_jpeg, rng_image
 
@@ -203,7 +203,7 @@ def test_policy_colour_ops_are_the_colour_operations_in_order(grids):
                                                           g.shape[-1] * 8)
     out, done = color.apply_policy_ops(g, "all", ops, mags)
     colour = {"Brightness", "Color", "Contrast", "Sharpness", "Identity", "Posterize",
-              "Solarize"}
+              "Solarize", "TranslateX", "TranslateY"}
     assert np.array_equal(done, np.isin(ops, [OP_NAMES.index(n) for n in colour]))
     method = {"Brightness": color.brightness, "Color": color.saturation,
               "Contrast": color.contrast, "Sharpness": color.sharpness}
@@ -217,6 +217,10 @@ def test_policy_colour_ops_are_the_colour_operations_in_order(grids):
                 want = color.posterize(want, "all", m)
             elif name == "Solarize":
                 want = color.solarize(want, "all", 255 * m)
+            elif name == "TranslateX":
+                want = geometry.translate(want, "all", int(m), 0)
+            elif name == "TranslateY":
+                want = geometry.translate(want, "all", 0, int(m))
         assert torch.allclose(out[s:s + 1], want, atol=1e-9)
     assert done.any() and not done.all()
 

@@ -48,6 +48,7 @@ import torch
 
 from ..codec.mask import as_mask
 from ..codec.policy import OP_NAMES
+from .geometry import translate
 
 #: luma DC shift per unit of a grey-level offset: DC = 8 x the block's mean
 DC_PER_LEVEL = 8.0
@@ -298,8 +299,9 @@ def apply_policy_ops(x: torch.Tensor, mask, ops: np.ndarray, magnitudes: np.ndar
     sample's order, as one composed map; Identity is nothing to do.
 
     Returns ``(x', done)``: done bool ``[B, k]`` marks the ops applied here (Identity, the
-    colour family, posterize, and solarize where the mask has the luma DC); the others
-    (geometric, autocontrast, equalize) are left to their own stage."""
+    colour family, posterize, solarize where the mask has the luma DC, translations by
+    whole blocks); the others (rotate, shear, autocontrast, equalize) are left to their
+    own stage."""
     ops = np.asarray(ops)
     magnitudes = np.asarray(magnitudes, dtype=np.float64)
     if ops.shape != magnitudes.shape or ops.ndim != 2 or ops.shape[0] != x.shape[0]:
@@ -324,6 +326,15 @@ def apply_policy_ops(x: torch.Tensor, mask, ops: np.ndarray, magnitudes: np.ndar
                                                        np.inf))
             cmap = ColorMap(x, mask)
             done[:, stage] |= now
+        for axis in ("TranslateX", "TranslateY"):  # whole blocks (geometry.translate)
+            now = ops[:, stage] == OP_NAMES.index(axis)
+            if now.any():  # torchvision moves by int(magnitude) pixels
+                shift = np.where(now, np.trunc(magnitudes[:, stage]), 0.0)
+                x = cmap.apply(x)
+                x = translate(x, mask, shift, 0) if axis == "TranslateX" else \
+                    translate(x, mask, 0, shift)
+                cmap = ColorMap(x, mask)
+                done[:, stage] |= now
     return cmap.apply(x), done
 
 
