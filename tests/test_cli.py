@@ -516,3 +516,16 @@ def test_labelled_row():
     assert img.size == (6 + 12 + 6 + 5 + 6, 10 + 16 + 6)
     px = np.asarray(img)
     assert (px[16:26, 6:18] == 0).all() and (px[16:24, 24:29] == 200).all()
+
+
+def test_show_augment_draws_each_operation_beside_its_pixel_definition(tmp_path, capsys):
+    from PIL import Image
+
+    src = tmp_path / "p.jpg"
+    src.write_bytes(pillow_jpeg(rng_image(64, 96, seed=2)))
+    out = tmp_path / "aug.png"
+    assert main(["show", str(src), "--augment", "-o", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert f"wrote {out}" in err and "brightness 1.5" in err and "translate 16 px inf dB" in err
+    w, h = Image.open(out).size
+    assert w > 9 * 100 and h > 2 * 60

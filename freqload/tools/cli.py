@@ -503,6 +503,9 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--shared-scale", action="store_true",
                    help="one colour scale for all channels (default: each its own), so "
                         "relative magnitudes show")
+    w.add_argument("--augment", action="store_true",
+                   help="instead: the photo under each DCT-domain augmentation, decoded, "
+                        "beside torchvision's pixel operation, with the PSNR between them")
     _renderer_option(w)
     w.set_defaults(func=show.command)
 

@@ -135,7 +135,12 @@ def show_channels(coeffs, path, mask=None, *, shared_scale: bool = False,
 
 
 def command(args) -> int:
-    """``freqload show IMG -o PNG``: draw the picture's channels; one line on stderr."""
+    """``freqload show IMG -o PNG``: draw the picture's channels; one line on stderr.
+    With ``--augment``, the augmentation picture instead (:mod:`.augment_show`)."""
+    if getattr(args, "augment", False):
+        from . import augment_show
+
+        return augment_show.command(args)
     stored = read_coefficients(args.image, fallback="pixels")
     c = orient(stored)  # the upright picture, as the loader sees it by default
     show_channels(c, args.output, args.mask, shared_scale=args.shared_scale,
