@@ -148,3 +148,37 @@ def test_a_list_naming_a_url_twice(local, s3, engine):
     loader, got = _epoch(urls, engine)
     assert len(got) == len(want) == 7
     assert_same_batches(want, got)
+
+
+def test_a_fetch_queued_for_a_shard_already_read_and_released_does_not_download_it_again(
+        tmp_path, monkeypatch):
+    """The background fetch lags (a busy machine): the reader downloads the shard itself,
+    reads it and lets it go; the queued fetch must then drop it, not fetch it a second
+    time (a real double download under load, found by CI)."""
+    import threading
+
+    gets = []
+    gate = threading.Event()
+
+    def fake_fetch(url, dest):
+        if url.endswith("blocker"):
+            gate.wait(10)
+        gets.append(url)
+        with open(dest, "wb") as f:
+            f.write(b"x" * 10)
+        return 10, "0" * 64
+
+    monkeypatch.setattr(remote, "fetch", fake_fetch)
+    cache = remote.ShardCache(None, workers=1)  # a temporary cache: released copies go
+    cache.prefetch(["http://h/blocker", "http://h/s-000.tar"])  # s-000 queued behind
+    cache.ensure("http://h/s-000.tar")  # the reader cannot wait: downloads it now
+    cache.release("http://h/s-000.tar")
+    gate.set()
+    cache.close()  # waits for the queue
+    assert gets.count("http://h/s-000.tar") == 1
+    # queued again (a new epoch needs it): fetched again
+    cache = remote.ShardCache(None, workers=1)
+    cache.release("http://h/s-000.tar")
+    cache.prefetch(["http://h/s-000.tar"])
+    cache.close()
+    assert gets.count("http://h/s-000.tar") == 2

@@ -243,6 +243,9 @@ class ShardCache:
         #: url -> (bytes, sha256, recheck(local copy, (bytes, sha256)) or None)
         self.expected: dict = {}
         self._records: dict = {}  # local copy -> (bytes, mtime_ns, sha256) of its record
+        #: urls released since they were last queued: a background fetch still queued for
+        #: one (a slow fetch thread, the reader having downloaded it itself) is dropped
+        self._released: set = set()
 
     def local(self, url: str) -> str:
         """Where ``url``'s copy lives (whether or not it is there yet)."""
@@ -326,9 +329,13 @@ class ShardCache:
                 self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="freqload-fetch")
                 self._owner = os.getpid()
             for u in urls:
+                self._released.discard(u)
                 self._pool.submit(self._quiet_ensure, u)
 
     def _quiet_ensure(self, url):
+        with self._lock:
+            if url in self._released:  # read and let go before this fetch ran: not again
+                return
         try:
             self.ensure(url)
         except Exception:  # the reader that needs it will see the error
@@ -336,6 +343,8 @@ class ShardCache:
 
     def release(self, url: str) -> None:
         """The batches reading ``url`` are done: delete a temporary cache's copy."""
+        with self._lock:
+            self._released.add(url)
         if not self.keep:
             p = self.local(url)
             self._records.pop(p, None)
