@@ -174,11 +174,13 @@ def test_a_fetch_queued_for_a_shard_already_read_and_released_does_not_download_
     cache.ensure("http://h/s-000.tar")  # the reader cannot wait: downloads it now
     cache.release("http://h/s-000.tar")
     gate.set()
-    cache.close()  # waits for the queue
+    cache._pool.submit(lambda: None).result()  # one worker, in order: the queue has run
+    cache.close()
     assert gets.count("http://h/s-000.tar") == 1
     # queued again (a new epoch needs it): fetched again
     cache = remote.ShardCache(None, workers=1)
     cache.release("http://h/s-000.tar")
     cache.prefetch(["http://h/s-000.tar"])
+    cache._pool.submit(lambda: None).result()
     cache.close()
     assert gets.count("http://h/s-000.tar") == 2
