@@ -1,5 +1,7 @@
 """Colour operations on DCT batches: brightness, contrast, saturation, hue, grayscale and
-invert as a per-sample scale and shift of the masked channels, on the batch's device.
+invert as a per-sample scale and shift of the masked channels, on the batch's device
+(exact before clipping); sharpness (per-frequency gains), posterize (its mean shift) and
+solarize (block by block) as approximations, each described where it is defined.
 
 Each is defined by its pixel-domain counterpart in torchvision.transforms.v2.functional
 (``adjust_brightness``, ``adjust_contrast``, ``adjust_saturation``, ``rgb_to_grayscale``
