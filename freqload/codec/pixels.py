@@ -14,6 +14,23 @@ from .channels import to_channels
 from .dct import inverse_blocks
 
 
+def grid_planes(grid: np.ndarray) -> np.ndarray:
+    """float [192, H8, W8] dequantised channels (Y, Cb, Cr x 64, chroma aligned) -> float64
+    Y, Cb, Cr planes [3, H8*8, W8*8] on 0..255 (level shift added, not rounded)."""
+    h8, w8 = grid.shape[1:]
+    blocks = grid.reshape(3, 64, h8, w8).transpose(0, 2, 3, 1)  # [3, H8, W8, 64]
+    return inverse_blocks(blocks) + 128.0
+
+
+def ycbcr_to_rgb(y, cb, cr, axis: int = 0) -> np.ndarray:
+    """JFIF's full-range YCbCr -> RGB, float, neither rounded nor clipped; the three
+    planes stacked on ``axis``."""
+    cb = cb - 128.0
+    cr = cr - 128.0
+    return np.stack([y + 1.402 * cr, y - 0.344136 * cb - 0.714136 * cr, y + 1.772 * cb],
+                    axis=axis)
+
+
 def to_rgb(coeffs) -> np.ndarray:
     """Inverse DCT, chroma upsampling and colour conversion.
 
@@ -26,12 +43,8 @@ def to_rgb(coeffs) -> np.ndarray:
     """
     grid = to_channels(coeffs, None, dequantize=True, chroma="dct")  # [192, H8, W8]
     h8, w8 = grid.shape[1:]
-    blocks = grid.reshape(3, 64, h8, w8).transpose(0, 2, 3, 1)  # [3, H8, W8, 64]
-    planes = np.clip(np.rint(inverse_blocks(blocks) + 128.0), 0, 255)  # [3, H8*8, W8*8]
+    planes = np.clip(np.rint(grid_planes(grid)), 0, 255)  # [3, H8*8, W8*8]
     h = min(coeffs.info.height, h8 * 8)
     w = min(coeffs.info.width, w8 * 8)
-    y, cb, cr = (p[:h, :w] for p in planes)
-    cb = cb - 128.0
-    cr = cr - 128.0
-    rgb = np.stack([y + 1.402 * cr, y - 0.344136 * cb - 0.714136 * cr, y + 1.772 * cb], axis=-1)
+    rgb = ycbcr_to_rgb(*(p[:h, :w] for p in planes), axis=-1)
     return np.clip(np.rint(rgb), 0, 255).astype(np.uint8)

@@ -14,19 +14,15 @@ import sys
 import numpy as np
 
 from ..codec.channels import to_channels
-from ..codec.dct import inverse_blocks
 from ..codec.lossless import orient
+from ..codec.pixels import grid_planes, ycbcr_to_rgb
 from ..codec.read import read_coefficients
 
 
 def decode_grid(grid: np.ndarray) -> np.ndarray:
     """float [192, H8, W8] dequantised channels -> float RGB [3, 8*H8, 8*W8] on 0..255,
     unclipped (JFIF's conversion)."""
-    h8, w8 = grid.shape[1:]
-    blocks = grid.reshape(3, 64, h8, w8).transpose(0, 2, 3, 1)
-    y, cb, cr = (p + 128.0 for p in inverse_blocks(blocks))
-    return np.stack([y + 1.402 * (cr - 128), y - 0.344136 * (cb - 128) - 0.714136 * (cr - 128),
-                     y + 1.772 * (cb - 128)])
+    return ycbcr_to_rgb(*grid_planes(grid))
 
 
 def _grey(img):  # torchvision's _rgb_to_grayscale_image
