@@ -46,5 +46,6 @@ def to_rgb(coeffs) -> np.ndarray:
     planes = np.clip(np.rint(grid_planes(grid)), 0, 255)  # [3, H8*8, W8*8]
     h = min(coeffs.info.height, h8 * 8)
     w = min(coeffs.info.width, w8 * 8)
-    rgb = ycbcr_to_rgb(*(p[:h, :w] for p in planes), axis=-1)
+    y, cb, cr = (p[:h, :w] for p in planes)
+    rgb = ycbcr_to_rgb(y, cb, cr, axis=-1)
     return np.clip(np.rint(rgb), 0, 255).astype(np.uint8)

@@ -111,6 +111,9 @@ class CutMix(_Mix):
 
     def draw(self, height: int, width: int) -> MixDraw:
         """The next batch's draws on a ``height x width`` grid (torchvision's rule)."""
+        return MixDraw(*self._draw(height, width))
+
+    def _draw(self, height: int, width: int) -> tuple[float, float, tuple[int, int, int, int]]:
         lam = float(self.rng.beta(self.alpha, self.alpha))
         r_x = int(self.rng.integers(width))
         r_y = int(self.rng.integers(height))
@@ -119,18 +122,16 @@ class CutMix(_Mix):
         x1, y1 = max(r_x - r_w_half, 0), max(r_y - r_h_half, 0)
         x2, y2 = min(r_x + r_w_half, width), min(r_y + r_h_half, height)
         weight = 1.0 - (x2 - x1) * (y2 - y1) / (width * height)
-        return MixDraw(lam, weight, (y1, x1, y2, x2))
+        return lam, weight, (y1, x1, y2, x2)
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         self._check(x)
         labels = self._labels(y, x.shape[0])
-        d = self.draw(x.shape[-2], x.shape[-1])
-        self.last = d
-        assert d.box is not None
-        y1, x1, y2, x2 = d.box
+        lam, w, box = self._draw(x.shape[-2], x.shape[-1])
+        self.last = MixDraw(lam, w, box)
+        y1, x1, y2, x2 = box
         out = x.clone()
         out[..., y1:y2, x1:x2] = x.roll(1, 0)[..., y1:y2, x1:x2]
-        w = d.weight
         return out, labels.roll(1, 0).mul_(1.0 - w).add_(labels.mul(w))
 
 
