@@ -89,7 +89,6 @@ struct fl_pool {
   int threads;          /* started, not yet joined */
   pthread_t *thread;
   fl_decoder *caller;   /* threads == 0: fl_job_wait's caller decodes with this one */
-  int jobs;             /* jobs submitted and not yet freed */
 };
 
 /* With the lock held: j leaves the queue (all its items taken, or cancelled). */
@@ -236,10 +235,6 @@ fl_job *fl_pool_submit(fl_pool *p, const fl_recipe *r, const fl_item *items, int
     snprintf(message, message_size, "a job needs its items and the outputs they go to");
     return NULL;
   }
-  if (r->output == FL_OUTPUT_PLANES && n > 0 && out->layouts == NULL) {
-    snprintf(message, message_size, "a planes recipe needs the layouts output");
-    return NULL;
-  }
   j = (fl_job *)calloc(1, sizeof *j);
   if (j == NULL) {
     snprintf(message, message_size, "out of memory");
@@ -251,7 +246,6 @@ fl_job *fl_pool_submit(fl_pool *p, const fl_recipe *r, const fl_item *items, int
   j->n = n;
   j->pool = p;
   pthread_mutex_lock(&p->lock);
-  p->jobs++;
   if (n > 0 && !p->stop) {
     j->queued = 1;
     if (p->tail)
@@ -325,13 +319,8 @@ int fl_job_taken(const fl_job *j) {
 }
 
 void fl_job_free(fl_job *j) {
-  fl_pool *p;
   if (j == NULL) return;
-  p = j->pool;
   fl_job_cancel(j);
   fl_job_wait(j, -1); /* the items already taken finish: their outputs stay the caller's */
-  pthread_mutex_lock(&p->lock);
-  p->jobs--;
-  pthread_mutex_unlock(&p->lock);
   free(j);
 }

@@ -432,7 +432,7 @@ void fl_pool_stop(fl_pool *p);
 void fl_pool_free(fl_pool *p);
 /* A batch: the recipe is copied; items and out stay the caller's and must stay alive
  * until the job is done (fl_job_wait) or freed. NULL (message says why) on bad
- * arguments. */
+ * arguments. (A planes recipe without out->layouts: each item fails, fl_decode_items.) */
 fl_job *fl_pool_submit(fl_pool *p, const fl_recipe *r, const fl_item *items, int n,
                        const fl_batch_out *out, char *message, size_t message_size);
 /* Wait until every item is decoded (or, cancelled, every item taken is): 1 when done, 0
