@@ -545,6 +545,8 @@ fl_status fl_policy_check(const fl_policy *p, char *message, size_t message_size
  * op without magnitudes. */
 int fl_policy_magnitude(int kind, int op, int bin, int num_bins, int height, int width,
                         double *value, int *is_signed);
+/* Ops per sample: 1 (TrivialAugmentWide), num_ops (RandAugment), 0 (none). */
+int fl_policy_count(const fl_policy *p);
 /* The ops a sample with `key` gets (at most FL_POLICY_MAX_OPS, in order): their count. */
 int fl_policy_draw(const fl_policy *p, uint64_t key, int height, int width, fl_op *ops);
 

@@ -93,15 +93,13 @@ fl_status fl_policy_check(const fl_policy *p, char *message, size_t message_size
   return FL_OK;
 }
 
+int fl_policy_count(const fl_policy *p) {
+  return p->kind == FL_POLICY_TRIVIAL_WIDE ? 1 : p->kind == FL_POLICY_RAND_AUGMENT ? p->num_ops : 0;
+}
+
 int fl_policy_draw(const fl_policy *p, uint64_t key, int height, int width, fl_op *ops) {
   uint64_t s = key ^ FL_POLICY_SEED;
-  int count;
-  if (p->kind == FL_POLICY_TRIVIAL_WIDE)
-    count = 1;
-  else if (p->kind == FL_POLICY_RAND_AUGMENT)
-    count = p->num_ops;
-  else
-    return 0;
+  const int count = fl_policy_count(p);
   for (int k = 0; k < count; k++) {
     const int op = (int)(fl_uniform(&s) * FL_OP_KINDS);
     double value;

@@ -1019,7 +1019,7 @@ static PyObject *py_policy_draw(PyObject *mod, PyObject *args) {
     PyErr_SetString(PyExc_ValueError, message);
     goto done;
   }
-  count = p.kind == FL_POLICY_TRIVIAL_WIDE ? 1 : p.kind == FL_POLICY_RAND_AUGMENT ? p.num_ops : 0;
+  count = fl_policy_count(&p);
   {
     const Py_ssize_t n = keys.len / 8;
     if (keys.len % 8 || ops.len < n * count * 4 || mags.len < n * count * 8) {

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from ...codec.recipe import Recipe
-from ..host_batch import OK, layout_view
+from ..host_batch import OK, UNSUPPORTED, layout_view
 from .fallback import pixel_sample
 
 
@@ -71,8 +71,6 @@ def fall_back(samples, recipe: Recipe, index: np.ndarray, keys: np.ndarray, stat
     into its own slot (``slots[k]``, ``layouts[k]``); status and messages updated in place.
     Returns bool [b]: the slot was made from pixels."""
     from_pixels = np.zeros(len(index), dtype=bool)
-    from ..host_batch import UNSUPPORTED
-
     for k in np.nonzero(status == UNSUPPORTED)[0]:
         path, offset, length = samples.where(int(index[k]))
         status[k], messages[k] = pixel_sample(
