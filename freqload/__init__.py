@@ -6,7 +6,8 @@ below it (an import-linter contract checks this):
 ============  ===================================================================
 ``codec``     one JPEG -> its quantised DCT coefficients -> one sample (the native
               core's Python face): :func:`read_coefficients`, :func:`to_channels`,
-              :class:`Recipe`, :class:`ChannelMask`, DCT-domain transforms
+              :class:`Recipe`, :class:`ChannelMask`, DCT-domain transforms and
+              augmentation policies (:class:`TrivialAugmentWide`, :class:`RandAugment`)
 ``data``      where samples come from: folders, lists, tar shards, object storage,
               packs (:class:`Source`, :func:`write_index`)
 ``loading``   the loaders and their engines, batches on the device
@@ -31,9 +32,12 @@ from .codec import (
     ChannelMask,
     Coefficients,
     ComponentInfo,
+    FixedOp,
     JpegInfo,
+    RandAugment,
     Recipe,
     Transform,
+    TrivialAugmentWide,
     crop,
     hflip,
     orient,
@@ -81,11 +85,11 @@ def libjpeg_version() -> str:
     return _core.libjpeg_version()
 
 
-__all__ = ["ChannelMask", "ChannelStats", "Coefficients", "ComponentInfo", "CutMix",
-           "DCTLoader", "DEFAULT_MAX_FILE_SIZE", "DEFAULT_MAX_MEMORY", "DEFAULT_MAX_PIXELS",
-           "DEFAULT_MAX_SCANS", "DecodeError", "FreqloadError", "ImageTooLargeError",
-           "IntegrityError", "JpegInfo", "ManifestError", "MixUp", "RGBLoader", "Recipe",
-           "Source", "Transform", "UnsupportedImageError", "compute_channel_stats",
-           "create_model", "crop", "hflip", "libjpeg_version", "orient", "read_coefficients",
-           "read_header", "resize_crop", "sample_keys", "to_channels", "to_rgb",
-           "write_index"]
+__all__ = ["ChannelMask", "ChannelStats", "Coefficients", "ComponentInfo", "CutMix", "DCTLoader",
+           "DEFAULT_MAX_FILE_SIZE", "DEFAULT_MAX_MEMORY", "DEFAULT_MAX_PIXELS",
+           "DEFAULT_MAX_SCANS", "DecodeError", "FixedOp", "FreqloadError", "ImageTooLargeError",
+           "IntegrityError", "JpegInfo", "ManifestError", "MixUp", "RGBLoader", "RandAugment",
+           "Recipe", "Source", "Transform", "TrivialAugmentWide", "UnsupportedImageError",
+           "compute_channel_stats", "create_model", "crop", "hflip", "libjpeg_version", "orient",
+           "read_coefficients", "read_header", "resize_crop", "sample_keys", "to_channels",
+           "to_rgb", "write_index"]

@@ -526,6 +526,12 @@ def test_show_augment_draws_each_operation_beside_its_pixel_definition(tmp_path,
     out = tmp_path / "aug.png"
     assert main(["show", str(src), "--augment", "-o", str(out)]) == 0
     err = capsys.readouterr().err
-    assert f"wrote {out}" in err and "brightness 1.5" in err and "translate 16 px inf dB" in err
+    assert f"wrote {out}" in err and "Brightness 0.5" in err and "Equalize" in err
+    psnr = {}
+    for part in err.split(": ", 1)[1].split(", "):
+        name, value, _ = part.rsplit(" ", 2)
+        psnr[name] = float(value)
+    assert psnr["TranslateX 13"] > 45 and psnr["Brightness 0.5"] > 40  # exact ops
+    assert len(psnr) == 11 and min(psnr.values()) > 8
     w, h = Image.open(out).size
-    assert w > 9 * 100 and h > 2 * 60
+    assert w > 11 * 100 and h > 2 * 60

@@ -61,8 +61,11 @@ def _host_batches(source, engine, recipe, *, on_error="fallback", epochs=2, **kw
     Recipe(transform="train", size=(5, 7), mask="dctnet48"),
     Recipe(transform="eval", size=(6, 6), chroma="nearest"),
     Recipe(transform="blocks", size=(9, 5), regroup="device"),
-    Recipe(transform="blocks", size=(4, 4), regroup="device", orientation="ignore")],
-    ids=["train", "eval-nearest", "blocks-planes", "blocks-planes-stored"])
+    Recipe(transform="blocks", size=(4, 4), regroup="device", orientation="ignore"),
+    Recipe(transform="train", size=(5, 7), augment="trivialaugment"),
+    Recipe(transform="eval", size=(6, 6), augment="randaugment")],
+    ids=["train", "eval-nearest", "blocks-planes", "blocks-planes-stored",
+         "train-trivialaugment", "eval-randaugment"])
 def test_native_gives_the_dali_engines_batches_statuses_and_messages(mixed, recipe):
     native = _host_batches(mixed, "native", recipe)
     dali = _host_batches(mixed, "dali", recipe)

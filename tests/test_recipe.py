@@ -13,21 +13,25 @@ import pytest
 
 import freqload
 from freqload import _core
+from freqload.codec.policy import FixedOp
 from freqload.codec.recipe import Recipe, recipe_for
 from freqload.codec.transform import Transform
 
 
 def reference_pack(indices, size, *, dequantize, chroma, output, transform, max_pixels, strict,
-                   max_file_size, max_scans, max_memory, partial_decode, orient) -> bytes:
-    """The packed form as fl_recipe.c's comment defines it, written with struct."""
+                   max_file_size, max_scans, max_memory, partial_decode, orient,
+                   augment=(0, 0, 0, 0, 0, 0.0)) -> bytes:
+    """The packed form as fl_recipe.c's comment defines it (version 3), written with
+    struct."""
     comp = bytes(i // 64 for i in indices)
     coef = bytes(i % 64 for i in indices)
     kind, *values = transform
-    return (b"FLR\x02" + struct.pack("<H", len(indices)) + comp + coef +
+    return (b"FLR\x03" + struct.pack("<H", len(indices)) + comp + coef +
             struct.pack("<iiBBBB", size[0], size[1], dequantize, chroma, output, kind) +
             struct.pack("<6d", *values) +
             struct.pack("<QBQiQBB", max_pixels, strict, max_file_size, max_scans, max_memory,
-                        partial_decode, orient))
+                        partial_decode, orient) +
+            struct.pack("<Biiiid", *augment))
 
 
 @pytest.mark.parametrize("kw", [
@@ -40,6 +44,8 @@ def reference_pack(indices, size, *, dequantize, chroma, output, transform, max_
     dict(mask="all", size=(1, 8192), transform="eval", regroup="cpu"),
     dict(mask="dctnet24", regroup="device"),
     dict(mask="dctnet24", transform="eval", orientation="exif"),
+    dict(mask="dctnet24", transform="train", augment="randaugment"),
+    dict(mask="dctnet24", transform="eval", augment=FixedOp("Rotate", -12.5)),
 ])
 def test_packed_form_is_the_documented_layout_and_round_trips(kw):
     r = Recipe(**kw)
@@ -49,7 +55,8 @@ def test_packed_form_is_the_documented_layout_and_round_trips(kw):
         else _core.CHROMA_NEAREST, output=1 if r.regroup == "device" else 0,
         transform=r.transform.native(), max_pixels=r.max_pixels, strict=r.strict,
         max_file_size=r.max_file_size, max_scans=r.max_scans, max_memory=r.max_memory,
-        partial_decode=r.partial_decode, orient=r.orientation == "exif")
+        partial_decode=r.partial_decode, orient=r.orientation == "exif",
+        **({} if r.augment is None else {"augment": r.augment.native()}))
     assert r.packed == expect
     back = _core.unpack_recipe(r.packed)
     assert back["size"] == size
@@ -60,6 +67,7 @@ def test_packed_form_is_the_documented_layout_and_round_trips(kw):
         == (r.max_pixels, r.max_file_size, r.max_scans, r.max_memory)
     assert (back["strict"], back["dequantize"], back["partial_decode"], back["orient"]) == \
         (r.strict, r.dequantize, r.partial_decode, r.orientation == "exif")
+    assert back["augment"] == (r.augment.native() if r.augment else (0, 0, 0, 0, 0, 0.0))
     assert r.dali_arg == list(r.packed)
 
 

@@ -27,6 +27,7 @@ from .encode import split_coefficients, write_jpeg
 from .lossless import crop, hflip, orient
 from .mask import ChannelMask, as_mask
 from .pixels import to_rgb
+from .policy import FixedOp, RandAugment, TrivialAugmentWide
 from .read import (
                    DEFAULT_MAX_FILE_SIZE,
                    DEFAULT_MAX_MEMORY,
@@ -41,8 +42,8 @@ from .resample import resize_crop, sample
 from .transform import Transform, eval_box, random_resized_crop, sample_keys
 
 __all__ = ["ChannelMask", "Coefficients", "ComponentInfo", "DEFAULT_MAX_FILE_SIZE",
-           "DEFAULT_MAX_MEMORY", "DEFAULT_MAX_PIXELS", "DEFAULT_MAX_SCANS", "JpegInfo",
-           "Recipe", "Transform", "as_mask", "crop", "eval_box", "hflip", "orient",
-           "random_resized_crop", "read_coefficients", "read_file", "read_header",
-           "resize_crop", "sample", "sample_keys", "split_coefficients", "to_channels",
-           "to_rgb", "write_jpeg"]
+           "DEFAULT_MAX_MEMORY", "DEFAULT_MAX_PIXELS", "DEFAULT_MAX_SCANS", "FixedOp", "JpegInfo",
+           "RandAugment", "Recipe", "Transform", "TrivialAugmentWide", "as_mask", "crop",
+           "eval_box", "hflip", "orient", "random_resized_crop", "read_coefficients", "read_file",
+           "read_header", "resize_crop", "sample", "sample_keys", "split_coefficients",
+           "to_channels", "to_rgb", "write_jpeg"]

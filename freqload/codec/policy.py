@@ -26,7 +26,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._core import POLICY_RAND_AUGMENT, POLICY_TRIVIAL_WIDE, policy_draw, policy_magnitude
+from .._core import (
+    POLICY_FIXED,
+    POLICY_RAND_AUGMENT,
+    POLICY_TRIVIAL_WIDE,
+    policy_draw,
+    policy_magnitude,
+)
+from .._core import (
+    apply_ops as _apply_ops,
+)
 
 #: the ops, by their index in ``draw``'s output (torchvision's names and order)
 OP_NAMES = ("Identity", "ShearX", "ShearY", "TranslateX", "TranslateY", "Rotate",
@@ -37,11 +46,16 @@ OP_NAMES = ("Identity", "ShearX", "ShearY", "TranslateX", "TranslateY", "Rotate"
 class _Policy:
     kind = 0
     num_ops = 1
-    magnitude = 0
+    magnitude: int | float = 0
     num_magnitude_bins = 31
 
     def _args(self) -> tuple[int, int, int, int]:
-        return (self.kind, self.num_ops, self.magnitude, self.num_magnitude_bins)
+        return (self.kind, self.num_ops, int(self.magnitude), self.num_magnitude_bins)
+
+    def native(self) -> tuple:
+        """The core's fl_policy: (kind, num_ops, magnitude, num_bins, op, value), the
+        ``augment`` of a packed recipe."""
+        return (*self._args(), 0, 0.0)
 
     def draw(self, keys, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
         """Each key's ops for an image of ``height x width`` pixels (after the crop: the
@@ -51,8 +65,9 @@ class _Policy:
         per = self.ops_per_sample
         ops = np.empty((len(keys), per), dtype=np.int32)
         mags = np.empty((len(keys), per), dtype=np.float64)
-        kind, num_ops, magnitude, bins = self._args()
-        policy_draw(kind, num_ops, magnitude, bins, keys, int(height), int(width), ops, mags)
+        kind, num_ops, magnitude, bins, op, value = self.native()
+        policy_draw(kind, num_ops, magnitude, bins, keys, int(height), int(width), ops, mags,
+                    op, value)
         return ops, mags
 
     @property
@@ -100,4 +115,55 @@ class RandAugment(_Policy):
         return self.num_ops
 
 
-__all__ = ["OP_NAMES", "RandAugment", "TrivialAugmentWide"]
+@dataclass(frozen=True)
+class FixedOp(_Policy):
+    """One op at one magnitude (torchvision's units, see the module) on every sample:
+    ``FixedOp("Rotate", 30.0)``. For looking at an op (``freqload show --augment``),
+    testing it, or an experiment of one's own."""
+    op: str = "Identity"
+    magnitude: float = 0.0
+    kind = POLICY_FIXED
+
+    def __post_init__(self):
+        if self.op not in OP_NAMES:
+            raise ValueError(f"op must be one of {OP_NAMES}, got {self.op!r}")
+        object.__setattr__(self, "magnitude", float(self.magnitude))
+
+    def native(self) -> tuple:
+        return (self.kind, 1, 0, 1, OP_NAMES.index(self.op), self.magnitude)
+
+
+#: Recipe(augment=NAME) names
+POLICIES = {"trivialaugment": TrivialAugmentWide, "randaugment": RandAugment}
+
+
+def as_policy(augment):
+    """None, a policy object, or a name of :data:`POLICIES` (default parameters) -> a
+    policy or None."""
+    if augment is None or isinstance(augment, _Policy):
+        return augment
+    if isinstance(augment, str) and augment.lower() in POLICIES:
+        return POLICIES[augment.lower()]()
+    raise ValueError(f"augment: None, a policy (TrivialAugmentWide(), RandAugment(...), "
+                     f"FixedOp(...)) or one of {sorted(POLICIES)}, got {augment!r}")
+
+
+def apply_ops(x: np.ndarray, channels, ops, magnitudes) -> np.ndarray:
+    """The core's ops (fl_ops_apply, what ``Recipe(augment=...)`` runs on each sample) on
+    one sample's dequantised channels: x float ``[C, H, W]`` with C the channel indices
+    ``channels`` (0..191, the luma DC among them), ops names or indices into
+    :data:`OP_NAMES` and their magnitudes, applied in order. Returns a new float32 array."""
+    channels = np.asarray(channels, dtype=np.int64).reshape(-1)
+    out = np.array(x, dtype=np.float32, order="C", copy=True)
+    if out.ndim != 3 or out.shape[0] != len(channels):
+        raise ValueError(f"x: [{len(channels)}, H, W] for these channels, got {out.shape}")
+    idx = np.array([OP_NAMES.index(o) if isinstance(o, str) else int(o) for o in ops],
+                   dtype=np.int32)
+    mags = np.ascontiguousarray(magnitudes, dtype=np.float64).reshape(-1)
+    _apply_ops(bytes((channels // 64).astype(np.uint8)), bytes((channels % 64).astype(np.uint8)),
+               (out.shape[1], out.shape[2]), out, idx, mags)
+    return out
+
+
+__all__ = ["OP_NAMES", "POLICIES", "FixedOp", "RandAugment", "TrivialAugmentWide", "apply_ops",
+           "as_policy"]

@@ -35,6 +35,7 @@ from .._core import (
     recipe_out_elements,
 )
 from .mask import PRESETS, ChannelMask, as_mask, split_channels
+from .policy import as_policy
 from .read import (
     DEFAULT_MAX_FILE_SIZE,
     DEFAULT_MAX_MEMORY,
@@ -114,6 +115,16 @@ class Recipe:
             with the mirrors and transpose done on the output blocks (no pixel lost);
             ``"blocks"`` on the coefficients oriented losslessly (:func:`freqload.orient`).
             ``"ignore"``: the picture as stored.
+        augment: an automatic augmentation policy run on every sample in the core, after
+            the transform and before the sample leaves the engine's thread (so int16 stays
+            int16 and nothing more crosses): ``"trivialaugment"``
+            (:class:`~freqload.codec.policy.TrivialAugmentWide` ``()``), ``"randaugment"``
+            (:class:`~freqload.codec.policy.RandAugment` ``()``), a policy object, or
+            :class:`~freqload.codec.policy.FixedOp` for one op on every sample; None (the
+            default): none. The ops are drawn from the sample's key, so both engines and
+            any worker or rank give the same sample; what each op does and how exact it is:
+            ``docs/augmentation.md``. Needs ``dequantize=True``, ``regroup="cpu"`` and the
+            luma DC channel in the mask.
     Raises:
         ValueError: a value the core refuses, the message naming the argument.
     """
@@ -130,6 +141,7 @@ class Recipe:
     max_memory: int | None = DEFAULT_MAX_MEMORY
     partial_decode: bool = True
     orientation: str = "exif"
+    augment: object = None
     #: the core's packed form, made by __post_init__
     _packed: bytes = dataclasses.field(init=False, repr=False, compare=False, default=b"")
 
@@ -155,13 +167,15 @@ class Recipe:
         set_("max_file_size", file_size)
         set_("max_scans", scans)
         set_("max_memory", memory)
+        set_("augment", as_policy(self.augment))
         component, coef = split_channels(self.channel_mask.indices)
+        extra = {} if self.augment is None else {"augment": self.augment.native()}
         set_("_packed", pack_recipe(
             component=component, coef=coef, size=self.size, dequantize=self.dequantize,
             chroma=CHROMA[self.chroma], transform=self.spec.native(),
             output=OUTPUT[self.regroup], max_pixels=self.max_pixels, strict=self.strict,
             max_file_size=file_size, max_scans=scans, max_memory=memory,
-            partial_decode=self.partial_decode, orient=self.orientation == "exif"))
+            partial_decode=self.partial_decode, orient=self.orientation == "exif", **extra))
 
     # -- views ---------------------------------------------------------------
     @property
@@ -236,7 +250,8 @@ class Recipe:
                 f"regroup={self.regroup!r}, strict={self.strict}, "
                 f"max_pixels={limit(self.max_pixels)}, max_file_size={limit(self.max_file_size)}, "
                 f"max_scans={limit(self.max_scans)}, max_memory={limit(self.max_memory)}, "
-                f"partial_decode={self.partial_decode}, orientation={self.orientation!r})")
+                f"partial_decode={self.partial_decode}, orientation={self.orientation!r}"
+                + ("" if self.augment is None else f", augment={self.augment!r}") + ")")
 
 
 @functools.lru_cache(maxsize=256)

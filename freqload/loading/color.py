@@ -1,7 +1,9 @@
 """Colour operations on DCT batches: brightness, contrast, saturation, hue, grayscale and
 invert as a per-sample scale and shift of the masked channels, on the batch's device
-(exact before clipping); sharpness (per-frequency gains), posterize (its mean shift) and
-solarize (block by block) as approximations, each described where it is defined.
+(exact before clipping): what :mod:`freqload.loading.jitter`'s ColorJitter and
+RandomGrayscale apply. The automatic policies' ops (TrivialAugmentWide, RandAugment:
+sharpness, posterize, solarize, autocontrast, equalize, the geometric ones) run in the
+core on each sample instead (``Recipe(augment=...)``, ``freqload/_native/core/fl_ops.c``).
 
 Each is defined by its pixel-domain counterpart in torchvision.transforms.v2.functional
 (``adjust_brightness``, ``adjust_contrast``, ``adjust_saturation``, ``rgb_to_grayscale``
@@ -49,8 +51,6 @@ import numpy as np
 import torch
 
 from ..codec.mask import as_mask
-from ..codec.policy import OP_NAMES
-from .geometry import translate
 
 #: luma DC shift per unit of a grey-level offset: DC = 8 x the block's mean
 DC_PER_LEVEL = 8.0
@@ -112,7 +112,6 @@ class ColorMap:
         self.alpha = np.ones(n)
         self.beta = np.zeros(n)
         self.m = np.tile(np.eye(2), (n, 1, 1))
-        self.gain = None  # [B, C] per-frequency gains (sharpness), None: all 1
         y_dc = self.layout[2]
         self.mu = None if y_dc is None else \
             x[:, y_dc].mean(dim=(-2, -1)).detach().cpu().double().numpy()
@@ -148,37 +147,6 @@ class ColorMap:
         self.m = s[:, None, None] * self.m
         return self
 
-    def sharpness(self, f) -> ColorMap:
-        """torchvision ``adjust_sharpness(rgb, f)``: ``f * rgb + (1 - f) * smooth(rgb)``,
-        smooth the 3x3 kernel ``[[1, 1, 1], [1, 5, 1], [1, 1, 1]] / 13``. Approximate: the
-        kernel is ``(4 * identity + box3 x box3) / 13``, and ``box3`` multiplies a DCT
-        basis cosine of frequency k by ``1 + 2 cos(pi k / 8)`` wherever its neighbours
-        lie inside the block; so each coefficient (u, v) is scaled by
-        ``f + (1 - f) * (4 + (1 + 2 cos(pi u/8)) (1 + 2 cos(pi v/8))) / 13``. What differs
-        from the pixel filter: pixels on block edges see their block mirrored instead of
-        the next block, and torchvision leaves the image's one-pixel border unfiltered.
-        Linear and the same for every component, so it composes with the colour maps."""
-        f = _per_sample(f, self.n)
-        coef = self.layout[1]
-        u, v = coef // 8, coef % 8
-        smooth = (4 + (1 + 2 * np.cos(np.pi * u / 8)) * (1 + 2 * np.cos(np.pi * v / 8))) / 13
-        g = f[:, None] + (1 - f[:, None]) * smooth[None, :]
-        self.gain = g if self.gain is None else self.gain * g
-        return self
-
-    def posterize(self, bits) -> ColorMap:
-        """torchvision ``posterize(rgb, bits)`` (``x & ~(2**(8 - bits) - 1)``: each value
-        floored to a multiple of ``q = 2**(8 - bits)``), approximated by its mean effect:
-        every value lowered by ``(q - 1) / 2``, what the floor takes on average when the
-        low bits are spread evenly. No coefficient can show the banding itself (a
-        per-pixel rounding); an equal shift of R, G and B is a luma DC shift only."""
-        b = _per_sample(bits, self.n)
-        if ((b < 0) | (b > 8)).any():
-            raise ValueError("posterize: bits in 0..8")
-        q = 2.0 ** (8 - np.rint(b))
-        self.beta = self.beta - DC_PER_LEVEL * (q - 1) / 2
-        return self
-
     def hue(self, h) -> ColorMap:
         if self.layout[4]:
             raise ValueError("hue needs Cb and Cr of the same frequencies: the mask holds "
@@ -203,8 +171,6 @@ class ColorMap:
                        or (m[:, 0, 0] != m[:, 1, 1]).any())
         # one pass where chroma is only scaled: a scale per sample and channel
         scale = np.where(comp[None, :] == 0, self.alpha[:, None], m[:, 0, 0][:, None])
-        if self.gain is not None:  # per frequency: commutes with the colour maps (the DC
-            scale = scale * self.gain  # gain is 1, every component at a frequency alike)
         out = x * t(scale)[:, :, None, None]
         if y_dc is not None:
             out[:, y_dc] += t(self.beta).view(-1, 1, 1)
@@ -213,9 +179,6 @@ class ColorMap:
             cr = torch.tensor([p[1] for p in pairs], device=dev)
             mt = t(m)
             u, v = x[:, cb], x[:, cr]
-            if self.gain is not None:  # Cb and Cr of a pair share their frequency's gain
-                gp = t(self.gain[:, [p[0] for p in pairs]])[:, :, None, None]
-                u, v = u * gp, v * gp
             out[:, cb] = mt[:, 0, 0].view(-1, 1, 1, 1) * u + mt[:, 0, 1].view(-1, 1, 1, 1) * v
             out[:, cr] = mt[:, 1, 0].view(-1, 1, 1, 1) * u + mt[:, 1, 1].view(-1, 1, 1, 1) * v
         return out
@@ -248,36 +211,6 @@ def invert(x: torch.Tensor, mask, apply=True) -> torch.Tensor:
     return ColorMap(x, mask).invert(apply).apply(x)
 
 
-def sharpness(x: torch.Tensor, mask, factor) -> torch.Tensor:
-    """torchvision ``adjust_sharpness(rgb, f)``, approximated per frequency (see
-    :meth:`ColorMap.sharpness`)."""
-    return ColorMap(x, mask).sharpness(factor).apply(x)
-
-
-def posterize(x: torch.Tensor, mask, bits) -> torch.Tensor:
-    """torchvision ``posterize(rgb, bits)``, approximated by its mean shift (see
-    :meth:`ColorMap.posterize`)."""
-    return ColorMap(x, mask).posterize(bits).apply(x)
-
-
-def solarize(x: torch.Tensor, mask, threshold) -> torch.Tensor:
-    """torchvision ``solarize(rgb, t)`` (``255 - x`` where ``x >= t``), approximated block
-    by block: a block whose mean luma is at least ``t`` is inverted whole (every
-    coefficient negated, its luma DC less 8, as :func:`invert`), the others kept.
-    ``threshold``: 0..255 per sample (the policies' magnitude is its fraction of 255).
-    Needs the luma DC channel (the blocks' means)."""
-    comp, _, y_dc, _, _ = _channels(mask, x)
-    if y_dc is None:
-        raise ValueError("solarize needs the luma DC channel (0) in the mask: the blocks' "
-                         "mean luma comes from it")
-    t = torch.as_tensor(_per_sample(threshold, x.shape[0]), dtype=x.dtype, device=x.device)
-    mean_luma = x[:, y_dc] / DC_PER_LEVEL + 128  # [B, H, W]
-    flip = (mean_luma >= t.view(-1, 1, 1)).unsqueeze(1)  # [B, 1, H, W]
-    out = torch.where(flip, -x, x)
-    out[:, y_dc] = torch.where(flip[:, 0], out[:, y_dc] - DC_PER_LEVEL, out[:, y_dc])
-    return out
-
-
 def hue(x: torch.Tensor, mask, factor) -> torch.Tensor:
     """YCbCr hue: (Cb, Cr) of every frequency rotated by ``2 * pi * factor`` (factor in
     [-0.5, 0.5], torchvision's range; not torchvision's HSV hue, see the module)."""
@@ -286,59 +219,4 @@ def hue(x: torch.Tensor, mask, factor) -> torch.Tensor:
 
 
 
-#: the policy ops (freqload.codec.policy.OP_NAMES) a ColorMap applies: op -> its method;
-#: their magnitudes are ``factor - 1`` (torchvision's ``_apply_image_or_video_transform``:
-#: adjust_brightness / adjust_saturation / adjust_contrast / adjust_sharpness with
-#: ``1.0 + magnitude``)
-POLICY_COLOR_OPS = {"Brightness": "brightness", "Color": "saturation", "Contrast": "contrast",
-                    "Sharpness": "sharpness"}
-#: posterize's magnitude is its bits; solarize's the threshold's fraction of 255
-
-
-def apply_policy_ops(x: torch.Tensor, mask, ops: np.ndarray, magnitudes: np.ndarray):
-    """The colour-family ops of drawn policy ops (:meth:`freqload.codec.policy.
-    TrivialAugmentWide.draw`: int ``ops`` and ``magnitudes`` ``[B, k]``), in each
-    sample's order, as one composed map; Identity is nothing to do.
-
-    Returns ``(x', done)``: done bool ``[B, k]`` marks the ops applied here (Identity, the
-    colour family, posterize, solarize where the mask has the luma DC, translations by
-    whole blocks); the others (rotate, shear, autocontrast, equalize) are left to their
-    own stage."""
-    ops = np.asarray(ops)
-    magnitudes = np.asarray(magnitudes, dtype=np.float64)
-    if ops.shape != magnitudes.shape or ops.ndim != 2 or ops.shape[0] != x.shape[0]:
-        raise ValueError(f"ops and magnitudes: [B, k] for a batch of {x.shape[0]}, got "
-                         f"{ops.shape} and {magnitudes.shape}")
-    cmap = ColorMap(x, mask)
-    done = ops == OP_NAMES.index("Identity")
-    posterize_op, solarize_op = OP_NAMES.index("Posterize"), OP_NAMES.index("Solarize")
-    for stage in range(ops.shape[1]):
-        for name, method in POLICY_COLOR_OPS.items():
-            now = ops[:, stage] == OP_NAMES.index(name)
-            if now.any():
-                getattr(cmap, method)(np.where(now, 1.0 + magnitudes[:, stage], 1.0))
-                done[:, stage] |= now
-        now = ops[:, stage] == posterize_op
-        if now.any():
-            cmap.posterize(np.where(now, magnitudes[:, stage], 8.0))
-            done[:, stage] |= now
-        now = ops[:, stage] == solarize_op
-        if now.any() and cmap.layout[2] is not None:  # not linear: the map so far first
-            x = solarize(cmap.apply(x), mask, np.where(now, 255.0 * magnitudes[:, stage],
-                                                       np.inf))
-            cmap = ColorMap(x, mask)
-            done[:, stage] |= now
-        for axis in ("TranslateX", "TranslateY"):  # whole blocks (geometry.translate)
-            now = ops[:, stage] == OP_NAMES.index(axis)
-            if now.any():  # torchvision moves by int(magnitude) pixels
-                shift = np.where(now, np.trunc(magnitudes[:, stage]), 0.0)
-                x = cmap.apply(x)
-                x = translate(x, mask, shift, 0) if axis == "TranslateX" else \
-                    translate(x, mask, 0, shift)
-                cmap = ColorMap(x, mask)
-                done[:, stage] |= now
-    return cmap.apply(x), done
-
-
-__all__ = ["ColorMap", "POLICY_COLOR_OPS", "apply_policy_ops", "brightness", "contrast",
-           "grayscale", "hue", "invert", "posterize", "saturation", "sharpness", "solarize"]
+__all__ = ["ColorMap", "brightness", "contrast", "grayscale", "hue", "invert", "saturation"]

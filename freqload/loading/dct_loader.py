@@ -262,7 +262,7 @@ class DCTLoader(EpochLoader):
         (from where a loaded state left off)."""
         batches = self._epoch_batches(epoch)
         self.dataset.begin_epoch(batches)  # remote shards: fetched ahead, in this order
-        if self.transform.kind == "train":
+        if self.transform.kind == "train" or self.recipe.augment is not None:
             keys = [sample_keys(self.seed, epoch, b) for b in batches]
         else:
             keys = [np.zeros(len(b), dtype=np.uint64) for b in batches]

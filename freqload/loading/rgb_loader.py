@@ -24,12 +24,14 @@ import torch
 import torch.utils.data
 
 from .._core import eval_box
+from ..codec.policy import as_policy
 from ..codec.read import check_orientation, read_file
 from ..codec.transform import random_resized_crop, sample_keys
 from ..data.sources import as_source
 from ..errors import DecodeError
 from .device import Normalize
 from .epochs import EpochLoader, TransferStats, moved_keywords
+from .pixel_policy import apply_drawn
 
 MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
@@ -39,12 +41,20 @@ class RGBSamples(torch.utils.data.Dataset):
     """Items are (index, epoch) -> (float32 [3, size, size] normalised, label)."""
 
     def __init__(self, paths, labels, size: int = 224, train: bool = True, seed: int = 0,
-                 crop_ratio: float = 0.875, samples=None, orientation: str = "exif"):
+                 crop_ratio: float = 0.875, samples=None, orientation: str = "exif",
+                 augment=None, augment_size=None):
         """samples: a sources.SampleList or shards.ShardSet to read items through
         (``samples.where(i)``: tar members by byte range); None: the files ``paths``.
         orientation: "exif" turns each picture upright by its EXIF orientation (Pillow's
-        ``ImageOps.exif_transpose``) before cropping, as DCTLoader does; "ignore"."""
+        ``ImageOps.exif_transpose``) before cropping, as DCTLoader does; "ignore".
+        augment: a policy (:mod:`freqload.codec.policy`), drawn per sample from its key
+        for a picture of ``augment_size`` (h, w) pixels (default: size x size), applied
+        with torchvision's PIL ops after the crop and flip, translations scaled to
+        ``size``."""
         check_orientation(orientation)
+        self.augment = as_policy(augment)
+        self.augment_size = (int(size), int(size)) if augment_size is None else \
+            tuple(int(v) for v in augment_size)
         self.paths, self.labels, self.samples = paths, labels, samples
         self.orientation = orientation
         self.size, self.train, self.seed, self.crop_ratio = int(size), bool(train), seed, crop_ratio
@@ -91,6 +101,10 @@ class RGBSamples(torch.utils.data.Dataset):
             im = im.resize((s, s), Image.BILINEAR, box=(left, top, left + w, top + h))
             if flip:
                 im = im.transpose(Image.FLIP_LEFT_RIGHT)
+            if self.augment is not None:  # the DCT side's ops for this sample
+                key = sample_keys(self.seed, epoch, [i])
+                ops, mags = self.augment.draw(key, *self.augment_size)
+                im = apply_drawn(im, ops[0], mags[0], translate_scale=s / self.augment_size[1])
             x = np.asarray(im, dtype=np.float32).transpose(2, 0, 1) / 255.0
         return self.norm(torch.from_numpy(x)), int(self.labels[i])
 
@@ -108,18 +122,31 @@ class RGBLoader(EpochLoader):
             and resize on the same boxes, uint8 crossing) or "auto" (DALI where
             installed, else torch with a warning saying why).
         orientation: "exif" (default: upright, as DCTLoader) or "ignore".
+        augment: a policy for every sample (``"trivialaugment"``, ``"randaugment"`` or a
+            policy object, :mod:`freqload.codec.policy`): the ops a DCTLoader with
+            ``Recipe(augment=...)`` and the same seed draws for the same sample,
+            torchvision's on the PIL image (:mod:`freqload.loading.pixel_policy`); the
+            torch engine only ("auto" picks it). ``augment_size``: the (h, w) pixels the
+            draws are made for (default: ``size``; a DCT grid's ``8 * blocks`` to pair
+            with one), translations scaled from it to ``size``.
     """
 
     def __init__(self, source, *, batch_size: int, size: int = 224, train: bool = False,
                  shuffle: bool | None = None, seed: int = 0, drop_last: bool = False,
                  num_workers: int | None = None, prefetch: int = 2, device=None,
                  engine: str = "torch", shard_id: int | None = None,
-                 num_shards: int | None = None, orientation: str = "exif", **moved):
+                 num_shards: int | None = None, orientation: str = "exif", augment=None,
+                 augment_size=None, **moved):
         if moved:  # the keywords before the source was an object
             _, source = moved_keywords("RGBLoader", moved, recipe=None, source=source,
                                        train=train, takes_recipe=False)
         if engine not in ("torch", "dali", "auto"):
             raise ValueError(f"engine must be 'torch', 'dali' or 'auto', got {engine!r}")
+        if augment is not None and engine == "dali":
+            raise ValueError("RGBLoader(augment=...) applies the ops with Pillow: "
+                             "engine='torch' (or 'auto'), not 'dali'")
+        if augment is not None:
+            engine = "torch"
         source = as_source(source)
         dataset = source.resolve()
         # RGBLoader has no error policy: a damaged shard, or a sample its index found bad
@@ -137,7 +164,8 @@ class RGBLoader(EpochLoader):
                            num_workers=num_workers, prefetch=prefetch,
                            shuffle_buffer=source.shuffle_buffer)
         self.samples = RGBSamples(self.dataset.paths, self.dataset.labels, size, train, seed,
-                                  samples=self.dataset, orientation=orientation)
+                                  samples=self.dataset, orientation=orientation,
+                                  augment=augment, augment_size=augment_size)
         self.size = int(size)
         self.stats = TransferStats()
         self.engine = None  # the torch engine: a DataLoader per epoch

@@ -1,11 +1,11 @@
-"""``freqload show IMG --augment -o PNG``: one photo under each DCT-domain operation, the
-DCT-domain result (decoded to pixels) beside the pixel-domain operation it stands for.
+"""``freqload show IMG --augment -o PNG``: one photo under each of the policies' ops, the
+core's DCT-domain result (decoded to pixels) beside the pixel-domain op it stands for.
 
-The pixel side is torchvision.transforms.v2.functional's definition, transcribed in numpy
-on float 0..255 (:data:`PIXEL_OPS`); the DCT side is :mod:`freqload.loading.color` and
-:mod:`freqload.loading.geometry` on the photo's 192 dequantised channels, decoded with
-JPEG's inverse DCT and JFIF's conversion. Each pair is captioned with its PSNR, so a user
-sees what each operation does and how close the coefficients come.
+The DCT side is the core's op (:func:`freqload.codec.policy.apply_ops`, what
+``Recipe(augment=...)`` runs on every sample) on the photo's 192 dequantised channels,
+decoded with JPEG's inverse DCT and JFIF's conversion; the pixel side is torchvision's op
+on the PIL image (:mod:`freqload.loading.pixel_policy`). Each pair is captioned with its
+PSNR, so a user sees what each op does and how close the coefficients come.
 """
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import numpy as np
 from ..codec.channels import to_channels
 from ..codec.lossless import orient
 from ..codec.pixels import grid_planes, ycbcr_to_rgb
+from ..codec.policy import apply_ops
 from ..codec.read import read_coefficients
 
 
@@ -25,79 +26,34 @@ def decode_grid(grid: np.ndarray) -> np.ndarray:
     return ycbcr_to_rgb(*grid_planes(grid))
 
 
-def _grey(img):  # torchvision's _rgb_to_grayscale_image
-    return 0.2989 * img[0] + 0.587 * img[1] + 0.114 * img[2]
-
-
-def _blend(a, b, f):
-    return np.clip(f * a + (1 - f) * b, 0, 255)
-
-
-def _sharpen(img, f):
-    k = np.array([[1, 1, 1], [1, 5, 1], [1, 1, 1]]) / 13
-    deg = img.copy()
-    acc = np.zeros_like(img[:, 1:-1, 1:-1])
-    for dy in (-1, 0, 1):
-        for dx in (-1, 0, 1):
-            acc += k[dy + 1, dx + 1] * img[:, 1 + dy:img.shape[1] - 1 + dy,
-                                           1 + dx:img.shape[2] - 1 + dx]
-    deg[:, 1:-1, 1:-1] = acc
-    return _blend(img, deg, f)
-
-
-def _translate(img, dx):
-    out = np.zeros_like(img)
-    if dx >= 0:
-        out[:, :, dx:] = img[:, :, :img.shape[2] - dx]
-    else:
-        out[:, :, :dx] = img[:, :, -dx:]
-    return out
-
-
-#: the pixel-domain definitions (torchvision.transforms.v2.functional on float 0..255,
-#: clamped as torchvision clamps): name -> (function(img, arg), the DCT-domain call)
-PIXEL_OPS = {
-    "brightness 1.5": (lambda i: _blend(i, 0.0, 1.5), ("color", "brightness", 1.5)),
-    "contrast 0.5": (lambda i: _blend(i, _grey(i).mean(), 0.5), ("color", "contrast", 0.5)),
-    "saturation 2.0": (lambda i: _blend(i, _grey(i)[None], 2.0),
-                       ("color", "saturation", 2.0)),
-    "grayscale": (lambda i: np.clip(np.repeat(_grey(i)[None], 3, 0), 0, 255),
-                  ("color", "grayscale", True)),
-    "invert": (lambda i: 255.0 - i, ("color", "invert", True)),
-    "sharpness 1.9": (lambda i: _sharpen(i, 1.9), ("color", "sharpness", 1.9)),
-    "posterize 3 bits": (lambda i: (np.clip(np.rint(i), 0, 255).astype(np.uint8)
-                                    & np.uint8(0xE0)).astype(float),
-                         ("color", "posterize", 3)),
-    "solarize 128": (lambda i: np.where(i >= 128, 255 - i, i), ("color", "solarize", 128.0)),
-    "translate 16 px": (lambda i: _translate(i, 16), ("geometry", "translate", 16)),
-}
+#: the ops drawn, at one magnitude each (torchvision's units: factor - 1, bits, the
+#: threshold's share of 255, pixels, the shear factor, degrees)
+SHOWN = [("Brightness", 0.5), ("Color", 0.9), ("Contrast", -0.5), ("Sharpness", 0.9),
+         ("Posterize", 3), ("Solarize", 0.5), ("AutoContrast", 0), ("Equalize", 0),
+         ("TranslateX", 13), ("ShearX", 0.3), ("Rotate", 30)]
 
 
 def augment_panels(coeffs) -> list:
     """[(name, dct-domain uint8 [H, W, 3], pixel-domain uint8 [H, W, 3], psnr dB)]."""
-    import torch
+    from PIL import Image
 
-    from ..loading import color, geometry
+    from ..loading.pixel_policy import apply_op
 
-    grid = to_channels(coeffs, None).astype(np.float64)
-    x = torch.from_numpy(grid)[None]
-    source = np.clip(decode_grid(grid), 0, 255)
+    grid = to_channels(coeffs, None).astype(np.float32)
+    source = np.clip(np.rint(decode_grid(grid)), 0, 255).astype(np.uint8)
+    pil = Image.fromarray(source.transpose(1, 2, 0))
     h, w = coeffs.info.height, coeffs.info.width
     out = []
-    for name, (pixel, (module, fn, arg)) in PIXEL_OPS.items():
-        mod = color if module == "color" else geometry
-        if fn == "translate":
-            y = mod.translate(x, "all", arg, 0)
-        else:
-            y = getattr(mod, fn)(x, "all", arg)
-        dct = np.clip(decode_grid(y[0].numpy()), 0, 255)
-        want = np.clip(pixel(source), 0, 255)
-        mse = float(np.mean((dct - want) ** 2))
+    for op, m in SHOWN:
+        dct = np.clip(decode_grid(apply_ops(grid, range(192), [op], [m])), 0, 255)
+        want = np.asarray(apply_op(pil, op, m), dtype=np.float64).transpose(2, 0, 1)
+        mse = float(np.mean((dct[:, :h, :w] - want[:, :h, :w]) ** 2))
         psnr = float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
 
         def img(a):
             return np.rint(a[:, :h, :w]).astype(np.uint8).transpose(1, 2, 0)
-        out.append((name, img(dct), img(want), psnr))
+        out.append((f"{op} {m:g}" if op not in ("AutoContrast", "Equalize") else op,
+                    img(dct), img(want), psnr))
     return out
 
 
@@ -121,8 +77,8 @@ def show_augment(coeffs, path, *, thumb: int = 160) -> list:
         d.text((x, 14), "inf dB" if psnr == float("inf") else f"{psnr:.1f} dB", fill="grey")
         canvas.paste(Image.fromarray(dct).resize((tw, th)), (x, caption))
         canvas.paste(Image.fromarray(pixel).resize((tw, th)), (x, caption + th + gap))
-    d.text((gap, caption + 2 * th + 2 * gap), "top: in the DCT domain, decoded; bottom: "
-           "torchvision's pixel operation", fill="grey")
+    d.text((gap, caption + 2 * th + 2 * gap), "top: the core's op on the coefficients, "
+           "decoded; bottom: torchvision's op on the pixels (PIL)", fill="grey")
     canvas.save(path)
     return [(name, psnr) for name, _, _, psnr in panels]
 
@@ -136,4 +92,4 @@ def command(args) -> int:
     return 0
 
 
-__all__ = ["PIXEL_OPS", "augment_panels", "decode_grid", "show_augment", "command"]
+__all__ = ["SHOWN", "augment_panels", "decode_grid", "show_augment", "command"]

@@ -368,6 +368,7 @@ def _cmd_compare(args) -> int:
             size=args.size, mask=args.mask, rgb_size=args.rgb_size,
             batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
             device=args.device, engine=args.engine, rgb_engine=args.rgb_engine,
+            augment=args.augment,
             num_workers=args.loader_workers,
             gate=args.gate, gate_k=args.gate_k, gate_weight=args.gate_weight,
             gate_lr_scale=args.gate_lr_scale, out_dir=args.out,
@@ -597,6 +598,13 @@ def build_parser() -> argparse.ArgumentParser:
                         "installed (default)")
     c.add_argument("--workers", type=int, default=None, dest="loader_workers",
                    help="loader threads / workers (default: all CPUs; 0: in this process)")
+    c.add_argument("--augment", choices=("trivialaugment", "randaugment"), default=None,
+                   metavar="POLICY",
+                   help="an automatic augmentation policy on the training samples of both "
+                        "variants, the same ops per sample: trivialaugment "
+                        "(TrivialAugmentWide) or randaugment (RandAugment(2, 9)); the DCT "
+                        "side in the core, the RGB side torchvision's ops on PIL images "
+                        "(the RGB loader then runs on Pillow)")
     c.add_argument("--on-error", choices=("fallback", "skip", "raise"), default="fallback",
                    help="files the DCT loader cannot decode as JPEG (a GIF named .jpg): "
                         "decoded from pixels as the RGB loader reads them (default), "

@@ -55,6 +55,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..codec.mask import PRESETS, ChannelMask, as_mask
+from ..codec.policy import as_policy
+from ..codec.recipe import Recipe
 from ..data.destination import atomic_write
 from ..data.sources import resolve_source
 from ..loading.dct_loader import DCTLoader
@@ -144,7 +146,7 @@ class _Experiment:
 
     def __init__(self, train, val, *, arch, epochs, batch_size, lr, weight_decay, device,
                  engine, rgb_engine, num_workers, gate_weight, gate_lr_scale, stats_images,
-                 progress, on_error):
+                 progress, on_error, augment=None, dct_size=28):
 
         check_arch(arch)
         self.train_src, self.val_src = resolve_source(train), resolve_source(val)
@@ -161,6 +163,8 @@ class _Experiment:
             float(gate_weight)
         self.device = resolve_device(device)
         self.engine, self.rgb_engine, self.on_error = engine, rgb_engine, on_error
+        self.augment = as_policy(augment)  # training samples only, both variants
+        self.dct_size = int(dct_size)
         self.gate_lr_scale = float(gate_lr_scale)
         self.num_workers = default_workers() if num_workers is None else int(num_workers)
         self.progress = progress
@@ -173,11 +177,17 @@ class _Experiment:
         src = source or (self.train if train else self.val)
         common = dict(batch_size=self.batch_size, train=train, seed=seed, device=self.device,
                       num_workers=self.num_workers)
+        augment = self.augment if train else None
         if v.input == "rgb":
-            return RGBLoader(src, size=v.size, engine=self.rgb_engine, **common)
-        return DCTLoader(src, mask=ChannelMask(v.grid_channels), size=(v.size, v.size),
-                         normalize=self.stats, engine=self.engine, on_error=self.on_error,
-                         **common)
+            # the DCT side's draws, made for its grid's pixels: the same ops on the same
+            # samples, translations scaled to the RGB picture
+            side = 8 * self.dct_size
+            return RGBLoader(src, size=v.size, engine=self.rgb_engine, augment=augment,
+                             augment_size=(side, side), **common)
+        recipe = Recipe(ChannelMask(v.grid_channels), (v.size, v.size),
+                        transform="train" if train else "eval", augment=augment)
+        return DCTLoader(src, recipe, normalize=self.stats, engine=self.engine,
+                         on_error=self.on_error, **common)
 
     def model(self, v: Variant) -> nn.Module:
         k = len(self.classes)
@@ -308,7 +318,7 @@ def compare(train, val, *, arch: str = "resnet_mini", epochs: int = 10,
             seeds: Sequence[int] = (0, 1, 2), size: int = 28, mask="dctnet24",
             rgb_size: int | None = None, batch_size: int = 32, lr: float = 0.05,
             weight_decay: float = 5e-4, device=None, engine: str = "auto",
-            rgb_engine: str = "auto",
+            rgb_engine: str = "auto", augment=None,
             num_workers: int | None = None, gate: bool = False,
             gate_k: int | None = None, gate_weight: float = 0.003,
             gate_lr_scale: float = 20.0,
@@ -332,6 +342,12 @@ def compare(train, val, *, arch: str = "resnet_mini", epochs: int = 10,
         rgb_engine: RGBLoader's engine: "auto" (default: "dali" where DALI is installed,
             DALI's decoder and resize on the same boxes, uint8 crossing: the strongest CPU
             baseline), "dali" or "torch" (Pillow in DataLoader workers).
+        augment: a policy for the training samples of both variants ("trivialaugment",
+            "randaugment" or a policy object, :mod:`freqload.codec.policy`): the DCT side
+            in the core (``Recipe(augment=...)``), the RGB side torchvision's ops on PIL
+            images (:mod:`freqload.loading.pixel_policy`) with the same draws per sample,
+            translations scaled to its size. The RGB side then runs on the torch engine
+            (Pillow), DALI's taking no per-sample ops of ours.
         on_error: DCTLoader's policy for files it cannot decode as JPEG (default
             "fallback": decoded from pixels by Pillow, as the RGB loader reads them, so
             both variants see the same pictures; a GIF in a data set is common).
@@ -361,7 +377,7 @@ def compare(train, val, *, arch: str = "resnet_mini", epochs: int = 10,
                      rgb_engine=rgb_engine,
                      num_workers=num_workers, gate_weight=gate_weight,
                      gate_lr_scale=gate_lr_scale, stats_images=stats_images,
-                     progress=progress, on_error=on_error)
+                     progress=progress, on_error=on_error, augment=augment, dct_size=size)
     report: dict[str, Any] = {
         "format": FORMAT,
         "settings": {"train": os.fspath(train), "val": os.fspath(val), "arch": arch,
@@ -369,6 +385,7 @@ def compare(train, val, *, arch: str = "resnet_mini", epochs: int = 10,
                      "weight_decay": weight_decay, "optimizer": "SGD momentum 0.9 nesterov, "
                      "cosine per step", "device": str(ex.device), "engine": engine,
                      "rgb_engine": rgb_engine, "on_error": on_error,
+                     "augment": None if ex.augment is None else repr(ex.augment),
                      "num_workers": ex.num_workers, "classes": ex.classes,
                      "train_images": len(ex.train_src.paths),
                      "val_images": len(ex.val_src.paths)},
@@ -437,7 +454,9 @@ def table(report: dict) -> str:
     lines = [f"freqload compare: {st['arch']}, {st['epochs']} epochs, "
              f"{len(st['seeds'])} seed(s), batch {st['batch_size']}, device {st['device']}; "
              f"{st['train_images']} train / {st['val_images']} val images, "
-             f"{len(st['classes'])} classes",
+             f"{len(st['classes'])} classes"
+             + (f"; augment {st['augment']} on the training samples of both variants"
+                if st.get("augment") else ""),
              f"pairing: DCT {pr['dct_size_blocks']}x{pr['dct_size_blocks']} blocks x "
              f"{pr['dct_channels']} channels int16 = {pr['dct_bytes']:,} B; RGB "
              f"{pr['rgb_size_px']}x{pr['rgb_size_px']} x 3 uint8 = {pr['rgb_bytes']:,} B"

@@ -321,6 +321,42 @@ typedef enum {
   FL_OUTPUT_PLANES = 1    /* planes + layout, aligned on the device (fl_decode_planes) */
 } fl_output_kind;
 
+/* ---- augmentation policies (fl_policy.c draws, fl_ops.c applies) ---- */
+
+/* torchvision.transforms.v2's automatic augmentation ops, in its _AUGMENTATION_SPACE
+ * order (TrivialAugmentWide, RandAugment). */
+typedef enum {
+  FL_OP_IDENTITY = 0, FL_OP_SHEAR_X, FL_OP_SHEAR_Y, FL_OP_TRANSLATE_X, FL_OP_TRANSLATE_Y,
+  FL_OP_ROTATE, FL_OP_BRIGHTNESS, FL_OP_COLOR, FL_OP_CONTRAST, FL_OP_SHARPNESS,
+  FL_OP_POSTERIZE, FL_OP_SOLARIZE, FL_OP_AUTOCONTRAST, FL_OP_EQUALIZE, FL_OP_KINDS
+} fl_op_kind;
+
+/* FL_POLICY_FIXED: one given op at one given magnitude on every sample (freqload show
+ * --augment, the tests, a user's own experiments). */
+typedef enum {
+  FL_POLICY_NONE = 0, FL_POLICY_TRIVIAL_WIDE = 1, FL_POLICY_RAND_AUGMENT = 2, FL_POLICY_FIXED = 3
+} fl_policy_kind;
+
+#define FL_POLICY_MAX_OPS 16
+
+typedef struct {
+  int kind;      /* fl_policy_kind */
+  int num_ops;   /* RandAugment: ops per sample (2) */
+  int magnitude; /* RandAugment: the magnitude bin (9) */
+  int num_bins;  /* magnitude bins (31) */
+  int op;        /* FIXED: the op (fl_op_kind) */
+  double value;  /* FIXED: its magnitude, in the units of fl_op */
+} fl_policy;
+
+/* One drawn op: its kind and magnitude (signed where the op is; the units are
+ * torchvision's: shear as a factor, translate in pixels, rotate in degrees, brightness /
+ * color / contrast / sharpness as factor - 1, posterize in bits, solarize as a fraction
+ * of the value range; 0 for ops without one). */
+typedef struct {
+  int op;
+  double magnitude;
+} fl_op;
+
 /* Everything that decides a sample: the channels (output order), the output grid, chroma
  * alignment, dequantisation, the transform, the output kind and the decode options
  * (limits, strictness, partial decoding). Every front takes one whole, in the packed form
@@ -336,7 +372,16 @@ typedef struct {
   int output;                         /* fl_output_kind */
   int orient;                         /* 1: apply the EXIF orientation; 0: as stored */
   fl_options options;                 /* require_coefficients: always 1 for a sample */
+  fl_policy augment;                  /* per-sample ops after the transform (fl_ops.c);
+                                       * kind FL_POLICY_NONE: none */
 } fl_recipe;
+
+/* The recipe's augment on a finished channels sample (int16 [count, out_h, out_w], in
+ * place), with `key`'s draws; scratch: fl_recipe_augment_doubles(r) doubles. Nothing
+ * without an augment. fl_decode_sample does this itself; a front that makes a sample
+ * otherwise (fl_sample, the pixel fallback's) calls it after. */
+size_t fl_recipe_augment_doubles(const fl_recipe *r);
+void fl_recipe_augment(const fl_recipe *r, uint64_t key, int16_t *out, double *scratch);
 
 /* The rules a recipe obeys, in one place: FL_OK, or FL_ERR_ARGUMENT with a message
  * naming the setting by its Python name (size, scale, ratio, flip, crop_ratio, ...). */
@@ -348,7 +393,7 @@ fl_status fl_transform_check(const fl_transform *t, char *message, size_t messag
  * so nothing is rounded on the way). fl_recipe_pack writes at most FL_RECIPE_PACKED_MAX
  * bytes and returns how many; fl_recipe_unpack reads them back and checks the recipe. */
 #define FL_RECIPE_PACKED_MAX (8 + 2 * FL_MAX_CHANNELS + 128)
-#define FL_RECIPE_VERSION 2
+#define FL_RECIPE_VERSION 3
 size_t fl_recipe_pack(const fl_recipe *r, uint8_t out[FL_RECIPE_PACKED_MAX]);
 fl_status fl_recipe_unpack(const uint8_t *data, size_t size, fl_recipe *r, char *message,
                            size_t message_size);
@@ -511,33 +556,6 @@ fl_status fl_orient_views(const fl_coef_view *comps, int num_components, int *wi
 
 /* ---- augmentation policies: fl_policy.c --------------------------------------------- */
 
-/* torchvision.transforms.v2's automatic augmentation ops, in its _AUGMENTATION_SPACE
- * order (TrivialAugmentWide, RandAugment). */
-typedef enum {
-  FL_OP_IDENTITY = 0, FL_OP_SHEAR_X, FL_OP_SHEAR_Y, FL_OP_TRANSLATE_X, FL_OP_TRANSLATE_Y,
-  FL_OP_ROTATE, FL_OP_BRIGHTNESS, FL_OP_COLOR, FL_OP_CONTRAST, FL_OP_SHARPNESS,
-  FL_OP_POSTERIZE, FL_OP_SOLARIZE, FL_OP_AUTOCONTRAST, FL_OP_EQUALIZE, FL_OP_KINDS
-} fl_op_kind;
-
-typedef enum { FL_POLICY_NONE = 0, FL_POLICY_TRIVIAL_WIDE = 1, FL_POLICY_RAND_AUGMENT = 2 } fl_policy_kind;
-
-#define FL_POLICY_MAX_OPS 16
-
-typedef struct {
-  int kind;      /* fl_policy_kind */
-  int num_ops;   /* RandAugment: ops per sample (2) */
-  int magnitude; /* RandAugment: the magnitude bin (9) */
-  int num_bins;  /* magnitude bins (31) */
-} fl_policy;
-
-/* One drawn op: its kind and magnitude (signed where the op is; the units are
- * torchvision's: shear as a factor, translate in pixels, rotate in degrees, brightness /
- * color / contrast / sharpness as factor - 1, posterize in bits, solarize as a fraction
- * of the value range; 0 for ops without one). */
-typedef struct {
-  int op;
-  double magnitude;
-} fl_op;
 
 fl_status fl_policy_check(const fl_policy *p, char *message, size_t message_size);
 /* Bin `bin` of op's magnitudes under policy `kind` for an image of height x width pixels
@@ -549,6 +567,18 @@ int fl_policy_magnitude(int kind, int op, int bin, int num_bins, int height, int
 int fl_policy_count(const fl_policy *p);
 /* The ops a sample with `key` gets (at most FL_POLICY_MAX_OPS, in order): their count. */
 int fl_policy_draw(const fl_policy *p, uint64_t key, int height, int width, fl_op *ops);
+
+/* The ops on one sample's dequantised channels [count, out_h, out_w] (float x, in place),
+ * in order (fl_ops.c says what each does and how exact it is). work: at least
+ * fl_ops_work_doubles(spec) doubles. */
+size_t fl_ops_work_doubles(const fl_channel_spec *spec);
+void fl_ops_apply(const fl_channel_spec *spec, const fl_op *ops, int num_ops, float *x,
+                  double *work);
+/* A sample's policy: its ops drawn from `key` for its out_h*8 x out_w*8 pixels, applied to
+ * out (int16 [count, out_h, out_w], rounded and saturated back) through x (count * out_h *
+ * out_w floats) and work. Returns the ops drawn. */
+int fl_policy_sample(const fl_policy *p, const fl_channel_spec *spec, uint64_t key, int16_t *out,
+                     float *x, double *work);
 
 /* torchvision.transforms.v2.RandomErasing's draw on a height x width grid, from `key` (a
  * stream of its own): with probability p, up to 10 tries of an area in [scale_min,

@@ -78,6 +78,8 @@ struct fl_decoder {
   uint8_t *file;             /* fl_decode_file's buffer, reused across files */
   size_t file_cap;
   int fast_path_used;        /* the last image's coefficients came from the fast path */
+  double *augment;           /* fl_decoder_augment_scratch */
+  size_t augment_cap;
 };
 
 const char *fl_libjpeg_version(void) {
@@ -334,7 +336,18 @@ void fl_decoder_free(fl_decoder *d) {
   free(d->file);
   free(d->entropy);
   fl_workspace_free(d->workspace);
+  free(d->augment);
   free(d);
+}
+
+double *fl_decoder_augment_scratch(fl_decoder *d, size_t doubles) {
+  if (doubles > d->augment_cap) {
+    double *p = (double *)realloc(d->augment, doubles * sizeof(double));
+    if (p == NULL) return NULL;
+    d->augment = p;
+    d->augment_cap = doubles;
+  }
+  return d->augment;
 }
 
 fl_workspace *fl_decoder_workspace(fl_decoder *d) {

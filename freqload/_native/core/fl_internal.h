@@ -21,6 +21,10 @@ fl_status fl_read_coefficient_rows(fl_decoder *d, const fl_plane *planes, int nu
 /* The decoder's file buffer (fl_decode_file's): *buf and *cap as fl_read_file takes them. */
 void fl_decoder_file_buffer(fl_decoder *d, uint8_t ***buf, size_t **cap);
 
+/* Decoder-owned doubles for the augmentation (fl_ops_apply's work and its float copy of
+ * the sample), grown as needed and kept; NULL when out of memory. */
+double *fl_decoder_augment_scratch(fl_decoder *d, size_t doubles);
+
 /* The decoder's fl_workspace (created with the decoder). */
 fl_workspace *fl_decoder_workspace(fl_decoder *d);
 

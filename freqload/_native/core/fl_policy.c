@@ -68,6 +68,21 @@ int fl_policy_magnitude(int kind, int op, int bin, int num_bins, int height, int
 
 fl_status fl_policy_check(const fl_policy *p, char *message, size_t message_size) {
   if (p->kind == FL_POLICY_NONE) return FL_OK;
+  if (p->kind == FL_POLICY_FIXED) {
+    if (p->op < 0 || p->op >= FL_OP_KINDS) {
+      snprintf(message, message_size, "augment: op must be 0..%d, got %d", FL_OP_KINDS - 1, p->op);
+      return FL_ERR_ARGUMENT;
+    }
+    if (!isfinite(p->value)) {
+      snprintf(message, message_size, "augment: the op's magnitude must be finite");
+      return FL_ERR_ARGUMENT;
+    }
+    if (p->op == FL_OP_POSTERIZE && !(p->value >= 0 && p->value <= 8)) {
+      snprintf(message, message_size, "augment: posterize's bits must be 0..8, got %g", p->value);
+      return FL_ERR_ARGUMENT;
+    }
+    return FL_OK;
+  }
   if (p->kind != FL_POLICY_TRIVIAL_WIDE && p->kind != FL_POLICY_RAND_AUGMENT) {
     snprintf(message, message_size, "augment: unknown policy %d", p->kind);
     return FL_ERR_ARGUMENT;
@@ -94,12 +109,19 @@ fl_status fl_policy_check(const fl_policy *p, char *message, size_t message_size
 }
 
 int fl_policy_count(const fl_policy *p) {
-  return p->kind == FL_POLICY_TRIVIAL_WIDE ? 1 : p->kind == FL_POLICY_RAND_AUGMENT ? p->num_ops : 0;
+  return p->kind == FL_POLICY_TRIVIAL_WIDE || p->kind == FL_POLICY_FIXED ? 1
+         : p->kind == FL_POLICY_RAND_AUGMENT                          ? p->num_ops
+                                                                      : 0;
 }
 
 int fl_policy_draw(const fl_policy *p, uint64_t key, int height, int width, fl_op *ops) {
   uint64_t s = key ^ FL_POLICY_SEED;
   const int count = fl_policy_count(p);
+  if (p->kind == FL_POLICY_FIXED) {
+    ops[0].op = p->op;
+    ops[0].magnitude = p->value;
+    return 1;
+  }
   for (int k = 0; k < count; k++) {
     const int op = (int)(fl_uniform(&s) * FL_OP_KINDS);
     double value;

@@ -8,7 +8,11 @@
  *   i32 out_h | i32 out_w | u8 dequantize | u8 chroma | u8 output | u8 transform kind |
  *   f64 scale_min, scale_max, ratio_min, ratio_max, flip_p, crop_ratio (IEEE bits) |
  *   u64 max_pixels | u8 strict | u64 max_file_size | i32 max_scans | u64 max_memory |
- *   u8 partial_decode | u8 orient
+ *   u8 partial_decode | u8 orient |
+ *   (version 3:) u8 augment kind | i32 num_ops | i32 magnitude | i32 num_bins | i32 op |
+ *   f64 value
+ *
+ * Version 2 (no augment) is still read.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -104,6 +108,21 @@ fl_status fl_recipe_check(const fl_recipe *r, char *message, size_t message_size
   }
   if (r->options.max_scans < 0)
     return fail(message, message_size, "max_scans must be >= 0 (0: no limit)");
+  if (r->augment.kind != FL_POLICY_NONE) {
+    int has_luma_dc = 0;
+    if (fl_policy_check(&r->augment, message, message_size) != FL_OK) return FL_ERR_ARGUMENT;
+    if (r->output != FL_OUTPUT_CHANNELS)
+      return fail(message, message_size,
+                  "augment needs regroup='cpu' (it runs on the aligned channels in the core)");
+    if (!r->dequantize)
+      return fail(message, message_size,
+                  "augment works on dequantised coefficients; pass dequantize=True");
+    for (k = 0; k < r->count; k++) has_luma_dc |= r->component[k] == 0 && r->coef[k] == 0;
+    if (!has_luma_dc)
+      return fail(message, message_size,
+                  "augment needs the luma DC channel (0) in the mask: contrast, solarize, "
+                  "autocontrast and equalize read the blocks' mean luma from it");
+  }
   return FL_OK;
 }
 
@@ -135,7 +154,8 @@ static double bits_double(uint64_t v) {
   return d;
 }
 
-#define FIXED_BYTES (4 + 2 + 4 + 4 + 4 + 6 * 8 + 8 + 1 + 8 + 4 + 8 + 1 + 1)
+#define FIXED_BYTES_V2 (4 + 2 + 4 + 4 + 4 + 6 * 8 + 8 + 1 + 8 + 4 + 8 + 1 + 1)
+#define AUGMENT_BYTES (1 + 4 * 4 + 8)
 
 size_t fl_recipe_pack(const fl_recipe *r, uint8_t out[FL_RECIPE_PACKED_MAX]) {
   const fl_transform *t = &r->transform;
@@ -170,6 +190,12 @@ size_t fl_recipe_pack(const fl_recipe *r, uint8_t out[FL_RECIPE_PACKED_MAX]) {
   p = put(p, o->max_memory, 8);
   *p++ = (uint8_t)(o->partial_decode != 0);
   *p++ = (uint8_t)(r->orient != 0);
+  *p++ = (uint8_t)r->augment.kind;
+  p = put(p, (uint32_t)r->augment.num_ops, 4);
+  p = put(p, (uint32_t)r->augment.magnitude, 4);
+  p = put(p, (uint32_t)r->augment.num_bins, 4);
+  p = put(p, (uint32_t)r->augment.op, 4);
+  p = put(p, double_bits(r->augment.value), 8);
   return (size_t)(p - out);
 }
 
@@ -180,7 +206,7 @@ fl_status fl_recipe_unpack(const uint8_t *data, size_t size, fl_recipe *r, char 
   memset(r, 0, sizeof *r);
   if (size < 6 || memcmp(data, "FLR", 3) != 0)
     return fail(message, message_size, "not a packed recipe (make one with freqload.Recipe)");
-  if (data[3] != FL_RECIPE_VERSION) {
+  if (data[3] != FL_RECIPE_VERSION && data[3] != 2) {
     snprintf(message, message_size,
              "packed recipe version %d, this build reads version %d (rebuild the recipe with "
              "this freqload)", data[3], FL_RECIPE_VERSION);
@@ -188,7 +214,7 @@ fl_status fl_recipe_unpack(const uint8_t *data, size_t size, fl_recipe *r, char 
   }
   p += 4;
   count = (int)get(&p, 2);
-  if (size != (size_t)FIXED_BYTES + 2 * (size_t)count)
+  if (size != (size_t)FIXED_BYTES_V2 + (data[3] >= 3 ? AUGMENT_BYTES : 0) + 2 * (size_t)count)
     return fail(message, message_size, "packed recipe has the wrong length");
   if (count > FL_MAX_CHANNELS)
     return fail(message, message_size, "the mask selects more than 192 channels");
@@ -216,6 +242,14 @@ fl_status fl_recipe_unpack(const uint8_t *data, size_t size, fl_recipe *r, char 
   r->options.max_memory = get(&p, 8);
   r->options.partial_decode = *p++;
   r->orient = *p++;
+  if (data[3] >= 3) {
+    r->augment.kind = *p++;
+    r->augment.num_ops = (int32_t)(uint32_t)get(&p, 4);
+    r->augment.magnitude = (int32_t)(uint32_t)get(&p, 4);
+    r->augment.num_bins = (int32_t)(uint32_t)get(&p, 4);
+    r->augment.op = (int32_t)(uint32_t)get(&p, 4);
+    r->augment.value = bits_double(get(&p, 8));
+  }
   r->options.require_coefficients = 1;
   if (r->dequantize > 1 || r->options.strict > 1 || r->options.partial_decode > 1 ||
       r->orient > 1)
@@ -246,6 +280,18 @@ size_t fl_recipe_out_elements(const fl_recipe *r) {
   return (size_t)r->count * (size_t)r->out_h * (size_t)r->out_w;
 }
 
+size_t fl_recipe_augment_doubles(const fl_recipe *r) {
+  const fl_channel_spec spec = fl_recipe_spec(r);
+  return fl_ops_work_doubles(&spec) + (fl_recipe_out_elements(r) + 1) / 2;
+}
+
+void fl_recipe_augment(const fl_recipe *r, uint64_t key, int16_t *out, double *scratch) {
+  const fl_channel_spec spec = fl_recipe_spec(r);
+  const size_t work = fl_ops_work_doubles(&spec);
+  if (r->augment.kind == FL_POLICY_NONE || r->output != FL_OUTPUT_CHANNELS) return;
+  fl_policy_sample(&r->augment, &spec, key, out, (float *)(scratch + work), scratch);
+}
+
 fl_status fl_decode_sample(fl_decoder *d, const uint8_t *data, size_t size, const fl_recipe *r,
                            uint64_t key, int16_t *out, int32_t *layout, fl_info *info) {
   const fl_channel_spec spec = fl_recipe_spec(r);
@@ -261,6 +307,15 @@ fl_status fl_decode_sample(fl_decoder *d, const uint8_t *data, size_t size, cons
       memset(layout, 0, FL_LAYOUT_INTS * sizeof(int32_t));
   } else {
     st = fl_decode_channels(d, data, size, &opts, &spec, key, out, info);
+    if (st == FL_OK && r->augment.kind != FL_POLICY_NONE) {
+      double *scratch = fl_decoder_augment_scratch(d, fl_recipe_augment_doubles(r));
+      if (scratch == NULL) {
+        st = FL_ERR_NOMEM;
+        snprintf(fl_decoder_message_buffer(d), FL_MESSAGE_MAX, "out of memory (augment)");
+      } else {
+        fl_recipe_augment(r, key, out, scratch);
+      }
+    }
   }
   if (st != FL_OK) memset(out, 0, fl_recipe_out_elements(r) * sizeof(int16_t));
   return st;

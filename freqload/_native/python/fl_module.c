@@ -46,27 +46,31 @@ static int recipe_arg(const Py_buffer *b, fl_recipe *r) {
 }
 
 /* pack_recipe(component, coef, size, dequantize, chroma, transform, output, max_pixels, strict,
- *             max_file_size, max_scans, max_memory, partial_decode, orient=False) -> bytes:
+ *             max_file_size, max_scans, max_memory, partial_decode, orient=False,
+ *             augment=(kind, num_ops, magnitude, num_bins, op, value)) -> bytes:
  * the one place Python's settings become an fl_recipe; checked by fl_recipe_check. */
 static PyObject *py_pack_recipe(PyObject *mod, PyObject *args, PyObject *kw) {
   static char *names[] = {"component", "coef", "size", "dequantize", "chroma", "transform",
                           "output", "max_pixels", "strict", "max_file_size", "max_scans",
-                          "max_memory", "partial_decode", "orient", NULL};
+                          "max_memory", "partial_decode", "orient", "augment", NULL};
   Py_buffer comp, coef;
   fl_recipe r;
   fl_transform *t = &r.transform;
+  fl_policy *a = &r.augment;
   unsigned long long max_pixels, max_file_size, max_memory;
   uint8_t packed[FL_RECIPE_PACKED_MAX];
   char message[FL_MESSAGE_MAX];
   PyObject *result = NULL;
   memset(&r, 0, sizeof r);
-  if (!PyArg_ParseTupleAndKeywords(args, kw, "y*y*(ii)pi(idddddd)iKpKiKp|p:pack_recipe", names,
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "y*y*(ii)pi(idddddd)iKpKiKp|p(iiiiid):pack_recipe",
+                                   names,
                                    &comp, &coef, &r.out_h, &r.out_w, &r.dequantize, &r.chroma,
                                    &t->kind, &t->scale_min, &t->scale_max, &t->ratio_min,
                                    &t->ratio_max, &t->flip_p, &t->crop_ratio, &r.output,
                                    &max_pixels, &r.options.strict, &max_file_size,
                                    &r.options.max_scans, &max_memory, &r.options.partial_decode,
-                                   &r.orient))
+                                   &r.orient, &a->kind, &a->num_ops, &a->magnitude,
+                                   &a->num_bins, &a->op, &a->value))
     return NULL;
   if (comp.len != coef.len || comp.len < 1 || comp.len > FL_MAX_CHANNELS) {
     PyErr_Format(PyExc_ValueError, "the mask must select 1..%d channels", FL_MAX_CHANNELS);
@@ -100,7 +104,8 @@ static PyObject *py_unpack_recipe(PyObject *mod, PyObject *args) {
   PyBuffer_Release(&b);
   if (!ok) return NULL;
   return Py_BuildValue(
-      "{s:y#,s:y#,s:(ii),s:N,s:i,s:(idddddd),s:i,s:K,s:N,s:K,s:i,s:K,s:N,s:N}", "component",
+      "{s:y#,s:y#,s:(ii),s:N,s:i,s:(idddddd),s:i,s:K,s:N,s:K,s:i,s:K,s:N,s:N,s:(iiiiid)}",
+      "component",
       (const char *)r.component, (Py_ssize_t)r.count, "coef", (const char *)r.coef,
       (Py_ssize_t)r.count, "size", r.out_h, r.out_w, "dequantize", PyBool_FromLong(r.dequantize),
       "chroma", r.chroma, "transform", t->kind, t->scale_min, t->scale_max, t->ratio_min,
@@ -109,7 +114,8 @@ static PyObject *py_unpack_recipe(PyObject *mod, PyObject *args) {
       "max_file_size", (unsigned long long)r.options.max_file_size, "max_scans",
       r.options.max_scans, "max_memory", (unsigned long long)r.options.max_memory,
       "partial_decode", PyBool_FromLong(r.options.partial_decode), "orient",
-      PyBool_FromLong(r.orient));
+      PyBool_FromLong(r.orient), "augment", r.augment.kind, r.augment.num_ops,
+      r.augment.magnitude, r.augment.num_bins, r.augment.op, r.augment.value);
 }
 
 /* recipe_out_elements(packed) -> int16 elements one sample's output takes */
@@ -819,6 +825,17 @@ static PyObject *py_sample(PyObject *mod, PyObject *args) {
     raise_status(st, message);
     goto done;
   }
+  if (r.augment.kind != FL_POLICY_NONE) { /* as fl_decode_sample does after fl_sample */
+    double *scratch = (double *)malloc(fl_recipe_augment_doubles(&r) * sizeof(double));
+    if (scratch == NULL) {
+      PyErr_NoMemory();
+      goto done;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    fl_recipe_augment(&r, (uint64_t)key, (int16_t *)out.buf, scratch);
+    Py_END_ALLOW_THREADS
+    free(scratch);
+  }
   ok = 1;
 done:
   return finish_call(ok, &v, (Py_buffer *const[]){&rb, &out}, 2);
@@ -1012,8 +1029,9 @@ static PyObject *py_policy_draw(PyObject *mod, PyObject *args) {
   Py_buffer keys, ops, mags;
   int height, width, count = 0, ok = 0;
   char message[FL_MESSAGE_MAX];
-  if (!PyArg_ParseTuple(args, "iiiiy*iiw*w*:policy_draw", &p.kind, &p.num_ops, &p.magnitude,
-                        &p.num_bins, &keys, &height, &width, &ops, &mags))
+  memset(&p, 0, sizeof p);
+  if (!PyArg_ParseTuple(args, "iiiiy*iiw*w*|id:policy_draw", &p.kind, &p.num_ops, &p.magnitude,
+                        &p.num_bins, &keys, &height, &width, &ops, &mags, &p.op, &p.value))
     return NULL;
   if (fl_policy_check(&p, message, sizeof message) != FL_OK) {
     PyErr_SetString(PyExc_ValueError, message);
@@ -1047,6 +1065,70 @@ done:
   PyBuffer_Release(&ops);
   PyBuffer_Release(&mags);
   return ok ? PyLong_FromLong(count) : NULL;
+}
+
+/* apply_ops(component, coef, (h, w), x, ops, magnitudes): fl_ops_apply on x (float32
+ * [count, h, w], in place): the ops (int32 [k]) at their magnitudes (float64 [k]), in order */
+static PyObject *py_apply_ops(PyObject *mod, PyObject *args) {
+  Py_buffer comp, coef, x, ops, mags;
+  fl_channel_spec spec;
+  int ok = 0;
+  memset(&spec, 0, sizeof spec);
+  if (!PyArg_ParseTuple(args, "y*y*(ii)w*y*y*:apply_ops", &comp, &coef, &spec.out_h, &spec.out_w,
+                        &x, &ops, &mags))
+    return NULL;
+  const Py_ssize_t k = ops.len / 4;
+  if (comp.len != coef.len || comp.len < 1 || comp.len > FL_MAX_CHANNELS || spec.out_h < 1 ||
+      spec.out_w < 1 || x.len != comp.len * spec.out_h * spec.out_w * 4 || ops.len % 4 ||
+      mags.len != k * 8 || k > FL_POLICY_MAX_OPS) {
+    PyErr_SetString(PyExc_ValueError, "apply_ops: 1..192 channels, x float32 [count, h, w], "
+                                      "int32 ops and float64 magnitudes [k], k <= 16");
+    goto done;
+  }
+  spec.component = (const uint8_t *)comp.buf;
+  spec.coef = (const uint8_t *)coef.buf;
+  spec.count = (int)comp.len;
+  {
+    int has_dc = 0;
+    fl_op drawn[FL_POLICY_MAX_OPS];
+    for (int c = 0; c < spec.count; c++) {
+      if (spec.component[c] > 2 || spec.coef[c] > 63) {
+        PyErr_SetString(PyExc_ValueError, "apply_ops: a channel out of range");
+        goto done;
+      }
+      has_dc |= spec.component[c] == 0 && spec.coef[c] == 0;
+    }
+    if (!has_dc) {
+      PyErr_SetString(PyExc_ValueError, "apply_ops: the luma DC channel (0) must be there");
+      goto done;
+    }
+    for (Py_ssize_t j = 0; j < k; j++) {
+      drawn[j].op = ((const int32_t *)ops.buf)[j];
+      drawn[j].magnitude = ((const double *)mags.buf)[j];
+      if (drawn[j].op < 0 || drawn[j].op >= FL_OP_KINDS) {
+        PyErr_SetString(PyExc_ValueError, "apply_ops: an op out of range");
+        goto done;
+      }
+    }
+    double *work = (double *)malloc(fl_ops_work_doubles(&spec) * sizeof(double));
+    if (work == NULL) {
+      PyErr_NoMemory();
+      goto done;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    fl_ops_apply(&spec, drawn, (int)k, (float *)x.buf, work);
+    Py_END_ALLOW_THREADS
+    free(work);
+  }
+  ok = 1;
+done:
+  PyBuffer_Release(&comp);
+  PyBuffer_Release(&coef);
+  PyBuffer_Release(&x);
+  PyBuffer_Release(&ops);
+  PyBuffer_Release(&mags);
+  if (!ok) return NULL;
+  Py_RETURN_NONE;
 }
 
 /* policy_magnitude(kind, op, bin, num_bins, height, width) -> (value, signed) or None */
@@ -1129,6 +1211,9 @@ static PyMethodDef module_methods[] = {
     {"erasing_draw", py_erasing_draw, METH_VARARGS,
      "erasing_draw(keys, height, width, p, scale_min, scale_max, ratio_min, ratio_max, "
      "boxes): every key's RandomErasing box"},
+    {"apply_ops", py_apply_ops, METH_VARARGS,
+     "apply_ops(component, coef, (h, w), x, ops, magnitudes): the ops on float32 x "
+     "[count, h, w], in place"},
     {"policy_magnitude", py_policy_magnitude, METH_VARARGS,
      "policy_magnitude(kind, op, bin, num_bins, height, width) -> (value, signed) or None"},
     {"to_channels", py_to_channels, METH_VARARGS,
@@ -1217,6 +1302,7 @@ PyMODINIT_FUNC PyInit__core(void) {
   PyModule_AddIntConstant(m, "OP_KINDS", FL_OP_KINDS);
   PyModule_AddIntConstant(m, "POLICY_MAX_OPS", FL_POLICY_MAX_OPS);
   PyModule_AddIntConstant(m, "POLICY_TRIVIAL_WIDE", FL_POLICY_TRIVIAL_WIDE);
+  PyModule_AddIntConstant(m, "POLICY_FIXED", FL_POLICY_FIXED);
   PyModule_AddIntConstant(m, "POLICY_RAND_AUGMENT", FL_POLICY_RAND_AUGMENT);
   PyModule_AddIntConstant(m, "STATUS_OK", FL_OK);
   PyModule_AddIntConstant(m, "STATUS_DECODE", FL_ERR_DECODE);
