@@ -1,10 +1,18 @@
 #!/usr/bin/env python
-"""Cost of the batch-level augmentations on DCT batches, per batch and per image.
+"""Cost of the augmentations: the batch operations on the device, and each per-sample op
+in the core.
 
-A float32 batch as the train loader delivers it (default: 64 x 24 x 56 x 56, dctnet24),
-on the CPU (and on CUDA where there is one): MixUp, CutMix, ColorJitter (all four
-operations), RandomGrayscale, RandomErasing, and each colour operation alone. Median of
---repeats timings of --iters calls each (CUDA synchronised).
+Batch operations (the device post-stage): MixUp, CutMix and RandomErasing on a float32
+batch as the train loader delivers it (default 64 x 24 x 56 x 56, dctnet24), on the CPU
+(and on CUDA where there is one); ms per batch and us per image.
+
+Per-sample ops (``Recipe(augment=...)``, fl_ops.c, what an engine thread runs after the
+transform): each op alone on one sample's channels (default dctnet24, 56 x 56), through
+``freqload.codec.policy.apply_ops``, which calls the core's fl_ops_apply the engines call
+(plus a copy of the sample and the call's overhead, which the engines do not pay: the
+"copy only" row measures them); us per sample on one thread.
+
+Median of --repeats timings of --iters calls each (CUDA synchronised).
 
     python benchmarks/augment.py [--batch 64] [--size 56] [--mask dctnet24] [--json out.json]
 """
@@ -19,9 +27,26 @@ import numpy as np
 import torch
 
 import freqload
-from freqload.loading import color
+from freqload.codec.policy import OP_NAMES, apply_ops
 from freqload.loading.erasing import RandomErasing
-from freqload.loading.jitter import ColorJitter, RandomGrayscale
+
+#: one magnitude per op (torchvision's units)
+MAGNITUDE = {"ShearX": 0.3, "ShearY": 0.3, "TranslateX": 13, "TranslateY": 13, "Rotate": 30,
+             "Brightness": 0.5, "Color": 0.5, "Contrast": 0.5, "Sharpness": 0.5,
+             "Posterize": 4, "Solarize": 0.5, "Hue": 0.1}
+
+
+def _median_time(fn, repeats, iters, sync=lambda: None) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        sync()
+        t0 = time.perf_counter()
+        for _ in range(iters):
+            fn()
+        sync()
+        times.append((time.perf_counter() - t0) / iters)
+    return float(np.median(times))
 
 
 def main(argv=None) -> int:
@@ -33,47 +58,44 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--json", metavar="PATH")
     args = ap.parse_args(argv)
-    channels = len(freqload.codec.mask.as_mask(args.mask).indices)
+    channels = list(freqload.codec.mask.as_mask(args.mask).indices)
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     keys = freqload.sample_keys(0, 0, np.arange(args.batch))
     y = torch.arange(args.batch) % 10
-    ops = {
+    batch_ops = {
         "MixUp": lambda x: freqload.MixUp(alpha=0.2, num_classes=10, seed=0)(x, y),
         "CutMix": lambda x: freqload.CutMix(alpha=1.0, num_classes=10, seed=0)(x, y),
-        "ColorJitter(0.4, 0.4, 0.4, 0.1)": lambda x: ColorJitter(0.4, 0.4, 0.4, 0.1)(
-            x, args.mask, keys),
-        "RandomGrayscale(0.1)": lambda x: RandomGrayscale(0.1)(x, args.mask, keys),
         "RandomErasing(0.5)": lambda x: RandomErasing(0.5)(x, keys),
-        "brightness": lambda x: color.brightness(x, args.mask, 1.2),
-        "contrast": lambda x: color.contrast(x, args.mask, 0.8),
-        "saturation": lambda x: color.saturation(x, args.mask, 1.3),
-        "hue": lambda x: color.hue(x, args.mask, 0.1),
     }
-    print(f"batch {args.batch} x {channels} x {args.size} x {args.size} float32, "
+    print(f"batch {args.batch} x {len(channels)} x {args.size} x {args.size} float32, "
           f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads", file=sys.stderr)
-    print(f"{'operation':34s} {'device':6s} {'ms/batch':>9s} {'us/image':>9s}")
+    print(f"{'operation':24s} {'where':10s} {'ms/batch':>9s} {'us/image':>9s}")
     rows = []
     for dev in devices:
-        x = torch.randn(args.batch, channels, args.size, args.size, device=dev) * 50
-        for name, fn in ops.items():
-            fn(x)  # warm-up
-            times = []
-            for _ in range(args.repeats):
-                if dev == "cuda":
-                    torch.cuda.synchronize()
-                t0 = time.perf_counter()
-                for _ in range(args.iters):
-                    fn(x)
-                if dev == "cuda":
-                    torch.cuda.synchronize()
-                times.append((time.perf_counter() - t0) / args.iters)
-            ms = 1e3 * float(np.median(times))
-            rows.append({"op": name, "device": dev, "ms_per_batch": ms,
+        x = torch.randn(args.batch, len(channels), args.size, args.size, device=dev) * 50
+        sync = torch.cuda.synchronize if dev == "cuda" else (lambda: None)
+        for name, fn in batch_ops.items():
+            ms = 1e3 * _median_time(lambda fn=fn: fn(x), args.repeats, args.iters, sync)
+            rows.append({"op": name, "where": dev, "ms_per_batch": ms,
                          "us_per_image": 1e3 * ms / args.batch})
-            print(f"{name:34s} {dev:6s} {ms:9.3f} {1e3 * ms / args.batch:9.1f}", flush=True)
+            print(f"{name:24s} {dev:10s} {ms:9.3f} {1e3 * ms / args.batch:9.1f}", flush=True)
+    sample = (np.random.default_rng(0).standard_normal((len(channels), args.size, args.size))
+              * 50).astype(np.float32)
+    sample[0] -= 200  # a luma DC: a plausible picture's mean
+    for name in ("copy only",) + OP_NAMES[1:]:
+        if name == "copy only":
+            def fn():
+                return apply_ops(sample, channels, [], [])
+        else:
+            def fn(name=name):
+                return apply_ops(sample, channels, [name], [MAGNITUDE.get(name, 0.0)])
+        us = 1e6 * _median_time(fn, args.repeats, args.iters * 5)
+        rows.append({"op": name, "where": "core", "ms_per_batch": us * args.batch / 1e3,
+                     "us_per_image": us})
+        print(f"{name:24s} {'core':10s} {us * args.batch / 1e3:9.3f} {us:9.1f}", flush=True)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"batch": args.batch, "channels": channels, "size": args.size,
+            json.dump({"batch": args.batch, "channels": len(channels), "size": args.size,
                        "rows": rows}, f, indent=1)
     return 0
 

@@ -12,6 +12,10 @@ One run, same files, same thread count (default 2), batches of 64:
   dct24-dali-train   the same with train=True: RandomResizedCrop + flip in the DCT domain
   dct24-dali-train-whole  dct24-dali-train with partial_decode=False
   dct24-dali-eval    the same with the eval transform (resize shorter side, centre crop)
+  dct24-native-train-ta, dct24-dali-train-ta  the train rows with
+                     Recipe(augment="trivialaugment"): TrivialAugmentWide on every sample,
+                     in the core, int16 out ("policy cost:" lines compare each with its
+                     train row)
   dct24-dali+float   dct24-dali with float32 conversion (normalize=None); on a GPU machine
                      this step runs on the device, here on the CPU
   dct24-native, dct24-native-train, dct24-native-eval, dct24-native-train+float,
@@ -36,6 +40,9 @@ One run, same files, same thread count (default 2), batches of 64:
                      resize 224, crop_mirror_normalize (random flip) to uint8 CHW: the
                      baseline of the int16 train rows (what crosses before normalisation)
   rgb-dali-roi       the same recipe to normalised float32: the baseline of float rows
+  rgb-dali-roi-ta-u8 rgb-dali-roi-u8 followed by DALI's own TrivialAugmentWide
+                     (nvidia.dali.auto_aug.trivial_augment.trivial_augment_wide, on the CPU)
+                     on the 224 crop: the baseline of the -train-ta rows
   rgb-dali-eval-u8   DALI's validation recipe: decode, resize shorter side 256, centre crop
                      224, uint8 CHW: the baseline of dct24-dali-eval
   rgb-dali-full      an extra row, not a baseline: full decode, random_resized_crop 224,
@@ -60,7 +67,6 @@ import json
 import os
 import sys
 import time
-import warnings
 
 from freqload import Recipe
 from freqload.loading.host_batch import PLANES_COEFS, layout_view
@@ -109,13 +115,16 @@ BASELINE = {"dct24-dali-eval": "rgb-dali-eval-u8", "dct24-dali+float": "rgb-dali
             "dct24-dali-train-shards": "dct24-dali-train",
             "dct24-dali-train-s3": "dct24-dali-train",
             "dct24-native-eval": "rgb-dali-eval-u8", "dct24-native-train+float": "rgb-dali-roi",
-            "dct24-native-train-shards": "dct24-native-train"}
+            "dct24-native-train-shards": "dct24-native-train",
+            "dct24-native-train-ta": "rgb-dali-roi-ta-u8",
+            "dct24-dali-train-ta": "rgb-dali-roi-ta-u8"}
 #: the engines compared row by row: native against DALI (the same samples)
 ENGINE_PAIRS = (("dct24-native", "dct24-dali"), ("dct24-native-train", "dct24-dali-train"),
                 ("dct24-native-eval", "dct24-dali-eval"),
                 ("dct24-native-train+float", "dct24-dali-train+float"),
                 ("dct24-native-planes", "dct24-dali-planes"),
-                ("dct24-native-train-shards", "dct24-dali-train-shards"))
+                ("dct24-native-train-shards", "dct24-dali-train-shards"),
+                ("dct24-native-train-ta", "dct24-dali-train-ta"))
 
 
 def main(argv=None) -> int:
@@ -179,15 +188,12 @@ def main(argv=None) -> int:
         return sources[kind]
 
     def loader(engine, normalize, regroup="cpu", transform="blocks", partial=True,
-               kind="files"):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return freqload.DCTLoader(source_of(kind),
-                                      recipe=Recipe(transform=transform, regroup=regroup,
-                                                    partial_decode=partial),
-                                      batch_size=args.batch_size, mask="dctnet24", size=(56, 56),
-                                      shuffle=True, engine=engine, num_workers=args.threads,
-                                      normalize=normalize, device="cpu")
+               kind="files", augment=None):
+        recipe = Recipe("dctnet24", (56, 56), transform=transform, regroup=regroup,
+                        partial_decode=partial, augment=augment)
+        return freqload.DCTLoader(source_of(kind), recipe, batch_size=args.batch_size,
+                                  shuffle=True, engine=engine, num_workers=args.threads,
+                                  normalize=normalize, device="cpu")
 
     loaders = {}
 
@@ -212,7 +218,11 @@ def main(argv=None) -> int:
                 "dct24-dali-planes": ("dali", "device", False, "blocks"),
                 "dct24-dali-device": ("dali", "device", False, "blocks"),
                 "dct24-dali-train-shards": ("dali", "cpu", False, "train", True, "shards"),
-                "dct24-dali-train-s3": ("dali", "cpu", False, "train", True, "s3")}[name]
+                "dct24-dali-train-s3": ("dali", "cpu", False, "train", True, "s3"),
+                "dct24-native-train-ta": ("native", "cpu", False, "train", True, "files",
+                                          "trivialaugment"),
+                "dct24-dali-train-ta": ("dali", "cpu", False, "train", True, "files",
+                                        "trivialaugment")}[name]
             loaders[name] = loader(engine, normalize, regroup, transform, *partial)
         return loaders[name]
 
@@ -276,6 +286,12 @@ def main(argv=None) -> int:
         if fast in rows and slow in rows:
             print(f"fast entropy path: {fast} {rows[fast][0]:.1f} img/s vs {slow} "
                   f"{rows[slow][0]:.1f}: {rows[fast][0] / rows[slow][0]:.3f}x")
+    for ta, train in (("dct24-native-train-ta", "dct24-native-train"),
+                      ("dct24-dali-train-ta", "dct24-dali-train"),
+                      ("rgb-dali-roi-ta-u8", "rgb-dali-roi-u8")):
+        if ta in rows and train in rows:
+            print(f"policy cost: {ta} {rows[ta][0]:.1f} img/s vs {train} {rows[train][0]:.1f} "
+                  f"(the same without TrivialAugmentWide): {rows[ta][0] / rows[train][0]:.3f}x")
     for aug, base in (("dct24-dali-train", "dct24-dali"), ("dct24-dali-eval", "dct24-dali"),
                       ("dct24-dali-train-whole", "dct24-dali-whole")):
         if aug in rows and base in rows:

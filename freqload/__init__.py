@@ -7,7 +7,8 @@ below it (an import-linter contract checks this):
 ``codec``     one JPEG -> its quantised DCT coefficients -> one sample (the native
               core's Python face): :func:`read_coefficients`, :func:`to_channels`,
               :class:`Recipe`, :class:`ChannelMask`, DCT-domain transforms and
-              augmentation policies (:class:`TrivialAugmentWide`, :class:`RandAugment`)
+              per-sample augmentation (:class:`TrivialAugmentWide`, :class:`RandAugment`,
+              :class:`ColorJitter`, :class:`RandomGrayscale`)
 ``data``      where samples come from: folders, lists, tar shards, object storage,
               packs (:class:`Source`, :func:`write_index`)
 ``loading``   the loaders and their engines, batches on the device
@@ -31,10 +32,12 @@ from .codec import (
     DEFAULT_MAX_SCANS,
     ChannelMask,
     Coefficients,
+    ColorJitter,
     ComponentInfo,
     FixedOp,
     JpegInfo,
     RandAugment,
+    RandomGrayscale,
     Recipe,
     Transform,
     TrivialAugmentWide,
@@ -85,11 +88,11 @@ def libjpeg_version() -> str:
     return _core.libjpeg_version()
 
 
-__all__ = ["ChannelMask", "ChannelStats", "Coefficients", "ComponentInfo", "CutMix", "DCTLoader",
-           "DEFAULT_MAX_FILE_SIZE", "DEFAULT_MAX_MEMORY", "DEFAULT_MAX_PIXELS",
+__all__ = ["ChannelMask", "ChannelStats", "Coefficients", "ColorJitter", "ComponentInfo", "CutMix",
+           "DCTLoader", "DEFAULT_MAX_FILE_SIZE", "DEFAULT_MAX_MEMORY", "DEFAULT_MAX_PIXELS",
            "DEFAULT_MAX_SCANS", "DecodeError", "FixedOp", "FreqloadError", "ImageTooLargeError",
            "IntegrityError", "JpegInfo", "ManifestError", "MixUp", "RGBLoader", "RandAugment",
-           "Recipe", "Source", "Transform", "TrivialAugmentWide", "UnsupportedImageError",
-           "compute_channel_stats", "create_model", "crop", "hflip", "libjpeg_version", "orient",
-           "read_coefficients", "read_header", "resize_crop", "sample_keys", "to_channels",
-           "to_rgb", "write_index"]
+           "RandomGrayscale", "Recipe", "Source", "Transform", "TrivialAugmentWide",
+           "UnsupportedImageError", "compute_channel_stats", "create_model", "crop", "hflip",
+           "libjpeg_version", "orient", "read_coefficients", "read_header", "resize_crop",
+           "sample_keys", "to_channels", "to_rgb", "write_index"]

@@ -1,4 +1,5 @@
-"""Colour operations on DCT batches (freqload.loading.color) against their pixel-domain
+"""The colour ops in the core (fl_ops.c: Brightness, Color, Contrast, Grayscale, Hue, what
+the policies, ColorJitter and RandomGrayscale apply) against their pixel-domain
 definitions (torchvision.transforms.v2.functional's, transcribed in numpy below): exact
 before clipping with JPEG's grey; with torchvision's grey weights and its clamping, the
 difference measured on real photos."""
@@ -9,12 +10,13 @@ import os
 
 import numpy as np
 import pytest
-import torch
 
 import freqload
-from freqload.loading import color
+from freqload.codec.policy import apply_ops
 
 from conftest import PHOTOS, idct_plane, pillow_jpeg, rng_image
+
+ALL = list(range(192))
 
 
 def _photos():
@@ -27,14 +29,13 @@ def _photos():
 
 @pytest.fixture(scope="module")
 def grids():
-    """Each photo's 192 dequantised channels, float64 [1, 192, H8, W8]."""
-    return [torch.from_numpy(freqload.to_channels(c, None).astype(np.float64))[None]
-            for c in _photos()]
+    """Each photo's 192 dequantised channels, float32 [192, H8, W8]."""
+    return [freqload.to_channels(c, None).astype(np.float32) for c in _photos()]
 
 
-def rgb(grid: torch.Tensor) -> np.ndarray:
-    """[1, 192, H8, W8] -> float RGB [3, H, W] on 0..255, not clipped (JFIF)."""
-    g = grid[0].numpy()
+def rgb(grid) -> np.ndarray:
+    """[192, H8, W8] -> float RGB [3, H, W] on 0..255, not clipped (JFIF)."""
+    g = np.asarray(grid, dtype=np.float64)
     y, cb, cr = (idct_plane(g[64 * k:64 * k + 64].transpose(1, 2, 0)) + 128 for k in range(3))
     return np.stack([y + 1.402 * (cr - 128),
                      y - 0.344136 * (cb - 128) - 0.714136 * (cr - 128),
@@ -54,39 +55,51 @@ def blend(a, b, f, clip):  # torchvision's _blend: f * a + (1 - f) * b, clamped
     return np.clip(out, 0, 255) if clip else out
 
 
+def pixel_hue(img, h):
+    """The YCbCr hue on pixels: JFIF forward, (Cb, Cr) turned by 2 pi h, JFIF back."""
+    y = jpeg_grey(img)
+    cb = -0.168736 * img[0] - 0.331264 * img[1] + 0.5 * img[2]
+    cr = 0.5 * img[0] - 0.418688 * img[1] - 0.081312 * img[2]
+    t = 2 * np.pi * h
+    cb, cr = np.cos(t) * cb - np.sin(t) * cr, np.sin(t) * cb + np.cos(t) * cr
+    return np.stack([y + 1.402 * cr, y - 0.344136 * cb - 0.714136 * cr, y + 1.772 * cb])
+
+
 def pixel_op(name, img, f, grey=jpeg_grey, clip=False):
-    """torchvision.transforms.v2.functional's definitions on float 0..255."""
-    if name == "brightness":
+    """torchvision.transforms.v2.functional's definitions on float 0..255 (factor f)."""
+    if name == "Brightness":
         return blend(img, 0.0, f, clip)
-    if name == "contrast":
+    if name == "Contrast":
         return blend(img, grey(img).mean(), f, clip)
-    if name == "saturation":
+    if name == "Color":  # adjust_saturation
         return blend(img, grey(img)[None], f, clip)
-    if name == "grayscale":
+    if name == "Grayscale":
         out = np.repeat(grey(img)[None], 3, 0)
         return np.clip(out, 0, 255) if clip else out
-    if name == "invert":
-        return 255.0 - img
+    if name == "Hue":
+        return pixel_hue(img, f)
     raise ValueError(name)
 
 
-def dct_op(name, x, f, mask="all"):
-    return getattr(color, name)(x, mask, True if f is None else f)
+def core_op(name, g, f, channels=ALL):
+    """The core's op: factors as torchvision's, magnitudes as the policies' (f - 1)."""
+    m = 0.0 if name == "Grayscale" else f if name == "Hue" else f - 1.0
+    return apply_ops(g, channels, [name], [m])
 
 
-OPS = [("brightness", 0.6), ("brightness", 1.4), ("contrast", 0.5), ("contrast", 1.7),
-       ("saturation", 0.0), ("saturation", 1.8), ("grayscale", None), ("invert", None)]
+OPS = [("Brightness", 0.6), ("Brightness", 1.4), ("Contrast", 0.5), ("Contrast", 1.7),
+       ("Color", 0.0), ("Color", 1.8), ("Grayscale", None), ("Hue", 0.1), ("Hue", -0.4)]
 
 
 @pytest.mark.parametrize("name,f", OPS)
 def test_exact_before_clipping(grids, name, f):
-    """With JPEG's grey and no clamping the DCT-domain result decodes to the pixel-domain
-    operation's: within 1e-4 grey levels (the JFIF inverse's constants, 1.402 ..., are
-    rounded to 6 digits, so the grey of the decoded RGB is Y to about 1e-6 relative)."""
+    """With JPEG's grey and no clamping the core's result decodes to the pixel-domain
+    operation's: within 2e-3 grey levels (the core computes in float32, about 1e-4 of a
+    coefficient; the JFIF constants here are rounded to 6 digits)."""
     for g in grids:
         want = pixel_op(name, rgb(g), f)
-        got = rgb(dct_op(name, g, f))
-        assert np.abs(got - want).max() < 1e-4
+        got = rgb(core_op(name, g, f))
+        assert np.abs(got - want).max() < 2e-3, (name, f, np.abs(got - want).max())
 
 
 def _psnr(a, b):
@@ -94,7 +107,7 @@ def _psnr(a, b):
     return float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
 
 
-@pytest.mark.parametrize("name,f", OPS)
+@pytest.mark.parametrize("name,f", [op for op in OPS if op[0] != "Hue"])
 def test_against_torchvision_with_its_grey_and_clamping(grids, name, f):
     """torchvision's grey weights and clamp against ours clipped only when decoded: the
     difference on real photos stays above 35 dB (most pixels equal; those pushed past
@@ -103,55 +116,47 @@ def test_against_torchvision_with_its_grey_and_clamping(grids, name, f):
     for g in grids:
         src = np.clip(rgb(g), 0, 255)  # the decoded photo torchvision would see
         want = pixel_op(name, src, f, grey=tv_grey, clip=True)
-        got = np.clip(rgb(dct_op(name, g, f)), 0, 255)
+        got = np.clip(rgb(core_op(name, g, f)), 0, 255)
         worst = min(worst, _psnr(got, want))
     assert worst > 35, worst
 
 
 def test_hue_is_a_rotation_of_the_chroma_plane(grids):
     for g in grids:
-        a = color.hue(g, "all", 0.25)  # a quarter turn: (Cb, Cr) -> (-Cr, Cb)
-        assert torch.allclose(a[:, 64:128], -g[:, 128:192], atol=1e-9)
-        assert torch.allclose(a[:, 128:192], g[:, 64:128], atol=1e-9)
-        assert torch.equal(a[:, :64], g[:, :64])
-        back = color.hue(color.hue(g, "all", 0.1), "all", -0.1)
-        assert torch.allclose(back, g, atol=1e-9)
+        a = core_op("Hue", g, 0.25)  # a quarter turn: (Cb, Cr) -> (-Cr, Cb)
+        assert np.allclose(a[64:128], -g[128:192], atol=1e-3)
+        assert np.allclose(a[128:192], g[64:128], atol=1e-3)
+        assert np.array_equal(a[:64], g[:64])
+        back = apply_ops(g, ALL, ["Hue", "Hue"], [0.1, -0.1])
+        assert np.allclose(back, g, atol=1e-3)
 
 
-def test_per_sample_factors_and_masks(grids):
-    """A [B] factor applies sample by sample; on a mask's channels the result is the same
-    channels of the full grid's result (dctnet24: luma DC in channel 0)."""
+def test_hue_against_torchvisions_hsv_hue(grids):
+    """Not the same definition: torchvision turns the HSV hue, which is not linear in RGB.
+    Measured here (10 photos, min / median PSNR between the two): see docs/augmentation.md;
+    the test asks that a small turn stays close (> 25 dB median at h = 0.05) and that a
+    YCbCr turn is no rotation of nothing (grey photos unchanged)."""
+    import colorsys
+
+    def hsv_hue(img, h):  # torchvision's adjust_hue on float 0..1 pixels, per pixel
+        flat = np.clip(img, 0, 255).reshape(3, -1).T / 255.0
+        out = np.array([colorsys.hsv_to_rgb((hh + h) % 1.0, s, v)
+                        for hh, s, v in (colorsys.rgb_to_hsv(*p) for p in flat)])
+        return out.T.reshape(img.shape) * 255.0
+
+    got = []
+    for g in grids[:4]:
+        small = g[:, :8, :8]  # 64 x 64 pixels: colorsys is slow
+        want = hsv_hue(rgb(small), 0.05)
+        got.append(_psnr(np.clip(rgb(core_op("Hue", small, 0.05)), 0, 255), want))
+    assert np.median(got) > 25, got
+
+
+def test_a_mask_gives_the_full_grids_channels(grids):
+    """On a mask's channels each op gives the same channels of the full grid's result
+    (dctnet24: luma DC in channel 0; its chroma channels come in (Cb, Cr) pairs)."""
     g = grids[0]
-    x = g.repeat(3, 1, 1, 1)
-    f = torch.tensor([0.5, 1.0, 1.5], dtype=x.dtype)
-    out = color.contrast(x, "all", f)
-    for k in range(3):
-        assert torch.allclose(out[k:k + 1], color.contrast(g, "all", float(f[k])))
     idx = list(freqload.codec.mask.as_mask("dctnet24").indices)
-    for name, fac in OPS:
-        want = dct_op(name, g, fac)[:, idx]
-        assert torch.allclose(dct_op(name, g[:, idx], fac, "dctnet24"), want, atol=1e-9), name
-    off = color.invert(x, "all", torch.tensor([True, False, True]))
-    assert torch.equal(off[1], x[1]) and not torch.equal(off[0], x[0])
-
-
-def test_clear_errors(grids):
-    g = grids[0]
-    with pytest.raises(ValueError, match="luma DC channel"):
-        color.contrast(g[:, 1:64], list(range(1, 64)), 0.5)
-    with pytest.raises(ValueError, match="without their partner"):
-        color.hue(g[:, [0, 64]], [0, 64], 0.1)
-    with pytest.raises(ValueError, match="float dequantised"):
-        color.brightness(g.to(torch.int16), "all", 0.5)
-    with pytest.raises(ValueError, match=r"\[B, 24, H, W\]"):
-        color.brightness(g, "dctnet24", 0.5)
-    with pytest.raises(ValueError, match="a factor per sample"):
-        color.brightness(g, "all", torch.ones(2))
-
-
-def test_a_composed_map_equals_the_operations_one_after_another(grids):
-    g = grids[0].repeat(2, 1, 1, 1)
-    f = torch.tensor([0.7, 1.6], dtype=g.dtype)
-    step = color.hue(color.contrast(color.brightness(g, "all", f), "all", 1.3), "all", 0.12)
-    once = color.ColorMap(g, "all").brightness(f).contrast(1.3).hue(0.12).apply(g)
-    assert torch.allclose(step, once, atol=1e-9)
+    for name, f in OPS:
+        want = core_op(name, g, f)[idx]
+        assert np.allclose(core_op(name, g[idx], f, idx), want, atol=1e-3), name

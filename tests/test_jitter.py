@@ -1,26 +1,32 @@
-"""ColorJitter and RandomGrayscale on DCT batches (freqload.loading.jitter): torchvision's
-parameter rules drawn from the key, the order kept per sample, exact against the pixel
-operations in the drawn order."""
+"""ColorJitter and RandomGrayscale in the core (Recipe(augment=...)): torchvision's
+parameter rules, drawn from the key (checked against a numpy transcription of the draw),
+applied in each sample's drawn order, on every path a sample takes."""
 from __future__ import annotations
 
 import itertools
 
 import numpy as np
 import pytest
-import torch
-from test_color import _photos, jpeg_grey, pixel_op, rgb
 
 import freqload
-from freqload.loading.jitter import OPS, ColorJitter, RandomGrayscale
+from freqload import ColorJitter, RandomGrayscale, Recipe
+from freqload.codec.augment import JITTER_OPS
+from freqload.codec.policy import TrivialAugmentWide, apply_ops
+from freqload.codec.read import thread_decoder
+
+from conftest import pillow_jpeg, rng_image
+
+#: the draws' streams (fl_policy.c's constants)
+JITTER_STREAM, GRAYSCALE_STREAM = 0x5851F42D4C957F2D, 0x2545F4914F6CDD1D
 
 
 def test_parameters_follow_torchvisions_ranges_and_orders():
     keys = freqload.sample_keys(2, 0, np.arange(24_000))
     j = ColorJitter(brightness=0.4, contrast=(0.5, 1.5), saturation=0.4, hue=0.1)
-    order, f = j.params(keys)
+    order, f, grey = j.params(keys)
     assert j.ranges == {"brightness": (0.6, 1.4), "contrast": (0.5, 1.5),
                         "saturation": (0.6, 1.4), "hue": (-0.1, 0.1)}
-    for k, name in enumerate(OPS):
+    for k, name in enumerate(JITTER_OPS):
         lo, hi = j.ranges[name]
         assert f[:, k].min() >= lo and f[:, k].max() < hi
         assert abs(f[:, k].mean() - (lo + hi) / 2) < 0.01 * (hi - lo) * 3
@@ -29,51 +35,60 @@ def test_parameters_follow_torchvisions_ranges_and_orders():
         perms[tuple(row)] += 1
     counts = np.array(list(perms.values()))
     assert len(perms) == 24 and (((counts - 1000) ** 2) / 1000).sum() < 49.7  # 23 dof
-    o2, f2 = j.params(keys)
-    assert np.array_equal(order, o2) and np.array_equal(f, f2)
+    assert not grey.any()
     off = ColorJitter(brightness=0.2).params(keys)[1]
     assert (off[:, 1:3] == 1).all() and (off[:, 3] == 0).all()
     assert ColorJitter(brightness=0.0).ranges["brightness"] is None  # torchvision: no-op
-    grey = RandomGrayscale(0.25).chosen(keys)
-    assert abs(grey.mean() - 0.25) < 0.01
+    assert abs(RandomGrayscale(0.25).chosen(keys).mean() - 0.25) < 0.01
 
 
-def _pixel_hue(img, h):  # the YCbCr rotation on pixels (JFIF forward and inverse)
-    y = jpeg_grey(img)
-    cb = -0.168736 * img[0] - 0.331264 * img[1] + 0.5 * img[2]
-    cr = 0.5 * img[0] - 0.418688 * img[1] - 0.081312 * img[2]
-    t = 2 * np.pi * h
-    cb, cr = np.cos(t) * cb - np.sin(t) * cr, np.sin(t) * cb + np.cos(t) * cr
-    return np.stack([y + 1.402 * cr, y - 0.344136 * cb - 0.714136 * cr, y + 1.772 * cb])
+def test_the_draw_is_the_key_streams_transcribed():
+    """torchvision's _get_params on the key's streams: fn_idx the permutation sorting
+    four uniforms, each factor lo + (hi - lo) u; grey when the grayscale stream's uniform
+    is under p."""
+    keys = freqload.sample_keys(5, 3, np.arange(500))
+    j = ColorJitter(brightness=(0.2, 1.9), contrast=0.3, hue=0.5)
+    order, f, _ = j.params(keys)
+    u = np.empty((len(keys), 8))
+    freqload._core.key_uniforms(keys, JITTER_STREAM, u)
+    assert np.array_equal(order, np.argsort(u[:, :4], axis=1, kind="stable"))
+    assert np.allclose(f[:, 0], 0.2 + 1.7 * u[:, 4]) and np.allclose(f[:, 3], -0.5 + u[:, 7])
+    assert (f[:, 2] == 1).all()
+    g = np.empty((len(keys), 1))
+    freqload._core.key_uniforms(keys, GRAYSCALE_STREAM, g)
+    assert np.array_equal(RandomGrayscale(0.3).chosen(keys), g[:, 0] < 0.3)
 
 
-def test_jitter_is_the_pixel_operations_in_the_drawn_order():
-    grids = [torch.from_numpy(freqload.to_channels(c, None).astype(np.float64))[None]
-             for c in _photos()[:4]]
-    j = ColorJitter(brightness=0.4, contrast=0.4, saturation=0.4, hue=0.2)
-    keys = freqload.sample_keys(9, 1, np.arange(4))
-    order, f = j.params(keys)
-    x = torch.cat([g for g in grids[:1]] * 4)  # one photo, four draws
-    out = j(x, "all", keys)
-    for s in range(4):
-        img = rgb(x[s:s + 1])
-        for k in order[s]:
-            name = OPS[k]
-            img = _pixel_hue(img, f[s, k]) if name == "hue" else pixel_op(name, img, f[s, k])
-        assert np.abs(rgb(out[s:s + 1]) - img).max() < 1e-3
-    idx = list(freqload.codec.mask.as_mask("dctnet24").indices)
-    assert torch.allclose(j(x[:, idx], "dctnet24", keys), out[:, idx], atol=1e-9)
-
-
-def test_random_grayscale_turns_the_chosen_samples_grey():
-    g = torch.from_numpy(freqload.to_channels(_photos()[0], None).astype(np.float64))[None]
-    x = g.repeat(6, 1, 1, 1)
-    keys = freqload.sample_keys(1, 0, np.arange(6))
-    r = RandomGrayscale(0.5)
-    out = r(x, "all", keys)
-    for k, grey in enumerate(r.chosen(keys)):
-        assert bool((out[k, 64:] == 0).all()) == bool(grey)
-        assert torch.equal(out[k, :64], x[k, :64])
+def test_the_recipe_applies_the_drawn_ops_in_order():
+    """A decode with Recipe(augment=[policy, ColorJitter, RandomGrayscale]) equals the
+    untouched sample through the policy's ops, then the jitter's in the drawn order, then
+    grey where drawn (the ops each tested against pixels in test_color / test_ops)."""
+    data = pillow_jpeg(rng_image(120, 150, seed=8))
+    d = thread_decoder()
+    policy, j, g = TrivialAugmentWide(), ColorJitter(0.4, 0.4, 0.4, 0.1), RandomGrayscale(0.3)
+    base = Recipe("dctnet24", (12, 14), transform="train")
+    aug = base.replace(augment=[g, j, policy])  # any order given: they run policy, jitter, grey
+    assert aug.augment == (policy, j, g)
+    plain, got = np.empty((24, 12, 14), np.int16), np.empty((24, 12, 14), np.int16)
+    name = {"brightness": "Brightness", "contrast": "Contrast", "saturation": "Color",
+            "hue": "Hue"}
+    greys = 0
+    for key in range(40):
+        keys = np.array([key], np.uint64)
+        d.decode(data, base.packed, key, plain)
+        d.decode(data, aug.packed, key, got)
+        ops, mags = policy.draw(keys, 96, 112)
+        order, f, _ = j.params(keys)
+        grey = g.chosen(keys)[0]
+        names = list(ops[0]) + [name[JITTER_OPS[k]] for k in order[0]]
+        values = list(mags[0]) + [f[0, k] if JITTER_OPS[k] == "hue" else f[0, k] - 1
+                                  for k in order[0]]
+        if grey:
+            names, values = names + ["Grayscale"], values + [0.0]
+            greys += 1
+        want = np.rint(apply_ops(plain, base.indices, names, values)).astype(np.int16)
+        assert np.array_equal(got, want), key
+    assert 0 < greys < 40
 
 
 def test_clear_errors():
@@ -83,5 +98,8 @@ def test_clear_errors():
         ColorJitter(hue=0.7)
     with pytest.raises(ValueError, match="p must be in"):
         RandomGrayscale(1.5)
-    with pytest.raises(ValueError, match="one key per sample"):
-        ColorJitter(brightness=0.1)(torch.zeros(2, 192, 2, 2), "all", [1])
+    with pytest.raises(ValueError, match="one ColorJitter at most"):
+        Recipe(augment=[ColorJitter(0.1), ColorJitter(0.2)])
+    with pytest.raises(ValueError, match="hue needs Cb and Cr"):
+        Recipe([0, 64, 65, 129], augment=ColorJitter(hue=0.1))
+    Recipe([0, 64, 65, 129], augment=ColorJitter(brightness=0.1))  # no hue: no pairs needed

@@ -13,6 +13,7 @@ import pytest
 
 import freqload
 from freqload import _core
+from freqload.codec.augment import ColorJitter, RandomGrayscale, native_augment
 from freqload.codec.policy import FixedOp
 from freqload.codec.recipe import Recipe, recipe_for
 from freqload.codec.transform import Transform
@@ -20,7 +21,7 @@ from freqload.codec.transform import Transform
 
 def reference_pack(indices, size, *, dequantize, chroma, output, transform, max_pixels, strict,
                    max_file_size, max_scans, max_memory, partial_decode, orient,
-                   augment=(0, 0, 0, 0, 0, 0.0)) -> bytes:
+                   augment=(0, 0, 0, 0, 0, 0.0), jitter=(0,) + (0.0,) * 9) -> bytes:
     """The packed form as fl_recipe.c's comment defines it (version 3), written with
     struct."""
     comp = bytes(i // 64 for i in indices)
@@ -31,7 +32,7 @@ def reference_pack(indices, size, *, dequantize, chroma, output, transform, max_
             struct.pack("<6d", *values) +
             struct.pack("<QBQiQBB", max_pixels, strict, max_file_size, max_scans, max_memory,
                         partial_decode, orient) +
-            struct.pack("<Biiiid", *augment))
+            struct.pack("<Biiiid", *augment) + struct.pack("<B9d", *jitter))
 
 
 @pytest.mark.parametrize("kw", [
@@ -46,6 +47,7 @@ def reference_pack(indices, size, *, dequantize, chroma, output, transform, max_
     dict(mask="dctnet24", transform="eval", orientation="exif"),
     dict(mask="dctnet24", transform="train", augment="randaugment"),
     dict(mask="dctnet24", transform="eval", augment=FixedOp("Rotate", -12.5)),
+    dict(mask="dctnet24", augment=[ColorJitter(0.4, (0.2, 1.3), 0, 0.5), RandomGrayscale(0.2)]),
 ])
 def test_packed_form_is_the_documented_layout_and_round_trips(kw):
     r = Recipe(**kw)
@@ -56,7 +58,7 @@ def test_packed_form_is_the_documented_layout_and_round_trips(kw):
         transform=r.transform.native(), max_pixels=r.max_pixels, strict=r.strict,
         max_file_size=r.max_file_size, max_scans=r.max_scans, max_memory=r.max_memory,
         partial_decode=r.partial_decode, orient=r.orientation == "exif",
-        **({} if r.augment is None else {"augment": r.augment.native()}))
+        **native_augment(r.augment))
     assert r.packed == expect
     back = _core.unpack_recipe(r.packed)
     assert back["size"] == size
@@ -67,7 +69,8 @@ def test_packed_form_is_the_documented_layout_and_round_trips(kw):
         == (r.max_pixels, r.max_file_size, r.max_scans, r.max_memory)
     assert (back["strict"], back["dequantize"], back["partial_decode"], back["orient"]) == \
         (r.strict, r.dequantize, r.partial_decode, r.orientation == "exif")
-    assert back["augment"] == (r.augment.native() if r.augment else (0, 0, 0, 0, 0, 0.0))
+    assert back["augment"] == native_augment(r.augment).get("augment", (0, 0, 0, 0, 0, 0.0))
+    assert back["jitter"] == native_augment(r.augment).get("jitter", (0,) + (0.0,) * 9)
     assert r.dali_arg == list(r.packed)
 
 

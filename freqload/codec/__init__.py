@@ -21,6 +21,7 @@ module                what it does
 This layer imports only the native extension and freqload's base modules (errors,
 schema); everything above it (data sources, loaders, models, the tools) imports it.
 """
+from .augment import ColorJitter, RandomGrayscale
 from .channels import to_channels
 from .coefficients import Coefficients, ComponentInfo, JpegInfo
 from .encode import split_coefficients, write_jpeg
@@ -41,9 +42,9 @@ from .recipe import Recipe
 from .resample import resize_crop, sample
 from .transform import Transform, eval_box, random_resized_crop, sample_keys
 
-__all__ = ["ChannelMask", "Coefficients", "ComponentInfo", "DEFAULT_MAX_FILE_SIZE",
+__all__ = ["ChannelMask", "Coefficients", "ColorJitter", "ComponentInfo", "DEFAULT_MAX_FILE_SIZE",
            "DEFAULT_MAX_MEMORY", "DEFAULT_MAX_PIXELS", "DEFAULT_MAX_SCANS", "FixedOp", "JpegInfo",
-           "RandAugment", "Recipe", "Transform", "TrivialAugmentWide", "as_mask", "crop",
-           "eval_box", "hflip", "orient", "random_resized_crop", "read_coefficients", "read_file",
-           "read_header", "resize_crop", "sample", "sample_keys", "split_coefficients",
-           "to_channels", "to_rgb", "write_jpeg"]
+           "RandAugment", "RandomGrayscale", "Recipe", "Transform", "TrivialAugmentWide",
+           "as_mask", "crop", "eval_box", "hflip", "orient", "random_resized_crop",
+           "read_coefficients", "read_file", "read_header", "resize_crop", "sample", "sample_keys",
+           "split_coefficients", "to_channels", "to_rgb", "write_jpeg"]

@@ -37,10 +37,14 @@ from .._core import (
     apply_ops as _apply_ops,
 )
 
-#: the ops, by their index in ``draw``'s output (torchvision's names and order)
+#: the ops, by their index in ``draw``'s output (torchvision's names and order), then
+#: ColorJitter's hue (a turn fraction) and RandomGrayscale's grey, which the policies never
+#: draw (:mod:`freqload.codec.augment` does; ``apply_ops`` and FixedOp take them too)
 OP_NAMES = ("Identity", "ShearX", "ShearY", "TranslateX", "TranslateY", "Rotate",
             "Brightness", "Color", "Contrast", "Sharpness", "Posterize", "Solarize",
-            "AutoContrast", "Equalize")
+            "AutoContrast", "Equalize", "Hue", "Grayscale")
+#: the ops the policies draw from
+POLICY_OPS = OP_NAMES[:14]
 
 
 class _Policy:
@@ -137,17 +141,6 @@ class FixedOp(_Policy):
 POLICIES = {"trivialaugment": TrivialAugmentWide, "randaugment": RandAugment}
 
 
-def as_policy(augment):
-    """None, a policy object, or a name of :data:`POLICIES` (default parameters) -> a
-    policy or None."""
-    if augment is None or isinstance(augment, _Policy):
-        return augment
-    if isinstance(augment, str) and augment.lower() in POLICIES:
-        return POLICIES[augment.lower()]()
-    raise ValueError(f"augment: None, a policy (TrivialAugmentWide(), RandAugment(...), "
-                     f"FixedOp(...)) or one of {sorted(POLICIES)}, got {augment!r}")
-
-
 def apply_ops(x: np.ndarray, channels, ops, magnitudes) -> np.ndarray:
     """The core's ops (fl_ops_apply, what ``Recipe(augment=...)`` runs on each sample) on
     one sample's dequantised channels: x float ``[C, H, W]`` with C the channel indices
@@ -165,5 +158,4 @@ def apply_ops(x: np.ndarray, channels, ops, magnitudes) -> np.ndarray:
     return out
 
 
-__all__ = ["OP_NAMES", "POLICIES", "FixedOp", "RandAugment", "TrivialAugmentWide", "apply_ops",
-           "as_policy"]
+__all__ = ["OP_NAMES", "POLICIES", "FixedOp", "RandAugment", "TrivialAugmentWide", "apply_ops"]

@@ -34,8 +34,8 @@ from .._core import (
     pack_recipe,
     recipe_out_elements,
 )
+from .augment import as_augment, native_augment
 from .mask import PRESETS, ChannelMask, as_mask, split_channels
-from .policy import as_policy
 from .read import (
     DEFAULT_MAX_FILE_SIZE,
     DEFAULT_MAX_MEMORY,
@@ -115,16 +115,18 @@ class Recipe:
             with the mirrors and transpose done on the output blocks (no pixel lost);
             ``"blocks"`` on the coefficients oriented losslessly (:func:`freqload.orient`).
             ``"ignore"``: the picture as stored.
-        augment: an automatic augmentation policy run on every sample in the core, after
-            the transform and before the sample leaves the engine's thread (so int16 stays
-            int16 and nothing more crosses): ``"trivialaugment"``
-            (:class:`~freqload.codec.policy.TrivialAugmentWide` ``()``), ``"randaugment"``
-            (:class:`~freqload.codec.policy.RandAugment` ``()``), a policy object, or
-            :class:`~freqload.codec.policy.FixedOp` for one op on every sample; None (the
-            default): none. The ops are drawn from the sample's key, so both engines and
-            any worker or rank give the same sample; what each op does and how exact it is:
-            ``docs/augmentation.md``. Needs ``dequantize=True``, ``regroup="cpu"`` and the
-            luma DC channel in the mask.
+        augment: per-sample augmentation run in the core, after the transform and before
+            the sample leaves the engine's thread (so int16 stays int16 and nothing more
+            crosses): an automatic policy (``"trivialaugment"``:
+            :class:`~freqload.codec.policy.TrivialAugmentWide` ``()``, ``"randaugment"``:
+            :class:`~freqload.codec.policy.RandAugment` ``()``, a policy object, or
+            :class:`~freqload.codec.policy.FixedOp` for one op on every sample),
+            :class:`~freqload.codec.augment.ColorJitter`,
+            :class:`~freqload.codec.augment.RandomGrayscale`, or a list of them (they run
+            in that order); None (the default): none. Held as a tuple. The draws come
+            from the sample's key, so both engines and any worker or rank give the same
+            sample; what each op does and how exact it is: ``docs/augmentation.md``. Needs
+            ``dequantize=True``, ``regroup="cpu"`` and the luma DC channel in the mask.
     Raises:
         ValueError: a value the core refuses, the message naming the argument.
     """
@@ -167,9 +169,9 @@ class Recipe:
         set_("max_file_size", file_size)
         set_("max_scans", scans)
         set_("max_memory", memory)
-        set_("augment", as_policy(self.augment))
+        set_("augment", as_augment(self.augment))
         component, coef = split_channels(self.channel_mask.indices)
-        extra = {} if self.augment is None else {"augment": self.augment.native()}
+        extra = native_augment(self.augment)
         set_("_packed", pack_recipe(
             component=component, coef=coef, size=self.size, dequantize=self.dequantize,
             chroma=CHROMA[self.chroma], transform=self.spec.native(),
@@ -251,7 +253,7 @@ class Recipe:
                 f"max_pixels={limit(self.max_pixels)}, max_file_size={limit(self.max_file_size)}, "
                 f"max_scans={limit(self.max_scans)}, max_memory={limit(self.max_memory)}, "
                 f"partial_decode={self.partial_decode}, orientation={self.orientation!r}"
-                + ("" if self.augment is None else f", augment={self.augment!r}") + ")")
+                + ("" if self.augment is None else f", augment={list(self.augment)!r}") + ")")
 
 
 @functools.lru_cache(maxsize=256)

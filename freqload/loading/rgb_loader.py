@@ -24,7 +24,7 @@ import torch
 import torch.utils.data
 
 from .._core import eval_box
-from ..codec.policy import as_policy
+from ..codec.augment import as_augment, policy_of
 from ..codec.read import check_orientation, read_file
 from ..codec.transform import random_resized_crop, sample_keys
 from ..data.sources import as_source
@@ -52,7 +52,12 @@ class RGBSamples(torch.utils.data.Dataset):
         with torchvision's PIL ops after the crop and flip, translations scaled to
         ``size``."""
         check_orientation(orientation)
-        self.augment = as_policy(augment)
+        items = as_augment(augment)
+        self.augment = policy_of(items)
+        if items and (len(items) > 1 or self.augment is None):
+            raise ValueError("RGBLoader(augment=...) takes an automatic policy "
+                             "(TrivialAugmentWide, RandAugment, FixedOp), not "
+                             f"{list(items)!r}")
         self.augment_size = (int(size), int(size)) if augment_size is None else \
             tuple(int(v) for v in augment_size)
         self.paths, self.labels, self.samples = paths, labels, samples

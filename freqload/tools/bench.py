@@ -62,6 +62,7 @@ DCT_MASKS = {"dct-192": "all", "dct-64": "dctnet64", "dct-48": "dctnet48", "dct-
              "dct-24-i16": "dctnet24", "dct-24-eval-i16": "dctnet24"}
 #: DALI recipes: name -> (recipe, output dtype); see dali_rgb_batches
 DALI_RGB = {"rgb-dali-roi": ("roi", "float"), "rgb-dali-roi-u8": ("roi", "uint8"),
+            "rgb-dali-roi-ta-u8": ("roi+ta", "uint8"),
             "rgb-dali-full": ("full", "float"), "rgb-dali-gpu": ("roi", "float"),
             "rgb-dali-eval-u8": ("eval", "uint8")}
 #: each row's baseline: like with like (float32 vs float32, int16 vs uint8 before
@@ -102,7 +103,10 @@ def _dali_rgb_pipeline(files, batch_size, threads, gpu: bool, recipe: str = "roi
                        out: str = "float"):
     """DALI's ImageNet recipes. recipe "roi": the training recipe of DALI's ResNet-50
     example (decoders.image_random_crop: only the random crop's region is decoded, then
-    resize to 224); "full": decode the whole image, then random_resized_crop 224; "eval":
+    resize to 224); "roi+ta": the same, then DALI's own TrivialAugmentWide
+    (``nvidia.dali.auto_aug.trivial_augment.trivial_augment_wide``, conditional execution,
+    its defaults) on the 224 x 224 crop; "full": decode the whole image, then
+    random_resized_crop 224; "eval":
     decode, resize the shorter side to 256, centre crop 224. Then crop_mirror_normalize
     to CHW: float32 normalised (out="float") or uint8 (out="uint8"); a random flip for
     the training recipes."""
@@ -110,16 +114,20 @@ def _dali_rgb_pipeline(files, batch_size, threads, gpu: bool, recipe: str = "roi
 
     @pipeline_def(batch_size=batch_size, num_threads=threads,
                   device_id=0 if gpu else None,  # type: ignore[arg-type]  # None: CPU only
-                  seed=0, prefetch_queue_depth=2)
+                  seed=0, prefetch_queue_depth=2, enable_conditionals=recipe == "roi+ta")
     def pipe():
         jpegs, labels = fn.readers.file(files=files, labels=[0] * len(files),
                                         random_shuffle=recipe != "eval", name="reader")
         device = "mixed" if gpu else "cpu"
-        if recipe == "roi":
+        if recipe in ("roi", "roi+ta"):
             images = fn.decoders.image_random_crop(
                 jpegs, device=device, output_type=types.RGB, random_area=[0.08, 1.0],
                 random_aspect_ratio=[3 / 4, 4 / 3], num_attempts=100)
             images = fn.resize(images, resize_x=RGB_SIZE, resize_y=RGB_SIZE)
+            if recipe == "roi+ta":
+                from nvidia.dali.auto_aug import trivial_augment
+
+                images = trivial_augment.trivial_augment_wide(images)
         elif recipe == "full":
             images = fn.decoders.image(jpegs, device=device, output_type=types.RGB)
             images = fn.random_resized_crop(images, size=RGB_SIZE)

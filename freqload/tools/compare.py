@@ -54,8 +54,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..codec.augment import as_augment
 from ..codec.mask import PRESETS, ChannelMask, as_mask
-from ..codec.policy import as_policy
 from ..codec.recipe import Recipe
 from ..data.destination import atomic_write
 from ..data.sources import resolve_source
@@ -163,7 +163,7 @@ class _Experiment:
             float(gate_weight)
         self.device = resolve_device(device)
         self.engine, self.rgb_engine, self.on_error = engine, rgb_engine, on_error
-        self.augment = as_policy(augment)  # training samples only, both variants
+        self.augment = as_augment(augment)  # training samples only, both variants
         self.dct_size = int(dct_size)
         self.gate_lr_scale = float(gate_lr_scale)
         self.num_workers = default_workers() if num_workers is None else int(num_workers)
@@ -385,7 +385,7 @@ def compare(train, val, *, arch: str = "resnet_mini", epochs: int = 10,
                      "weight_decay": weight_decay, "optimizer": "SGD momentum 0.9 nesterov, "
                      "cosine per step", "device": str(ex.device), "engine": engine,
                      "rgb_engine": rgb_engine, "on_error": on_error,
-                     "augment": None if ex.augment is None else repr(ex.augment),
+                     "augment": None if ex.augment is None else repr(list(ex.augment)),
                      "num_workers": ex.num_workers, "classes": ex.classes,
                      "train_images": len(ex.train_src.paths),
                      "val_images": len(ex.val_src.paths)},

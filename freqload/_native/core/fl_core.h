@@ -324,12 +324,16 @@ typedef enum {
 /* ---- augmentation policies (fl_policy.c draws, fl_ops.c applies) ---- */
 
 /* torchvision.transforms.v2's automatic augmentation ops, in its _AUGMENTATION_SPACE
- * order (TrivialAugmentWide, RandAugment). */
+ * order (TrivialAugmentWide, RandAugment: the first FL_OP_POLICY_KINDS), then ColorJitter's
+ * hue (a turn fraction h, the (Cb, Cr) plane rotated by 2 pi h) and RandomGrayscale's grey,
+ * which the policies never draw. */
 typedef enum {
   FL_OP_IDENTITY = 0, FL_OP_SHEAR_X, FL_OP_SHEAR_Y, FL_OP_TRANSLATE_X, FL_OP_TRANSLATE_Y,
   FL_OP_ROTATE, FL_OP_BRIGHTNESS, FL_OP_COLOR, FL_OP_CONTRAST, FL_OP_SHARPNESS,
-  FL_OP_POSTERIZE, FL_OP_SOLARIZE, FL_OP_AUTOCONTRAST, FL_OP_EQUALIZE, FL_OP_KINDS
+  FL_OP_POSTERIZE, FL_OP_SOLARIZE, FL_OP_AUTOCONTRAST, FL_OP_EQUALIZE, FL_OP_HUE,
+  FL_OP_GRAYSCALE, FL_OP_KINDS
 } fl_op_kind;
+#define FL_OP_POLICY_KINDS FL_OP_HUE
 
 /* FL_POLICY_FIXED: one given op at one given magnitude on every sample (freqload show
  * --augment, the tests, a user's own experiments). */
@@ -357,6 +361,24 @@ typedef struct {
   double magnitude;
 } fl_op;
 
+/* torchvision.transforms.v2.ColorJitter and RandomGrayscale, drawn from the sample's key
+ * (streams of their own) and applied after the policy's ops: the four ops in a random order
+ * (torchvision's fn_idx: the permutation sorting four uniforms), each factor uniform in
+ * [lo, hi]; then grey with probability gray_p. */
+enum { FL_JITTER_BRIGHTNESS = 0, FL_JITTER_CONTRAST, FL_JITTER_SATURATION, FL_JITTER_HUE };
+typedef struct {
+  int active;       /* bit k: jitter op k is on (FL_JITTER_*) */
+  double lo[4], hi[4];
+  double gray_p;    /* 0: no RandomGrayscale */
+} fl_jitter;
+
+/* A key's jitter draw: the order (op indices FL_JITTER_*, stage by stage) and the factors
+ * (per op; the identity, 1 or hue 0, where an op is off); returns whether it turns grey. */
+int fl_jitter_draw(const fl_jitter *j, uint64_t key, int order[4], double factor[4]);
+/* The draw as ops (fl_op, in order: the active jitter ops, then grey): their count. */
+int fl_jitter_ops(const fl_jitter *j, uint64_t key, fl_op ops[5]);
+fl_status fl_jitter_check(const fl_jitter *j, char *message, size_t message_size);
+
 /* Everything that decides a sample: the channels (output order), the output grid, chroma
  * alignment, dequantisation, the transform, the output kind and the decode options
  * (limits, strictness, partial decoding). Every front takes one whole, in the packed form
@@ -374,8 +396,11 @@ typedef struct {
   fl_options options;                 /* require_coefficients: always 1 for a sample */
   fl_policy augment;                  /* per-sample ops after the transform (fl_ops.c);
                                        * kind FL_POLICY_NONE: none */
+  fl_jitter jitter;                   /* after the policy's ops; all zero: none */
 } fl_recipe;
 
+/* Whether the recipe augments its samples (a policy, colour jitter or random grayscale). */
+int fl_recipe_augments(const fl_recipe *r);
 /* The recipe's augment on a finished channels sample (int16 [count, out_h, out_w], in
  * place), with `key`'s draws; scratch: fl_recipe_augment_doubles(r) doubles. Nothing
  * without an augment. fl_decode_sample does this itself; a front that makes a sample
@@ -392,7 +417,7 @@ fl_status fl_transform_check(const fl_transform *t, char *message, size_t messag
 /* The packed form: bytes with a fixed little-endian layout (doubles as their IEEE bits,
  * so nothing is rounded on the way). fl_recipe_pack writes at most FL_RECIPE_PACKED_MAX
  * bytes and returns how many; fl_recipe_unpack reads them back and checks the recipe. */
-#define FL_RECIPE_PACKED_MAX (8 + 2 * FL_MAX_CHANNELS + 128)
+#define FL_RECIPE_PACKED_MAX (8 + 2 * FL_MAX_CHANNELS + 256)
 #define FL_RECIPE_VERSION 3
 size_t fl_recipe_pack(const fl_recipe *r, uint8_t out[FL_RECIPE_PACKED_MAX]);
 fl_status fl_recipe_unpack(const uint8_t *data, size_t size, fl_recipe *r, char *message,
@@ -574,11 +599,12 @@ int fl_policy_draw(const fl_policy *p, uint64_t key, int height, int width, fl_o
 size_t fl_ops_work_doubles(const fl_channel_spec *spec);
 void fl_ops_apply(const fl_channel_spec *spec, const fl_op *ops, int num_ops, float *x,
                   double *work);
-/* A sample's policy: its ops drawn from `key` for its out_h*8 x out_w*8 pixels, applied to
- * out (int16 [count, out_h, out_w], rounded and saturated back) through x (count * out_h *
- * out_w floats) and work. Returns the ops drawn. */
-int fl_policy_sample(const fl_policy *p, const fl_channel_spec *spec, uint64_t key, int16_t *out,
-                     float *x, double *work);
+/* A sample's policy and jitter: the ops drawn from `key` (the policy's for its out_h*8 x
+ * out_w*8 pixels, then the jitter's), applied to out (int16 [count, out_h, out_w], rounded
+ * and saturated back) through x (count * out_h * out_w floats) and work. Returns the ops
+ * drawn. */
+int fl_policy_sample(const fl_policy *p, const fl_jitter *j, const fl_channel_spec *spec,
+                     uint64_t key, int16_t *out, float *x, double *work);
 
 /* torchvision.transforms.v2.RandomErasing's draw on a height x width grid, from `key` (a
  * stream of its own): with probability p, up to 10 tries of an area in [scale_min,

@@ -9,7 +9,10 @@
  *
  * Exact before clipping (affine in RGB, so affine in YCbCr, so affine on every frequency):
  *   Brightness f   RGB' = f RGB                 Color f      chroma x f (grey kept)
- *   Contrast f     RGB' = f RGB + (1-f) mean Y  Posterize b  approx: its mean shift
+ *   Contrast f     RGB' = f RGB + (1-f) mean Y  Grayscale    chroma 0 (grey = JPEG's Y)
+ *   Hue h          (Cb, Cr) turned by 2 pi h (a YCbCr hue; torchvision's HSV hue is not
+ *                  linear)
+ *   Posterize b    approx: its mean shift
  * Approximate (each measured against PIL on real photos by tests/test_ops.py):
  *   Sharpness      per-frequency gains of the 3x3 smoothing kernel
  *   Solarize       block by block: a block whose mean luma reaches the threshold inverted
@@ -446,6 +449,20 @@ void fl_ops_apply(const fl_channel_spec *spec, const fl_op *ops, int num_ops, fl
     case FL_OP_SHARPNESS:
       sharpness(x, &L, 1 + m);
       break;
+    case FL_OP_HUE: { /* (Cb, Cr) turned by 2 pi m: a YCbCr hue (torchvision's is HSV's) */
+      const double t = 2.0 * M_PI * m;
+      memset(A, 0, sizeof A);
+      A[0][0] = 1;
+      A[1][1] = A[2][2] = cos(t);
+      A[1][2] = -sin(t);
+      A[2][1] = sin(t);
+      affine3(x, &L, A, zero);
+      break;
+    }
+    case FL_OP_GRAYSCALE: /* rgb_to_grayscale(num_output_channels=3): JPEG's Y, chroma 0 */
+      diagonal(A, 1, 0);
+      affine3(x, &L, A, zero);
+      break;
     case FL_OP_POSTERIZE: { /* floor to multiples of q: the mean shift -(q - 1) / 2 */
       const double d[3] = {-(ldexp(1.0, 8 - (int)lrint(m)) - 1) / 2, 0, 0};
       diagonal(A, 1, 1);
@@ -495,12 +512,13 @@ void fl_ops_apply(const fl_channel_spec *spec, const fl_op *ops, int num_ops, fl
   }
 }
 
-int fl_policy_sample(const fl_policy *p, const fl_channel_spec *spec, uint64_t key, int16_t *out,
-                     float *x, double *work) {
-  fl_op ops[FL_POLICY_MAX_OPS];
+int fl_policy_sample(const fl_policy *p, const fl_jitter *j, const fl_channel_spec *spec,
+                     uint64_t key, int16_t *out, float *x, double *work) {
+  fl_op ops[FL_POLICY_MAX_OPS + 5];
   const size_t total = (size_t)spec->count * (size_t)spec->out_h * (size_t)spec->out_w;
-  const int count = fl_policy_draw(p, key, 8 * spec->out_h, 8 * spec->out_w, ops);
+  int count = fl_policy_draw(p, key, 8 * spec->out_h, 8 * spec->out_w, ops);
   int moves = 0;
+  count += fl_jitter_ops(j, key, ops + count);
   for (int k = 0; k < count; k++) moves |= ops[k].op != FL_OP_IDENTITY;
   if (!moves) return count;
   for (size_t i = 0; i < total; i++) x[i] = out[i];

@@ -123,7 +123,7 @@ int fl_policy_draw(const fl_policy *p, uint64_t key, int height, int width, fl_o
     return 1;
   }
   for (int k = 0; k < count; k++) {
-    const int op = (int)(fl_uniform(&s) * FL_OP_KINDS);
+    const int op = (int)(fl_uniform(&s) * FL_OP_POLICY_KINDS);
     double value;
     int is_signed;
     /* the bin only where the op has magnitudes (TrivialAugmentWide draws it, RandAugment's
@@ -165,6 +165,70 @@ int fl_erasing_draw(uint64_t key, int height, int width, double p, double scale_
     return 1;
   }
   return 0; /* ten misses: torchvision leaves the image as it is */
+}
+
+/* ---- colour jitter and random grayscale ----------------------------------------------- */
+
+/* the streams of their draws (the constants freqload.codec.jitter names) */
+#define FL_JITTER_STREAM 0x5851F42D4C957F2Dull
+#define FL_GRAYSCALE_STREAM 0x2545F4914F6CDD1Dull
+
+fl_status fl_jitter_check(const fl_jitter *j, char *message, size_t message_size) {
+  static const char *names[4] = {"brightness", "contrast", "saturation", "hue"};
+  if (j->active & ~15) {
+    snprintf(message, message_size, "jitter: unknown ops 0x%x", j->active);
+    return FL_ERR_ARGUMENT;
+  }
+  for (int k = 0; k < 4; k++) {
+    if (!(j->active & (1 << k))) continue;
+    const double lo = k == FL_JITTER_HUE ? -0.5 : 0.0, hi = k == FL_JITTER_HUE ? 0.5 : INFINITY;
+    if (!(j->lo[k] >= lo && j->lo[k] <= j->hi[k] && j->hi[k] <= hi && isfinite(j->hi[k]))) {
+      snprintf(message, message_size, "%s: a range within (%g, %g), got (%g, %g)", names[k], lo,
+               hi, j->lo[k], j->hi[k]);
+      return FL_ERR_ARGUMENT;
+    }
+  }
+  if (!(j->gray_p >= 0 && j->gray_p <= 1)) {
+    snprintf(message, message_size, "grayscale: p must be in [0, 1], got %g", j->gray_p);
+    return FL_ERR_ARGUMENT;
+  }
+  return FL_OK;
+}
+
+int fl_jitter_draw(const fl_jitter *j, uint64_t key, int order[4], double factor[4]) {
+  double u[8], g;
+  fl_key_uniforms(key, FL_JITTER_STREAM, 8, u);
+  for (int k = 0; k < 4; k++) order[k] = k;
+  for (int a = 1; a < 4; a++) /* a stable insertion sort of u[0..3]: the permutation */
+    for (int b = a; b > 0 && u[order[b]] < u[order[b - 1]]; b--) {
+      const int t = order[b];
+      order[b] = order[b - 1];
+      order[b - 1] = t;
+    }
+  for (int k = 0; k < 4; k++)
+    factor[k] = !(j->active & (1 << k)) ? (k == FL_JITTER_HUE ? 0.0 : 1.0)
+                                        : j->lo[k] + (j->hi[k] - j->lo[k]) * u[4 + k];
+  fl_key_uniforms(key, FL_GRAYSCALE_STREAM, 1, &g);
+  return g < j->gray_p;
+}
+
+int fl_jitter_ops(const fl_jitter *j, uint64_t key, fl_op ops[5]) {
+  static const int op_of[4] = {FL_OP_BRIGHTNESS, FL_OP_CONTRAST, FL_OP_COLOR, FL_OP_HUE};
+  int order[4], n = 0;
+  double factor[4];
+  const int grey = fl_jitter_draw(j, key, order, factor);
+  for (int s = 0; s < 4; s++) {
+    const int k = order[s];
+    if (!(j->active & (1 << k))) continue;
+    ops[n].op = op_of[k];
+    /* the policy ops' units: brightness / contrast / color as factor - 1 */
+    ops[n++].magnitude = k == FL_JITTER_HUE ? factor[k] : factor[k] - 1.0;
+  }
+  if (grey) {
+    ops[n].op = FL_OP_GRAYSCALE;
+    ops[n++].magnitude = 0.0;
+  }
+  return n;
 }
 
 /* ---- a key's own uniforms -------------------------------------------------------------- */

@@ -10,7 +10,8 @@
  *   u64 max_pixels | u8 strict | u64 max_file_size | i32 max_scans | u64 max_memory |
  *   u8 partial_decode | u8 orient |
  *   (version 3:) u8 augment kind | i32 num_ops | i32 magnitude | i32 num_bins | i32 op |
- *   f64 value
+ *   f64 value | u8 jitter ops | f64 lo, hi of brightness, contrast, saturation, hue |
+ *   f64 grayscale p
  *
  * Version 2 (no augment) is still read.
  */
@@ -62,6 +63,10 @@ fl_status fl_transform_check(const fl_transform *t, char *message, size_t messag
   return FL_OK;
 }
 
+int fl_recipe_augments(const fl_recipe *r) {
+  return r->augment.kind != FL_POLICY_NONE || r->jitter.active != 0 || r->jitter.gray_p > 0;
+}
+
 fl_status fl_recipe_check(const fl_recipe *r, char *message, size_t message_size) {
   uint8_t seen[FL_MAX_CHANNELS];
   int k;
@@ -108,7 +113,18 @@ fl_status fl_recipe_check(const fl_recipe *r, char *message, size_t message_size
   }
   if (r->options.max_scans < 0)
     return fail(message, message_size, "max_scans must be >= 0 (0: no limit)");
-  if (r->augment.kind != FL_POLICY_NONE) {
+  if (fl_jitter_check(&r->jitter, message, message_size) != FL_OK) return FL_ERR_ARGUMENT;
+  if (r->jitter.active & (1 << FL_JITTER_HUE)) { /* every chroma channel with its partner */
+    for (k = 0; k < r->count; k++)
+      if (r->component[k] > 0 && !seen[64 * (3 - r->component[k]) + r->coef[k]]) {
+        snprintf(message, message_size,
+                 "hue needs Cb and Cr of the same frequencies: the mask has channel %d "
+                 "without %d", 64 * r->component[k] + r->coef[k],
+                 64 * (3 - r->component[k]) + r->coef[k]);
+        return FL_ERR_ARGUMENT;
+      }
+  }
+  if (fl_recipe_augments(r)) {
     int has_luma_dc = 0;
     if (fl_policy_check(&r->augment, message, message_size) != FL_OK) return FL_ERR_ARGUMENT;
     if (r->output != FL_OUTPUT_CHANNELS)
@@ -155,7 +171,7 @@ static double bits_double(uint64_t v) {
 }
 
 #define FIXED_BYTES_V2 (4 + 2 + 4 + 4 + 4 + 6 * 8 + 8 + 1 + 8 + 4 + 8 + 1 + 1)
-#define AUGMENT_BYTES (1 + 4 * 4 + 8)
+#define AUGMENT_BYTES (1 + 4 * 4 + 8 + 1 + 9 * 8)
 
 size_t fl_recipe_pack(const fl_recipe *r, uint8_t out[FL_RECIPE_PACKED_MAX]) {
   const fl_transform *t = &r->transform;
@@ -196,6 +212,12 @@ size_t fl_recipe_pack(const fl_recipe *r, uint8_t out[FL_RECIPE_PACKED_MAX]) {
   p = put(p, (uint32_t)r->augment.num_bins, 4);
   p = put(p, (uint32_t)r->augment.op, 4);
   p = put(p, double_bits(r->augment.value), 8);
+  *p++ = (uint8_t)r->jitter.active;
+  for (int k = 0; k < 4; k++) {
+    p = put(p, double_bits(r->jitter.lo[k]), 8);
+    p = put(p, double_bits(r->jitter.hi[k]), 8);
+  }
+  p = put(p, double_bits(r->jitter.gray_p), 8);
   return (size_t)(p - out);
 }
 
@@ -249,6 +271,12 @@ fl_status fl_recipe_unpack(const uint8_t *data, size_t size, fl_recipe *r, char 
     r->augment.num_bins = (int32_t)(uint32_t)get(&p, 4);
     r->augment.op = (int32_t)(uint32_t)get(&p, 4);
     r->augment.value = bits_double(get(&p, 8));
+    r->jitter.active = *p++;
+    for (int k = 0; k < 4; k++) {
+      r->jitter.lo[k] = bits_double(get(&p, 8));
+      r->jitter.hi[k] = bits_double(get(&p, 8));
+    }
+    r->jitter.gray_p = bits_double(get(&p, 8));
   }
   r->options.require_coefficients = 1;
   if (r->dequantize > 1 || r->options.strict > 1 || r->options.partial_decode > 1 ||
@@ -288,8 +316,8 @@ size_t fl_recipe_augment_doubles(const fl_recipe *r) {
 void fl_recipe_augment(const fl_recipe *r, uint64_t key, int16_t *out, double *scratch) {
   const fl_channel_spec spec = fl_recipe_spec(r);
   const size_t work = fl_ops_work_doubles(&spec);
-  if (r->augment.kind == FL_POLICY_NONE || r->output != FL_OUTPUT_CHANNELS) return;
-  fl_policy_sample(&r->augment, &spec, key, out, (float *)(scratch + work), scratch);
+  if (!fl_recipe_augments(r) || r->output != FL_OUTPUT_CHANNELS) return;
+  fl_policy_sample(&r->augment, &r->jitter, &spec, key, out, (float *)(scratch + work), scratch);
 }
 
 fl_status fl_decode_sample(fl_decoder *d, const uint8_t *data, size_t size, const fl_recipe *r,
@@ -307,7 +335,7 @@ fl_status fl_decode_sample(fl_decoder *d, const uint8_t *data, size_t size, cons
       memset(layout, 0, FL_LAYOUT_INTS * sizeof(int32_t));
   } else {
     st = fl_decode_channels(d, data, size, &opts, &spec, key, out, info);
-    if (st == FL_OK && r->augment.kind != FL_POLICY_NONE) {
+    if (st == FL_OK && fl_recipe_augments(r)) {
       double *scratch = fl_decoder_augment_scratch(d, fl_recipe_augment_doubles(r));
       if (scratch == NULL) {
         st = FL_ERR_NOMEM;

@@ -47,22 +47,25 @@ static int recipe_arg(const Py_buffer *b, fl_recipe *r) {
 
 /* pack_recipe(component, coef, size, dequantize, chroma, transform, output, max_pixels, strict,
  *             max_file_size, max_scans, max_memory, partial_decode, orient=False,
- *             augment=(kind, num_ops, magnitude, num_bins, op, value)) -> bytes:
+ *             augment=(kind, num_ops, magnitude, num_bins, op, value),
+ *             jitter=(active, lo, hi x brightness, contrast, saturation, hue, gray_p)) -> bytes:
  * the one place Python's settings become an fl_recipe; checked by fl_recipe_check. */
 static PyObject *py_pack_recipe(PyObject *mod, PyObject *args, PyObject *kw) {
   static char *names[] = {"component", "coef", "size", "dequantize", "chroma", "transform",
                           "output", "max_pixels", "strict", "max_file_size", "max_scans",
-                          "max_memory", "partial_decode", "orient", "augment", NULL};
+                          "max_memory", "partial_decode", "orient", "augment", "jitter", NULL};
   Py_buffer comp, coef;
   fl_recipe r;
   fl_transform *t = &r.transform;
   fl_policy *a = &r.augment;
+  fl_jitter *j = &r.jitter;
   unsigned long long max_pixels, max_file_size, max_memory;
   uint8_t packed[FL_RECIPE_PACKED_MAX];
   char message[FL_MESSAGE_MAX];
   PyObject *result = NULL;
   memset(&r, 0, sizeof r);
-  if (!PyArg_ParseTupleAndKeywords(args, kw, "y*y*(ii)pi(idddddd)iKpKiKp|p(iiiiid):pack_recipe",
+  if (!PyArg_ParseTupleAndKeywords(args, kw,
+                                   "y*y*(ii)pi(idddddd)iKpKiKp|p(iiiiid)(iddddddddd):pack_recipe",
                                    names,
                                    &comp, &coef, &r.out_h, &r.out_w, &r.dequantize, &r.chroma,
                                    &t->kind, &t->scale_min, &t->scale_max, &t->ratio_min,
@@ -70,7 +73,9 @@ static PyObject *py_pack_recipe(PyObject *mod, PyObject *args, PyObject *kw) {
                                    &max_pixels, &r.options.strict, &max_file_size,
                                    &r.options.max_scans, &max_memory, &r.options.partial_decode,
                                    &r.orient, &a->kind, &a->num_ops, &a->magnitude,
-                                   &a->num_bins, &a->op, &a->value))
+                                   &a->num_bins, &a->op, &a->value, &j->active, &j->lo[0],
+                                   &j->hi[0], &j->lo[1], &j->hi[1], &j->lo[2], &j->hi[2],
+                                   &j->lo[3], &j->hi[3], &j->gray_p))
     return NULL;
   if (comp.len != coef.len || comp.len < 1 || comp.len > FL_MAX_CHANNELS) {
     PyErr_Format(PyExc_ValueError, "the mask must select 1..%d channels", FL_MAX_CHANNELS);
@@ -104,7 +109,8 @@ static PyObject *py_unpack_recipe(PyObject *mod, PyObject *args) {
   PyBuffer_Release(&b);
   if (!ok) return NULL;
   return Py_BuildValue(
-      "{s:y#,s:y#,s:(ii),s:N,s:i,s:(idddddd),s:i,s:K,s:N,s:K,s:i,s:K,s:N,s:N,s:(iiiiid)}",
+      "{s:y#,s:y#,s:(ii),s:N,s:i,s:(idddddd),s:i,s:K,s:N,s:K,s:i,s:K,s:N,s:N,s:(iiiiid),"
+      "s:(iddddddddd)}",
       "component",
       (const char *)r.component, (Py_ssize_t)r.count, "coef", (const char *)r.coef,
       (Py_ssize_t)r.count, "size", r.out_h, r.out_w, "dequantize", PyBool_FromLong(r.dequantize),
@@ -115,7 +121,9 @@ static PyObject *py_unpack_recipe(PyObject *mod, PyObject *args) {
       r.options.max_scans, "max_memory", (unsigned long long)r.options.max_memory,
       "partial_decode", PyBool_FromLong(r.options.partial_decode), "orient",
       PyBool_FromLong(r.orient), "augment", r.augment.kind, r.augment.num_ops,
-      r.augment.magnitude, r.augment.num_bins, r.augment.op, r.augment.value);
+      r.augment.magnitude, r.augment.num_bins, r.augment.op, r.augment.value, "jitter",
+      r.jitter.active, r.jitter.lo[0], r.jitter.hi[0], r.jitter.lo[1], r.jitter.hi[1],
+      r.jitter.lo[2], r.jitter.hi[2], r.jitter.lo[3], r.jitter.hi[3], r.jitter.gray_p);
 }
 
 /* recipe_out_elements(packed) -> int16 elements one sample's output takes */
@@ -825,7 +833,7 @@ static PyObject *py_sample(PyObject *mod, PyObject *args) {
     raise_status(st, message);
     goto done;
   }
-  if (r.augment.kind != FL_POLICY_NONE) { /* as fl_decode_sample does after fl_sample */
+  if (fl_recipe_augments(&r)) { /* as fl_decode_sample does after fl_sample */
     double *scratch = (double *)malloc(fl_recipe_augment_doubles(&r) * sizeof(double));
     if (scratch == NULL) {
       PyErr_NoMemory();
@@ -1131,6 +1139,41 @@ done:
   Py_RETURN_NONE;
 }
 
+/* jitter_draw(jitter, keys, order, factors, grey): fl_jitter_draw for every key; jitter as
+ * pack_recipe's; order int32 [n, 4], factors float64 [n, 4], grey uint8 [n] */
+static PyObject *py_jitter_draw(PyObject *mod, PyObject *args) {
+  fl_jitter j;
+  Py_buffer keys, order, factors, grey;
+  char message[FL_MESSAGE_MAX];
+  int ok = 0;
+  memset(&j, 0, sizeof j);
+  if (!PyArg_ParseTuple(args, "(iddddddddd)y*w*w*w*:jitter_draw", &j.active, &j.lo[0], &j.hi[0],
+                        &j.lo[1], &j.hi[1], &j.lo[2], &j.hi[2], &j.lo[3], &j.hi[3], &j.gray_p,
+                        &keys, &order, &factors, &grey))
+    return NULL;
+  const Py_ssize_t n = keys.len / 8;
+  if (fl_jitter_check(&j, message, sizeof message) != FL_OK) {
+    PyErr_SetString(PyExc_ValueError, message);
+  } else if (keys.len % 8 || order.len != n * 16 || factors.len != n * 32 || grey.len != n) {
+    PyErr_SetString(PyExc_ValueError, "jitter_draw: uint64 keys [n], int32 order [n, 4], "
+                                      "float64 factors [n, 4], uint8 grey [n]");
+  } else {
+    for (Py_ssize_t i = 0; i < n; i++) {
+      int o[4];
+      ((uint8_t *)grey.buf)[i] = (uint8_t)fl_jitter_draw(&j, ((const uint64_t *)keys.buf)[i], o,
+                                                          (double *)factors.buf + 4 * i);
+      for (int k = 0; k < 4; k++) ((int32_t *)order.buf)[4 * i + k] = o[k];
+    }
+    ok = 1;
+  }
+  PyBuffer_Release(&keys);
+  PyBuffer_Release(&order);
+  PyBuffer_Release(&factors);
+  PyBuffer_Release(&grey);
+  if (!ok) return NULL;
+  Py_RETURN_NONE;
+}
+
 /* policy_magnitude(kind, op, bin, num_bins, height, width) -> (value, signed) or None */
 static PyObject *py_policy_magnitude(PyObject *mod, PyObject *args) {
   int kind, op, bin, num_bins, height, width, is_signed;
@@ -1211,6 +1254,9 @@ static PyMethodDef module_methods[] = {
     {"erasing_draw", py_erasing_draw, METH_VARARGS,
      "erasing_draw(keys, height, width, p, scale_min, scale_max, ratio_min, ratio_max, "
      "boxes): every key's RandomErasing box"},
+    {"jitter_draw", py_jitter_draw, METH_VARARGS,
+     "jitter_draw(jitter, keys, order, factors, grey): every key's ColorJitter and "
+     "RandomGrayscale draw"},
     {"apply_ops", py_apply_ops, METH_VARARGS,
      "apply_ops(component, coef, (h, w), x, ops, magnitudes): the ops on float32 x "
      "[count, h, w], in place"},
