@@ -156,8 +156,9 @@ def test_whole_pixel_moves_are_exact_on_coefficients(grids):
 
 def test_the_recipe_applies_what_the_policy_draws():
     """A decode with Recipe(augment=policy) equals the untouched sample with the ops the
-    policy draws for the key (for the sample's out_h*8 x out_w*8 pixels), rounded: the
-    draw and the apply are the ones the policy object names."""
+    policy draws for the key (for the sample's out_h*8 x out_w*8 pixels), each op's result
+    rounded to int16 as the core rounds it: the draw and the apply are the ones the policy
+    object names."""
     data = _files()[0]
     d = thread_decoder()
     for policy in (TrivialAugmentWide(), RandAugment(num_ops=3, magnitude=20)):
@@ -170,8 +171,10 @@ def test_the_recipe_applies_what_the_policy_draws():
             d.decode(data, aug.packed, key, got)
             ops, mags = policy.draw(np.array([key], np.uint64), 160, 192)
             kinds.update(OP_NAMES[o] for o in ops[0])
-            want = apply_ops(plain, base.indices, ops[0], mags[0])
-            want = np.clip(np.rint(want), -32768, 32767).astype(np.int16)
+            want = plain
+            for o, m in zip(ops[0], mags[0]):
+                want = apply_ops(want, base.indices, [o], [m])
+                want = np.clip(np.rint(want), -32768, 32767).astype(np.int16)
             assert np.array_equal(got, want), (policy, key, ops, mags)
         assert len(kinds) >= 12  # nearly every op met
 

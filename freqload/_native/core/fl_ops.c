@@ -70,65 +70,136 @@ static void mat_mul(const double a[3][3], const double b[3][3], double out[3][3]
 /* (Y, Cb, Cr)' = A (Y, Cb, Cr) + d (absolute levels, chroma centred) at every frequency
  * the mask holds; a partner the mask lacks counts as 0. On the coefficients: A at every
  * frequency, plus 8 (A c0 + d - c0), c0 = (128, 0, 0), on the DCs. */
-static void affine3(float *x, const layout *L, const double A[3][3], const double d[3]) {
-  double o[3];
-  for (int c = 0; c < 3; c++) o[c] = 8.0 * (A[c][0] * 128.0 + d[c] - (c == 0 ? 128.0 : 0.0));
-  if (A[0][1] == 0 && A[0][2] == 0 && A[1][0] == 0 && A[1][2] == 0 && A[2][0] == 0 &&
-      A[2][1] == 0) { /* diagonal (all but autocontrast): a scale per channel */
-    for (int c = 0; c < 3; c++)
-      for (int f = 0; f < 64; f++) {
-        if (L->at[c][f] < 0) continue;
-        float *p = x + (size_t)L->at[c][f] * L->n;
-        const float g = (float)A[c][c], add = (float)(f == 0 ? o[c] : 0.0);
-        for (size_t i = 0; i < L->n; i++) p[i] = p[i] * g + add;
-      }
-    return;
-  }
-  for (int f = 0; f < 64; f++) {
-    float *p[3];
-    int any = 0;
-    for (int c = 0; c < 3; c++) {
-      p[c] = L->at[c][f] < 0 ? NULL : x + (size_t)L->at[c][f] * L->n;
-      any |= p[c] != NULL;
+/* At one frequency, block i's (p0, p1, p2) = (Y, Cb, Cr) through the 3x3 map at
+ * maps + i * stride (row-major; stride 0: one map for every block), plus offs (3) where
+ * given; a component the mask lacks (NULL) counts as 0 and is not written. */
+FL_VECTOR_CLONES
+static void map3(float *p[3], size_t n, const double *maps, size_t stride, const double *offs) {
+  const double o0 = offs ? offs[0] : 0.0, o1 = offs ? offs[1] : 0.0, o2 = offs ? offs[2] : 0.0;
+  if (p[0] && !p[1] && !p[2]) { /* luma alone (most of a mask's luma frequencies) */
+    for (size_t i = 0; i < n; i++) p[0][i] = (float)(maps[i * stride] * p[0][i] + o0);
+  } else if (p[0] && p[1] && p[2]) {
+    for (size_t i = 0; i < n; i++) {
+      const double *m = maps + i * stride;
+      const double y = p[0][i], cb = p[1][i], cr = p[2][i];
+      p[0][i] = (float)(m[0] * y + m[1] * cb + m[2] * cr + o0);
+      p[1][i] = (float)(m[3] * y + m[4] * cb + m[5] * cr + o1);
+      p[2][i] = (float)(m[6] * y + m[7] * cb + m[8] * cr + o2);
     }
-    if (!any) continue;
-    for (size_t i = 0; i < L->n; i++) {
+  } else {
+    const double o[3] = {o0, o1, o2};
+    for (size_t i = 0; i < n; i++) {
+      const double *m = maps + i * stride;
       const double v[3] = {p[0] ? p[0][i] : 0.0, p[1] ? p[1][i] : 0.0, p[2] ? p[2][i] : 0.0};
       for (int c = 0; c < 3; c++)
-        if (p[c])
-          p[c][i] = (float)(A[c][0] * v[0] + A[c][1] * v[1] + A[c][2] * v[2] +
-                            (f == 0 ? o[c] : 0.0));
+        if (p[c]) p[c][i] = (float)(m[3 * c] * v[0] + m[3 * c + 1] * v[1] + m[3 * c + 2] * v[2] + o[c]);
     }
   }
 }
 
-static void diagonal(double A[3][3], double y, double chroma) {
-  memset(A, 0, 9 * sizeof(double));
-  A[0][0] = y;
-  A[1][1] = A[2][2] = chroma;
+/* The frequency f's three channels of x (NULL where the mask lacks one); 0 if none. */
+static int channels_at(float *x, const layout *L, int f, float *p[3]) {
+  int any = 0;
+  for (int c = 0; c < 3; c++) {
+    p[c] = L->at[c][f] < 0 ? NULL : x + (size_t)L->at[c][f] * L->n;
+    any |= p[c] != NULL;
+  }
+  return any;
 }
 
-static double mean_luma(const float *x, const layout *L) {
-  const float *dc = x + (size_t)L->at[0][0] * L->n;
+/* (Y, Cb, Cr)' = A (Y, Cb, Cr) + d (absolute levels, chroma centred) at every frequency
+ * the mask holds; a partner the mask lacks counts as 0. On the coefficients: A at every
+ * frequency, plus 8 (A c0 + d - c0), c0 = (128, 0, 0), on the DCs. */
+static void affine3(float *x, const layout *L, const double A[3][3], const double d[3]) {
+  double o[3];
+  float *p[3];
+  for (int c = 0; c < 3; c++) o[c] = 8.0 * (A[c][0] * 128.0 + d[c] - (c == 0 ? 128.0 : 0.0));
+  for (int f = 0; f < 64; f++)
+    if (channels_at(x, L, f, p)) map3(p, L->n, &A[0][0], 0, f == 0 ? o : NULL);
+}
+
+/* A sample's channels [count][n] as the ops see them: float (fl_ops_apply) or the int16
+ * sample itself (fl_policy_sample: each op then rounds once, to nearest, saturating). */
+typedef struct {
+  float *f;
+  int16_t *s;
+} sample;
+
+static inline int16_t round16(float v) { /* saturated, to nearest, ties to even */
+  v = v < -32768.0f ? -32768.0f : v; /* in this form the vectoriser takes it */
+  v = v > 32767.0f ? 32767.0f : v;
+  return (int16_t)rintf(v);
+}
+
+FL_VECTOR_CLONES
+static void to_int16(const float *f, int16_t *s, size_t n) {
+  for (size_t i = 0; i < n; i++) s[i] = round16(f[i]);
+}
+
+FL_VECTOR_CLONES
+static void to_float(const int16_t *s, float *f, size_t n) {
+  for (size_t i = 0; i < n; i++) f[i] = s[i];
+}
+
+static float value_at(const sample *x, size_t i) { return x->f ? x->f[i] : (float)x->s[i]; }
+
+/* Every channel k scaled by g[k], plus add[k]: what brightness, color, contrast,
+ * posterize, grayscale and sharpness come to. */
+FL_VECTOR_CLONES
+static void scale_channels(sample *x, const layout *L, const float *g, const float *add) {
+  for (int k = 0; k < L->count; k++) {
+    const float gk = g[k], ak = add[k];
+    if (x->f) {
+      float *p = x->f + (size_t)k * L->n;
+      for (size_t i = 0; i < L->n; i++) p[i] = p[i] * gk + ak;
+    } else {
+      int16_t *p = x->s + (size_t)k * L->n;
+      for (size_t i = 0; i < L->n; i++) p[i] = round16((float)p[i] * gk + ak);
+    }
+  }
+}
+
+/* (Y, Cb, Cr)' = diag(y, chroma, chroma) (Y, Cb, Cr) + (d, 0, 0), as scale_channels: the
+ * gains by component, 8 (y 128 + d - 128) on the luma DC (affine3's offset). */
+static void diagonal_map(sample *x, const layout *L, double y, double chroma, double d) {
+  float g[FL_MAX_CHANNELS], add[FL_MAX_CHANNELS];
+  for (int c = 0; c < 3; c++)
+    for (int f = 0; f < 64; f++) {
+      const int k = L->at[c][f];
+      if (k < 0) continue;
+      g[k] = (float)(c == 0 ? y : chroma);
+      add[k] = (float)(c == 0 && f == 0 ? 8.0 * (y * 128.0 + d - 128.0) : 0.0);
+    }
+  scale_channels(x, L, g, add);
+}
+
+static double mean_luma(const sample *x, const layout *L) {
+  const size_t dc = (size_t)L->at[0][0] * L->n;
   double s = 0;
-  for (size_t i = 0; i < L->n; i++) s += dc[i];
+  for (size_t i = 0; i < L->n; i++) s += value_at(x, dc + i);
   return s / (double)L->n / 8.0 + 128.0;
 }
 
-/* Block i's RGB mean (from the three DCs; a missing chroma DC is grey) and the spread of
- * its luma around it (sqrt of the luma AC energy / 64: the DCT is orthonormal). */
-static void block_stats(const float *x, const layout *L, size_t i, double rgb[3], double *spread) {
-  double v[3] = {x[(size_t)L->at[0][0] * L->n + i] / 8.0 + 128.0, 0.0, 0.0};
-  double e = 0;
-  for (int c = 1; c < 3; c++)
-    if (L->at[c][0] >= 0) v[c] = x[(size_t)L->at[c][0] * L->n + i] / 8.0;
-  for (int c = 0; c < 3; c++) rgb[c] = RGB_OF[c][0] * v[0] + RGB_OF[c][1] * v[1] + RGB_OF[c][2] * v[2];
-  for (int f = 1; f < 64; f++)
-    if (L->at[0][f] >= 0) {
-      const double a = x[(size_t)L->at[0][f] * L->n + i];
-      e += a * a;
-    }
-  *spread = sqrt(e / 64.0);
+/* Every block's RGB mean (from the three DCs; a missing chroma DC is grey), rgb[3][n], and
+ * the spread of its luma around it (sqrt of the luma AC energy / 64: the DCT is
+ * orthonormal), spread[n], channel by channel. */
+static void block_stats(const float *x, const layout *L, double *rgb, double *spread) {
+  const size_t n = L->n;
+  const float *dc[3];
+  for (int c = 0; c < 3; c++) dc[c] = L->at[c][0] >= 0 ? x + (size_t)L->at[c][0] * n : NULL;
+  for (size_t i = 0; i < n; i++) {
+    const double v[3] = {dc[0][i] / 8.0 + 128.0, dc[1] ? dc[1][i] / 8.0 : 0.0,
+                         dc[2] ? dc[2][i] / 8.0 : 0.0};
+    for (int c = 0; c < 3; c++)
+      rgb[c * n + i] = RGB_OF[c][0] * v[0] + RGB_OF[c][1] * v[1] + RGB_OF[c][2] * v[2];
+    spread[i] = 0.0;
+  }
+  for (int f = 1; f < 64; f++) {
+    if (L->at[0][f] < 0) continue;
+    const float *a = x + (size_t)L->at[0][f] * n;
+    for (size_t i = 0; i < n; i++) spread[i] += (double)a[i] * a[i];
+  }
+  for (size_t i = 0; i < n; i++) spread[i] = sqrt(spread[i] / 64.0);
 }
 
 static double clamp255(double v) { return v < 0 ? 0 : v > 255 ? 255 : v; }
@@ -136,16 +207,15 @@ static double clamp255(double v) { return v < 0 ? 0 : v > 255 ? 255 : v; }
 /* PIL's ImageOps.autocontrast (cutoff 0): per RGB channel (v - lo) * 255 / (hi - lo),
  * lo / hi the channel's extremes (a flat channel is kept). The extremes here: the blocks'
  * means -+ sqrt(3) x their spread (a block's values as if uniform around its mean). */
-static void autocontrast(float *x, const layout *L) {
+static void autocontrast(float *x, const layout *L, double *work) {
   double lo[3] = {255, 255, 255}, hi[3] = {0, 0, 0}, s[3], A[3][3], tmp[3][3], d[3];
-  for (size_t i = 0; i < L->n; i++) {
-    double rgb[3], spread;
-    block_stats(x, L, i, rgb, &spread);
-    for (int c = 0; c < 3; c++) {
-      lo[c] = fmin(lo[c], clamp255(rgb[c] - 1.7320508 * spread));
-      hi[c] = fmax(hi[c], clamp255(rgb[c] + 1.7320508 * spread));
+  double *rgb = work, *spread = work + 3 * L->n;
+  block_stats(x, L, rgb, spread);
+  for (int c = 0; c < 3; c++)
+    for (size_t i = 0; i < L->n; i++) {
+      lo[c] = fmin(lo[c], clamp255(rgb[c * L->n + i] - 1.7320508 * spread[i]));
+      hi[c] = fmax(hi[c], clamp255(rgb[c * L->n + i] + 1.7320508 * spread[i]));
     }
-  }
   for (int c = 0; c < 3; c++) {
     if (hi[c] - lo[c] < 1.0) { /* flat: torchvision keeps it */
       s[c] = 1.0;
@@ -176,17 +246,16 @@ static double lut_at(const double *lut, double v) {
  * and its AC is scaled by the table's slope between them, as one 3x3 map per block. */
 static void equalize(float *x, const layout *L, double *work) {
   double *lut = work;           /* [3][256] */
-  double *per = work + 3 * 256; /* per block: 9 (the AC map) + 3 (the new DC levels) */
+  double *rgb = work + 3 * 256, *spread = rgb + 3 * L->n;
+  double *per = spread + L->n;  /* per block: 9 (the AC map) + 3 (the new DC levels) */
   long long hist[3][256];
   memset(hist, 0, sizeof hist);
-  for (size_t i = 0; i < L->n; i++) {
-    double rgb[3], spread;
-    block_stats(x, L, i, rgb, &spread);
-    for (int c = 0; c < 3; c++) {
-      hist[c][(int)lrint(clamp255(rgb[c] - spread))] += 32;
-      hist[c][(int)lrint(clamp255(rgb[c] + spread))] += 32;
+  block_stats(x, L, rgb, spread);
+  for (int c = 0; c < 3; c++)
+    for (size_t i = 0; i < L->n; i++) {
+      hist[c][(int)lrint(clamp255(rgb[c * L->n + i] - spread[i]))] += 32;
+      hist[c][(int)lrint(clamp255(rgb[c * L->n + i] + spread[i]))] += 32;
     }
-  }
   for (int c = 0; c < 3; c++) {
     long long total = 0, last = 0, step, n;
     int levels = 0;
@@ -204,11 +273,11 @@ static void equalize(float *x, const layout *L, double *work) {
     }
   }
   for (size_t i = 0; i < L->n; i++) {
-    double rgb[3], spread, slope[3], mean[3], tmp[3][3], A[3][3];
-    block_stats(x, L, i, rgb, &spread);
-    const double r = spread < 0.5 ? 0.5 : spread;
+    double slope[3], mean[3], tmp[3][3], A[3][3];
+    const double r = spread[i] < 0.5 ? 0.5 : spread[i];
     for (int c = 0; c < 3; c++) {
-      const double a = lut_at(lut + c * 256, rgb[c] - r), b = lut_at(lut + c * 256, rgb[c] + r);
+      const double m = rgb[c * L->n + i];
+      const double a = lut_at(lut + c * 256, m - r), b = lut_at(lut + c * 256, m + r);
       mean[c] = 0.5 * (a + b);
       slope[c] = (b - a) / (2 * r);
     }
@@ -219,45 +288,49 @@ static void equalize(float *x, const layout *L, double *work) {
     for (int c = 0; c < 3; c++)
       per[12 * i + 9 + c] = YCC_OF[c][0] * mean[0] + YCC_OF[c][1] * mean[1] + YCC_OF[c][2] * mean[2];
   }
-  for (int f = 0; f < 64; f++) {
+  for (int c = 0; c < 3; c++) { /* the DCs: the new means */
+    if (L->at[c][0] < 0) continue;
+    float *p = x + (size_t)L->at[c][0] * L->n;
+    for (size_t i = 0; i < L->n; i++) p[i] = (float)(8.0 * (per[12 * i + 9 + c] - (c == 0 ? 128.0 : 0.0)));
+  }
+  for (int f = 1; f < 64; f++) { /* the rest: each block's map */
     float *p[3];
-    for (int c = 0; c < 3; c++) p[c] = L->at[c][f] < 0 ? NULL : x + (size_t)L->at[c][f] * L->n;
-    if (!p[0] && !p[1] && !p[2]) continue;
-    for (size_t i = 0; i < L->n; i++) {
-      const double *m = per + 12 * i;
-      const double v[3] = {p[0] ? p[0][i] : 0.0, p[1] ? p[1][i] : 0.0, p[2] ? p[2][i] : 0.0};
-      for (int c = 0; c < 3; c++) {
-        if (!p[c]) continue;
-        p[c][i] = (float)(f == 0 ? 8.0 * (m[9 + c] - (c == 0 ? 128.0 : 0.0))
-                                 : m[3 * c] * v[0] + m[3 * c + 1] * v[1] + m[3 * c + 2] * v[2]);
-      }
-    }
+    if (channels_at(x, L, f, p)) map3(p, L->n, per, 12, NULL);
   }
 }
 
 /* torchvision's adjust_sharpness: f x + (1 - f) smooth(x), smooth the 3x3 kernel
  * [[1,1,1],[1,5,1],[1,1,1]] / 13 = (4 identity + box3 x box3) / 13; box3 scales a DCT
  * cosine of frequency k by 1 + 2 cos(pi k / 8) where its neighbours lie in the block. */
-static void sharpness(float *x, const layout *L, double f) {
+static void sharpness(sample *x, const layout *L, double f) {
+  float g[FL_MAX_CHANNELS], add[FL_MAX_CHANNELS];
   for (int c = 0; c < 3; c++)
     for (int q = 0; q < 64; q++) {
-      if (L->at[c][q] < 0) continue;
+      const int k = L->at[c][q];
+      if (k < 0) continue;
       const double u = q / 8, v = q % 8;
-      const double smooth = (4.0 + (1.0 + 2.0 * cos(M_PI * u / 8)) * (1.0 + 2.0 * cos(M_PI * v / 8))) / 13.0;
-      const float g = (float)(f + (1.0 - f) * smooth);
-      float *p = x + (size_t)L->at[c][q] * L->n;
-      for (size_t i = 0; i < L->n; i++) p[i] *= g;
+      const double smooth =
+          (4.0 + (1.0 + 2.0 * cos(M_PI * u / 8)) * (1.0 + 2.0 * cos(M_PI * v / 8))) / 13.0;
+      g[k] = (float)(f + (1.0 - f) * smooth);
+      add[k] = 0.0f;
     }
+  scale_channels(x, L, g, add);
 }
 
 /* torchvision's solarize(t): 255 - v where v >= t; here a block whose mean luma reaches t
  * is inverted whole (every coefficient negated, its luma DC less 8), the others kept. */
-static void solarize(float *x, const layout *L, double threshold) {
-  const float *dc = x + (size_t)L->at[0][0] * L->n;
+static void solarize(sample *x, const layout *L, double threshold) {
+  const size_t dc = (size_t)L->at[0][0] * L->n;
   for (size_t i = 0; i < L->n; i++) {
-    if (!(dc[i] / 8.0 + 128.0 >= threshold)) continue;
-    for (int k = 0; k < L->count; k++) x[(size_t)k * L->n + i] = -x[(size_t)k * L->n + i];
-    x[(size_t)L->at[0][0] * L->n + i] -= 8.0f; /* 255 - Y: 8 (127 - Y) = -DC - 8 */
+    if (!(value_at(x, dc + i) / 8.0 + 128.0 >= threshold)) continue;
+    for (int k = 0; k < L->count; k++) {
+      const size_t j = (size_t)k * L->n + i;
+      const float v = -value_at(x, j) - (j == dc + i ? 8.0f : 0.0f); /* 255 - Y: -DC - 8 */
+      if (x->f)
+        x->f[j] = v;
+      else
+        x->s[j] = round16(v);
+    }
   }
 }
 
@@ -266,8 +339,10 @@ static void solarize(float *x, const layout *L, double threshold) {
  * sum_i C[u][i] C[k][i + s] over the window's pixels in A, b likewise over those in B
  * (C the orthonormal 8-point DCT-II, JPEG's). Stored transposed, [s][k][u], so that the
  * warp's inner loops run over u, 8 floats in a row. */
+typedef float v8 __attribute__((vector_size(32))); /* 8 floats: one row over u */
+
 typedef struct {
-  float a[8][8][8], b[8][8][8];
+  v8 a[8][8], b[8][8]; /* [s][k] */
 } shift_tables;
 
 static void shift_tables_make(shift_tables *t) {
@@ -293,6 +368,10 @@ static void shift_tables_make(shift_tables *t) {
 /* One component's channels as the warp visits them. */
 typedef struct {
   int in_ch[64], in_k[64];     /* the mask's coefficients, column by column (k vertical) */
+  size_t in_off[64];           /* where channel in_ch[e] starts in the padded copy */
+  int row_ch[64], row_l[64];   /* the same coefficients row by row (l horizontal) ... */
+  size_t row_off[64];
+  int n_k, k_end[8];           /* ... row j's entries ending at k_end[j] */
   int n_l, l_list[8], l_end[8]; /* input columns the mask holds; column j's entries end
                                  * at l_end[j] */
   int n_v, v_list[8], v_end[8]; /* window columns the outputs read, and their outputs */
@@ -303,7 +382,17 @@ typedef struct {
 
 static void warp_component_make(const layout *L, int c, int rot, warp_component *wc) {
   int n = 0;
-  wc->n_l = wc->n_v = 0;
+  wc->n_l = wc->n_v = wc->n_k = 0;
+  for (int k = 0; k < 8; k++) { /* inputs by row (the horizontal-only warp) */
+    const int first = n;
+    for (int l = 0; l < 8; l++)
+      if (L->at[c][8 * k + l] >= 0) {
+        wc->row_ch[n] = L->at[c][8 * k + l];
+        wc->row_l[n++] = l;
+      }
+    if (n > first) wc->k_end[wc->n_k++] = n;
+  }
+  n = 0;
   for (int l = 0; l < 8; l++) { /* inputs by column */
     const int first = n;
     for (int k = 0; k < 8; k++)
@@ -339,6 +428,75 @@ static void warp_component_make(const layout *L, int c, int rot, warp_component 
   wc->n_out = n;
 }
 
+/* warp's fast path for maps that shift every block of a row alike (translations, ShearX):
+ * eight output blocks of row `by` at a time, bx .. bx + 7, each channel's values of eight
+ * neighbouring blocks one vector. The window's corner is (8 bx + dx, 8 by + dy): blocks
+ * bx + dbx (+1), rows by + dby (+1), sx / sy pixels in; both columns lie in the padded
+ * plane (the caller's range), the rows are clamped to its ring. The same sums as warp's
+ * general path, in the same order. */
+FL_VECTOR_CLONES
+static void warp_rows8(sample *x, const layout *L, const warp_component *wc,
+                       const shift_tables *t, const float *copy, size_t pw, int by, int bx,
+                       long dbx, int sx, long dby, int sy) {
+  const int h = L->h, w = L->w;
+  const float *src[2][2]; /* [qy][qx] */
+  for (int qy = 0; qy < 2; qy++) {
+    long r = by + dby + qy;
+    r = r < -1 ? -1 : r > h ? h : r;
+    for (int qx = 0; qx < 2; qx++) src[qy][qx] = copy + (size_t)(r + 1) * pw + (size_t)(bx + dbx + qx + 1);
+  }
+  const int nx = sx ? 2 : 1, ny = sy ? 2 : 1;
+  for (int c = 0; c < 3; c++) {
+    const warp_component *p = &wc[c];
+    v8 z[2][8][8]; /* [qx][l][u], over the eight blocks */
+    if (p->n_out == 0) continue;
+    for (int qx = 0; qx < nx; qx++)
+      for (int j = 0, e = 0; j < p->n_l; j++) {
+        const int l = p->l_list[j], first = e;
+        for (; e < p->l_end[j]; e++) { /* sy == 0: the rows as they are */
+          v8 a, b;
+          memcpy(&a, src[0][qx] + p->in_off[e], sizeof a);
+          if (ny == 1) {
+            z[qx][l][p->in_k[e]] = a;
+            continue;
+          }
+          memcpy(&b, src[1][qx] + p->in_off[e], sizeof b);
+          if (e == first)
+            for (int u = 0; u < 8; u++) z[qx][l][u] = (v8){0, 0, 0, 0, 0, 0, 0, 0};
+          for (int u = 0; u < 8; u++)
+            z[qx][l][u] += t->a[sy][p->in_k[e]][u] * a + t->b[sy][p->in_k[e]][u] * b;
+        }
+        if (ny == 1) /* the rows the mask lacks: 0 */
+          for (int u = 0; u < 8; u++) {
+            int held = 0;
+            for (int i = first; i < e; i++) held |= p->in_k[i] == u;
+            if (!held) z[qx][l][u] = (v8){0, 0, 0, 0, 0, 0, 0, 0};
+          }
+      }
+    for (int i = 0, e = 0; i < p->n_v; i++) {
+      const int v = p->v_list[i];
+      for (; e < p->v_end[i]; e++) {
+        const int u = p->out_u[e];
+        v8 acc = {0, 0, 0, 0, 0, 0, 0, 0};
+        if (sx == 0) {
+          for (int j = 0; j < p->n_l; j++)
+            if (p->l_list[j] == v) acc = z[0][v][u];
+        } else {
+          for (int j = 0; j < p->n_l; j++) {
+            const int l = p->l_list[j];
+            acc += z[0][l][u] * t->a[sx][l][v] + z[1][l][u] * t->b[sx][l][v];
+          }
+        }
+        const size_t at = (size_t)p->out_ch[e] * L->n + (size_t)by * w + bx;
+        if (x->f)
+          memcpy(x->f + at, &acc, sizeof acc);
+        else
+          for (int k = 0; k < 8; k++) x->s[at + k] = round16(acc[k]);
+      }
+    }
+  }
+}
+
 /* Every channel resampled through the inverse map (input pixel) = M (output pixel, 1),
  * pixel centres at +0.5, block by block: each output block is the 8x8 window of the input
  * whose centre its centre maps to (to the nearest pixel: a translation by whole pixels is
@@ -349,22 +507,61 @@ static void warp_component_make(const layout *L, int c, int rot, warp_component 
  * angle, nor sheared: what makes rotate and shear approximate. Frequencies outside the
  * mask count as 0. */
 FL_VECTOR_CLONES
-static void warp(float *x, const layout *L, const double M[6], int rot, float *copy) {
+static void warp(sample *x, const layout *L, const double M[6], int rot, float *copy) {
   const int h = L->h, w = L->w;
   shift_tables t;
   warp_component wc[3];
   float black[FL_MAX_CHANNELS];
   shift_tables_make(&t);
   for (int c = 0; c < 3; c++) warp_component_make(L, c, rot, &wc[c]);
-  /* the input block by block ([block][channel]), so a block's coefficients lie together */
+  /* the input as float, each channel's plane with a ring of black blocks around it (what
+   * lies further out reads the ring): pw x (h + 2) per channel */
+  const size_t pw = (size_t)w + 2, plane = pw * ((size_t)h + 2);
   for (int k = 0; k < L->count; k++) {
-    const float *src = x + (size_t)k * L->n;
-    black[k] = 0.0f;
-    for (size_t i = 0; i < L->n; i++) copy[i * (size_t)L->count + k] = src[i];
+    float *dst = copy + (size_t)k * plane;
+    const float fill = k == L->at[0][0] ? BLACK_DC : 0.0f;
+    black[k] = fill;
+    for (size_t i = 0; i < pw; i++) dst[i] = dst[plane - pw + i] = fill;
+    for (int r = 0; r < h; r++) {
+      float *row = dst + (size_t)(r + 1) * pw;
+      const size_t from = (size_t)k * L->n + (size_t)r * w;
+      row[0] = row[w + 1] = fill;
+      if (x->f)
+        memcpy(row + 1, x->f + from, (size_t)w * sizeof(float));
+      else
+        to_float(x->s + from, row + 1, (size_t)w);
+    }
   }
-  if (L->at[0][0] >= 0) black[L->at[0][0]] = BLACK_DC;
-  for (int by = 0; by < h; by++)
+  for (int c = 0; c < 3; c++)
+    for (int e = 0; e < 64; e++) {
+      wc[c].in_off[e] = (size_t)wc[c].in_ch[e] * plane;
+      wc[c].row_off[e] = (size_t)wc[c].row_ch[e] * plane;
+    }
+  const int rows_alike = rot == 0 && M[0] == 1 && M[3] == 0 && M[4] == 1;
+  for (int by = 0; by < h; by++) {
+    int fast_from = 0, fast_to = 0; /* blocks done eight at a time */
+    if (rows_alike) { /* the corner of block (bx, by)'s window: (8 bx + dx, 8 by + dy) */
+      const double py = 8.0 * by + 4.0;
+      const long dx = (long)floor(M[0] * 4.0 + M[1] * py + M[2] - 3.5);
+      const long dy = (long)floor(M[4] * py + M[5] - 3.5) - 8L * by;
+      const long dbx = dx >= 0 ? dx / 8 : -((7 - dx) / 8), dby = dy >= 0 ? dy / 8 : -((7 - dy) / 8);
+      /* columns bx + dbx and + 1 within the padded plane: -1 <= bx + dbx <= w - 1 */
+      long lo = -1 - dbx, hi = w - 1 - dbx;
+      lo = lo < 0 ? 0 : lo;
+      hi = hi > w - 1 ? w - 1 : hi;
+      if (hi - lo + 1 >= 8) {
+        fast_from = (int)lo;
+        fast_to = (int)lo + (int)((hi - lo + 1) / 8) * 8;
+        for (int bx = fast_from; bx < fast_to; bx += 8)
+          warp_rows8(x, L, wc, &t, copy, pw, by, bx, dbx, (int)(dx - 8 * dbx), dby,
+                     (int)(dy - 8 * dby));
+      }
+    }
     for (int bx = 0; bx < w; bx++) {
+      if (bx == fast_from && fast_to > fast_from) {
+        bx = fast_to - 1;
+        continue;
+      }
       const double px = 8.0 * bx + 4.0, py = 8.0 * by + 4.0;
       const double xi = M[0] * px + M[1] * py + M[2], yi = M[3] * px + M[4] * py + M[5];
       const size_t o = (size_t)by * w + bx;
@@ -374,158 +571,199 @@ static void warp(float *x, const layout *L, const double M[6], int rot, float *c
       const int sx = (int)(cx - 8.0 * fbx), sy = (int)(cy - 8.0 * fby);
       const long bx0 = (long)fbx, by0 = (long)fby;
       const int nx = sx ? 2 : 1, ny = sy ? 2 : 1;
-      const float *blk[2][2]; /* [qy][qx] */
+      const float *blk[2][2]; /* [qy][qx]: channel k of the block at blk + in_off */
+      int outside = 0;
       for (int qy = 0; qy < ny; qy++)
         for (int qx = 0; qx < nx; qx++) {
-          const long sbx = bx0 + qx, sby = by0 + qy;
-          blk[qy][qx] = sbx >= 0 && sbx < w && sby >= 0 && sby < h
-                            ? copy + ((size_t)sby * w + (size_t)sbx) * (size_t)L->count
-                            : black;
+          long sbx = bx0 + qx, sby = by0 + qy;
+          outside += !(sbx >= 0 && sbx < w && sby >= 0 && sby < h);
+          sbx = sbx < -1 ? -1 : sbx > w ? w : sbx; /* the ring: black */
+          sby = sby < -1 ? -1 : sby > h ? h : sby;
+          blk[qy][qx] = copy + (size_t)(sby + 1) * pw + (size_t)(sbx + 1);
         }
+      if (outside == nx * ny) { /* all of the window outside the picture: black */
+        for (int k = 0; k < L->count; k++) {
+          if (x->f)
+            x->f[(size_t)k * L->n + o] = black[k];
+          else
+            x->s[(size_t)k * L->n + o] = (int16_t)black[k];
+        }
+        continue;
+      }
       for (int c = 0; c < 3; c++) {
         const warp_component *p = &wc[c];
-        float z[2][8][8]; /* [qx][l][u]: each column of blocks through the vertical tables */
+        v8 z[2][8]; /* [qx][l] over u: each column of blocks through the vertical tables */
         if (p->n_out == 0) continue;
+        if (sy == 0 && sx != 0 && rot == 0) {
+          /* the window's rows are its blocks' rows: the horizontal pass alone, row by row,
+           * each row's outputs (over v) from its blocks' same row */
+          for (int j = 0, e = 0; j < p->n_k; j++) {
+            const int first = e;
+            v8 acc = {0, 0, 0, 0, 0, 0, 0, 0};
+            for (; e < p->k_end[j]; e++)
+              acc += t.a[sx][p->row_l[e]] * blk[0][0][p->row_off[e]] +
+                     t.b[sx][p->row_l[e]] * blk[0][1][p->row_off[e]];
+            for (int i = first; i < e; i++) {
+              const size_t at = (size_t)p->row_ch[i] * L->n + o;
+              if (x->f)
+                x->f[at] = acc[p->row_l[i]];
+              else
+                x->s[at] = round16(acc[p->row_l[i]]);
+            }
+          }
+          continue;
+        }
         for (int qx = 0; qx < nx; qx++)
           for (int j = 0, e = 0; j < p->n_l; j++) {
-            float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-            for (; e < p->l_end[j]; e++)
-              for (int qy = 0; qy < ny; qy++) {
-                const float v = blk[qy][qx][p->in_ch[e]];
-                const float *hk = (qy == 0 ? t.a[sy] : t.b[sy])[p->in_k[e]];
-                for (int u = 0; u < 8; u++) acc[u] += hk[u] * v;
-              }
-            memcpy(z[qx][p->l_list[j]], acc, sizeof acc);
+            v8 acc = {0, 0, 0, 0, 0, 0, 0, 0};
+            /* sy == 0: the window's rows are the block's, a[0] the identity */
+            for (; e < p->l_end[j]; e++) {
+              acc += t.a[sy][p->in_k[e]] * blk[0][qx][p->in_off[e]];
+              if (ny == 2) acc += t.b[sy][p->in_k[e]] * blk[1][qx][p->in_off[e]];
+            }
+            z[qx][p->l_list[j]] = acc;
           }
         for (int i = 0, e = 0; i < p->n_v; i++) {
           const int v = p->v_list[i];
-          float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-          for (int qx = 0; qx < nx; qx++) {
-            const float(*hx)[8] = qx == 0 ? t.a[sx] : t.b[sx];
+          v8 acc = {0, 0, 0, 0, 0, 0, 0, 0};
+          if (sx == 0) { /* the window's columns are the block's: no horizontal pass */
+            for (int j = 0; j < p->n_l; j++)
+              if (p->l_list[j] == v) acc = z[0][v];
+          } else {
             for (int j = 0; j < p->n_l; j++) {
               const int l = p->l_list[j];
-              const float g = hx[l][v];
-              for (int u = 0; u < 8; u++) acc[u] += g * z[qx][l][u];
+              acc += z[0][l] * t.a[sx][l][v] + z[1][l] * t.b[sx][l][v];
             }
           }
-          for (; e < p->v_end[i]; e++)
-            x[(size_t)p->out_ch[e] * L->n + o] = p->out_sign[e] * acc[p->out_u[e]];
+          for (; e < p->v_end[i]; e++) {
+            const float out = p->out_sign[e] * acc[p->out_u[e]];
+            const size_t at = (size_t)p->out_ch[e] * L->n + o;
+            if (x->f)
+              x->f[at] = out;
+            else
+              x->s[at] = round16(out);
+          }
         }
       }
     }
+  }
 }
 
 size_t fl_ops_work_doubles(const fl_channel_spec *spec) {
   const size_t n = (size_t)spec->out_h * (size_t)spec->out_w;
-  const size_t copy = ((size_t)spec->count * n + 1) / 2; /* warp's float copy */
-  const size_t eq = 3 * 256 + 12 * n;
+  const size_t padded = (size_t)(spec->out_h + 2) * (size_t)(spec->out_w + 2);
+  const size_t copy = ((size_t)spec->count * padded + 1) / 2; /* warp's padded float copy */
+  const size_t eq = 3 * 256 + 16 * n;                    /* equalize: tables, stats, maps */
   return copy > eq ? copy : eq;
+}
+
+/* The ops that need the sample in float (a 3x3 map across components, or statistics of
+ * the whole sample first): on an int16 sample, through `scratch` and back. */
+static void float_op(sample *x, const layout *L, int op, double m, float *scratch,
+                     double *work) {
+  const size_t total = (size_t)L->count * L->n;
+  float *f = x->f ? x->f : scratch;
+  double A[3][3];
+  const double zero[3] = {0, 0, 0};
+  if (!x->f) to_float(x->s, f, total);
+  if (op == FL_OP_HUE) { /* (Cb, Cr) turned by 2 pi m: a YCbCr hue (torchvision's is HSV's) */
+    const double t = 2.0 * M_PI * m;
+    memset(A, 0, sizeof A);
+    A[0][0] = 1;
+    A[1][1] = A[2][2] = cos(t);
+    A[1][2] = -sin(t);
+    A[2][1] = sin(t);
+    affine3(f, L, A, zero);
+  } else if (op == FL_OP_AUTOCONTRAST) {
+    autocontrast(f, L, work);
+  } else {
+    equalize(f, L, work);
+  }
+  if (!x->f) to_int16(f, x->s, total);
+}
+
+/* One op on x. scratch: count * n floats (float_op's, on an int16 sample); work:
+ * fl_ops_work_doubles. */
+static void apply_one(sample *x, const layout *L, int op, double m, float *scratch,
+                      double *work) {
+  const double W = 8.0 * L->w, H = 8.0 * L->h;
+  switch (op) {
+  case FL_OP_BRIGHTNESS: /* f = 1 + m: RGB' = f RGB */
+    diagonal_map(x, L, 1 + m, 1 + m, 0);
+    break;
+  case FL_OP_COLOR: /* adjust_saturation: the grey kept, chroma x f */
+    diagonal_map(x, L, 1, 1 + m, 0);
+    break;
+  case FL_OP_CONTRAST: /* f RGB + (1 - f) mean grey, f = 1 + m */
+    diagonal_map(x, L, 1 + m, 1 + m, -m * mean_luma(x, L));
+    break;
+  case FL_OP_GRAYSCALE: /* rgb_to_grayscale(num_output_channels=3): JPEG's Y, chroma 0 */
+    diagonal_map(x, L, 1, 0, 0);
+    break;
+  case FL_OP_POSTERIZE: /* floor to multiples of q: the mean shift -(q - 1) / 2 */
+    diagonal_map(x, L, 1, 1, -(ldexp(1.0, 8 - (int)lrint(m)) - 1) / 2);
+    break;
+  case FL_OP_SHARPNESS:
+    sharpness(x, L, 1 + m);
+    break;
+  case FL_OP_SOLARIZE:
+    solarize(x, L, 255.0 * m);
+    break;
+  case FL_OP_HUE:
+  case FL_OP_AUTOCONTRAST:
+  case FL_OP_EQUALIZE:
+    float_op(x, L, op, m, scratch, work);
+    break;
+  case FL_OP_TRANSLATE_X: { /* affine(translate=[int(m), 0]) */
+    const double M[6] = {1, 0, -trunc(m), 0, 1, 0};
+    warp(x, L, M, 0, (float *)work);
+    break;
+  }
+  case FL_OP_TRANSLATE_Y: {
+    const double M[6] = {1, 0, 0, 0, 1, -trunc(m)};
+    warp(x, L, M, 0, (float *)work);
+    break;
+  }
+  case FL_OP_SHEAR_X: { /* affine(shear=[degrees(atan(m)), 0], center=[0, 0]) */
+    const double M[6] = {1, m, 0, 0, 1, 0};
+    warp(x, L, M, 0, (float *)work);
+    break;
+  }
+  case FL_OP_SHEAR_Y: {
+    const double M[6] = {1, 0, 0, m, 1, 0};
+    warp(x, L, M, 0, (float *)work);
+    break;
+  }
+  case FL_OP_ROTATE: { /* rotate(m degrees), counter-clockwise about the centre */
+    const double t = m * M_PI / 180.0, c = cos(t), s = sin(t);
+    const double M[6] = {c, -s, W / 2 - c * W / 2 + s * H / 2,
+                         s, c, H / 2 - s * W / 2 - c * H / 2};
+    const int quarter = (int)(((lround(m / 90.0) % 4) + 4) % 4);
+    warp(x, L, M, quarter, (float *)work);
+    break;
+  }
+  default: /* identity */
+    break;
+  }
 }
 
 void fl_ops_apply(const fl_channel_spec *spec, const fl_op *ops, int num_ops, float *x,
                   double *work) {
   layout L;
-  double A[3][3];
-  const double zero[3] = {0, 0, 0};
+  sample buf = {x, NULL};
   layout_of(spec, &L);
-  const double W = 8.0 * L.w, H = 8.0 * L.h;
-  for (int k = 0; k < num_ops; k++) {
-    const double m = ops[k].magnitude;
-    switch (ops[k].op) {
-    case FL_OP_BRIGHTNESS: /* f = 1 + m */
-      diagonal(A, 1 + m, 1 + m);
-      affine3(x, &L, A, zero);
-      break;
-    case FL_OP_COLOR:
-      diagonal(A, 1, 1 + m);
-      affine3(x, &L, A, zero);
-      break;
-    case FL_OP_CONTRAST: {
-      const double d[3] = {-m * mean_luma(x, &L), 0, 0}; /* (1 - f) x mean, f = 1 + m */
-      diagonal(A, 1 + m, 1 + m);
-      affine3(x, &L, A, d);
-      break;
-    }
-    case FL_OP_SHARPNESS:
-      sharpness(x, &L, 1 + m);
-      break;
-    case FL_OP_HUE: { /* (Cb, Cr) turned by 2 pi m: a YCbCr hue (torchvision's is HSV's) */
-      const double t = 2.0 * M_PI * m;
-      memset(A, 0, sizeof A);
-      A[0][0] = 1;
-      A[1][1] = A[2][2] = cos(t);
-      A[1][2] = -sin(t);
-      A[2][1] = sin(t);
-      affine3(x, &L, A, zero);
-      break;
-    }
-    case FL_OP_GRAYSCALE: /* rgb_to_grayscale(num_output_channels=3): JPEG's Y, chroma 0 */
-      diagonal(A, 1, 0);
-      affine3(x, &L, A, zero);
-      break;
-    case FL_OP_POSTERIZE: { /* floor to multiples of q: the mean shift -(q - 1) / 2 */
-      const double d[3] = {-(ldexp(1.0, 8 - (int)lrint(m)) - 1) / 2, 0, 0};
-      diagonal(A, 1, 1);
-      affine3(x, &L, A, d);
-      break;
-    }
-    case FL_OP_SOLARIZE:
-      solarize(x, &L, 255.0 * m);
-      break;
-    case FL_OP_AUTOCONTRAST:
-      autocontrast(x, &L);
-      break;
-    case FL_OP_EQUALIZE:
-      equalize(x, &L, work);
-      break;
-    case FL_OP_TRANSLATE_X: { /* affine(translate=[int(m), 0]) */
-      const double M[6] = {1, 0, -trunc(m), 0, 1, 0};
-      warp(x, &L, M, 0, (float *)work);
-      break;
-    }
-    case FL_OP_TRANSLATE_Y: {
-      const double M[6] = {1, 0, 0, 0, 1, -trunc(m)};
-      warp(x, &L, M, 0, (float *)work);
-      break;
-    }
-    case FL_OP_SHEAR_X: { /* affine(shear=[degrees(atan(m)), 0], center=[0, 0]) */
-      const double M[6] = {1, m, 0, 0, 1, 0};
-      warp(x, &L, M, 0, (float *)work);
-      break;
-    }
-    case FL_OP_SHEAR_Y: {
-      const double M[6] = {1, 0, 0, m, 1, 0};
-      warp(x, &L, M, 0, (float *)work);
-      break;
-    }
-    case FL_OP_ROTATE: { /* rotate(m degrees), counter-clockwise about the centre */
-      const double t = m * M_PI / 180.0, c = cos(t), s = sin(t);
-      const double M[6] = {c, -s, W / 2 - c * W / 2 + s * H / 2,
-                           s, c, H / 2 - s * W / 2 - c * H / 2};
-      const int quarter = (int)(((lround(m / 90.0) % 4) + 4) % 4);
-      warp(x, &L, M, quarter, (float *)work);
-      break;
-    }
-    default: /* identity */
-      break;
-    }
-  }
+  for (int k = 0; k < num_ops; k++) apply_one(&buf, &L, ops[k].op, ops[k].magnitude, NULL, work);
 }
 
 int fl_policy_sample(const fl_policy *p, const fl_jitter *j, const fl_channel_spec *spec,
                      uint64_t key, int16_t *out, float *x, double *work) {
   fl_op ops[FL_POLICY_MAX_OPS + 5];
-  const size_t total = (size_t)spec->count * (size_t)spec->out_h * (size_t)spec->out_w;
+  layout L;
+  sample buf = {NULL, out};
   int count = fl_policy_draw(p, key, 8 * spec->out_h, 8 * spec->out_w, ops);
-  int moves = 0;
   count += fl_jitter_ops(j, key, ops + count);
-  for (int k = 0; k < count; k++) moves |= ops[k].op != FL_OP_IDENTITY;
-  if (!moves) return count;
-  for (size_t i = 0; i < total; i++) x[i] = out[i];
-  fl_ops_apply(spec, ops, count, x, work);
-  for (size_t i = 0; i < total; i++) {
-    const float v = rintf(x[i]);
-    out[i] = (int16_t)(v > 32767.0f ? 32767 : v < -32768.0f ? -32768 : v);
-  }
+  layout_of(spec, &L);
+  /* on the int16 sample itself, op by op, each rounding once */
+  for (int k = 0; k < count; k++) apply_one(&buf, &L, ops[k].op, ops[k].magnitude, x, work);
   return count;
 }
