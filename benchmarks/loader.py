@@ -271,27 +271,22 @@ def main(argv=None) -> int:
                         "bytes_per_sample": nbytes, "vs_raw": vs_raw, "baseline": base,
                         "vs_baseline": vs_rgb})
     stack.close()
-    for shards, folder in (("dct24-dali-train-shards", "dct24-dali-train"),
-                           ("dct24-native-train-shards", "dct24-native-train"),
-                           ("dct24-dali-train-s3", "dct24-dali-train")):
-        if shards in rows and folder in rows:
-            print(f"source: {shards} {rows[shards][0]:.1f} img/s vs {folder} (the files) "
-                  f"{rows[folder][0]:.1f}: {rows[shards][0] / rows[folder][0]:.3f}x")
-    for engine, dali in ENGINE_PAIRS:
-        if engine in rows and dali in rows:
-            print(f"engines: {engine} {rows[engine][0]:.1f} img/s vs {dali} "
-                  f"{rows[dali][0]:.1f}: {rows[engine][0] / rows[dali][0]:.3f}x")
-    for fast, slow in (("dct24-dali", "dct24-dali-libjpeg"),
-                       ("dct24-dali-train", "dct24-dali-train-libjpeg")):
-        if fast in rows and slow in rows:
-            print(f"fast entropy path: {fast} {rows[fast][0]:.1f} img/s vs {slow} "
-                  f"{rows[slow][0]:.1f}: {rows[fast][0] / rows[slow][0]:.3f}x")
-    for ta, train in (("dct24-native-train-ta", "dct24-native-train"),
-                      ("dct24-dali-train-ta", "dct24-dali-train"),
-                      ("rgb-dali-roi-ta-u8", "rgb-dali-roi-u8")):
-        if ta in rows and train in rows:
-            print(f"policy cost: {ta} {rows[ta][0]:.1f} img/s vs {train} {rows[train][0]:.1f} "
-                  f"(the same without TrivialAugmentWide): {rows[ta][0] / rows[train][0]:.3f}x")
+    def ratios(label, pairs, note=""):  # "label: a N img/s vs b M (note): a/b"
+        for a, b in pairs:
+            if a in rows and b in rows:
+                print(f"{label}: {a} {rows[a][0]:.1f} img/s vs {b} {rows[b][0]:.1f}{note}: "
+                      f"{rows[a][0] / rows[b][0]:.3f}x")
+
+    ratios("source", (("dct24-dali-train-shards", "dct24-dali-train"),
+                      ("dct24-native-train-shards", "dct24-native-train"),
+                      ("dct24-dali-train-s3", "dct24-dali-train")), " (the files)")
+    ratios("engines", ENGINE_PAIRS)
+    ratios("fast entropy path", (("dct24-dali", "dct24-dali-libjpeg"),
+                                 ("dct24-dali-train", "dct24-dali-train-libjpeg")))
+    ratios("policy cost", (("dct24-native-train-ta", "dct24-native-train"),
+                           ("dct24-dali-train-ta", "dct24-dali-train"),
+                           ("rgb-dali-roi-ta-u8", "rgb-dali-roi-u8")),
+           " (the same without TrivialAugmentWide)")
     for aug, base in (("dct24-dali-train", "dct24-dali"), ("dct24-dali-eval", "dct24-dali"),
                       ("dct24-dali-train-whole", "dct24-dali-whole")):
         if aug in rows and base in rows:

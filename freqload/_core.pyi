@@ -30,6 +30,7 @@ OUTPUT_PLANES: int
 PLANES_CHANNELS: int
 PLANES_COEFS: int
 PLANES_NONE: int
+POLICY_FIXED: int
 POLICY_MAX_OPS: int
 POLICY_RAND_AUGMENT: int
 POLICY_TRIVIAL_WIDE: int
@@ -127,7 +128,9 @@ def check_transform(transform: _Transform) -> None: ...
 def pack_recipe(*, component: Sequence[int], coef: Sequence[int], size: tuple[int, int],
                 dequantize: bool, chroma: int, transform: _Transform, output: int,
                 max_pixels: int, strict: bool, max_file_size: int, max_scans: int,
-                max_memory: int, partial_decode: bool, orient: bool) -> bytes: ...
+                max_memory: int, partial_decode: bool, orient: bool = ...,
+                augment: tuple[int, int, int, int, int, float] = ...,
+                jitter: tuple = ...) -> bytes: ...
 def unpack_recipe(packed: bytes) -> dict[str, Any]: ...
 def recipe_out_elements(packed: bytes) -> int: ...
 def random_resized_crop(key: int, height: int, width: int,
@@ -152,9 +155,20 @@ def write_jpeg(components: _Components, sampling: _Sampling, quant: _Quant, widt
                height: int) -> bytes: ...
 def dct_basis() -> bytes: ...
 def policy_draw(kind: int, num_ops: int, magnitude: int, num_bins: int, keys: np.ndarray,
-                height: int, width: int, ops: np.ndarray, magnitudes: np.ndarray) -> int:
+                height: int, width: int, ops: np.ndarray, magnitudes: np.ndarray,
+                op: int = ..., value: float = ...) -> int:
     """Every key's augmentation ops (fl_policy_draw) into int32 ``ops`` and float64
-    ``magnitudes`` [n, count]; returns count (ops per sample)."""
+    ``magnitudes`` [n, count]; returns count (ops per sample). ``op``, ``value``: a
+    POLICY_FIXED policy's op and magnitude."""
+def jitter_draw(jitter: tuple, keys: np.ndarray, order: np.ndarray, factors: np.ndarray,
+                grey: np.ndarray) -> None:
+    """Every key's ColorJitter and RandomGrayscale draw (fl_jitter_draw): int32
+    ``order`` [n, 4], float64 ``factors`` [n, 4], uint8 ``grey`` [n]; ``jitter`` as
+    pack_recipe's."""
+def apply_ops(component: bytes, coef: bytes, size: tuple[int, int], x: np.ndarray,
+              ops: np.ndarray, magnitudes: np.ndarray) -> None:
+    """fl_ops_apply on float32 ``x`` [count, h, w] in place: int32 ``ops`` at float64
+    ``magnitudes`` [k], in order."""
 def key_uniforms(keys: np.ndarray, stream: int, out: np.ndarray) -> None:
     """float64 ``out`` [n, k]: k uniforms in [0, 1) of each key's stream ``stream``."""
 def erasing_draw(keys: np.ndarray, height: int, width: int, p: float, scale_min: float,

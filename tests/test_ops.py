@@ -226,3 +226,44 @@ def test_version_2_packed_recipes_still_read():
     assert freqload._core.unpack_recipe(bytes(v2)) == freqload._core.unpack_recipe(r.packed)
     with pytest.raises(ValueError, match="wrong length"):
         freqload._core.unpack_recipe(bytes(v2) + b"\0")
+
+
+def test_the_rgb_side_takes_the_same_ops(tmp_path):
+    """RGBLoader(augment=...) applies PIL's op to each sample (a quarter turn: numpy's
+    rot90 of the untouched sample), draws what the DCT side draws for the same key, and
+    refuses the DALI engine."""
+    from PIL import Image as PILImage
+
+    for c in range(2):
+        (tmp_path / f"c{c}").mkdir()
+        PILImage.fromarray(rng_image(48, 64, seed=c)).save(tmp_path / f"c{c}" / "a.png")
+    plain = freqload.RGBLoader(str(tmp_path), batch_size=2, size=32, device="cpu",
+                               num_workers=0, engine="torch")
+    turned = freqload.RGBLoader(str(tmp_path), batch_size=2, size=32, device="cpu",
+                                num_workers=0, augment=FixedOp("Rotate", 90))
+    (a, _), (b, _) = next(iter(plain)), next(iter(turned))
+    assert torch_equal(b, a.flip(-1).transpose(-1, -2))  # counter-clockwise
+    policy = RandAugment(num_ops=2, magnitude=20)
+    s = freqload.RGBLoader(str(tmp_path), batch_size=2, size=32, augment=policy,
+                           device="cpu", num_workers=0).samples
+    s.augment_size = (224, 224)
+    calls = []
+    import freqload.loading.rgb_loader as rl
+
+    real = rl.apply_drawn
+    rl.apply_drawn = lambda im, o, m, **kw: calls.append((list(o), list(m), kw)) or im
+    try:
+        s[(1, 3)]
+    finally:
+        rl.apply_drawn = real
+    ops, mags = policy.draw(freqload.sample_keys(0, 3, [1]), 224, 224)
+    assert calls == [(list(ops[0]), list(mags[0]), {"translate_scale": 32 / 224})]
+    with pytest.raises(ValueError, match="engine='torch'"):
+        freqload.RGBLoader(str(tmp_path), batch_size=2, augment="trivialaugment",
+                           engine="dali")
+
+
+def torch_equal(a, b) -> bool:
+    import torch
+
+    return bool(torch.equal(a, b))

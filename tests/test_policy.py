@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import freqload
-from freqload.codec.policy import OP_NAMES, RandAugment, TrivialAugmentWide
+from freqload.codec.policy import POLICY_OPS, RandAugment, TrivialAugmentWide
 
 #: transcribed from torchvision/transforms/v2/_auto_augment.py (TrivialAugmentWide and
 #: RandAugment's _AUGMENTATION_SPACE): (magnitudes(num_bins, height, width), signed)
@@ -51,7 +51,7 @@ RAND = {
                                           (RandAugment(), RAND),
                                           (RandAugment(num_magnitude_bins=7, magnitude=3), RAND)])
 def test_tables_are_torchvisions(policy, table):
-    assert list(table) == list(OP_NAMES)  # the same ops, in the same order
+    assert list(table) == list(POLICY_OPS)  # the same ops, in the same order
     n = policy.num_magnitude_bins
     for h, w in [(224, 224), (448, 336)]:
         for name, (fn, signed) in table.items():
@@ -74,7 +74,7 @@ def test_trivial_augment_draws_uniformly():
     counts = np.bincount(ops[:, 0], minlength=14)
     assert _chi2(counts, len(keys) / 14) < 34.5  # chi-square, 13 dof, p = 0.001
     table = TrivialAugmentWide()
-    for k, name in enumerate(OP_NAMES):
+    for k, name in enumerate(POLICY_OPS):
         m = mags[ops[:, 0] == k, 0]
         spec = table.magnitudes(name)
         if spec is None:
@@ -95,7 +95,7 @@ def test_rand_augment_uses_its_fixed_bin():
     r = RandAugment(num_ops=3, magnitude=12)
     ops, mags = r.draw(freqload.sample_keys(0, 1, np.arange(20_000)), 300, 200)
     assert ops.shape == mags.shape == (20_000, 3)
-    for k, name in enumerate(OP_NAMES):
+    for k, name in enumerate(POLICY_OPS):
         spec = r.magnitudes(name, 300, 200)
         m = mags[ops == k]
         if spec is None:

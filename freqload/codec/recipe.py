@@ -253,7 +253,8 @@ class Recipe:
                 f"max_pixels={limit(self.max_pixels)}, max_file_size={limit(self.max_file_size)}, "
                 f"max_scans={limit(self.max_scans)}, max_memory={limit(self.max_memory)}, "
                 f"partial_decode={self.partial_decode}, orientation={self.orientation!r}"
-                + ("" if self.augment is None else f", augment={list(self.augment)!r}") + ")")
+                + ("" if self.augment is None else f", augment={list(cast(tuple, self.augment))!r}")
+                + ")")
 
 
 @functools.lru_cache(maxsize=256)

@@ -30,9 +30,10 @@ def apply_op(img, op: str | int, magnitude: float, *, translate_scale: float = 1
               "TranslateX": (1, 0, -int(m * translate_scale), 0, 1, 0),
               "TranslateY": (1, 0, 0, 0, 1, -int(m * translate_scale))}
     if name in affine:
-        return img.transform(img.size, Image.AFFINE, affine[name], Image.NEAREST, fillcolor=0)
+        return img.transform(img.size, Image.Transform.AFFINE, affine[name],
+                             Image.Resampling.NEAREST, fillcolor=0)
     if name == "Rotate":
-        return img.rotate(m, Image.NEAREST, fillcolor=0)
+        return img.rotate(m, Image.Resampling.NEAREST, fillcolor=0)
     enhance = {"Brightness": ImageEnhance.Brightness, "Color": ImageEnhance.Color,
                "Contrast": ImageEnhance.Contrast, "Sharpness": ImageEnhance.Sharpness}
     if name in enhance:
@@ -40,7 +41,7 @@ def apply_op(img, op: str | int, magnitude: float, *, translate_scale: float = 1
     if name == "Posterize":
         return ImageOps.posterize(img, int(m))
     if name == "Solarize":
-        return ImageOps.solarize(img, 255.0 * m)
+        return ImageOps.solarize(img, 255.0 * m)  # type: ignore[arg-type]  # PIL compares
     if name == "AutoContrast":
         return ImageOps.autocontrast(img)
     if name == "Equalize":

@@ -131,9 +131,10 @@ class RGBLoader(EpochLoader):
             policy object, :mod:`freqload.codec.policy`): the ops a DCTLoader with
             ``Recipe(augment=...)`` and the same seed draws for the same sample,
             torchvision's on the PIL image (:mod:`freqload.loading.pixel_policy`); the
-            torch engine only ("auto" picks it). ``augment_size``: the (h, w) pixels the
-            draws are made for (default: ``size``; a DCT grid's ``8 * blocks`` to pair
-            with one), translations scaled from it to ``size``.
+            torch engine only ("auto" picks it). The draws are made for ``size`` pixels;
+            to pair with a DCT grid of ``b`` blocks set ``loader.samples.augment_size =
+            (8 * b, 8 * b)`` (translations are then scaled from it to ``size``, as
+            ``freqload compare`` does).
     """
 
     def __init__(self, source, *, batch_size: int, size: int = 224, train: bool = False,
@@ -141,7 +142,7 @@ class RGBLoader(EpochLoader):
                  num_workers: int | None = None, prefetch: int = 2, device=None,
                  engine: str = "torch", shard_id: int | None = None,
                  num_shards: int | None = None, orientation: str = "exif", augment=None,
-                 augment_size=None, **moved):
+                 **moved):
         if moved:  # the keywords before the source was an object
             _, source = moved_keywords("RGBLoader", moved, recipe=None, source=source,
                                        train=train, takes_recipe=False)
@@ -170,7 +171,7 @@ class RGBLoader(EpochLoader):
                            shuffle_buffer=source.shuffle_buffer)
         self.samples = RGBSamples(self.dataset.paths, self.dataset.labels, size, train, seed,
                                   samples=self.dataset, orientation=orientation,
-                                  augment=augment, augment_size=augment_size)
+                                  augment=augment)
         self.size = int(size)
         self.stats = TransferStats()
         self.engine = None  # the torch engine: a DataLoader per epoch

@@ -182,8 +182,9 @@ class _Experiment:
             # the DCT side's draws, made for its grid's pixels: the same ops on the same
             # samples, translations scaled to the RGB picture
             side = 8 * self.dct_size
-            return RGBLoader(src, size=v.size, engine=self.rgb_engine, augment=augment,
-                             augment_size=(side, side), **common)
+            rgb = RGBLoader(src, size=v.size, engine=self.rgb_engine, augment=augment, **common)
+            rgb.samples.augment_size = (side, side)
+            return rgb
         recipe = Recipe(ChannelMask(v.grid_channels), (v.size, v.size),
                         transform="train" if train else "eval", augment=augment)
         return DCTLoader(src, recipe, normalize=self.stats, engine=self.engine,

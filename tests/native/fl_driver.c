@@ -16,7 +16,8 @@
  *   any difference fails (exit 1). scripts/sanitize.sh tsan runs it under ThreadSanitizer.
  *
  *   fl_driver --pool N FILES...: the core's thread pool (fl_pool, N threads) with several
- *   jobs in flight at once (five recipes: blocks, eval, train, planes, orient; bytes and
+ *   jobs in flight at once (five recipes: blocks, eval with RandAugment(3, 20), train with
+ *   TrivialAugmentWide, colour jitter and grey, planes, orient; bytes and
  *   path items; one job cancelled as it runs, one freed unfinished); every slot's status,
  *   message, values and layout must equal a serial fl_decode_sample on a fresh decoder
  *   (exit 1 otherwise). The pool runs first, so its threads race to build the lazily
@@ -292,6 +293,23 @@ static fl_recipe pool_recipe(int which) {
   r.options.max_scans = 200;
   r.options.max_memory = (uint64_t)1 << 28;
   r.options.partial_decode = which != 1;
+  if (which == 1) { /* RandAugment(3, 20): every op, several per sample */
+    r.augment.kind = FL_POLICY_RAND_AUGMENT;
+    r.augment.num_ops = 3;
+    r.augment.magnitude = 20;
+    r.augment.num_bins = 31;
+  } else if (which == 2) { /* TrivialAugmentWide, colour jitter and grey */
+    r.augment.kind = FL_POLICY_TRIVIAL_WIDE;
+    r.augment.num_bins = 31;
+    r.jitter.active = 15;
+    for (int k = 0; k < 3; k++) {
+      r.jitter.lo[k] = 0.6;
+      r.jitter.hi[k] = 1.4;
+    }
+    r.jitter.lo[3] = -0.1;
+    r.jitter.hi[3] = 0.1;
+    r.jitter.gray_p = 0.2;
+  }
   if (fl_recipe_check(&r, msg, sizeof msg) != FL_OK) {
     fprintf(stderr, "pool recipe %d: %s\n", which, msg);
     abort();

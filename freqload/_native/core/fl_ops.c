@@ -1,30 +1,37 @@
 /*
- * The augmentation policies' operations on one sample's dequantised channels (fl_ops_apply),
- * after the crop, resize and flip, before anything leaves the core: what
- * Recipe(augment=...) does to every sample, on the engine's thread.
+ * The augmentation ops on one sample's dequantised channels, after the crop, resize and
+ * flip, before anything leaves the core: what Recipe(augment=...) does to every sample, on
+ * the engine's thread (fl_policy_sample, on the int16 sample itself, each op rounding its
+ * result once), and what freqload.codec.policy.apply_ops runs on float arrays
+ * (fl_ops_apply). Only the mask's channels exist; a frequency the mask lacks counts as 0.
  *
  * Each op stands for torchvision.transforms.v2's (which on PIL images is PIL's
  * ImageEnhance / ImageOps / Image.transform); the pixels are JFIF's YCbCr of the sample,
- * level-shifted, so a luma DC is 8 x (mean Y - 128) and a chroma DC 8 x (mean Cb - 128).
+ * level-shifted, so a luma DC is 8 x (mean Y - 128) and a chroma DC 8 x (mean Cb - 128);
+ * the JPEG DCT is orthonormal.
  *
  * Exact before clipping (affine in RGB, so affine in YCbCr, so affine on every frequency):
  *   Brightness f   RGB' = f RGB                 Color f      chroma x f (grey kept)
  *   Contrast f     RGB' = f RGB + (1-f) mean Y  Grayscale    chroma 0 (grey = JPEG's Y)
  *   Hue h          (Cb, Cr) turned by 2 pi h (a YCbCr hue; torchvision's HSV hue is not
  *                  linear)
- *   Posterize b    approx: its mean shift
- * Approximate (each measured against PIL on real photos by tests/test_ops.py):
+ * Exact to the pixel: translations (each output block the input's 8x8 window at the
+ * shifted position, from the blocks it straddles: fixed 8x8 matrices per shift), and
+ * rotations by quarter turns (transposes and sign flips).
+ * Approximate (each measured against PIL on real photos: tests/test_ops.py,
+ * scripts/augment_table.py):
+ *   Posterize      its mean shift, -(q - 1) / 2
  *   Sharpness      per-frequency gains of the 3x3 smoothing kernel
  *   Solarize       block by block: a block whose mean luma reaches the threshold inverted
- *   AutoContrast   RGB' = s (RGB - lo) per channel, lo / hi from the blocks' means +- their
- *                  spread (the AC energy), applied as one 3x3 map of (Y, Cb, Cr)
- *   Equalize       PIL's histogram lookup table from the blocks (two points each: mean +-
+ *   AutoContrast   RGB' = s (RGB - lo) per channel, lo / hi from the blocks' means -+
+ *                  sqrt(3) x their spread (the AC energy), one 3x3 map of (Y, Cb, Cr)
+ *   Equalize       PIL's histogram table from the blocks (two points each: mean -+
  *                  spread), applied per block to its mean, its AC scaled by the table's
  *                  slope there
- *   Translate, Rotate, ShearX/Y   the inverse affine map of torchvision's (nearest, fill 0)
- *                  on the block grid: each output block's centre mapped into the input,
- *                  the four nearest blocks' coefficients interpolated bilinearly (a
- *                  whole-block translation is exact), a centre outside the picture black
+ *   Rotate, ShearX/Y   each output block the input window its centre maps to (to the
+ *                  pixel, torchvision's inverse map, fill 0), turned by the nearest quarter
+ *                  turn; the window's content is not turned by the rest of the angle, nor
+ *                  sheared
  *
  * Clipping: torchvision clamps to 0..255; coefficients cannot be clamped without decoding,
  * so what goes past the range stays past it.
@@ -319,17 +326,22 @@ static void sharpness(sample *x, const layout *L, double f) {
 
 /* torchvision's solarize(t): 255 - v where v >= t; here a block whose mean luma reaches t
  * is inverted whole (every coefficient negated, its luma DC less 8), the others kept. */
-static void solarize(sample *x, const layout *L, double threshold) {
+FL_VECTOR_CLONES
+static void solarize(sample *x, const layout *L, double threshold, unsigned char *flip) {
   const size_t dc = (size_t)L->at[0][0] * L->n;
-  for (size_t i = 0; i < L->n; i++) {
-    if (!(value_at(x, dc + i) / 8.0 + 128.0 >= threshold)) continue;
-    for (int k = 0; k < L->count; k++) {
-      const size_t j = (size_t)k * L->n + i;
-      const float v = -value_at(x, j) - (j == dc + i ? 8.0f : 0.0f); /* 255 - Y: -DC - 8 */
-      if (x->f)
-        x->f[j] = v;
-      else
-        x->s[j] = round16(v);
+  for (size_t i = 0; i < L->n; i++) flip[i] = value_at(x, dc + i) / 8.0 + 128.0 >= threshold;
+  for (int k = 0; k < L->count; k++) {
+    const float d = (size_t)k * L->n == dc ? 8.0f : 0.0f; /* 255 - Y: -DC - 8 */
+    if (x->f) {
+      float *p = x->f + (size_t)k * L->n;
+      for (size_t i = 0; i < L->n; i++) p[i] = flip[i] ? -p[i] - d : p[i];
+    } else {
+      int16_t *p = x->s + (size_t)k * L->n;
+      const int di = (int)d;
+      for (size_t i = 0; i < L->n; i++) {
+        const int v = flip[i] ? -(int)p[i] - di : p[i];
+        p[i] = (int16_t)(v > 32767 ? 32767 : v < -32768 ? -32768 : v);
+      }
     }
   }
 }
@@ -372,6 +384,7 @@ typedef struct {
   int row_ch[64], row_l[64];   /* the same coefficients row by row (l horizontal) ... */
   size_t row_off[64];
   int n_k, k_end[8];           /* ... row j's entries ending at k_end[j] */
+  int n_u, u_list[8];          /* the window rows the outputs read */
   int n_l, l_list[8], l_end[8]; /* input columns the mask holds; column j's entries end
                                  * at l_end[j] */
   int n_v, v_list[8], v_end[8]; /* window columns the outputs read, and their outputs */
@@ -426,6 +439,12 @@ static void warp_component_make(const layout *L, int c, int rot, warp_component 
     }
   }
   wc->n_out = n;
+  wc->n_u = 0;
+  for (int u = 0; u < 8; u++) {
+    int read = 0;
+    for (int e = 0; e < n; e++) read |= wc->out_u[e] == u;
+    if (read) wc->u_list[wc->n_u++] = u;
+  }
 }
 
 /* warp's fast path for maps that shift every block of a row alike (translations, ShearX):
@@ -452,26 +471,23 @@ static void warp_rows8(sample *x, const layout *L, const warp_component *wc,
     if (p->n_out == 0) continue;
     for (int qx = 0; qx < nx; qx++)
       for (int j = 0, e = 0; j < p->n_l; j++) {
-        const int l = p->l_list[j], first = e;
-        for (; e < p->l_end[j]; e++) { /* sy == 0: the rows as they are */
+        const int l = p->l_list[j];
+        for (int i = 0; i < p->n_u; i++) z[qx][l][p->u_list[i]] = (v8){0, 0, 0, 0, 0, 0, 0, 0};
+        for (; e < p->l_end[j]; e++) {
           v8 a, b;
           memcpy(&a, src[0][qx] + p->in_off[e], sizeof a);
-          if (ny == 1) {
+          if (ny == 1) { /* sy == 0: the rows as they are */
             z[qx][l][p->in_k[e]] = a;
             continue;
           }
           memcpy(&b, src[1][qx] + p->in_off[e], sizeof b);
-          if (e == first)
-            for (int u = 0; u < 8; u++) z[qx][l][u] = (v8){0, 0, 0, 0, 0, 0, 0, 0};
-          for (int u = 0; u < 8; u++)
-            z[qx][l][u] += t->a[sy][p->in_k[e]][u] * a + t->b[sy][p->in_k[e]][u] * b;
-        }
-        if (ny == 1) /* the rows the mask lacks: 0 */
-          for (int u = 0; u < 8; u++) {
-            int held = 0;
-            for (int i = first; i < e; i++) held |= p->in_k[i] == u;
-            if (!held) z[qx][l][u] = (v8){0, 0, 0, 0, 0, 0, 0, 0};
+          const float *ta = (const float *)&t->a[sy][p->in_k[e]];
+          const float *tb = (const float *)&t->b[sy][p->in_k[e]];
+          for (int i = 0; i < p->n_u; i++) {
+            const int u = p->u_list[i];
+            z[qx][l][u] += ta[u] * a + tb[u] * b;
           }
+        }
       }
     for (int i = 0, e = 0; i < p->n_v; i++) {
       const int v = p->v_list[i];
@@ -539,7 +555,6 @@ static void warp(sample *x, const layout *L, const double M[6], int rot, float *
     }
   const int rows_alike = rot == 0 && M[0] == 1 && M[3] == 0 && M[4] == 1;
   for (int by = 0; by < h; by++) {
-    int fast_from = 0, fast_to = 0; /* blocks done eight at a time */
     if (rows_alike) { /* the corner of block (bx, by)'s window: (8 bx + dx, 8 by + dy) */
       const double py = 8.0 * by + 4.0;
       const long dx = (long)floor(M[0] * 4.0 + M[1] * py + M[2] - 3.5);
@@ -549,19 +564,33 @@ static void warp(sample *x, const layout *L, const double M[6], int rot, float *
       long lo = -1 - dbx, hi = w - 1 - dbx;
       lo = lo < 0 ? 0 : lo;
       hi = hi > w - 1 ? w - 1 : hi;
-      if (hi - lo + 1 >= 8) {
+      int fast_from, fast_to; /* blocks done eight at a time */
+      if (hi - lo + 1 >= 8) { /* chunks of eight, the last one ending at hi (overlapping
+                               * the one before: the same values again, from the copy) */
+        const int sx = (int)(dx - 8 * dbx), sy = (int)(dy - 8 * dby);
         fast_from = (int)lo;
-        fast_to = (int)lo + (int)((hi - lo + 1) / 8) * 8;
-        for (int bx = fast_from; bx < fast_to; bx += 8)
-          warp_rows8(x, L, wc, &t, copy, pw, by, bx, dbx, (int)(dx - 8 * dbx), dby,
-                     (int)(dy - 8 * dby));
+        fast_to = (int)hi + 1;
+        for (int bx = fast_from;; bx += 8) {
+          if (bx > fast_to - 8) bx = fast_to - 8;
+          warp_rows8(x, L, wc, &t, copy, pw, by, bx, dbx, sx, dby, sy);
+          if (bx == fast_to - 8) break;
+        }
+        /* the blocks outside [lo, hi]: their windows lie outside the picture, black */
+        for (int bx = 0; bx < w; bx++) {
+          if (bx == fast_from) bx = fast_to;
+          if (bx >= w) break;
+          for (int k = 0; k < L->count; k++) {
+            const size_t at = (size_t)k * L->n + (size_t)by * w + (size_t)bx;
+            if (x->f)
+              x->f[at] = black[k];
+            else
+              x->s[at] = (int16_t)black[k];
+          }
+        }
+        continue;
       }
     }
     for (int bx = 0; bx < w; bx++) {
-      if (bx == fast_from && fast_to > fast_from) {
-        bx = fast_to - 1;
-        continue;
-      }
       const double px = 8.0 * bx + 4.0, py = 8.0 * by + 4.0;
       const double xi = M[0] * px + M[1] * py + M[2], yi = M[3] * px + M[4] * py + M[5];
       const size_t o = (size_t)by * w + bx;
@@ -707,7 +736,7 @@ static void apply_one(sample *x, const layout *L, int op, double m, float *scrat
     sharpness(x, L, 1 + m);
     break;
   case FL_OP_SOLARIZE:
-    solarize(x, L, 255.0 * m);
+    solarize(x, L, 255.0 * m, (unsigned char *)work);
     break;
   case FL_OP_HUE:
   case FL_OP_AUTOCONTRAST:
