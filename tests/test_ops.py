@@ -267,3 +267,18 @@ def torch_equal(a, b) -> bool:
     import torch
 
     return bool(torch.equal(a, b))
+
+
+def test_ops_on_the_masks_channels_stay_close_to_ops_on_every_frequency(grids):
+    """The core runs the ops on the channels the mask keeps (a frequency it drops counts
+    as 0), not on all 192 before the mask (8 times the work at dctnet24): measured here,
+    the 24 channels of a move or equalize differ from the same op on every frequency by
+    2-4% (median over the photos, at most 8%), the blocks' mean luma by a quarter of a grey
+    level; the test asks < 10% on every photo."""
+    idx = list(Recipe("dctnet24").indices)
+    for op, m in (("TranslateX", 13), ("TranslateY", -5), ("Rotate", 30), ("ShearX", 0.3),
+                  ("Equalize", 0)):
+        for g in grids:
+            full = apply_ops(g, GRID.indices, [op], [m])[idx]
+            masked = apply_ops(g[idx], idx, [op], [m])
+            assert np.linalg.norm(masked - full) / np.linalg.norm(full) < 0.10, (op, m)
