@@ -456,8 +456,8 @@ static void warp_component_make(const layout *L, int c, int rot, warp_component 
 FL_VECTOR_CLONES
 static void warp_rows8(sample *x, const layout *L, const warp_component *wc,
                        const shift_tables *t, const float *copy, size_t pw, int by, int bx,
-                       long dbx, int sx, long dby, int sy) {
-  const int h = L->h, w = L->w;
+                       long dbx, int sx, long dby, int sy, size_t o_row, size_t o_col) {
+  const int h = L->h;
   const float *src[2][2]; /* [qy][qx] */
   for (int qy = 0; qy < 2; qy++) {
     long r = by + dby + qy;
@@ -503,11 +503,13 @@ static void warp_rows8(sample *x, const layout *L, const warp_component *wc,
             acc += z[0][l][u] * t->a[sx][l][v] + z[1][l][u] * t->b[sx][l][v];
           }
         }
-        const size_t at = (size_t)p->out_ch[e] * L->n + (size_t)by * w + bx;
-        if (x->f)
+        const size_t at = (size_t)p->out_ch[e] * L->n + (size_t)by * o_row + (size_t)bx * o_col;
+        if (x->f && o_col == 1)
           memcpy(x->f + at, &acc, sizeof acc);
+        else if (x->f)
+          for (int k = 0; k < 8; k++) x->f[at + k * o_col] = acc[k];
         else
-          for (int k = 0; k < 8; k++) x->s[at + k] = round16(acc[k]);
+          for (int k = 0; k < 8; k++) x->s[at + k * o_col] = round16(acc[k]);
       }
     }
   }
@@ -523,8 +525,28 @@ static void warp_rows8(sample *x, const layout *L, const warp_component *wc,
  * angle, nor sheared: what makes rotate and shear approximate. Frequencies outside the
  * mask count as 0. */
 FL_VECTOR_CLONES
-static void warp(sample *x, const layout *L, const double M[6], int rot, float *copy) {
+static void warp(sample *x, const layout *L0, const double M0[6], int rot, float *copy) {
+  /* a map that shifts every block of a column alike (ShearY) is one that shifts every
+   * block of a row alike on the transposed grid: the planes transposed as they are copied,
+   * each block's coefficients (k, l) read as (l, k), the outputs written back transposed */
+  const int transposed = rot == 0 && M0[0] == 1 && M0[1] == 0 && M0[4] == 1 && M0[3] != 0;
+  layout LT;
+  const layout *L = L0;
+  double M[6];
+  memcpy(M, M0, sizeof M);
+  if (transposed) {
+    LT = *L0;
+    LT.h = L0->w;
+    LT.w = L0->h;
+    for (int c = 0; c < 3; c++)
+      for (int f = 0; f < 64; f++) LT.at[c][f] = L0->at[c][(f % 8) * 8 + f / 8];
+    const double MT[6] = {M0[4], M0[3], M0[5], M0[1], M0[0], M0[2]};
+    memcpy(M, MT, sizeof M);
+    L = &LT;
+  }
   const int h = L->h, w = L->w;
+  /* output block (bx, by) of the grid walked: at by * o_row + bx * o_col */
+  const size_t o_row = transposed ? 1 : (size_t)w, o_col = transposed ? (size_t)L0->w : 1;
   shift_tables t;
   warp_component wc[3];
   float black[FL_MAX_CHANNELS];
@@ -540,8 +562,15 @@ static void warp(sample *x, const layout *L, const double M[6], int rot, float *
     for (size_t i = 0; i < pw; i++) dst[i] = dst[plane - pw + i] = fill;
     for (int r = 0; r < h; r++) {
       float *row = dst + (size_t)(r + 1) * pw;
-      const size_t from = (size_t)k * L->n + (size_t)r * w;
       row[0] = row[w + 1] = fill;
+      if (transposed) { /* row r of the grid walked: column r of the sample */
+        for (int i = 0; i < w; i++) {
+          const size_t from = (size_t)k * L->n + (size_t)i * L0->w + (size_t)r;
+          row[i + 1] = x->f ? x->f[from] : (float)x->s[from];
+        }
+        continue;
+      }
+      const size_t from = (size_t)k * L->n + (size_t)r * w;
       if (x->f)
         memcpy(row + 1, x->f + from, (size_t)w * sizeof(float));
       else
@@ -572,7 +601,7 @@ static void warp(sample *x, const layout *L, const double M[6], int rot, float *
         fast_to = (int)hi + 1;
         for (int bx = fast_from;; bx += 8) {
           if (bx > fast_to - 8) bx = fast_to - 8;
-          warp_rows8(x, L, wc, &t, copy, pw, by, bx, dbx, sx, dby, sy);
+          warp_rows8(x, L, wc, &t, copy, pw, by, bx, dbx, sx, dby, sy, o_row, o_col);
           if (bx == fast_to - 8) break;
         }
         /* the blocks outside [lo, hi]: their windows lie outside the picture, black */
@@ -580,7 +609,7 @@ static void warp(sample *x, const layout *L, const double M[6], int rot, float *
           if (bx == fast_from) bx = fast_to;
           if (bx >= w) break;
           for (int k = 0; k < L->count; k++) {
-            const size_t at = (size_t)k * L->n + (size_t)by * w + (size_t)bx;
+            const size_t at = (size_t)k * L->n + (size_t)by * o_row + (size_t)bx * o_col;
             if (x->f)
               x->f[at] = black[k];
             else
@@ -593,7 +622,7 @@ static void warp(sample *x, const layout *L, const double M[6], int rot, float *
     for (int bx = 0; bx < w; bx++) {
       const double px = 8.0 * bx + 4.0, py = 8.0 * by + 4.0;
       const double xi = M[0] * px + M[1] * py + M[2], yi = M[3] * px + M[4] * py + M[5];
-      const size_t o = (size_t)by * w + bx;
+      const size_t o = (size_t)by * o_row + (size_t)bx * o_col;
       /* the window's corner, to the nearest pixel, and the blocks it straddles */
       const double cx = floor(xi - 3.5), cy = floor(yi - 3.5);
       const double fbx = floor(cx / 8.0), fby = floor(cy / 8.0);
