@@ -293,6 +293,11 @@ static fl_recipe pool_recipe(int which) {
   r.options.max_scans = 200;
   r.options.max_memory = (uint64_t)1 << 28;
   r.options.partial_decode = which != 1;
+  if (which == 1 || which == 2) { /* grids of 8 blocks and more each way: the warp's
+                                    * fast paths (eight blocks at a time, transposed) */
+    r.out_h = which == 1 ? 12 : 17;
+    r.out_w = which == 1 ? 17 : 10;
+  }
   if (which == 1) { /* RandAugment(3, 20): every op, several per sample */
     r.augment.kind = FL_POLICY_RAND_AUGMENT;
     r.augment.num_ops = 3;
