@@ -257,7 +257,7 @@ def test_the_rgb_side_takes_the_same_ops(tmp_path):
     finally:
         rl.apply_drawn = real
     ops, mags = policy.draw(freqload.sample_keys(0, 3, [1]), 224, 224)
-    assert calls == [(list(ops[0]), list(mags[0]), {"translate_scale": 32 / 224})]
+    assert calls == [(list(ops[0]), list(mags[0]), {"translate_scale": (32 / 224, 32 / 224)})]
     with pytest.raises(ValueError, match="engine='torch'"):
         freqload.RGBLoader(str(tmp_path), batch_size=2, augment="trivialaugment",
                            engine="dali")

@@ -11,6 +11,10 @@ module                what it does
 ``mask``              :class:`ChannelMask`: which of the 192 frequency channels to keep
 ``transform``         :class:`Transform` (train / eval / blocks) and the boxes it draws
 ``recipe``            :class:`Recipe`: everything that decides one sample, checked once
+``policy``            :class:`TrivialAugmentWide`, :class:`RandAugment`, :class:`FixedOp`:
+                      the automatic policies, drawn from each sample's key; ``apply_ops``
+``augment``           :class:`ColorJitter`, :class:`RandomGrayscale`, and what
+                      ``Recipe(augment=...)`` takes
 ``channels``          :func:`to_channels`: the (H/8, W/8, 192) grid, masked
 ``resample``          :func:`resize_crop`, :func:`sample`: DCT-domain resizing
 ``lossless``          :func:`hflip`, :func:`crop`, :func:`orient`: jpegtran's operations

@@ -18,17 +18,19 @@ import numpy as np
 from ..codec.policy import OP_NAMES
 
 
-def apply_op(img, op: str | int, magnitude: float, *, translate_scale: float = 1.0):
+def apply_op(img, op: str | int, magnitude: float, *, translate_scale=1.0):
     """One op on a PIL RGB image, torchvision's way (see the module). ``translate_scale``
-    multiplies translations (an RGB side at another size than the draws were made for
-    keeps their share of the picture). Returns a new image."""
+    multiplies translations, one factor or (x, y) (an RGB side at another size than the
+    draws were made for keeps their share of the picture). Returns a new image."""
     from PIL import Image, ImageEnhance, ImageOps
 
     name = OP_NAMES[op] if isinstance(op, (int, np.integer)) else op
     m = float(magnitude)
+    sx, sy = (translate_scale, translate_scale) if isinstance(translate_scale, (int, float)) \
+        else translate_scale
     affine = {"ShearX": (1, m, 0, 0, 1, 0), "ShearY": (1, 0, 0, m, 1, 0),
-              "TranslateX": (1, 0, -int(m * translate_scale), 0, 1, 0),
-              "TranslateY": (1, 0, 0, 0, 1, -int(m * translate_scale))}
+              "TranslateX": (1, 0, -int(m * sx), 0, 1, 0),
+              "TranslateY": (1, 0, 0, 0, 1, -int(m * sy))}
     if name in affine:
         return img.transform(img.size, Image.Transform.AFFINE, affine[name],
                              Image.Resampling.NEAREST, fillcolor=0)
@@ -51,7 +53,7 @@ def apply_op(img, op: str | int, magnitude: float, *, translate_scale: float = 1
     raise ValueError(f"unknown op {op!r}")
 
 
-def apply_drawn(img, ops, magnitudes, *, translate_scale: float = 1.0):
+def apply_drawn(img, ops, magnitudes, *, translate_scale=1.0):
     """A sample's drawn ops (one row of a policy's ``draw``) in order."""
     for op, m in zip(ops, magnitudes):
         img = apply_op(img, int(op), float(m), translate_scale=translate_scale)

@@ -109,7 +109,8 @@ class RGBSamples(torch.utils.data.Dataset):
             if self.augment is not None:  # the DCT side's ops for this sample
                 key = sample_keys(self.seed, epoch, [i])
                 ops, mags = self.augment.draw(key, *self.augment_size)
-                im = apply_drawn(im, ops[0], mags[0], translate_scale=s / self.augment_size[1])
+                scale = (s / self.augment_size[1], s / self.augment_size[0])  # (x, y)
+                im = apply_drawn(im, ops[0], mags[0], translate_scale=scale)
             x = np.asarray(im, dtype=np.float32).transpose(2, 0, 1) / 255.0
         return self.norm(torch.from_numpy(x)), int(self.labels[i])
 
