@@ -288,3 +288,20 @@ def test_a_flat_folder_is_refused_naming_it(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err == (f"freqload compare: error: the train folder {tmp_path / 'train'} has no "
                    "class sub-folders (an ImageFolder: one folder per class)\n")
+
+
+def test_augment_goes_to_both_variants_and_reproduces(data):
+    """--augment: the policy on both variants' training samples (the report says so, the
+    RGB side on Pillow), the same run again for the same seed, and a different run from
+    the one without it."""
+    kw = {**TINY, "engine": "native", "rgb_engine": "auto", "num_workers": 1}
+    train, val = os.path.join(data, "train"), os.path.join(data, "val")
+    a = cmp.compare(train, val, seeds=[3], augment="trivialaugment", **kw)
+    b = cmp.compare(train, val, seeds=[3], augment="trivialaugment", **kw)
+    plain = cmp.compare(train, val, seeds=[3], **{**kw, "rgb_engine": "torch"})
+    assert a["settings"]["augment"].startswith("[TrivialAugmentWide(")
+    assert "augment [TrivialAugmentWide" in cmp.table(a)
+    assert a["variants"][1]["loader"].startswith("torch")
+    for va, vb, vp in zip(a["variants"], b["variants"], plain["variants"]):
+        assert va["runs"][0]["loss"] == vb["runs"][0]["loss"]
+        assert va["runs"][0]["loss"] != vp["runs"][0]["loss"]
