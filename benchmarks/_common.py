@@ -13,8 +13,9 @@ from freqload.tools.cpu_time import cpu_seconds
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_DIR = os.path.join(HERE, "..", "..", "shared", "data", "photos", "imagenet-sample-500")
 #: what the benchmark scripts take from here (list_jpegs and cpu_seconds passed through)
-__all__ = ["HERE", "DEFAULT_DIR", "LoopbackS3", "build_raw_reader", "cpu_seconds", "default_folder",
-           "list_jpegs", "run_loader", "run_raw", "run_rgb_dali", "write_bench_shards"]
+__all__ = ["DEFAULT_DIR", "HERE", "LoopbackS3", "build_raw_reader", "cpu_seconds",
+           "default_folder", "image_sizes", "list_jpegs", "per_core", "run_loader", "run_raw",
+           "run_rgb_dali", "write_bench_shards"]
 
 
 def default_folder() -> str:
@@ -43,6 +44,26 @@ def build_raw_reader() -> str:
     cc = os.environ.get("CC", "cc")
     subprocess.run([cc, "-O2", "-o", exe, src, *flags, "-lpthread"], check=True)
     return exe
+
+
+def image_sizes(files) -> tuple[float, float]:
+    """(mean pixels, mean bytes) of the JPEGs (file paths or bytes): what a row ran on, so
+    its figures compare with decoders quoted at other image sizes."""
+    import freqload
+
+    pixels = nbytes = 0
+    for f in files:
+        info = freqload.read_header(f)
+        pixels += info.width * info.height
+        nbytes += len(f) if isinstance(f, (bytes, bytearray)) else os.path.getsize(f)
+    return pixels / max(1, len(files)), nbytes / max(1, len(files))
+
+
+def per_core(cpu_ms_per_img: float) -> float:
+    """Images per CPU-second (1000 / CPU-ms per image): the throughput of one core fully
+    busy, comparable with single-core figures people quote (torchvision's ~390 img/s per
+    core for full RGB decoding of ImageNet-sized JPEGs)."""
+    return 1e3 / cpu_ms_per_img if cpu_ms_per_img > 0 else float("nan")
 
 
 def run_raw(exe: str, files: list[str], threads: int, seconds: float) -> tuple[float, float]:

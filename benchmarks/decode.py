@@ -10,7 +10,9 @@ On a folder of JPEGs held in memory, with 1 and 2 threads, in one run:
   freqload+dctnet24  read_coefficients + to_channels(mask="dctnet24")
   pillow-rgb         Pillow's full decode to RGB
 
-Prints img/s, MB/s of JPEG input and ratios against raw-libjpeg.
+Prints img/s, CPU-ms per image, img/s per core (1000 / CPU-ms: images per CPU-second),
+MB/s of JPEG input and ratios against raw-libjpeg; the header line gives the files' mean
+pixels and bytes.
 
     python benchmarks/decode.py [DIR] [--seconds 5] [--threads 1 2] [--json out.json]
 
@@ -27,11 +29,20 @@ import sys
 import threading
 import time
 
-from _common import build_raw_reader, default_folder, list_jpegs, run_raw
+from _common import (
+    build_raw_reader,
+    cpu_seconds,
+    default_folder,
+    image_sizes,
+    list_jpegs,
+    per_core,
+    run_raw,
+)
 
 
-def run_threads(fn, blobs: list[bytes], threads: int, seconds: float) -> float:
-    """img/s of fn(blob) over `blobs`, round-robin per thread, for `seconds`."""
+def run_threads(fn, blobs: list[bytes], threads: int, seconds: float) -> tuple[float, float]:
+    """(img/s, CPU-ms/img) of fn(blob) over `blobs`, round-robin per thread, for
+    `seconds`."""
     counts = [0] * threads
     barrier = threading.Barrier(threads + 1)
     stop = [0.0]
@@ -51,12 +62,15 @@ def run_threads(fn, blobs: list[bytes], threads: int, seconds: float) -> float:
     ts = [threading.Thread(target=work, args=(t,)) for t in range(threads)]
     for t in ts:
         t.start()
+    c0 = cpu_seconds()
     t0 = time.perf_counter()
     stop[0] = t0 + seconds
     barrier.wait()
     for t in ts:
         t.join()
-    return sum(counts) / (time.perf_counter() - t0)
+    elapsed, cpu = time.perf_counter() - t0, cpu_seconds() - c0
+    n = sum(counts)
+    return n / elapsed, cpu * 1e3 / max(1, n)
 
 
 def main(argv=None) -> int:
@@ -90,10 +104,11 @@ def main(argv=None) -> int:
             continue
         blobs.append(data)
         kept.append(f)
-    mb = sum(map(len, blobs)) / len(blobs) / 1e6
-    print(f"{len(blobs)} JPEGs from {os.path.relpath(root)}, mean {mb * 1e3:.1f} kB, "
-          f"in memory; {args.seconds:g} s per measurement; {freqload.libjpeg_version()}",
-          file=sys.stderr)
+    mean_pixels, mean_bytes = image_sizes(blobs)
+    mb = mean_bytes / 1e6
+    print(f"{len(blobs)} JPEGs from {os.path.relpath(root)}, mean {mean_pixels / 1e6:.3f} MP "
+          f"and {mb * 1e3:.1f} kB, in memory; {args.seconds:g} s per measurement; "
+          f"{freqload.libjpeg_version()}", file=sys.stderr)
 
     mask = freqload.ChannelMask.dctnet24()
     pipelines = {
@@ -104,27 +119,30 @@ def main(argv=None) -> int:
     exe = build_raw_reader()
     results = []
     for threads in args.threads:
-        rates = {"raw-libjpeg": run_raw(exe, kept, threads, args.seconds)[0]}
+        rates = {"raw-libjpeg": run_raw(exe, kept, threads, args.seconds)}
         for name, fn in pipelines.items():
             for b in blobs[:20]:  # warm-up
                 fn(b)
             rates[name] = run_threads(fn, blobs, threads, args.seconds)
-        for name, rate in rates.items():
+        for name, (rate, cpu) in rates.items():
             results.append({"pipeline": name, "threads": threads, "img_per_s": rate,
-                            "mb_per_s": rate * mb, "vs_raw": rate / rates["raw-libjpeg"]})
+                            "cpu_ms_per_img": cpu, "img_per_s_per_core": per_core(cpu),
+                            "mb_per_s": rate * mb, "vs_raw": rate / rates["raw-libjpeg"][0]})
         print(f"  {threads} thread(s) done", file=sys.stderr)
 
     one = {r["pipeline"]: r["img_per_s"] for r in results if r["threads"] == 1}
-    print(f"\n{'pipeline':20s} {'threads':>7s} {'img/s':>9s} {'MB/s':>8s} {'vs raw':>7s} "
-          f"{'vs 1 thread':>11s}")
+    print(f"\n{'pipeline':20s} {'threads':>7s} {'img/s':>9s} {'CPU-ms/img':>10s} "
+          f"{'img/s/core':>10s} {'MB/s':>8s} {'vs raw':>7s} {'vs 1 thread':>11s}")
     for r in results:
         scale = r["img_per_s"] / one[r["pipeline"]] if r["pipeline"] in one else float("nan")
-        print(f"{r['pipeline']:20s} {r['threads']:7d} {r['img_per_s']:9.1f} {r['mb_per_s']:8.1f} "
-              f"{r['vs_raw']:7.3f} {scale:11.2f}")
+        print(f"{r['pipeline']:20s} {r['threads']:7d} {r['img_per_s']:9.1f} "
+              f"{r['cpu_ms_per_img']:10.3f} {r['img_per_s_per_core']:10.1f} "
+              f"{r['mb_per_s']:8.1f} {r['vs_raw']:7.3f} {scale:11.2f}")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"dir": os.path.abspath(root), "files": len(blobs), "results": results}, f,
-                      indent=1)
+            json.dump({"dir": os.path.abspath(root), "files": len(blobs),
+                       "mean_pixels": mean_pixels, "mean_bytes": mean_bytes,
+                       "results": results}, f, indent=1)
     return 0
 
 

@@ -56,7 +56,9 @@ Each row runs whole epochs for at least --seconds (--repeats N: N interleaved ru
 each repeat starts one row later than the one before, so rows take turns going first);
 the file list is repeated --repeat
 times per epoch so epoch boundaries do not dominate on a small folder. Reports img/s,
-CPU-ms/img (process + worker CPU time over images) and bytes per sample handed over.
+CPU-ms/img (process + worker CPU time over images), img/s per core (1000 / CPU-ms/img:
+images per CPU-second, comparable with single-core decoders' figures) and bytes per sample
+handed over; the header line gives the files' mean pixels and bytes.
 
     python benchmarks/loader.py [DIR] [--seconds 8] [--threads 2] [--json out.json]
 """
@@ -77,7 +79,9 @@ from _common import (
     build_raw_reader,
     cpu_seconds,
     default_folder,
+    image_sizes,
     list_jpegs,
+    per_core,
     run_loader,
     run_raw,
     run_rgb_dali,
@@ -160,7 +164,9 @@ def main(argv=None) -> int:
         except freqload.FreqloadError as e:
             print(f"skipping {f}: {e}", file=sys.stderr)
     source = [(f, i) for i, f in enumerate(files)] * args.repeat
-    print(f"{len(files)} JPEGs from {os.path.relpath(root)} (x{args.repeat} per epoch), "
+    mean_pixels, mean_bytes = image_sizes(files)
+    print(f"{len(files)} JPEGs from {os.path.relpath(root)} (x{args.repeat} per epoch; mean "
+          f"{mean_pixels / 1e6:.3f} MP, {mean_bytes / 1e3:.1f} kB), "
           f"{args.threads} threads, batch {args.batch_size}, >= {args.seconds:g} s per row, "
           f"{args.repeats} interleaved run(s) per row (median)",
           file=sys.stderr)
@@ -258,16 +264,18 @@ def main(argv=None) -> int:
         rows[name] = rs[len(rs) // 2]  # the median run by img/s
 
     raw = rows.get("raw-libjpeg", (None,))[0]
-    print(f"\n{'pipeline':22s} {'img/s':>8s} {'CPU-ms/img':>10s} {'bytes/sample':>12s} "
-          f"{'vs raw':>7s} {'vs DALI':>7s}  baseline")
+    print(f"\n{'pipeline':22s} {'img/s':>8s} {'CPU-ms/img':>10s} {'img/s/core':>10s} "
+          f"{'bytes/sample':>12s} {'vs raw':>7s} {'vs DALI':>7s}  baseline")
     results = []
     for name, (rate, cpu, nbytes) in rows.items():
         vs_raw = rate / raw if raw else float("nan")
         base = BASELINE.get(name, "rgb-dali-roi-u8") if name != "raw-libjpeg" else "-"
         vs_rgb = rate / rows[base][0] if base in rows else float("nan")
         b = f"{nbytes:,}" if nbytes else "-"
-        print(f"{name:22s} {rate:8.1f} {cpu:10.2f} {b:>12s} {vs_raw:7.3f} {vs_rgb:7.2f}  {base}")
+        print(f"{name:22s} {rate:8.1f} {cpu:10.2f} {per_core(cpu):10.1f} {b:>12s} "
+              f"{vs_raw:7.3f} {vs_rgb:7.2f}  {base}")
         results.append({"pipeline": name, "img_per_s": rate, "cpu_ms_per_img": cpu,
+                        "img_per_s_per_core": per_core(cpu),
                         "bytes_per_sample": nbytes, "vs_raw": vs_raw, "baseline": base,
                         "vs_baseline": vs_rgb})
     stack.close()
@@ -296,6 +304,7 @@ def main(argv=None) -> int:
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"dir": os.path.abspath(root), "files": len(files), "threads": args.threads,
+                       "mean_pixels": mean_pixels, "mean_bytes": mean_bytes,
                        "results": results}, f, indent=1)
     return 0
 

@@ -25,10 +25,16 @@ def test_loader_benchmark_rows_and_the_libjpeg_comparison(tmp_path):
                          capture_output=True, text=True, timeout=600,
                          env={k: v for k, v in os.environ.items() if k != "FREQLOAD_ENTROPY"})
     assert res.returncode == 0, res.stderr[-3000:]
-    got = {r["pipeline"]: r for r in json.loads(out.read_text())["results"]}
+    report = json.loads(out.read_text())
+    got = {r["pipeline"]: r for r in report["results"]}
     assert set(got) == set(rows)
     assert all(r["img_per_s"] > 0 and r["bytes_per_sample"] == 24 * 56 * 56 * 2
                for r in got.values())
+    # per core: images per CPU-second; the sizes: the six files' mean pixels and bytes
+    assert all(abs(r["img_per_s_per_core"] * r["cpu_ms_per_img"] - 1e3) < 1e-6
+               for r in got.values())
+    assert report["mean_pixels"] == sum((120 + 8 * k) * 160 for k in range(6)) / 6
+    assert report["mean_bytes"] == sum(f.stat().st_size for f in folder.iterdir()) / 6
     assert "fast entropy path: dct24-dali " in res.stdout
     assert "fast entropy path: dct24-dali-train " in res.stdout
 
@@ -69,6 +75,23 @@ def test_memory_benchmark_runs_each_engine(tmp_path):
     assert all(r["samples"] == 6 and r["peak_rss_mb"] > r["base_rss_mb"] > 0 for r in got)
     assert max(r["processes"] for r in got if r["engine"] == "process") > 1  # forked workers
     assert {r["processes"] for r in got if r["engine"] != "process"} == {1}
+
+
+def test_decode_benchmark_gives_per_core_figures_and_sizes(tmp_path):
+    folder = _small_folder(tmp_path)
+    out = tmp_path / "decode.json"
+    res = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "decode.py"),
+                          str(folder), "--seconds", "0.2", "--threads", "1", "--json", str(out)],
+                         capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert {r["pipeline"] for r in report["results"]} == {"raw-libjpeg", "freqload",
+                                                          "freqload+dctnet24", "pillow-rgb"}
+    assert all(r["cpu_ms_per_img"] > 0 and
+               abs(r["img_per_s_per_core"] * r["cpu_ms_per_img"] - 1e3) < 1e-6
+               for r in report["results"])
+    assert report["mean_pixels"] == sum((120 + 8 * k) * 160 for k in range(6)) / 6
+    assert "MP and" in res.stderr and "img/s/core" in res.stdout
 
 
 def test_augment_benchmark_runs(tmp_path):
