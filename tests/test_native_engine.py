@@ -103,7 +103,31 @@ def test_native_zero_workers_decode_in_the_consuming_thread(mixed):
 
 
 def _threads() -> int:
-    return len(os.listdir("/proc/self/task"))
+    """The pool threads alive in this process (they name themselves "freqload-pool");
+    other threads (torch's, a library's) may come and go at any time."""
+    n = 0
+    for task in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{task}/comm") as f:
+                n += f.read().strip() == "freqload-pool"
+        except OSError:  # gone meanwhile
+            pass
+    return n
+
+
+def _settles(condition, seconds: float = 2.0) -> bool:
+    """condition() true now or within `seconds`: a new thread names itself a moment after
+    it starts, and a joined thread's /proc/self/task entry can outlive pthread_join by a
+    moment (the kernel reaps the task after it wakes the joiner); a thread that leaked
+    never leaves."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
 
 
 @pytest.fixture
@@ -122,17 +146,15 @@ def test_breaking_out_of_an_epoch_stops_every_thread_and_frees_every_batch(photo
     for cycle in range(3):
         it = iter(loader)
         next(it)
-        running = _threads()  # the pool's 3 among them, batches in flight
+        assert _settles(lambda: _threads() == 3)  # the pool's, batches in flight
         assert len(native_engine._OPEN) == 1
         del it  # the loop left early: the generator is closed
-        assert _threads() == running - 3 and not native_engine._OPEN
+        assert _settles(lambda: _threads() == 0) and not native_engine._OPEN
     # a whole epoch after an abandoned one: the same batches as a fresh loader's
     assert [y.tolist() for _, y in loader] == [y.tolist() for _, y in _loader(photos)]
 
 
 def test_an_exception_in_the_consumer_stops_the_pool(photos):
-    before = _threads()
-
     def consume():
         for k, _ in enumerate(_loader(photos)):
             if k == 2:
@@ -140,13 +162,12 @@ def test_an_exception_in_the_consumer_stops_the_pool(photos):
 
     with pytest.raises(RuntimeError, match="training step"):
         consume()
-    assert _threads() <= before and not native_engine._OPEN
+    assert _settles(lambda: _threads() == 0) and not native_engine._OPEN
 
 
 def test_ctrl_c_while_waiting_stops_the_pool(photos, monkeypatch):
     """KeyboardInterrupt raised inside Job.wait (as the signal handler would raise it
     between two of its slices): the epoch's cleanup cancels, waits, joins."""
-    before = _threads()
     real = freqload._core.Job.wait
     calls = []
 
@@ -173,7 +194,8 @@ def test_ctrl_c_while_waiting_stops_the_pool(photos, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         for _ in _loader(photos):
             pass
-    assert len(calls) == 3 and _threads() <= before and not native_engine._OPEN
+    assert len(calls) == 3 and _settles(lambda: _threads() == 0)
+    assert not native_engine._OPEN
 
 
 def test_a_real_sigint_interrupts_a_wait(tmp_path):
