@@ -36,21 +36,25 @@ from .policy import POLICIES, _Policy
 JITTER_OPS = ("brightness", "contrast", "saturation", "hue")
 
 
-def _range(value, name: str, centre: float, bound: tuple[float, float]):
-    """torchvision's _check_input: a number v -> [centre - v, centre + v] (clamped at the
-    bound's low end), a pair as given; None or a zero range: off."""
+def _range(value, name: str, centre: float, floor: float):
+    """torchvision's _check_input, the form only: a number v -> [centre - v, centre + v]
+    (its low end at least ``floor``), a pair as given; None or a zero range: off. The
+    ranges' rules are the core's (fl_jitter_check)."""
     if value is None:
         return None
     if isinstance(value, (int, float)):
         if value < 0:
             raise ValueError(f"{name} must be >= 0, got {value}")
-        lo, hi = (centre - value, centre + value) if centre else (-value, value)
-        lo = max(lo, bound[0])
+        lo, hi = max(centre - value, floor), centre + value
     else:
         lo, hi = (float(v) for v in value)
-    if not bound[0] <= lo <= hi <= bound[1]:
-        raise ValueError(f"{name}: a range within {bound}, got ({lo}, {hi})")
     return None if lo == hi == centre else (float(lo), float(hi))
+
+
+def _check(jitter: tuple) -> None:
+    """The core's rules on an fl_jitter (ValueError naming the setting)."""
+    jitter_draw(jitter, np.zeros(0, np.uint64), np.zeros((0, 4), np.int32),
+                np.zeros((0, 4), np.float64), np.zeros(0, np.uint8))
 
 
 def _draw(jitter: tuple, keys) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -76,12 +80,12 @@ class ColorJitter:
     ranges: dict = field(init=False, compare=False, repr=False, default_factory=dict)
 
     def __post_init__(self):
-        inf = float("inf")
         self.ranges.update(
-            brightness=_range(self.brightness, "brightness", 1.0, (0.0, inf)),
-            contrast=_range(self.contrast, "contrast", 1.0, (0.0, inf)),
-            saturation=_range(self.saturation, "saturation", 1.0, (0.0, inf)),
-            hue=_range(self.hue, "hue", 0.0, (-0.5, 0.5)))
+            brightness=_range(self.brightness, "brightness", 1.0, 0.0),
+            contrast=_range(self.contrast, "contrast", 1.0, 0.0),
+            saturation=_range(self.saturation, "saturation", 1.0, 0.0),
+            hue=_range(self.hue, "hue", 0.0, -float("inf")))
+        _check(self.native())
 
     def __hash__(self):
         return hash(tuple(self.ranges.values()))
@@ -111,12 +115,16 @@ class RandomGrayscale:
     p: float = 0.1
 
     def __post_init__(self):
-        if not 0.0 <= float(self.p) <= 1.0:
-            raise ValueError(f"p must be in [0, 1], got {self.p}")
+        _check(ColorJitter().native(float(self.p)))
 
     def chosen(self, keys) -> np.ndarray:
         """bool [n]: the keys' samples turned grey."""
         return _draw(ColorJitter().native(self.p), keys)[2]
+
+
+def _kind(item) -> type:
+    """An augment item's kind: _Policy for every policy, else its class."""
+    return _Policy if isinstance(item, _Policy) else type(item)
 
 
 def as_augment(augment) -> tuple | None:
@@ -129,7 +137,7 @@ def as_augment(augment) -> tuple | None:
     for item in items:
         if isinstance(item, str) and item.lower() in POLICIES:
             item = POLICIES[item.lower()]()
-        kind = _Policy if isinstance(item, _Policy) else type(item)
+        kind = _kind(item)
         if kind not in (_Policy, ColorJitter, RandomGrayscale):
             raise ValueError(f"augment: a policy (TrivialAugmentWide(), RandAugment(...), "
                              f"FixedOp(...), or one of {sorted(POLICIES)}), ColorJitter(...), "
@@ -145,7 +153,7 @@ def native_augment(items: tuple | None) -> dict:
     """pack_recipe's ``augment`` and ``jitter`` arguments for :func:`as_augment`'s tuple."""
     if not items:
         return {}
-    got = {type(i) if not isinstance(i, _Policy) else _Policy: i for i in items}
+    got = {_kind(i): i for i in items}
     kw = {}
     if _Policy in got:
         kw["augment"] = got[_Policy].native()

@@ -37,6 +37,7 @@
  * so what goes past the range stays past it.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -357,24 +358,30 @@ typedef struct {
   v8 a[8][8], b[8][8]; /* [s][k] */
 } shift_tables;
 
-static void shift_tables_make(shift_tables *t) {
-  double C[8][8];
-  for (int u = 0; u < 8; u++)
-    for (int i = 0; i < 8; i++)
-      C[u][i] = (u == 0 ? sqrt(0.125) : 0.5) * cos((2 * i + 1) * u * M_PI / 16.0);
+static shift_tables shifts;
+static pthread_once_t shifts_once = PTHREAD_ONCE_INIT;
+
+static void build_shifts(void) {
+  const double *C = fl_dct_basis(); /* C[8 u + i] */
   for (int s = 0; s < 8; s++)
     for (int u = 0; u < 8; u++)
       for (int k = 0; k < 8; k++) {
         double a = 0, b = 0;
         for (int i = 0; i < 8; i++) {
           if (i + s < 8)
-            a += C[u][i] * C[k][i + s];
+            a += C[8 * u + i] * C[8 * k + i + s];
           else
-            b += C[u][i] * C[k][i + s - 8];
+            b += C[8 * u + i] * C[8 * k + i + s - 8];
         }
-        t->a[s][k][u] = (float)a;
-        t->b[s][k][u] = (float)b;
+        shifts.a[s][k][u] = (float)a;
+        shifts.b[s][k][u] = (float)b;
       }
+}
+
+/* The tables, built once on first use, from any thread. */
+static const shift_tables *shift_tables_get(void) {
+  pthread_once(&shifts_once, build_shifts);
+  return &shifts;
 }
 
 /* One component's channels as the warp visits them. */
@@ -547,10 +554,9 @@ static void warp(sample *x, const layout *L0, const double M0[6], int rot, float
   const int h = L->h, w = L->w;
   /* output block (bx, by) of the grid walked: at by * o_row + bx * o_col */
   const size_t o_row = transposed ? 1 : (size_t)w, o_col = transposed ? (size_t)L0->w : 1;
-  shift_tables t;
+  const shift_tables *t = shift_tables_get();
   warp_component wc[3];
   float black[FL_MAX_CHANNELS];
-  shift_tables_make(&t);
   for (int c = 0; c < 3; c++) warp_component_make(L, c, rot, &wc[c]);
   /* the input as float, each channel's plane with a ring of black blocks around it (what
    * lies further out reads the ring): pw x (h + 2) per channel */
@@ -601,7 +607,7 @@ static void warp(sample *x, const layout *L0, const double M0[6], int rot, float
         fast_to = (int)hi + 1;
         for (int bx = fast_from;; bx += 8) {
           if (bx > fast_to - 8) bx = fast_to - 8;
-          warp_rows8(x, L, wc, &t, copy, pw, by, bx, dbx, sx, dby, sy, o_row, o_col);
+          warp_rows8(x, L, wc, t, copy, pw, by, bx, dbx, sx, dby, sy, o_row, o_col);
           if (bx == fast_to - 8) break;
         }
         /* the blocks outside [lo, hi]: their windows lie outside the picture, black */
@@ -659,8 +665,8 @@ static void warp(sample *x, const layout *L0, const double M0[6], int rot, float
             const int first = e;
             v8 acc = {0, 0, 0, 0, 0, 0, 0, 0};
             for (; e < p->k_end[j]; e++)
-              acc += t.a[sx][p->row_l[e]] * blk[0][0][p->row_off[e]] +
-                     t.b[sx][p->row_l[e]] * blk[0][1][p->row_off[e]];
+              acc += t->a[sx][p->row_l[e]] * blk[0][0][p->row_off[e]] +
+                     t->b[sx][p->row_l[e]] * blk[0][1][p->row_off[e]];
             for (int i = first; i < e; i++) {
               const size_t at = (size_t)p->row_ch[i] * L->n + o;
               if (x->f)
@@ -676,8 +682,8 @@ static void warp(sample *x, const layout *L0, const double M0[6], int rot, float
             v8 acc = {0, 0, 0, 0, 0, 0, 0, 0};
             /* sy == 0: the window's rows are the block's, a[0] the identity */
             for (; e < p->l_end[j]; e++) {
-              acc += t.a[sy][p->in_k[e]] * blk[0][qx][p->in_off[e]];
-              if (ny == 2) acc += t.b[sy][p->in_k[e]] * blk[1][qx][p->in_off[e]];
+              acc += t->a[sy][p->in_k[e]] * blk[0][qx][p->in_off[e]];
+              if (ny == 2) acc += t->b[sy][p->in_k[e]] * blk[1][qx][p->in_off[e]];
             }
             z[qx][p->l_list[j]] = acc;
           }
@@ -690,7 +696,7 @@ static void warp(sample *x, const layout *L0, const double M0[6], int rot, float
           } else {
             for (int j = 0; j < p->n_l; j++) {
               const int l = p->l_list[j];
-              acc += z[0][l] * t.a[sx][l][v] + z[1][l] * t.b[sx][l][v];
+              acc += z[0][l] * t->a[sx][l][v] + z[1][l] * t->b[sx][l][v];
             }
           }
           for (; e < p->v_end[i]; e++) {
