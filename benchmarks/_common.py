@@ -13,7 +13,7 @@ from freqload.tools.cpu_time import cpu_seconds
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_DIR = os.path.join(HERE, "..", "..", "shared", "data", "photos", "imagenet-sample-500")
 #: what the benchmark scripts take from here (list_jpegs and cpu_seconds passed through)
-__all__ = ["DEFAULT_DIR", "HERE", "LoopbackS3", "build_raw_reader", "cpu_seconds",
+__all__ = ["DEFAULT_DIR", "HERE", "LoopbackS3", "build_core_reader", "build_raw_reader", "cpu_seconds",
            "default_folder", "image_sizes", "list_jpegs", "per_core", "run_loader", "run_raw",
            "run_rgb_dali", "write_bench_shards"]
 
@@ -28,12 +28,14 @@ def default_folder() -> str:
     return default_dataset(progress="always")
 
 
-def build_raw_reader() -> str:
-    """Compile raw_read.c against libjpeg (pkg-config) into benchmarks/.build."""
+def _build_reader(name: str, extra: list[str], deps: list[str]) -> str:
+    """raw_read.c compiled into benchmarks/.build/NAME against libjpeg (pkg-config),
+    with the extra sources and flags; rebuilt when raw_read.c or a dependency is newer."""
     out_dir = os.path.join(HERE, ".build")
-    exe = os.path.join(out_dir, "raw_read")
+    exe = os.path.join(out_dir, name)
     src = os.path.join(HERE, "raw_read.c")
-    if os.path.exists(exe) and os.path.getmtime(exe) >= os.path.getmtime(src):
+    if os.path.exists(exe) and all(os.path.getmtime(exe) >= os.path.getmtime(f)
+                                   for f in [src, *deps]):
         return exe
     os.makedirs(out_dir, exist_ok=True)
     try:
@@ -42,8 +44,26 @@ def build_raw_reader() -> str:
     except (OSError, subprocess.CalledProcessError):
         flags = ["-ljpeg"]
     cc = os.environ.get("CC", "cc")
-    subprocess.run([cc, "-O2", "-o", exe, src, *flags, "-lpthread"], check=True)
+    subprocess.run([cc, "-O2", "-o", exe, src, *extra, *flags, "-lm", "-lpthread"], check=True)
     return exe
+
+
+def build_raw_reader() -> str:
+    """libjpeg's own coefficient read (raw_read.c), built into benchmarks/.build."""
+    return _build_reader("raw_read", [], [])
+
+
+def build_core_reader() -> str:
+    """The same C loop reading with freqload's native core (raw_read.c -DFL_CORE_READ,
+    compiled with the core's sources and flags, as setup.py builds the extension)."""
+    from freqload._native import build_config
+
+    native = os.path.join(HERE, "..", "freqload", "_native")
+    sources = [os.path.join(native, s) for s in build_config.CORE_SOURCES]
+    headers = [os.path.join(native, h) for h in build_config.CORE_HEADERS]
+    return _build_reader("core_read", ["-DFL_CORE_READ", "-I" + os.path.join(native, "core"),
+                                       *build_config.CORE_CFLAGS, *sources],
+                         sources + headers)
 
 
 def image_sizes(files) -> tuple[float, float]:

@@ -5,6 +5,9 @@ On a folder of JPEGs held in memory, with 1 and 2 threads, in one run:
 
   raw-libjpeg        libjpeg's own jpeg_read_coefficients, a tiny C program
                      (benchmarks/raw_read.c) built here against the same libjpeg
+  freqload-core      the same C loop reading with freqload's native core (fl_begin +
+                     fl_read_coefficients into planes the thread reuses, as the engines
+                     do): the coefficient read like with like
   freqload           freqload.read_coefficients (header, caller-owned arrays,
                      entropy decode, GIL released)
   freqload+dctnet24  read_coefficients + to_channels(mask="dctnet24")
@@ -30,6 +33,7 @@ import threading
 import time
 
 from _common import (
+    build_core_reader,
     build_raw_reader,
     cpu_seconds,
     default_folder,
@@ -116,10 +120,11 @@ def main(argv=None) -> int:
         "freqload+dctnet24": lambda b: freqload.to_channels(freqload.read_coefficients(b), mask),
         "pillow-rgb": lambda b: Image.open(io.BytesIO(b)).convert("RGB"),
     }
-    exe = build_raw_reader()
+    exe, core_exe = build_raw_reader(), build_core_reader()
     results = []
     for threads in args.threads:
-        rates = {"raw-libjpeg": run_raw(exe, kept, threads, args.seconds)}
+        rates = {"raw-libjpeg": run_raw(exe, kept, threads, args.seconds),
+                 "freqload-core": run_raw(core_exe, kept, threads, args.seconds)}
         for name, fn in pipelines.items():
             for b in blobs[:20]:  # warm-up
                 fn(b)

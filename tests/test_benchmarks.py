@@ -85,8 +85,8 @@ def test_decode_benchmark_gives_per_core_figures_and_sizes(tmp_path):
                          capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]
     report = json.loads(out.read_text())
-    assert {r["pipeline"] for r in report["results"]} == {"raw-libjpeg", "freqload",
-                                                          "freqload+dctnet24", "pillow-rgb"}
+    assert {r["pipeline"] for r in report["results"]} == {
+        "raw-libjpeg", "freqload-core", "freqload", "freqload+dctnet24", "pillow-rgb"}
     assert all(r["cpu_ms_per_img"] > 0 and
                abs(r["img_per_s_per_core"] * r["cpu_ms_per_img"] - 1e3) < 1e-6
                for r in report["results"])
