@@ -13,9 +13,9 @@ from freqload.tools.cpu_time import cpu_seconds
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_DIR = os.path.join(HERE, "..", "..", "shared", "data", "photos", "imagenet-sample-500")
 #: what the benchmark scripts take from here (list_jpegs and cpu_seconds passed through)
-__all__ = ["DEFAULT_DIR", "HERE", "LoopbackS3", "build_core_reader", "build_raw_reader", "cpu_seconds",
-           "default_folder", "image_sizes", "list_jpegs", "per_core", "run_loader", "run_raw",
-           "run_rgb_dali", "write_bench_shards"]
+__all__ = ["DEFAULT_DIR", "HERE", "LoopbackS3", "build_core_reader", "build_raw_reader",
+           "cpu_seconds", "default_folder", "image_sizes", "list_jpegs", "per_core", "run_loader",
+           "run_raw", "run_rgb_dali", "write_bench_shards"]
 
 
 def default_folder() -> str:
