@@ -45,6 +45,61 @@ static const uint8_t zigzag[64] = {
 
 static int extend(int v, int s) { return v < (1 << (s - 1)) ? v - (1 << s) + 1 : v; }
 
+/* pair entry (AC tables): the AC symbol at the top of the lookup bits, with its value bits,
+ * and the symbol after it when both fit in FL_LOOK bits (a photograph's AC coefficients are
+ * mostly short codes with short values, so two often do):
+ *   bits 0-5   length taken when the entry is used whole; bit 6: the first symbol is EOB;
+ *              bit 7: the entry is complete (else the slow path decodes from `fast`)
+ *   bits 8-13  the first symbol's length (code and value bits); bit 15: the second is EOB
+ *   bits 16-23 step to the first coefficient (run + 1; 64 for EOB)
+ *   bits 24-31 step from it to the second (run + 1; 64 for EOB; 0: no second symbol)
+ *   bits 32-47 the first value, bits 48-63 the second (the first again when none) */
+#define P_FULL 0x80u
+#define P_EOB1 0x40u
+#define P_EOB2 0x8000u
+#define P_LEN(e) ((int)((e)&63u))
+#define P_LEN1(e) ((int)(((e) >> 8) & 63u))
+#define P_STEP1(e) ((int)(((e) >> 16) & 0xFFu))
+#define P_STEP2(e) ((int)(((e) >> 24) & 0xFFu))
+#define P_VAL1(e) ((int16_t)(uint16_t)((e) >> 32))
+#define P_VAL2(e) ((int16_t)(uint16_t)((e) >> 48))
+
+/* t->pair from t->fast (an AC table). */
+static void build_pairs(fl_huff_table *t) {
+  const uint32_t mask = (1u << FL_LOOK) - 1;
+  uint32_t i;
+  for (i = 0; i <= mask; i++) {
+    const uint32_t e1 = t->fast[i];
+    const uint64_t len1 = (uint64_t)E_LEN(e1);
+    uint64_t pe;
+    if (!(e1 & E_FULL)) { /* a long code or value, a ZRL: the slow path */
+      t->pair[i] = 0;
+      continue;
+    }
+    if (e1 & E_EOB) {
+      t->pair[i] = len1 | P_FULL | P_EOB1 | (len1 << 8) | (64ull << 16);
+      continue;
+    }
+    pe = len1 | P_FULL | (len1 << 8) | ((uint64_t)E_SYM(e1) << 16) |
+         ((uint64_t)(uint16_t)E_VAL(e1) << 32) | ((uint64_t)(uint16_t)E_VAL(e1) << 48);
+    if (len1 < FL_LOOK) {
+      /* the bits after the first symbol, known for FL_LOOK - len1 of them: an entry no
+       * longer than that is the second symbol's, whatever the unknown bits are */
+      const uint32_t e2 = t->fast[(i << len1) & mask];
+      const uint64_t len2 = (uint64_t)E_LEN(e2);
+      if ((e2 & E_FULL) && len1 + len2 <= FL_LOOK) {
+        pe = (pe & ~63ull) | (len1 + len2);
+        if (e2 & E_EOB)
+          pe |= P_EOB2 | (64ull << 24);
+        else
+          pe = (pe & 0x0000FFFF00FFFFFFull) | ((uint64_t)E_SYM(e2) << 24) |
+               ((uint64_t)(uint16_t)E_VAL(e2) << 48);
+      }
+    }
+    t->pair[i] = pe;
+  }
+}
+
 /* Build t from spec as jpeg_make_d_derived_tbl does; 0 where libjpeg refuses the table
  * (too many symbols, code space overrun, a DC symbol above 15). */
 static int build_table(fl_huff_table *t, const fl_huff_spec *spec, int dc) {
@@ -108,6 +163,7 @@ static int build_table(fl_huff_table *t, const fl_huff_spec *spec, int dc) {
       t->fast[first + k] = e;
     }
   }
+  if (!dc) build_pairs(t);
   return 1;
 }
 
@@ -204,6 +260,24 @@ static void refill_slow(bits *b) {
     }                                                                                    \
   } while (0)
 
+/* REFILL without its test of n: where the next 8 bytes hold no 0xFF, top buf up to 56-63
+ * bits whatever n is (the bits below the count are the stream's next bits, which the next
+ * top-up ORs in again, unchanged); else REFILL. A test that almost always passes instead of
+ * one (n < 32) that follows the data, which the branch predictor misses often. */
+#define REFILL_EVERY(b)                                                                  \
+  do {                                                                                   \
+    uint64_t w_;                                                                         \
+    if ((uintptr_t)p <= (uintptr_t)fast_end && (memcpy(&w_, p, 8), !has_ff(w_))) {       \
+      buf |= load_be64(w_) >> n;                                                         \
+      p += (63 - n) >> 3;                                                                \
+      n |= 56;                                                                           \
+    } else if (n < 32) {                                                                 \
+      BITS_SAVE(b);                                                                      \
+      refill_slow(b);                                                                    \
+      BITS_LOAD(b);                                                                      \
+    }                                                                                    \
+  } while (0)
+
 #define TAKE(s, out)                         \
   do {                                       \
     (out) = (int)(buf >> (64 - (s)));        \
@@ -278,18 +352,37 @@ static inline int decode_block(bits *b, const fl_huff_table *dc, const fl_huff_t
   blk[0] = (int16_t)(uint16_t)(unsigned)*last_dc;
   for (k = 1; k < 64;) {
     int r;
-    REFILL(b);
-    e = ac->fast[buf >> (64 - FL_LOOK)];
-    if (e & E_FULL) {
-      SKIP(E_LEN(e));
-      k += E_SYM(e) - 1; /* the run */
-      if (k > 63) {
-        if (e & E_EOB) break;
-        return 0; /* libjpeg writes such a run to coefficient 63 quietly */
+    uint64_t pe;
+    REFILL_EVERY(b);
+    pe = ac->pair[buf >> (64 - FL_LOOK)];
+    if (pe & P_FULL) { /* one or two coefficients, or EOB */
+      const int k1 = k + P_STEP1(pe) - 1, k2 = k1 + P_STEP2(pe);
+      if (k2 > 63) { /* the block ends here: EOB, or the first coefficient is its last */
+        if (k1 > 63) {
+          if (pe & P_EOB1) {
+            SKIP(P_LEN1(pe));
+            break;
+          }
+          return 0; /* a run past 63: libjpeg writes it to coefficient 63 quietly */
+        }
+        blk[zigzag[k1]] = P_VAL1(pe);
+        if (k1 == 63) { /* the second symbol is the next block's */
+          SKIP(P_LEN1(pe));
+          break;
+        }
+        if (pe & P_EOB2) {
+          SKIP(P_LEN(pe));
+          break;
+        }
+        return 0;
       }
-      blk[zigzag[k++]] = (int16_t)E_VAL(e);
+      blk[zigzag[k1]] = P_VAL1(pe);
+      blk[zigzag[k2]] = P_VAL2(pe); /* the first again when there is no second */
+      SKIP(P_LEN(pe));
+      k = k2 + 1;
       continue;
     }
+    e = ac->fast[buf >> (64 - FL_LOOK)];
     if (E_LEN(e)) {
       SKIP(E_LEN(e));
       s = E_SYM(e);

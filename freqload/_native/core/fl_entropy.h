@@ -8,7 +8,7 @@
 
 #include "fl_core.h"
 
-#define FL_LOOK 10    /* bits one table lookup resolves */
+#define FL_LOOK 11    /* bits one table lookup resolves */
 #define FL_SCAN_MAX 4 /* components in a scan */
 
 typedef struct {
@@ -36,6 +36,7 @@ typedef struct {
   fl_huff_spec spec; /* what it was built from */
   int built;
   uint32_t fast[1 << FL_LOOK];
+  uint64_t pair[1 << FL_LOOK]; /* AC tables: one or two coefficients per lookup (fl_entropy.c) */
   int32_t maxcode[18], valoffset[18];
   uint8_t huffval[256];
 } fl_huff_table;
