@@ -76,3 +76,30 @@ def test_post_stage_kinds():
     assert torch.equal(PostStage(None)(x), x.float())
     n = Normalize([1.0, 2.0, 3.0], [2.0, 4.0, 0.5])
     assert torch.equal(PostStage(n)(x), n(x))
+
+
+def test_cpu_post_stage_is_torch_bit_for_bit_and_reuses_only_dropped_batches():
+    """On the host the post-stage converts with numpy into reused float32 buffers (no
+    OpenMP threads, no fresh memory): the same values as torch's ops, exactly; a batch the
+    consumer still holds (or a view of it) is never written again."""
+    rng = np.random.default_rng(11)
+    mean, std = rng.normal(size=24) * 60, rng.uniform(0.5, 120, size=24)
+    n = Normalize(mean, std)
+    xs = [torch.from_numpy(rng.integers(-32768, 32767, size=(4, 24, 7, 9)).astype(np.int16))
+          for _ in range(4)]
+    for norm, ref in ((None, lambda x: x.float()), (n, n.forward)):
+        post = PostStage(norm)
+        kept = post(xs[0])
+        assert kept.dtype == torch.float32 and torch.equal(kept, ref(xs[0]))
+        view = post(xs[1])[1:3]  # only a view of the second batch survives
+        first_copy, view_copy = kept.clone(), view.clone()
+        y = post(xs[2])
+        assert torch.equal(y, ref(xs[2]))
+        ptr = y.data_ptr()
+        del y  # dropped: its buffer serves the next batch
+        again = post(xs[3])
+        assert torch.equal(again, ref(xs[3])) and again.data_ptr() == ptr
+        assert torch.equal(kept, first_copy) and torch.equal(view, view_copy)
+    # a [C, H, W] sample and float input keep torch's path
+    assert torch.equal(PostStage(n)(xs[0][0]), n(xs[0][0]))
+    assert torch.equal(PostStage(None)(xs[0].float()), xs[0].float())

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from ..codec.mask import as_mask
+from .host_batch import ReusedBuffers
 from .stats import ChannelStats
 
 
@@ -70,6 +71,15 @@ class Normalize(nn.Module):
                 .view(1, -1, 1, 1)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
+    def numpy_into(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """forward for x on the host as numpy ``[B, C, H, W]`` into float32 ``out`` of its
+        shape: the same two float32 operations, on the calling thread alone (numpy),
+        bit-identical to :meth:`forward`."""
+        scale = cast(torch.Tensor, self.scale).cpu().numpy()
+        shift = cast(torch.Tensor, self.shift).cpu().numpy()
+        np.multiply(x, scale, out=out, casting="unsafe")
+        return np.subtract(out, shift, out=out)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         squeeze = x.dim() == 3
         if squeeze:
@@ -93,6 +103,8 @@ class PostStage:
     def __init__(self, normalize, regroup=None):
         self.normalize = normalize
         self.regroup = regroup
+        # float32 batches on the CPU: the consumer's current and previous one, one spare
+        self.buffers = ReusedBuffers(3)
 
     def to(self, device) -> PostStage:
         if isinstance(self.normalize, Normalize):
@@ -106,6 +118,17 @@ class PostStage:
             x = self.regroup(x, offsets, layouts)
         if self.normalize is False:
             return x
+        if x.device.type == "cpu" and x.dtype == torch.int16 and x.dim() == 4:
+            # On the host: numpy, into a reused buffer. torch's CPU kernels run on its
+            # OpenMP threads, which spin-wait after each call on the cores the engine's
+            # threads decode on; and a new float32 batch is new memory to fault in.
+            xs = x.contiguous().numpy()
+            out = self.buffers.take(tuple(xs.shape), np.float32)
+            if self.normalize is None:
+                np.copyto(out, xs, casting="unsafe")
+            else:
+                self.normalize.numpy_into(xs, out)
+            return torch.from_numpy(out)
         if self.normalize is None:
             return x.float()
         return self.normalize(x)

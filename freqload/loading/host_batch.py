@@ -3,6 +3,7 @@ status code, and the planes layout of ``regroup="device"``. The sample's recipe 
 :class:`freqload.codec.recipe.Recipe`."""
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
@@ -84,4 +85,42 @@ class HostBatch(NamedTuple):
 __all__ = ["HostBatch", "LAYOUT_DTYPE", "LAYOUT_INTS", "layout_view", "PLANES_NONE",
            "PLANES_CHANNELS", "PLANES_COEFS", "OK", "DECODE_ERROR", "UNSUPPORTED",
            "TOO_LARGE", "NO_MEMORY", "BAD_ARGUMENT", "UNREADABLE", "STATUS_ERRORS",
-           "STATUS_NAMES"]
+           "STATUS_NAMES", "ReusedBuffers"]
+
+
+def _counts(arrays: list) -> list:
+    return [sys.getrefcount(a) for a in arrays]
+
+
+#: what sys.getrefcount says, in a loop over a list, of an array only that list holds
+#: (measured, not assumed: interpreters count borrowed references differently)
+_ALONE = _counts([np.empty(0)])[0]
+
+
+class ReusedBuffers:
+    """Batch buffers on the host, reused once nothing outside their owner refers to them.
+
+    A buffer handed on (as a tensor, or any view of it) stays referenced by that tensor's
+    storage; once the consumer drops it, only this list holds the array and the next batch
+    of that shape and dtype is written into it. So the batch is written into memory that is
+    already mapped (no page faults, no malloc heap growing with the batches in flight), and
+    a consumer that keeps its batches simply gets new ones. At most `limit` buffers are
+    kept for reuse. The native engine's int16 batches and the CPU post-stage's float32
+    ones (:class:`freqload.loading.device.PostStage`) come from here."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.arrays: list[np.ndarray] = []
+
+    def take(self, shape: tuple, dtype=np.int16) -> np.ndarray:
+        """An array of ``shape`` and ``dtype`` (contents undefined) nothing else holds."""
+        dtype = np.dtype(dtype)
+        # referenced by this list alone, counted as _ALONE was
+        for a, count in zip(self.arrays, _counts(self.arrays)):
+            if count == _ALONE and a.shape == shape and a.dtype == dtype:
+                return a
+        a = np.empty(shape, dtype=dtype)
+        if len(self.arrays) >= self.limit:  # a consumer keeping batches: forget the oldest
+            self.arrays.pop(0)
+        self.arrays.append(a)
+        return a

@@ -20,7 +20,6 @@ still open is closed the same way. Nothing on this path forks.
 from __future__ import annotations
 
 import atexit
-import sys
 import weakref
 from collections import deque
 
@@ -29,7 +28,7 @@ import torch
 
 from ..._core import MESSAGE_MAX, Pool
 from ...codec.recipe import Recipe
-from ..host_batch import LAYOUT_INTS, UNSUPPORTED, HostBatch
+from ..host_batch import LAYOUT_INTS, UNSUPPORTED, HostBatch, ReusedBuffers
 from .slots import FileTable, fall_back, messages_from_rows, pack_planes
 
 # every pool open now, closed at interpreter exit (their threads joined)
@@ -40,41 +39,6 @@ _OPEN: weakref.WeakSet = weakref.WeakSet()
 def _close_pools():
     for pool in list(_OPEN):
         pool.close()
-
-
-def _counts(arrays: list) -> list:
-    return [sys.getrefcount(a) for a in arrays]
-
-
-#: what sys.getrefcount says, in a loop over a list, of an array only that list holds
-#: (measured, not assumed: interpreters count borrowed references differently)
-_ALONE = _counts([np.empty(0)])[0]
-
-
-class _Buffers:
-    """The batches' buffers, reused once nothing outside this engine refers to them.
-
-    A buffer the loader handed on (as a tensor, or any view of it) stays referenced by
-    that tensor's storage; once the consumer drops it, only this list holds the array and
-    the next batch of that shape is written into it. So the threads write into memory
-    that is already mapped (no page faults, no malloc heap growing with the batches in
-    flight), and a consumer that keeps its batches simply gets new ones. At most `limit`
-    buffers are kept for reuse."""
-
-    def __init__(self, limit: int):
-        self.limit = limit
-        self.arrays: list[np.ndarray] = []
-
-    def take(self, shape: tuple) -> np.ndarray:
-        # referenced by this list alone, counted as _ALONE was
-        for a, count in zip(self.arrays, _counts(self.arrays)):
-            if count == _ALONE and a.shape == shape:
-                return a
-        a = np.empty(shape, dtype=np.int16)
-        if len(self.arrays) >= self.limit:  # a consumer keeping batches: forget the oldest
-            self.arrays.pop(0)
-        self.arrays.append(a)
-        return a
 
 
 class _Batch:
@@ -121,7 +85,7 @@ class NativeEngine:
         self.fallback = bool(fallback)
         self.table = FileTable(samples)
         # in flight, the one being handed over, the consumer's current and previous one
-        self.buffers = _Buffers(self.prefetch + 3)
+        self.buffers = ReusedBuffers(self.prefetch + 3)
 
     def batches(self, batches: list[np.ndarray], keys: list[np.ndarray]):
         """HostBatch per index batch; keys: uint64 per sample (the train transform's draws)."""
