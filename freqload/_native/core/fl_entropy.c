@@ -15,9 +15,17 @@
  * tests/test_entropy.py holds it to that over every corpus file, every photo, re-encoded
  * variants and thousands of mutated files; scripts/sanitize.sh diff fuzzes it.
  *
- * Speed comes from a 64-bit bit buffer refilled 8 bytes at a time where no 0xFF byte
- * needs unstuffing, and from lookup tables that resolve a Huffman code together with
- * its value bits when both fit in FL_LOOK bits (most AC coefficients of photographs).
+ * Speed comes from a 64-bit bit buffer topped up 8 bytes at a time up to the next 0xFF
+ * byte (found with memchr, about once per 256 bytes), so the top-up tests one pointer; from
+ * lookup tables that resolve a Huffman code together with its value bits when both fit in
+ * FL_LOOK bits (most AC coefficients of photographs), and two such AC coefficients in one
+ * lookup where both fit (the pair table: about half the lookups of a photograph's AC
+ * symbols decode two), so the loop runs fewer, longer iterations; and from topping the
+ * AC loop's buffer up on every iteration, a test the branch predictor gets right, instead
+ * of when it runs low, a test that follows the data and which it misses often. Measured
+ * (benchmarks/decode.py, freqload-core against raw-libjpeg) rather than assumed: decoding
+ * two images interleaved in one loop, and parsing without storing the blocks a sample
+ * never reads, did not pay on the machines this was tuned on, and were left out.
  */
 #include "fl_entropy.h"
 
@@ -187,7 +195,8 @@ typedef struct {
   int fake;
   int marker;    /* 0: none met yet; the marker code at p; -1: data ended without one */
   const uint8_t *p, *end;
-  const uint8_t *fast_end; /* 8-byte loads may start at p <= fast_end (none after a marker) */
+  const uint8_t *fast_end; /* 8-byte loads may start at p <= fast_end: they hold no 0xFF
+                            * byte and stay in the data (NULL: none may, e.g. at a marker) */
 } bits;
 
 /* 8 bytes as loaded by memcpy -> the same bytes as a big-endian number */
@@ -199,9 +208,18 @@ static inline uint64_t load_be64(uint64_t w) {
 #endif
 }
 
-static inline int has_ff(uint64_t w) {
-  const uint64_t x = ~w;
-  return ((x - 0x0101010101010101ull) & ~x & 0x8080808080808080ull) != 0;
+/* Where 8-byte loads may go from p on: up to the next 0xFF byte (a stuffed byte or a
+ * marker, for refill_slow) or the end of the data; found once per 0xFF byte (photographs
+ * have about one in 256), so the fast top-ups test one pointer. */
+static void set_fast_end(bits *b) {
+  const uint8_t *q;
+  if (b->marker) {
+    b->fast_end = NULL;
+    return;
+  }
+  q = b->p < b->end ? (const uint8_t *)memchr(b->p, 0xFF, (size_t)(b->end - b->p)) : NULL;
+  if (q == NULL) q = b->end;
+  b->fast_end = q - b->p >= 8 ? q - 8 : NULL;
 }
 
 /* Top up to more than 56 bits: real data while there is some, then zeros (counted in
@@ -234,6 +252,7 @@ static void refill_slow(bits *b) {
     b->buf |= (uint64_t)c << (56 - b->n);
     b->n += 8;
   }
+  set_fast_end(b);
 }
 
 /* The bit reader's hot state lives in locals (registers) inside a block; BITS_LOAD and
@@ -246,7 +265,8 @@ static void refill_slow(bits *b) {
   do {                                                                                   \
     if (n < 32) {                                                                        \
       uint64_t w_;                                                                       \
-      if ((uintptr_t)p <= (uintptr_t)fast_end && (memcpy(&w_, p, 8), !has_ff(w_))) {     \
+      if ((uintptr_t)p <= (uintptr_t)fast_end) {                                         \
+        memcpy(&w_, p, 8);                                                               \
         const int bytes_ = (64 - n) >> 3;                                                \
         w_ = load_be64(w_);                                                              \
         buf |= (w_ >> n) & (~0ull << (64 - n - 8 * bytes_));                             \
@@ -260,14 +280,15 @@ static void refill_slow(bits *b) {
     }                                                                                    \
   } while (0)
 
-/* REFILL without its test of n: where the next 8 bytes hold no 0xFF, top buf up to 56-63
+/* REFILL without its test of n: where the next 8 bytes may be loaded, top buf up to 56-63
  * bits whatever n is (the bits below the count are the stream's next bits, which the next
  * top-up ORs in again, unchanged); else REFILL. A test that almost always passes instead of
  * one (n < 32) that follows the data, which the branch predictor misses often. */
 #define REFILL_EVERY(b)                                                                  \
   do {                                                                                   \
     uint64_t w_;                                                                         \
-    if ((uintptr_t)p <= (uintptr_t)fast_end && (memcpy(&w_, p, 8), !has_ff(w_))) {       \
+    if ((uintptr_t)p <= (uintptr_t)fast_end) {                                           \
+      memcpy(&w_, p, 8);                                                                 \
       buf |= load_be64(w_) >> n;                                                         \
       p += (63 - n) >> 3;                                                                \
       n |= 56;                                                                           \
@@ -415,7 +436,7 @@ static void start_segment(bits *b, const uint8_t *p) {
   b->buf = 0;
   b->n = b->fake = b->marker = 0;
   b->p = p;
-  b->fast_end = b->end - p >= 8 ? b->end - 8 : NULL;
+  set_fast_end(b);
 }
 
 int fl_entropy_decode(fl_entropy *e, const fl_scan_layout *s, const uint8_t *data,
