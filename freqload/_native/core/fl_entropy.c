@@ -59,16 +59,17 @@ static int extend(int v, int s) { return v < (1 << (s - 1)) ? v - (1 << s) + 1 :
  *   bits 0-5   length taken when the entry is used whole; bit 6: the first symbol is EOB;
  *              bit 7: the entry is complete (else the slow path decodes from `fast`)
  *   bits 8-13  the first symbol's length (code and value bits); bit 15: the second is EOB
- *   bits 16-23 step to the first coefficient (run + 1; 64 for EOB)
- *   bits 24-31 step from it to the second (run + 1; 64 for EOB; 0: no second symbol)
+ *   bits 16-23 the first coefficient's offset from the next one free, k (its run; 64 for EOB)
+ *   bits 24-31 the second's offset from k (the first's again when there is no second;
+ *              64 more than the first's when the second is EOB)
  *   bits 32-47 the first value, bits 48-63 the second (the first again when none) */
 #define P_FULL 0x80u
 #define P_EOB1 0x40u
 #define P_EOB2 0x8000u
 #define P_LEN(e) ((int)((e)&63u))
 #define P_LEN1(e) ((int)(((e) >> 8) & 63u))
-#define P_STEP1(e) ((int)(((e) >> 16) & 0xFFu))
-#define P_STEP2(e) ((int)(((e) >> 24) & 0xFFu))
+#define P_OFF1(e) ((int)(((e) >> 16) & 0xFFu))
+#define P_OFF2(e) ((int)(((e) >> 24) & 0xFFu))
 #define P_VAL1(e) ((int16_t)(uint16_t)((e) >> 32))
 #define P_VAL2(e) ((int16_t)(uint16_t)((e) >> 48))
 
@@ -79,16 +80,17 @@ static void build_pairs(fl_huff_table *t) {
   for (i = 0; i <= mask; i++) {
     const uint32_t e1 = t->fast[i];
     const uint64_t len1 = (uint64_t)E_LEN(e1);
-    uint64_t pe;
+    uint64_t pe, run1;
     if (!(e1 & E_FULL)) { /* a long code or value, a ZRL: the slow path */
       t->pair[i] = 0;
       continue;
     }
     if (e1 & E_EOB) {
-      t->pair[i] = len1 | P_FULL | P_EOB1 | (len1 << 8) | (64ull << 16);
+      t->pair[i] = len1 | P_FULL | P_EOB1 | (len1 << 8) | (64ull << 16) | (64ull << 24);
       continue;
     }
-    pe = len1 | P_FULL | (len1 << 8) | ((uint64_t)E_SYM(e1) << 16) |
+    run1 = (uint64_t)E_SYM(e1) - 1;
+    pe = len1 | P_FULL | (len1 << 8) | (run1 << 16) | (run1 << 24) |
          ((uint64_t)(uint16_t)E_VAL(e1) << 32) | ((uint64_t)(uint16_t)E_VAL(e1) << 48);
     if (len1 < FL_LOOK) {
       /* the bits after the first symbol, known for FL_LOOK - len1 of them: an entry no
@@ -96,12 +98,11 @@ static void build_pairs(fl_huff_table *t) {
       const uint32_t e2 = t->fast[(i << len1) & mask];
       const uint64_t len2 = (uint64_t)E_LEN(e2);
       if ((e2 & E_FULL) && len1 + len2 <= FL_LOOK) {
-        pe = (pe & ~63ull) | (len1 + len2);
-        if (e2 & E_EOB)
-          pe |= P_EOB2 | (64ull << 24);
-        else
-          pe = (pe & 0x0000FFFF00FFFFFFull) | ((uint64_t)E_SYM(e2) << 24) |
-               ((uint64_t)(uint16_t)E_VAL(e2) << 48);
+        pe = (pe & 0x0000FFFF00FFFFC0ull) | (len1 + len2);
+        if (e2 & E_EOB) /* the first's offset + 64: past 63 */
+          pe |= P_EOB2 | ((run1 + 64) << 24);
+        else /* the second's run after the first */
+          pe |= ((run1 + (uint64_t)E_SYM(e2)) << 24) | ((uint64_t)(uint16_t)E_VAL(e2) << 48);
       }
     }
     t->pair[i] = pe;
@@ -282,8 +283,10 @@ static void refill_slow(bits *b) {
 
 /* REFILL without its test of n: where the next 8 bytes may be loaded, top buf up to 56-63
  * bits whatever n is (the bits below the count are the stream's next bits, which the next
- * top-up ORs in again, unchanged); else REFILL. A test that almost always passes instead of
- * one (n < 32) that follows the data, which the branch predictor misses often. */
+ * top-up ORs in again, unchanged); else top up below 31 + FL_LOOK bits. A test that almost
+ * always passes instead of one (n < 32) that follows the data, which the branch predictor
+ * misses often. After it, two AC_SYMBOLs may follow: a slow one (31 bits at most, a code
+ * and its value) leaves the next lookup the FL_LOOK real bits a table entry is built from. */
 #define REFILL_EVERY(b)                                                                  \
   do {                                                                                   \
     uint64_t w_;                                                                         \
@@ -292,7 +295,7 @@ static void refill_slow(bits *b) {
       buf |= load_be64(w_) >> n;                                                         \
       p += (63 - n) >> 3;                                                                \
       n |= 56;                                                                           \
-    } else if (n < 32) {                                                                 \
+    } else if (n < 31 + FL_LOOK) {                                                       \
       BITS_SAVE(b);                                                                      \
       refill_slow(b);                                                                    \
       BITS_LOAD(b);                                                                      \
@@ -341,6 +344,62 @@ static inline void clear_block(int16_t *blk) {
 #endif
 }
 
+/* One iteration of decode_block's AC loop (in it: buf, n, p, fast_end, k, blk, ac, e, s,
+ * v): one or two coefficients, or the block's end (goto done), or a decline (return 0).
+ * A fast entry takes at most FL_LOOK bits; the slow path tops up for itself. */
+#define AC_SYMBOL()                                                                      \
+  do {                                                                                   \
+    const uint64_t pe_ = ac->pair[buf >> (64 - FL_LOOK)];                                \
+    if (pe_ & P_FULL) { /* one or two coefficients, or EOB */                            \
+      const int k1_ = k + P_OFF1(pe_), k2_ = k + P_OFF2(pe_);                            \
+      if (k2_ > 63) { /* the block ends here: EOB, or the first coefficient is its last */ \
+        if (k1_ > 63) {                                                                  \
+          if (pe_ & P_EOB1) {                                                            \
+            SKIP(P_LEN1(pe_));                                                           \
+            goto done;                                                                   \
+          }                                                                              \
+          return 0; /* a run past 63: libjpeg writes it to coefficient 63 quietly */     \
+        }                                                                                \
+        blk[zigzag[k1_]] = P_VAL1(pe_);                                                  \
+        if (k1_ == 63) { /* the second symbol is the next block's */                     \
+          SKIP(P_LEN1(pe_));                                                             \
+          goto done;                                                                     \
+        }                                                                                \
+        if (pe_ & P_EOB2) {                                                              \
+          SKIP(P_LEN(pe_));                                                              \
+          goto done;                                                                     \
+        }                                                                                \
+        return 0;                                                                        \
+      }                                                                                  \
+      blk[zigzag[k1_]] = P_VAL1(pe_);                                                    \
+      blk[zigzag[k2_]] = P_VAL2(pe_); /* the first again when there is no second */      \
+      SKIP(P_LEN(pe_));                                                                  \
+      k = k2_ + 1;                                                                       \
+    } else {                                                                             \
+      int r_;                                                                            \
+      REFILL(b);                                                                         \
+      e = ac->fast[buf >> (64 - FL_LOOK)];                                               \
+      if (E_LEN(e)) {                                                                    \
+        SKIP(E_LEN(e));                                                                  \
+        s = E_SYM(e);                                                                    \
+      } else if ((s = slow_symbol(&buf, &n, ac)) < 0) {                                  \
+        return 0;                                                                        \
+      }                                                                                  \
+      r_ = s >> 4;                                                                       \
+      s &= 15;                                                                           \
+      if (s) {                                                                           \
+        k += r_;                                                                         \
+        if (k > 63) return 0;                                                            \
+        TAKE(s, v);                                                                      \
+        blk[zigzag[k++]] = (int16_t)extend(v, s);                                        \
+      } else {                                                                           \
+        if (r_ != 15) goto done; /* EOB */                                               \
+        k += 16; /* ZRL; one past 63 simply ends the block, as in libjpeg */             \
+      }                                                                                  \
+    }                                                                                    \
+    if (k > 63) goto done;                                                               \
+  } while (0)
+
 /* One block into blk (zeroed here). 0: decline. */
 static inline int decode_block(bits *b, const fl_huff_table *dc, const fl_huff_table *ac,
                         int *last_dc, int16_t *blk) {
@@ -371,57 +430,13 @@ static inline int decode_block(bits *b, const fl_huff_table *dc, const fl_huff_t
   /* libjpeg adds in unsigned arithmetic and keeps the low 16 bits: so does this */
   *last_dc = (int)((unsigned)*last_dc + (unsigned)s);
   blk[0] = (int16_t)(uint16_t)(unsigned)*last_dc;
-  for (k = 1; k < 64;) {
-    int r;
-    uint64_t pe;
+  k = 1;
+  for (;;) { /* two symbols per top-up: 56 bits or more, a fast one takes 11 at most */
     REFILL_EVERY(b);
-    pe = ac->pair[buf >> (64 - FL_LOOK)];
-    if (pe & P_FULL) { /* one or two coefficients, or EOB */
-      const int k1 = k + P_STEP1(pe) - 1, k2 = k1 + P_STEP2(pe);
-      if (k2 > 63) { /* the block ends here: EOB, or the first coefficient is its last */
-        if (k1 > 63) {
-          if (pe & P_EOB1) {
-            SKIP(P_LEN1(pe));
-            break;
-          }
-          return 0; /* a run past 63: libjpeg writes it to coefficient 63 quietly */
-        }
-        blk[zigzag[k1]] = P_VAL1(pe);
-        if (k1 == 63) { /* the second symbol is the next block's */
-          SKIP(P_LEN1(pe));
-          break;
-        }
-        if (pe & P_EOB2) {
-          SKIP(P_LEN(pe));
-          break;
-        }
-        return 0;
-      }
-      blk[zigzag[k1]] = P_VAL1(pe);
-      blk[zigzag[k2]] = P_VAL2(pe); /* the first again when there is no second */
-      SKIP(P_LEN(pe));
-      k = k2 + 1;
-      continue;
-    }
-    e = ac->fast[buf >> (64 - FL_LOOK)];
-    if (E_LEN(e)) {
-      SKIP(E_LEN(e));
-      s = E_SYM(e);
-    } else if ((s = slow_symbol(&buf, &n, ac)) < 0) {
-      return 0;
-    }
-    r = s >> 4;
-    s &= 15;
-    if (s) {
-      k += r;
-      if (k > 63) return 0;
-      TAKE(s, v);
-      blk[zigzag[k++]] = (int16_t)extend(v, s);
-    } else {
-      if (r != 15) break; /* EOB */
-      k += 16;            /* ZRL; one past 63 simply ends the block, as in libjpeg */
-    }
+    AC_SYMBOL();
+    AC_SYMBOL();
   }
+done:
   BITS_SAVE(b);
   return 1;
 }
