@@ -218,6 +218,44 @@ def _damaged(data: bytes, rng: np.random.Generator) -> bytes:
     return bytes(b)
 
 
+def test_a_file_cut_short_below_the_rows_a_sample_reads():
+    """Partial decoding stops below the rows a sample reads. libjpeg reads ahead: stopped
+    there, it may already have met the EOI of a file cut short further down. That EOI ends
+    the file, so for both paths the rest of the scan is clean and the damage below goes
+    unseen; libjpeg's path once took it for a stray marker and read the file whole, with
+    the warnings (or, strict, the error) of the cut (found by scripts/sanitize.sh diff 200).
+    Every cut in the lower two thirds of the scan, with and without restart markers."""
+    src = pillow_jpeg(rng_image(149, 227, seed=5), quality=75, subsampling=2)
+    sources = [src] + ([_jpegtran(src, "-restart", "1")] if JPEGTRAN else [])
+    recipes = [Recipe("dctnet24", (7, 9), transform=kind, strict=strict, max_pixels=0,
+                      partial_decode=True)
+               for kind in ("blocks", "eval", "train") for strict in (False, True)]
+    dec = _core.Decoder()
+
+    def outcome(data, r):
+        out = np.zeros((r.channels, r.out_h, r.out_w), np.int16)
+        try:
+            return ("ok", dec.decode(data, r.packed, 3, out), out)
+        except freqload.FreqloadError as e:
+            return ("error", type(e).__name__, str(e))
+
+    cases = stopped = 0
+    for data in sources:
+        sos = data.find(b"\xff\xda")
+        start = sos + 2 + int.from_bytes(data[sos + 2:sos + 4], "big")
+        for cut in range(start + (len(data) - start) // 3, len(data) - 2, 5):
+            damaged = data[:cut] + b"\xff\xd9"
+            for r in recipes:
+                dec.libjpeg_only = True
+                want = outcome(damaged, r)
+                dec.libjpeg_only = False
+                got = outcome(damaged, r)
+                assert _same(got, want), (cut, r.transform, r.strict, got[:3], want[:3])
+                cases += 1
+                stopped += got[0] == "ok" and got[1][0] == 0  # no warning: stopped above the cut
+    assert cases > 100 and stopped > 10
+
+
 def test_seeded_damage_gives_libjpegs_outcome():
     rng = np.random.default_rng(2026)
     sources = [pillow_jpeg(rng_image(48, 64, seed=s), quality=75, subsampling=s % 3)

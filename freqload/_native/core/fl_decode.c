@@ -525,6 +525,9 @@ static int scan_rest_clean(const JOCTET *p, const JOCTET *end, int restarts, int
 static int rest_of_scan_is_clean(const struct jpeg_decompress_struct *c) {
   const JOCTET *p = c->src->next_input_byte;
   const int restarts = c->restart_interval > 0;
+  /* libjpeg reads ahead: an EOI it has met, with nothing after it, is the one that ends
+   * the file (scan_rest_clean's rule), whatever damage lies between the stop and it */
+  if (c->unread_marker == 0xD9) return c->src->bytes_in_buffer == 0;
   if (c->unread_marker != 0 &&
       !(restarts && c->unread_marker >= 0xD0 && c->unread_marker <= 0xD7))
     return 0;
