@@ -55,21 +55,21 @@ static int extend(int v, int s) { return v < (1 << (s - 1)) ? v - (1 << s) + 1 :
 
 /* pair entry (AC tables): the AC symbol at the top of the lookup bits, with its value bits,
  * and the symbol after it when both fit in FL_LOOK bits (a photograph's AC coefficients are
- * mostly short codes with short values, so two often do):
- *   bits 0-5   length taken when the entry is used whole; bit 6: the first symbol is EOB;
- *              bit 7: the entry is complete (else the slow path decodes from `fast`)
- *   bits 8-13  the first symbol's length (code and value bits); bit 15: the second is EOB
- *   bits 16-23 the first coefficient's offset from the next one free, k (its run; 64 for EOB)
- *   bits 24-31 the second's offset from k (the first's again when there is no second;
+ * mostly short codes with short values, so two often do); 0 where the slow path decodes
+ * from `fast` (a code or value too long, a ZRL). Laid out for the hot loop's x86 code: the
+ * low byte is the length taken (a shift count as it is), the next one an offset.
+ *   bits 0-7   length taken when the entry is used whole (code and value bits of both)
+ *   bits 8-15  the first coefficient's offset from the next one free, k (its run; 64 for EOB)
+ *   bits 16-23 the second's offset from k (the first's again when there is no second;
  *              64 more than the first's when the second is EOB)
+ *   bits 24-29 the first symbol's length; bit 30: it is EOB; bit 31: the second is EOB
  *   bits 32-47 the first value, bits 48-63 the second (the first again when none) */
-#define P_FULL 0x80u
-#define P_EOB1 0x40u
-#define P_EOB2 0x8000u
-#define P_LEN(e) ((int)((e)&63u))
-#define P_LEN1(e) ((int)(((e) >> 8) & 63u))
-#define P_OFF1(e) ((int)(((e) >> 16) & 0xFFu))
-#define P_OFF2(e) ((int)(((e) >> 24) & 0xFFu))
+#define P_EOB1 (1ull << 30)
+#define P_EOB2 (1ull << 31)
+#define P_LEN(e) ((int)((e)&0xFFu))
+#define P_OFF1(e) ((unsigned)(((e) >> 8) & 0xFFu))
+#define P_OFF2(e) ((unsigned)(((e) >> 16) & 0xFFu))
+#define P_LEN1(e) ((int)(((e) >> 24) & 63u))
 #define P_VAL1(e) ((int16_t)(uint16_t)((e) >> 32))
 #define P_VAL2(e) ((int16_t)(uint16_t)((e) >> 48))
 
@@ -86,11 +86,11 @@ static void build_pairs(fl_huff_table *t) {
       continue;
     }
     if (e1 & E_EOB) {
-      t->pair[i] = len1 | P_FULL | P_EOB1 | (len1 << 8) | (64ull << 16) | (64ull << 24);
+      t->pair[i] = len1 | (64ull << 8) | (64ull << 16) | (len1 << 24) | P_EOB1;
       continue;
     }
     run1 = (uint64_t)E_SYM(e1) - 1;
-    pe = len1 | P_FULL | (len1 << 8) | (run1 << 16) | (run1 << 24) |
+    pe = len1 | (run1 << 8) | (run1 << 16) | (len1 << 24) |
          ((uint64_t)(uint16_t)E_VAL(e1) << 32) | ((uint64_t)(uint16_t)E_VAL(e1) << 48);
     if (len1 < FL_LOOK) {
       /* the bits after the first symbol, known for FL_LOOK - len1 of them: an entry no
@@ -98,11 +98,11 @@ static void build_pairs(fl_huff_table *t) {
       const uint32_t e2 = t->fast[(i << len1) & mask];
       const uint64_t len2 = (uint64_t)E_LEN(e2);
       if ((e2 & E_FULL) && len1 + len2 <= FL_LOOK) {
-        pe = (pe & 0x0000FFFF00FFFFC0ull) | (len1 + len2);
+        pe = (pe & 0x0000FFFFFF00FF00ull) | (len1 + len2);
         if (e2 & E_EOB) /* the first's offset + 64: past 63 */
-          pe |= P_EOB2 | ((run1 + 64) << 24);
+          pe |= P_EOB2 | ((run1 + 64) << 16);
         else /* the second's run after the first */
-          pe |= ((run1 + (uint64_t)E_SYM(e2)) << 24) | ((uint64_t)(uint16_t)E_VAL(e2) << 48);
+          pe |= ((run1 + (uint64_t)E_SYM(e2)) << 16) | ((uint64_t)(uint16_t)E_VAL(e2) << 48);
       }
     }
     t->pair[i] = pe;
@@ -154,22 +154,25 @@ static int build_table(fl_huff_table *t, const fl_huff_spec *spec, int dc) {
   for (p = 0; p < n; p++) {
     const int len = size[p], sym = spec->huffval[p];
     const int s = dc ? sym : (sym & 15);
-    uint32_t first, count, k;
+    uint32_t *out, count, k, e;
     if (len > FL_LOOK) break; /* sizes ascend */
-    first = code[p] << (FL_LOOK - len);
+    out = t->fast + (code[p] << (FL_LOOK - len));
     count = 1u << (FL_LOOK - len);
-    for (k = 0; k < count; k++) {
-      uint32_t e = (uint32_t)len | ((uint32_t)sym << 8);
-      if (s == 0) {
-        if (dc) e |= E_FULL; /* a DC difference of 0 */
-        else if (sym == 0) e = (uint32_t)len | E_FULL | E_EOB | (64u << 8);
-      } else if (len + s <= FL_LOOK) {
-        const int bits = (int)((k >> (FL_LOOK - len - s)) & ((1u << s) - 1));
-        const uint32_t field = dc ? (uint32_t)sym : (uint32_t)(sym >> 4) + 1;
-        e = (uint32_t)(len + s) | E_FULL | (field << 8) |
-            ((uint32_t)(uint16_t)(int16_t)extend(bits, s) << 16);
+    e = (uint32_t)len | ((uint32_t)sym << 8);
+    if (s == 0) {
+      if (dc) e |= E_FULL; /* a DC difference of 0 */
+      else if (sym == 0) e = (uint32_t)len | E_FULL | E_EOB | (64u << 8);
+    }
+    if (s == 0 || len + s > FL_LOOK) { /* one entry for every index under the code */
+      for (k = 0; k < count; k++) out[k] = e;
+    } else { /* the value bits follow the code: 2^s runs of equal entries, one per value */
+      const uint32_t field = dc ? (uint32_t)sym : (uint32_t)(sym >> 4) + 1;
+      const uint32_t run = count >> s, head = (uint32_t)(len + s) | E_FULL | (field << 8);
+      int bits;
+      for (bits = 0; bits < (1 << s); bits++, out += run) {
+        const uint32_t v = head | ((uint32_t)(uint16_t)(int16_t)extend(bits, s) << 16);
+        for (k = 0; k < run; k++) out[k] = v;
       }
-      t->fast[first + k] = e;
     }
   }
   if (!dc) build_pairs(t);
@@ -350,8 +353,8 @@ static inline void clear_block(int16_t *blk) {
 #define AC_SYMBOL()                                                                      \
   do {                                                                                   \
     const uint64_t pe_ = ac->pair[buf >> (64 - FL_LOOK)];                                \
-    if (pe_ & P_FULL) { /* one or two coefficients, or EOB */                            \
-      const int k1_ = k + P_OFF1(pe_), k2_ = k + P_OFF2(pe_);                            \
+    if (pe_) { /* one or two coefficients, or EOB */                                     \
+      const unsigned k1_ = k + P_OFF1(pe_), k2_ = k + P_OFF2(pe_);                       \
       if (k2_ > 63) { /* the block ends here: EOB, or the first coefficient is its last */ \
         if (k1_ > 63) {                                                                  \
           if (pe_ & P_EOB1) {                                                            \
@@ -388,7 +391,7 @@ static inline void clear_block(int16_t *blk) {
       r_ = s >> 4;                                                                       \
       s &= 15;                                                                           \
       if (s) {                                                                           \
-        k += r_;                                                                         \
+        k += (unsigned)r_;                                                               \
         if (k > 63) return 0;                                                            \
         TAKE(s, v);                                                                      \
         blk[zigzag[k++]] = (int16_t)extend(v, s);                                        \
@@ -407,7 +410,8 @@ static inline int decode_block(bits *b, const fl_huff_table *dc, const fl_huff_t
   int n;
   const uint8_t *p, *fast_end;
   uint32_t e;
-  int s, k, v;
+  int s, v;
+  unsigned k; /* the next coefficient (zig-zag position); unsigned: it indexes */
   BITS_LOAD(b);
   clear_block(blk);
   REFILL(b);
