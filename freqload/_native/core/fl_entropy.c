@@ -296,7 +296,7 @@ static void refill_slow(bits *b) {
     if ((uintptr_t)p <= (uintptr_t)fast_end) {                                           \
       memcpy(&w_, p, 8);                                                                 \
       buf |= load_be64(w_) >> n;                                                         \
-      p += (63 - n) >> 3;                                                                \
+      p += (unsigned)(63 - n) >> 3; /* unsigned: no sign extension */                  \
       n |= 56;                                                                           \
     } else if (n < 31 + FL_LOOK) {                                                       \
       BITS_SAVE(b);                                                                      \
