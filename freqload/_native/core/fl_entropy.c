@@ -348,31 +348,28 @@ static inline void clear_block(int16_t *blk) {
 }
 
 /* One iteration of decode_block's AC loop (in it: buf, n, p, fast_end, k, blk, ac, e, s,
- * v): one or two coefficients, or the block's end (goto done), or a decline (return 0).
+ * v, sink): one or two coefficients, or the block's end (goto done), or a decline (return 0).
  * A fast entry takes at most FL_LOOK bits; the slow path tops up for itself. */
 #define AC_SYMBOL()                                                                      \
   do {                                                                                   \
     const uint64_t pe_ = ac->pair[buf >> (64 - FL_LOOK)];                                \
     if (pe_) { /* one or two coefficients, or EOB */                                     \
       const unsigned k1_ = k + P_OFF1(pe_), k2_ = k + P_OFF2(pe_);                       \
-      if (k2_ > 63) { /* the block ends here: EOB, or the first coefficient is its last */ \
-        if (k1_ > 63) {                                                                  \
-          if (pe_ & P_EOB1) {                                                            \
-            SKIP(P_LEN1(pe_));                                                           \
-            goto done;                                                                   \
-          }                                                                              \
-          return 0; /* a run past 63: libjpeg writes it to coefficient 63 quietly */     \
-        }                                                                                \
-        blk[zigzag[k1_]] = P_VAL1(pe_);                                                  \
-        if (k1_ == 63) { /* the second symbol is the next block's */                     \
-          SKIP(P_LEN1(pe_));                                                             \
-          goto done;                                                                     \
-        }                                                                                \
-        if (pe_ & P_EOB2) {                                                              \
-          SKIP(P_LEN(pe_));                                                              \
-          goto done;                                                                     \
-        }                                                                                \
-        return 0;                                                                        \
+      if (k2_ > 63) {                                                                    \
+        /* the block ends here, one of three ways: EOB (k1 past 63); its last             \
+         * coefficient, the second symbol being the next block's (k1 = 63); a value       \
+         * then EOB. Anything else is a run past 63, which libjpeg writes to coefficient  \
+         * 63 quietly: declined. Selected without branching on which (the predictor       \
+         * cannot tell them apart): one store, to a sink when there is no value. */       \
+        const unsigned past_ = k1_ > 63, last_ = k1_ == 63;                              \
+        const unsigned ok_ = ((past_ & (unsigned)(pe_ >> 30)) |                          \
+                              (~past_ & (last_ | (unsigned)(pe_ >> 31)))) & 1u;          \
+        int16_t *const to_[2] = {blk + zigzag[k1_ & 63], &sink};                         \
+        const int len_ = P_LEN(pe_), len1_ = P_LEN1(pe_);                                \
+        if (!ok_) return 0;                                                              \
+        *to_[past_] = P_VAL1(pe_);                                                       \
+        SKIP(len_ - ((len_ - len1_) & -(int)last_));                                     \
+        goto done;                                                                       \
       }                                                                                  \
       blk[zigzag[k1_]] = P_VAL1(pe_);                                                    \
       blk[zigzag[k2_]] = P_VAL2(pe_); /* the first again when there is no second */      \
@@ -412,6 +409,7 @@ static inline int decode_block(bits *b, const fl_huff_table *dc, const fl_huff_t
   uint32_t e;
   int s, v;
   unsigned k; /* the next coefficient (zig-zag position); unsigned: it indexes */
+  int16_t sink; /* AC_SYMBOL's store where a block ends without a value */
   BITS_LOAD(b);
   clear_block(blk);
   REFILL(b);
