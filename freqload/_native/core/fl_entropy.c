@@ -51,7 +51,12 @@ static const uint8_t zigzag[64] = {
 #define E_SYM(e) ((int)(((e) >> 8) & 0xFFu))
 #define E_VAL(e) ((int)(int16_t)((e) >> 16))
 
-static int extend(int v, int s) { return v < (1 << (s - 1)) ? v - (1 << s) + 1 : v; }
+/* The JPEG value of s > 0 bits v: v, or v - 2^s + 1 below 2^(s-1); without a branch (which
+ * follows the data): (v - 2^(s-1)) >> 31 is -1 exactly then (an arithmetic shift, as every
+ * compiler this builds with does it). */
+static inline int extend(int v, int s) {
+  return v + (((v - (1 << (s - 1))) >> 31) & (1 - (1 << s)));
+}
 
 /* pair entry (AC tables): the AC symbol at the top of the lookup bits, with its value bits,
  * and the symbol after it when both fit in FL_LOOK bits (a photograph's AC coefficients are
