@@ -35,6 +35,10 @@ One run, same files, same thread count (default 2), batches of 64:
                      into a temporary folder): the shard source against the folder rows
   dct24-dali-train-s3  the same shards from an S3-compatible server (moto) on 127.0.0.1,
                      downloaded into a temporary cache each epoch
+  dct24-native-train-packed, dct24-dali-train-packed  the train rows on the files packed
+                     by freqload pack (mask dctnet24, a restart marker after every MCU
+                     row, into a temporary folder): against DALI's recipe on the originals
+                     (rgb-dali-roi-u8), and ("packed:" lines) their train rows
   rgb-dali-roi-u8    DALI's own ResNet-50 training recipe on the CPU: file reader,
                      decoders.image_random_crop (ROI decoding: only the crop is decoded),
                      resize 224, crop_mirror_normalize (random flip) to uint8 CHW: the
@@ -128,6 +132,7 @@ ENGINE_PAIRS = (("dct24-native", "dct24-dali"), ("dct24-native-train", "dct24-da
                 ("dct24-native-train+float", "dct24-dali-train+float"),
                 ("dct24-native-planes", "dct24-dali-planes"),
                 ("dct24-native-train-shards", "dct24-dali-train-shards"),
+                ("dct24-native-train-packed", "dct24-dali-train-packed"),
                 ("dct24-native-train-ta", "dct24-dali-train-ta"))
 
 
@@ -181,12 +186,19 @@ def main(argv=None) -> int:
     shard_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-shards-"))
     sources = {}
 
-    def source_of(kind):  # the files as listed, as local shards, or from loopback S3
+    def source_of(kind):  # the files as listed, as local shards, from loopback S3, or packed
         if kind not in sources:
             if kind == "files":
                 sources[kind] = source
             elif kind == "shards":
                 sources[kind] = write_bench_shards(files, shard_dir) * args.repeat
+            elif kind == "packed":  # freqload pack's dctnet24 copy (row restarts), made here
+                from freqload.tools.pack import pack
+
+                pack_dir = os.path.join(shard_dir, "packed")
+                pack(root, pack_dir, "dctnet24", progress=False)
+                packed = [os.path.join(pack_dir, os.path.relpath(f, root)) for f in files]
+                sources[kind] = [(f, i) for i, f in enumerate(packed)] * args.repeat
             else:
                 shards = source_of("shards")[:len(source_of("shards")) // args.repeat]
                 s3 = stack.enter_context(LoopbackS3())
@@ -221,6 +233,8 @@ def main(argv=None) -> int:
                 "dct24-native-train+float": ("native", "cpu", None, "train"),
                 "dct24-native-planes": ("native", "device", False, "blocks"),
                 "dct24-native-train-shards": ("native", "cpu", False, "train", True, "shards"),
+                "dct24-native-train-packed": ("native", "cpu", False, "train", True, "packed"),
+                "dct24-dali-train-packed": ("dali", "cpu", False, "train", True, "packed"),
                 "dct24-dali-planes": ("dali", "device", False, "blocks"),
                 "dct24-dali-device": ("dali", "device", False, "blocks"),
                 "dct24-dali-train-shards": ("dali", "cpu", False, "train", True, "shards"),
@@ -288,6 +302,9 @@ def main(argv=None) -> int:
     ratios("source", (("dct24-dali-train-shards", "dct24-dali-train"),
                       ("dct24-native-train-shards", "dct24-native-train"),
                       ("dct24-dali-train-s3", "dct24-dali-train")), " (the files)")
+    ratios("packed", (("dct24-native-train-packed", "dct24-native-train"),
+                      ("dct24-dali-train-packed", "dct24-dali-train")),
+           " (the originals)")
     ratios("engines", ENGINE_PAIRS)
     ratios("fast entropy path", (("dct24-dali", "dct24-dali-libjpeg"),
                                  ("dct24-dali-train", "dct24-dali-train-libjpeg")))

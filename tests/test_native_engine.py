@@ -208,13 +208,14 @@ def test_a_real_sigint_interrupts_a_wait(tmp_path):
     d.mkdir(parents=True)
     big = rng_image(2400, 2400, seed=3)
     Image.fromarray(big).save(d / "a.jpg", quality=95)
-    for k in range(1, 24):
-        os.link(d / "a.jpg", d / f"{k:02d}.jpg")
+    # 120 of them: seconds even for a fast decoder (24 once took 0.45 s, under the timer)
+    for k in range(1, 120):
+        os.link(d / "a.jpg", d / f"{k:03d}.jpg")
     script = textwrap.dedent(f"""
         import os, signal, sys, threading, time
         import freqload
         import freqload.loading.engines.native_engine as ne
-        loader = freqload.DCTLoader({str(tmp_path / "big")!r}, batch_size=24, size=(4, 4),
+        loader = freqload.DCTLoader({str(tmp_path / "big")!r}, batch_size=120, size=(4, 4),
                                     engine="native", num_workers=1, device="cpu",
                                     normalize=False, recipe=freqload.Recipe(
                                         transform="blocks", partial_decode=False))

@@ -155,6 +155,92 @@ def test_loader_on_packed_data_equals_the_originals(src, tmp_path, engine):
         assert mse < float((a ** 2).mean()) * 0.05  # a small part of the signal
 
 
+def _segments(data: bytes):
+    """(marker, payload) of each segment before SOS."""
+    i, out = 2, []
+    while data[i] == 0xFF and data[i + 1] != 0xDA:
+        n = int.from_bytes(data[i + 2:i + 4], "big")
+        out.append((data[i + 1], data[i + 4:i + 2 + n]))
+        i += 2 + n
+    return out
+
+
+def _without_pack_segment(data: bytes) -> bytes:
+    """The same JPEG with freqload's APP15 segment cut out: a plain file with restarts."""
+    at = data.index(b"freqload-pack\0") - 4  # after the marker and its length
+    assert data[at:at + 2] == b"\xff\xef"
+    n = int.from_bytes(data[at + 2:at + 4], "big")
+    return data[:at] + data[at + 2 + n:]
+
+
+def test_packs_mark_a_restart_per_row_and_loaders_start_at_the_crop(src, tmp_path):
+    """freqload pack writes a restart marker after every MCU row and an APP15 segment saying
+    so; with partial_decode the fast path then starts at the restart marker above the first
+    row a sample reads. The samples are those of decoding every row, of the same file
+    without the segment (decoded from the top), and of libjpeg alone; a pack whose restart
+    markers above the crop are out of sequence is decoded from the top (libjpeg's outcome)."""
+    from freqload import _core
+
+    dst = str(tmp_path / "packed")
+    pack(src, dst, "dctnet24", workers=1, progress=False)
+    files = sorted(os.path.join(d, f) for d, _, fs in os.walk(dst) for f in fs
+                   if f.endswith(".jpg") and "png" not in f)
+    assert len(files) == 8  # the PNG is copied as it was
+    dec = _core.Decoder()
+
+    def sample(data, recipe, key, libjpeg=False):
+        dec.libjpeg_only = libjpeg
+        out = np.zeros((recipe.channels, recipe.out_h, recipe.out_w), np.int16)
+        try:
+            res = dec.decode(data, recipe.packed, key, out)
+            return ("ok", res, out)
+        except freqload.FreqloadError as e:
+            return ("error", str(e))
+        finally:
+            dec.libjpeg_only = False
+
+    def same(a, b):
+        return a[0] == b[0] and a[1] == b[1] and (a[0] == "error" or np.array_equal(a[2], b[2]))
+
+    recipes = [freqload.Recipe("dctnet24", (3, 4), transform=t, partial_decode=p)
+               for t in ("train", "eval", "blocks") for p in (True, False)]
+    started_lower = 0
+    for f in files:
+        data = open(f, "rb").read()
+        info = freqload.read_header(data)
+        mcu_w = 8 * max(c.h_samp for c in info.components) if info.num_components > 1 else 8
+        assert info.restart_interval == -(-info.width // mcu_w)  # one MCU row
+        assert (0xEF, b"freqload-pack\0\x01") in _segments(data)
+        plain = _without_pack_segment(data)
+        assert freqload.read_header(plain).restart_interval == info.restart_interval
+        for key in range(12):
+            for r in recipes:
+                want = sample(data, recipes[recipes.index(r) | 1], key)  # every row decoded
+                assert want[0] == "ok"
+                assert same(sample(data, r, key), want)
+                assert same(sample(plain, r, key), want)
+                assert same(sample(data, r, key, libjpeg=True), want)
+        # out of sequence above the crop: the count is off, so the fast path reads from the
+        # top, declines at the marker, and libjpeg decodes the file (its warning)
+        rst = data.index(b"\xff\xd0")
+        bad = data[:rst + 1] + b"\xd3" + data[rst + 2:]
+        for key in range(12):
+            for r in recipes[::2]:
+                assert same(sample(bad, r, key), sample(bad, r, key, libjpeg=True))
+        # the first row's data overwritten (no marker touched): a sample that starts lower
+        # never reads it (no warning, the same values), as partial decoding never reads
+        # the rows below a sample; one that reads the first row sees the damage
+        sos = data.index(b"\xff\xda")
+        start = sos + 2 + int.from_bytes(data[sos + 2:sos + 4], "big")
+        hurt = data[:start] + b"\x55" * (rst - start) + data[rst:]
+        for key in range(12):
+            r = recipes[0]  # train, partial
+            got, want = sample(hurt, r, key), sample(data, r, key)
+            if got[0] == "ok" and got[1][0] == 0 and same(got, want):
+                started_lower += 1
+    assert started_lower > 20  # of 8 files x 12 keys
+
+
 def test_cli_pack_and_unpack(src, tmp_path, capsys):
     from freqload.tools.cli import main
 

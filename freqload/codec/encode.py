@@ -34,13 +34,19 @@ def split_coefficients(coeffs: Coefficients, mask) -> tuple[list, list]:
     return kept, rest
 
 
-def write_jpeg(coeffs: Coefficients, components=None) -> bytes:
+def write_jpeg(coeffs: Coefficients, components=None, *, row_restarts: bool = False) -> bytes:
     """A baseline JPEG (optimised Huffman tables) holding ``components`` (default: the
-    coefficients' own) with coeffs' size, sampling and quant tables."""
+    coefficients' own) with coeffs' size, sampling and quant tables.
+
+    row_restarts: a restart marker after every MCU row, and freqload's APP15 segment
+    saying so (``freqload pack`` writes its files so): a loader with ``partial_decode``
+    starts decoding such a file at the restart marker above the first row a sample reads.
+    Any JPEG decoder reads the file as before."""
     arrays, sampling, quant = core_arrays(coeffs)
     if components is not None:
         arrays = [np.ascontiguousarray(a, dtype=np.int16) for a in components]
-    return native_write_jpeg(arrays, sampling, quant, coeffs.info.width, coeffs.info.height)
+    return native_write_jpeg(arrays, sampling, quant, coeffs.info.width, coeffs.info.height,
+                             row_restarts)
 
 
 __all__ = ["write_jpeg", "split_coefficients"]

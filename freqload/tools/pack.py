@@ -86,7 +86,8 @@ def _pack_bytes(data, indices, residual: bool):
         if c.info.num_components not in (1, 3):
             raise FreqloadError("not 1 or 3 components")
         kept, rest = split_coefficients(c, ChannelMask(indices))
-        return "packed", write_jpeg(c, kept), (write_jpeg(c, rest) if residual else None), ""
+        return ("packed", write_jpeg(c, kept, row_restarts=True),
+                (write_jpeg(c, rest) if residual else None), "")
     except FreqloadError as e:  # not a JPEG freqload reads: keep it as it is
         return "copied", data, None, str(e)[:200]
 

@@ -74,7 +74,7 @@ static void round_trip(const fl_info *info, int16_t *base, const uint16_t quant[
     views[c].quant = quant[c];
     offset += (size_t)ci->alloc_blocks_h * ci->alloc_blocks_w * 64;
   }
-  if (fl_write_jpeg(views, info->num_components, info->width, info->height, &out, &out_size,
+  if (fl_write_jpeg(views, info->num_components, info->width, info->height, 0, &out, &out_size,
                     msg, sizeof msg) != FL_OK)
     return;
   {

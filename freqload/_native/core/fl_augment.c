@@ -140,7 +140,9 @@ static int pixel_taps(const taps_geom *g, int i, int *xmin, double *w, int wcap)
  * frequency k), jj < nj (output frequency j[jj]; lanes >= nj, padded with 0).
  * Source block b (lo <= b < hi) feeds output blocks [first[b - lo], last[b - lo]), a
  * run; the same weights by source block: sw[((b - lo) * 8 + k) * sstride + (o -
- * first) * lanes + jj], so one block's contributions to all its outputs are contiguous. */
+ * first) * lanes + jj], so one block's contributions to all its outputs are contiguous.
+ * An operator holds one of the two (build_axis): the vertical pass reads w, the horizontal
+ * pass sw. */
 typedef struct {
   int out_blocks, nj, j[8], lanes, stride;
   int lo, hi;
@@ -208,8 +210,10 @@ static void *ws_alloc(fl_workspace *ws, size_t bytes) {
 /* four doubles; alignment 8, so any double's address serves */
 typedef double v4d __attribute__((vector_size(32), aligned(8)));
 
+/* by_source: build sw (the horizontal pass reads it), else w (the vertical pass reads it);
+ * the other stays NULL. */
 static int build_axis(fl_workspace *ws, int n_px, int out_blocks, double start, double length,
-                      unsigned jmask, axis_op *op) {
+                      unsigned jmask, int by_source, axis_op *op) {
   const double *C = fl_dct_basis(); /* C[8 * k + n]: the DCT-II basis */
   taps_geom g;
   int o, p, x, jj, b, nb_max = 0, wcap;
@@ -248,7 +252,9 @@ static int build_axis(fl_workspace *ws, int n_px, int out_blocks, double start, 
   op->stride = 8 * nb_max;
   op->first = (int *)ws_alloc(ws, sizeof(int) * (op->hi - op->lo));
   op->last = (int *)ws_alloc(ws, sizeof(int) * (op->hi - op->lo));
-  op->w = (float *)ws_alloc(ws, sizeof(float) * (size_t)out_blocks * op->stride * op->lanes);
+  op->w = by_source ? NULL
+                   : (float *)ws_alloc(ws, sizeof(float) * (size_t)out_blocks * op->stride *
+                                               op->lanes);
   row = (double *)ws_alloc(ws, sizeof(double) * 8 * op->stride);
   acc = (double *)ws_alloc(ws, sizeof(double) * op->stride);
   if (!acc) return 0;
@@ -267,12 +273,17 @@ static int build_axis(fl_workspace *ws, int n_px, int out_blocks, double start, 
       if (op->last[b] - op->first[b] > fed) fed = op->last[b] - op->first[b];
     op->sstride = (fed * op->lanes + 7) / 8 * 8;
   }
-  op->sw = (float *)ws_alloc(ws, sizeof(float) * (size_t)(op->hi - op->lo) * 8 * op->sstride);
-  if (!op->sw) return 0;
-  memset(op->sw, 0, sizeof(float) * (size_t)(op->hi - op->lo) * 8 * op->sstride);
+  op->sw = NULL;
+  if (by_source) {
+    op->sw = (float *)ws_alloc(ws, sizeof(float) * (size_t)(op->hi - op->lo) * 8 * op->sstride);
+    if (!op->sw) return 0;
+    memset(op->sw, 0, sizeof(float) * (size_t)(op->hi - op->lo) * 8 * op->sstride);
+  } else if (!op->w) {
+    return 0;
+  }
   for (o = 0; o < out_blocks; o++) {
     const int base = 8 * op->b0[o], span = 8 * op->nb[o];
-    float *dst = op->w + (size_t)o * op->stride * op->lanes;
+    float *dst = by_source ? NULL : op->w + (size_t)o * op->stride * op->lanes;
     int t;
     /* row[p][t]: output pixel 8o+p against source coefficient t = 8(b-b0)+k */
     memset(row, 0, sizeof(double) * 8 * op->stride);
@@ -287,7 +298,7 @@ static int build_axis(fl_workspace *ws, int n_px, int out_blocks, double start, 
         out[1] += w[x] * ((const v4d *)(Ct + 8 * r))[1];
       }
     }
-    memset(dst, 0, sizeof(float) * op->stride * op->lanes);
+    if (dst) memset(dst, 0, sizeof(float) * op->stride * op->lanes);
     /* acc[t] = sum over p in order of C[j][p] row[p][t], four t at a time (span and
      * stride are multiples of 8; each lane adds in the scalar order) */
     for (jj = 0; jj < op->nj; jj++) {
@@ -297,11 +308,14 @@ static int build_axis(fl_workspace *ws, int n_px, int out_blocks, double start, 
         for (p = 0; p < 8; p++) a += c[p] * *(const v4d *)(row + p * op->stride + t);
         *(v4d *)(acc + t) = a;
       }
-      for (t = 0; t < span; t++) {
-        const int bl = op->b0[o] + t / 8 - op->lo; /* the source block, frequency t % 8 */
-        dst[t * op->lanes + jj] = (float)acc[t];
-        op->sw[((size_t)bl * 8 + t % 8) * op->sstride + (size_t)(o - op->first[bl]) * op->lanes +
-               jj] = (float)acc[t];
+      if (dst) {
+        for (t = 0; t < span; t++) dst[t * op->lanes + jj] = (float)acc[t];
+      } else {
+        for (t = 0; t < span; t++) {
+          const int bl = op->b0[o] + t / 8 - op->lo; /* the source block, frequency t % 8 */
+          op->sw[((size_t)bl * 8 + t % 8) * op->sstride +
+                 (size_t)(o - op->first[bl]) * op->lanes + jj] = (float)acc[t];
+        }
       }
     }
   }
@@ -531,24 +545,38 @@ static int component_pixels(int size, int samp, int max_samp) {
   return (int)(((long long)size * samp + max_samp - 1) / max_samp);
 }
 
-void fl_resize_rows(int num_components, const int *v_samp, int height, int out_h,
-                    const fl_box *box, int *rows) {
-  int c, i, max_v = 1;
-  for (c = 0; c < num_components; c++)
-    if (v_samp[c] > max_v) max_v = v_samp[c];
+/* The source blocks [*first, *end) that build_axis's operator for these arguments spans
+ * (its lo and hi). An output pixel's taps start and end at source pixels that never
+ * decrease with the pixel (tap_span: the centre grows with i, the support is fixed, the
+ * clamps and the cap keep the order), so the first pixel's start and the last one's end
+ * bound them all. */
+static void block_span(int n_px, int out_blocks, double start, double length, int *first,
+                       int *end) {
+  taps_geom g;
+  double centre;
+  int wcap, lo, n;
+  taps_init(&g, n_px, out_blocks, start, length);
+  wcap = taps_cap(&g);
+  tap_span(&g, 0, wcap, &lo, &centre);
+  *first = lo / 8;
+  n = tap_span(&g, out_blocks * 8 - 1, wcap, &lo, &centre);
+  *end = (lo + n + 7) / 8;
+}
+
+void fl_resize_region(int num_components, const int *h_samp, const int *v_samp, int width,
+                      int height, int out_h, int out_w, const fl_box *box,
+                      fl_block_region *region) {
+  int c, max_h = 1, max_v = 1;
   for (c = 0; c < num_components; c++) {
-    const double fy = (double)v_samp[c] / max_v;
-    taps_geom g;
-    int wcap, end = 0;
-    taps_init(&g, component_pixels(height, v_samp[c], max_v), out_h, box->top * fy,
-              box->height * fy);
-    wcap = taps_cap(&g);
-    for (i = 0; i < out_h * 8; i++) { /* as build_axis: the last source pixel any tap reads */
-      double centre;
-      int lo, n = tap_span(&g, i, wcap, &lo, &centre);
-      if (lo + n > end) end = lo + n;
-    }
-    rows[c] = (end + 7) / 8;
+    if (h_samp[c] > max_h) max_h = h_samp[c];
+    if (v_samp[c] > max_v) max_v = v_samp[c];
+  }
+  for (c = 0; c < num_components; c++) { /* as fl_resize_channels builds the operators */
+    const double fy = (double)v_samp[c] / max_v, fx = (double)h_samp[c] / max_h;
+    block_span(component_pixels(height, v_samp[c], max_v), out_h, box->top * fy,
+               box->height * fy, &region[c].top, &region[c].bottom);
+    block_span(component_pixels(width, h_samp[c], max_h), out_w, box->left * fx,
+               box->width * fx, &region[c].left, &region[c].right);
   }
 }
 
@@ -670,8 +698,8 @@ fl_status fl_resize_channels(const fl_coef_view *comps, int num_components, int 
             um |= umask[c2];
             vm |= vmask[c2];
           }
-        if (!build_axis(ws, n_h, spec->out_h, box->top * fy, box->height * fy, um, &ov[c]) ||
-            !build_axis(ws, n_w, spec->out_w, box->left * fx, box->width * fx, vm, &oh[c])) {
+        if (!build_axis(ws, n_h, spec->out_h, box->top * fy, box->height * fy, um, 0, &ov[c]) ||
+            !build_axis(ws, n_w, spec->out_w, box->left * fx, box->width * fx, vm, 1, &oh[c])) {
           st = FL_ERR_NOMEM;
           break;
         }

@@ -80,6 +80,9 @@ typedef struct {
    * FL_EXIF_OK, or why a tag there was ignored. */
   int orientation;
   int exif_warning;
+  /* A file freqload pack wrote (fl_write_jpeg's row_restarts: its APP15 segment, and a
+   * restart marker after every MCU row): a partial decode may start at any MCU row. */
+  int row_restarts;
   int quant_defined[4];     /* tables defined before the first scan */
   uint16_t quant[4][64];    /* raster order (index 8*row + col) */
   fl_component comp[FL_MAX_COMPONENTS];
@@ -95,7 +98,9 @@ typedef struct {
   uint64_t max_memory;    /* bytes of coefficient planes one decode needs */
   /* fl_decode_channels / fl_decode_planes: stop entropy decoding once the rows the
    * sample reads are decoded (a sequential single-scan file ending with EOI; others
-   * are read whole). The sample is the same; damage below those rows goes unseen. */
+   * are read whole). The sample is the same; damage below those rows goes unseen. In
+   * freqload's packs (fl_info.row_restarts) the fast path also starts at the restart
+   * marker above the first row the sample reads: damage above goes unseen too. */
   int partial_decode;
 } fl_options;
 
@@ -149,6 +154,12 @@ enum { FL_EXIF_OK = 0, FL_EXIF_MALFORMED = 1, FL_EXIF_BAD_ORIENTATION = 2 };
 /* The Orientation tag of the first EXIF APP1 segment before SOS: 1 (as stored) .. 8,
  * 1 without one. A malformed segment or value is ignored (1) with *warning saying so. */
 int fl_exif_orientation(const uint8_t *data, size_t size, int *warning);
+
+/* The payload (after the length) of the first segment with this marker code (0xE1: APP1)
+ * before the first SOS whose payload begins with the sig_len bytes of sig; *len its
+ * length. NULL when there is none (or the headers are malformed: libjpeg judges those). */
+const uint8_t *fl_find_segment(const uint8_t *data, size_t size, unsigned marker,
+                               const void *sig, size_t sig_len, size_t *len);
 
 const char *fl_decoder_message(const fl_decoder *d); /* last error */
 int fl_decoder_warnings(const fl_decoder *d);        /* libjpeg warnings, last image */
@@ -533,11 +544,17 @@ int fl_random_resized_crop(uint64_t key, int height, int width, const fl_transfo
  * image's pixels (fractional). */
 void fl_eval_box(int height, int width, int out_h, int out_w, double crop_ratio, fl_box *box);
 
-/* The block rows, from the top, of each component that fl_resize_channels reads
- * for `box` (rows[c] for c < num_components; v_samp: the components' vertical
- * sampling factors; height: the image's pixel height). */
-void fl_resize_rows(int num_components, const int *v_samp, int height, int out_h,
-                    const fl_box *box, int *rows);
+/* Blocks of one component's plane: rows [top, bottom) x columns [left, right). */
+typedef struct {
+  int top, left, bottom, right;
+} fl_block_region;
+
+/* The blocks of each component that fl_resize_channels reads for `box` onto out_h x out_w
+ * blocks (region[c] for c < num_components; h_samp, v_samp: the components' sampling
+ * factors; width, height: the image's pixels): what its operators span, nothing more. */
+void fl_resize_region(int num_components, const int *h_samp, const int *v_samp, int width,
+                      int height, int out_h, int out_w, const fl_box *box,
+                      fl_block_region *region);
 
 /* Scratch memory of fl_resize_channels, grown as needed and reused. */
 typedef struct fl_workspace fl_workspace;
@@ -650,9 +667,20 @@ void fl_orient_fill(const fl_coef_view *in, const fl_oriented *g, const fl_plane
 /* Coefficients (quantised int16 planes, 1 = grey or 3 = YCbCr components, each
  * with its sampling factors and quant table) -> a baseline JPEG with optimised
  * Huffman tables, through libjpeg's transcoder (the coefficients are stored as
- * given). *out is allocated; free it with fl_free. */
+ * given). row_restarts: a restart marker after every MCU row, and FL_PACK_SEGMENT saying
+ * so (freqload pack's files: a loader may start decoding at any MCU row). *out is
+ * allocated; free it with fl_free. */
 fl_status fl_write_jpeg(const fl_coef_view *comps, int num_components, int width, int height,
-                        uint8_t **out, size_t *out_size, char *message, size_t message_size);
+                        int row_restarts, uint8_t **out, size_t *out_size, char *message,
+                        size_t message_size);
+
+/* freqload's APP15 segment in the files fl_write_jpeg writes with row_restarts: the
+ * signature (FL_PACK_SIGNATURE_LEN bytes, its NUL included) and a version byte (1: a
+ * restart marker ends every MCU row). */
+#define FL_PACK_MARKER 0xEF
+#define FL_PACK_SIGNATURE "freqload-pack"
+#define FL_PACK_SIGNATURE_LEN 14
+#define FL_PACK_VERSION 1
 void fl_free(void *p);
 
 #ifdef __cplusplus

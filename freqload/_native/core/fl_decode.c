@@ -535,6 +535,25 @@ static int rest_of_scan_is_clean(const struct jpeg_decompress_struct *c) {
                          c->unread_marker != 0 ? c->unread_marker - 0xD0 : -1);
 }
 
+/* MCUs per row of the open image's first scan (libjpeg sets MCUs_per_row only once a
+ * scan starts): as fast_layout counts them. */
+static int scan_mcus_per_row(const struct jpeg_decompress_struct *c) {
+  if (c->comps_in_scan == 1) return (int)c->cur_comp_info[0]->width_in_blocks;
+  return (int)((c->image_width + 8 * c->max_h_samp_factor - 1) / (8 * c->max_h_samp_factor));
+}
+
+/* Is this a file freqload pack wrote with a restart marker after every MCU row (its APP15
+ * segment says so, and the restart interval is one MCU row)? */
+static int row_restarts(const struct jpeg_decompress_struct *c, const uint8_t *data,
+                        size_t size) {
+  size_t len;
+  const uint8_t *seg = fl_find_segment(data, size, FL_PACK_MARKER, FL_PACK_SIGNATURE,
+                                       FL_PACK_SIGNATURE_LEN, &len);
+  return seg != NULL && len > FL_PACK_SIGNATURE_LEN && seg[FL_PACK_SIGNATURE_LEN] >= 1 &&
+         !c->progressive_mode && c->comps_in_scan >= 1 && c->restart_interval > 0 &&
+         (int)c->restart_interval == scan_mcus_per_row(c);
+}
+
 fl_status fl_begin(fl_decoder *d, const uint8_t *data, size_t size,
                    const fl_options *opts, fl_info *info) {
   static const fl_options none = {0, 0, 0, 0, 0, 0};
@@ -580,6 +599,7 @@ fl_status fl_begin(fl_decoder *d, const uint8_t *data, size_t size,
   }
   fill_info(&d->cinfo, info);
   info->orientation = fl_exif_orientation(data, size, &info->exif_warning);
+  info->row_restarts = row_restarts(&d->cinfo, data, size);
   /* Header-only reads answer "will a partial decode stop early?" exactly: a stray
    * marker anywhere in the scan makes it decode whole. Decoding calls leave this scan
    * to the part they skip (fl_read_coefficient_rows), which costs far less. */
@@ -728,7 +748,8 @@ static int fast_layout(const struct jpeg_decompress_struct *c, fl_scan_layout *s
 /* Try the fast path on the open image (see fl_entropy.c): 1 when it decoded the planes
  * exactly as libjpeg would have (whole, or the first stop_rows iMCU rows when that is
  * > 0), 0 when libjpeg must decode it. Leaves libjpeg's state untouched. */
-static int fast_read(fl_decoder *d, const fl_plane *planes, JDIMENSION stop_rows) {
+static int fast_read(fl_decoder *d, const fl_plane *planes, JDIMENSION start_rows,
+                     JDIMENSION stop_rows) {
   const struct jpeg_decompress_struct *c = &d->cinfo;
   const JOCTET *data = c->src->next_input_byte, *end = data + c->src->bytes_in_buffer;
   fl_scan_layout layout;
@@ -738,7 +759,7 @@ static int fast_read(fl_decoder *d, const fl_plane *planes, JDIMENSION stop_rows
   if (d->entropy == NULL && (d->entropy = (fl_entropy *)calloc(1, sizeof *d->entropy)) == NULL)
     return 0;
   r = fl_entropy_decode(d->entropy, &layout, data, (size_t)(end - data), planes,
-                        (int)stop_rows, &stop);
+                        (int)start_rows, (int)stop_rows, &stop);
   /* stopped early: the same check on the skipped part as the libjpeg path makes */
   if (r == FL_ENTROPY_STOPPED &&
       !scan_rest_clean(stop.p, end, c->restart_interval > 0, (stop.next_restart + 7) & 7))
@@ -771,16 +792,17 @@ static fl_status copy_quant(fl_decoder *d, uint16_t quant[][64]) {
 
 fl_status fl_read_coefficients(fl_decoder *d, const fl_plane *planes,
                                int num_planes, uint16_t quant[][64]) {
-  return fl_read_coefficient_rows(d, planes, num_planes, quant, 0);
+  return fl_read_coefficient_rows(d, planes, num_planes, quant, 0, 0);
 }
 
 fl_status fl_read_coefficient_rows(fl_decoder *d, const fl_plane *planes, int num_planes,
-                                   uint16_t quant[][64], int rows) {
+                                   uint16_t quant[][64], int rows, int first) {
   struct jpeg_decompress_struct *c = &d->cinfo;
   jvirt_barray_ptr *arrays;
   fl_status st;
   volatile int whole = 0; /* read after a longjmp */
   JDIMENSION stop_rows;     /* > 0: the iMCU rows a partial decode reads */
+  JDIMENSION start_rows;    /* > 0: the first of them, where the fast path may start */
   int i;
   if (d->state != STATE_OPEN) {
     snprintf(d->message, sizeof d->message, "no image is open (call fl_begin first)");
@@ -793,7 +815,12 @@ fl_status fl_read_coefficient_rows(fl_decoder *d, const fl_plane *planes, int nu
   }
   stop_rows = rows > 0 && (JDIMENSION)rows < c->total_iMCU_rows && partial_decodable(c)
                   ? (JDIMENSION)rows : 0;
-  if (fast_read(d, planes, stop_rows)) {
+  /* start lower only in freqload's packs (a restart marker after every row), under the
+   * same rule as stopping early */
+  start_rows = rows > 0 && first > 0 && first < rows && partial_decodable(c) &&
+                       row_restarts(c, d->data, d->size)
+                   ? (JDIMENSION)first : 0;
+  if (fast_read(d, planes, start_rows, stop_rows)) {
     d->fast_path_used = 1;
     return copy_quant(d, quant);
   }

@@ -29,7 +29,8 @@ static void enc_error_exit(j_common_ptr cinfo) {
 static void enc_output_message(j_common_ptr cinfo) { (void)cinfo; }
 
 fl_status fl_write_jpeg(const fl_coef_view *comps, int num_components, int width, int height,
-                        uint8_t **out, size_t *out_size, char *message, size_t message_size) {
+                        int row_restarts, uint8_t **out, size_t *out_size, char *message,
+                        size_t message_size) {
   struct jpeg_compress_struct cinfo;
   enc_error err;
   jvirt_barray_ptr arrays[3];
@@ -114,7 +115,14 @@ fl_status fl_write_jpeg(const fl_coef_view *comps, int num_components, int width
     arrays[c] = (*cinfo.mem->request_virt_barray)((j_common_ptr)&cinfo, JPOOL_IMAGE, TRUE, aw,
                                                   ah, (JDIMENSION)comps[c].v_samp);
   }
+  if (row_restarts) cinfo.restart_in_rows = 1; /* an MCU row per restart interval */
   jpeg_write_coefficients(&cinfo, arrays);
+  if (row_restarts) {
+    JOCTET seg[FL_PACK_SIGNATURE_LEN + 1];
+    memcpy(seg, FL_PACK_SIGNATURE, FL_PACK_SIGNATURE_LEN);
+    seg[FL_PACK_SIGNATURE_LEN] = FL_PACK_VERSION;
+    jpeg_write_marker(&cinfo, JPEG_APP0 + 15, seg, sizeof seg);
+  }
   for (c = 0; c < num_components; c++) {
     const jpeg_component_info *ci = &cinfo.comp_info[c];
     JDIMENSION row;

@@ -463,9 +463,30 @@ static void start_segment(bits *b, const uint8_t *p) {
   set_fast_end(b);
 }
 
+/* Past the first `count` restart markers of the scan data [p, end): where the next
+ * restart interval begins; NULL when a marker out of sequence, or any other marker, or the
+ * end comes first (the caller then decodes from the top, where its checks judge it). */
+static const uint8_t *skip_intervals(const uint8_t *p, const uint8_t *end, long count) {
+  long n = 0;
+  while (n < count) {
+    const uint8_t *q = (const uint8_t *)memchr(p, 0xFF, (size_t)(end - p));
+    if (q == NULL) return NULL;
+    while (q < end && *q == 0xFF) q++; /* fill bytes before a marker */
+    if (q == end) return NULL;
+    if (*q == 0x00) { /* a stuffed data byte */
+      p = q + 1;
+      continue;
+    }
+    if (*q != 0xD0 + (n & 7)) return NULL;
+    n++;
+    p = q + 1;
+  }
+  return p;
+}
+
 int fl_entropy_decode(fl_entropy *e, const fl_scan_layout *s, const uint8_t *data,
-                      size_t size, const fl_plane *planes, int stop_imcu_rows,
-                      fl_entropy_stop *stop) {
+                      size_t size, const fl_plane *planes, int start_imcu_rows,
+                      int stop_imcu_rows, fl_entropy_stop *stop) {
   const fl_huff_table *dc[FL_SCAN_MAX], *ac[FL_SCAN_MAX];
   int last_dc[FL_SCAN_MAX] = {0};
   /* an MCU's blocks in order, listed once: component cj[j] at off[j] from the MCU's first
@@ -500,13 +521,27 @@ int fl_entropy_decode(fl_entropy *e, const fl_scan_layout *s, const uint8_t *dat
     const int limit = stop_imcu_rows * s->imcu_mcu_rows;
     if (limit < rows) rows = limit;
   }
-  for (my = 0; my < rows; my++) {
+  my = mx = 0;
+  if (start_imcu_rows > 0 && s->restart_interval > 0) { /* freqload's packs */
+    const long first = (long)start_imcu_rows * s->imcu_mcu_rows * s->mcus_per_row;
+    const long skip = first / s->restart_interval; /* restart intervals wholly above */
+    const uint8_t *q = skip > 0 ? skip_intervals(data, b.end, skip) : NULL;
+    if (q != NULL) {
+      const long mcu = skip * s->restart_interval;
+      start_segment(&b, q);
+      next_rst = (int)(skip & 7);
+      my = (int)(mcu / s->mcus_per_row);
+      mx = (int)(mcu % s->mcus_per_row);
+      for (i = 0; i < s->num_components; i++) row_origin[i] += (ptrdiff_t)my * row_step[i];
+    }
+  }
+  for (; my < rows; my++, mx = 0) {
     int16_t *origin[FL_SCAN_MAX]; /* the MCU's first block in each component's plane */
     for (i = 0; i < s->num_components; i++) {
-      origin[i] = row_origin[i];
+      origin[i] = row_origin[i] + (ptrdiff_t)mx * mcu_step[i];
       row_origin[i] += row_step[i];
     }
-    for (mx = 0; mx < s->mcus_per_row; mx++) {
+    for (; mx < s->mcus_per_row; mx++) {
       if (s->restart_interval) {
         if (togo == 0) {
           if (!segment_ends(&b, 0xD0 + next_rst)) return FL_ENTROPY_DECLINED;

@@ -54,12 +54,15 @@ typedef struct {
 enum { FL_ENTROPY_DECLINED = 0, FL_ENTROPY_DONE = 1, FL_ENTROPY_STOPPED = 2 };
 
 /* Decode the scan whose data starts at `data` (right after its SOS header; `size`
- * bytes to the end of the file) into planes[comp.plane]. stop_imcu_rows > 0: stop
+ * bytes to the end of the file) into planes[comp.plane]. start_imcu_rows > 0: begin at
+ * the restart interval holding that iMCU row's first MCU, found by counting the restart
+ * markers before it (in sequence, no other marker; else decode from the top); the rows
+ * above are left undefined and unread. stop_imcu_rows > 0: stop
  * after that many iMCU rows (FL_ENTROPY_STOPPED, *stop says where; rows below are left
  * undefined). FL_ENTROPY_DONE: every block decoded and the scan ends in EOI.
  * FL_ENTROPY_DECLINED: libjpeg must decode this file (planes are then undefined). */
 int fl_entropy_decode(fl_entropy *e, const fl_scan_layout *s, const uint8_t *data,
-                      size_t size, const fl_plane *planes, int stop_imcu_rows,
-                      fl_entropy_stop *stop);
+                      size_t size, const fl_plane *planes, int start_imcu_rows,
+                      int stop_imcu_rows, fl_entropy_stop *stop);
 
 #endif

@@ -3,7 +3,8 @@
  * stored picture upright (1 as stored, 2 mirrored, 3 rotated 180, 4 flipped, 5
  * transposed, 6 rotated 90 clockwise, 7 transversed, 8 rotated 270 clockwise).
  *
- * Read from the bytes before the first SOS, every offset checked against the segment:
+ * Read from the bytes before the first SOS (fl_find_segment, which also finds freqload's
+ * own segments), every offset checked against the segment:
  * a malformed segment or a value outside 1..8 is ignored (orientation 1) and reported
  * as a warning, never an error.
  */
@@ -65,28 +66,38 @@ static int from_app1(const uint8_t *p, size_t n, int *warning) {
   return 0;
 }
 
-int fl_exif_orientation(const uint8_t *data, size_t size, int *warning) {
+const uint8_t *fl_find_segment(const uint8_t *data, size_t size, unsigned marker,
+                               const void *sig, size_t sig_len, size_t *len) {
   size_t i = 2;
-  *warning = FL_EXIF_OK;
-  if (size < 4 || data[0] != 0xFF || data[1] != 0xD8) return 1;
+  if (size < 4 || data[0] != 0xFF || data[1] != 0xD8) return NULL;
   while (i + 4 <= size) {
-    unsigned marker, len;
-    if (data[i] != 0xFF) return 1; /* not a marker: libjpeg judges the file */
+    unsigned m, n;
+    if (data[i] != 0xFF) return NULL; /* not a marker: libjpeg judges the file */
     while (i < size && data[i] == 0xFF) i++; /* fill bytes */
-    if (i + 3 > size) return 1;
-    marker = data[i];
-    if (marker == 0xDA || marker == 0xD9) return 1; /* SOS, EOI: no more headers */
-    if (marker == 0x01 || (marker >= 0xD0 && marker <= 0xD7)) { /* no length */
+    if (i + 3 > size) return NULL;
+    m = data[i];
+    if (m == 0xDA || m == 0xD9) return NULL; /* SOS, EOI: no more headers */
+    if (m == 0x01 || (m >= 0xD0 && m <= 0xD7)) { /* no length */
       i++;
       continue;
     }
-    len = (unsigned)data[i + 1] << 8 | data[i + 2];
-    if (len < 2 || i + 1 + len > size) return 1;
-    if (marker == 0xE1) {
-      const int o = from_app1(data + i + 3, len - 2, warning);
-      if (o > 0 || *warning != FL_EXIF_OK) return o > 0 ? o : 1;
+    n = (unsigned)data[i + 1] << 8 | data[i + 2];
+    if (n < 2 || i + 1 + n > size) return NULL;
+    if (m == marker && n - 2 >= sig_len && memcmp(data + i + 3, sig, sig_len) == 0) {
+      *len = n - 2;
+      return data + i + 3;
     }
-    i += 1 + len;
+    i += 1 + n;
   }
-  return 1;
+  return NULL;
+}
+
+int fl_exif_orientation(const uint8_t *data, size_t size, int *warning) {
+  size_t len;
+  const uint8_t *app1 = fl_find_segment(data, size, 0xE1, "Exif\0\0", 6, &len);
+  int o;
+  *warning = FL_EXIF_OK;
+  if (app1 == NULL) return 1;
+  o = from_app1(app1, len, warning);
+  return o > 0 ? o : 1;
 }

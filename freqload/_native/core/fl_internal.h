@@ -14,9 +14,11 @@ char *fl_decoder_message_buffer(fl_decoder *d);
 
 /* fl_read_coefficients that may stop after the first `rows` iMCU rows (rows > 0)
  * when that is safe: a sequential file whose one scan holds every component
- * and whose data ends with an EOI marker. Rows below are then left undefined. */
+ * and whose data ends with an EOI marker. Rows below are then left undefined. In
+ * freqload's packs (fl_info.row_restarts), stopping early, the fast path also starts at
+ * iMCU row `first` (> 0), leaving the rows above undefined. */
 fl_status fl_read_coefficient_rows(fl_decoder *d, const fl_plane *planes, int num_planes,
-                                   uint16_t quant[][64], int rows);
+                                   uint16_t quant[][64], int rows, int first);
 
 /* The decoder's file buffer (fl_decode_file's): *buf and *cap as fl_read_file takes them. */
 void fl_decoder_file_buffer(fl_decoder *d, uint8_t ***buf, size_t **cap);

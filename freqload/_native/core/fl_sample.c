@@ -7,6 +7,7 @@
 #include "fl_core.h"
 #include "fl_internal.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -178,11 +179,15 @@ static sample_plan plan_sample(const fl_channel_spec *spec, int width, int heigh
   return p;
 }
 
-/* The iMCU rows, from the top, that the planned sample reads from an image with
- * this header (fl_read_coefficient_rows may stop after them); 0: all. */
-static int plan_rows(const fl_info *info, const fl_channel_spec *spec, const sample_plan *p) {
-  int bh[3], bw[3], hs[3], vs[3], rows[3], c, n = info->num_components, imcu = 0;
+/* The iMCU rows the planned sample reads from an image with this header: [*first, the
+ * return value) (fl_read_coefficient_rows may stop after them, and start at *first in
+ * freqload's packs); return 0 and *first 0: all. */
+static int plan_rows(const fl_info *info, const fl_channel_spec *spec, const sample_plan *p,
+                     int *first) {
+  int bh[3], bw[3], hs[3], vs[3], c, n = info->num_components, imcu = 0;
+  fl_block_region region[3];
   char message[FL_MESSAGE_MAX];
+  *first = 0;
   if (n < 1 || n > 3) return 0;
   for (c = 0; c < n; c++) {
     bh[c] = info->comp[c].blocks_h;
@@ -196,18 +201,25 @@ static int plan_rows(const fl_info *info, const fl_channel_spec *spec, const sam
     if (crop_grid(n, bh, bw, hs, vs, spec, &win, fv, fh, cy0, cx0, ch, cw, message,
                   sizeof message) != FL_OK)
       return 0;
-    for (c = 0; c < n; c++) rows[c] = cy0[c] + ch[c];
+    for (c = 0; c < n; c++) {
+      region[c].top = cy0[c];
+      region[c].bottom = cy0[c] + ch[c];
+    }
   } else if (p->kind == 1 && p->box.height > 0 && p->box.width > 0) {
-    /* the stored picture's rows the resize reads: its output rows are out_w when the
-     * output is transposed */
-    fl_resize_rows(n, vs, info->height, (p->flags & FL_TRANSPOSE) ? spec->out_w : spec->out_h,
-                   &p->box, rows);
+    /* the stored picture's blocks the resize reads: its output rows are out_w and its
+     * columns out_h when the output is transposed */
+    const int tr = (p->flags & FL_TRANSPOSE) != 0;
+    fl_resize_region(n, hs, vs, info->width, info->height, tr ? spec->out_w : spec->out_h,
+                     tr ? spec->out_h : spec->out_w, &p->box, region);
   } else { /* kind 2, the oriented blocks, may need any row: read them all */
     return 0;
   }
+  *first = INT_MAX;
   for (c = 0; c < n; c++) { /* iMCU row r holds rows [r v_samp, (r + 1) v_samp) of component c */
-    const int r = vs[c] > 0 ? (rows[c] + vs[c] - 1) / vs[c] : 0;
+    const int r = vs[c] > 0 ? (region[c].bottom + vs[c] - 1) / vs[c] : 0;
+    const int f = vs[c] > 0 ? region[c].top / vs[c] : 0;
     if (r > imcu) imcu = r;
+    if (f < *first) *first = f;
   }
   return imcu;
 }
@@ -350,7 +362,7 @@ static fl_status decode_views(fl_decoder *d, const uint8_t *data, size_t size,
   size_t total = 0, offset = 0;
   int16_t *base;
   fl_status st;
-  int c;
+  int c, rows = 0, first = 0; /* the iMCU rows to read: [first, rows), 0: all */
   o.require_coefficients = 1; /* at most 3 components from here on */
   st = fl_begin(d, data, size, &o, info);
   if (st != FL_OK) return st;
@@ -371,8 +383,8 @@ static fl_status decode_views(fl_decoder *d, const uint8_t *data, size_t size,
     planes[c].row_stride = (ptrdiff_t)ci->alloc_blocks_w * 64;
     offset += (size_t)ci->alloc_blocks_h * ci->alloc_blocks_w * 64;
   }
-  st = fl_read_coefficient_rows(d, planes, info->num_components, quant,
-                                o.partial_decode ? plan_rows(info, spec, plan) : 0);
+  if (o.partial_decode) rows = plan_rows(info, spec, plan, &first);
+  st = fl_read_coefficient_rows(d, planes, info->num_components, quant, rows, first);
   if (st != FL_OK) return st;
   for (c = 0; c < info->num_components; c++) {
     views[c].data = planes[c].data;

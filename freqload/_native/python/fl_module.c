@@ -923,20 +923,23 @@ done:
   return result;
 }
 
-/* write_jpeg(components, sampling, quant, width, height) -> bytes (fl_write_jpeg) */
+/* write_jpeg(components, sampling, quant, width, height, row_restarts=0) -> bytes
+ * (fl_write_jpeg) */
 static PyObject *py_write_jpeg(PyObject *mod, PyObject *args) {
   PyObject *comps, *sampling, *quants, *result = NULL;
   views_t v;
-  int width, height;
+  int width, height, row_restarts = 0;
   uint8_t *buf = NULL;
   size_t size = 0;
   char message[FL_MESSAGE_MAX];
   fl_status st;
-  if (!PyArg_ParseTuple(args, "OOOii:write_jpeg", &comps, &sampling, &quants, &width, &height))
+  if (!PyArg_ParseTuple(args, "OOOii|p:write_jpeg", &comps, &sampling, &quants, &width, &height,
+                        &row_restarts))
     return NULL;
   if (views_from_python(&v, comps, sampling, quants) < 0) return NULL;
   Py_BEGIN_ALLOW_THREADS
-  st = fl_write_jpeg(v.views, (int)v.n, width, height, &buf, &size, message, sizeof message);
+  st = fl_write_jpeg(v.views, (int)v.n, width, height, row_restarts, &buf, &size, message,
+                     sizeof message);
   Py_END_ALLOW_THREADS
   views_release(&v);
   if (st != FL_OK) return raise_status(st, message);
@@ -1286,7 +1289,9 @@ static PyMethodDef module_methods[] = {
      "height, per component (h_samp, v_samp, blocks_h, blocks_w, alloc_h, alloc_w), quant "
      "tables or None): fl_orient_plan, and with outs fl_orient_fill into them"},
     {"write_jpeg", py_write_jpeg, METH_VARARGS,
-     "write_jpeg(components, sampling, quant, width, height) -> baseline JPEG bytes"},
+     "write_jpeg(components, sampling, quant, width, height, row_restarts=False) -> baseline "
+     "JPEG bytes (row_restarts: a restart marker after every MCU row, and freqload's pack "
+     "segment saying so)"},
     {"random_resized_crop", py_random_resized_crop, METH_VARARGS,
      "random_resized_crop(key, height, width, transform) -> (top, left, h, w, flip)"},
     {"eval_box", py_eval_box, METH_VARARGS,
