@@ -78,6 +78,7 @@ struct fl_decoder {
   uint8_t *file;             /* fl_decode_file's buffer, reused across files */
   size_t file_cap;
   int fast_path_used;        /* the last image's coefficients came from the fast path */
+  int row_restarts;          /* the open image is a pack with row restarts (fl_info's) */
   double *augment;           /* fl_decoder_augment_scratch */
   size_t augment_cap;
 };
@@ -565,6 +566,7 @@ fl_status fl_begin(fl_decoder *d, const uint8_t *data, size_t size,
   d->strict = opts->strict;
   d->max_scans = opts->max_scans;
   d->fast_path_used = 0;
+  d->row_restarts = 0;
   if (opts->max_file_size > 0 && (uint64_t)size > opts->max_file_size) {
     snprintf(d->message, sizeof d->message,
              "file of %llu bytes is over the limit of %llu bytes (max_file_size)",
@@ -599,7 +601,7 @@ fl_status fl_begin(fl_decoder *d, const uint8_t *data, size_t size,
   }
   fill_info(&d->cinfo, info);
   info->orientation = fl_exif_orientation(data, size, &info->exif_warning);
-  info->row_restarts = row_restarts(&d->cinfo, data, size);
+  info->row_restarts = d->row_restarts = row_restarts(&d->cinfo, data, size);
   /* Header-only reads answer "will a partial decode stop early?" exactly: a stray
    * marker anywhere in the scan makes it decode whole. Decoding calls leave this scan
    * to the part they skip (fl_read_coefficient_rows), which costs far less. */
@@ -818,7 +820,7 @@ fl_status fl_read_coefficient_rows(fl_decoder *d, const fl_plane *planes, int nu
   /* start lower only in freqload's packs (a restart marker after every row), under the
    * same rule as stopping early */
   start_rows = rows > 0 && first > 0 && first < rows && partial_decodable(c) &&
-                       row_restarts(c, d->data, d->size)
+                       d->row_restarts
                    ? (JDIMENSION)first : 0;
   if (fast_read(d, planes, start_rows, stop_rows)) {
     d->fast_path_used = 1;

@@ -20,21 +20,23 @@
  * lookup tables that resolve a Huffman code together with its value bits when both fit in
  * FL_LOOK bits (most AC coefficients of photographs), and two such AC coefficients in one
  * lookup where both fit (the pair table: about half the lookups of a photograph's AC
- * symbols decode two), so the loop runs fewer, longer iterations; and from topping the
- * AC loop's buffer up on every iteration, a test the branch predictor gets right, instead
- * of when it runs low, a test that follows the data and which it misses often. Measured
- * (benchmarks/decode.py, freqload-core against raw-libjpeg) rather than assumed: decoding
- * two images interleaved in one loop, and parsing without storing the blocks a sample
- * never reads, did not pay on the machines this was tuned on, and were left out.
+ * symbols decode two), so the loop runs fewer, longer iterations; and from branches the
+ * predictor gets right: the AC loop tops its buffer up once per two lookups whatever is
+ * left (not when it runs low, which follows the data), a block's end (EOB, a full block,
+ * a value then EOB) is taken without branching on which, and extend() has no branch.
+ * Each step was measured (benchmarks/decode.py's freqload-core against raw-libjpeg, and
+ * the decoder before it); decoding two images interleaved in one loop, and parsing
+ * without storing the blocks a sample never reads, did not pay on the machine this was
+ * tuned on, and were left out.
  */
 #include "fl_entropy.h"
-
-#define MCU_BLOCKS 10 /* libjpeg's D_MAX_BLOCKS_IN_MCU */
 
 #include <string.h>
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
+
+#define MCU_BLOCKS 10 /* libjpeg's D_MAX_BLOCKS_IN_MCU */
 
 /* zig-zag position -> raster index (8 * row + col) */
 static const uint8_t zigzag[64] = {
