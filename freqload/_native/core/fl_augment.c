@@ -118,7 +118,10 @@ static int tap_span(const taps_geom *g, int i, int wcap, int *lo_out, double *ce
   return hi - lo > wcap ? wcap : hi - lo;
 }
 
-static int pixel_taps(const taps_geom *g, int i, int *xmin, double *w, int wcap) {
+/* inlined into build_axis, so its divisions take the AVX2 clone's 4-wide ones there (each
+ * still the one IEEE-rounded quotient) */
+static inline __attribute__((always_inline)) int pixel_taps(const taps_geom *g, int i, int *xmin,
+                                                            double *w, int wcap) {
   double centre, sum = 0;
   int lo, x;
   const int n = tap_span(g, i, wcap, &lo, &centre);
@@ -212,6 +215,7 @@ typedef double v4d __attribute__((vector_size(32), aligned(8)));
 
 /* by_source: build sw (the horizontal pass reads it), else w (the vertical pass reads it);
  * the other stays NULL. */
+FL_VECTOR_CLONES
 static int build_axis(fl_workspace *ws, int n_px, int out_blocks, double start, double length,
                       unsigned jmask, int by_source, axis_op *op) {
   const double *C = fl_dct_basis(); /* C[8 * k + n]: the DCT-II basis */
