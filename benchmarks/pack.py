@@ -10,7 +10,7 @@ libjpeg's raw coefficient read (benchmarks/raw_read.c), and DCTLoader (DALI engi
 the mask, 56x56 blocks) with transform="blocks" (decode + mask, no resampling) and
 with train=True (RandomResizedCrop + flip in the DCT domain); and, on the originals, DALI's
 own ResNet-50 training recipe (ROI decoding, resize 224, flip, uint8 out: rgb-dali-roi-u8),
-the baseline of issue #14's packed-data target. Also: how far the packed
+the baseline of the packed-data target. Also: how far the packed
 loader's tensors are from the originals' (bit-identical channels, and PSNR of the rest:
 chroma="dct" upsampling and the resizes read neighbouring frequencies).
 """
