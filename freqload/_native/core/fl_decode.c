@@ -499,14 +499,8 @@ static fl_status check_supported(fl_decoder *d, const fl_info *info) {
  * file declares a restart interval, numbered in sequence (mod 8) after last_rst (-1: any
  * first number). */
 static int scan_rest_clean(const JOCTET *p, const JOCTET *end, int restarts, int last_rst) {
-  while (p < end && (p = (const JOCTET *)memchr(p, 0xFF, (size_t)(end - p))) != NULL) {
-    const JOCTET *q = p + 1;
-    while (q < end && *q == 0xFF) q++;
-    if (q == end) return 0;
-    if (*q == 0x00) {
-      p = q + 1;
-      continue;
-    }
+  const JOCTET *q;
+  while ((q = fl_next_marker(p, end)) != NULL) {
     if (restarts && *q >= 0xD0 && *q <= 0xD7) {
       const int n = *q - 0xD0;
       if (last_rst >= 0 && n != ((last_rst + 1) & 7)) return 0;
@@ -537,7 +531,7 @@ static int rest_of_scan_is_clean(const struct jpeg_decompress_struct *c) {
 }
 
 /* MCUs per row of the open image's first scan (libjpeg sets MCUs_per_row only once a
- * scan starts): as fast_layout counts them. */
+ * scan starts): fast_layout's count, and the pack check's. */
 static int scan_mcus_per_row(const struct jpeg_decompress_struct *c) {
   if (c->comps_in_scan == 1) return (int)c->cur_comp_info[0]->width_in_blocks;
   return (int)((c->image_width + 8 * c->max_h_samp_factor - 1) / (8 * c->max_h_samp_factor));
@@ -702,15 +696,13 @@ static int fast_layout(const struct jpeg_decompress_struct *c, fl_scan_layout *s
     return 0;
   s->num_components = c->comps_in_scan;
   s->restart_interval = (int)c->restart_interval;
+  s->mcus_per_row = scan_mcus_per_row(c);
   if (c->comps_in_scan == 1) { /* non-interleaved: an MCU is one block */
     const jpeg_component_info *ci = c->cur_comp_info[0];
-    s->mcus_per_row = (int)ci->width_in_blocks;
     s->mcu_rows = (int)ci->height_in_blocks;
     s->imcu_mcu_rows = ci->v_samp_factor;
   } else {
     int blocks = 0;
-    s->mcus_per_row = (int)((c->image_width + 8 * c->max_h_samp_factor - 1) /
-                            (8 * c->max_h_samp_factor));
     s->mcu_rows = (int)((c->image_height + 8 * c->max_v_samp_factor - 1) /
                         (8 * c->max_v_samp_factor));
     s->imcu_mcu_rows = 1;

@@ -465,22 +465,25 @@ static void start_segment(bits *b, const uint8_t *p) {
   set_fast_end(b);
 }
 
+const uint8_t *fl_next_marker(const uint8_t *p, const uint8_t *end) {
+  while (p < end && (p = (const uint8_t *)memchr(p, 0xFF, (size_t)(end - p))) != NULL) {
+    const uint8_t *q = p + 1;
+    while (q < end && *q == 0xFF) q++; /* fill bytes before a marker */
+    if (q == end) return NULL;
+    if (*q != 0x00) return q;
+    p = q + 1; /* a stuffed data byte */
+  }
+  return NULL;
+}
+
 /* Past the first `count` restart markers of the scan data [p, end): where the next
  * restart interval begins; NULL when a marker out of sequence, or any other marker, or the
  * end comes first (the caller then decodes from the top, where its checks judge it). */
 static const uint8_t *skip_intervals(const uint8_t *p, const uint8_t *end, long count) {
-  long n = 0;
-  while (n < count) {
-    const uint8_t *q = (const uint8_t *)memchr(p, 0xFF, (size_t)(end - p));
-    if (q == NULL) return NULL;
-    while (q < end && *q == 0xFF) q++; /* fill bytes before a marker */
-    if (q == end) return NULL;
-    if (*q == 0x00) { /* a stuffed data byte */
-      p = q + 1;
-      continue;
-    }
-    if (*q != 0xD0 + (n & 7)) return NULL;
-    n++;
+  long n;
+  for (n = 0; n < count; n++) {
+    const uint8_t *q = fl_next_marker(p, end);
+    if (q == NULL || *q != 0xD0 + (n & 7)) return NULL;
     p = q + 1;
   }
   return p;

@@ -53,6 +53,11 @@ typedef struct {
 
 enum { FL_ENTROPY_DECLINED = 0, FL_ENTROPY_DONE = 1, FL_ENTROPY_STOPPED = 2 };
 
+/* The next marker in scan data [p, end), past stuffed bytes (0xFF 0x00) and the fill bytes
+ * before it: the address of its code (the byte after its 0xFF run); NULL when none comes
+ * before the end. */
+const uint8_t *fl_next_marker(const uint8_t *p, const uint8_t *end);
+
 /* Decode the scan whose data starts at `data` (right after its SOS header; `size`
  * bytes to the end of the file) into planes[comp.plane]. start_imcu_rows > 0: begin at
  * the restart interval holding that iMCU row's first MCU, found by counting the restart
