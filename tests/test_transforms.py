@@ -162,6 +162,25 @@ def test_resize_crop_matches_the_pixel_reference(h, w, sub, gray, box, size):
             assert not got[64:].any()
 
 
+@pytest.mark.parametrize("keep", [(4, 2), (2, 1), (8, 4)])
+def test_resize_of_low_frequency_planes_matches_the_pixel_reference(keep):
+    """Planes with only their low frequencies left (as in a pack: a (u, v) < keep square of
+    luma, a smaller one of chroma, a few blocks all zero): the resize's shortcuts for
+    trailing zero columns and all-zero rows against the pixel reference."""
+    c = freqload.read_coefficients(pillow_jpeg(rng_image(149, 227, seed=5), quality=90,
+                                               subsampling=2))
+    for k, n in enumerate((keep[0], keep[1], keep[1])):
+        blocks = c.components[k].reshape(*c.components[k].shape[:2], 8, 8)
+        blocks[:, :, n:, :] = 0
+        blocks[:, :, :, n:] = 0
+        blocks[::3, ::2] = 0
+    for box, size in (((10.0, 20.0, 120.0, 150.0), 9), ((0.0, 0.0, 149.0, 227.0), (4, 6))):
+        for flip in (False, True):
+            got = resize_crop(c, box, size, flip=flip)
+            ref = reference_resize(c, box, size, flip)
+            assert psnr(got, ref) > 80, (keep, box, size, flip, psnr(got, ref))
+
+
 def test_flip_is_the_exact_output_domain_mirror():
     c = freqload.read_coefficients(pillow_jpeg(rng_image(120, 160), subsampling=2))
     box = (5.0, 9.0, 100.0, 130.0)

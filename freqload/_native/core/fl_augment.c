@@ -351,17 +351,52 @@ static inline uint64_t nonzero_mask(const int16_t *blk) {
 #endif
 }
 
+/* h[0..len) += sum over k < kn of vu[k] * wb[k * ss + ..], 8 floats at a time, each float
+ * getting its terms in order k (kn a constant where it is inlined). */
+static inline __attribute__((always_inline)) void row_terms(float *h, const float *vu,
+                                                            const float *wb, size_t ss, int len,
+                                                            const int kn) {
+  int x, k;
+  for (x = 0; x + 8 <= len; x += 8) {
+    v8f a = *(const v8f *)(h + x);
+    for (k = 0; k < kn; k++) a += vu[k] * *(const v8f *)(wb + k * ss + x);
+    *(v8f *)(h + x) = a;
+  }
+  if (x < len) { /* 4 left: lanes == 4 */
+    v4f a = *(const v4f *)(h + x);
+    for (k = 0; k < kn; k++) a += vu[k] * *(const v4f *)(wb + k * ss + x);
+    *(v4f *)(h + x) = a;
+  }
+}
+
+/* A block's non-zero rows u (m's bytes) added with their first kn terms. */
+static inline __attribute__((always_inline)) void block_terms(uint64_t m, const float *val,
+                                                              const float *wb, size_t ss,
+                                                              float *h, size_t hstride, int len,
+                                                              unsigned char nz[8],
+                                                              const int kn) {
+  int u;
+  for (u = 0; u < 8; u++) {
+    if (!((m >> (8 * u)) & 0xffu)) continue;
+    nz[u] = 1;
+    row_terms(h + (size_t)u * hstride, val + 8 * u, wb, ss, len, kn);
+  }
+}
+
 /* Pass 1, one source block row. JPEG blocks are mostly zeros, so all-zero
  * blocks and all-zero block rows u are skipped; a row u with a non-zero
  * coefficient adds, to every output block ox it feeds,
  * sum_k value(u, k) * w[ox][8 (bx - b0[ox]) + k] into
  * H[u * hstride + ox * lanes + jj]. H must start at zero. The outputs one block feeds are
  * contiguous in H and in op->sw, so they go 8 floats at a time; each float still gets its
- * terms in order k = 0..7, as a scalar loop would add them. */
+ * terms in order k = 0..7, as a scalar loop would add them, except a row's trailing zero
+ * coefficients (k past its last non-zero one), whose terms are skipped: each would add a
+ * zero to a sum that starts at +0 and so is never -0, which leaves it as it is (bit for
+ * bit). nz[u] is set where row u of some block was added (an H row never set stays zero:
+ * packs keep only the mask's frequencies, so their high rows are). */
 FL_VECTOR_CLONES
-static void horizontal_pass(const axis_op *op, const int16_t *row,
-                                                      const float *qf, float *H,
-                                                      size_t hstride) {
+static void horizontal_pass(const axis_op *op, const int16_t *row, const float *qf, float *H,
+                            size_t hstride, unsigned char nz[8]) {
   int bx;
   const int lanes = op->lanes;
   const size_t ss = (size_t)op->sstride;
@@ -372,45 +407,38 @@ static void horizontal_pass(const axis_op *op, const int16_t *row,
     const int len = (o1 - o0) * lanes;
     const float *wb = op->sw + (size_t)(bx - op->lo) * 8 * ss;
     const uint64_t m = nonzero_mask(blk);
-    int u, i;
+    uint64_t cols;
+    int i;
     if (!m) continue;
     for (i = 0; i < 64; i++) val[i] = (float)blk[i] * qf[i];
-    for (u = 0; u < 8; u++) {
-      const float *vu = val + 8 * u;
-      float *h = H + (size_t)u * hstride + (size_t)o0 * lanes;
-      int x, k;
-      if (!((m >> (8 * u)) & 0xffu)) continue;
-      for (x = 0; x + 8 <= len; x += 8) {
-        v8f a = *(const v8f *)(h + x);
-        for (k = 0; k < 8; k++) a += vu[k] * *(const v8f *)(wb + k * ss + x);
-        *(v8f *)(h + x) = a;
-      }
-      if (x < len) { /* 4 left: lanes == 4 */
-        v4f a = *(const v4f *)(h + x);
-        for (k = 0; k < 8; k++) a += vu[k] * *(const v4f *)(wb + k * ss + x);
-        *(v4f *)(h + x) = a;
-      }
-    }
+    /* one term count for the block (its widest row), a branch that predicts well */
+    cols = m | m >> 32;
+    cols |= cols >> 16;
+    cols |= cols >> 8;
+    if (!(cols & 0xfc)) block_terms(m, val, wb, ss, H + (size_t)o0 * lanes, hstride, len, nz, 2);
+    else if (!(cols & 0xf0)) block_terms(m, val, wb, ss, H + (size_t)o0 * lanes, hstride, len, nz, 4);
+    else block_terms(m, val, wb, ss, H + (size_t)o0 * lanes, hstride, len, nz, 8);
   }
 }
 
-/* Pass 2 for one output block row and frequency: acc[0..len) = sum_t w[t] * H row t. */
+/* Pass 2 for one output block row and frequency: acc[0..len) = sum over i < n of
+ * w[i] * H row t[i] (the rows in increasing order: the non-zero terms of the sum over all
+ * rows, in that sum's order). */
 FL_VECTOR_CLONES
-static void vertical_pass(const float *w, int span, const float *H, size_t hstride, int len,
-                          float *acc) {
-  int t, x;
+static void vertical_pass(const float *w, const int *t, int n, const float *H, size_t hstride,
+                          int len, float *acc) {
+  int i, x;
   const int vec = len / 8 * 8;
   /* four columns of vectors at a time: four independent sums, each in order t */
   for (x = 0; x + 32 <= vec; x += 32) {
     v8f a0 = {0, 0, 0, 0, 0, 0, 0, 0}, a1 = a0, a2 = a0, a3 = a0;
-    for (t = 0; t < span; t++)
-      if (w[t] != 0.0f) {
-        const float *h = H + (size_t)t * hstride + x;
-        a0 += w[t] * *(const v8f *)h;
-        a1 += w[t] * *(const v8f *)(h + 8);
-        a2 += w[t] * *(const v8f *)(h + 16);
-        a3 += w[t] * *(const v8f *)(h + 24);
-      }
+    for (i = 0; i < n; i++) {
+      const float *h = H + (size_t)t[i] * hstride + x;
+      a0 += w[i] * *(const v8f *)h;
+      a1 += w[i] * *(const v8f *)(h + 8);
+      a2 += w[i] * *(const v8f *)(h + 16);
+      a3 += w[i] * *(const v8f *)(h + 24);
+    }
     memcpy(acc + x, &a0, sizeof a0);
     memcpy(acc + x + 8, &a1, sizeof a1);
     memcpy(acc + x + 16, &a2, sizeof a2);
@@ -418,14 +446,12 @@ static void vertical_pass(const float *w, int span, const float *H, size_t hstri
   }
   for (; x < vec; x += 8) {
     v8f a = {0, 0, 0, 0, 0, 0, 0, 0};
-    for (t = 0; t < span; t++)
-      if (w[t] != 0.0f) a += w[t] * *(const v8f *)(H + (size_t)t * hstride + x);
+    for (i = 0; i < n; i++) a += w[i] * *(const v8f *)(H + (size_t)t[i] * hstride + x);
     memcpy(acc + x, &a, sizeof a);
   }
   for (; x < len; x++) {
     float a = 0;
-    for (t = 0; t < span; t++)
-      if (w[t] != 0.0f) a += w[t] * H[(size_t)t * hstride + x];
+    for (i = 0; i < n; i++) a += w[i] * H[(size_t)t[i] * hstride + x];
     acc[x] = a;
   }
 }
@@ -502,18 +528,24 @@ static fl_status resize_component(fl_workspace *ws, const fl_coef_view *v, const
                                   int out_h, int out_w, int16_t *out16, float *out32) {
   int k, by, u, oy, t;
   float *H, *acc, *wv, qf[64];
+  unsigned char *nz; /* nz[t]: H row t has a non-zero term */
+  int *tv;
   const size_t hstride = (size_t)out_w * oh->lanes, plane = (size_t)out_h * out_w;
   const size_t hrows = 8 * (size_t)(ov->hi - ov->lo);
   if (ov->hi > v->blocks_h || oh->hi > v->blocks_w) return FL_ERR_ARGUMENT;
   H = (float *)ws_alloc(ws, sizeof(float) * hrows * hstride);
   acc = (float *)ws_alloc(ws, sizeof(float) * hstride);
   wv = (float *)ws_alloc(ws, sizeof(float) * ov->stride);
-  if (!wv) return FL_ERR_NOMEM;
+  tv = (int *)ws_alloc(ws, sizeof(int) * ov->stride);
+  if (!tv) return FL_ERR_NOMEM;
   for (k = 0; k < 64; k++) qf[k] = (float)v->quant[k];
+  nz = (unsigned char *)ws_alloc(ws, hrows);
+  if (!nz) return FL_ERR_NOMEM;
   memset(H, 0, sizeof(float) * hrows * hstride);
+  memset(nz, 0, hrows);
   for (by = ov->lo; by < ov->hi; by++)
     horizontal_pass(oh, v->data + (ptrdiff_t)by * v->row_stride, qf,
-                    H + (size_t)(by - ov->lo) * 8 * hstride, hstride);
+                    H + (size_t)(by - ov->lo) * 8 * hstride, hstride, nz + 8 * (by - ov->lo));
   for (u = 0; u < 8; u++) {
     const int ju = index_of(ov, u);
     int vv, any = 0;
@@ -521,10 +553,18 @@ static fl_status resize_component(fl_workspace *ws, const fl_coef_view *v, const
     if (!any) continue;
     for (oy = 0; oy < out_h; oy++) {
       const float *Hrow = H + (size_t)(ov->b0[oy] - ov->lo) * 8 * hstride;
+      const unsigned char *nzrow = nz + (size_t)(ov->b0[oy] - ov->lo) * 8;
       const int span = 8 * ov->nb[oy];
-      for (t = 0; t < span; t++)
-        wv[t] = ov->w[((size_t)oy * ov->stride + t) * ov->lanes + ju];
-      vertical_pass(wv, span, Hrow, hstride, (int)hstride, acc);
+      int n = 0;
+      /* the terms left out (a zero weight, or an all-zero H row) would add zeros to sums
+       * that start at +0 (so are never -0): leaving them out changes no bit */
+      for (t = 0; t < span; t++) {
+        const float w = ov->w[((size_t)oy * ov->stride + t) * ov->lanes + ju];
+        wv[n] = w;
+        tv[n] = t;
+        n += w != 0.0f && nzrow[t];
+      }
+      vertical_pass(wv, tv, n, Hrow, hstride, (int)hstride, acc);
       {
         int16_t *d16[8] = {0};
         float *d32[8] = {0};
