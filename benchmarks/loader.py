@@ -36,7 +36,7 @@ One run, same files, same thread count (default 2), batches of 64:
   dct24-dali-train-s3  the same shards from an S3-compatible server (moto) on 127.0.0.1,
                      downloaded into a temporary cache each epoch
   dct24-native-train-packed, dct24-dali-train-packed  the train rows on the files packed
-                     by freqload pack (mask dctnet24, a restart marker after every MCU
+                     by freqload pack (mask dctnet24, restart markers in every MCU
                      row, into a temporary folder): against DALI's recipe on the originals
                      (rgb-dali-roi-u8), and ("packed:" lines) their train rows
   rgb-dali-roi-u8    DALI's own ResNet-50 training recipe on the CPU: file reader,

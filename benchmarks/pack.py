@@ -4,8 +4,8 @@
     python benchmarks/pack.py [DIR] [--mask dctnet24] [--seconds 6] [--threads 2] [--repeats 3]
 
 Packs DIR (default ../shared/data/photos/imagenet-sample-500) with ``freqload pack``
-into benchmarks/.build/pack-<mask>-rows (once; "rows": packs with a restart marker after
-every MCU row, which the loader starts decoding at), then measures, interleaved, on both:
+into benchmarks/.build/pack-<mask>-v2 (once; "v2": packs with restart markers in every MCU
+row, which the loader starts decoding at and passes over), then measures, interleaved, on both:
 libjpeg's raw coefficient read (benchmarks/raw_read.c), and DCTLoader (DALI engine,
 the mask, 56x56 blocks) with transform="blocks" (decode + mask, no resampling) and
 with train=True (RandomResizedCrop + flip in the DCT domain); and, on the originals, DALI's
@@ -83,7 +83,7 @@ def main(argv=None) -> int:
     from freqload.tools.pack import pack
 
     root = os.path.abspath(args.dir or default_folder())
-    packed = os.path.join(HERE, ".build", f"pack-{args.mask}-rows")
+    packed = os.path.join(HERE, ".build", f"pack-{args.mask}-v2")
     man = read_manifest(packed) if os.path.isdir(packed) else None
     if man is None or man.get("source") != root:
         if os.path.isdir(packed):

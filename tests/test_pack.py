@@ -173,12 +173,34 @@ def _without_pack_segment(data: bytes) -> bytes:
     return data[:at] + data[at + 2 + n:]
 
 
-def test_packs_mark_a_restart_per_row_and_loaders_start_at_the_crop(src, tmp_path):
-    """freqload pack writes a restart marker after every MCU row and an APP15 segment saying
-    so; with partial_decode the fast path then starts at the restart marker above the first
-    row a sample reads. The samples are those of decoding every row, of the same file
-    without the segment (decoded from the top), and of libjpeg alone; a pack whose restart
-    markers above the crop are out of sequence is decoded from the top (libjpeg's outcome)."""
+def _intervals(data: bytes):
+    """[(start, end)): the byte ranges of the scan's restart intervals, in order."""
+    sos = data.index(b"\xff\xda")
+    at = sos + 2 + int.from_bytes(data[sos + 2:sos + 4], "big")
+    out = []
+    i = at
+    while True:
+        i = data.index(b"\xff", i)
+        if data[i + 1] == 0x00:
+            i += 2
+            continue
+        out.append((at, i))
+        if not 0xD0 <= data[i + 1] <= 0xD7:
+            return out
+        at = i = i + 2
+
+
+def test_packs_mark_restarts_in_each_row_and_loaders_start_at_the_crop(src, tmp_path):
+    """freqload pack writes restart intervals of ceil(MCUs per row / 16) MCUs and an APP15
+    segment (version 2) saying so; with partial_decode the fast path then starts at the
+    restart marker above the first row a sample reads, and passes over the intervals left
+    and right of its columns. The samples are those of decoding every row, of the same file
+    without the segment (decoded from the top), of the same file with one interval per row
+    (jpegtran's, the segment's version 1), and of libjpeg alone; a pack whose restart markers
+    above the crop are out of sequence is decoded from the top (libjpeg's outcome)."""
+    import shutil
+    import subprocess
+
     from freqload import _core
 
     dst = str(tmp_path / "packed")
@@ -204,21 +226,30 @@ def test_packs_mark_a_restart_per_row_and_loaders_start_at_the_crop(src, tmp_pat
 
     recipes = [freqload.Recipe("dctnet24", (3, 4), transform=t, partial_decode=p)
                for t in ("train", "eval", "blocks") for p in (True, False)]
-    started_lower = 0
+    started_lower = passed_over = 0
     for f in files:
         data = open(f, "rb").read()
         info = freqload.read_header(data)
         mcu_w = 8 * max(c.h_samp for c in info.components) if info.num_components > 1 else 8
-        assert info.restart_interval == -(-info.width // mcu_w)  # one MCU row
-        assert (0xEF, b"freqload-pack\0\x01") in _segments(data)
+        per_row = -(-info.width // mcu_w)
+        assert info.restart_interval == -(-per_row // 16)
+        assert (0xEF, b"freqload-pack\0\x02") in _segments(data)
         plain = _without_pack_segment(data)
         assert freqload.read_header(plain).restart_interval == info.restart_interval
+        versions = [data, plain]
+        if shutil.which("jpegtran"):  # a version-1 pack: one interval per MCU row
+            v1 = subprocess.run(["jpegtran", "-copy", "all", "-restart", "1"], input=data,
+                                capture_output=True, check=True).stdout
+            at = v1.index(b"freqload-pack\0\x02") + 14
+            v1 = v1[:at] + b"\x01" + v1[at + 1:]
+            assert freqload.read_header(v1).restart_interval == per_row
+            versions.append(v1)
         for key in range(12):
             for r in recipes:
                 want = sample(data, recipes[recipes.index(r) | 1], key)  # every row decoded
                 assert want[0] == "ok"
-                assert same(sample(data, r, key), want)
-                assert same(sample(plain, r, key), want)
+                for d in versions:
+                    assert same(sample(d, r, key), want)
                 assert same(sample(data, r, key, libjpeg=True), want)
         # out of sequence above the crop: the count is off, so the fast path reads from the
         # top, declines at the marker, and libjpeg decodes the file (its warning)
@@ -238,7 +269,22 @@ def test_packs_mark_a_restart_per_row_and_loaders_start_at_the_crop(src, tmp_pat
             got, want = sample(hurt, r, key), sample(data, r, key)
             if got[0] == "ok" and got[1][0] == 0 and same(got, want):
                 started_lower += 1
+        # the data of every interval that starts a row overwritten (the scan's last
+        # excepted): a train sample that reads none of those columns passes over them (the
+        # same values, no warning), though it reads those rows
+        spans = _intervals(data)[:-1]
+        first_col = [k for k, _ in enumerate(spans)
+                     if k * info.restart_interval % per_row == 0]
+        hurt = bytearray(data)
+        for k in first_col:
+            a, b = spans[k]
+            hurt[a:b] = b"\x55" * (b - a)
+        for key in range(12):
+            got, want = sample(bytes(hurt), recipes[0], key), sample(data, recipes[0], key)
+            if got[0] == "ok" and got[1][0] == 0 and same(got, want):
+                passed_over += 1
     assert started_lower > 20  # of 8 files x 12 keys
+    assert passed_over > 20  # 49 here; 0 with the passing over disabled
 
 
 def test_cli_pack_and_unpack(src, tmp_path, capsys):

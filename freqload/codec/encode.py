@@ -38,10 +38,11 @@ def write_jpeg(coeffs: Coefficients, components=None, *, row_restarts: bool = Fa
     """A baseline JPEG (optimised Huffman tables) holding ``components`` (default: the
     coefficients' own) with coeffs' size, sampling and quant tables.
 
-    row_restarts: a restart marker after every MCU row, and freqload's APP15 segment
-    saying so (``freqload pack`` writes its files so): a loader with ``partial_decode``
-    starts decoding such a file at the restart marker above the first row a sample reads.
-    Any JPEG decoder reads the file as before."""
+    row_restarts: restart intervals of ceil(MCUs per row / 16) MCUs, and freqload's APP15
+    segment saying so (version 2; ``freqload pack`` writes its files so): a loader with
+    ``partial_decode`` starts decoding such a file at the restart marker above the first
+    row a sample reads, and passes over the intervals left and right of the columns it
+    reads. Any JPEG decoder reads the file as before."""
     arrays, sampling, quant = core_arrays(coeffs)
     if components is not None:
         arrays = [np.ascontiguousarray(a, dtype=np.int16) for a in components]

@@ -80,8 +80,9 @@ typedef struct {
    * FL_EXIF_OK, or why a tag there was ignored. */
   int orientation;
   int exif_warning;
-  /* A file freqload pack wrote (fl_write_jpeg's row_restarts: its APP15 segment, and a
-   * restart marker after every MCU row): a partial decode may start at any MCU row. */
+  /* A file freqload pack wrote (fl_write_jpeg's row_restarts: its APP15 segment, and
+   * restart intervals of at most one MCU row): a partial decode may start at any MCU row,
+   * and (several intervals per row) pass over those outside the columns it reads. */
   int row_restarts;
   int quant_defined[4];     /* tables defined before the first scan */
   uint16_t quant[4][64];    /* raster order (index 8*row + col) */
@@ -100,7 +101,8 @@ typedef struct {
    * sample reads are decoded (a sequential single-scan file ending with EOI; others
    * are read whole). The sample is the same; damage below those rows goes unseen. In
    * freqload's packs (fl_info.row_restarts) the fast path also starts at the restart
-   * marker above the first row the sample reads: damage above goes unseen too. */
+   * marker above the first row the sample reads, and passes over the restart intervals
+   * left and right of its columns: damage there goes unseen too. */
   int partial_decode;
 } fl_options;
 
@@ -544,6 +546,13 @@ int fl_random_resized_crop(uint64_t key, int height, int width, const fl_transfo
  * image's pixels (fractional). */
 void fl_eval_box(int height, int width, int out_h, int out_w, double crop_ratio, fl_box *box);
 
+/* The part of an image a sample reads, in iMCU rows [first_row, end_row) and iMCU columns
+ * [first_col, end_col) (an iMCU: max_v_samp x max_h_samp blocks of the image's grid);
+ * end_row 0: every row from first_row on; end_col 0: every column. */
+typedef struct {
+  int first_row, end_row, first_col, end_col;
+} fl_imcu_region;
+
 /* Blocks of one component's plane: rows [top, bottom) x columns [left, right). */
 typedef struct {
   int top, left, bottom, right;
@@ -667,20 +676,23 @@ void fl_orient_fill(const fl_coef_view *in, const fl_oriented *g, const fl_plane
 /* Coefficients (quantised int16 planes, 1 = grey or 3 = YCbCr components, each
  * with its sampling factors and quant table) -> a baseline JPEG with optimised
  * Huffman tables, through libjpeg's transcoder (the coefficients are stored as
- * given). row_restarts: a restart marker after every MCU row, and FL_PACK_SEGMENT saying
- * so (freqload pack's files: a loader may start decoding at any MCU row). *out is
- * allocated; free it with fl_free. */
+ * given). row_restarts: restart intervals of ceil(MCUs per row / FL_PACK_ROW_INTERVALS)
+ * MCUs, and freqload's APP15 segment saying so (freqload pack's files: a loader may start
+ * decoding at any MCU row, and pass over the intervals left and right of what it reads).
+ * *out is allocated; free it with fl_free. */
 fl_status fl_write_jpeg(const fl_coef_view *comps, int num_components, int width, int height,
                         int row_restarts, uint8_t **out, size_t *out_size, char *message,
                         size_t message_size);
 
 /* freqload's APP15 segment in the files fl_write_jpeg writes with row_restarts: the
  * signature (FL_PACK_SIGNATURE_LEN bytes, its NUL included) and a version byte (1: a
- * restart marker ends every MCU row). */
+ * restart marker ends every MCU row; 2: restart intervals of at most one MCU row, so a
+ * row holds several). */
 #define FL_PACK_MARKER 0xEF
 #define FL_PACK_SIGNATURE "freqload-pack"
 #define FL_PACK_SIGNATURE_LEN 14
-#define FL_PACK_VERSION 1
+#define FL_PACK_VERSION 2
+#define FL_PACK_ROW_INTERVALS 16
 void fl_free(void *p);
 
 #ifdef __cplusplus

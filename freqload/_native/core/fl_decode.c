@@ -537,16 +537,21 @@ static int scan_mcus_per_row(const struct jpeg_decompress_struct *c) {
   return (int)((c->image_width + 8 * c->max_h_samp_factor - 1) / (8 * c->max_h_samp_factor));
 }
 
-/* Is this a file freqload pack wrote with a restart marker after every MCU row (its APP15
- * segment says so, and the restart interval is one MCU row)? */
+/* Is this a file freqload pack wrote with restart markers that let a sample start at any
+ * MCU row (its APP15 segment says so: version 1, an interval of one MCU row; version 2 and
+ * later, intervals of at most one row, so several in a row)? */
 static int row_restarts(const struct jpeg_decompress_struct *c, const uint8_t *data,
                         size_t size) {
   size_t len;
   const uint8_t *seg = fl_find_segment(data, size, FL_PACK_MARKER, FL_PACK_SIGNATURE,
                                        FL_PACK_SIGNATURE_LEN, &len);
-  return seg != NULL && len > FL_PACK_SIGNATURE_LEN && seg[FL_PACK_SIGNATURE_LEN] >= 1 &&
-         !c->progressive_mode && c->comps_in_scan >= 1 && c->restart_interval > 0 &&
-         (int)c->restart_interval == scan_mcus_per_row(c);
+  const int version = seg != NULL && len > FL_PACK_SIGNATURE_LEN ? seg[FL_PACK_SIGNATURE_LEN]
+                                                                 : 0;
+  const int per_row = scan_mcus_per_row(c);
+  return version >= 1 && !c->progressive_mode && c->comps_in_scan >= 1 &&
+         c->restart_interval > 0 &&
+         (version == 1 ? (int)c->restart_interval == per_row
+                       : (int)c->restart_interval <= per_row);
 }
 
 fl_status fl_begin(fl_decoder *d, const uint8_t *data, size_t size,
@@ -701,11 +706,13 @@ static int fast_layout(const struct jpeg_decompress_struct *c, fl_scan_layout *s
     const jpeg_component_info *ci = c->cur_comp_info[0];
     s->mcu_rows = (int)ci->height_in_blocks;
     s->imcu_mcu_rows = ci->v_samp_factor;
+    s->imcu_mcu_cols = ci->h_samp_factor;
   } else {
     int blocks = 0;
     s->mcu_rows = (int)((c->image_height + 8 * c->max_v_samp_factor - 1) /
                         (8 * c->max_v_samp_factor));
     s->imcu_mcu_rows = 1;
+    s->imcu_mcu_cols = 1;
     for (i = 0; i < c->comps_in_scan; i++)
       blocks += c->cur_comp_info[i]->h_samp_factor * c->cur_comp_info[i]->v_samp_factor;
     if (blocks > D_MAX_BLOCKS_IN_MCU) return 0;
@@ -742,23 +749,21 @@ static int fast_layout(const struct jpeg_decompress_struct *c, fl_scan_layout *s
 /* Try the fast path on the open image (see fl_entropy.c): 1 when it decoded the planes
  * exactly as libjpeg would have (whole, or the first stop_rows iMCU rows when that is
  * > 0), 0 when libjpeg must decode it. Leaves libjpeg's state untouched. */
-static int fast_read(fl_decoder *d, const fl_plane *planes, JDIMENSION start_rows,
-                     JDIMENSION stop_rows) {
+static int fast_read(fl_decoder *d, const fl_plane *planes, const fl_imcu_region *r) {
   const struct jpeg_decompress_struct *c = &d->cinfo;
   const JOCTET *data = c->src->next_input_byte, *end = data + c->src->bytes_in_buffer;
   fl_scan_layout layout;
   fl_entropy_stop stop;
-  int r;
+  int got;
   if (d->libjpeg_only || c->unread_marker != 0 || !fast_layout(c, &layout)) return 0;
   if (d->entropy == NULL && (d->entropy = (fl_entropy *)calloc(1, sizeof *d->entropy)) == NULL)
     return 0;
-  r = fl_entropy_decode(d->entropy, &layout, data, (size_t)(end - data), planes,
-                        (int)start_rows, (int)stop_rows, &stop);
+  got = fl_entropy_decode(d->entropy, &layout, data, (size_t)(end - data), planes, r, &stop);
   /* stopped early: the same check on the skipped part as the libjpeg path makes */
-  if (r == FL_ENTROPY_STOPPED &&
+  if (got == FL_ENTROPY_STOPPED &&
       !scan_rest_clean(stop.p, end, c->restart_interval > 0, (stop.next_restart + 7) & 7))
-    r = FL_ENTROPY_DECLINED;
-  return r != FL_ENTROPY_DECLINED;
+    got = FL_ENTROPY_DECLINED;
+  return got != FL_ENTROPY_DECLINED;
 }
 
 /* Each component's quantisation table (raster order) into quant[c], then end the image:
@@ -786,11 +791,13 @@ static fl_status copy_quant(fl_decoder *d, uint16_t quant[][64]) {
 
 fl_status fl_read_coefficients(fl_decoder *d, const fl_plane *planes,
                                int num_planes, uint16_t quant[][64]) {
-  return fl_read_coefficient_rows(d, planes, num_planes, quant, 0, 0);
+  return fl_read_coefficient_region(d, planes, num_planes, quant, NULL);
 }
 
-fl_status fl_read_coefficient_rows(fl_decoder *d, const fl_plane *planes, int num_planes,
-                                   uint16_t quant[][64], int rows, int first) {
+fl_status fl_read_coefficient_region(fl_decoder *d, const fl_plane *planes, int num_planes,
+                                     uint16_t quant[][64], const fl_imcu_region *r) {
+  const int rows = r ? r->end_row : 0, first = r ? r->first_row : 0;
+  fl_imcu_region fast = {0, 0, 0, 0}; /* what the fast path may leave out */
   struct jpeg_decompress_struct *c = &d->cinfo;
   jvirt_barray_ptr *arrays;
   fl_status st;
@@ -809,12 +816,19 @@ fl_status fl_read_coefficient_rows(fl_decoder *d, const fl_plane *planes, int nu
   }
   stop_rows = rows > 0 && (JDIMENSION)rows < c->total_iMCU_rows && partial_decodable(c)
                   ? (JDIMENSION)rows : 0;
-  /* start lower only in freqload's packs (a restart marker after every row), under the
+  /* start lower only in freqload's packs (restart intervals of at most a row), under the
    * same rule as stopping early */
   start_rows = rows > 0 && first > 0 && first < rows && partial_decodable(c) &&
                        d->row_restarts
                    ? (JDIMENSION)first : 0;
-  if (fast_read(d, planes, start_rows, stop_rows)) {
+  fast.first_row = (int)start_rows;
+  fast.end_row = (int)stop_rows;
+  if (r && r->end_col > 0 && d->row_restarts && partial_decodable(c)) {
+    /* columns: in packs only, under the same rule */
+    fast.first_col = r->first_col;
+    fast.end_col = r->end_col;
+  }
+  if (fast_read(d, planes, &fast)) {
     d->fast_path_used = 1;
     return copy_quant(d, quant);
   }

@@ -115,7 +115,12 @@ fl_status fl_write_jpeg(const fl_coef_view *comps, int num_components, int width
     arrays[c] = (*cinfo.mem->request_virt_barray)((j_common_ptr)&cinfo, JPOOL_IMAGE, TRUE, aw,
                                                   ah, (JDIMENSION)comps[c].v_samp);
   }
-  if (row_restarts) cinfo.restart_in_rows = 1; /* an MCU row per restart interval */
+  if (row_restarts) { /* FL_PACK_ROW_INTERVALS restart intervals (or fewer) per MCU row */
+    const long per_row = num_components == 1 ? (width + 7) / 8
+                                             : (width + 8 * max_h - 1) / (8 * max_h);
+    cinfo.restart_interval =
+        (unsigned int)((per_row + FL_PACK_ROW_INTERVALS - 1) / FL_PACK_ROW_INTERVALS);
+  }
   jpeg_write_coefficients(&cinfo, arrays);
   if (row_restarts) {
     JOCTET seg[FL_PACK_SIGNATURE_LEN + 1];

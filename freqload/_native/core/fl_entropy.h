@@ -28,6 +28,7 @@ typedef struct {
   fl_scan_component comp[FL_SCAN_MAX];
   int mcus_per_row, mcu_rows;
   int imcu_mcu_rows;    /* MCU rows per iMCU row: 1 interleaved, else the v_samp */
+  int imcu_mcu_cols;    /* MCU columns per iMCU column: 1 interleaved, else the h_samp */
   int restart_interval; /* MCUs, 0: none */
   fl_huff_spec dc_spec[4], ac_spec[4];
 } fl_scan_layout;
@@ -59,15 +60,21 @@ enum { FL_ENTROPY_DECLINED = 0, FL_ENTROPY_DONE = 1, FL_ENTROPY_STOPPED = 2 };
 const uint8_t *fl_next_marker(const uint8_t *p, const uint8_t *end);
 
 /* Decode the scan whose data starts at `data` (right after its SOS header; `size`
- * bytes to the end of the file) into planes[comp.plane]. start_imcu_rows > 0: begin at
- * the restart interval holding that iMCU row's first MCU, found by counting the restart
- * markers before it (in sequence, no other marker; else decode from the top); the rows
- * above are left undefined and unread. stop_imcu_rows > 0: stop
- * after that many iMCU rows (FL_ENTROPY_STOPPED, *stop says where; rows below are left
- * undefined). FL_ENTROPY_DONE: every block decoded and the scan ends in EOI.
+ * bytes to the end of the file) into planes[comp.plane], the iMCU region `r` of it (NULL:
+ * all; its fields as fl_imcu_region says):
+ * - r->first_row > 0: begin at the restart interval holding that iMCU row's first MCU,
+ *   found by counting the restart markers before it (in sequence, no other marker; else
+ *   decode from the top); the rows above are left undefined and unread.
+ * - r->end_row > 0: stop after that many iMCU rows (FL_ENTROPY_STOPPED, *stop says where;
+ *   rows below are left undefined).
+ * - r->end_col > 0: a restart interval that lies within one MCU row, wholly left of iMCU
+ *   column first_col or right of end_col, and is not the scan's last, is passed over
+ *   unread to its restart marker (when that marker comes next, in sequence); its blocks are
+ *   left undefined.
+ * FL_ENTROPY_DONE: every block decoded (or passed over) and the scan ends in EOI.
  * FL_ENTROPY_DECLINED: libjpeg must decode this file (planes are then undefined). */
 int fl_entropy_decode(fl_entropy *e, const fl_scan_layout *s, const uint8_t *data,
-                      size_t size, const fl_plane *planes, int start_imcu_rows,
-                      int stop_imcu_rows, fl_entropy_stop *stop);
+                      size_t size, const fl_plane *planes, const fl_imcu_region *r,
+                      fl_entropy_stop *stop);
 
 #endif

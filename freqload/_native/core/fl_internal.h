@@ -12,13 +12,17 @@ void fl_decoder_trim_scratch(fl_decoder *d, size_t keep_bytes);
 /* The decoder's message buffer (FL_MESSAGE_MAX bytes) for errors found outside libjpeg. */
 char *fl_decoder_message_buffer(fl_decoder *d);
 
-/* fl_read_coefficients that may stop after the first `rows` iMCU rows (rows > 0)
- * when that is safe: a sequential file whose one scan holds every component
- * and whose data ends with an EOI marker. Rows below are then left undefined. In
- * freqload's packs (fl_info.row_restarts), stopping early, the fast path also starts at
- * iMCU row `first` (> 0), leaving the rows above undefined. */
-fl_status fl_read_coefficient_rows(fl_decoder *d, const fl_plane *planes, int num_planes,
-                                   uint16_t quant[][64], int rows, int first);
+/* fl_read_coefficients for the samples that read only the iMCU region `r` (NULL: all):
+ * - it may stop after the first r->end_row iMCU rows (> 0) when that is safe: a sequential
+ *   file whose one scan holds every component and whose data ends with an EOI marker.
+ *   Rows below are then left undefined.
+ * - In freqload's packs (fl_info.row_restarts), stopping early, the fast path also starts
+ *   at iMCU row r->first_row (> 0), leaving the rows above undefined; and passes over the
+ *   restart intervals that lie wholly outside iMCU columns [r->first_col, r->end_col)
+ *   (end_col > 0), leaving their blocks undefined (packs of version 2 have several
+ *   intervals per row). */
+fl_status fl_read_coefficient_region(fl_decoder *d, const fl_plane *planes, int num_planes,
+                                     uint16_t quant[][64], const fl_imcu_region *r);
 
 /* The decoder's file buffer (fl_decode_file's): *buf and *cap as fl_read_file takes them. */
 void fl_decoder_file_buffer(fl_decoder *d, uint8_t ***buf, size_t **cap);

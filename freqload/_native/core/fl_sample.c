@@ -179,16 +179,16 @@ static sample_plan plan_sample(const fl_channel_spec *spec, int width, int heigh
   return p;
 }
 
-/* The iMCU rows the planned sample reads from an image with this header: [*first, the
- * return value) (fl_read_coefficient_rows may stop after them, and start at *first in
- * freqload's packs); return 0 and *first 0: all. */
-static int plan_rows(const fl_info *info, const fl_channel_spec *spec, const sample_plan *p,
-                     int *first) {
-  int bh[3], bw[3], hs[3], vs[3], c, n = info->num_components, imcu = 0;
+/* The iMCU region the planned sample reads from an image with this header
+ * (fl_read_coefficient_region may stop after its rows, and in freqload's packs start at its
+ * first row and pass over the restart intervals outside its columns); all zero: all. */
+static fl_imcu_region plan_region(const fl_info *info, const fl_channel_spec *spec,
+                                  const sample_plan *p) {
+  int bh[3], bw[3], hs[3], vs[3], c, n = info->num_components;
   fl_block_region region[3];
   char message[FL_MESSAGE_MAX];
-  *first = 0;
-  if (n < 1 || n > 3) return 0;
+  fl_imcu_region all = {0, 0, 0, 0}, out = {INT_MAX, 0, INT_MAX, 0};
+  if (n < 1 || n > 3) return all;
   for (c = 0; c < n; c++) {
     bh[c] = info->comp[c].blocks_h;
     bw[c] = info->comp[c].blocks_w;
@@ -200,10 +200,12 @@ static int plan_rows(const fl_info *info, const fl_channel_spec *spec, const sam
     int fv[3], fh[3], cy0[3], cx0[3], ch[3], cw[3];
     if (crop_grid(n, bh, bw, hs, vs, spec, &win, fv, fh, cy0, cx0, ch, cw, message,
                   sizeof message) != FL_OK)
-      return 0;
+      return all;
     for (c = 0; c < n; c++) {
       region[c].top = cy0[c];
       region[c].bottom = cy0[c] + ch[c];
+      region[c].left = cx0[c];
+      region[c].right = cx0[c] + cw[c];
     }
   } else if (p->kind == 1 && p->box.height > 0 && p->box.width > 0) {
     /* the stored picture's blocks the resize reads: its output rows are out_w and its
@@ -211,17 +213,20 @@ static int plan_rows(const fl_info *info, const fl_channel_spec *spec, const sam
     const int tr = (p->flags & FL_TRANSPOSE) != 0;
     fl_resize_region(n, hs, vs, info->width, info->height, tr ? spec->out_w : spec->out_h,
                      tr ? spec->out_h : spec->out_w, &p->box, region);
-  } else { /* kind 2, the oriented blocks, may need any row: read them all */
-    return 0;
+  } else { /* kind 2, the oriented blocks, may need any block: read them all */
+    return all;
   }
-  *first = INT_MAX;
-  for (c = 0; c < n; c++) { /* iMCU row r holds rows [r v_samp, (r + 1) v_samp) of component c */
-    const int r = vs[c] > 0 ? (region[c].bottom + vs[c] - 1) / vs[c] : 0;
-    const int f = vs[c] > 0 ? region[c].top / vs[c] : 0;
-    if (r > imcu) imcu = r;
-    if (f < *first) *first = f;
+  for (c = 0; c < n; c++) { /* iMCU row r holds rows [r v_samp, (r + 1) v_samp) of component
+                               c, and iMCU column x its columns [x h_samp, (x + 1) h_samp) */
+    if (vs[c] < 1 || hs[c] < 1) return all;
+    if ((region[c].bottom + vs[c] - 1) / vs[c] > out.end_row)
+      out.end_row = (region[c].bottom + vs[c] - 1) / vs[c];
+    if (region[c].top / vs[c] < out.first_row) out.first_row = region[c].top / vs[c];
+    if ((region[c].right + hs[c] - 1) / hs[c] > out.end_col)
+      out.end_col = (region[c].right + hs[c] - 1) / hs[c];
+    if (region[c].left / hs[c] < out.first_col) out.first_col = region[c].left / hs[c];
   }
-  return imcu;
+  return out;
 }
 
 fl_status fl_sample_channels(const fl_coef_view *comps, int num_components,
@@ -362,7 +367,8 @@ static fl_status decode_views(fl_decoder *d, const uint8_t *data, size_t size,
   size_t total = 0, offset = 0;
   int16_t *base;
   fl_status st;
-  int c, rows = 0, first = 0; /* the iMCU rows to read: [first, rows), 0: all */
+  int c;
+  fl_imcu_region region = {0, 0, 0, 0}; /* what the sample reads; all zero: all */
   o.require_coefficients = 1; /* at most 3 components from here on */
   st = fl_begin(d, data, size, &o, info);
   if (st != FL_OK) return st;
@@ -383,8 +389,8 @@ static fl_status decode_views(fl_decoder *d, const uint8_t *data, size_t size,
     planes[c].row_stride = (ptrdiff_t)ci->alloc_blocks_w * 64;
     offset += (size_t)ci->alloc_blocks_h * ci->alloc_blocks_w * 64;
   }
-  if (o.partial_decode) rows = plan_rows(info, spec, plan, &first);
-  st = fl_read_coefficient_rows(d, planes, info->num_components, quant, rows, first);
+  if (o.partial_decode) region = plan_region(info, spec, plan);
+  st = fl_read_coefficient_region(d, planes, info->num_components, quant, &region);
   if (st != FL_OK) return st;
   for (c = 0; c < info->num_components; c++) {
     views[c].data = planes[c].data;

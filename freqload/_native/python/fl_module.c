@@ -1290,8 +1290,8 @@ static PyMethodDef module_methods[] = {
      "tables or None): fl_orient_plan, and with outs fl_orient_fill into them"},
     {"write_jpeg", py_write_jpeg, METH_VARARGS,
      "write_jpeg(components, sampling, quant, width, height, row_restarts=False) -> baseline "
-     "JPEG bytes (row_restarts: a restart marker after every MCU row, and freqload's pack "
-     "segment saying so)"},
+     "JPEG bytes (row_restarts: restart intervals of ceil(MCUs per row / 16) MCUs, and "
+     "freqload's pack segment saying so)"},
     {"random_resized_crop", py_random_resized_crop, METH_VARARGS,
      "random_resized_crop(key, height, width, transform) -> (top, left, h, w, flip)"},
     {"eval_box", py_eval_box, METH_VARARGS,
