@@ -17,7 +17,11 @@ Prints img/s, CPU-ms per image, img/s per core (1000 / CPU-ms: images per CPU-se
 MB/s of JPEG input and ratios against raw-libjpeg; the header line gives the files' mean
 pixels and bytes.
 
-    python benchmarks/decode.py [DIR] [--seconds 5] [--threads 1 2] [--json out.json]
+    python benchmarks/decode.py [DIR] [--seconds 5] [--threads 1 2] [--repeats 1]
+                                [--json out.json]
+
+--repeats N runs every row N times, interleaved (each repeat starts one row later), and
+reports each row's median run by img/s: steadier ratios on a machine whose speed drifts.
 
 DIR defaults to ../shared/data/photos/imagenet-sample-500 when it exists, else a
 cached set of synthetic ImageNet-sized JPEGs (freqload.tools.synthetic).
@@ -83,8 +87,12 @@ def main(argv=None) -> int:
     ap.add_argument("--seconds", type=float, default=5.0, help="per measurement (default 5)")
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--limit", type=int, default=0, help="use at most this many files")
+    ap.add_argument("--repeats", type=int, default=1,
+                    help="run the rows this many times, interleaved, and report medians")
     ap.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     args = ap.parse_args(argv)
+    if args.repeats < 1:
+        ap.error("--repeats must be at least 1")
 
     from PIL import Image
 
@@ -112,7 +120,8 @@ def main(argv=None) -> int:
     mb = mean_bytes / 1e6
     print(f"{len(blobs)} JPEGs from {os.path.relpath(root)}, mean {mean_pixels / 1e6:.3f} MP "
           f"and {mb * 1e3:.1f} kB, in memory; {args.seconds:g} s per measurement; "
-          f"{freqload.libjpeg_version()}", file=sys.stderr)
+          f"{freqload.libjpeg_version()}; {args.repeats} interleaved run(s) per row (median)",
+          file=sys.stderr)
 
     mask = freqload.ChannelMask.dctnet24()
     pipelines = {
@@ -122,13 +131,22 @@ def main(argv=None) -> int:
     }
     exe, core_exe = build_raw_reader(), build_core_reader()
     results = []
+    for fn in pipelines.values():
+        for b in blobs[:20]:  # warm-up
+            fn(b)
+    names = ["raw-libjpeg", "freqload-core", *pipelines]
     for threads in args.threads:
-        rates = {"raw-libjpeg": run_raw(exe, kept, threads, args.seconds),
-                 "freqload-core": run_raw(core_exe, kept, threads, args.seconds)}
-        for name, fn in pipelines.items():
-            for b in blobs[:20]:  # warm-up
-                fn(b)
-            rates[name] = run_threads(fn, blobs, threads, args.seconds)
+        runs = {name: [] for name in names}
+        for rep in range(args.repeats):
+            k = rep % len(names)  # over as many repeats as rows, each row in every place
+            for name in names[k:] + names[:k]:
+                if name in pipelines:
+                    runs[name].append(run_threads(pipelines[name], blobs, threads,
+                                                  args.seconds))
+                else:
+                    runs[name].append(run_raw(exe if name == "raw-libjpeg" else core_exe,
+                                              kept, threads, args.seconds))
+        rates = {name: sorted(rs)[len(rs) // 2] for name, rs in runs.items()}  # median
         for name, (rate, cpu) in rates.items():
             results.append({"pipeline": name, "threads": threads, "img_per_s": rate,
                             "cpu_ms_per_img": cpu, "img_per_s_per_core": per_core(cpu),

@@ -81,7 +81,8 @@ def test_decode_benchmark_gives_per_core_figures_and_sizes(tmp_path):
     folder = _small_folder(tmp_path)
     out = tmp_path / "decode.json"
     res = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "decode.py"),
-                          str(folder), "--seconds", "0.2", "--threads", "1", "--json", str(out)],
+                          str(folder), "--seconds", "0.2", "--threads", "1", "--repeats", "2",
+                          "--json", str(out)],
                          capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]
     report = json.loads(out.read_text())
@@ -92,6 +93,7 @@ def test_decode_benchmark_gives_per_core_figures_and_sizes(tmp_path):
                for r in report["results"])
     assert report["mean_pixels"] == sum((120 + 8 * k) * 160 for k in range(6)) / 6
     assert "MP and" in res.stderr and "img/s/core" in res.stdout
+    assert "2 interleaved run(s) per row (median)" in res.stderr
 
 
 def test_augment_benchmark_runs(tmp_path):
