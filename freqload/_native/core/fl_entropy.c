@@ -489,16 +489,36 @@ static const uint8_t *skip_intervals(const uint8_t *p, const uint8_t *end, long 
   return p;
 }
 
+/* At the start of the restart interval at MCU (my, mx), nothing of it read: pass over it
+ * and the ones after it while each lies within the row wholly outside the MCU columns of
+ * r's iMCU columns, is not the scan's last, and ends at the restart marker expected next
+ * (else it is decoded, and its checks judge it). Returns the MCUs passed over. Out of line:
+ * the decoding loop keeps its registers. */
+static __attribute__((noinline)) int pass_over(bits *b, const fl_scan_layout *s,
+                                               const fl_imcu_region *r, int my, int mx,
+                                               int *next_rst) {
+  const int col0 = r->first_col * s->imcu_mcu_cols, col1 = r->end_col * s->imcu_mcu_cols;
+  const int len = s->restart_interval, at = mx;
+  const long total = (long)s->mcus_per_row * s->mcu_rows;
+  while (b->n == 0 && mx + len <= s->mcus_per_row && (mx + len <= col0 || mx >= col1) &&
+         (long)my * s->mcus_per_row + mx + len < total) {
+    const uint8_t *q = fl_next_marker(b->p, b->end);
+    if (q == NULL || *q != 0xD0 + *next_rst) break;
+    start_segment(b, q + 1);
+    *next_rst = (*next_rst + 1) & 7;
+    mx += len;
+  }
+  return mx - at;
+}
+
 int fl_entropy_decode(fl_entropy *e, const fl_scan_layout *s, const uint8_t *data,
                       size_t size, const fl_plane *planes, const fl_imcu_region *r,
                       fl_entropy_stop *stop) {
   const int start_imcu_rows = r ? r->first_row : 0, stop_imcu_rows = r ? r->end_row : 0;
-  /* the MCU columns [col0, col1) the caller reads; col1 0: all (no interval passed over) */
-  const int col0 = r && r->end_col > 0 ? r->first_col * s->imcu_mcu_cols : 0;
-  const int col1 = r && r->end_col > 0 && s->restart_interval > 0 &&
-                           s->restart_interval < s->mcus_per_row
-                       ? r->end_col * s->imcu_mcu_cols : 0;
-  const long total = (long)s->mcus_per_row * s->mcu_rows;
+  /* non-NULL: the columns outside which restart intervals are passed over (pass_over) */
+  const fl_imcu_region *cols = r && r->end_col > 0 && s->restart_interval > 0 &&
+                                       s->restart_interval < s->mcus_per_row
+                                   ? r : NULL;
   const fl_huff_table *dc[FL_SCAN_MAX], *ac[FL_SCAN_MAX];
   int last_dc[FL_SCAN_MAX] = {0};
   /* an MCU's blocks in order, listed once: component cj[j] at off[j] from the MCU's first
@@ -562,19 +582,14 @@ int fl_entropy_decode(fl_entropy *e, const fl_scan_layout *s, const uint8_t *dat
           next_rst = (next_rst + 1) & 7;
           togo = s->restart_interval;
         }
-        /* an interval starts here, nothing of it read: pass over those the caller never
-         * reads (packs: several intervals per row) */
-        while (col1 > 0 && togo == s->restart_interval && b.n == 0 &&
-               mx + togo <= s->mcus_per_row && (mx + togo <= col0 || mx >= col1) &&
-               (long)my * s->mcus_per_row + mx + togo < total) {
-          const uint8_t *q = fl_next_marker(b.p, b.end);
-          if (q == NULL || *q != 0xD0 + next_rst) break; /* decoded: its checks judge it */
-          start_segment(&b, q + 1);
-          next_rst = (next_rst + 1) & 7;
-          mx += togo;
-          for (i = 0; i < s->num_components; i++) origin[i] += togo * mcu_step[i];
+        if (cols != NULL && togo == s->restart_interval) { /* an interval starts here */
+          const int passed = pass_over(&b, s, cols, my, mx, &next_rst);
+          if (passed > 0) {
+            mx += passed;
+            for (i = 0; i < s->num_components; i++) origin[i] += passed * mcu_step[i];
+            if (mx == s->mcus_per_row) break; /* passed over the row's last intervals */
+          }
         }
-        if (mx == s->mcus_per_row) break; /* passed over the row's last intervals */
         togo--;
       }
       for (j = 0; j < nb; j++) {
