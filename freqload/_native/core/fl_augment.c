@@ -554,15 +554,16 @@ static fl_status resize_component(fl_workspace *ws, const fl_coef_view *v, const
     for (oy = 0; oy < out_h; oy++) {
       const float *Hrow = H + (size_t)(ov->b0[oy] - ov->lo) * 8 * hstride;
       const unsigned char *nzrow = nz + (size_t)(ov->b0[oy] - ov->lo) * 8;
-      const int span = 8 * ov->nb[oy];
+      const int span = 8 * ov->nb[oy], lanes = ov->lanes;
+      const float *wrow = ov->w + (size_t)oy * ov->stride * lanes + ju;
       int n = 0;
       /* the terms left out (a zero weight, or an all-zero H row) would add zeros to sums
        * that start at +0 (so are never -0): leaving them out changes no bit */
       for (t = 0; t < span; t++) {
-        const float w = ov->w[((size_t)oy * ov->stride + t) * ov->lanes + ju];
+        const float w = wrow[(size_t)t * lanes];
         wv[n] = w;
         tv[n] = t;
-        n += w != 0.0f && nzrow[t];
+        n += (w != 0.0f) & nzrow[t]; /* nz is 0 or 1 */
       }
       vertical_pass(wv, tv, n, Hrow, hstride, (int)hstride, acc);
       {
