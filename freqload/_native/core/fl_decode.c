@@ -747,8 +747,10 @@ static int fast_layout(const struct jpeg_decompress_struct *c, fl_scan_layout *s
 }
 
 /* Try the fast path on the open image (see fl_entropy.c): 1 when it decoded the planes
- * exactly as libjpeg would have (whole, or the first stop_rows iMCU rows when that is
- * > 0), 0 when libjpeg must decode it. Leaves libjpeg's state untouched. */
+ * exactly as libjpeg would have (whole, or what the region r may leave out aside: the rows
+ * below r->end_row when that is > 0, and in packs the rows above r->first_row and the
+ * restart intervals outside its columns), 0 when libjpeg must decode it. Leaves libjpeg's
+ * state untouched. */
 static int fast_read(fl_decoder *d, const fl_plane *planes, const fl_imcu_region *r) {
   const struct jpeg_decompress_struct *c = &d->cinfo;
   const JOCTET *data = c->src->next_input_byte, *end = data + c->src->bytes_in_buffer;
