@@ -406,6 +406,7 @@ static void horizontal_pass(const axis_op *op, const int16_t *row, const float *
     const int o0 = op->first[bx - op->lo], o1 = op->last[bx - op->lo];
     const int len = (o1 - o0) * lanes;
     const float *wb = op->sw + (size_t)(bx - op->lo) * 8 * ss;
+    float *const h = H + (size_t)o0 * lanes;
     const uint64_t m = nonzero_mask(blk);
     uint64_t cols;
     int i;
@@ -415,9 +416,9 @@ static void horizontal_pass(const axis_op *op, const int16_t *row, const float *
     cols = m | m >> 32;
     cols |= cols >> 16;
     cols |= cols >> 8;
-    if (!(cols & 0xfc)) block_terms(m, val, wb, ss, H + (size_t)o0 * lanes, hstride, len, nz, 2);
-    else if (!(cols & 0xf0)) block_terms(m, val, wb, ss, H + (size_t)o0 * lanes, hstride, len, nz, 4);
-    else block_terms(m, val, wb, ss, H + (size_t)o0 * lanes, hstride, len, nz, 8);
+    if (!(cols & 0xfc)) block_terms(m, val, wb, ss, h, hstride, len, nz, 2);
+    else if (!(cols & 0xf0)) block_terms(m, val, wb, ss, h, hstride, len, nz, 4);
+    else block_terms(m, val, wb, ss, h, hstride, len, nz, 8);
   }
 }
 

@@ -603,7 +603,7 @@ fl_status fl_begin(fl_decoder *d, const uint8_t *data, size_t size,
   info->row_restarts = d->row_restarts = row_restarts(&d->cinfo, data, size);
   /* Header-only reads answer "will a partial decode stop early?" exactly: a stray
    * marker anywhere in the scan makes it decode whole. Decoding calls leave this scan
-   * to the part they skip (fl_read_coefficient_rows), which costs far less. */
+   * to the part they skip (fl_read_coefficient_region), which costs far less. */
   if (!opts->require_coefficients && info->partial_decodable)
     info->partial_decodable = rest_of_scan_is_clean(&d->cinfo);
 

@@ -476,16 +476,19 @@ const uint8_t *fl_next_marker(const uint8_t *p, const uint8_t *end) {
   return NULL;
 }
 
+/* Past the next marker of the scan data [p, end) when it is RSTn (n mod 8): where the
+ * restart interval after it begins; NULL when another marker, or the end, comes first. */
+static const uint8_t *past_restart(const uint8_t *p, const uint8_t *end, long n) {
+  const uint8_t *q = fl_next_marker(p, end);
+  return q != NULL && *q == 0xD0 + (n & 7) ? q + 1 : NULL;
+}
+
 /* Past the first `count` restart markers of the scan data [p, end): where the next
  * restart interval begins; NULL when a marker out of sequence, or any other marker, or the
  * end comes first (the caller then decodes from the top, where its checks judge it). */
 static const uint8_t *skip_intervals(const uint8_t *p, const uint8_t *end, long count) {
   long n;
-  for (n = 0; n < count; n++) {
-    const uint8_t *q = fl_next_marker(p, end);
-    if (q == NULL || *q != 0xD0 + (n & 7)) return NULL;
-    p = q + 1;
-  }
+  for (n = 0; n < count && p != NULL; n++) p = past_restart(p, end, n);
   return p;
 }
 
@@ -500,14 +503,16 @@ static __attribute__((noinline)) int pass_over(bits *b, const fl_scan_layout *s,
   const int col0 = r->first_col * s->imcu_mcu_cols, col1 = r->end_col * s->imcu_mcu_cols;
   const int len = s->restart_interval, at = mx;
   const long total = (long)s->mcus_per_row * s->mcu_rows;
-  while (b->n == 0 && mx + len <= s->mcus_per_row && (mx + len <= col0 || mx >= col1) &&
-         (long)my * s->mcus_per_row + mx + len < total) {
-    const uint8_t *q = fl_next_marker(b->p, b->end);
-    if (q == NULL || *q != 0xD0 + *next_rst) break;
-    start_segment(b, q + 1);
+  const uint8_t *p = b->p, *q;
+  if (b->n != 0) return 0;
+  while (mx + len <= s->mcus_per_row && (mx + len <= col0 || mx >= col1) &&
+         (long)my * s->mcus_per_row + mx + len < total &&
+         (q = past_restart(p, b->end, *next_rst)) != NULL) {
+    p = q;
     *next_rst = (*next_rst + 1) & 7;
     mx += len;
   }
+  if (mx != at) start_segment(b, p); /* once, where decoding resumes */
   return mx - at;
 }
 
